@@ -1,0 +1,108 @@
+"""A layer: a list of neurons that all see the same inputs.
+
+For layer l with inputs a^(l-1) (textbook notation, docs/notation.md):
+
+    forward:   a_j^(l) = g(Σ_k w_jk^(l) a_k^(l-1) + b_j^(l))      for each neuron j
+    backward:  δ_j^(l) = dE/da_j^(l) · g'(z_j^(l))
+               dE/da_k^(l-1) = Σ_j w_jk^(l) δ_j^(l)   (handed to the layer before)
+
+The second backward line is the (W^(l)ᵀ δ^(l)) of the matrix form: it is
+what the previous layer multiplies by its own g'(z) to get its deltas.
+"""
+
+from .neuron import Neuron
+
+
+class Layer:
+    """``neurons``: list of :class:`Neuron`; ``activation`` shared by all of them."""
+
+    __slots__ = ("neurons", "activation", "outputs")
+
+    def __init__(self, neurons, activation):
+        self.neurons = list(neurons)
+        self.activation = activation
+        self.outputs = None
+
+    @classmethod
+    def from_weights(cls, weights, biases, activation):
+        """Build a layer from rows of weights (row j = weights into neuron j)."""
+        return cls([Neuron(row, b, activation) for row, b in zip(weights, biases)], activation)
+
+    @property
+    def size(self):
+        return len(self.neurons)
+
+    @property
+    def n_inputs(self):
+        return len(self.neurons[0].weights)
+
+    def forward_pass(self, inputs):
+        """Run every neuron on ``inputs``; return the list of outputs a_j."""
+        if self.activation.is_layerwise:
+            return self._forward_layerwise(inputs)
+        self.outputs = outputs = [neuron.forward_pass(inputs) for neuron in self.neurons]
+        return outputs
+
+    def _forward_layerwise(self, inputs):
+        """Softmax: every a_j needs every z of the layer, so z first, then a."""
+        neurons = self.neurons
+        zs = []
+        for neuron in neurons:
+            neuron.inputs = inputs
+            neuron.z = sum(w * a for w, a in zip(neuron.weights, inputs)) + neuron.bias
+            zs.append(neuron.z)
+        outputs = self.activation.function(zs)
+        for neuron, a in zip(neurons, outputs):
+            neuron.output = a
+            neuron.derivative = self.activation.derivative(neuron.z, a)
+        self.outputs = outputs
+        return outputs
+
+    def back_prop(self, output_grads, need_input_grads=True):
+        """Deltas from dE/da of each neuron; return dE/da of the inputs.
+
+        δ_j = dE/da_j · g'(z_j) for element-wise activations.  For softmax
+        the full Jacobian gives δ_j = a_j (dE/da_j - Σ_i dE/da_i a_i).
+        Returns [Σ_j w_jk δ_j for each input k], or None if not needed
+        (the first layer's inputs are the data).
+        """
+        neurons = self.neurons
+        if self.activation.is_layerwise:
+            weighted = sum(g * a for g, a in zip(output_grads, self.outputs))
+            for neuron, grad in zip(neurons, output_grads):
+                neuron.output_grad = grad
+                neuron.accumulate(neuron.output * (grad - weighted))
+        else:
+            for neuron, grad in zip(neurons, output_grads):
+                neuron.back_prop(grad)
+        return self.input_grads() if need_input_grads else None
+
+    def set_deltas(self, deltas, output_grads, need_input_grads=True):
+        """Output layer with a paired loss: δ = dE/dz given directly.
+
+        ``output_grads`` (dE/da) are stored for display only.
+        """
+        for neuron, delta, grad in zip(self.neurons, deltas, output_grads):
+            neuron.output_grad = grad
+            neuron.accumulate(delta)
+        return self.input_grads() if need_input_grads else None
+
+    def input_grads(self):
+        """dE/da_k of the layer's inputs: Σ_j w_jk δ_j (that is, Wᵀ δ)."""
+        grads = [0] * self.n_inputs
+        for neuron in self.neurons:
+            delta = neuron.delta
+            grads = [g + w * delta for g, w in zip(grads, neuron.weights)]
+        return grads
+
+    def apply_update(self, learning_rate, batch_size, update_bias=True):
+        """Every neuron: w ← w - η · (Σ dE/dw) / n (see Neuron.apply_update)."""
+        for neuron in self.neurons:
+            neuron.apply_update(learning_rate, batch_size, update_bias)
+
+    def clear_grad_sums(self):
+        for neuron in self.neurons:
+            neuron.clear_grad_sums()
+
+    def __repr__(self):
+        return f"Layer({self.n_inputs} -> {self.size}, {self.activation.name})"

@@ -1,0 +1,414 @@
+"""Network files: JSON descriptions of a network, checked before use.
+
+The format is documented in docs/spec.md.  In short::
+
+    {
+      "inputs": 2,
+      "layers": [
+        {"activation": "sigmoid", "weights": [[0.15, 0.2], [0.25, 0.3]], "biases": [0.35, 0.35]},
+        {"activation": "sigmoid", "size": 2, "init": "xavier", "seed": 1}
+      ],
+      "loss": "half_sse",
+      "learning_rate": 0.5,
+      "samples": [{"input": [0.05, 0.1], "target": [0.01, 0.99]}]
+    }
+
+Every problem is reported as a :class:`~neuronsim.errors.SpecError` whose
+message starts with the place, e.g. ``layers[1].weights[0]: expected 2
+numbers, got 3``; a file's name is put in front when the spec came from a
+file.  Files are read with ``json`` only (no pickle, no eval) and written
+atomically: a temporary file in the same folder, then a rename.
+"""
+
+import json
+import math
+import os
+import random
+import tempfile
+
+from .activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
+from .errors import SpecError
+from .initializers import INITIALIZERS, initial_weights
+from .layer import Layer
+from .losses import LOSSES, get_loss
+from .network import REDUCTIONS, Network
+from .numbers import get_numbers
+
+FORMAT_NAME = "neuronsim-network"
+FORMAT_VERSION = 1
+
+# Limits that keep a hostile or mistaken file from exhausting memory.
+MAX_LAYERS = 1000
+MAX_LAYER_SIZE = 100_000
+MAX_PARAMETERS = 10_000_000
+MAX_FILE_BYTES = 512 * 1024 * 1024
+
+BIAS_LAYOUTS = ("separate", "first_column")
+
+_TOP_KEYS = {"format", "version", "name", "description", "inputs", "layers", "loss",
+             "learning_rate", "reduction", "update_biases", "bias_layout", "seed", "samples"}
+_LAYER_KEYS = {"activation", "weights", "biases", "size", "init", "seed", "scale", "slope",
+               "name"}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _number(value, where):
+    if not _is_number(value):
+        raise SpecError(f"{where}: expected a number, got {_show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where}: expected a finite number, got {value}")
+    return value
+
+
+def _show(value):
+    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _int(value, where, low, high):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SpecError(f"{where}: expected a whole number, got {_show(value)}")
+    if not low <= value <= high:
+        raise SpecError(f"{where}: must be between {low} and {high}, got {value}")
+    return value
+
+
+def _vector(value, length, where):
+    if not isinstance(value, list):
+        raise SpecError(f"{where}: expected a list of {length} numbers, got {_show(value)}")
+    if len(value) != length:
+        raise SpecError(f"{where}: expected {length} numbers, got {len(value)}")
+    return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
+
+
+def _choice(value, known, where, what):
+    if not isinstance(value, str) or value not in known:
+        raise SpecError(f"{where}: unknown {what} {_show(value)} (known: {', '.join(known)})")
+    return value
+
+
+def check_spec(spec):
+    """Validate a spec dict; return a normalised copy with explicit weights.
+
+    Layers given by ``size`` + ``init`` get their seeded random weights here,
+    so the result always has ``weights`` and ``biases`` (in the separate
+    layout).  Raises SpecError naming the first problem found.
+    """
+    if not isinstance(spec, dict):
+        raise SpecError(f"network: expected a JSON object, got {_show(spec)}")
+    unknown = sorted(set(spec) - _TOP_KEYS)
+    if unknown:
+        raise SpecError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
+    if "format" in spec and spec["format"] != FORMAT_NAME:
+        raise SpecError(f"format: expected {FORMAT_NAME!r}, got {_show(spec['format'])}")
+    if "version" in spec and spec["version"] != FORMAT_VERSION:
+        raise SpecError(f"version: this neuronsim reads version {FORMAT_VERSION}, "
+                        f"got {_show(spec['version'])}")
+    if "inputs" not in spec:
+        raise SpecError("inputs: missing (the number of network inputs)")
+    n_inputs = _int(spec["inputs"], "inputs", 1, MAX_LAYER_SIZE)
+    layers = spec.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise SpecError(f"layers: expected a non-empty list of layers, got {_show(layers)}")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(f"layers: at most {MAX_LAYERS} layers, got {len(layers)}")
+    bias_layout = _choice(spec.get("bias_layout", "separate"), BIAS_LAYOUTS,
+                          "bias_layout", "bias layout")
+    seed = spec.get("seed", 0)
+    if seed is not None:
+        _int(seed, "seed", 0, 2**63)
+    rng = random.Random(seed)
+    out_layers = []
+    n_prev = n_inputs
+    parameters = 0
+    for i, layer in enumerate(layers):
+        where = f"layers[{i}]"
+        checked = _check_layer(layer, where, n_prev, bias_layout, rng)
+        n_prev = len(checked["weights"])
+        parameters += n_prev * (len(checked["weights"][0]) + 1)
+        if parameters > MAX_PARAMETERS:
+            raise SpecError(f"{where}: the network would have more than {MAX_PARAMETERS:,} "
+                            "parameters (the limit for a plain-Python simulator)")
+        out_layers.append(checked)
+    loss = _choice(spec.get("loss", "half_sse"), list(LOSSES), "loss", "loss")
+    out = {"inputs": n_inputs, "layers": out_layers, "loss": loss}
+    for key in ("name", "description"):
+        if key in spec:
+            if not isinstance(spec[key], str):
+                raise SpecError(f"{key}: expected a string, got {_show(spec[key])}")
+            out[key] = spec[key]
+    if spec.get("learning_rate") is not None:
+        rate = _number(spec["learning_rate"], "learning_rate")
+        if rate <= 0:
+            raise SpecError(f"learning_rate: must be positive, got {rate}")
+        out["learning_rate"] = rate
+    out["reduction"] = _choice(spec.get("reduction", "mean"), REDUCTIONS, "reduction", "reduction")
+    update_biases = spec.get("update_biases", True)
+    if not isinstance(update_biases, bool):
+        raise SpecError(f"update_biases: expected true or false, got {_show(update_biases)}")
+    out["update_biases"] = update_biases
+    samples = spec.get("samples", [])
+    if not isinstance(samples, list):
+        raise SpecError(f"samples: expected a list of {{\"input\", \"target\"}} objects")
+    out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
+                      for i, s in enumerate(samples)]
+    return out
+
+
+def _check_layer(layer, where, n_in, bias_layout, rng):
+    if not isinstance(layer, dict):
+        raise SpecError(f"{where}: expected an object with an activation, got {_show(layer)}")
+    unknown = sorted(set(layer) - _LAYER_KEYS)
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(_LAYER_KEYS))})")
+    if "activation" not in layer:
+        raise SpecError(f"{where}.activation: missing (one of {', '.join(ACTIVATIONS)})")
+    activation = _choice(layer["activation"], list(ACTIVATIONS), f"{where}.activation",
+                         "activation")
+    out = {"activation": activation}
+    for key in ("slope",):
+        if key in layer:
+            if key not in ACTIVATION_PARAMS.get(activation, ()):
+                raise SpecError(f"{where}.{key}: only for {', '.join(a for a, p in ACTIVATION_PARAMS.items() if key in p)}")
+            out[key] = _number(layer[key], f"{where}.{key}")
+    if "name" in layer:
+        out["name"] = layer["name"]
+    if "weights" in layer:
+        for key in ("size", "init", "seed", "scale"):
+            if key in layer and key != "size":
+                raise SpecError(f"{where}.{key}: give either weights or size + init, not both")
+        weights = layer["weights"]
+        if not isinstance(weights, list) or not weights:
+            raise SpecError(f"{where}.weights: expected a list of rows (one per neuron), "
+                            f"got {_show(weights)}")
+        if len(weights) > MAX_LAYER_SIZE:
+            raise SpecError(f"{where}.weights: at most {MAX_LAYER_SIZE} neurons, got {len(weights)}")
+        if "size" in layer and layer["size"] != len(weights):
+            raise SpecError(f"{where}.size: says {_show(layer['size'])} but weights has "
+                            f"{len(weights)} rows")
+        width = n_in + 1 if bias_layout == "first_column" else n_in
+        rows = [_vector(row, width, f"{where}.weights[{j}]") for j, row in enumerate(weights)]
+        if bias_layout == "first_column":
+            if "biases" in layer:
+                raise SpecError(f"{where}.biases: with bias_layout \"first_column\" the biases "
+                                "are the first entry of each weights row")
+            out["biases"] = [row[0] for row in rows]
+            out["weights"] = [row[1:] for row in rows]
+        else:
+            out["weights"] = rows
+            if "biases" in layer:
+                out["biases"] = _vector(layer["biases"], len(rows), f"{where}.biases")
+            else:
+                out["biases"] = [0.0] * len(rows)
+        return out
+    if "size" not in layer:
+        raise SpecError(f"{where}: give weights (a list of rows) or size + init")
+    size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
+    init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
+    scale = layer.get("scale")
+    if scale is not None:
+        _number(scale, f"{where}.scale")
+    if "seed" in layer:
+        layer_rng = random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
+    else:
+        layer_rng = rng
+    if size * (n_in + 1) > MAX_PARAMETERS:
+        raise SpecError(f"{where}.size: {size} neurons of {n_in} inputs is more than "
+                        f"{MAX_PARAMETERS:,} parameters")
+    weights, biases = initial_weights(init, n_in, size, layer_rng, scale)
+    if "biases" in layer:
+        biases = _vector(layer["biases"], size, f"{where}.biases")
+    out["weights"] = weights
+    out["biases"] = biases
+    return out
+
+
+def _check_sample(sample, where, n_in, n_out):
+    if not isinstance(sample, dict) or "input" not in sample or "target" not in sample:
+        raise SpecError(f"{where}: expected {{\"input\": [...], \"target\": [...]}}, "
+                        f"got {_show(sample)}")
+    return {"input": _vector(sample["input"], n_in, f"{where}.input"),
+            "target": _vector(sample["target"], n_out, f"{where}.target")}
+
+
+def network_from_spec(spec, numbers="float"):
+    """Build a :class:`Network` from a checked or unchecked spec dict."""
+    checked = check_spec(spec)
+    numbers = get_numbers(numbers)
+    convert = numbers.convert
+    layers = []
+    for layer in checked["layers"]:
+        params = {k: layer[k] for k in ACTIVATION_PARAMS.get(layer["activation"], ()) if k in layer}
+        activation = get_activation(layer["activation"], numbers, **params)
+        weights = [[convert(w) for w in row] for row in layer["weights"]]
+        biases = [convert(b) for b in layer["biases"]]
+        layers.append(Layer.from_weights(weights, biases, activation))
+    rate = checked.get("learning_rate")
+    return Network(layers, get_loss(checked["loss"], numbers),
+                   reduction=checked["reduction"], update_biases=checked["update_biases"],
+                   learning_rate=None if rate is None else convert(rate),
+                   numbers=numbers, samples=checked["samples"], name=checked.get("name"))
+
+
+def read_spec_file(path):
+    """Parse a network file; errors name the file (and line for bad JSON)."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"{path}: file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise SpecError(f"{path}: the file is empty")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: JSON nested too deeply") from None
+
+
+def _reject_constant(name):
+    raise SpecError(f"{name} is not allowed in a network file (numbers must be finite)")
+
+
+def load_network(path_or_dict, numbers="float"):
+    """A network from a file path or a dict; SpecErrors name the file."""
+    if isinstance(path_or_dict, dict):
+        return network_from_spec(path_or_dict, numbers)
+    path = os.fspath(path_or_dict)
+    spec = read_spec_file(path)
+    try:
+        return network_from_spec(spec, numbers)
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+
+
+def spec_from_network(net, bias_layout="separate"):
+    """The network-file dict of ``net`` (floats written exactly by json)."""
+    _choice(bias_layout, BIAS_LAYOUTS, "bias_layout", "bias layout")
+    to_json = net.numbers.to_json if hasattr(net.numbers, "to_json") else float
+    spec = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+    if net.name:
+        spec["name"] = net.name
+    spec["inputs"] = net.n_inputs
+    layers = []
+    for layer in net.layers:
+        entry = {"activation": layer.activation.name}
+        entry.update({k: to_json(v) for k, v in layer.activation.params.items()})
+        rows = [[to_json(w) for w in n.weights] for n in layer.neurons]
+        biases = [to_json(n.bias) for n in layer.neurons]
+        if bias_layout == "first_column":
+            entry["weights"] = [[b] + row for b, row in zip(biases, rows)]
+        else:
+            entry["weights"] = rows
+            entry["biases"] = biases
+        layers.append(entry)
+    spec["layers"] = layers
+    spec["loss"] = net.loss.name
+    if net.learning_rate is not None:
+        spec["learning_rate"] = to_json(net.learning_rate)
+    spec["reduction"] = net.reduction
+    spec["update_biases"] = net.update_biases
+    if bias_layout != "separate":
+        spec["bias_layout"] = bias_layout
+    if net.samples:
+        spec["samples"] = [{"input": [to_json(v) for v in s["input"]],
+                            "target": [to_json(v) for v in s["target"]]} for s in net.samples]
+    return spec
+
+
+def spec_from_arrays(weights, biases, activations, loss, bias_layout, options):
+    """The spec dict for ``Network.from_arrays`` (see its docstring)."""
+    _choice(bias_layout, BIAS_LAYOUTS, "bias_layout", "bias layout")
+    weights = [_plain(w, f"weights[{i}]") for i, w in enumerate(_listish(weights, "weights"))]
+    if not weights:
+        raise SpecError("weights: expected at least one weight matrix")
+    n_layers = len(weights)
+    if isinstance(activations, (str, dict)):
+        activations = [activations] * n_layers
+    activations = list(activations)
+    if len(activations) != n_layers:
+        raise SpecError(f"activations: expected {n_layers} (one per weight matrix), "
+                        f"got {len(activations)}")
+    if biases is not None:
+        if bias_layout == "first_column":
+            raise SpecError("biases: with bias_layout='first_column' the biases are the first "
+                            "column of each weight matrix; pass biases=None")
+        biases = [_plain(b, f"biases[{i}]") for i, b in enumerate(_listish(biases, "biases"))]
+        if len(biases) != n_layers:
+            raise SpecError(f"biases: expected {n_layers} bias vectors, got {len(biases)}")
+    first = weights[0]
+    if not isinstance(first, list) or not first or not isinstance(first[0], list):
+        raise SpecError("weights[0]: expected a matrix (a list of rows)")
+    n_inputs = len(first[0]) - (1 if bias_layout == "first_column" else 0)
+    layers = []
+    for i, w in enumerate(weights):
+        act = activations[i]
+        entry = dict(act) if isinstance(act, dict) else {"activation": act}
+        if "name" in entry and "activation" not in entry:
+            entry["activation"] = entry.pop("name")
+        entry["weights"] = w
+        if biases is not None:
+            entry["biases"] = biases[i]
+        layers.append(entry)
+    spec = {"inputs": n_inputs, "layers": layers, "loss": loss, "bias_layout": bias_layout}
+    for key in ("reduction", "update_biases", "learning_rate", "samples", "name"):
+        if options.get(key) is not None:
+            spec[key] = options[key]
+    if "samples" in spec:
+        spec["samples"] = [s if isinstance(s, dict) else {"input": _plain(s[0], "samples"),
+                                                          "target": _plain(s[1], "samples")}
+                           for s in spec["samples"]]
+    return check_spec(spec)
+
+
+def _listish(value, where):
+    if hasattr(value, "tolist") and not isinstance(value, list):
+        value = list(value)
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(f"{where}: expected a list, got {_show(repr(value))}")
+    return list(value)
+
+
+def _plain(value, where):
+    """numpy arrays and tuples -> nested lists of Python numbers."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list):
+        return [_plain(v, where) for v in value]
+    return value
+
+
+def save_spec(spec, path):
+    """Write ``spec`` as JSON to ``path`` atomically (temp file + rename)."""
+    text = json.dumps(spec, indent=2, allow_nan=False) + "\n"
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".neuronsim-", suffix=".tmp", dir=folder)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
