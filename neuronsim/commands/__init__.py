@@ -1,0 +1,1 @@
+"""One module per ``neuronsim`` subcommand (see :mod:`neuronsim.cli`)."""

@@ -1,0 +1,31 @@
+"""Every example in README.md and docs/*.md runs, so the docs cannot rot.
+
+Examples are doctest blocks (lines starting with ``>>>``) inside the Markdown.
+"""
+
+import doctest
+import glob
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[os.path.relpath(p, ROOT) for p in PAGES])
+def test_page_examples_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples that save files write here
+    result = doctest.testfile(page, module_relative=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+                              raise_on_error=False, verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {page}"
+
+
+def test_module_docstrings():
+    import neuronsim
+    import neuronsim.labels
+
+    for module in (neuronsim, neuronsim.labels):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0
