@@ -24,10 +24,10 @@ import json
 import math
 import os
 import random
-import tempfile
 
 from .activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from .errors import SpecError
+from .files import atomic_write_text
 from .initializers import INITIALIZERS, initial_weights
 from .layer import Layer
 from .losses import LOSSES, get_loss
@@ -393,22 +393,4 @@ def _plain(value, where):
 
 def save_spec(spec, path):
     """Write ``spec`` as JSON to ``path`` atomically (temp file + rename)."""
-    text = json.dumps(spec, indent=2, allow_nan=False) + "\n"
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".neuronsim-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write_text(path, json.dumps(spec, indent=2, allow_nan=False) + "\n")

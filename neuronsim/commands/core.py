@@ -1,0 +1,258 @@
+"""``neuronsim demo``, ``neuronsim trace`` and ``neuronsim train``."""
+
+import argparse
+import sys
+
+from ..bundled import EXAMPLES, MAZUR_WEIGHT_NAMES, example_path
+from ..errors import NeuronsimError
+from ..files import atomic_write_text
+from ..labels import CONVENTIONS, weight_label
+from ..network import Network
+from ..numfmt import format_number
+from ..render import FORMATS, SECTIONS, html_document, latex_document, render_trace
+from ..trace import Tracer
+
+
+def add_view_options(parser):
+    """Options every command that prints trace tables shares."""
+    parser.add_argument("--format", choices=list(FORMATS), default="plain",
+                        help="plain text (default), GitHub Markdown, LaTeX or HTML")
+    parser.add_argument("--digits", type=int, default=9, metavar="N",
+                        help="significant digits shown (default 9)")
+    parser.add_argument("--layer", type=int, nargs="+", metavar="L",
+                        help="show only these layers, textbook numbering (the first layer with "
+                             "weights is 2)")
+    parser.add_argument("--neuron", type=int, nargs="+", metavar="J",
+                        help="show only these neurons, counted from 1")
+    parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
+                        help="weight superscript: nielsen (default; w_jk^(l) feeds layer l) "
+                             "or ng (w_jk^(l) feeds layer l+1)")
+    parser.add_argument("--bias-as-weight", action="store_true",
+                        help="show each bias as w_j0 on a constant input a_0 = 1")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="which tables to show (default: all)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the trace to FILE (written atomically) instead of stdout")
+
+
+def view_options(args, net):
+    """Turn textbook-numbered --layer/--neuron into 0-based filters, checked."""
+    layers = neurons = None
+    if args.digits < 1 or args.digits > 17:
+        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
+    if args.layer:
+        last = len(net.layers) + 1
+        for number in args.layer:
+            if not 2 <= number <= last:
+                raise NeuronsimError(f"--layer {number}: layers with neurons are 2 to {last} "
+                                     "(layer 1 is the input layer)")
+        layers = {number - 2 for number in args.layer}
+    if args.neuron:
+        widest = max(layer.size for layer in net.layers)
+        for number in args.neuron:
+            if not 1 <= number <= widest:
+                raise NeuronsimError(f"--neuron {number}: neurons count from 1 to {widest}")
+        neurons = {number - 1 for number in args.neuron}
+    return dict(format=args.format, digits=args.digits, layers=layers, neurons=neurons,
+                convention=args.convention, bias_as_weight=args.bias_as_weight,
+                sections=tuple(args.sections))
+
+
+def emit(args, text):
+    """Print ``text`` or write it to --output (a whole document for HTML/LaTeX files)."""
+    if getattr(args, "output", None):
+        if args.format == "html":
+            text = html_document(text)
+        elif args.format == "latex":
+            text = latex_document(text)
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+
+
+def load(path):
+    return Network.from_spec(path)
+
+
+def sample_list(net, args, source):
+    """The samples to use: --input/--target if given, else the file's."""
+    if getattr(args, "input", None) is not None or getattr(args, "target", None) is not None:
+        if args.input is None or args.target is None:
+            raise NeuronsimError("give both --input and --target")
+        return [(args.input, args.target)]
+    if not net.samples:
+        raise NeuronsimError(f"{source}: the file has no samples; give --input and --target")
+    return [(s["input"], s["target"]) for s in net.samples]
+
+
+def learning_rate(net, args, source):
+    rate = args.learning_rate if args.learning_rate is not None else net.learning_rate
+    if rate is None:
+        raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
+    if rate <= 0:
+        raise NeuronsimError(f"--learning-rate: must be positive, got {rate}")
+    return rate
+
+
+def trace_steps(net, samples, steps, rate):
+    """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on."""
+    tracer = Tracer().attach(net)
+    for i in range(steps):
+        x, t = samples[i % len(samples)]
+        net.forward_pass(x)
+        net.back_prop(t)
+        net.update_weights(rate)
+    tracer.detach(net)
+    return tracer
+
+
+# ------------------------------------------------------------------ demo
+def run_demo(args):
+    name = args.name
+    net = load(example_path(name))
+    if name == "xor":
+        return _demo_xor(net, args)
+    samples = sample_list(net, argparse.Namespace(input=None, target=None), name)
+    tracer = trace_steps(net, samples, 1, net.learning_rate)
+    options = view_options(args, net)
+    header = f"neuronsim demo {name}: one backpropagation step, every number shown.\n\n"
+    text = header + render_trace(tracer.steps, **options)
+    if name == "mazur":
+        text += "\n" + _mazur_summary(tracer, net, args)
+    emit(args, text)
+    return 0
+
+
+def _mazur_summary(tracer, net, args):
+    step = tracer.steps[0]
+    lines = ["Compare with Mazur's published values (his w1..w8 are our weights below):",
+             f"  E_total = {format_number(step.loss, args.digits)}"]
+    order = ["w5", "w6", "w7", "w8", "w1", "w2", "w3", "w4"]
+    for name in order:
+        l, j, k = MAZUR_WEIGHT_NAMES[name]
+        value = net.layers[l].neurons[j].weights[k]
+        label = weight_label(l, j, k, args.convention)
+        lines.append(f"  {name} = {label} = {format_number(value, args.digits)}  "
+                     f"(net.layers[{l}].neurons[{j}].weights[{k}])")
+    return "\n".join(lines) + "\n"
+
+
+def _demo_xor(net, args):
+    epochs, every = 1000, 100
+    rows = []
+
+    def report(epoch, loss):
+        if epoch == 1 or epoch % every == 0:
+            rows.append((epoch, loss))
+
+    net.train(epochs=epochs, seed=0, on_epoch=report)
+    lines = ["neuronsim demo xor: a 2-2-1 network (tanh hidden, sigmoid output, binary "
+             "cross-entropy) learns XOR online, learning rate "
+             f"{format_number(net.learning_rate)}.", "", "epoch   mean loss"]
+    lines += [f"{epoch:5d}   {format_number(loss, args.digits)}" for epoch, loss in rows]
+    lines += ["", "input    target   output"]
+    for sample in net.samples:
+        out = net.forward_pass(sample["input"])[0]
+        x = ", ".join(format_number(v) for v in sample["input"])
+        lines.append(f"({x})   {format_number(sample['target'][0])}        "
+                     f"{format_number(out, 4)}")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
+# ------------------------------------------------------------------ trace
+def run_trace(args):
+    net = load(args.spec)
+    samples = sample_list(net, args, args.spec)
+    if args.steps < 1:
+        raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
+    rate = learning_rate(net, args, args.spec)
+    options = view_options(args, net)
+    tracer = trace_steps(net, samples, args.steps, rate)
+    emit(args, render_trace(tracer.steps, **options))
+    return 0
+
+
+# ------------------------------------------------------------------ train
+def run_train(args):
+    net = load(args.spec)
+    samples = sample_list(net, args, args.spec)
+    rate = learning_rate(net, args, args.spec)
+    if args.epochs < 1:
+        raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
+    batch = None if args.batch_size in ("full", "all") else _positive_int(args.batch_size)
+    every = args.every or max(1, args.epochs // 10)
+    lines = []
+
+    def report(epoch, loss):
+        if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
+            lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
+
+    history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
+                        shuffle=not args.no_shuffle, seed=args.seed, stop_loss=args.stop_loss,
+                        on_epoch=report)
+    if lines and not lines[-1].startswith(f"{len(history):6d}"):
+        lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
+    mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
+    out = [f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
+           f"{format_number(rate)}, {net.reduction} loss", "", " epoch   loss"] + lines
+    if args.stop_loss is not None and len(history) < args.epochs:
+        out.append(f"stopped after epoch {len(history)}: loss <= {args.stop_loss}")
+    if args.save:
+        net.save(args.save)
+        out.append(f"saved the trained network to {args.save}")
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise NeuronsimError(f"--batch-size: expected a whole number or 'full', got {text!r}")
+    if value < 1:
+        raise NeuronsimError(f"--batch-size: expected at least 1, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ parsers
+def register(subparsers):
+    demo = subparsers.add_parser(
+        "demo", help="run a bundled example (default: mazur)",
+        description="Bundled examples: mazur (Matt Mazur's 2-2-2 sigmoid network, one step), "
+                    "four-layer (4 inputs, 2, 2, 1 output, one step), xor (trains, shows the "
+                    "loss falling).")
+    demo.add_argument("name", nargs="?", default="mazur", choices=list(EXAMPLES))
+    add_view_options(demo)
+    demo.set_defaults(run=run_demo)
+
+    trace = subparsers.add_parser(
+        "trace", help="trace backpropagation steps of a network file, every number shown")
+    trace.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    trace.add_argument("--input", type=float, nargs="+", metavar="X",
+                       help="input vector (default: the file's samples)")
+    trace.add_argument("--target", type=float, nargs="+", metavar="T", help="target vector")
+    trace.add_argument("--steps", type=int, default=1, metavar="N",
+                       help="online steps to trace, cycling through the samples (default 1)")
+    trace.add_argument("--learning-rate", type=float, metavar="ETA",
+                       help="default: the file's learning_rate")
+    add_view_options(trace)
+    trace.set_defaults(run=run_trace)
+
+    train = subparsers.add_parser("train", help="train a network file by gradient descent")
+    train.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--learning-rate", type=float, metavar="ETA")
+    train.add_argument("--batch-size", default="1", metavar="N",
+                       help="1 = online (default), N = mini-batch, 'full' = full batch")
+    train.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    train.add_argument("--no-shuffle", action="store_true", help="keep the samples' order")
+    train.add_argument("--stop-loss", type=float, metavar="E",
+                       help="stop once an epoch's loss is at most E")
+    train.add_argument("--every", type=int, metavar="K", help="print the loss every K epochs")
+    train.add_argument("--digits", type=int, default=6)
+    train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
+    train.add_argument("--input", type=float, nargs="+", help=argparse.SUPPRESS)
+    train.add_argument("--target", type=float, nargs="+", help=argparse.SUPPRESS)
+    train.set_defaults(run=run_train)
