@@ -19,7 +19,7 @@ def mazur(**options):
 
 
 def xor(**options):
-    weights = [[[0.5, -0.4], [-0.3, 0.8]], [[0.7, -0.6]]]
+    weights = [[[1.0, -0.8], [-0.9, 1.1]], [[0.7, -0.6]]]
     biases = [[0.1, -0.2], [0.05]]
     return Network.from_arrays(weights, biases, ["tanh", "sigmoid"], "binary_cross_entropy",
                                **options)
