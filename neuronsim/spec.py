@@ -126,6 +126,13 @@ def check_spec(spec):
     parameters = 0
     for i, layer in enumerate(layers):
         where = f"layers[{i}]"
+        # Count before building, so an absurd file is refused before it costs memory.
+        size = layer.get("size") if isinstance(layer, dict) else None
+        if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAX_LAYER_SIZE:
+            if parameters + size * (n_prev + 1) > MAX_PARAMETERS:
+                raise SpecError(f"{where}: the network would have more than "
+                                f"{MAX_PARAMETERS:,} parameters (the limit for a "
+                                "plain-Python simulator)")
         checked = _check_layer(layer, where, n_prev, bias_layout, rng)
         n_prev = len(checked["weights"])
         parameters += n_prev * (len(checked["weights"][0]) + 1)
@@ -285,6 +292,9 @@ def load_network(path_or_dict, numbers="float"):
     """A network from a file path or a dict; SpecErrors name the file."""
     if isinstance(path_or_dict, dict):
         return network_from_spec(path_or_dict, numbers)
+    if not isinstance(path_or_dict, (str, bytes, os.PathLike)):
+        raise SpecError(f"network: expected a JSON object or a file path, "
+                        f"got {type(path_or_dict).__name__}")
     path = os.fspath(path_or_dict)
     spec = read_spec_file(path)
     try:
