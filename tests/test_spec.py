@@ -122,10 +122,9 @@ BAD = [
     (with_changes(layers=[{"activation": "relu", "size": 5000}, {"activation": "relu",
                                                                   "size": 5000}]),
      "layers[1]: the network would have more than 10,000,000 parameters"),
-    (with_changes(layers=[{"activation": "relu", "size": 3000}, {"activation": "relu",
-                                                                  "size": 3000},
-                          {"activation": "relu", "size": 3000}]),
-     "layers[2]: the network would have more than 10,000,000 parameters"),
+    (with_changes(layers=[{"activation": "relu", "size": 50000},
+                          {"activation": "relu", "size": 200}]),
+     "layers[1]: the network would have more than 10,000,000 parameters"),
 ]
 
 
