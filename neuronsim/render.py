@@ -23,9 +23,13 @@ FORMATS = {
     "plain": ("simple", "text"),
     "markdown": ("github", "text"),
     "latex": ("latex_raw", "latex"),
-    "html": ("unsafe_html", "html"),
+    "html": ("unsafehtml", "html"),
 }
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
+
+# Characters of headings and column titles, as LaTeX text mode writes them.
+_LATEX_PROSE = [("_", r"\_"), ("a^(l-1)", r"$a^{(l-1)}$"), ("δ", r"$\delta$"),
+                ("η", r"$\eta$"), ("·", r"$\cdot$"), ("−", "-"), ("g'(z)", "$g'(z)$")]
 
 # Sums longer than this are shown with their first terms and "…".
 MAX_TERMS = 6
@@ -100,7 +104,16 @@ class _Writer:
             terms = terms[:3] + [self.ellipsis + f" ({len(terms)} terms)"] + terms[-1:]
         return " + ".join(terms)
 
+    def prose(self, text):
+        """Headings and column titles: LaTeX needs its own spelling of δ, η, ·, _ ..."""
+        if self.style != "latex":
+            return text
+        for plain, latex in _LATEX_PROSE:
+            text = text.replace(plain, latex)
+        return text
+
     def table(self, rows, headers):
+        headers = [self.prose(h) for h in headers]
         return tabulate(rows, headers=headers, tablefmt=self.tablefmt,
                         disable_numparse=True, stralign="left")
 
@@ -328,6 +341,7 @@ def update_section(step, w, records):
 
 # ---------------------------------------------------------------- assembly
 def _heading(w, text, level=2):
+    text = w.prose(text)
     if w.fmt == "markdown":
         return "#" * (level + 1) + " " + text
     if w.fmt == "latex":
