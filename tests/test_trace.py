@@ -1,0 +1,131 @@
+"""The tracer records what the network computed; the renderer writes it out."""
+
+import pytest
+
+from catalogue import MAZUR_SAMPLE, mazur, softmax_233, xor, XOR_SAMPLES
+from neuronsim.render import render_step, render_trace
+from neuronsim.trace import Tracer
+
+
+def traced_mazur():
+    net = mazur()
+    tracer = Tracer().attach(net)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    return net, tracer
+
+
+def test_records_match_the_network():
+    net = mazur()
+    reference = mazur()
+    tracer = Tracer().attach(net)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    reference.forward_pass(MAZUR_SAMPLE[0])
+    reference.back_prop(MAZUR_SAMPLE[1])
+    step = tracer.steps[0]
+    for l, layer in enumerate(reference.layers):
+        for j, neuron in enumerate(layer.neurons):
+            record = step.layers[l][j]
+            assert (record.z, record.output, record.derivative) == \
+                (neuron.z, neuron.output, neuron.derivative)
+            assert (record.output_grad, record.delta) == (neuron.output_grad, neuron.delta)
+            assert record.weight_grads == neuron.weight_grads
+            assert record.weights == neuron.weights           # the weights before the update
+            assert record.new_weights == net.layers[l].neurons[j].weights
+    assert step.layers[0][0].downstream == [(0.4, reference.layers[1].neurons[0].delta),
+                                            (0.5, reference.layers[1].neurons[1].delta)]
+    assert step.loss == reference.last_loss and step.updated and step.learning_rate == 0.5
+
+
+def test_tracing_changes_no_number():
+    plain, traced = xor(), xor()
+    Tracer().attach(traced)
+    plain.train(XOR_SAMPLES, epochs=3, learning_rate=0.5, batch_size=2, seed=1)
+    traced.train(XOR_SAMPLES, epochs=3, learning_rate=0.5, batch_size=2, seed=1)
+    assert plain.to_spec() == traced.to_spec()
+
+
+def test_disabled_tracer_records_nothing():
+    net = mazur()
+    tracer = Tracer(enabled=False).attach(net)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    tracer.flush()
+    assert tracer.steps == []
+
+
+def test_mini_batch_update_goes_with_the_last_step():
+    net = xor()
+    tracer = Tracer().attach(net)
+    net.train(XOR_SAMPLES, epochs=1, learning_rate=0.5, batch_size=2, shuffle=False)
+    assert [s.updated for s in tracer.steps] == [False, True, False, True]
+    last = tracer.steps[1]
+    assert last.batch_size == 2
+    first = tracer.steps[0]
+    mean = [(a + b) / 2 for a, b in zip(first.layers[1][0].weight_grads,
+                                         last.layers[1][0].weight_grads)]
+    assert last.layers[1][0].batch_weight_grads == pytest.approx(mean, rel=1e-15)
+    assert "mean over 2 samples" in render_step(last, sections=["update"])
+
+
+def test_filters_at_record_time():
+    net = mazur()
+    tracer = Tracer(layers=[1], neurons=[0]).attach(net)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    step = tracer.steps[0]
+    assert step.layers[0] == [] and [r.neuron for r in step.layers[1]] == [0]
+
+
+def test_sink_streams_steps_without_keeping_them():
+    seen = []
+    net = mazur()
+    tracer = Tracer(keep=False, sink=seen.append).attach(net)
+    for _ in range(3):
+        net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    assert tracer.steps == [] and [s.index for s in seen] == [1, 2, 3]
+
+
+def test_forward_only_steps_are_kept_on_flush():
+    net = mazur()
+    tracer = Tracer().attach(net)
+    net.forward_pass([0.05, 0.1])
+    net.forward_pass([0.1, 0.2])
+    text = tracer.render(sections=["forward", "backward"])
+    assert "Step 1" in text and "Step 2" in text and "Backward" not in text
+
+
+def test_rendered_numbers_are_the_recorded_numbers():
+    _, tracer = traced_mazur()
+    text = tracer.render(digits=9)
+    assert "z₁⁽²⁾ = w₁₁⁽²⁾·a₁⁽¹⁾ + w₁₂⁽²⁾·a₂⁽¹⁾ + b₁⁽²⁾ = 0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775" in text
+    assert ("E = ½(t₁ − a₁⁽³⁾)² + ½(t₂ − a₂⁽³⁾)² = ½(0.01 − 0.75136507)² + "
+            "½(0.99 − 0.772928465)² = 0.298371109") in text
+    assert "δ₁⁽³⁾ = dE/da₁⁽³⁾·g'(z₁⁽³⁾) = 0.74136507·0.186815602 = 0.138498562" in text
+    assert "0.35 (fixed)" in text
+
+
+def test_paired_output_delta_is_explained():
+    net = softmax_233()
+    tracer = Tracer().attach(net)
+    net.step([0.5, -1.0], [1, 0, 0], learning_rate=0.1)
+    text = tracer.render(sections=["backward"], digits=4)
+    assert "δ₁⁽³⁾ = dE/dz₁⁽³⁾ = a₁⁽³⁾ − t₁ =" in text
+    assert "softmax with cross-entropy" in text
+
+
+def test_long_sums_are_abbreviated():
+    from catalogue import random_network
+
+    net = random_network([10, 3, 2], "tanh", "linear", "mse", seed=2)
+    tracer = Tracer().attach(net)
+    net.step([0.1] * 10, [0.0, 1.0], learning_rate=0.1)
+    text = tracer.render(sections=["forward"])
+    assert "… (11 terms)" in text
+
+
+def test_render_trace_rejects_unknown_options():
+    _, tracer = traced_mazur()
+    with pytest.raises(ValueError, match="unknown format"):
+        render_trace(tracer.steps, format="pdf")
+    with pytest.raises(ValueError, match="unknown convention"):
+        render_trace(tracer.steps, convention="bishop")
+    with pytest.raises(ValueError, match="unknown section"):
+        render_trace(tracer.steps, sections=["everything"])
