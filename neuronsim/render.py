@@ -135,6 +135,9 @@ def notation_note(w):
     else:
         weights = "w_jk^(l) feeds neuron j of layer l+1 from neuron k of layer l"
     bias = (" Biases are shown as w_j0 on a constant input a_0 = 1." if w.bias_as_weight else "")
+    if w.style == "latex":
+        weights = weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
+        bias = bias.replace("w_j0", "$w_{j0}$").replace("a_0 = 1", "$a_0 = 1$")
     return (f"Textbook numbering: the input layer is layer 1 and neurons count from 1 "
             f"(Python net.layers[l].neurons[j] is neuron j+1 of layer l+2). "
             f"Weight convention {conv}: {weights}.{bias}")
@@ -241,9 +244,8 @@ def _output_grad_equation(step, w, r, n_out):
         sym = f"({al}{w.minus}{tl}) / ({al}(1{w.minus}{al}))"
         num = f"({w.num(a)}{w.minus}{w.fac(t)}) / ({w.num(a)}(1{w.minus}{w.num(a)}))"
     else:
-        sym, num = f"−{tl} / {al}", f"−{w.fac(t)} / {w.num(a)}"
-        if w.style == "latex":
-            sym = sym.replace("−", "-")
+        minus = "-" if w.style == "latex" else "−"
+        sym, num = f"{minus}{tl} / {al}", f"{minus}{w.fac(t)} / {w.num(a)}"
     return w.equation(f"{lhs} = {sym} = {num} = {w.num(r.output_grad)}")
 
 
@@ -418,4 +420,5 @@ def html_document(body, title="neuronsim trace"):
 def latex_document(body):
     """Wrap rendered LaTeX in a compilable article."""
     return ("\\documentclass{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amsmath}\n"
+            "\\usepackage[margin=1.5cm,landscape]{geometry}\n"
             "\\begin{document}\n" + body + "\n\\end{document}\n")

@@ -129,3 +129,14 @@ def test_render_trace_rejects_unknown_options():
         render_trace(tracer.steps, convention="bishop")
     with pytest.raises(ValueError, match="unknown section"):
         render_trace(tracer.steps, sections=["everything"])
+
+
+def test_latex_output_is_plain_ascii():
+    """pdflatex without unicode packages compiles it (checked by hand with TeX Live)."""
+    net = softmax_233()
+    tracer = Tracer().attach(net)
+    net.step([0.5, -1.0], [1, 0, 0], learning_rate=0.1)
+    text = tracer.render(format="latex", bias_as_weight=True)
+    assert text.isascii(), [c for c in text if not c.isascii()][:5]
+    _, tracer = traced_mazur()
+    assert tracer.render(format="latex").isascii()
