@@ -11,6 +11,7 @@
 
 from .activations import ACTIVATIONS, Activation, get_activation
 from .errors import NeuronsimError, NumericalError, ShapeError, SpecError
+from .gradcheck import gradcheck
 from .layer import Layer
 from .losses import LOSSES, Loss, get_loss
 from .network import Network

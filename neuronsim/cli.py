@@ -18,6 +18,8 @@ from .errors import NeuronsimError
 
 COMMAND_MODULES = (
     "neuronsim.commands.core",
+    "neuronsim.commands.crosscheck",
+    "neuronsim.commands.gradcheck",
 )
 
 

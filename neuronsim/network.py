@@ -341,6 +341,20 @@ class Network:
                  np.array([n_.bias_grad_sum for n_ in layer.neurons], dtype=float) / n)
                 for layer in self.layers]
 
+    @classmethod
+    def from_torch(cls, module, loss="half_sse", **options):
+        """A network from an ``nn.Sequential`` of Linear layers and activations
+        (see :mod:`neuronsim.torch_bridge`; needs the optional torch)."""
+        from .torch_bridge import network_from_torch
+
+        return network_from_torch(module, loss, **options)
+
+    def to_torch(self):
+        """This network as a float64 ``nn.Sequential`` (weights copied)."""
+        from .torch_bridge import network_to_torch
+
+        return network_to_torch(self)
+
     def __repr__(self):
         sizes = "-".join(str(s) for s in self.sizes)
         acts = ", ".join(layer.activation.name for layer in self.layers)

@@ -1,0 +1,416 @@
+"""Cross-check someone's vectorized backprop against the per-neuron simulator.
+
+``compare(net, X, Y, against=...)`` runs the batch (X, Y) through the
+per-neuron network (the reference) and through ``against``:
+
+``"numpy"``
+    the independent matrix implementation :mod:`neuronsim.vectorized`;
+``"torch"``
+    the same network as a float64 PyTorch model, gradients by autograd
+    (needs the optional ``torch`` package, :mod:`neuronsim.torch_bridge`);
+a callable ``f(weights, biases, X, Y)``
+    your code: ``weights[l]`` of shape (n_l, n_(l-1)) (row j = weights into
+    neuron j, as ``W @ a`` and ``torch.nn.Linear.weight``), ``biases[l]`` of
+    shape (n_l,), X of shape (m, n_in), Y of shape (m, n_out).  It returns a
+    dict with any of ``"activations"`` (a list with one (m, n_l) array per
+    layer), ``"deltas"`` (dE/dz per sample, same shapes), ``"dW"``, ``"db"``
+    (the reduced batch gradient: mean over the batch, or the sum for
+    ``reduction="sum"``) and ``"loss"`` (the batch loss);
+a path to an ``.npz`` file
+    the same quantities saved with :func:`save_results` (keys
+    ``activations_0``, ``deltas_0``, ``dW_0``, ``db_0``, ... and ``loss``).
+
+Every quantity is compared at every layer in **computation order**: the
+forward pass layer by layer, then the loss, then backward from the output
+layer (δ, dW, db of layer L, then of layer L-1, ...).  The first row that
+fails is the *first divergence*; everything after it inherits the error, so
+that is where to look, and :mod:`neuronsim.diagnosis` tests the classic
+mistakes there.
+
+An entry passes when |yours - ours| <= atol + tolerance · |ours|.  Layers are
+numbered as in the textbook (inputs = layer 1, so ``net.layers[0]`` is layer
+2); lists in the dicts and rows of X are 0-based.
+"""
+
+import os
+from copy import deepcopy
+
+import numpy as np
+from tabulate import tabulate
+
+from .errors import ShapeError
+from .labels import bias_label, neuron_label, partial_label, symbol, weight_label, weight_superscript
+from .vectorized import BatchGradients, network_arrays, network_gradients
+
+QUANTITIES = ("activations", "deltas", "dW", "db", "loss")
+PER_LAYER = ("activations", "deltas", "dW", "db")
+
+
+# ---------------------------------------------------------------- the reference
+def copy_network(net):
+    """A copy of ``net`` with the same neurons and activation objects, no
+    tracer, and empty batch sums (so checking never changes ``net``)."""
+    copy = deepcopy(net, {id(net.tracer): None})
+    for layer in copy.layers:
+        layer.clear_grad_sums()
+    copy.samples_in_batch = 0
+    return copy
+
+
+def per_neuron_batch(net, X, Y):
+    """Run every sample through a copy of ``net``, one neuron at a time.
+
+    Returns the per-sample z, a, g'(z), dE/da and δ of each layer, the
+    gradient the next update would apply (``gradient_arrays``) and the batch
+    loss, in the layout of :class:`neuronsim.vectorized.BatchGradients`.
+    ``net`` itself is not touched.
+    """
+    X, Y = batch_arrays(net, X, Y)
+    copy = copy_network(net)
+    L = len(copy.layers)
+    fields = {name: [[] for _ in range(L)] for name in ("z", "output", "derivative",
+                                                        "output_grad", "delta")}
+    sample_losses = []
+    for x, t in zip(X, Y):
+        copy.forward_pass(x.tolist())
+        sample_losses.append(copy.back_prop(t.tolist()))
+        for l, layer in enumerate(copy.layers):
+            for name, rows in fields.items():
+                rows[l].append([getattr(neuron, name) for neuron in layer.neurons])
+    grads = copy.gradient_arrays()
+    n = len(X) if copy.reduction == "mean" else 1
+    arrays = {name: [np.array(rows, dtype=float) for rows in per_layer]
+              for name, per_layer in fields.items()}
+    return BatchGradients(
+        inputs=X, zs=arrays["z"], activations=arrays["output"],
+        derivatives=arrays["derivative"], output_grads=arrays["output_grad"],
+        deltas=arrays["delta"], dW=[dW for dW, _ in grads], db=[db for _, db in grads],
+        sample_losses=np.array(sample_losses, dtype=float),
+        loss=float(sum(sample_losses) / n))
+
+
+def batch_arrays(net, X, Y):
+    """X, Y as float arrays of shapes (m, n_in), (m, n_out); ShapeError otherwise."""
+    try:
+        X = np.array(X, dtype=float, ndmin=2)
+        Y = np.array(Y, dtype=float, ndmin=2)
+    except (TypeError, ValueError) as exc:
+        raise ShapeError(f"X, Y: expected arrays of numbers ({exc})") from None
+    if X.ndim != 2 or X.shape[1] != net.n_inputs:
+        raise ShapeError(f"X: expected shape (m, {net.n_inputs}), got {X.shape}")
+    if Y.shape != (X.shape[0], net.n_outputs):
+        raise ShapeError(f"Y: expected shape ({X.shape[0]}, {net.n_outputs}), got {Y.shape}")
+    if X.shape[0] == 0:
+        raise ShapeError("X: expected at least one sample")
+    return X, Y
+
+
+# ---------------------------------------------------------------- the other side
+def candidate_results(net, X, Y, against):
+    """The dict of quantities computed by ``against`` (see the module docstring)."""
+    if isinstance(against, str) and against == "numpy":
+        return network_gradients(net, X, Y).as_dict()
+    if isinstance(against, str) and against == "torch":
+        from .torch_bridge import torch_gradients
+
+        return torch_gradients(net, X, Y)
+    if callable(against):
+        arrays = network_arrays(net)
+        weights = [W.copy() for W in arrays["weights"]]
+        biases = [b.copy() for b in arrays["biases"]]
+        return check_results(against(weights, biases, X.copy(), Y.copy()), len(net.layers),
+                             _name_of(against))
+    if isinstance(against, (str, os.PathLike)):
+        return load_results(against, len(net.layers))
+    raise ValueError(f"against: expected 'numpy', 'torch', a function or an .npz path, "
+                     f"got {against!r}")
+
+
+def check_results(results, n_layers, where="results"):
+    """Validate a results dict; return it with float arrays (lists per layer)."""
+    if not isinstance(results, dict):
+        raise ValueError(f"{where}: expected a dict with keys among {', '.join(QUANTITIES)}, "
+                         f"got {type(results).__name__}")
+    unknown = sorted(set(results) - set(QUANTITIES))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(QUANTITIES)})")
+    checked = {}
+    for key, value in results.items():
+        if value is None:
+            continue
+        if key == "loss":
+            try:
+                checked[key] = float(np.asarray(value, dtype=float).reshape(()))
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}['loss']: expected one number, got {value!r}") from None
+            continue
+        if isinstance(value, np.ndarray) and n_layers == 1:
+            value = [value]  # a one-layer network's array on its own
+        if not isinstance(value, (list, tuple)) or len(value) != n_layers:
+            raise ValueError(f"{where}[{key!r}]: expected a list of {n_layers} arrays "
+                             "(one per layer with weights)")
+        try:
+            checked[key] = [np.asarray(v, dtype=float) for v in value]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}[{key!r}]: not an array of numbers ({exc})") from None
+    return checked
+
+
+def save_results(path, results):
+    """Write a results dict to ``path`` (.npz) as ``activations_0``, ..., ``loss``."""
+    flat = {}
+    for key, value in results.items():
+        if key == "loss":
+            flat[key] = np.asarray(value, dtype=float)
+        else:
+            for l, array in enumerate(value):
+                flat[f"{key}_{l}"] = np.asarray(array, dtype=float)
+    np.savez(path, **flat)
+
+
+def load_results(path, n_layers):
+    """Read an .npz written by :func:`save_results` (no pickles are loaded)."""
+    path = os.fspath(path)
+    with np.load(path, allow_pickle=False) as data:
+        stored = {name: data[name] for name in data.files}
+    results = {}
+    for name, array in stored.items():
+        key, _, index = name.rpartition("_")
+        if name == "loss":
+            results["loss"] = array
+        elif key in PER_LAYER and index.isdigit() and int(index) < n_layers:
+            results.setdefault(key, [None] * n_layers)[int(index)] = array
+        else:
+            raise ValueError(f"{path}: unexpected array {name!r} (expected loss or "
+                             f"activations_l, deltas_l, dW_l, db_l with l < {n_layers})")
+    for key, arrays in results.items():
+        if key != "loss" and any(a is None for a in arrays):
+            missing = [f"{key}_{l}" for l, a in enumerate(arrays) if a is None]
+            raise ValueError(f"{path}: {key} given for some layers only; missing {missing[0]}")
+    return check_results(results, n_layers, path)
+
+
+def _name_of(function):
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    if module and name:
+        return f"{module}:{name}"
+    return repr(function)
+
+
+# ---------------------------------------------------------------- one row
+KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "db": "db", "loss": "loss"}
+
+
+class Row:
+    """One quantity at one layer: the reference array, yours, and the errors.
+
+    ``quantity`` is a key of the results dict; ``layer`` the 0-based index
+    into ``net.layers`` (None for the loss); ``name`` its textbook label.
+    """
+
+    def __init__(self, quantity, layer, name, reference, candidate, tolerance, atol,
+                 label_entry):
+        self.quantity = quantity
+        self.layer = layer
+        self.name = name
+        self.reference = np.asarray(reference, dtype=float)
+        self.given = candidate is not None
+        self.candidate = None if candidate is None else np.asarray(candidate, dtype=float)
+        self.tolerance = tolerance
+        self.atol = atol
+        self.label_entry = label_entry
+        self.shape_note = None
+        self.max_abs = self.max_rel = None
+        self.worst = None          # index into the arrays
+        self.ok = True
+        if self.given:
+            self._measure()
+
+    def _measure(self):
+        reference, candidate = self.reference, self.candidate
+        if candidate.shape != reference.shape:
+            if np.squeeze(candidate).shape == np.squeeze(reference).shape:
+                candidate = self.candidate = candidate.reshape(reference.shape)
+            else:
+                self.ok = False
+                self.shape_note = (f"shape {candidate.shape}, expected {reference.shape}")
+                return
+        errors = entry_errors(candidate, reference)
+        self.max_abs = float(errors.max()) if errors.size else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(errors == 0, 0.0, errors / np.abs(reference))
+            excess = np.where(errors == 0, 0.0, errors / (self.atol + self.tolerance * np.abs(reference)))
+        self.max_rel = float(relative.max()) if relative.size else 0.0
+        if excess.size:
+            self.worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+            self.ok = bool(excess.max() <= 1.0)
+
+    @property
+    def status(self):
+        if not self.given:
+            return "not given"
+        if self.shape_note:
+            return "FAIL (shape)"
+        return "ok" if self.ok else "FAIL"
+
+    @property
+    def worst_label(self):
+        return None if self.worst is None else self.label_entry(self.worst)
+
+    def where(self):
+        """Python-side name of the row, e.g. ``dW[1] (net.layers[1])``."""
+        if self.layer is None:
+            return "loss"
+        return f"{self.quantity}[{self.layer}] (net.layers[{self.layer}])"
+
+    def __repr__(self):
+        return f"Row({self.name}, {self.status})"
+
+
+def entry_errors(candidate, reference):
+    """|candidate - reference|, with equal infinities and two NaNs counting as 0."""
+    with np.errstate(invalid="ignore"):
+        errors = np.abs(candidate - reference)
+    same = (candidate == reference) | (np.isnan(candidate) & np.isnan(reference))
+    errors = np.where(same, 0.0, errors)
+    return np.where(np.isnan(errors), np.inf, errors)
+
+
+def _superscript(number):
+    return symbol("a", (), number)[1:]
+
+
+def build_rows(reference, candidate, n_layers, tolerance, atol, convention="nielsen"):
+    """The rows in computation order: a per layer, E, then δ, dW, db from the output back."""
+    rows = []
+
+    def row(quantity, layer, name, label_entry):
+        ref = reference.loss if quantity == "loss" else getattr(reference, quantity)[layer]
+        given = candidate.get(quantity)
+        if given is not None and quantity != "loss":
+            given = given[layer]
+        rows.append(Row(quantity, layer, name, ref, given, tolerance, atol, label_entry))
+
+    for l in range(n_layers):
+        row("activations", l, "a" + _superscript(l + 2),
+            lambda i, l=l: f"{neuron_label('a', l, i[1])} of X[{i[0]}]")
+    row("loss", None, "E", lambda i: "E")
+    for l in range(n_layers - 1, -1, -1):
+        sup = weight_superscript(l, convention)
+        row("deltas", l, "δ" + _superscript(l + 2),
+            lambda i, l=l: f"{neuron_label('delta', l, i[1])} of X[{i[0]}]")
+        row("dW", l, "dE/dW" + _superscript(sup),
+            lambda i, l=l: partial_label(weight_label(l, i[0], i[1], convention)))
+        row("db", l, "dE/db" + _superscript(sup),
+            lambda i, l=l: partial_label(bias_label(l, i[0], convention)))
+    return rows
+
+
+# ---------------------------------------------------------------- the report
+class Report:
+    """The result of :func:`compare`.
+
+    ``ok`` (every given quantity within tolerance), ``rows`` (one
+    :class:`Row` per quantity and layer, in computation order),
+    ``first_divergence`` (the first failing Row, or None), ``findings`` (the
+    classic mistakes that explain it, :class:`neuronsim.diagnosis.Finding`)
+    and ``diagnosis`` (those findings in words; "" when ok).  ``str(report)``
+    is the table.
+    """
+
+    def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis):
+        self.rows = rows
+        self.against = against
+        self.batch_size = m
+        self.tolerance = tolerance
+        self.atol = atol
+        self.findings = findings
+        self.diagnosis = diagnosis
+        failing = [row for row in rows if not row.ok]
+        self.first_divergence = failing[0] if failing else None
+        self.ok = not failing
+
+    @property
+    def compared(self):
+        return [row for row in self.rows if row.given]
+
+    def __str__(self):
+        table = []
+        for row in self.rows:
+            if not row.given:
+                table.append([row.name, "", "", "", "", "", row.status])
+            elif row.shape_note:
+                table.append([row.name, "", "", row.shape_note, "", "", row.status])
+            else:
+                if row.worst is None:
+                    ours = yours = ""
+                else:
+                    ours = _number(row.reference[row.worst])
+                    yours = _number(row.candidate[row.worst])
+                table.append([row.name, _error(row.max_abs), _error(row.max_rel),
+                              row.worst_label or "", ours, yours, row.status])
+        lines = [
+            f"cross-check: neuronsim (per neuron) against {self.against}, batch of "
+            f"{self.batch_size}, tolerance {self.tolerance:g} relative + {self.atol:g} absolute",
+            "layers as in the textbook (inputs = layer 1, net.layers[0] is layer 2); "
+            "X rows count from 0",
+            "",
+            tabulate(table, headers=["quantity", "max abs err", "max rel err", "worst entry",
+                                     "neuronsim", "yours", "status"],
+                     tablefmt="simple", disable_numparse=True),
+            "",
+        ]
+        if not self.compared:
+            lines.append("nothing compared: the results had none of "
+                         + ", ".join(QUANTITIES))
+        elif self.ok:
+            lines.append(f"all {len(self.compared)} compared quantities agree")
+        else:
+            row = self.first_divergence
+            lines.append(f"first divergence: {row.name}, {row.where()}; everything after it "
+                         "in computation order inherits the error")
+            lines.append(f"diagnosis: {self.diagnosis}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        state = "ok" if self.ok else f"first divergence {self.first_divergence.name}"
+        return f"Report(against {self.against}: {state})"
+
+
+def _number(value):
+    return f"{value:.12g}"
+
+
+def _error(value):
+    return "" if value is None else f"{value:.3g}"
+
+
+def compare(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12, convention="nielsen"):
+    """Compare ``against`` with the per-neuron network on the batch (X, Y).
+
+    Returns a :class:`Report`.  ``tolerance`` is relative, ``atol`` an
+    absolute floor: an entry passes if |yours - ours| <= atol + tolerance·|ours|.
+    ``convention`` ("nielsen" or "ng") picks the weight superscripts in labels.
+    """
+    from .diagnosis import diagnose
+
+    if not tolerance >= 0 or not atol >= 0:
+        raise ValueError(f"tolerance and atol must be >= 0, got {tolerance} and {atol}")
+    X, Y = batch_arrays(net, X, Y)
+    reference = per_neuron_batch(net, X, Y)
+    candidate = candidate_results(net, X, Y, against)
+    rows = build_rows(reference, candidate, len(net.layers), tolerance, atol, convention)
+    failing = [row for row in rows if not row.ok]
+    findings, diagnosis = [], ""
+    if failing:
+        findings, diagnosis = diagnose(net, reference, candidate, rows, failing[0])
+    return Report(rows, _against_name(against), len(X), tolerance, atol, findings, diagnosis)
+
+
+def _against_name(against):
+    if isinstance(against, str) and against in ("numpy", "torch"):
+        return {"numpy": "numpy (neuronsim.vectorized)", "torch": "torch (autograd)"}[against]
+    if callable(against):
+        return _name_of(against)
+    return os.fspath(against)
