@@ -12,6 +12,7 @@ EXAMPLES = {
     "mazur": "mazur.json",
     "four-layer": "four-layer.json",
     "xor": "xor.json",
+    "rnn": "rnn-parity.json",
 }
 
 # Mazur's names for the weights of his example, as (layer, neuron, input) in

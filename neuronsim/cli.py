@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "neuronsim.commands.core",
     "neuronsim.commands.crosscheck",
     "neuronsim.commands.gradcheck",
+    "neuronsim.commands.rnn",
 )
 
 

@@ -47,8 +47,10 @@ BIAS_LAYOUTS = ("separate", "first_column")
 
 _TOP_KEYS = {"format", "version", "name", "description", "inputs", "layers", "loss",
              "learning_rate", "reduction", "update_biases", "bias_layout", "seed", "samples"}
-_LAYER_KEYS = {"activation", "weights", "biases", "size", "init", "seed", "scale", "slope",
-               "name"}
+_LAYER_KEYS = {"type", "activation", "weights", "biases", "size", "init", "seed", "scale",
+               "slope", "name"}
+# "type" is "dense" (the default); "recurrent" layers are read by neuronsim.recurrent_spec.
+LAYER_TYPES = ("dense", "recurrent")
 
 
 def _is_number(value):
@@ -171,6 +173,11 @@ def _check_layer(layer, where, n_in, bias_layout, rng):
     unknown = sorted(set(layer) - _LAYER_KEYS)
     if unknown:
         raise SpecError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(_LAYER_KEYS))})")
+    if layer.get("type", "dense") != "dense":
+        _choice(layer["type"], LAYER_TYPES, f"{where}.type", "layer type")
+        raise SpecError(f"{where}.type: recurrent networks are read by "
+                        "neuronsim.recurrent_spec (Network.from_spec and load_network hand "
+                        "them over; docs/spec.md, \"Recurrent layers\")")
     if "activation" not in layer:
         raise SpecError(f"{where}.activation: missing (one of {', '.join(ACTIVATIONS)})")
     activation = _choice(layer["activation"], list(ACTIVATIONS), f"{where}.activation",
@@ -242,7 +249,15 @@ def _check_sample(sample, where, n_in, n_out):
 
 
 def network_from_spec(spec, numbers="float"):
-    """Build a :class:`Network` from a checked or unchecked spec dict."""
+    """Build a :class:`Network` from a checked or unchecked spec dict.
+
+    A spec with a ``"type": "recurrent"`` layer gives a
+    :class:`~neuronsim.recurrent.RecurrentNetwork` (neuronsim.recurrent_spec).
+    """
+    from .recurrent_spec import is_recurrent_spec, recurrent_network_from_spec
+
+    if is_recurrent_spec(spec):
+        return recurrent_network_from_spec(spec, numbers)
     checked = check_spec(spec)
     numbers = get_numbers(numbers)
     convert = numbers.convert

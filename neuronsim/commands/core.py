@@ -113,6 +113,10 @@ def run_demo(args):
     net = load(example_path(name))
     if name == "xor":
         return _demo_xor(net, args)
+    if name == "rnn":
+        from .rnn import run_rnn_demo
+
+        return run_rnn_demo(net, args)
     samples = sample_list(net, argparse.Namespace(input=None, target=None), name)
     tracer = trace_steps(net, samples, 1, net.learning_rate)
     options = view_options(args, net)
@@ -222,7 +226,8 @@ def register(subparsers):
         "demo", help="run a bundled example (default: mazur)",
         description="Bundled examples: mazur (Matt Mazur's 2-2-2 sigmoid network, one step), "
                     "four-layer (4 inputs, 2, 2, 1 output, one step), xor (trains, shows the "
-                    "loss falling).")
+                    "loss falling), rnn (a recurrent network learns running parity by "
+                    "backpropagation through time).")
     demo.add_argument("name", nargs="?", default="mazur", choices=list(EXAMPLES))
     add_view_options(demo)
     demo.set_defaults(run=run_demo)
