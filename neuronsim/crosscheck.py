@@ -242,7 +242,7 @@ class Row:
             relative = np.where(errors == 0, 0.0, errors / np.abs(reference))
             excess = np.where(errors == 0, 0.0, errors / (self.atol + self.tolerance * np.abs(reference)))
         self.max_rel = float(relative.max()) if relative.size else 0.0
-        if excess.size:
+        if excess.size and excess.max() > 0:
             self.worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
             self.ok = bool(excess.max() <= 1.0)
 
