@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "neuronsim.commands.crosscheck",
     "neuronsim.commands.gradcheck",
     "neuronsim.commands.rnn",
+    "neuronsim.commands.draw",
 )
 
 

@@ -359,3 +359,18 @@ class Network:
         sizes = "-".join(str(s) for s in self.sizes)
         acts = ", ".join(layer.activation.name for layer in self.layers)
         return f"Network({sizes}; {acts}; loss {self.loss.name})"
+
+    def _repr_html_(self):
+        """Jupyter display: diagram and weight tables (see :mod:`neuronsim.notebook`)."""
+        from .notebook import network_html
+
+        return network_html(self)
+
+    def draw(self, path=None, show="a", edges="weight", convention="nielsen", digits=3):
+        """The diagram of :mod:`neuronsim.draw` as SVG text, or saved to ``path``
+        (.svg, or .png with matplotlib); returns the text or the path."""
+        from . import draw
+
+        if path is None:
+            return draw.svg(self, show, edges, convention, digits)
+        return draw.save(self, path, show, edges, convention, digits)

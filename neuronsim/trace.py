@@ -230,3 +230,9 @@ class Tracer:
 
         self.flush()
         return render_trace(self.steps, **options)
+
+    def _repr_html_(self):
+        """Jupyter display: the first steps as HTML tables (see :mod:`neuronsim.notebook`)."""
+        from .notebook import tracer_html
+
+        return tracer_html(self)
