@@ -28,10 +28,10 @@ formatting and the table/heading helpers are those of
     >>> from neuronsim.recurrent import RecurrentNetwork
     >>> net = RecurrentNetwork.from_arrays([[0.5]], [[0.8]], [0.0], loss="half_sse")
     >>> tracer = RecurrentTracer().attach(net)
-    >>> net.step([[1.0], [0.0]], [[0.5], [0.2]], 0.1)
-    0.0027845235958919735
+    >>> round(net.step([[1.0], [0.0]], [[0.5], [0.2]], 0.1), 9)
+    0.012533056
     >>> round(tracer.sequences[0].recurrent[0].deltas[0], 9)
-    -0.0106386
+    0.054822476
 """
 
 import math

@@ -397,3 +397,12 @@ def test_command_errors_are_one_line(capsys, tmp_path):
     assert err.startswith("neuronsim: error: ") and "recurrent_weights" in err
     assert main(["rnn-trace", spec, "--times", "9"]) == 2
     assert "time step 9" in capsys.readouterr().err
+
+
+def test_module_docstring_examples():
+    import doctest
+
+    import neuronsim.recurrent_trace
+
+    result = doctest.testmod(neuronsim.recurrent_trace, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
