@@ -1,9 +1,25 @@
-"""How numbers are written in tables and equations.
+r"""How numbers are written in tables and equations.
 
 ``digits`` is the number of significant digits (default 9, enough for the
 published digits of the classic worked examples).  Negative numbers use the
 typographic minus sign − in text, Markdown and HTML, and ``-`` in LaTeX.
+
+Exact fractions (``fractions.Fraction``, the ``fraction`` number system) are
+written exactly whatever ``digits`` says: ``3/8`` in text and HTML,
+``\frac{3}{8}`` in LaTeX, and a whole number without a denominator.
+mpmath numbers (the ``precise`` number system) are rounded to ``digits``
+significant digits like floats, with the same fixed/exponent layout as
+Python's ``g`` format.
+
+    >>> from fractions import Fraction
+    >>> format_number(Fraction(-3, 8)), format_number(Fraction(3, 8), style="latex")
+    ('−3/8', '\\frac{3}{8}')
+    >>> factor(Fraction(1, 2)), factor(Fraction(-1, 2))
+    ('(1/2)', '(−1/2)')
 """
+
+from decimal import Context, Decimal
+from fractions import Fraction
 
 STYLES = ("text", "latex", "html")
 
@@ -27,6 +43,10 @@ def format_number(x, digits=9, style="text"):
                 text = r"\infty" if x > 0 else r"-\infty"
         else:
             text = f"{x:.{digits}g}"
+    elif isinstance(x, Fraction):
+        text = format_fraction(x, style)
+    elif hasattr(x, "_mpf_"):
+        text = format_mpf(x, digits, style)
     else:
         formatter = getattr(x, "__neuronsim_format__", None)
         text = formatter(digits, style) if formatter else str(x)
@@ -35,9 +55,42 @@ def format_number(x, digits=9, style="text"):
     return text
 
 
+def format_fraction(x, style="text"):
+    """An exact fraction: 3/8 (text, HTML) or \\frac{3}{8} (LaTeX); 2 for 2/1."""
+    if x.denominator == 1:
+        return str(x.numerator)
+    if style == "latex":
+        sign = "-" if x < 0 else ""
+        return rf"{sign}\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"
+    return f"{x.numerator}/{x.denominator}"
+
+
+def format_mpf(x, digits=9, style="text"):
+    """An mpmath number rounded to ``digits`` significant digits, laid out as
+    Python's ``g`` format lays out a float (fixed for exponents -4 to digits-1)."""
+    ctx = x.context
+    if not ctx.isfinite(x):
+        if x != x:
+            return "nan"
+        if style == "latex":
+            return r"\infty" if x > 0 else r"-\infty"
+        return "∞" if x > 0 else "-∞"
+    if x == 0:
+        return "0"
+    rounded = Decimal(ctx.nstr(x, digits)).normalize(Context(prec=digits + 2))
+    exponent = rounded.adjusted()
+    if -4 <= exponent < digits:
+        return format(rounded, "f")
+    mantissa, _, power = format(rounded, "e").partition("e")
+    return f"{mantissa}e{int(power):+03d}"
+
+
 def factor(x, digits=9, style="text"):
-    """A number as a factor in a product: negatives in parentheses."""
+    """A number as a factor in a product: negatives in parentheses, and in
+    text a fraction too, so that (1/2)·(3/4) cannot be misread."""
     text = format_number(x, digits, style)
     if text.startswith(("−", "-")):
+        return f"({text})"
+    if style != "latex" and isinstance(x, Fraction) and x.denominator != 1:
         return f"({text})"
     return text

@@ -1,0 +1,95 @@
+"""Reading labels: textbook (plain and Unicode), numpy style, Python API; both conventions."""
+
+import pytest
+
+from catalogue import mazur
+from neuronsim.bundled import load_example
+from neuronsim.label_parse import LabelError, Target, check_target, parse_label
+
+W22_NIELSEN = Target("w", 0, 1, 1)   # net.layers[0].neurons[1].weights[1]
+
+
+@pytest.mark.parametrize("text", [
+    "w_22^(2)", "w_{22}^{(2)}", "w_2,2^(2)", "w_{2,2}^{(2)}", "(w_22)^(2)", "w^(2)_22",
+    "w_22^2", "$w_{22}^{(2)}$", "W_22^(2)", " w_22^(2) ", "w₂₂⁽²⁾", "dE/dw_22^(2)",
+    "∂C/∂w₂₂⁽²⁾", r"\frac{}{}w_{22}^{(2)}".replace(r"\frac{}{}", ""),
+    "W2[1,1]", "W2[1][1]", "layers[0].neurons[1].weights[1]",
+    "net.layers[0].neurons[1].weights[1]"])
+def test_forms_of_one_weight(text):
+    assert parse_label(text) == W22_NIELSEN
+
+
+@pytest.mark.parametrize("text, target", [
+    ("b_1^(3)", Target("b", 1, 0)), ("b₁⁽³⁾", Target("b", 1, 0)), ("b3[0]", Target("b", 1, 0)),
+    ("δ_1^(2)", Target("delta", 0, 0)), ("δ₁⁽²⁾", Target("delta", 0, 0)),
+    ("delta_1^(2)", Target("delta", 0, 0)), (r"\delta_1^{(2)}", Target("delta", 0, 0)),
+    ("d_2^(3)", Target("delta", 1, 1)), ("z_1^(3)", Target("z", 1, 0)),
+    ("a_2^(1)", Target("a", -1, 1)), ("a_1^(4)", Target("a", 2, 0)),
+    ("layers[2].neurons[0].delta", Target("delta", 2, 0)),
+    ("net.layers[1].neurons[0].bias", Target("b", 1, 0)),
+    ("layers[1].neurons[1].output", Target("a", 1, 1)),
+    ("layers[1].neurons[1].z", Target("z", 1, 1)),
+    ("w_12,3^(2)", Target("w", 0, 11, 2)), ("w₁₂,₃⁽²⁾", Target("w", 0, 11, 2)),
+])
+def test_other_quantities(text, target):
+    assert parse_label(text) == target
+
+
+def test_ng_convention_moves_weights_and_biases_only():
+    assert parse_label("w_22^(2)", "ng") == Target("w", 1, 1, 1)
+    assert parse_label("W2[1,1]", "ng") == Target("w", 1, 1, 1)
+    assert parse_label("b_1^(3)", "ng") == Target("b", 2, 0)
+    assert parse_label("δ_1^(2)", "ng") == Target("delta", 0, 0)
+    assert parse_label("layers[0].neurons[1].weights[1]", "ng") == W22_NIELSEN
+    with pytest.raises(ValueError, match="unknown convention"):
+        parse_label("w_22^(2)", "bishop")
+
+
+@pytest.mark.parametrize("convention", ["nielsen", "ng"])
+@pytest.mark.parametrize("style", ["text", "ascii", "latex"])
+def test_every_printed_label_reads_back(convention, style):
+    net = load_example("four-layer")
+    targets = []
+    for l, layer in enumerate(net.layers):
+        for j, neuron in enumerate(layer.neurons):
+            targets += [Target("w", l, j, k) for k in range(len(neuron.weights))]
+            targets += [Target(kind, l, j) for kind in ("b", "delta", "z", "a")]
+    for target in targets:
+        text = target.label(convention, style)
+        assert parse_label(text, convention, net) == target, text
+
+
+def test_python_locations():
+    assert W22_NIELSEN.python() == "net.layers[0].neurons[1].weights[1]"
+    assert Target("a", -1, 2).python() == "net.inputs[2]"
+    assert Target("b", 1, 0).python() == "net.layers[1].neurons[0].bias"
+    assert Target("w", 1, 0, 1).label("ng") == "w₁₂⁽²⁾"
+    assert Target("w", 1, 0, 1).label("nielsen", "ascii") == "w_12^(3)"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty label"), ("x_1^(2)", "cannot read the label"),
+    ("w_123^(2)", "with a comma"), ("w_22", "superscript"), ("w_2^(2)", "two subscripts"),
+    ("w_1,2,3^(2)", "two subscripts"), ("δ_1,2^(2)", "one subscript"),
+    ("w_02^(2)", "count neurons from 1"), ("W2[1]", "two indices"), ("b2[1,1]", "one index"),
+    ("w_22^(2)junk", "cannot read")])
+def test_unreadable_labels(text, message):
+    with pytest.raises(LabelError, match=message):
+        parse_label(text)
+
+
+@pytest.mark.parametrize("text, convention, message", [
+    ("w_11^(4)", "nielsen", r"superscripts run from 2 to 3"),
+    ("w_11^(1)", "nielsen", r"superscripts run from 2 to 3"),
+    ("w_11^(3)", "ng", r"superscripts run from 1 to 2"),
+    ("w_31^(2)", "nielsen", "has neurons 1 to 2"),
+    ("w_13^(2)", "nielsen", "inputs k = 1 to 2"),
+    ("δ_1^(1)", "nielsen", "layers with neurons are 2 to 3"),
+    ("a_3^(1)", "nielsen", "input layer has neurons 1 to 2")])
+def test_labels_outside_the_network(text, convention, message):
+    with pytest.raises(LabelError, match=message):
+        parse_label(text, convention, mazur())
+
+
+def test_check_target_accepts_inputs():
+    assert check_target(Target("a", -1, 1), mazur()) == Target("a", -1, 1)
