@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "neuronsim.commands.gradcheck",
     "neuronsim.commands.rnn",
     "neuronsim.commands.draw",
+    "neuronsim.commands.digits",
 )
 
 

@@ -110,6 +110,10 @@ def trace_steps(net, samples, steps, rate):
 # ------------------------------------------------------------------ demo
 def run_demo(args):
     name = args.name
+    if name == "digits":
+        from .digits import run_demo_digits
+
+        return run_demo_digits(args)
     net = load(example_path(name))
     if name == "xor":
         return _demo_xor(net, args)
@@ -228,7 +232,9 @@ def register(subparsers):
                     "four-layer (4 inputs, 2, 2, 1 output, one step), xor (trains, shows the "
                     "loss falling), rnn (a recurrent network learns running parity by "
                     "backpropagation through time).")
-    demo.add_argument("name", nargs="?", default="mazur", choices=list(EXAMPLES))
+    demo.add_argument("name", nargs="?", default="mazur", choices=list(EXAMPLES) + ["digits"],
+                      help="digits: a 64-32-10 network learns scikit-learn's 8x8 digits "
+                           "(-o FILE.png plots sample predictions)")
     add_view_options(demo)
     demo.set_defaults(run=run_demo)
 
