@@ -62,11 +62,20 @@ def _number(value, where):
         raise SpecError(f"{where}: expected a number, got {_show(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"{where}: expected a finite number, got {value}")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise SpecError(f"{where}: expected a finite number, got an integer of "
+                            f"{value.bit_length()} bits (larger than any float)") from None
     return value
 
 
 def _show(value):
-    text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    try:
+        text = json.dumps(value) if not isinstance(value, float) else repr(value)
+    except (RecursionError, TypeError, ValueError):  # nested too deeply, not JSON, huge int
+        text = f"a {type(value).__name__}"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -297,6 +306,10 @@ def read_spec_file(path):
         raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise SpecError(f"{path}: JSON nested too deeply") from None
+    except SpecError as exc:  # NaN or Infinity, from _reject_constant
+        raise SpecError(f"{path}: {exc}") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise SpecError(f"{path}: not a usable JSON number ({exc})") from None
 
 
 def _reject_constant(name):
