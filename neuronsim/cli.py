@@ -18,6 +18,7 @@ from .errors import NeuronsimError
 
 COMMAND_MODULES = (
     "neuronsim.commands.core",
+    "neuronsim.commands.step",
     "neuronsim.commands.crosscheck",
     "neuronsim.commands.gradcheck",
     "neuronsim.commands.rnn",
