@@ -19,6 +19,7 @@ from .errors import NeuronsimError
 COMMAND_MODULES = (
     "neuronsim.commands.core",
     "neuronsim.commands.step",
+    "neuronsim.commands.report",
     "neuronsim.commands.crosscheck",
     "neuronsim.commands.gradcheck",
     "neuronsim.commands.rnn",

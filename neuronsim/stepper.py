@@ -162,7 +162,8 @@ def _parameter_table(computations, upto, known, digits, mark):
     headers = ["", "parameter", "dE/d(parameter)", "new value"]
     if not mark:
         rows, headers = [row[1:] for row in rows], headers[1:]
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True, stralign="left")
+    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
+                    stralign="left")
 
 
 def whole_walk(stepper, note=""):

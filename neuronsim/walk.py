@@ -176,7 +176,8 @@ def _a_computation(step, w, r):
             body = f"{z} (z > 0)"
             deriv = f"{gn} (z > 0)"
         else:
-            body = f"s{w.times}{z} (z ≤ 0, slope s = {w.num(slope)}) = {w.fac(slope)}{w.times}{w.fac(r.z)}"
+            body = (f"s{w.times}{z} (z ≤ 0, slope s = {w.num(slope)}) = "
+                    f"{w.fac(slope)}{w.times}{w.fac(r.z)}")
             deriv = f"s = {gn} (z ≤ 0)"
     elif name == "linear":
         body = z
@@ -187,7 +188,8 @@ def _a_computation(step, w, r):
         numbers = [w.num(rec.z) for rec in layer_records]
         body = (f"exp({z}) / ({w.sum_of([f'exp({s})' for s in names])}) = "
                 f"exp({zn}) / ({w.sum_of([f'exp({s})' for s in numbers])})")
-        deriv = product + "   (the diagonal of the softmax Jacobian; the backward pass uses all of it)"
+        deriv = (product + "   (the diagonal of the softmax Jacobian; the backward pass "
+                 "uses all of it)")
     else:   # an activation added later: name it, numbers still exact
         body = f"{name}({z}) = {name}({zn})"
         deriv = gn

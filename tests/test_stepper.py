@@ -55,7 +55,8 @@ def test_screen_shows_the_formula_and_only_values_computed_so_far():
     s = mazur_stepper()
     first = s.screen()
     assert "Forward pass · computation 1 of 21" in first
-    assert "z₁⁽²⁾ = w₁₁⁽²⁾·a₁⁽¹⁾ + w₁₂⁽²⁾·a₂⁽¹⁾ + b₁⁽²⁾ = 0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775" in first
+    assert ("z₁⁽²⁾ = w₁₁⁽²⁾·a₁⁽¹⁾ + w₁₂⁽²⁾·a₂⁽¹⁾ + b₁⁽²⁾ = 0.15·0.05 + 0.2·0.1 + 0.35 = 0.3775"
+            in first)
     assert "input x = (0.05, 0.1), target t = (0.01, 0.99)" in first
     assert "0.593269992" not in first          # a₁⁽²⁾ comes next
     s.press("n")
