@@ -25,7 +25,7 @@ MAX_STEPS = 3       # steps a tracer shows
 
 STYLE = ("<style>.neuronsim table{border-collapse:collapse;margin:0.5em 0}"
          ".neuronsim td,.neuronsim th{border:1px solid #bbb;padding:2px 6px;text-align:right}"
-         ".neuronsim caption{text-align:left;font-weight:bold}</style>")
+         ".neuronsim caption{text-align:left;font-weight:bold;white-space:nowrap}</style>")
 
 
 def _keep(count, limit):
