@@ -24,8 +24,9 @@ Two pairings have a simpler and numerically safer output delta
   a_j - t_j for one-hot (or any summing-to-one) targets.
 
 For those pairings the loss value is computed from z as well
-(E = Σ softplus(z) - t z, and E = logsumexp(z) Σ t - Σ t z), so that an
-output that rounds to exactly 0 or 1 never gives log(0).  Everywhere else a
+(E = Σ t·softplus(-z) + (1-t)·softplus(z), and E = Σ t_j (logsumexp(z) - z_j)),
+so that an output that rounds to exactly 0 or 1 never gives log(0), and a
+tiny loss keeps its full relative precision.  Everywhere else a
 log of 0 gives an infinite loss, reported as such, never a crash.
 """
 
@@ -123,12 +124,18 @@ def binary_cross_entropy(numbers=FLOAT):
     def paired_delta(outputs, targets):
         return [a - t for a, t in zip(outputs, targets)]
 
+    def softplus(x):
+        """ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|), exact to the last digit."""
+        return (x if x > 0 else 0) + log1p(exp(-abs(x)))
+
     def paired_value(zs, targets):
-        # softplus(z) = ln(1 + e^z) = max(z, 0) + ln(1 + e^-|z|)
+        # -ln σ(z) = softplus(-z) and -ln(1 - σ(z)) = softplus(z): no cancellation.
         total = 0
         for z, t in zip(zs, targets):
-            softplus = (z if z > 0 else 0) + log1p(exp(-abs(z)))
-            total += softplus - t * z
+            if t != 0:
+                total += t * softplus(-z)
+            if t != 1:
+                total += (1 - t) * softplus(z)
         return total
 
     return Loss("binary_cross_entropy", value, output_grads, "sigmoid",
@@ -137,7 +144,7 @@ def binary_cross_entropy(numbers=FLOAT):
 
 def cross_entropy(numbers=FLOAT):
     """E = -Σ t ln a;  dE/da = -t / a.  With softmax: δ = a Σt - t."""
-    log, exp = numbers.log, numbers.exp
+    log, exp, log1p = numbers.log, numbers.exp, numbers.log1p
 
     def value(outputs, targets):
         return -sum(t * log(a) for a, t in zip(outputs, targets) if t != 0)
@@ -150,10 +157,13 @@ def cross_entropy(numbers=FLOAT):
         return [a * target_sum - t for a, t in zip(outputs, targets)]
 
     def paired_value(zs, targets):
-        # ln a_j = z_j - logsumexp(z);  logsumexp(z) = m + ln Σ e^(z - m)
+        # -ln a_j = logsumexp(z) - z_j = (m - z_j) + ln(1 + Σ_(i≠k) e^(z_i - m)),
+        # m = z_k the largest z: written so that nothing cancels.
         m = max(zs)
-        logsumexp = m + log(sum(exp(z - m) for z in zs))
-        return sum(t * (logsumexp - z) for z, t in zip(zs, targets) if t != 0)
+        k = zs.index(m)
+        rest = sum(exp(z - m) for i, z in enumerate(zs) if i != k)
+        log_sum = log1p(rest)
+        return sum(t * ((m - z) + log_sum) for z, t in zip(zs, targets) if t != 0)
 
     return Loss("cross_entropy", value, output_grads, "softmax", paired_delta, paired_value)
 
