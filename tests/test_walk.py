@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from catalogue import (MAZUR_SAMPLE, SOFTMAX_SAMPLES, XOR_SAMPLES, mazur, random_network,
-                       random_samples, softmax_233, xor)
+from catalogue import (MAZUR_SAMPLE, PAIRINGS, SOFTMAX_SAMPLES, XOR_SAMPLES, mazur,
+                       random_network, random_samples, softmax_233, xor)
 from neuronsim.numfmt import format_number
 from neuronsim.trace import Tracer
 from neuronsim.walk import first_of_phase, walk
@@ -194,3 +194,18 @@ def test_softmax_activation_formula_lists_the_layer():
     total = sum(c.value for c in softmax)
     assert math.isclose(total, 1.0, rel_tol=1e-12)
     assert "Jacobian" in softmax[0].lines[1].formula
+
+
+@pytest.mark.parametrize("output, loss", PAIRINGS)
+def test_every_pairing_walks_with_the_tracers_numbers(output, loss):
+    net = random_network([3, 3, 2], "tanh", output, loss, seed=11)
+    samples = random_samples(3, 2, output, loss, 2, seed=12)
+    tracer = Tracer().attach(net)
+    net.step(*samples[0], 0.1)
+    step = tracer.steps[0]
+    computations = walk(step)
+    assert len(computations) == 2 * 5 + 1 + 3 * 5   # 5 neurons: z and a, loss, δ, grads, update
+    for c in computations:
+        for line in c.lines:
+            assert line.value == _record_value(step, c, line), (c.title, line.label)
+            assert format_number(line.value) in line.formula, (c.title, line.formula)
