@@ -191,8 +191,8 @@ def _loss_terms(name, outputs, targets, w, layer):
         al, tl = w.a(layer, j), w.t(j)
         if name in ("half_sse", "sse", "mse"):
             sym.append(f"({tl}{w.minus}{al})²" if w.style != "latex" else f"({tl}{w.minus}{al})^2")
-            numeric.append(f"({w.num(t)}{w.minus}{w.num(a)})²" if w.style != "latex"
-                           else f"({w.num(t)}{w.minus}{w.num(a)})^2")
+            numeric.append(f"({w.num(t)}{w.minus}{w.fac(a)})²" if w.style != "latex"
+                           else f"({w.num(t)}{w.minus}{w.fac(a)})^2")
         elif name == "binary_cross_entropy":
             sym.append(f"[{tl} ln {al} + (1{w.minus}{tl}) ln(1{w.minus}{al})]")
             numeric.append(f"[{w.num(t)} ln {w.num(a)} + (1{w.minus}{w.num(t)}) "
@@ -214,13 +214,18 @@ def loss_section(step, w):
     if step.loss_name == "half_sse":
         sym_text = w.sum_of([prefix + s for s in sym])
         num_text = w.sum_of([prefix + s for s in numeric])
+    elif not prefix:
+        sym_text, num_text = w.sum_of(sym), w.sum_of(numeric)
+    elif len(sym) == 1 and step.loss_name != "mse":
+        sym_text, num_text = prefix + sym[0], prefix + numeric[0]
     else:
-        sym_text = f"{prefix}[{w.sum_of(sym)}]" if prefix else w.sum_of(sym)
-        num_text = f"{prefix}[{w.sum_of(numeric)}]" if prefix else w.sum_of(numeric)
+        sym_text = f"{prefix}({w.sum_of(sym)})"
+        num_text = f"{prefix}({w.sum_of(numeric)})"
     note = ""
     if step.paired_output:
-        note = ("  (computed from z as Σ softplus(z) − t·z)" if step.loss_name ==
-                "binary_cross_entropy" else "  (computed from z with log-sum-exp)")
+        note = ("  (computed from z: −ln σ(z) = softplus(−z), −ln(1 − σ(z)) = softplus(z))"
+                if step.loss_name == "binary_cross_entropy"
+                else "  (computed from z: −ln a_j = logsumexp(z) − z_j)")
         if w.style == "latex":
             note = ""
     return [w.equation(f"E = {sym_text} = {num_text} = {w.num(step.loss)}") + note]
