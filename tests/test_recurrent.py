@@ -406,3 +406,12 @@ def test_module_docstring_examples():
 
     result = doctest.testmod(neuronsim.recurrent_trace, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_gradient_flow_plot(tmp_path):
+    pytest.importorskip("matplotlib", reason="plotting is optional (pip install matplotlib)")
+    from neuronsim.recurrent_trace import plot_gradient_flow
+
+    path = tmp_path / "flow.png"
+    plot_gradient_flow(gradient_flow(length=6), str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
