@@ -18,7 +18,10 @@ training step (forward, backward, update) and one forward pass of:
 Timing: every implementation lives in one process; each repeat runs one
 block of calls of every implementation in a rotating order (interleaved, so
 a slow minute of the machine hits all of them), and the result is the median
-over repeats.  Memory: tracemalloc's peak during one online step, counting
+over repeats.  The clock is this process's CPU time (``--clock cpu``, the
+default: other programs on a shared machine then cost us little) or wall
+time (``--clock wall``); numpy's BLAS is held to one thread (threadpoolctl),
+like the Python loops, so that CPU time is comparable.  Memory: tracemalloc's peak during one online step, counting
 the model (built inside the trace, so its floats count) and everything the
 step allocates, divided by the number of parameters (weights and biases).
 
@@ -347,16 +350,19 @@ def check_agreement(impls, problem):
 
 
 # ------------------------------------------------------------------ measuring
-def make_runner(function, model, arguments):
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+
+
+def make_runner(function, model, arguments, clock=time.process_time):
     """run(loops) -> seconds for ``loops`` calls, cycling through the samples."""
     cycle = itertools.cycle(arguments)
 
     def run(loops):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(loops):
             x, t = next(cycle)
             function(model, x, t)
-        return time.perf_counter() - start
+        return clock() - start
 
     return run
 
@@ -397,11 +403,11 @@ def peak_bytes(impl, problem, arguments):
 
 
 # ------------------------------------------------------------------ report
-def run_shape(problem, impls, repeats, block_seconds):
+def run_shape(problem, impls, repeats, block_seconds, clock):
     arguments = [impl.prepare(problem) for impl in impls]
-    steps = [make_runner(impl.step, impl.build(problem), args)
+    steps = [make_runner(impl.step, impl.build(problem), args, clock)
              for impl, args in zip(impls, arguments)]
-    forwards = [make_runner(impl.forward, impl.build(problem), args)
+    forwards = [make_runner(impl.forward, impl.build(problem), args, clock)
                 for impl, args in zip(impls, arguments)]
     medians = interleaved_medians(steps + forwards, repeats, block_seconds)
     step_times, forward_times = medians[:len(impls)], medians[len(impls):]
@@ -490,62 +496,90 @@ def print_ratios(problem, items, out):
 
 
 # ------------------------------------------------------------------ scale runs
-def stream_run(steps, out, quick):
-    """784-30-10 traced to JSON Lines and CSV for ``steps`` online steps."""
+STREAM_RUNS = [("jsonl", None, False), ("csv", None, False), ("jsonl", [0], True)]
+
+
+def _traced_steps(problem, steps, path, fmt, neurons, weights, checkpoints=()):
+    """Stream ``steps`` online steps; returns seconds and the tracemalloc peak at each checkpoint."""
+    from neuronsim.trace_stream import stream_tracer
+
+    net = neuronsim_build()(problem)
+    peaks = []
+    start = time.perf_counter()
+    with stream_tracer(path, format=fmt, neurons=neurons, weights=weights) as tracer:
+        tracer.attach(net)
+        for i in range(1, steps + 1):
+            x, t = problem.samples[i % len(problem.samples)]
+            net.step(x, t, LEARNING_RATE)
+            if i in checkpoints:
+                peaks.append(tracemalloc.get_traced_memory()[1])
+    return time.perf_counter() - start, peaks
+
+
+def stream_run(steps, out):
+    """784-30-10 traced to JSON Lines and CSV for ``steps`` online steps.
+
+    Times come from runs without tracemalloc (it slows every allocation
+    several times); the memory run traces the whole network to JSON Lines
+    under tracemalloc and reports the peak after 10 %, 50 % and 100 % of
+    the steps: flat means bounded.
+    """
     try:
-        from neuronsim.trace_stream import stream_tracer
+        import neuronsim.trace_stream  # noqa: F401
     except ImportError:
         print("\nnote: trace streaming skipped (neuronsim.trace_stream not found)", file=out)
         return
     problem = Problem([784, 30, 10], "relu", "linear")
-    runs = [("jsonl", None, None, False), ("csv", None, None, False),
-            ("jsonl", None, [0], True)]
     print(f"\n## trace streaming, {problem.name}, {steps:,} online steps", file=out)
-    print(f"{'format':8s} {'layers':8s} {'neurons':8s} {'per-weight lists':17s} "
-          f"{'s total':>8s} {'ms/step':>8s} {'MB file':>9s} {'peak MB after 10%':>18s} "
-          f"{'peak MB at end':>15s}", file=out)
+    print(f"{'format':8s} {'neurons':8s} {'per-weight lists':17s} {'s total':>8s} "
+          f"{'ms/step':>8s} {'MB file':>9s}", file=out)
     with tempfile.TemporaryDirectory() as folder:
-        for fmt, layers, neurons, weights in runs:
+        for fmt, neurons, weights in STREAM_RUNS:
             path = os.path.join(folder, f"trace.{fmt}")
-            net = neuronsim_build()(problem)
-            gc.collect()
-            tracemalloc.start()
-            early = None
-            start = time.perf_counter()
-            with stream_tracer(path, format=fmt, layers=layers, neurons=neurons,
-                               weights=weights) as tracer:
-                tracer.attach(net)
-                for i in range(steps):
-                    x, t = problem.samples[i % len(problem.samples)]
-                    net.step(x, t, LEARNING_RATE)
-                    if i + 1 == max(1, steps // 10):
-                        early = tracemalloc.get_traced_memory()[1]
-            elapsed = time.perf_counter() - start
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
+            elapsed, _ = _traced_steps(problem, steps, path, fmt, neurons, weights)
             size = os.path.getsize(path)
             os.unlink(path)
-            print(f"{fmt:8s} {str(layers or 'all'):8s} {str(neurons or 'all'):8s} "
-                  f"{'yes' if weights else 'no':17s} {elapsed:8.1f} {elapsed / steps * 1e3:8.2f} "
-                  f"{size / 1e6:9.1f} {early / 1e6:18.2f} {peak / 1e6:15.2f}", file=out)
-    print("(times include tracemalloc's own overhead)", file=out)
+            print(f"{fmt:8s} {str(neurons or 'all'):8s} {'yes' if weights else 'no':17s} "
+                  f"{elapsed:8.1f} {elapsed / steps * 1e3:8.2f} {size / 1e6:9.1f}", file=out)
+        checkpoints = sorted({max(1, steps // 10), max(1, steps // 2), steps})
+        gc.collect()
+        tracemalloc.start()
+        try:
+            _, peaks = _traced_steps(problem, steps, os.path.join(folder, "mem.jsonl"), "jsonl",
+                                     None, False, checkpoints)
+        finally:
+            tracemalloc.stop()
+    print("peak traced memory, jsonl, all neurons (network included): "
+          + ", ".join(f"{peak / 1e6:.2f} MB after {n:,} steps"
+                      for n, peak in zip(checkpoints, peaks)), file=out)
 
 
 def train_epoch_run(count, out):
-    """``net.train`` on ``count`` random samples of 784 inputs, one online epoch."""
+    """One online epoch of ``count`` random samples of 784 inputs on 784-30-10,
+    with the progress bar of neuronsim.progress when there is one (drawn on
+    stderr when it is a terminal)."""
     problem = Problem([784, 30, 10], "relu", "linear")
     rng = random.Random(7)
     samples = [([rng.random() for _ in range(784)], [rng.random() for _ in range(10)])
                for _ in range(count)]
     net = neuronsim_build()(problem)
-    progress = []
+    try:
+        from neuronsim.progress import ProgressBar, train_with_progress
+    except ImportError:
+        ProgressBar = None
     start = time.perf_counter()
-    history = net.train(samples, epochs=1, learning_rate=LEARNING_RATE, batch_size=1, seed=0,
-                        on_epoch=lambda epoch, loss: progress.append((epoch, loss)))
+    if ProgressBar is None:
+        how = "net.train (no neuronsim.progress)"
+        history = net.train(samples, epochs=1, learning_rate=LEARNING_RATE, batch_size=1, seed=0)
+    else:
+        bar = ProgressBar(count, stream=sys.stderr)
+        history = train_with_progress(net, samples, epochs=1, learning_rate=LEARNING_RATE,
+                                      batch_size=1, seed=0, progress=bar)
+        how = f"train_with_progress, {bar.done:,} samples counted by the bar"
     elapsed = time.perf_counter() - start
     print(f"\n## train: {count:,} samples of 784 inputs, 784-30-10, one online epoch", file=out)
-    print(f"{elapsed:.1f} s ({elapsed / count * 1e3:.2f} ms per sample); "
-          f"epoch loss {history[0]:.6g}; on_epoch called {len(progress)} time(s)", file=out)
+    print(f"{elapsed:.1f} s wall ({elapsed / count * 1e3:.2f} ms per sample); "
+          f"epoch loss {history[0]:.6g}; {how}", file=out)
 
 
 # ------------------------------------------------------------------ main
@@ -556,6 +590,8 @@ def parse_args(argv):
     parser.add_argument("--shapes", default=",".join(SHAPES),
                         help="comma-separated shapes, e.g. 2-2-2,64-32-10")
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="cpu",
+                        help="cpu: this process's CPU time (default); wall: elapsed time")
     parser.add_argument("--block", type=float, default=0.04,
                         help="seconds per timed block of calls")
     parser.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
@@ -575,6 +611,25 @@ def parse_args(argv):
     return args
 
 
+def blas_threads(count):
+    """A context that holds BLAS to ``count`` threads (nothing without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(count)
+
+
+def one_blas_thread():
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return "BLAS threads not limited (pip install threadpoolctl)"
+    return "BLAS held to 1 thread"
+
+
 def environment():
     import platform
 
@@ -591,6 +646,13 @@ def environment():
         parts.append(f"micrograd {version('micrograd')}")
     except Exception:  # not installed
         pass
+    try:
+        from threadpoolctl import threadpool_info
+
+        parts += [f"BLAS {i.get('internal_api')} {i.get('version')} {i.get('architecture')}"
+                  for i in threadpool_info()]
+    except ImportError:
+        pass
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if os.environ.get(key):
             parts.append(f"{key}={os.environ[key]}")
@@ -599,9 +661,9 @@ def environment():
 
 def main(argv=None, out=sys.stdout):
     args = parse_args(argv)
-    print(f"neuronsim benchmark ({environment()}); repeats {args.repeats}, "
-          f"block {args.block * 1e3:g} ms, medians{' [QUICK: timings meaningless]' if args.quick else ''}",
-          file=out)
+    print(f"neuronsim benchmark ({environment()})", file=out)
+    print(f"{args.clock} time, repeats {args.repeats}, block {args.block * 1e3:g} ms, medians; "
+          f"{one_blas_thread()}{' [QUICK: timings meaningless]' if args.quick else ''}", file=out)
     skip_micrograd = micrograd_skip_reason(args.hidden, args.output)
     missed = []
     for shape in args.shapes.split(","):
@@ -615,11 +677,12 @@ def main(argv=None, out=sys.stdout):
         if agreement > 1e-9:
             raise SystemExit(f"{problem.name}: implementations disagree after one step "
                              f"(max relative difference {agreement:.1e})")
-        rows = run_shape(problem, impls, args.repeats, args.block)
+        with blas_threads(1):
+            rows = run_shape(problem, impls, args.repeats, args.block, CLOCKS[args.clock])
         print_table(problem, rows, notes, agreement, out)
         missed += print_ratios(problem, ratios(problem, rows), out)
     if args.stream_steps and has_tracer():
-        stream_run(args.stream_steps, out, args.quick)
+        stream_run(args.stream_steps, out)
     if args.train_epoch:
         train_epoch_run(args.train_samples, out)
     print("\ntargets missed: " + ("none" if not missed else "; ".join(missed)), file=out)
