@@ -152,8 +152,10 @@ def _sample_losses(torch, loss, paired, z, a, t):
         return ((t - a) ** 2).sum(dim=1) / a.shape[1]
     if loss == "binary_cross_entropy":
         if paired:
-            softplus = torch.clamp(z, min=0) + torch.log1p(torch.exp(-torch.abs(z)))
-            return (softplus - t * z).sum(dim=1)
+            # PyTorch's own Σ softplus(z) - t z, whose backward is exactly σ(z) - t
+            # (a hand-written max(z, 0) + ln(1 + e^-|z|) has a wrong subgradient at z = 0).
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                z, t, reduction="none").sum(dim=1)
         zero = torch.zeros_like(a)
         first = torch.where(t != 0, t * torch.log(a), zero)
         second = torch.where(t != 1, (1 - t) * torch.log(1 - a), zero)

@@ -120,6 +120,13 @@ def test_autograd_agrees_on_every_pairing(torch, output, loss, hidden, reduction
     assert compare(net, X, Y, against="torch").ok
 
 
+def test_sigmoid_bce_at_z_zero(torch):
+    """z = 0 exactly: δ = σ(0) - t = 0 for t = ½ (hypothesis found a hand-written
+    softplus whose autograd gave 1 - t there)."""
+    net = Network.from_arrays([[[0.0]]], [[0.0]], "sigmoid", "binary_cross_entropy")
+    assert_matches_torch(net, np.array([[0.7]]), np.array([[0.5]]))
+
+
 @settings(max_examples=40, deadline=None)
 @given(network_cases())
 def test_random_networks_match_autograd(case):
