@@ -160,7 +160,7 @@ def test_console_script_runs_without_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"inputs": 2, "layers": [{"activation": "sigmoid", "weights": [[1]]}]}')
     result = subprocess.run([sys.executable, "-m", "neuronsim", "trace", str(bad)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert result.stderr.strip() == (f"neuronsim: error: {bad}: layers[0].weights[0]: "
                                      "expected 2 numbers, got 1")

@@ -81,6 +81,7 @@ def test_same_bytes_in_another_process(tmp_path, hash_seed):
     script += f"{str(tmp_path)!r})[0]))\n"
     env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=ROOT)
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
+                            stdin=subprocess.DEVNULL,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == here

@@ -160,7 +160,8 @@ class Chromium:
                       "os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])")
         self.process = subprocess.Popen(
             [sys.executable, "-c", trampoline, str(read_end), str(write_end)] + args,
-            pass_fds=(read_end, write_end), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pass_fds=(read_end, write_end), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
         os.close(read_end)
         os.close(write_end)
         self.buffer, self.last_id, self.events = b"", 0, []
