@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from flat_baseline import FlatNetwork  # noqa: E402
+from flat_baseline import ACTIVATIONS as FLAT_ACTIVATIONS, FlatNetwork  # noqa: E402
 
 from neuronsim import Network  # noqa: E402
 
@@ -594,8 +594,10 @@ def parse_args(argv):
                         help="cpu: this process's CPU time (default); wall: elapsed time")
     parser.add_argument("--block", type=float, default=0.04,
                         help="seconds per timed block of calls")
-    parser.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
-    parser.add_argument("--output", default="linear", help="output activation (default linear)")
+    parser.add_argument("--hidden", default="relu", choices=sorted(FLAT_ACTIVATIONS),
+                        help="hidden activation (default relu)")
+    parser.add_argument("--output", default="linear", choices=sorted(FLAT_ACTIVATIONS),
+                        help="output activation (default linear)")
     parser.add_argument("--stream-steps", type=int, default=1000,
                         help="online steps of the 784-30-10 streaming run (0: skip)")
     parser.add_argument("--train-epoch", action="store_true",
@@ -686,6 +688,8 @@ def main(argv=None, out=sys.stdout):
     if args.train_epoch:
         train_epoch_run(args.train_samples, out)
     print("\ntargets missed: " + ("none" if not missed else "; ".join(missed)), file=out)
+    if skip_micrograd is not None:
+        print(f"(the micrograd target was not checked: {skip_micrograd})", file=out)
     return 0
 
 
