@@ -21,7 +21,9 @@ a slow minute of the machine hits all of them), and the result is the median
 over repeats.  The clock is this process's CPU time (``--clock cpu``, the
 default: other programs on a shared machine then cost us little) or wall
 time (``--clock wall``); numpy's BLAS is held to one thread (threadpoolctl),
-like the Python loops, so that CPU time is comparable.  Memory: tracemalloc's peak during one online step, counting
+like the Python loops, so that CPU time is comparable.
+
+Memory: tracemalloc's peak during one online step, counting
 the model (built inside the trace, so its floats count) and everything the
 step allocates, divided by the number of parameters (weights and biases).
 
@@ -500,7 +502,7 @@ STREAM_RUNS = [("jsonl", None, False), ("csv", None, False), ("jsonl", [0], True
 
 
 def _traced_steps(problem, steps, path, fmt, neurons, weights, checkpoints=()):
-    """Stream ``steps`` online steps; returns seconds and the tracemalloc peak at each checkpoint."""
+    """Stream ``steps`` online steps; returns seconds and tracemalloc's peak at each checkpoint."""
     from neuronsim.trace_stream import stream_tracer
 
     net = neuronsim_build()(problem)
@@ -604,7 +606,8 @@ def parse_args(argv):
                         help="also time net.train on 10,000 samples of 784 inputs")
     parser.add_argument("--train-samples", type=int, default=10_000)
     parser.add_argument("--skip", default="",
-                        help="leave out the rows whose names contain one of these comma-separated words, e.g. micrograd,numpy")
+                        help="leave out the rows whose names contain one of these "
+                             "comma-separated words, e.g. micrograd,numpy")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.block = 1, 0.0

@@ -77,8 +77,9 @@ def test_a_different_seed_gives_different_bytes(tmp_path):
 @pytest.mark.parametrize("hash_seed", ["0", "4242"])
 def test_same_bytes_in_another_process(tmp_path, hash_seed):
     here = run(SPEC, str(tmp_path))[0]
-    script = RUN + f"\nimport json\nprint(json.dumps(run(json.loads({json.dumps(json.dumps(SPEC))}), "
-    script += f"{str(tmp_path)!r})[0]))\n"
+    spec_text = json.dumps(json.dumps(SPEC))
+    script = RUN + (f"\nimport json\n"
+                    f"print(json.dumps(run(json.loads({spec_text}), {str(tmp_path)!r})[0]))\n")
     env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=ROOT)
     result = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT,
                             stdin=subprocess.DEVNULL,
