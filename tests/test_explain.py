@@ -211,3 +211,39 @@ def test_cli_explain(capsys):
     assert "has neurons 1 to 2" in capsys.readouterr().err
     assert main(["explain", "four-layer", "w_11^(2)", "--numbers", "fraction"]) == 2
     assert "precise" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ docs pages
+DOC_PAGES = ["explain.md", "hand-derivation.md", "number-modes.md"]
+
+
+def _doc_blocks(text):
+    """(kind, argument, body) for each fenced block preceded by a marker comment:
+    <!-- file: NAME --> (write the block as NAME) or <!-- output of: neuronsim ARGS -->."""
+    import re
+
+    pattern = re.compile(r"<!-- (file|output of): (.+?) -->\n```[a-z]*\n(.*?)\n```", re.S)
+    return pattern.findall(text)
+
+
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_command_outputs_in_docs_are_current(page, tmp_path, monkeypatch, capsys):
+    """Every `neuronsim ...` output shown in these pages is what the command prints now."""
+    import os
+    import shlex
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", page), encoding="utf-8") as handle:
+        blocks = _doc_blocks(handle.read())
+    monkeypatch.chdir(tmp_path)
+    for kind, argument, body in blocks:
+        if kind == "file":
+            (tmp_path / argument).write_text(body + "\n", encoding="utf-8")
+    for kind, argument, body in blocks:
+        if kind == "file":
+            continue
+        args = shlex.split(argument)
+        assert args[0] == "neuronsim", argument
+        main(args[1:])
+        printed = capsys.readouterr().out.rstrip("\n")
+        assert printed == body, f"{page}: the output of {argument!r} changed"
