@@ -289,7 +289,7 @@ def test_cli_trace_and_train_with_fractions(tmp_path, capsys):
     path = _hand_file(tmp_path)
     assert main(["trace", str(path), "--numbers", "fraction"]) == 0
     out = capsys.readouterr().out
-    assert "E = ½(t₁ − a₁⁽³⁾)² = ½(1 − 5/8)² = 9/128" in out
+    assert "E = ½(t₁ − a₁⁽³⁾)² = ½(1 − (5/8))² = 9/128" in out
     saved = tmp_path / "trained.json"
     assert main(["train", str(path), "--numbers", "fraction", "--epochs", "2",
                  "--save", str(saved)]) == 0
