@@ -94,7 +94,8 @@ def first_sample(net, x=None, t=None, where="the network"):
 
 def is_paired(net):
     """True when the output delta is the paired a - t (see neuronsim.losses)."""
-    return net.loss.paired_with is not None and net.loss.paired_with == net.layers[-1].activation.name
+    paired_with = net.loss.paired_with
+    return paired_with is not None and paired_with == net.layers[-1].activation.name
 
 
 @dataclass
@@ -595,8 +596,9 @@ def _delta_line(w, net, index, j, e, eq):
         return (f"{d} {eq}{w.partial('E', a)}{w.times}g'({z}) = {w.fac(neuron.output_grad)}"
                 f"{w.times}{w.fac(neuron.derivative)} = {w.num(neuron.delta)}")
     following = net.layers[index + 1].neurons
-    symbolic = " + ".join(f"{w.label('w', index + 1, m, j)}{w.times}{w.label('delta', index + 1, m)}"
-                          for m in range(len(following)))
+    symbolic = " + ".join(
+        f"{w.label('w', index + 1, m, j)}{w.times}{w.label('delta', index + 1, m)}"
+        for m in range(len(following)))
     numeric = " + ".join(f"{w.fac(n.weights[j])}{w.times}{w.fac(n.delta)}" for n in following)
     if layer.activation.is_layerwise:
         return (f"{d} {eq}(softmax layer: its Jacobian applied to "

@@ -48,7 +48,12 @@ def load_spec(spec, numbers):
     get_numbers(numbers)   # an unknown --numbers is reported before the file is read
     if not os.path.exists(spec) and spec in EXAMPLES:
         spec = example_path(spec)
-    return Network.from_spec(spec, numbers=numbers)
+    try:
+        return Network.from_spec(spec, numbers=numbers)
+    except NeuronsimError as exc:
+        if str(exc).startswith(str(spec)):
+            raise
+        raise NeuronsimError(f"{spec}: {exc}") from None
 
 
 def sample_from_args(net, args):
