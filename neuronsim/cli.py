@@ -18,6 +18,7 @@ from .errors import NeuronsimError
 
 COMMAND_MODULES = (
     "neuronsim.commands.core",
+    "neuronsim.commands.explain", "neuronsim.commands.worksheet",
     "neuronsim.commands.step",
     "neuronsim.commands.report",
     "neuronsim.commands.crosscheck",

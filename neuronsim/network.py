@@ -48,6 +48,8 @@ class Network:
         self.name = name
         self.tracer = None
         self.samples_in_batch = 0
+        self.inputs = None       # a^(1) = x of the last forward pass
+        self.target = None       # t of the last back_prop
         self.last_loss = None
         self._paired_output = (loss.paired_with is not None
                                and loss.paired_with == self.layers[-1].activation.name)
@@ -178,6 +180,8 @@ class Network:
             raise ValueError("no learning rate: pass one or set learning_rate in the network file")
         if self.samples_in_batch == 0:
             return
+        # In the network's own numbers, so a float η never turns fractions into floats.
+        learning_rate = self.numbers.convert(learning_rate)
         n = self.samples_in_batch if self.reduction == "mean" else 1
         tracer = self.tracer
         tracing = tracer is not None and tracer.enabled
@@ -206,14 +210,15 @@ class Network:
 
     # ----------------------------------------------------------- training
     def train(self, samples=None, epochs=1, learning_rate=None, batch_size=1,
-              shuffle=True, seed=None, stop_loss=None, on_epoch=None):
+              shuffle=True, seed=0, stop_loss=None, on_epoch=None):
         """Gradient descent over ``samples``; returns the loss of each epoch.
 
         ``samples``: a list of (input, target) pairs or {"input", "target"}
         dicts (default: the samples of the network file).  ``batch_size=1`` is
         online learning, ``None`` full batch, anything else mini-batch; the
         last batch of an epoch may be smaller.  ``shuffle`` reorders the
-        samples every epoch with ``random.Random(seed)``.  An epoch's loss is
+        samples every epoch with ``random.Random(seed)`` (the default seed 0 makes
+        every run the same; pass ``seed=None`` for a different order each run).  An epoch's loss is
         the mean of its per-sample losses (the sum with ``reduction="sum"``),
         each taken before its batch's update.  Training stops early once an
         epoch's loss is <= ``stop_loss``.  ``on_epoch(epoch, loss)`` is called

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+from fractions import Fraction
 
 from .activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from .errors import SpecError
@@ -58,6 +59,8 @@ def _is_number(value):
 
 
 def _number(value, where):
+    if isinstance(value, (str, Fraction)):
+        return _fraction(value, where)
     if not _is_number(value):
         raise SpecError(f"{where}: expected a number, got {_show(value)}")
     if isinstance(value, float) and not math.isfinite(value):
@@ -69,6 +72,30 @@ def _number(value, where):
             raise SpecError(f"{where}: expected a finite number, got an integer of "
                             f"{value.bit_length()} bits (larger than any float)") from None
     return value
+
+
+def _fraction(value, where):
+    """An exact fraction, "3/8" in a file; network_from_spec accepts it only
+    with numbers="fraction" (see _refuse_fractions)."""
+    try:
+        return Fraction(value.strip() if isinstance(value, str) else value)
+    except (ValueError, ZeroDivisionError):
+        raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
+                        f"got {_show(str(value))}") from None
+
+
+def _refuse_fractions(value, mode, where=""):
+    """Raise at the first fraction in a checked spec: fractions are exact
+    values, read only by the fraction number system (docs/number-modes.md)."""
+    if isinstance(value, Fraction):
+        raise SpecError(f'{where.lstrip(".")}: the fraction "{value}" is read only with '
+                        f'numbers="fraction" (this network computes in {mode})')
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_fractions(item, mode, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_fractions(item, mode, f"{where}[{index}]")
 
 
 def _show(value):
@@ -269,6 +296,8 @@ def network_from_spec(spec, numbers="float"):
         return recurrent_network_from_spec(spec, numbers)
     checked = check_spec(spec)
     numbers = get_numbers(numbers)
+    if not getattr(numbers, "exact", False):
+        _refuse_fractions(checked, numbers.name)
     convert = numbers.convert
     layers = []
     for layer in checked["layers"]:

@@ -11,6 +11,7 @@ from ..network import Network
 from ..numfmt import format_number
 from ..render import FORMATS, SECTIONS, html_document, latex_document, render_trace
 from ..trace import Tracer
+from .explain import add_numbers_option
 
 
 def add_view_options(parser):
@@ -71,8 +72,8 @@ def emit(args, text):
         sys.stdout.write(text)
 
 
-def load(path):
-    return Network.from_spec(path)
+def load(path, numbers="float"):
+    return Network.from_spec(path, numbers=numbers)
 
 
 def sample_list(net, args, source):
@@ -114,7 +115,7 @@ def run_demo(args):
         from .digits import run_demo_digits
 
         return run_demo_digits(args)
-    net = load(example_path(name))
+    net = load(example_path(name), args.numbers)
     if name == "xor":
         return _demo_xor(net, args)
     if name == "rnn":
@@ -171,7 +172,7 @@ def _demo_xor(net, args):
 
 # ------------------------------------------------------------------ trace
 def run_trace(args):
-    net = load(args.spec)
+    net = load(args.spec, args.numbers)
     samples = sample_list(net, args, args.spec)
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
@@ -184,7 +185,7 @@ def run_trace(args):
 
 # ------------------------------------------------------------------ train
 def run_train(args):
-    net = load(args.spec)
+    net = load(args.spec, args.numbers)
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
     if args.epochs < 1:
@@ -236,6 +237,7 @@ def register(subparsers):
                       help="digits: a 64-32-10 network learns scikit-learn's 8x8 digits "
                            "(-o FILE.png plots sample predictions)")
     add_view_options(demo)
+    add_numbers_option(demo)
     demo.set_defaults(run=run_demo)
 
     trace = subparsers.add_parser(
@@ -249,6 +251,7 @@ def register(subparsers):
     trace.add_argument("--learning-rate", type=float, metavar="ETA",
                        help="default: the file's learning_rate")
     add_view_options(trace)
+    add_numbers_option(trace)
     trace.set_defaults(run=run_trace)
 
     train = subparsers.add_parser("train", help="train a network file by gradient descent")
@@ -266,4 +269,5 @@ def register(subparsers):
     train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
     train.add_argument("--input", type=float, nargs="+", help=argparse.SUPPRESS)
     train.add_argument("--target", type=float, nargs="+", help=argparse.SUPPRESS)
+    add_numbers_option(train)
     train.set_defaults(run=run_train)
