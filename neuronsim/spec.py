@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import re
 from fractions import Fraction
 
 from .activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
@@ -43,6 +44,7 @@ MAX_LAYERS = 1000
 MAX_LAYER_SIZE = 100_000
 MAX_PARAMETERS = 10_000_000
 MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_SCALE = 1e6
 
 BIAS_LAYOUTS = ("separate", "first_column")
 
@@ -74,9 +76,18 @@ def _number(value, where):
     return value
 
 
+# "3/8", "-1/2", "0.75", "1e-3": at most 100 digits and a 3-digit exponent, so a
+# hostile string cannot ask for a gigantic integer.
+_FRACTION_TEXT = re.compile(r"\s*[+-]?(\d{1,100}(\.\d{0,100})?|\.\d{1,100})([eE][+-]?\d{1,3})?"
+                            r"(\s*/\s*\d{1,100})?\s*\Z")
+
+
 def _fraction(value, where):
     """An exact fraction, "3/8" in a file; network_from_spec accepts it only
     with numbers="fraction" (see _refuse_fractions)."""
+    if isinstance(value, str) and not _FRACTION_TEXT.match(value):
+        raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
+                        f"got {_show(value)}")
     try:
         return Fraction(value.strip() if isinstance(value, str) else value)
     except (ValueError, ZeroDivisionError):
@@ -158,6 +169,7 @@ def check_spec(spec):
     seed = spec.get("seed", 0)
     if seed is not None:
         _int(seed, "seed", 0, 2**63)
+    _check_total_size(layers, n_inputs)
     rng = random.Random(seed)
     out_layers = []
     n_prev = n_inputs
@@ -201,6 +213,30 @@ def check_spec(spec):
     out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
                       for i, s in enumerate(samples)]
     return out
+
+
+def _check_total_size(layers, n_inputs):
+    """Refuse an oversized network before building any of it.
+
+    Counts (n_in + 1) · n_out over the layers whose size can be read off
+    (``size`` or the number of ``weights`` rows); the detailed checks follow.
+    """
+    parameters, n_prev = 0, n_inputs
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            return
+        size = layer.get("size")
+        if not (isinstance(size, int) and not isinstance(size, bool)):
+            rows = layer.get("weights")
+            size = len(rows) if isinstance(rows, list) else None
+        if size is None or not 0 < size <= MAX_LAYER_SIZE:
+            return
+        parameters += size * (n_prev + 1)
+        if parameters > MAX_PARAMETERS:
+            raise SpecError(f"layers[{i}]: the network would have more than "
+                            f"{MAX_PARAMETERS:,} parameters (the limit for a plain-Python "
+                            "simulator)")
+        n_prev = size
 
 
 def _check_layer(layer, where, n_in, bias_layout, rng):
@@ -261,6 +297,9 @@ def _check_layer(layer, where, n_in, bias_layout, rng):
     scale = layer.get("scale")
     if scale is not None:
         _number(scale, f"{where}.scale")
+        if not 0 < scale <= MAX_SCALE:
+            raise SpecError(f"{where}.scale: must be above 0 and at most {MAX_SCALE:g}, "
+                            f"got {scale}")
     if "seed" in layer:
         layer_rng = random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
     else:
