@@ -19,12 +19,21 @@ change in the middle of a backward pass.
 full-batch (batch_size=None).
 """
 
+from numbers import Integral, Real
 import random
 
-from .errors import NumericalError, ShapeError
+from .errors import NeuronsimError, NumericalError, ShapeError
 from .numbers import FLOAT
 
 REDUCTIONS = ("mean", "sum")
+
+
+def _is_whole(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 class Network:
@@ -49,6 +58,7 @@ class Network:
         self.tracer = None
         self.samples_in_batch = 0
         self.inputs = None       # a^(1) = x of the last forward pass
+        self._fresh_forward = False   # a forward pass waits for its back_prop
         self.target = None       # t of the last back_prop
         self.last_loss = None
         self._paired_output = (loss.paired_with is not None
@@ -128,6 +138,7 @@ class Network:
         self.inputs = activations
         for layer in self.layers:
             activations = layer.forward_pass(activations)
+        self._fresh_forward = True
         tracer = self.tracer
         if tracer is not None and tracer.enabled:
             tracer.on_forward(self)
@@ -141,10 +152,13 @@ class Network:
         cross_entropy (see :mod:`neuronsim.losses`).  Hidden layers:
         δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l)).
         """
+        if not self._fresh_forward:
+            raise RuntimeError("back_prop needs a forward_pass of its sample first: each "
+                               "back_prop uses the z and a of the forward pass just before it, "
+                               "with the weights that pass used")
+        self._fresh_forward = False
         output_layer = self.layers[-1]
         outputs = output_layer.outputs
-        if outputs is None:
-            raise RuntimeError("back_prop needs a forward_pass first")
         target = self._vector(target, self.n_outputs, "target")
         loss = self.loss
         output_grads = loss.output_grads(outputs, target)
@@ -176,12 +190,9 @@ class Network:
         """
         if learning_rate is None:
             learning_rate = self.learning_rate
-        if learning_rate is None:
-            raise ValueError("no learning rate: pass one or set learning_rate in the network file")
+        learning_rate = self._check_learning_rate(learning_rate)
         if self.samples_in_batch == 0:
             return
-        # In the network's own numbers, so a float η never turns fractions into floats.
-        learning_rate = self.numbers.convert(learning_rate)
         n = self.samples_in_batch if self.reduction == "mean" else 1
         tracer = self.tracer
         tracing = tracer is not None and tracer.enabled
@@ -190,6 +201,7 @@ class Network:
         for layer in self.layers:
             layer.apply_update(learning_rate, n, self.update_biases)
         self.samples_in_batch = 0
+        self._fresh_forward = False   # z and a belong to the old weights now
         if tracing:
             tracer.after_update(self)
 
@@ -201,8 +213,16 @@ class Network:
         return value
 
     def loss_of(self, x, target):
-        """E for one sample without touching gradients or weights."""
-        outputs = self.forward_pass(x)
+        """E for one sample without touching gradients or weights.
+
+        It runs a forward pass, so every neuron's z, a and inputs then belong
+        to ``x``; an attached tracer does not record it.
+        """
+        tracer, self.tracer = self.tracer, None
+        try:
+            outputs = self.forward_pass(x)
+        finally:
+            self.tracer = tracer
         target = self._vector(target, self.n_outputs, "target")
         if self._paired_output:
             return self.loss.paired_value([n.z for n in self.layers[-1].neurons], target)
@@ -230,12 +250,16 @@ class Network:
             raise ValueError("train needs at least one sample")
         if learning_rate is None:
             learning_rate = self.learning_rate
-        if learning_rate is None:
-            raise ValueError("no learning rate: pass one or set learning_rate in the network file")
+        learning_rate = self._check_learning_rate(learning_rate)
+        if not _is_whole(epochs) or epochs < 1:
+            raise ValueError(f"epochs must be a whole number of at least 1, not {epochs!r}")
         if batch_size is None:
             batch_size = len(pairs)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        if not _is_whole(batch_size) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number of at least 1 or None "
+                             f"(full batch), not {batch_size!r}")
+        if stop_loss is not None and not _is_real(stop_loss):
+            raise ValueError(f"stop_loss must be a number or None, not {stop_loss!r}")
         rng = random.Random(seed)
         order = list(range(len(pairs)))
         is_finite = self.numbers.is_finite
@@ -251,7 +275,7 @@ class Network:
                 self.forward_pass(x)
                 value = self.back_prop(t)
                 if not (is_finite(value) and is_finite(sum(n.delta for n in first_layer))):
-                    self._raise_nonfinite(index, epoch)
+                    self._raise_nonfinite(index, epoch)   # (a sum can overflow: it checks)
                 total += value
                 if position % batch_size == 0 or position == len(order):
                     self.update_weights(learning_rate)
@@ -262,6 +286,22 @@ class Network:
             if stop_loss is not None and epoch_loss <= stop_loss:
                 break
         return history
+
+    def _check_learning_rate(self, learning_rate):
+        """η as a number of this network's number system, finite and above 0."""
+        if learning_rate is None:
+            raise ValueError("no learning rate: pass one or set learning_rate in the network file")
+        problem = f"learning_rate must be a finite number above 0, not {learning_rate!r}"
+        if isinstance(learning_rate, bool):
+            raise ValueError(problem)
+        try:
+            # In the network's own numbers, so a float η never turns fractions into floats.
+            rate = self.numbers.convert(learning_rate)
+        except (TypeError, ValueError, ArithmeticError, NeuronsimError):
+            raise ValueError(problem) from None
+        if not (rate > 0 and self.numbers.is_finite(rate)):
+            raise ValueError(problem)
+        return rate
 
     def _sample_pairs(self, samples):
         pairs = []
@@ -319,6 +359,8 @@ class Network:
                         break
                 if where:
                     break
+        if where is None:
+            return   # only the quick check's sum overflowed; every value is finite
         self._discard_batch()
         raise NumericalError(
             f"epoch {epoch}, samples[{sample_index}]: first non-finite value is {where}; "

@@ -268,3 +268,59 @@ def test_repr_and_sizes():
     assert net.sizes == [2, 2, 2]
     assert repr(net.layers[0]) == "Layer(2 -> 2, sigmoid)"
     assert repr(net.layers[0].neurons[0]) == "Neuron(2 inputs, sigmoid)"
+
+
+def test_back_prop_needs_its_own_forward_pass():
+    net = mazur()
+    net.forward_pass(MAZUR_SAMPLE[0])
+    net.back_prop(MAZUR_SAMPLE[1])
+    with pytest.raises(RuntimeError, match="back_prop needs a forward_pass"):
+        net.back_prop(MAZUR_SAMPLE[1])          # would count the sample twice
+    assert net.samples_in_batch == 1
+    net.update_weights(0.5)
+    with pytest.raises(RuntimeError, match="back_prop needs a forward_pass"):
+        net.back_prop(MAZUR_SAMPLE[1])          # z and a belong to the old weights
+
+
+def test_loss_of_between_back_prop_and_update_keeps_the_trace():
+    from neuronsim.trace import Tracer
+
+    net = mazur()
+    tracer = Tracer().attach(net)
+    net.forward_pass(MAZUR_SAMPLE[0])
+    net.back_prop(MAZUR_SAMPLE[1])
+    net.loss_of([0.1, 0.2], [0.5, 0.5])
+    net.update_weights(0.5)
+    tracer.flush()
+    assert len(tracer.steps) == 1 and tracer.steps[0].updated
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(epochs=0), "epochs must be a whole number of at least 1"),
+    (dict(epochs=True), "epochs must be a whole number"),
+    (dict(batch_size=2.5), "batch_size must be a whole number"),
+    (dict(batch_size=True), "batch_size must be a whole number"),
+    (dict(batch_size=0), "batch_size must be a whole number"),
+    (dict(learning_rate=-1), "learning_rate must be a finite number above 0"),
+    (dict(learning_rate=True), "learning_rate must be a finite number above 0"),
+    (dict(learning_rate=float("nan")), "learning_rate must be a finite number above 0"),
+    (dict(learning_rate="fast"), "learning_rate must be a finite number above 0"),
+    (dict(stop_loss="x"), "stop_loss must be a number"),
+])
+def test_train_refuses_bad_arguments_before_touching_anything(options, message):
+    net = xor()
+    net.forward_pass([0, 1])
+    net.back_prop([1])
+    arguments = dict(epochs=2, learning_rate=0.5)
+    arguments.update(options)
+    with pytest.raises(ValueError, match=message):
+        net.train(XOR_SAMPLES, **arguments)
+    assert net.samples_in_batch == 1            # the pending gradient is still there
+
+
+def test_large_finite_deltas_do_not_stop_training():
+    """The quick finiteness check sums deltas; an overflowing sum is not a NaN."""
+    net = Network.from_arrays([[[0.0], [0.0]], [[1e308, 1e308]]], [[0, 0], [0]],
+                              ["linear", "linear"], "half_sse")
+    history = net.train([([1.0], [1.0])], learning_rate=1e-300)
+    assert history == [0.5]
