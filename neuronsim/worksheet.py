@@ -4,8 +4,10 @@ A worksheet lists every number of one online step in computation order:
 
 1. forward, layer by layer: z_j^(l) = Σ_k w_jk^(l) a_k^(l-1) + b_j^(l), then a_j^(l) = g(z_j^(l));
 2. the loss E;
-3. backward, output layer first: δ_j^(L) = dE/da_j · g'(z_j) (or a - t for
-   the paired losses), δ_j^(l) = (Σ_m w_mj^(l+1) δ_m^(l+1)) g'(z_j^(l));
+3. backward, output layer first: δ_j^(L) = dE/da_j · g'(z_j) (a − t for sigmoid
+   with binary cross-entropy, a·Σt − t for softmax with cross-entropy),
+   δ_j^(l) = (Σ_m w_mj^(l+1) δ_m^(l+1)) g'(z_j^(l)); a softmax layer takes the
+   whole Jacobian instead of g'(z): δ_j = a_j (dE/da_j − Σ_i dE/da_i a_i);
 4. gradients, layer by layer: dE/dw_jk^(l) = a_k^(l-1) δ_j^(l), dE/db_j^(l) = δ_j^(l);
 5. the update: new w = w − η·dE/dw, new b = b − η·dE/db.
 
@@ -18,12 +20,15 @@ that recomputation is a *carried* error (right method, wrong input), not a
 new mistake.
 
 Cells are named by their ASCII labels (``z_1^(2)``, ``delta_1^(4)``,
-``dE/dw_12^(3)``, ``new b_1^(2)``) in the chosen weight convention; check
-reads those and the other label forms of :mod:`neuronsim.label_parse`.
+``dE/dw_12^(3)``, ``new b_1^(2)``) in the chosen weight convention; with
+``bias_as_weight`` a bias is the weight w_j0 on a constant input a_0 = 1
+(``dE/dw_10^(2)``).  check reads those and the other label forms of
+:mod:`neuronsim.label_parse`.
 """
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -63,11 +68,16 @@ class Cell:
         return {"z": "forward", "a": "forward", "E": "loss", "delta": "backward",
                 "dE/dw": "gradients", "dE/db": "gradients"}.get(self.quantity, "update")
 
-    def label(self, convention="nielsen", style="ascii"):
-        """``z_1^(2)``, ``dE/dw_12^(3)``, ``new b_1^(2)`` (in ``style``)."""
+    def label(self, convention="nielsen", style="ascii", bias_as_weight=False):
+        """``z_1^(2)``, ``dE/dw_12^(3)``, ``new b_1^(2)`` (in ``style``);
+        ``new w_10^(2)`` for a bias with ``bias_as_weight``."""
         if self.quantity == "E":
             return "E"
-        text = self.target.label(convention, style)
+        t = self.target
+        if bias_as_weight and t.kind == "b":
+            text = lab.bias_label(t.layer, t.neuron, convention, style, as_weight=True)
+        else:
+            text = t.label(convention, style)
         if self.quantity.startswith("dE/"):
             if style == "latex":
                 return rf"\partial E/\partial {text}"
@@ -89,9 +99,17 @@ class Cell:
 
 
 def worksheet_cells(net):
-    """Every cell of one step, in computation order (see the module docstring)."""
+    """Every cell of one step, in computation order (see the module docstring).
+
+    Forward, each neuron's z then its a; in a softmax layer every z comes
+    first, since each a_j needs all of them.
+    """
     cells = []
     for l, layer in enumerate(net.layers):
+        if layer.activation.is_layerwise:
+            cells += [Cell("z", Target("z", l, j)) for j in range(layer.size)]
+            cells += [Cell("a", Target("a", l, j)) for j in range(layer.size)]
+            continue
         for j in range(layer.size):
             cells.append(Cell("z", Target("z", l, j)))
             cells.append(Cell("a", Target("a", l, j)))
@@ -220,8 +238,13 @@ class Step:
 
 
 # ---------------------------------------------------------------- formulas shown
-def formula(cell, net, paired):
-    """A short reminder of how the cell is computed (plain text)."""
+SOFTMAX_DELTA = "a_j (dE/da_j − Σ_i dE/da_i a_i)"
+
+
+def formula(cell, step, bias_as_weight=False):
+    """A short reminder of how the cell is computed (plain text): the formula
+    :meth:`Step.compute` evaluates for it."""
+    net = step.before
     q = cell.quantity
     if q == "E":
         return {"half_sse": "½ Σ_j (t_j − a_j)²", "sse": "Σ_j (t_j − a_j)²",
@@ -229,22 +252,45 @@ def formula(cell, net, paired):
                 "binary_cross_entropy": "−Σ_j [t_j ln a_j + (1 − t_j) ln(1 − a_j)]",
                 "cross_entropy": "−Σ_j t_j ln a_j"}[net.loss.name]
     l = cell.target.layer
-    g = net.layers[l].activation.name
+    activation = net.layers[l].activation
     if q == "z":
-        return "Σ_k w_jk a_k + b_j"
+        return "Σ_k w_jk a_k + b_j" if not bias_as_weight else "Σ_k w_jk a_k (k from 0, a_0 = 1)"
     if q == "a":
-        return f"g(z), g = {g}"
+        if activation.is_layerwise:
+            return f"g(z), g = {activation.name}: exp(z_j) / Σ_i exp(z_i)"
+        return f"g(z), g = {activation.name}"
     if q == "delta":
-        if l == len(net.layers) - 1:
-            return "a − t (paired loss)" if paired else "dE/da · g'(z)"
-        return "(Σ_m w_mj δ_m) · g'(z)"
+        return delta_formula(step, l)
     if q == "dE/dw":
         return "a_k · δ_j"
     if q == "dE/db":
-        return "δ_j"
+        return "a_0 · δ_j = δ_j (a_0 = 1)" if bias_as_weight else "δ_j"
     if q == "new w":
         return "w − η · dE/dw"
-    return "b − η · dE/db" if net.update_biases else "b (biases fixed)"
+    if not net.update_biases:
+        return "b (biases fixed)"
+    return "w_j0 − η · dE/dw_j0" if bias_as_weight else "b − η · dE/db"
+
+
+def delta_formula(step, l):
+    """The δ formula of layer ``l`` (0-based) as :meth:`Step._delta` computes it."""
+    net = step.before
+    activation = net.layers[l].activation
+    if l == len(net.layers) - 1:
+        if step.paired:
+            if net.loss.name == "cross_entropy":
+                total = sum(step.t)
+                if total == 1:
+                    return "a − t (softmax with cross-entropy, Σt = 1)"
+                return (f"a · Σt − t, Σt = {plain_number(total)} "
+                        "(softmax with cross-entropy)")
+            return f"a − t ({activation.name} with {net.loss.name.replace('_', ' ')})"
+        if activation.is_layerwise:
+            return f"{SOFTMAX_DELTA} (softmax Jacobian)"
+        return "dE/da · g'(z)"
+    if activation.is_layerwise:
+        return f"{SOFTMAX_DELTA} with dE/da_j = Σ_m w_mj δ_m (softmax Jacobian)"
+    return "(Σ_m w_mj δ_m) · g'(z)"
 
 
 def plain_number(x, digits=None):
@@ -283,13 +329,14 @@ def parse_value(text, numbers):
 
 # ---------------------------------------------------------------- worksheet
 def render_worksheet(net, format="csv", x=None, t=None, learning_rate=None,
-                     convention="nielsen", filled=False, digits=None):
+                     convention="nielsen", filled=False, digits=None, bias_as_weight=False):
     """The worksheet of one step as CSV, Markdown or LaTeX text.
 
     Blank by default; ``filled=True`` writes the simulator's values (an
     answer key).  ``digits``: significant digits of the numbers (default: all
     of them in CSV, so that an answer key reads back exactly; 9 otherwise;
-    fractions are always exact).
+    fractions are always exact).  ``bias_as_weight``: label each bias
+    b_j as the weight w_j0 on a constant input a_0 = 1.
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r} (known: {', '.join(FORMATS)})")
@@ -300,13 +347,13 @@ def render_worksheet(net, format="csv", x=None, t=None, learning_rate=None,
     rows = []
     for cell in step.cells:
         value = value_text(step.true_values[cell], format, digits) if filled else ""
-        rows.append((cell, formula(cell, step.before, step.paired), value))
+        rows.append((cell, formula(cell, step, bias_as_weight), value))
     if format == "csv":
-        return _worksheet_csv(step, rows, convention, digits)
-    return _worksheet_table(step, rows, convention, format, digits)
+        return _worksheet_csv(step, rows, convention, digits, bias_as_weight)
+    return _worksheet_table(step, rows, convention, format, digits, bias_as_weight)
 
 
-def _given_rows(step, convention, digits, fmt="csv"):
+def _given_rows(step, convention, digits, fmt="csv", bias_as_weight=False):
     """(label, python, value) of every given number: x, t, η, weights, biases."""
     net = step.before
     rows = []
@@ -322,23 +369,24 @@ def _given_rows(step, convention, digits, fmt="csv"):
                 rows.append((lab.weight_label(l, j, k, convention, "ascii"),
                              f"net.layers[{l}].neurons[{j}].weights[{k}]",
                              value_text(w, fmt, digits)))
-            rows.append((lab.bias_label(l, j, convention, "ascii"),
+            rows.append((lab.bias_label(l, j, convention, "ascii", as_weight=bias_as_weight),
                          f"net.layers[{l}].neurons[{j}].bias", value_text(n.bias, fmt, digits)))
     return rows
 
 
-def _worksheet_csv(step, rows, convention, digits):
+def _worksheet_csv(step, rows, convention, digits, bias_as_weight=False):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for label, python, value in _given_rows(step, convention, digits):
+    for label, python, value in _given_rows(step, convention, digits, "csv", bias_as_weight):
         writer.writerow(["given", label, "", python, value])
     for cell, text, value in rows:
-        writer.writerow([cell.section, cell.label(convention), text, cell.python(), value])
+        writer.writerow([cell.section, cell.label(convention, "ascii", bias_as_weight), text,
+                         cell.python(), value])
     return out.getvalue()
 
 
-def _worksheet_table(step, rows, convention, fmt, digits):
+def _worksheet_table(step, rows, convention, fmt, digits, bias_as_weight=False):
     from tabulate import tabulate
 
     style = "latex" if fmt == "latex" else "text"
@@ -359,12 +407,15 @@ def _worksheet_table(step, rows, convention, fmt, digits):
 
     title = f"Worksheet: one backpropagation step of {net.name or 'the network'}"
     head = [("## " + title) if fmt == "markdown" else r"\section*{" + prose(title) + "}",
-            prose(convention_note(convention)),
+            prose(convention_note(convention))
+            + (prose(" Each bias b_j is written as the weight w_j0 on a constant input "
+                     "a_0 = 1.") if bias_as_weight else ""),
             prose(f"Loss {net.loss.name}; numbers {_numbers_label(step.numbers)}; fill in the "
                   "value column in this order (each cell uses only cells above it).")]
     given = [[prose(label), prose(python), value] for label, python, value
-             in _given_rows(step, convention, digits, fmt)]
-    body = [[str(i), prose(cell.section), cell_text(cell.label(convention, style)),
+             in _given_rows(step, convention, digits, fmt, bias_as_weight)]
+    body = [[str(i), prose(cell.section),
+             cell_text(cell.label(convention, style, bias_as_weight)),
              prose(text), prose(cell.python()), value]
             for i, (cell, text, value) in enumerate(rows, start=1)]
     given_table = tabulate(given, headers=["given", "Python", "value"], tablefmt=tablefmt,
@@ -380,9 +431,16 @@ def _numbers_label(numbers):
 
 
 # ---------------------------------------------------------------- reading answers
+_BIAS_AS_WEIGHT = re.compile(r"w_(\d),?0(?=\^)|w_(\d+),0(?=\^)")
+
+
 def parse_cell(text, convention="nielsen"):
-    """A worksheet cell from its label: "z_1^(2)", "δ₁⁽⁴⁾", "dE/dw_12^(3)", "new b_1^(2)"."""
-    text = text.strip()
+    """A worksheet cell from its label: "z_1^(2)", "δ₁⁽⁴⁾", "dE/dw_12^(3)", "new b_1^(2)".
+
+    A bias written as the weight on a_0 = 1 (``w_10^(2)``, ``new w_1,0^(2)``)
+    is read as the bias b_1^(2): textbook weights otherwise count k from 1.
+    """
+    text = _BIAS_AS_WEIGHT.sub(lambda m: f"b_{m.group(1) or m.group(2)}", text.strip())
     if text == "E":
         return Cell("E")
     quantity = None
@@ -413,8 +471,13 @@ def read_answers(source, convention="nielsen"):
     if "\n" in source:
         text = source
     else:
-        with open(source, encoding="utf-8-sig", newline="") as handle:
-            text = handle.read()
+        try:
+            with open(source, encoding="utf-8-sig", newline="") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise NeuronsimError(f"{source}: cannot read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError:
+            raise NeuronsimError(f"{source}: not a text file (expected UTF-8 CSV)") from None
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "cell" not in reader.fieldnames or "value" not in reader.fieldnames:
         raise NeuronsimError("answers: expected a CSV file with the columns cell and value "
@@ -453,6 +516,10 @@ class CheckResult:
     convention: str
     numbers_name: str
     missing: list = field(default_factory=list)   # cells not in the answers at all
+    bias_as_weight: bool = False                  # label biases as w_j0
+
+    def label(self, cell, style="text"):
+        return cell.label(self.convention, style, self.bias_as_weight)
 
     @property
     def origin(self):
@@ -480,12 +547,12 @@ def _close(value, reference, tolerance, base=0):
 
 
 def check_answers(net, answers, x=None, t=None, learning_rate=None, tolerance=None,
-                  convention="nielsen"):
+                  convention="nielsen", bias_as_weight=False):
     """Mark ``answers`` ({Cell: text}, see :func:`read_answers`) against one step.
 
     ``tolerance``: relative (absolute for a correct value of 0); default 0
     (exact) with fraction numbers, DEFAULT_TOLERANCE otherwise.  Returns a
-    :class:`CheckResult`.
+    :class:`CheckResult` (``bias_as_weight``: its labels show biases as w_j0).
     """
     step = Step(net, x, t, learning_rate)
     exact = is_exact(step.numbers)
@@ -522,7 +589,7 @@ def check_answers(net, answers, x=None, t=None, learning_rate=None, tolerance=No
         rows.append(CheckedCell(cell, (text or "").strip(), student, correct, from_own, status))
     missing = [cell for cell in step.cells if cell not in answers]
     return CheckResult(rows, tolerance, exact, convention, _numbers_label(step.numbers),
-                       missing)
+                       missing, bias_as_weight)
 
 
 def render_check(result, format="plain", digits=9):
@@ -535,7 +602,7 @@ def render_check(result, format="plain", digits=9):
     style = "latex" if format == "latex" else "text"
     rows = []
     for i, r in enumerate(result.rows, start=1):
-        label = r.cell.label(result.convention, style)
+        label = result.label(r.cell, style)
         rows.append([str(i), f"${label}$" if style == "latex" else label, r.text,
                      format_number(r.correct, digits, style),
                      "" if r.status in ("right", "blank", "unreadable")
@@ -567,20 +634,20 @@ def summary_paragraph(result, digits=9):
         else:
             parts.append("Every cell is right.")
         return " ".join(parts)
-    parts.append(f"The first wrong cell in computation order is {origin.cell.label(conv, 'text')} "
+    parts.append(f"The first wrong cell in computation order is {result.label(origin.cell)} "
                  f"(you wrote {origin.text}, the correct value is "
                  f"{format_number(origin.correct, digits)}): that is the likely origin.")
     carried = [r for r in result.rows if r.status == "carried"]
     wrong = [r for r in result.rows if r.status == "wrong"]
     if carried:
-        names = ", ".join(r.cell.label(conv, "text") for r in carried)
+        names = ", ".join(result.label(r.cell) for r in carried)
         parts.append(f"{len(carried)} later cell{'s are' if len(carried) > 1 else ' is'} wrong "
                      f"only because {'they use' if len(carried) > 1 else 'it uses'} an earlier "
                      f"wrong value: recomputed from your own earlier values "
                      f"{'they agree' if len(carried) > 1 else 'it agrees'} (carried errors: "
                      f"{names}).")
     if wrong:
-        names = ", ".join(r.cell.label(conv, "text") for r in wrong)
+        names = ", ".join(result.label(r.cell) for r in wrong)
         parts.append(f"{len(wrong)} other cell{'s are' if len(wrong) > 1 else ' is'} wrong even "
                      f"from your own earlier values, so {'they are' if len(wrong) > 1 else 'it is'}"
                      f" separate mistake{'s' if len(wrong) > 1 else ''}: {names}.")

@@ -214,3 +214,115 @@ def test_cli_worksheet_and_check(tmp_path, capsys):
     assert "| 1   | forward   | z₁⁽²⁾" in capsys.readouterr().out
     assert main(["check", "four-layer", str(tmp_path / "missing.csv")]) == 2
     assert main(["check", "four-layer", str(key), "--tolerance", "-1"]) == 2
+
+
+# ---------------------------------------------------------------- softmax hints (review B3)
+SM_SPEC = {"inputs": 2,
+           "layers": [{"activation": "relu", "weights": [[0.5, -0.2], [0.3, 0.8]],
+                       "biases": [0.1, 0]},
+                      {"activation": "softmax",
+                       "weights": [[0.2, -0.4], [0.7, 0.1], [-0.3, 0.5]],
+                       "biases": [0, 0.1, -0.1]}],
+           "loss": "half_sse", "learning_rate": 0.1,
+           "samples": [{"input": [1, 2], "target": [0, 1, 0]}]}
+
+
+def sheet_rows(net, **options):
+    return {r["cell"]: r for r in csv.DictReader(io.StringIO(
+        render_worksheet(net, "csv", filled=True, **options)))}
+
+
+def test_softmax_half_sse_output_hint_is_the_jacobian_and_matches_the_value():
+    net = Network.from_spec(SM_SPEC)
+    rows = sheet_rows(net)
+    hint = rows["delta_2^(3)"]["formula"]
+    assert hint == "a_j (dE/da_j − Σ_i dE/da_i a_i) (softmax Jacobian)"
+    assert "g'(z)" not in hint
+    a = [float(rows[f"a_{i}^(3)"]["value"]) for i in (1, 2, 3)]
+    grads = [a_i - t_i for a_i, t_i in zip(a, [0, 1, 0])]          # half_sse: dE/da = a − t
+    weighted = sum(g * a_i for g, a_i in zip(grads, a))
+    for j in range(3):
+        expected = a[j] * (grads[j] - weighted)
+        assert float(rows[f"delta_{j + 1}^(3)"]["value"]) == pytest.approx(expected, rel=1e-12)
+    assert rows["delta_1^(2)"]["formula"] == "(Σ_m w_mj δ_m) · g'(z)"   # relu hidden
+
+
+def test_softmax_cross_entropy_hint_names_the_target_sum():
+    spec = dict(SM_SPEC, loss="cross_entropy",
+                samples=[{"input": [1, 2], "target": [0.5, 1, 0]}])
+    rows = sheet_rows(Network.from_spec(spec))
+    assert rows["delta_1^(3)"]["formula"] == ("a · Σt − t, Σt = 1.5 "
+                                              "(softmax with cross-entropy)")
+    for j, t in enumerate([0.5, 1, 0], start=1):
+        a = float(rows[f"a_{j}^(3)"]["value"])
+        assert float(rows[f"delta_{j}^(3)"]["value"]) == pytest.approx(a * 1.5 - t, rel=1e-12)
+    rows = sheet_rows(Network.from_spec(dict(SM_SPEC, loss="cross_entropy")))
+    assert rows["delta_1^(3)"]["formula"] == "a − t (softmax with cross-entropy, Σt = 1)"
+    rows = sheet_rows(Network.from_spec(dict(load_example("mazur").to_spec(),
+                                             loss="binary_cross_entropy")))
+    assert rows["delta_1^(3)"]["formula"] == "a − t (sigmoid with binary cross entropy)"
+
+
+def test_softmax_hidden_layer_hint_uses_the_jacobian_and_matches_the_value():
+    spec = {"inputs": 2,
+            "layers": [{"activation": "softmax", "weights": [[0.2, -0.4], [0.7, 0.1]],
+                        "biases": [0, 0.1]},
+                       {"activation": "sigmoid", "weights": [[1.5, -0.5]], "biases": [0.2]}],
+            "loss": "half_sse", "learning_rate": 0.1,
+            "samples": [{"input": [1, 2], "target": [1]}]}
+    net = Network.from_spec(spec)
+    rows = sheet_rows(net)
+    assert rows["delta_1^(2)"]["formula"] == (
+        "a_j (dE/da_j − Σ_i dE/da_i a_i) with dE/da_j = Σ_m w_mj δ_m (softmax Jacobian)")
+    delta_out = float(rows["delta_1^(3)"]["value"])
+    a = [float(rows[f"a_{i}^(2)"]["value"]) for i in (1, 2)]
+    grads = [1.5 * delta_out, -0.5 * delta_out]
+    weighted = sum(g * a_i for g, a_i in zip(grads, a))
+    for j in range(2):
+        assert float(rows[f"delta_{j + 1}^(2)"]["value"]) == pytest.approx(
+            a[j] * (grads[j] - weighted), rel=1e-12)
+
+
+def test_softmax_layer_lists_every_z_before_its_outputs_and_checks():
+    net = Network.from_spec(SM_SPEC)
+    labels = [c.label() for c in worksheet_cells(net)]
+    assert labels[4:10] == ["z_1^(3)", "z_2^(3)", "z_3^(3)", "a_1^(3)", "a_2^(3)", "a_3^(3)"]
+    key = render_worksheet(net, "csv", filled=True)
+    result = check_answers(net, read_answers(key))         # a KeyError before the fix
+    assert result.all_right and result.count("right") == 46
+
+
+# ---------------------------------------------------------------- bias as weight
+def test_bias_as_weight_sheet_round_trips():
+    net = Network.from_spec(SM_SPEC)
+    rows = sheet_rows(net, bias_as_weight=True)
+    assert rows["w_10^(2)"]["python"] == "net.layers[0].neurons[0].bias"
+    assert rows["dE/dw_30^(3)"]["formula"] == "a_0 · δ_j = δ_j (a_0 = 1)"
+    assert rows["new w_20^(3)"]["python"] == "net.layers[1].neurons[1].bias after the update"
+    assert not any(cell.startswith(("b_", "dE/db", "new b")) for cell in rows)
+    assert parse_cell("new w_10^(2)") == Cell("new b", Target("b", 0, 0))
+    assert parse_cell("dE/dw_12,0^(3)") == Cell("dE/db", Target("b", 1, 11))
+    assert parse_cell("dE/dw_12^(3)") == Cell("dE/dw", Target("w", 1, 0, 1))
+    key = render_worksheet(net, "csv", filled=True, bias_as_weight=True)
+    result = check_answers(net, read_answers(key), bias_as_weight=True)
+    assert result.all_right
+    wrong = key.replace("bias_grad,0.24377236396481172", "bias_grad,0.5")
+    text = render_check(check_answers(net, read_answers(wrong), bias_as_weight=True))
+    assert "The first wrong cell in computation order is ∂E/∂w₃₀⁽³⁾" in text
+
+
+def test_cli_worksheet_bias_as_weight_and_unreadable_answers(tmp_path, capsys):
+    key = tmp_path / "key.csv"
+    assert main(["worksheet", "mazur", "--answers", "--bias-as-weight", "-o", str(key)]) == 0
+    assert "new w_10^(3)" in key.read_text()
+    capsys.readouterr()
+    assert main(["check", "mazur", str(key), "--bias-as-weight"]) == 0
+    assert "cells are right" in capsys.readouterr().out
+    missing = tmp_path / "nonexistent.csv"
+    assert main(["check", "mazur", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"neuronsim: error: {missing}: cannot read (No such file or directory)\n"
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(b"\xff\xfe\x00\x81")
+    assert main(["check", "mazur", str(binary)]) == 2
+    assert "not a text file" in capsys.readouterr().err

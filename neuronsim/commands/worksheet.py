@@ -15,7 +15,8 @@ def run_worksheet(args):
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
-                            args.convention, filled=args.answers, digits=digits)
+                            args.convention, filled=args.answers, digits=digits,
+                            bias_as_weight=args.bias_as_weight)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output}")
@@ -31,9 +32,15 @@ def run_check(args):
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
-                           args.tolerance, args.convention)
+                           args.tolerance, args.convention, args.bias_as_weight)
     sys.stdout.write(render_check(result, args.format, check_digits(args.digits)))
     return 0 if result.all_right else 1
+
+
+def add_bias_as_weight_option(parser):
+    parser.add_argument("--bias-as-weight", action="store_true",
+                        help="label each bias b_j as the weight w_j0 on a constant input "
+                             "a_0 = 1 (check reads both forms)")
 
 
 def register(subparsers):
@@ -52,6 +59,7 @@ def register(subparsers):
                         help="significant digits of numbers (default: all in CSV, 9 otherwise)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
     add_convention_option(parser)
+    add_bias_as_weight_option(parser)
     add_numbers_option(parser)
     add_sample_options(parser)
     parser.set_defaults(run=run_worksheet)
@@ -73,6 +81,7 @@ def register(subparsers):
     parser.add_argument("--format", choices=("plain", "markdown", "latex"), default="plain")
     parser.add_argument("--digits", type=int, default=9, metavar="N")
     add_convention_option(parser)
+    add_bias_as_weight_option(parser)
     add_numbers_option(parser)
     add_sample_options(parser)
     parser.set_defaults(run=run_check)
