@@ -1,7 +1,8 @@
 r"""How numbers are written in tables and equations.
 
 ``digits`` is the number of significant digits (default 9, enough for the
-published digits of the classic worked examples).  Negative numbers use the
+published digits of the classic worked examples); trailing zeros are dropped,
+so 0.24130 with 5 digits is written 0.2413.  Negative numbers use the
 typographic minus sign − in text, Markdown and HTML, and ``-`` in LaTeX.
 
 Exact fractions (``fractions.Fraction``, the ``fraction`` number system) are

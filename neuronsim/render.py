@@ -1,7 +1,7 @@
 """Trace records -> tables in plain text, GitHub Markdown, LaTeX or HTML.
 
 Tables come from ``tabulate``; every number is pre-formatted (see
-:mod:`neuronsim.numfmt`) so the digits shown are exactly the ones asked for.
+:mod:`neuronsim.numfmt`): ``digits`` significant digits, trailing zeros dropped.
 Labels follow textbook numbering: the input layer is layer 1 and neurons
 count from 1, so Python's ``net.layers[l].neurons[j]`` is neuron j+1 of
 layer l+2.  Every rendering says which weight convention it prints
@@ -51,7 +51,7 @@ class _Writer:
         self.times = r" \cdot " if latex else "·"
         self.minus = " - " if latex else " − "
         self.ellipsis = r"\dots" if latex else "…"
-        self.sigma = r"\sum_k" if latex else "Σₖ"
+        self.ln = r"\ln" if latex else "ln"
 
     # labels --------------------------------------------------------------
     def a(self, layer, j):
@@ -101,7 +101,9 @@ class _Writer:
 
     def sum_of(self, terms):
         if len(terms) > MAX_TERMS:
-            terms = terms[:3] + [self.ellipsis + f" ({len(terms)} terms)"] + terms[-1:]
+            count = (rf"\text{{ ({len(terms)} terms) }}" if self.style == "latex"
+                     else f" ({len(terms)} terms)")
+            terms = terms[:3] + [self.ellipsis + count] + terms[-1:]
         return " + ".join(terms)
 
     def prose(self, text):
@@ -119,11 +121,17 @@ class _Writer:
 
 
 def _header(step, w):
-    x = ", ".join(w.num(v) for v in step.input)
-    text = f"Step {step.index}: input x = ({x})"
+    text = f"Step {step.index}: input x = ({_vector_text(w, step.input)})"
     if step.target is not None:
-        t = ", ".join(w.num(v) for v in step.target)
-        text += f", target t = ({t})"
+        text += f", target t = ({_vector_text(w, step.target)})"
+    return text
+
+
+def _vector_text(w, values, shown=8):
+    """A vector's first few entries: a 784-pixel input must not fill the screen."""
+    text = ", ".join(w.num(v) for v in values[:shown])
+    if len(values) > shown:
+        text += f", … ({len(values)} values)"
     return text
 
 
@@ -133,7 +141,8 @@ def notation_note(w):
     if conv == "nielsen":
         weights = "w_jk^(l) feeds neuron j of layer l from neuron k of layer l-1"
     else:
-        weights = "w_jk^(l) feeds neuron j of layer l+1 from neuron k of layer l"
+        weights = ("w_jk^(l) feeds neuron j of layer l+1 from neuron k of layer l, and b_j^(l) "
+                   "is the bias of neuron j of layer l+1")
     bias = (" Biases are shown as w_j0 on a constant input a_0 = 1." if w.bias_as_weight else "")
     if w.style == "latex":
         weights = weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
@@ -194,12 +203,12 @@ def _loss_terms(name, outputs, targets, w, layer):
             numeric.append(f"({w.num(t)}{w.minus}{w.fac(a)})²" if w.style != "latex"
                            else f"({w.num(t)}{w.minus}{w.fac(a)})^2")
         elif name == "binary_cross_entropy":
-            sym.append(f"[{tl} ln {al} + (1{w.minus}{tl}) ln(1{w.minus}{al})]")
-            numeric.append(f"[{w.num(t)} ln {w.num(a)} + (1{w.minus}{w.num(t)}) "
-                           f"ln(1{w.minus}{w.num(a)})]")
+            sym.append(f"[{tl} {w.ln} {al} + (1{w.minus}{tl}) {w.ln}(1{w.minus}{al})]")
+            numeric.append(f"[{w.num(t)} {w.ln} {w.num(a)} + (1{w.minus}{w.num(t)}) "
+                           f"{w.ln}(1{w.minus}{w.num(a)})]")
         else:
-            sym.append(f"{tl} ln {al}")
-            numeric.append(f"{w.num(t)} ln {w.num(a)}")
+            sym.append(f"{tl} {w.ln} {al}")
+            numeric.append(f"{w.num(t)} {w.ln} {w.num(a)}")
     half = r"\tfrac{1}{2}" if w.style == "latex" else "½"
     prefix = {"half_sse": half, "sse": "", "mse": f"(1/{n})",
               "binary_cross_entropy": "−", "cross_entropy": "−"}[name]
@@ -264,8 +273,9 @@ def _delta_equation(step, w, r, output_records):
             t = step.target[j]
             if step.loss_name == "cross_entropy" and sum(step.target) != 1:
                 total = w.num(sum(step.target))
+                sum_t = r"\sum_i t_i" if w.style == "latex" else "Σt"
                 return w.equation(
-                    f"{d} = {al}{w.times}Σt{w.minus}{tl} = {w.fac(r.output)}{w.times}{total}"
+                    f"{d} = {al}{w.times}{sum_t}{w.minus}{tl} = {w.fac(r.output)}{w.times}{total}"
                     f"{w.minus}{w.fac(t)} = {w.num(r.delta)}")
             why = ("sigmoid with binary cross-entropy: g'(z) = a(1 − a) cancels dE/da's "
                    "denominator" if step.loss_name == "binary_cross_entropy"
@@ -274,21 +284,37 @@ def _delta_equation(step, w, r, output_records):
                     f"{w.minus}{w.fac(t)} = {w.num(r.delta)}")
             return w.equation(text) + ("" if w.style == "latex" else f"   ({why})")
         if step.activations[l] == "softmax":
-            weighted = [f"{w.partial(w.a(l, i))}{w.times}{w.a(l, i)}"
-                        for i in range(len(output_records))]
-            total = sum(o.output_grad * o.output for o in output_records)
-            return w.equation(
-                f"{d} = {w.a(l, j)}{w.times}({w.partial(w.a(l, j))}{w.minus}"
-                f"({w.sum_of(weighted)})) = {w.fac(r.output)}{w.times}({w.num(r.output_grad)}"
-                f"{w.minus}{w.fac(total)}) = {w.num(r.delta)}")
+            return _softmax_delta_equation(step, w, r, output_records)
         return w.equation(
             f"{d} = {w.partial(w.a(l, j))}{w.times}{w.gprime(l, j)} = "
             f"{w.fac(r.output_grad)}{w.times}{w.fac(r.derivative)} = {w.num(r.delta)}")
+    if step.activations[l] == "softmax":
+        return _softmax_delta_equation(step, w, r, output_records)
     sym = [f"{w.w(l + 1, k, j)}{w.times}{w.delta(l + 1, k)}" for k in range(len(r.downstream))]
     num = [f"{w.fac(wt)}{w.times}{w.fac(dl)}" for wt, dl in r.downstream]
     return w.equation(
         f"{d} = ({w.sum_of(sym)}){w.times}{w.gprime(l, j)} = "
         f"({w.sum_of(num)}){w.times}{w.fac(r.derivative)} = {w.num(r.delta)}")
+
+
+def _softmax_delta_equation(step, w, r, output_records):
+    """δ_j = a_j (dE/da_j − Σ_i dE/da_i a_i): the softmax Jacobian, in any layer."""
+    l, j = r.layer, r.neuron
+    size = step.sizes[l] if step.sizes else len(output_records)
+    total = r.jacobian_sum
+    if total is None:   # records made before jacobian_sum existed
+        total = sum(o.output_grad * o.output for o in output_records)
+    weighted = [f"{w.partial(w.a(l, i))}{w.times}{w.a(l, i)}" for i in range(size)]
+    if r.downstream is None:     # output layer: dE/da_j comes from the loss
+        grad_sym, grad_num = w.partial(w.a(l, j)), w.fac(r.output_grad)
+    else:                        # hidden layer: dE/da_j = Σ_k w_kj δ_k
+        grad_sym = "(" + w.sum_of([f"{w.w(l + 1, k, j)}{w.times}{w.delta(l + 1, k)}"
+                                   for k in range(len(r.downstream))]) + ")"
+        grad_num = "(" + w.sum_of([f"{w.fac(wt)}{w.times}{w.fac(dl)}"
+                                   for wt, dl in r.downstream]) + ")"
+    return w.equation(
+        f"{w.delta(l, j)} = {w.a(l, j)}{w.times}({grad_sym}{w.minus}({w.sum_of(weighted)})) = "
+        f"{w.fac(r.output)}{w.times}({grad_num}{w.minus}{w.fac(total)}) = {w.num(r.delta)}")
 
 
 def backward_section(step, w, records):
@@ -303,6 +329,14 @@ def backward_section(step, w, records):
             equations.append(_output_grad_equation(step, w, r, len(step.outputs)))
         equations.append(_delta_equation(step, w, r, output_records))
     headers = ["layer", "neuron", "dE/da", "g'(z)", "δ = dE/dz"]
+    softmax = [lab.textbook_layer(l) for l, name in enumerate(step.activations)
+               if name == "softmax" and not (l == last and step.paired_output)
+               and any(r.layer == l for r in records)]
+    if softmax:
+        layers = ", ".join(str(n) for n in softmax)
+        equations.append(w.prose(
+            f"(softmax layer {layers}: the g'(z) column shows only the diagonal "
+            "a_j(1 − a_j) of the Jacobian; δ uses all of it, as written above)"))
     return w.table(rows, headers), equations
 
 
@@ -343,6 +377,8 @@ def update_section(step, w, records):
     else:
         grad = "dE/dw"
     headers = ["parameter", "old", grad, "η", "new = old − η·dE/dw"]
+    if not step.update_biases:
+        headers[-1] += " (biases fixed)"
     return w.table(rows, headers)
 
 

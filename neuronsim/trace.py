@@ -54,6 +54,7 @@ class NeuronRecord:
     batch_bias_grad: object = None
     new_weights: list = None
     new_bias: object = None
+    jacobian_sum: object = None   # softmax layers: Σ_i dE/da_i a_i over the whole layer
 
 
 @dataclass
@@ -80,6 +81,7 @@ class StepRecord:
     update_biases: bool = True
     updated: bool = False
     activation_params: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)   # neurons in each of net.layers
 
     def neurons(self):
         """Every recorded neuron, in forward order."""
@@ -156,6 +158,7 @@ class Tracer:
             activation_params=[dict(layer.activation.params) for layer in net.layers],
             loss_name=net.loss.name, layers=layers,
             outputs=list(net.layers[-1].outputs), reduction=net.reduction,
+            sizes=[layer.size for layer in net.layers],
             update_biases=net.update_biases, paired_output=net._paired_output)
 
     def on_backward(self, net):
@@ -166,8 +169,11 @@ class Tracer:
         step.target = net.target
         step.loss = net.last_loss
         layers = net.layers
+        jacobian_sums = [sum(n.output_grad * n.output for n in layer.neurons)
+                         if layer.activation.is_layerwise else None for layer in layers]
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
+            record.jacobian_sum = jacobian_sums[record.layer]
             record.output_grad = neuron.output_grad
             record.delta = neuron.delta
             record.weight_grads = neuron.weight_grads

@@ -140,3 +140,55 @@ def test_latex_output_is_plain_ascii():
     assert text.isascii(), [c for c in text if not c.isascii()][:5]
     _, tracer = traced_mazur()
     assert tracer.render(format="latex").isascii()
+
+
+def _hidden_softmax():
+    from neuronsim import Network
+
+    return Network.from_arrays([[[0.5, -0.2], [0.3, 0.8]], [[0.2, -0.4]]], [[0.1, 0], [0]],
+                               ["softmax", "linear"], "half_sse")
+
+
+def _numbers_in(equation):
+    """The numbers of an equation's last two '=' parts: the arithmetic and the result."""
+    import re
+    text = equation.replace("−", "-")
+    return [float(v) for v in re.findall(r"-?\d+\.\d+(?:e-?\d+)?", text)]
+
+
+def test_softmax_hidden_delta_is_written_with_the_jacobian():
+    net = _hidden_softmax()
+    tracer = Tracer().attach(net)
+    net.step([1, 2], [1], learning_rate=0.1)
+    text = tracer.render(sections=["backward"], digits=12)
+    line = next(l for l in text.splitlines() if l.strip().startswith("δ₁⁽²⁾"))
+    assert "δ₁⁽²⁾ = a₁⁽²⁾·((w₁₁⁽³⁾·δ₁⁽³⁾) − (dE/da₁⁽²⁾·a₁⁽²⁾ + dE/da₂⁽²⁾·a₂⁽²⁾))" in line
+    a, w, d_out, total, delta = _numbers_in(line.split(" = ", 2)[2])
+    assert a * (w * d_out - total) == pytest.approx(delta, rel=1e-10)
+    assert delta == pytest.approx(net.layers[0].neurons[0].delta, rel=1e-11)
+    assert "shows only the diagonal" in text
+
+
+def test_softmax_output_equation_with_a_neuron_filter_uses_the_whole_layer():
+    from neuronsim import Network
+
+    net = Network.from_arrays([[[0.5, -0.2], [0.3, 0.8]], [[0.2, -0.4], [0.7, 0.1], [-0.3, 0.5]]],
+                              [[0.1, 0], [0, 0.1, -0.1]], ["relu", "softmax"], "half_sse")
+    tracer = Tracer(neurons=[1]).attach(net)
+    net.step([1, 2], [0, 1, 0], learning_rate=0.1)
+    text = tracer.render(sections=["backward"], digits=12)
+    line = next(l for l in text.splitlines() if l.strip().startswith("δ₂⁽³⁾"))
+    assert "dE/da₁⁽³⁾·a₁⁽³⁾ + dE/da₂⁽³⁾·a₂⁽³⁾ + dE/da₃⁽³⁾·a₃⁽³⁾" in line
+    a, grad, total, delta = _numbers_in(line.split(" = ", 2)[2])
+    assert a * (grad - total) == pytest.approx(delta, rel=1e-10)
+
+
+def test_ng_note_names_the_bias_superscript_and_long_inputs_are_cut():
+    from catalogue import random_network
+
+    net = random_network([20, 2, 1], "tanh", "linear", "mse", seed=3)
+    tracer = Tracer().attach(net)
+    net.step([0.5] * 20, [1.0], learning_rate=0.1)
+    text = tracer.render(convention="ng", sections=["loss"])
+    assert "b_j^(l) is the bias of neuron j of layer l+1" in text
+    assert "input x = (0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, … (20 values))" in text
