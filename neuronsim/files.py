@@ -19,7 +19,11 @@ def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".neuronsim-", suffix=".tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".neuronsim-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        # Name the file the user asked for, not the temporary one.
+        raise OSError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
         umask = os.umask(0)
         os.umask(umask)

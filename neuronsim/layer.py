@@ -10,6 +10,8 @@ The second backward line is the (W^(l)ᵀ δ^(l)) of the matrix form: it is
 what the previous layer multiplies by its own g'(z) to get its deltas.
 """
 
+from operator import mul
+
 from .neuron import Neuron
 
 
@@ -49,7 +51,7 @@ class Layer:
         zs = []
         for neuron in neurons:
             neuron.inputs = inputs
-            neuron.z = sum(w * a for w, a in zip(neuron.weights, inputs)) + neuron.bias
+            neuron.z = sum(map(mul, neuron.weights, inputs)) + neuron.bias   # as Neuron
             zs.append(neuron.z)
         outputs = self.activation.function(zs)
         for neuron, a in zip(neurons, outputs):
@@ -68,10 +70,10 @@ class Layer:
         """
         neurons = self.neurons
         if self.activation.is_layerwise:
-            weighted = sum(g * a for g, a in zip(output_grads, self.outputs))
+            jacobian_sum = sum(g * a for g, a in zip(output_grads, self.outputs))  # Σ_i dE/da_i a_i
             for neuron, grad in zip(neurons, output_grads):
                 neuron.output_grad = grad
-                neuron.accumulate(neuron.output * (grad - weighted))
+                neuron.accumulate(neuron.output * (grad - jacobian_sum))
         else:
             for neuron, grad in zip(neurons, output_grads):
                 neuron.back_prop(grad)

@@ -5,7 +5,8 @@ One training step on a sample (x, t), in the order the textbook gives it:
 1. ``forward_pass(x)``: a^(1) = x, then a^(l) = g(W^(l) a^(l-1) + b^(l)) layer
    by layer; returns the output list a^(L).
 2. ``back_prop(t)``: δ^(L) = dE/da^(L) ⊙ g'(z^(L)), then
-   δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l)) from the output back; each neuron
+   δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l)) from the output back (a softmax
+   layer multiplies by its full Jacobian instead of ⊙ g'(z)); each neuron
    adds dE/dw_jk = a_k δ_j and dE/db_j = δ_j to its batch sums.  Returns the
    sample's loss E.  No weight changes here.
 3. ``update_weights(η)``: w ← w - η · (Σ dE/dw) / n over the n samples since
@@ -70,9 +71,11 @@ class Network:
                     bias_layout="separate", **options):
         """Build a network from weight matrices.
 
-        ``weights[l]`` has shape (n_l, n_(l-1)): row j holds the weights into
-        neuron j (as numpy ``W @ a`` and ``torch.nn.Linear.weight``); nested
-        lists or numpy arrays.  ``biases[l]`` has n_l entries (zeros if None).
+        ``weights[i]`` is W^(i+2) in textbook numbering (inputs are layer 1),
+        of shape (neurons of the layer, its inputs): row j holds the weights
+        into neuron j (as numpy ``W @ a`` and ``torch.nn.Linear.weight``);
+        nested lists or numpy arrays.  ``biases[i]`` has one entry per neuron
+        (zeros if None).
         ``activations`` is one name for every layer or a list, one per layer
         (a dict such as ``{"name": "leaky_relu", "slope": 0.1}`` sets a
         parameter).  With ``bias_layout="first_column"`` each row is
@@ -118,7 +121,8 @@ class Network:
 
     @property
     def sizes(self):
-        """[n_inputs, n_1, ..., n_L], as in Nielsen's ``sizes``."""
+        """Neurons per layer, inputs first, as in Nielsen's ``sizes``: entry i is
+        the size of textbook layer i+1 (so ``sizes[0]`` is the input layer)."""
         return [self.n_inputs] + [layer.size for layer in self.layers]
 
     def _vector(self, values, length, what):
@@ -206,7 +210,10 @@ class Network:
             tracer.after_update(self)
 
     def step(self, x, target, learning_rate=None):
-        """One online step: forward, back_prop, update.  Returns the loss."""
+        """One online step: forward, back_prop, update.  Returns the loss.
+
+        (The update also applies any samples back-propagated earlier and not
+        yet applied, as every update does.)"""
         self.forward_pass(x)
         value = self.back_prop(target)
         self.update_weights(learning_rate)
@@ -238,7 +245,9 @@ class Network:
         online learning, ``None`` full batch, anything else mini-batch; the
         last batch of an epoch may be smaller.  ``shuffle`` reorders the
         samples every epoch with ``random.Random(seed)`` (the default seed 0 makes
-        every run the same; pass ``seed=None`` for a different order each run).  An epoch's loss is
+        every run the same; pass ``seed=None`` for a different order each run;
+        each call starts the generator afresh, so ``train(epochs=1)`` in a loop
+        repeats one order: pass a different seed each time for fresh ones).  An epoch's loss is
         the mean of its per-sample losses (the sum with ``reduction="sum"``),
         each taken before its batch's update.  Training stops early once an
         epoch's loss is <= ``stop_loss``.  ``on_epoch(epoch, loss)`` is called

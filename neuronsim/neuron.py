@@ -62,12 +62,24 @@ class Neuron:
         return a
 
     def back_prop(self, output_grad):
-        """δ = dE/da · g'(z); adds dE/dw_k = a_k δ and dE/db = δ to the batch sums."""
+        """δ = dE/da · g'(z); adds dE/dw_k = a_k δ and dE/db = δ to the batch sums.
+
+        For element-wise activations.  A softmax neuron's δ needs the whole
+        layer (its Jacobian is not diagonal): Layer.back_prop computes it.
+        """
         self.output_grad = output_grad
         self.accumulate(output_grad * self.derivative)
 
     def accumulate(self, delta):
-        """Store δ = dE/dz and add this sample's a_k δ and δ to the batch sums."""
+        """Store δ = dE/dz and add this sample to the batch sums:
+        Σ dE/dw_k += a_k δ and Σ dE/db += δ.
+
+        The weight sums are kept in two parts: ``_summed`` holds Σ a_k δ over
+        the batch's earlier samples, and the latest sample's inputs and δ wait
+        beside it; they are added in when the next sample arrives.  (Online
+        learning then updates with a_k δ directly: see the module docstring.)
+        ``weight_grad_sum`` always gives the whole sum.
+        """
         self.delta = delta
         if self._latest_inputs is not None:
             self._summed = self._sum_with_latest()
@@ -91,8 +103,10 @@ class Neuron:
 
     @property
     def weight_grads(self):
-        """dE/dw_k = a_k · δ for this sample (the last back_prop)."""
+        """dE/dw_k = a_k · δ for this sample (the last back_prop); None before one."""
         delta = self.delta
+        if delta is None:
+            return None
         return [a * delta for a in self.inputs]
 
     @property
