@@ -148,7 +148,7 @@ def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, message):
 
 def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
-        main(["trace", "x.json", "--input", "abc"])
+        main(["trace", "x.json", "--steps", "abc"])
     assert info.value.code == 2
     with pytest.raises(SystemExit) as info:
         main(["demo", "nonexistent"])
@@ -164,3 +164,206 @@ def test_console_script_runs_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"neuronsim: error: {bad}: layers[0].weights[0]: "
                                      "expected 2 numbers, got 1")
+
+
+# ---------------------------------------------------------------- review fixes
+SM_SPEC = {"inputs": 2,
+           "layers": [{"activation": "relu", "weights": [[0.5, -0.2], [0.3, 0.8]],
+                       "biases": [0.1, 0]},
+                      {"activation": "softmax",
+                       "weights": [[0.2, -0.4], [0.7, 0.1], [-0.3, 0.5]],
+                       "biases": [0, 0.1, -0.1]}],
+           "loss": "half_sse", "learning_rate": 0.1,
+           "samples": [{"input": [1, 2], "target": [0, 1, 0]}]}
+LINEAR_SPEC = {"inputs": 2,
+               "layers": [{"activation": "relu", "weights": [["1/2", -1], ["3/4", "1/4"]],
+                           "biases": [1, "-1/2"]},
+                          {"activation": "linear", "weights": [[1, "-1/2"]], "biases": ["1/4"]}],
+               "loss": "half_sse", "learning_rate": "1/8",
+               "samples": [{"input": [2, 1], "target": [1]}]}
+
+
+def refused(capsys, argv, message):
+    """``argv`` exits 2 with exactly one line on stderr containing ``message``."""
+    status, out, err = run(capsys, *argv)
+    assert status == 2, (argv, out, err)
+    assert err.startswith("neuronsim: error: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def help_text(capsys, *argv):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_demo_xor_writes_its_table_to_output(capsys, tmp_path):
+    target = tmp_path / "xor.txt"
+    status, out, _ = run(capsys, "demo", "xor", "-o", str(target), "--digits", "4")
+    assert status == 0 and out == f"wrote {target}\n"
+    text = target.read_text()
+    assert text.startswith("neuronsim demo xor:") and "epoch   mean loss" in text
+    assert "input    target   output" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "xor", "-o", "f", "--format", "latex"],
+     "demo xor: --format does not apply to this demo (it takes only --digits, -o/--output, "
+     "--numbers)"),
+    (["demo", "xor", "--convention", "ng", "--layer", "2"],
+     "demo xor: --layer, --convention do not apply"),
+    (["demo", "rnn", "--bias-as-weight"], "demo rnn: --bias-as-weight does not apply"),
+    (["demo", "rnn", "--neuron", "1"], "demo rnn: --neuron does not apply"),
+    (["demo", "digits", "--format", "html"], "demo digits: --format does not apply to this "
+                                             "demo (it takes only -o/--output)"),
+    (["demo", "digits", "--numbers", "precise"], "demo digits: --numbers does not apply"),
+    (["demo", "mazur", "--digits", "0"], "--digits: expected 1 to 17, got 0"),
+])
+def test_demo_refuses_options_it_would_ignore(capsys, argv, message):
+    refused(capsys, argv, message)
+
+
+def test_mazur_demo_still_takes_every_view_option(capsys, tmp_path):
+    target = tmp_path / "m.tex"
+    status, out, _ = run(capsys, "demo", "mazur", "--format", "latex", "--convention", "ng",
+                         "--bias-as-weight", "--layer", "3", "--neuron", "1", "--sections",
+                         "update", "-o", str(target))
+    assert status == 0 and "wrote" in out
+    assert r"w_{10}^{(2)}" in target.read_text()       # the bias of an output neuron, ng
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "{sm}", "--every", "0"], "--every: expected at least 1, got 0"),
+    (["train", "{sm}", "--every", "-3"], "--every: expected at least 1, got -3"),
+    (["train", "{sm}", "--digits", "0"], "--digits: expected 1 to 17, got 0"),
+    (["train", "{sm}", "--digits", "18"], "--digits: expected 1 to 17, got 18"),
+    (["rnn-train", "{rnn}", "--every", "0"], "--every: expected at least 1, got 0"),
+    (["rnn-train", "{rnn}", "--digits", "0"], "--digits: expected 1 to 17, got 0"),
+])
+def test_train_refuses_bad_every_and_digits(capsys, tmp_path, argv, message):
+    from neuronsim.bundled import example_path
+
+    paths = {"sm": write(tmp_path, SM_SPEC, "sm.json"), "rnn": example_path("rnn")}
+    refused(capsys, [a.format(**paths) for a in argv], message)
+
+
+def test_train_names_the_loss_it_prints(capsys, tmp_path):
+    status, out, _ = run(capsys, "train", write(tmp_path, SM_SPEC, "sm.json"), "--epochs", "2")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].endswith("learning rate 0.1, reduction mean")
+    assert lines[2] == " epoch   mean loss"
+    assert float(lines[3].split()[1]) == pytest.approx(0.344939, rel=1e-6)
+    two = dict(SM_SPEC, reduction="sum", samples=SM_SPEC["samples"] * 2)
+    status, out, _ = run(capsys, "train", write(tmp_path, two, "sum.json"), "--epochs", "1",
+                         "--no-shuffle")
+    lines = out.splitlines()
+    assert lines[0].endswith("reduction sum") and lines[2] == " epoch   summed loss"
+    assert "sum loss" not in out
+    help = help_text(capsys, "train")
+    assert "--epochs N passes over the samples (default 100)" in help
+    assert "--digits N significant digits of the losses, 1 to 17 (default 6)" in help
+
+
+@pytest.mark.parametrize("command", ["trace", "train", "step", "early-update"])
+@pytest.mark.parametrize("rate", ["nan", "inf", "-inf", "0", "-0.5"])
+def test_learning_rate_must_be_finite_and_positive(capsys, tmp_path, command, rate):
+    err = refused(capsys, [command, write(tmp_path, SM_SPEC, "sm.json"),
+                           f"--learning-rate={rate}"],
+                  "--learning-rate: must be a finite number greater than 0, got ")
+    assert err.strip().endswith(rate)
+
+
+def test_rnn_and_digits_learning_rate_must_be_finite(capsys):
+    from neuronsim.bundled import example_path
+
+    refused(capsys, ["rnn-train", example_path("rnn"), "--learning-rate", "nan"],
+            "--learning-rate: must be a finite number greater than 0, got nan")
+    refused(capsys, ["digits", "--learning-rate", "inf"],
+            "--learning-rate: must be a finite number greater than 0, got inf")
+
+
+def test_trace_reads_fractions_like_explain(capsys, tmp_path):
+    sm = write(tmp_path, SM_SPEC, "sm.json")
+    _, half, _ = run(capsys, "trace", sm, "--input", "1/2", "2", "--target", "0", "1", "0")
+    _, decimal, _ = run(capsys, "trace", sm, "--input", "0.5", "2", "--target", "0", "1", "0")
+    assert half == decimal and "0.5·" in half
+    linear = write(tmp_path, LINEAR_SPEC, "linear.json")
+    status, out, _ = run(capsys, "trace", linear, "--numbers", "fraction", "--input", "1/3",
+                         "1", "--target", "1", "--learning-rate", "1/10")
+    assert status == 0
+    # z_1^(2) = (1/2)(1/3) + (−1)(1) + 1 = 1/6, exactly
+    assert "(1/2)·(1/3) + (−1)·1 + 1 = 1/6" in out
+    refused(capsys, ["trace", sm, "--input", "1/0", "2", "--target", "0", "1", "0"],
+            "--input: expected a number or a fraction such as 1/2, got '1/0'")
+
+
+@pytest.mark.parametrize("argv", [
+    ["trace", "{sm}", "--input", "1", "2", "3", "--target", "0", "1", "0"],
+    ["train", "{sm}", "--input", "1", "2", "3", "--target", "0", "1", "0"],
+    ["step", "{sm}", "--input", "1", "2", "3", "--target", "0", "1", "0"],
+    ["report", "{sm}", "-o", "{html}", "--input", "1", "2", "3", "--target", "0", "1", "0"],
+    ["draw", "{sm}", "--input", "1", "2", "3"],
+    ["explain", "{sm}", "w_11^(2)", "--input", "1", "2", "3", "--target", "0", "1", "0"],
+    ["worksheet", "{sm}", "--input", "1", "2", "3", "--target", "0", "1", "0"],
+])
+def test_wrong_input_length_names_the_option(capsys, tmp_path, argv):
+    paths = {"sm": write(tmp_path, SM_SPEC, "sm.json"), "html": str(tmp_path / "r.html")}
+    refused(capsys, [a.format(**paths) for a in argv], "--input: expected 2 numbers, got 3")
+    argv = [a.format(**paths) for a in argv[:argv.index("--input")]]
+    if argv[0] != "draw":
+        refused(capsys, argv + ["--input", "1", "2", "--target", "0", "1"],
+                "--target: expected 3 numbers, got 2")
+
+
+def test_step_report_and_draw_take_numbers(capsys, tmp_path):
+    linear = write(tmp_path, LINEAR_SPEC, "linear.json")
+    status, out, _ = run(capsys, "step", linear, "--numbers", "fraction")
+    assert status == 0
+    assert "E = ½(t₁ − a₁⁽³⁾)² = ½(1 − (5/8))² = 9/128" in out
+    page = tmp_path / "walk.html"
+    assert run(capsys, "report", linear, "--numbers", "fraction", "-o", str(page))[0] == 0
+    assert "9/128" in page.read_text()
+    status, out, _ = run(capsys, "draw", linear, "--numbers", "fraction", "--show", "delta")
+    assert status == 0 and ">−3/8<" in out
+    refused(capsys, ["step", linear], 'the fraction "1/2" is read only with numbers="fraction"')
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["gradcheck", "{sm}", "--numbers", "fraction"],
+     "--numbers fraction: gradcheck computes in float64 only"),
+    (["crosscheck", "{sm}", "--against", "numpy", "--numbers", "precise:30"],
+     "--numbers precise:30: crosscheck computes in float64 only"),
+])
+def test_float_only_commands_refuse_other_numbers(capsys, tmp_path, argv, message):
+    paths = {"sm": write(tmp_path, SM_SPEC, "sm.json")}
+    refused(capsys, [a.format(**paths) for a in argv], message)
+    status, out, _ = run(capsys, *[a.format(**paths) for a in argv[:-2]], "--numbers", "float")
+    assert status == 0
+
+
+@pytest.mark.parametrize("command", ["trace", "step", "demo"])
+def test_layer_help_says_the_numbering_is_the_same_in_both_conventions(capsys, command):
+    argv = [command] if command == "demo" else [command]
+    help = help_text(capsys, *argv)
+    assert ("Layer numbers count the input layer as layer 1 (layers with neurons are 2 to L) "
+            "in both conventions; --convention changes only the weight superscripts") in help
+    assert "the first layer with weights is 2" not in help
+
+
+def test_long_trace_gets_a_note_on_stderr(capsys, monkeypatch):
+    from neuronsim.bundled import example_path
+    from neuronsim.commands import core
+
+    monkeypatch.setattr(core, "LONG_TRACE_LINES", 50)
+    status, out, err = run(capsys, "trace", example_path("mazur"))
+    lines = out.count("\n")
+    assert status == 0 and lines > 50
+    assert err == (f"neuronsim: note: this trace is {lines:,} lines long; --layer L, "
+                   "--neuron J or --sections show a part of it\n")
+    status, out, err = run(capsys, "trace", example_path("mazur"), "--layer", "3")
+    assert status == 0 and err == ""
+    monkeypatch.setattr(core, "LONG_TRACE_LINES", 5000)
+    assert run(capsys, "trace", example_path("mazur"))[2] == ""

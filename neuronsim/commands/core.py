@@ -11,7 +11,15 @@ from ..network import Network
 from ..numfmt import format_number
 from ..render import FORMATS, SECTIONS, html_document, latex_document, render_trace
 from ..trace import Tracer
-from .explain import add_numbers_option
+from .explain import (add_numbers_option, add_sample_options, check_learning_rate,
+                      parse_number, sample_from_args)
+
+LAYER_HELP = ("{verb} only these layers.  Layer numbers count the input layer as layer 1 "
+              "(layers with neurons are 2 to L) in both conventions; --convention changes "
+              "only the weight superscripts")
+
+# A trace longer than this, with no --layer or --neuron, gets a note on stderr.
+LONG_TRACE_LINES = 5000
 
 
 def add_view_options(parser):
@@ -21,8 +29,7 @@ def add_view_options(parser):
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9)")
     parser.add_argument("--layer", type=int, nargs="+", metavar="L",
-                        help="show only these layers, textbook numbering (the first layer with "
-                             "weights is 2)")
+                        help=LAYER_HELP.format(verb="show"))
     parser.add_argument("--neuron", type=int, nargs="+", metavar="J",
                         help="show only these neurons, counted from 1")
     parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
@@ -77,23 +84,24 @@ def load(path, numbers="float"):
 
 
 def sample_list(net, args, source):
-    """The samples to use: --input/--target if given, else the file's."""
-    if getattr(args, "input", None) is not None or getattr(args, "target", None) is not None:
-        if args.input is None or args.target is None:
-            raise NeuronsimError("give both --input and --target")
-        return [(args.input, args.target)]
+    """The samples to use: --input/--target if given (read as ``explain`` reads
+    them: decimals or fractions such as 1/2, lengths checked), else the file's."""
+    x, t = sample_from_args(net, args)
+    if x is not None:
+        return [(x, t)]
     if not net.samples:
         raise NeuronsimError(f"{source}: the file has no samples; give --input and --target")
     return [(s["input"], s["target"]) for s in net.samples]
 
 
 def learning_rate(net, args, source):
-    rate = args.learning_rate if args.learning_rate is not None else net.learning_rate
-    if rate is None:
-        raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
-    if rate <= 0:
-        raise NeuronsimError(f"--learning-rate: must be positive, got {rate}")
-    return rate
+    """--learning-rate (a finite number > 0, in the network's numbers), else the file's."""
+    if args.learning_rate is None:
+        if net.learning_rate is None:
+            raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
+        return net.learning_rate
+    rate = parse_number(str(args.learning_rate), net.numbers.convert, "--learning-rate")
+    return check_learning_rate(rate, net.numbers, args.learning_rate)
 
 
 def trace_steps(net, samples, steps, rate):
@@ -109,8 +117,44 @@ def trace_steps(net, samples, steps, rate):
 
 
 # ------------------------------------------------------------------ demo
+# Each view option of ``demo``, and whether the user changed it from its default.
+DEMO_OPTIONS = {
+    "--format": lambda args: args.format != "plain",
+    "--digits": lambda args: args.digits != 9,
+    "--layer": lambda args: args.layer is not None,
+    "--neuron": lambda args: args.neuron is not None,
+    "--convention": lambda args: args.convention != "nielsen",
+    "--bias-as-weight": lambda args: args.bias_as_weight,
+    "--sections": lambda args: list(args.sections) != list(SECTIONS),
+    "-o/--output": lambda args: args.output is not None,
+    "--numbers": lambda args: args.numbers != "float",
+}
+# The options each demo honours (mazur and four-layer: all of them).
+DEMO_ACCEPTS = {
+    "xor": ("--digits", "-o/--output", "--numbers"),
+    "rnn": ("--format", "--digits", "--convention", "--sections", "-o/--output", "--numbers"),
+    "digits": ("-o/--output",),
+}
+
+
+def refuse_unused_options(args):
+    """Raise if an option was given that demo ``args.name`` would ignore."""
+    accepts = DEMO_ACCEPTS.get(args.name)
+    if accepts is None:
+        return
+    ignored = [option for option, given in DEMO_OPTIONS.items()
+               if given(args) and option not in accepts]
+    if ignored:
+        verb = "does" if len(ignored) == 1 else "do"
+        raise NeuronsimError(f"demo {args.name}: {', '.join(ignored)} {verb} not apply to this "
+                             f"demo (it takes only {', '.join(accepts)})")
+
+
 def run_demo(args):
     name = args.name
+    refuse_unused_options(args)
+    if name != "digits" and not 1 <= args.digits <= 17:
+        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     if name == "digits":
         from .digits import run_demo_digits
 
@@ -166,7 +210,7 @@ def _demo_xor(net, args):
         x = ", ".join(format_number(v) for v in sample["input"])
         lines.append(f"({x})   {format_number(sample['target'][0])}        "
                      f"{format_number(out, 4)}")
-    sys.stdout.write("\n".join(lines) + "\n")
+    emit(args, "\n".join(lines) + "\n")
     return 0
 
 
@@ -179,7 +223,12 @@ def run_trace(args):
     rate = learning_rate(net, args, args.spec)
     options = view_options(args, net)
     tracer = trace_steps(net, samples, args.steps, rate)
-    emit(args, render_trace(tracer.steps, **options))
+    text = render_trace(tracer.steps, **options)
+    lines = text.count("\n")
+    if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
+        print(f"neuronsim: note: this trace is {lines:,} lines long; --layer L, --neuron J "
+              "or --sections show a part of it", file=sys.stderr)
+    emit(args, text)
     return 0
 
 
@@ -190,6 +239,10 @@ def run_train(args):
     rate = learning_rate(net, args, args.spec)
     if args.epochs < 1:
         raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
+    if args.every is not None and args.every < 1:
+        raise NeuronsimError(f"--every: expected at least 1, got {args.every}")
+    if not 1 <= args.digits <= 17:
+        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     batch = None if args.batch_size in ("full", "all") else _positive_int(args.batch_size)
     every = args.every or max(1, args.epochs // 10)
     lines = []
@@ -205,7 +258,8 @@ def run_train(args):
         lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
     mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
     out = [f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
-           f"{format_number(rate)}, {net.reduction} loss", "", " epoch   loss"] + lines
+           f"{format_number(rate)}, reduction {net.reduction}", "",
+           f" epoch   {LOSS_COLUMN[net.reduction]}"] + lines
     if args.stop_loss is not None and len(history) < args.epochs:
         out.append(f"stopped after epoch {len(history)}: loss <= {args.stop_loss}")
     if args.save:
@@ -213,6 +267,10 @@ def run_train(args):
         out.append(f"saved the trained network to {args.save}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+# An epoch's loss is the mean of its sample losses, or their sum (Network.train).
+LOSS_COLUMN = {"mean": "mean loss", "sum": "summed loss"}
 
 
 def _positive_int(text):
@@ -243,31 +301,32 @@ def register(subparsers):
     trace = subparsers.add_parser(
         "trace", help="trace backpropagation steps of a network file, every number shown")
     trace.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
-    trace.add_argument("--input", type=float, nargs="+", metavar="X",
-                       help="input vector (default: the file's samples)")
-    trace.add_argument("--target", type=float, nargs="+", metavar="T", help="target vector")
+    add_sample_options(trace, default="the file's samples")
     trace.add_argument("--steps", type=int, default=1, metavar="N",
                        help="online steps to trace, cycling through the samples (default 1)")
-    trace.add_argument("--learning-rate", type=float, metavar="ETA",
-                       help="default: the file's learning_rate")
     add_view_options(trace)
     add_numbers_option(trace)
     trace.set_defaults(run=run_trace)
 
     train = subparsers.add_parser("train", help="train a network file by gradient descent")
     train.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
-    train.add_argument("--epochs", type=int, default=100)
-    train.add_argument("--learning-rate", type=float, metavar="ETA")
+    train.add_argument("--epochs", type=int, default=100, metavar="N",
+                       help="passes over the samples (default 100)")
+    train.add_argument("--learning-rate", metavar="ETA",
+                       help="a finite number > 0 (default: the file's learning_rate)")
     train.add_argument("--batch-size", default="1", metavar="N",
                        help="1 = online (default), N = mini-batch, 'full' = full batch")
     train.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
     train.add_argument("--no-shuffle", action="store_true", help="keep the samples' order")
     train.add_argument("--stop-loss", type=float, metavar="E",
                        help="stop once an epoch's loss is at most E")
-    train.add_argument("--every", type=int, metavar="K", help="print the loss every K epochs")
-    train.add_argument("--digits", type=int, default=6)
+    train.add_argument("--every", type=int, metavar="K",
+                       help="print the loss every K epochs, K >= 1 (default: a tenth of "
+                            "--epochs)")
+    train.add_argument("--digits", type=int, default=6, metavar="N",
+                       help="significant digits of the losses, 1 to 17 (default 6)")
     train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
-    train.add_argument("--input", type=float, nargs="+", help=argparse.SUPPRESS)
-    train.add_argument("--target", type=float, nargs="+", help=argparse.SUPPRESS)
+    train.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
+    train.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
     add_numbers_option(train)
     train.set_defaults(run=run_train)

@@ -17,6 +17,7 @@ from ..crosscheck import compare
 from ..errors import NeuronsimError
 from ..labels import CONVENTIONS
 from ..network import Network
+from .explain import add_float_only_numbers_option, refuse_non_float
 
 
 def load_function(text):
@@ -78,6 +79,7 @@ def batch(net, args):
 
 
 def run_crosscheck(args):
+    refuse_non_float(args)
     net = Network.from_spec(args.spec)
     against = against_argument(args.against)
     X, Y = batch(net, args)
@@ -96,8 +98,8 @@ def register(subparsers):
                            "per-neuron reference",
         description="Compare every activation, the loss, every delta and the gradients dW, db "
                     "with the per-neuron simulator, layer by layer; name the first divergence "
-                    "and the classic mistake that explains it.  Exit status 0: all agree, "
-                    "1: a mismatch, 2: bad input.")
+                    "and the classic mistake that explains it.  Always float64, as numpy and "
+                    "torch compute.  Exit status 0: all agree, 1: a mismatch, 2: bad input.")
     parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     parser.add_argument("--against", required=True, metavar="WHAT",
                         help="numpy (built-in vectorized reference), torch (autograd), "
@@ -112,4 +114,6 @@ def register(subparsers):
                         help="absolute floor of the tolerance (default 1e-12)")
     parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
                         help="weight superscripts in labels (default nielsen)")
+    add_float_only_numbers_option(parser, "crosscheck",
+                                  "the vectorized implementations compare in float64")
     parser.set_defaults(run=run_crosscheck)

@@ -19,6 +19,7 @@ from .. import datasets
 from ..errors import NeuronsimError
 from ..network import Network
 from ..progress import ProgressBar, train_with_progress
+from .explain import check_learning_rate
 
 CLASSES = 10
 DEFAULTS = {"hidden": 32, "epochs": 10, "learning_rate": 0.1, "seed": 0}
@@ -117,8 +118,7 @@ def run(epochs, hidden, learning_rate, seed, plot=None, quiet=False):
     for name, value in (("--epochs", epochs), ("--hidden", hidden)):
         if value < 1:
             raise NeuronsimError(f"{name}: expected at least 1, got {value}")
-    if learning_rate <= 0:
-        raise NeuronsimError(f"--learning-rate: must be positive, got {learning_rate}")
+    check_learning_rate(learning_rate)
     if plot:
         from ..plots import figure_format, require_matplotlib
 

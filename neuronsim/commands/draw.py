@@ -12,12 +12,16 @@ from .. import draw
 from ..errors import NeuronsimError
 from ..labels import CONVENTIONS
 from .core import load
+from .explain import add_numbers_option, parse_vector
 
 
 def _sample(net, args):
     """(x, t) to show, either possibly None."""
     if args.input is not None:
-        return args.input, args.target
+        x = parse_vector(args.input, net, "--input", net.sizes[0])
+        if args.target is None:
+            return x, None
+        return x, parse_vector(args.target, net, "--target", net.sizes[-1])
     if args.target is not None:
         raise NeuronsimError("--target needs --input")
     if not net.samples:
@@ -30,7 +34,7 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load(args.spec)
+    net = load(args.spec, args.numbers)
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"
     if needs_target and t is None:
@@ -69,12 +73,14 @@ def register(subparsers):
                         help="edges by weight (default) or by this sample's gradient dE/dw")
     parser.add_argument("--sample", type=int, default=1, metavar="K",
                         help="which of the file's samples to show, counted from 1 (default 1)")
-    parser.add_argument("--input", type=float, nargs="+", metavar="X",
-                        help="input vector (instead of the file's samples)")
-    parser.add_argument("--target", type=float, nargs="+", metavar="T",
+    parser.add_argument("--input", nargs="+", metavar="X",
+                        help="input vector (instead of the file's samples); decimals or "
+                             "fractions such as 1/2")
+    parser.add_argument("--target", nargs="+", metavar="T",
                         help="target vector (for --show delta and --edges gradient)")
     parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
                         help="weight superscript: nielsen (default) or ng")
     parser.add_argument("--digits", type=int, default=3, metavar="N",
                         help="significant digits of the values shown (default 3)")
+    add_numbers_option(parser)
     parser.set_defaults(run=run_draw)

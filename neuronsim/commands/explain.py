@@ -5,6 +5,7 @@ Also the options every hand-derivation command shares: ``--numbers``, the
 sample (``--input``/``--target``) and ``--learning-rate``.
 """
 
+import math
 import os
 import sys
 from fractions import Fraction
@@ -27,14 +28,31 @@ def add_numbers_option(parser):
                         help=NUMBERS_HELP)
 
 
-def add_sample_options(parser, learning_rate=True):
+def add_float_only_numbers_option(parser, command, why):
+    """``--numbers`` for a command that is float64 by nature: only ``float`` is
+    accepted, anything else is refused in one line saying why."""
+    parser.add_argument("--numbers", default="float", metavar="float",
+                        help=f"float only: {command} computes in float64 ({why})")
+    parser.set_defaults(float_only=(command, why))
+
+
+def refuse_non_float(args):
+    command, why = args.float_only
+    if args.numbers != "float":
+        raise NeuronsimError(f"--numbers {args.numbers}: {command} computes in float64 only "
+                             f"({why}); exact and precise numbers work in trace, step, "
+                             "explain and worksheet")
+
+
+def add_sample_options(parser, learning_rate=True, default="the file's first sample"):
+    """--input, --target (read by :func:`sample_from_args`) and --learning-rate."""
     parser.add_argument("--input", nargs="+", metavar="X",
-                        help="input vector (default: the file's first sample); fractions "
-                             "such as 1/2 are read exactly with --numbers fraction")
-    parser.add_argument("--target", nargs="+", metavar="T", help="target vector")
+                        help=f"input vector (default: {default}); decimals or fractions such "
+                             "as 1/2 (exact with --numbers fraction)")
+    parser.add_argument("--target", nargs="+", metavar="T", help="target vector, read the same way")
     if learning_rate:
         parser.add_argument("--learning-rate", metavar="ETA",
-                            help="default: the file's learning_rate")
+                            help="a finite number > 0 (default: the file's learning_rate)")
 
 
 def add_convention_option(parser):
@@ -57,26 +75,45 @@ def load_spec(spec, numbers):
 
 
 def sample_from_args(net, args):
-    """(x, t) as given on the command line, or (None, None) for the file's sample."""
+    """(x, t) as given on the command line, or (None, None) for the file's sample.
+
+    Every command that takes ``--input``/``--target`` reads them here: each
+    number by :func:`parse_number`, and the lengths must fit the network.
+    """
     if args.input is None and args.target is None:
         return None, None
     if args.input is None or args.target is None:
         raise NeuronsimError("give both --input and --target")
-    convert = net.numbers.convert
-    return [_number(v, convert, "--input") for v in args.input], \
-        [_number(v, convert, "--target") for v in args.target]
+    return (parse_vector(args.input, net, "--input", net.sizes[0]),
+            parse_vector(args.target, net, "--target", net.sizes[-1]))
+
+
+def parse_vector(texts, net, option, length):
+    """``length`` numbers from the command line in the network's numbers."""
+    if len(texts) != length:
+        raise NeuronsimError(f"{option}: expected {length} numbers, got {len(texts)}")
+    return [parse_number(text, net.numbers.convert, option) for text in texts]
 
 
 def learning_rate_from_args(net, args):
+    """``--learning-rate`` in the network's numbers (None if not given)."""
     if getattr(args, "learning_rate", None) is None:
         return None
-    rate = _number(args.learning_rate, net.numbers.convert, "--learning-rate")
-    if not rate > 0:
-        raise NeuronsimError(f"--learning-rate: must be positive, got {args.learning_rate}")
+    rate = parse_number(args.learning_rate, net.numbers.convert, "--learning-rate")
+    return check_learning_rate(rate, net.numbers, args.learning_rate)
+
+
+def check_learning_rate(rate, numbers=None, shown=None):
+    """``rate`` if it is a finite number greater than 0 (nan and inf are refused);
+    ``numbers``: the network's number system, which knows what finite means."""
+    finite = numbers.is_finite(rate) if numbers is not None else math.isfinite(rate)
+    if not (finite and rate > 0):
+        raise NeuronsimError("--learning-rate: must be a finite number greater than 0, got "
+                             f"{rate if shown is None else shown}")
     return rate
 
 
-def _number(text, convert, option):
+def parse_number(text, convert, option):
     """A number from the command line in the network's numbers.
 
     Decimals are read as a network file reads them (as floats: 0.1 is 1/10

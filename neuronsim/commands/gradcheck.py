@@ -9,9 +9,11 @@ from ..errors import NeuronsimError
 from ..gradcheck import gradcheck
 from ..labels import CONVENTIONS
 from ..network import Network
+from .explain import add_float_only_numbers_option, refuse_non_float
 
 
 def run_gradcheck(args):
+    refuse_non_float(args)
     net = Network.from_spec(args.spec)
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples to check the gradient on")
@@ -29,6 +31,7 @@ def register(subparsers):
         description="Central differences (E(θ+ε) - E(θ-ε)) / 2ε in float64 for every weight and "
                     "bias, on the file's samples as one batch; worst entries first.  Parameters "
                     "whose ±ε moves a ReLU input across 0 are reported as kinks, not compared.  "
+                    "Always float64: finite differences need floats.  "
                     "Exit status 0: all agree, 1: a mismatch, 2: bad input.")
     parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     parser.add_argument("--eps", type=float, default=1e-6, help="the step ε (default 1e-6)")
@@ -40,4 +43,5 @@ def register(subparsers):
                         help="show the N worst parameters (default 20)")
     parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
                         help="weight superscripts in labels (default nielsen)")
+    add_float_only_numbers_option(parser, "gradcheck", "finite differences of float64 losses")
     parser.set_defaults(run=run_gradcheck)

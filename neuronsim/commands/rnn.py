@@ -11,6 +11,8 @@ from ..recurrent import RecurrentNetwork
 from ..recurrent_trace import (SECTIONS, RecurrentTracer, gradient_flow, plot_gradient_flow,
                                render_gradient_flow, render_sequences)
 from ..render import FORMATS, html_document, latex_document
+from .core import LOSS_COLUMN
+from .explain import check_learning_rate
 
 
 def _load(path):
@@ -66,9 +68,7 @@ def _rate(args, net, source):
     rate = args.learning_rate if args.learning_rate is not None else net.learning_rate
     if rate is None:
         raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
-    if rate <= 0:
-        raise NeuronsimError(f"--learning-rate: must be positive, got {rate}")
-    return rate
+    return check_learning_rate(rate)
 
 
 def _samples(net, source):
@@ -113,6 +113,10 @@ def run_train(args):
     rate = _rate(args, net, args.spec)
     if args.epochs < 1:
         raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
+    if args.every is not None and args.every < 1:
+        raise NeuronsimError(f"--every: expected at least 1, got {args.every}")
+    if not 1 <= args.digits <= 17:
+        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     batch = None if args.batch_size in ("full", "all") else _positive_int(args.batch_size)
     every = args.every or max(1, args.epochs // 10)
     lines = []
@@ -129,7 +133,7 @@ def run_train(args):
     bptt = "full BPTT" if net.truncation is None else f"truncated BPTT (k = {net.truncation})"
     out = [f"training {args.spec}: {len(pairs)} sequences, {bptt}, learning rate "
            f"{format_number(rate)}, loss {net.step_loss} over steps, {net.reduction} over "
-           "sequences", "", " epoch   loss"] + lines
+           "sequences", "", f" epoch   {LOSS_COLUMN[net.reduction]}"] + lines
     if args.save:
         net.save(args.save)
         out.append(f"saved the trained network to {args.save}")
@@ -213,7 +217,7 @@ def run_rnn_demo(net, args, epochs=100, every=10):
     outputs = net.forward_pass(xs)
     lines += ["", "input    " + "  ".join(f"{x[0]:>5d}" for x in xs),
               "parity   " + "  ".join(f"{t[0]:>5d}" for t in ts),
-              "output   " + "  ".join(f"{y[0]:5.3f}" for y in outputs)]
+              "output   " + "  ".join(f"{float(y[0]):5.3f}" for y in outputs)]
     _emit(args, text + "\n".join(lines) + "\n")
     return 0
 
@@ -239,7 +243,8 @@ def register(subparsers):
 
     train = subparsers.add_parser("rnn-train", help="train a recurrent network file (BPTT)")
     train.add_argument("spec", metavar="SPEC", help="recurrent network file (docs/spec.md)")
-    train.add_argument("--epochs", type=int, default=100)
+    train.add_argument("--epochs", type=int, default=100, metavar="N",
+                       help="passes over the sequences (default 100)")
     train.add_argument("--learning-rate", type=float, metavar="ETA")
     train.add_argument("--batch-size", default="1", metavar="N",
                        help="sequences per update: 1 (default), N, or 'full'")
@@ -249,8 +254,11 @@ def register(subparsers):
     train.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
     train.add_argument("--no-shuffle", action="store_true")
     train.add_argument("--stop-loss", type=float, metavar="E")
-    train.add_argument("--every", type=int, metavar="K", help="print the loss every K epochs")
-    train.add_argument("--digits", type=int, default=6)
+    train.add_argument("--every", type=int, metavar="K",
+                       help="print the loss every K epochs, K >= 1 (default: a tenth of "
+                            "--epochs)")
+    train.add_argument("--digits", type=int, default=6, metavar="N",
+                       help="significant digits of the losses, 1 to 17 (default 6)")
     train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
     train.set_defaults(run=run_train)
 

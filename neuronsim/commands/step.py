@@ -16,7 +16,8 @@ from ..labels import CONVENTIONS
 from ..render import SECTIONS, _Writer, notation_note
 from ..stepper import Stepper, run, whole_walk
 from ..walk import walk
-from .core import learning_rate, load, sample_list, trace_steps, view_options
+from .core import LAYER_HELP, learning_rate, load, sample_list, trace_steps, view_options
+from .explain import add_numbers_option, add_sample_options
 
 
 def add_walk_options(parser, filters=True):
@@ -24,11 +25,7 @@ def add_walk_options(parser, filters=True):
     parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     parser.add_argument("--sample", type=int, default=1, metavar="K",
                         help="which of the file's samples to use, counted from 1 (default 1)")
-    parser.add_argument("--input", type=float, nargs="+", metavar="X",
-                        help="input vector (instead of the file's samples)")
-    parser.add_argument("--target", type=float, nargs="+", metavar="T", help="target vector")
-    parser.add_argument("--learning-rate", type=float, metavar="ETA",
-                        help="default: the file's learning_rate")
+    add_sample_options(parser, default="the file's sample --sample K")
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9)")
     parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
@@ -38,17 +35,17 @@ def add_walk_options(parser, filters=True):
                         help="show each bias as w_j0 on a constant input a_0 = 1")
     if filters:
         parser.add_argument("--layer", type=int, nargs="+", metavar="L",
-                            help="walk only these layers, textbook numbering (the first layer "
-                                 "with weights is 2)")
+                            help=LAYER_HELP.format(verb="walk"))
         parser.add_argument("--neuron", type=int, nargs="+", metavar="J",
                             help="walk only these neurons, counted from 1")
+    add_numbers_option(parser)
     # view_options (shared with ``trace``) also reads these two.
     parser.set_defaults(format="plain", sections=list(SECTIONS), layer=None, neuron=None)
 
 
 def traced_step(args):
     """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options)."""
-    net = load(args.spec)
+    net = load(args.spec, args.numbers)
     samples = sample_list(net, args, args.spec)
     if args.input is not None:
         chosen = samples[0]
