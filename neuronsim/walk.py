@@ -7,7 +7,10 @@
    then a_j^(l) = g(z_j^(l)) together with g'(z_j^(l)) (which the backward pass uses);
 2. the loss E;
 3. backward, output layer first: δ_j^(L) = dE/da_j^(L) · g'(z_j^(L)) (or the paired
-   a − t), then δ_j^(l) = (Σ_k w_kj^(l+1) δ_k^(l+1)) · g'(z_j^(l));
+   a − t), then δ_j^(l) = (Σ_k w_kj^(l+1) δ_k^(l+1)) · g'(z_j^(l)).  A softmax layer
+   (not paired with cross-entropy) uses its whole Jacobian,
+   δ_j = a_j (dE/da_j − Σ_i dE/da_i a_i), so there every dE/da_j of the layer comes
+   first, then the deltas;
 4. gradients of each neuron's parameters: dE/dw_jk = a_k δ_j, dE/db_j = δ_j;
 5. the update, on a step that ends a batch: w ← w − η · dE/dw.
 
@@ -118,8 +121,15 @@ def walk(step, format="plain", digits=9, convention="nielsen", bias_as_weight=Fa
         return out
     out.append(_loss_computation(step, w))
     last = len(step.activations) - 1
-    for r in sorted(records, key=lambda r: -r.layer):   # stable: output layer first
-        out.append(_delta_computation(step, w, r, last))
+    backward = sorted(records, key=lambda r: -r.layer)   # stable: output layer first
+    for l in sorted({r.layer for r in backward}, reverse=True):
+        group = [r for r in backward if r.layer == l]
+        if _needs_whole_layer(step, l, last):
+            out += [_output_grad_computation(step, w, r, last) for r in group]
+            out += [_delta_computation(step, w, r, last, with_output_grad=False)
+                    for r in group]
+        else:
+            out += [_delta_computation(step, w, r, last) for r in group]
     for r in records:
         out.append(_gradients_computation(step, w, r))
     if step.updated:
@@ -208,19 +218,37 @@ def _loss_computation(step, w):
 
 
 # ---------------------------------------------------------------- backward
-def _delta_computation(step, w, r, last):
-    """δ = dE/dz by the chain rule (output layer: with dE/da first)."""
+def _needs_whole_layer(step, l, last):
+    """True when layer ``l``'s deltas each use every dE/da_i of the layer: a softmax
+    layer, unless it is the output paired with cross-entropy (δ = a·Σt − t)."""
+    return step.activations[l] == "softmax" and not (l == last and step.paired_output)
+
+
+def _output_grad_line(step, w, r, last):
+    """dE/da_j: from the loss (output layer) or Σ_k w_kj δ_k (a hidden layer)."""
     l, j = r.layer, r.neuron
-    lines = []
     if l == last:
-        lines.append(Line("output_grad", w.partial(w.a(l, j)),
-                          _output_grad_equation(step, w, r, len(step.outputs)), r.output_grad))
-    else:   # dE/da_j = Σ_k w_kj δ_k, the sum inside the δ formula below
-        sym = [f"{w.w(l + 1, k, j)}{w.times}{w.delta(l + 1, k)}" for k in range(len(r.downstream))]
-        num = [f"{w.fac(wt)}{w.times}{w.fac(dl)}" for wt, dl in r.downstream]
-        lines.append(Line("output_grad", w.partial(w.a(l, j)), w.equation(
-            f"{w.partial(w.a(l, j))} = {w.sum_of(sym)} = {w.sum_of(num)} = "
-            f"{w.num(r.output_grad)}"), r.output_grad))
+        return Line("output_grad", w.partial(w.a(l, j)),
+                    _output_grad_equation(step, w, r, len(step.outputs)), r.output_grad)
+    sym = [f"{w.w(l + 1, k, j)}{w.times}{w.delta(l + 1, k)}" for k in range(len(r.downstream))]
+    num = [f"{w.fac(wt)}{w.times}{w.fac(dl)}" for wt, dl in r.downstream]
+    return Line("output_grad", w.partial(w.a(l, j)), w.equation(
+        f"{w.partial(w.a(l, j))} = {w.sum_of(sym)} = {w.sum_of(num)} = "
+        f"{w.num(r.output_grad)}"), r.output_grad)
+
+
+def _output_grad_computation(step, w, r, last):
+    """dE/da_j alone, for a softmax layer whose deltas need all of them first."""
+    l, j = r.layer, r.neuron
+    return Computation("backward", "output_grad", l, j,
+                       f"{_where(r)}: {w.partial(w.a(l, j))}, needed by every δ of this "
+                       "softmax layer", [_output_grad_line(step, w, r, last)])
+
+
+def _delta_computation(step, w, r, last, with_output_grad=True):
+    """δ = dE/dz by the chain rule, after dE/da (unless already shown)."""
+    l, j = r.layer, r.neuron
+    lines = [_output_grad_line(step, w, r, last)] if with_output_grad else []
     lines.append(Line("delta", w.delta(l, j), _delta_equation(step, w, r, step.layers[last]),
                       r.delta))
     kind = "output error" if l == last else "error propagated back"

@@ -204,8 +204,47 @@ def test_every_pairing_walks_with_the_tracers_numbers(output, loss):
     net.step(*samples[0], 0.1)
     step = tracer.steps[0]
     computations = walk(step)
-    assert len(computations) == 2 * 5 + 1 + 3 * 5   # 5 neurons: z and a, loss, δ, grads, update
+    # 5 neurons: z and a, loss, δ, grads, update; a softmax output layer not paired with
+    # cross-entropy shows its 2 dE/da first, as computations of their own
+    extra = 2 if (output, loss) == ("softmax", "half_sse") else 0
+    assert len(computations) == 2 * 5 + 1 + 3 * 5 + extra
     for c in computations:
         for line in c.lines:
             assert line.value == _record_value(step, c, line), (c.title, line.label)
             assert format_number(line.value) in line.formula, (c.title, line.formula)
+
+
+HIDDEN_SOFTMAX = {"inputs": 2,
+                  "layers": [{"activation": "softmax", "weights": [[0.2, -0.4], [0.7, 0.1]],
+                              "biases": [0, 0.1]},
+                             {"activation": "sigmoid", "weights": [[1.5, -0.5]],
+                              "biases": [0.2]}],
+                  "loss": "half_sse", "learning_rate": 0.1,
+                  "samples": [{"input": [1, 2], "target": [1]}]}
+
+
+def test_hidden_softmax_layer_walks_every_dE_da_then_the_jacobian_deltas():
+    from neuronsim import Network
+
+    net = Network.from_spec(HIDDEN_SOFTMAX)
+    tracer = Tracer().attach(net)
+    net.step([1, 2], [1], 0.1)
+    step = tracer.steps[0]
+    backward = [c for c in walk(step) if c.phase == "backward"]
+    assert [(c.quantity, c.layer, c.neuron) for c in backward] == [
+        ("delta", 1, 0), ("output_grad", 0, 0), ("output_grad", 0, 1),
+        ("delta", 0, 0), ("delta", 0, 1)]
+    assert backward[1].lines[0].formula == "dE/da₁⁽²⁾ = w₁₁⁽³⁾·δ₁⁽³⁾ = 1.5·(−0.122712858) = " \
+                                           "−0.184069287"
+    delta = backward[3].lines[0]
+    assert delta.formula.startswith("δ₁⁽²⁾ = a₁⁽²⁾·((w₁₁⁽³⁾·δ₁⁽³⁾) − "
+                                    "(dE/da₁⁽²⁾·a₁⁽²⁾ + dE/da₂⁽²⁾·a₂⁽²⁾)) = ")
+    assert "g'(z" not in delta.formula
+    # the Jacobian form, from the neurons' own numbers
+    a = [n.output for n in net.layers[0].neurons]
+    grads = [n.output_grad for n in net.layers[0].neurons]
+    weighted = sum(g * x for g, x in zip(grads, a))
+    for j in range(2):
+        expected = a[j] * (grads[j] - weighted)
+        assert math.isclose(backward[3 + j].value, expected, rel_tol=1e-12)
+        assert backward[3 + j].value == step.layers[0][j].delta
