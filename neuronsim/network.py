@@ -20,21 +20,12 @@ change in the middle of a backward pass.
 full-batch (batch_size=None).
 """
 
-from numbers import Integral, Real
-import random
 
-from .errors import NeuronsimError, NumericalError, ShapeError
+from .errors import NumericalError, ShapeError
 from .numbers import FLOAT
+from .training import checked_learning_rate, gradient_descent
 
 REDUCTIONS = ("mean", "sum")
-
-
-def _is_whole(value):
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_real(value):
-    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 class Network:
@@ -237,7 +228,7 @@ class Network:
 
     # ----------------------------------------------------------- training
     def train(self, samples=None, epochs=1, learning_rate=None, batch_size=1,
-              shuffle=True, seed=0, stop_loss=None, on_epoch=None):
+              shuffle=True, seed=0, stop_loss=None, on_epoch=None, on_batch=None):
         """Gradient descent over ``samples``; returns the loss of each epoch.
 
         ``samples``: a list of (input, target) pairs or {"input", "target"}
@@ -251,66 +242,24 @@ class Network:
         the mean of its per-sample losses (the sum with ``reduction="sum"``),
         each taken before its batch's update.  Training stops early once an
         epoch's loss is <= ``stop_loss``.  ``on_epoch(epoch, loss)`` is called
-        after each epoch (1-based).  A NaN or infinity stops training with a
+        after each epoch (1-based), ``on_batch(epoch, samples_done, loss_so_far)``
+        after each update (for progress bars).  A NaN or infinity stops training with a
         :class:`~neuronsim.errors.NumericalError` naming where it appeared.
         """
         pairs = self._sample_pairs(self.samples if samples is None else samples)
-        if not pairs:
-            raise ValueError("train needs at least one sample")
         if learning_rate is None:
             learning_rate = self.learning_rate
-        learning_rate = self._check_learning_rate(learning_rate)
-        if not _is_whole(epochs) or epochs < 1:
-            raise ValueError(f"epochs must be a whole number of at least 1, not {epochs!r}")
-        if batch_size is None:
-            batch_size = len(pairs)
-        if not _is_whole(batch_size) or batch_size < 1:
-            raise ValueError(f"batch_size must be a whole number of at least 1 or None "
-                             f"(full batch), not {batch_size!r}")
-        if stop_loss is not None and not _is_real(stop_loss):
-            raise ValueError(f"stop_loss must be a number or None, not {stop_loss!r}")
-        rng = random.Random(seed)
-        order = list(range(len(pairs)))
+        return gradient_descent(self, pairs, epochs, learning_rate, batch_size, shuffle, seed,
+                                stop_loss, on_epoch, on_batch, self._check_sample)
+
+    def _check_sample(self, loss, sample_index, epoch):
+        """Stop at the first NaN or infinity (a quick test, then a full search)."""
         is_finite = self.numbers.is_finite
-        first_layer = self.layers[0].neurons
-        history = []
-        self._discard_batch()
-        for epoch in range(1, epochs + 1):
-            if shuffle:
-                rng.shuffle(order)
-            total = 0
-            for position, index in enumerate(order, start=1):
-                x, t = pairs[index]
-                self.forward_pass(x)
-                value = self.back_prop(t)
-                if not (is_finite(value) and is_finite(sum(n.delta for n in first_layer))):
-                    self._raise_nonfinite(index, epoch)   # (a sum can overflow: it checks)
-                total += value
-                if position % batch_size == 0 or position == len(order):
-                    self.update_weights(learning_rate)
-            epoch_loss = total / len(order) if self.reduction == "mean" else total
-            history.append(epoch_loss)
-            if on_epoch is not None:
-                on_epoch(epoch, epoch_loss)
-            if stop_loss is not None and epoch_loss <= stop_loss:
-                break
-        return history
+        if not (is_finite(loss) and is_finite(sum(n.delta for n in self.layers[0].neurons))):
+            self._raise_nonfinite(sample_index, epoch)   # (the sum can overflow: it checks)
 
     def _check_learning_rate(self, learning_rate):
-        """η as a number of this network's number system, finite and above 0."""
-        if learning_rate is None:
-            raise ValueError("no learning rate: pass one or set learning_rate in the network file")
-        problem = f"learning_rate must be a finite number above 0, not {learning_rate!r}"
-        if isinstance(learning_rate, bool):
-            raise ValueError(problem)
-        try:
-            # In the network's own numbers, so a float η never turns fractions into floats.
-            rate = self.numbers.convert(learning_rate)
-        except (TypeError, ValueError, ArithmeticError, NeuronsimError):
-            raise ValueError(problem) from None
-        if not (rate > 0 and self.numbers.is_finite(rate)):
-            raise ValueError(problem)
-        return rate
+        return checked_learning_rate(learning_rate, self.numbers)
 
     def _sample_pairs(self, samples):
         pairs = []

@@ -8,12 +8,10 @@ program, or captured by a test) or when built with ``enabled=False``, so
 scripts and logs never fill with half-drawn bars.  No dependency: this is a
 dozen lines, not worth an extra.
 
-:func:`train_with_progress` trains exactly as ``Network.train`` does
-(the same shuffles from ``random.Random(seed)``, the same batches, so the
-same weights bit for bit) while moving a bar every few samples.
+:func:`train_with_progress` is ``Network.train`` with a bar moved by its
+``on_batch`` hook: the same weights and losses, bit for bit.
 """
 
-import random
 import sys
 import time
 
@@ -106,45 +104,29 @@ def train_with_progress(net, samples, epochs=1, learning_rate=None, batch_size=1
     """``net.train(samples, epochs, learning_rate, batch_size, shuffle=True, seed)``
     with a progress bar; returns the loss of each epoch.
 
-    Each epoch is shuffled with ``random.Random(seed)`` exactly as
-    ``Network.train`` does and handed to ``net.train`` in pieces of about
-    ``chunk`` samples (rounded up to whole batches, unshuffled), so every
-    update sees the same batch and the weights come out identical.  An
-    epoch's loss is the mean of its per-sample losses (the sum for
-    ``reduction="sum"``), added piece by piece: it may differ from
-    ``Network.train``'s in the last bits.  ``progress`` is a
-    :class:`ProgressBar` (or None for no bar); ``on_epoch(epoch, loss)`` as
-    in ``Network.train``.
+    It is ``net.train`` itself, watched through its ``on_batch`` hook, so the
+    weights and the epoch losses are exactly ``net.train``'s.  The bar is
+    redrawn at most every ``chunk`` samples (and at each epoch's end).
+    ``progress`` is a :class:`ProgressBar` (or None for no bar);
+    ``on_epoch(epoch, loss)`` as in ``Network.train``.
     """
     samples = list(samples)
-    if not samples:
-        raise ValueError("train needs at least one sample")
-    if batch_size is None:
-        batch_size = len(samples)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-    piece = max(1, -(-chunk // batch_size)) * batch_size
-    rng = random.Random(seed)
-    order = list(range(len(samples)))
-    history = []
-    for epoch in range(1, epochs + 1):
-        rng.shuffle(order)
-        if progress is not None:
-            progress.restart(len(order), prefix=f"epoch {epoch}/{epochs}")
-        total = 0.0
-        for start in range(0, len(order), piece):
-            part = [samples[i] for i in order[start:start + piece]]
-            loss = net.train(part, epochs=1, learning_rate=learning_rate,
-                             batch_size=batch_size, shuffle=False)[0]
-            total += loss * len(part) if net.reduction == "mean" else loss
-            if progress is not None:
-                done = start + len(part)
-                shown = total / done if net.reduction == "mean" else total
-                progress.update(len(part), loss=shown)
-        epoch_loss = total / len(order) if net.reduction == "mean" else total
-        history.append(epoch_loss)
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_loss)
-    if progress is not None:
+    if progress is None:
+        return net.train(samples, epochs=epochs, learning_rate=learning_rate,
+                         batch_size=batch_size, seed=seed, on_epoch=on_epoch)
+    shown = {"epoch": None, "done": 0}
+
+    def batch_done(epoch, done, loss):
+        if shown["epoch"] != epoch:
+            progress.restart(len(samples), prefix=f"epoch {epoch}/{epochs}")
+            shown.update(epoch=epoch, done=0)
+        if done - shown["done"] >= chunk or done == len(samples):
+            progress.update(done - shown["done"], loss=loss)
+            shown["done"] = done
+
+    try:
+        return net.train(samples, epochs=epochs, learning_rate=learning_rate,
+                         batch_size=batch_size, seed=seed, on_epoch=on_epoch,
+                         on_batch=batch_done)
+    finally:
         progress.close()
-    return history

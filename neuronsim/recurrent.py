@@ -48,12 +48,12 @@ their gradients to their batch sums.  No weight changes until
 been back-propagated.
 """
 
-import random
 from dataclasses import dataclass
 from operator import mul
 
 from .errors import NumericalError, ShapeError
 from .numbers import FLOAT
+from .training import gradient_descent
 
 REDUCTIONS = ("mean", "sum")
 STEP_LOSSES = ("sum", "mean")
@@ -599,52 +599,30 @@ class RecurrentNetwork:
 
     # ----------------------------------------------------------- training
     def train(self, samples=None, epochs=1, learning_rate=None, batch_size=1,
-              shuffle=True, seed=None, stop_loss=None, on_epoch=None):
+              shuffle=True, seed=0, stop_loss=None, on_epoch=None, on_batch=None):
         """Gradient descent over sequences; returns the loss of each epoch.
 
-        As :meth:`neuronsim.network.Network.train`, with one sample = one
+        As :meth:`neuronsim.network.Network.train` (the same loop,
+        :func:`neuronsim.training.gradient_descent`), with one sample = one
         sequence (``{"input": [x[1], ...], "target": ...}`` or a pair).
         """
         pairs = self.sample_pairs(self.samples if samples is None else samples)
-        if not pairs:
-            raise ValueError("train needs at least one sample")
         if learning_rate is None:
             learning_rate = self.learning_rate
-        if learning_rate is None:
-            raise ValueError("no learning rate: pass one or set learning_rate in the network file")
-        if batch_size is None:
-            batch_size = len(pairs)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
-        rng = random.Random(seed)
-        order = list(range(len(pairs)))
+        return gradient_descent(self, pairs, epochs, learning_rate, batch_size, shuffle, seed,
+                                stop_loss, on_epoch, on_batch, self._check_sample)
+
+    def _check_sample(self, loss, index, epoch):
+        """Stop at the first NaN or infinity, naming where it appeared."""
         is_finite = self.numbers.is_finite
-        history = []
-        self._discard_batch()
-        for epoch in range(1, epochs + 1):
-            if shuffle:
-                rng.shuffle(order)
-            total = 0
-            for position, index in enumerate(order, start=1):
-                xs, ts = pairs[index]
-                self.forward_pass(xs)
-                value = self.back_prop(ts)
-                first = self.recurrent.neurons
-                if not (is_finite(value) and all(is_finite(sum(n.deltas)) for n in first)):
-                    self._discard_batch()
-                    raise NumericalError(
-                        f"epoch {epoch}, samples[{index}]: {self._first_nonfinite()}; "
-                        "training stopped (try a smaller learning rate)")
-                total += value
-                if position % batch_size == 0 or position == len(order):
-                    self.update_weights(learning_rate)
-            epoch_loss = total / len(order) if self.reduction == "mean" else total
-            history.append(epoch_loss)
-            if on_epoch is not None:
-                on_epoch(epoch, epoch_loss)
-            if stop_loss is not None and epoch_loss <= stop_loss:
-                break
-        return history
+        first = self.recurrent.neurons
+        if not (is_finite(loss) and all(is_finite(sum(n.deltas)) for n in first)):
+            where = self._first_nonfinite()
+            if where is None:
+                return   # only a sum overflowed; every value is finite
+            self._discard_batch()
+            raise NumericalError(f"epoch {epoch}, samples[{index}]: {where}; "
+                                 "training stopped (try a smaller learning rate)")
 
     def sample_pairs(self, samples):
         """(inputs, targets) pairs from dicts or pairs, checked and converted."""
@@ -671,7 +649,11 @@ class RecurrentNetwork:
                     return f"first non-finite value is z or a of layers[0].neurons[{j}] at t = {t}"
         if not is_finite(self.last_loss):
             return f"the loss E = {self.last_loss}"
-        return "a delta of the recurrent layer is not finite"
+        for j, neuron in enumerate(self.recurrent.neurons):
+            for t, delta in enumerate(neuron.deltas, start=1):
+                if not is_finite(delta):
+                    return f"first non-finite value is delta of layers[0].neurons[{j}] at t = {t}"
+        return None
 
     def _discard_batch(self):
         for layer in self.layers:

@@ -38,7 +38,7 @@ import math
 from dataclasses import dataclass, field
 
 from . import labels as lab
-from .render import FORMATS, _equations, _heading, _Writer, notation_note
+from .render import _equations, _heading, _Writer, notation_note
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 

@@ -209,7 +209,7 @@ def check_spec(spec):
     out["update_biases"] = update_biases
     samples = spec.get("samples", [])
     if not isinstance(samples, list):
-        raise SpecError(f"samples: expected a list of {{\"input\", \"target\"}} objects")
+        raise SpecError('samples: expected a list of {"input", "target"} objects')
     out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
                       for i, s in enumerate(samples)]
     return out

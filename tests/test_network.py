@@ -1,8 +1,5 @@
 """The network step: Mazur's published numbers, batching, reductions, training."""
 
-import math
-import random
-
 import numpy as np
 import pytest
 
