@@ -262,9 +262,9 @@ def test_train_names_the_loss_it_prints(capsys, tmp_path):
     lines = out.splitlines()
     assert lines[0].endswith("reduction sum") and lines[2] == " epoch   summed loss"
     assert "sum loss" not in out
-    help = help_text(capsys, "train")
-    assert "--epochs N passes over the samples (default 100)" in help
-    assert "--digits N significant digits of the losses, 1 to 17 (default 6)" in help
+    text = help_text(capsys, "train")
+    assert "--epochs N passes over the samples (default 100)" in text
+    assert "--digits N significant digits of the losses, 1 to 17 (default 6)" in text
 
 
 @pytest.mark.parametrize("command", ["trace", "train", "step", "early-update"])
@@ -346,11 +346,10 @@ def test_float_only_commands_refuse_other_numbers(capsys, tmp_path, argv, messag
 
 @pytest.mark.parametrize("command", ["trace", "step", "demo"])
 def test_layer_help_says_the_numbering_is_the_same_in_both_conventions(capsys, command):
-    argv = [command] if command == "demo" else [command]
-    help = help_text(capsys, *argv)
+    text = help_text(capsys, command)
     assert ("Layer numbers count the input layer as layer 1 (layers with neurons are 2 to L) "
-            "in both conventions; --convention changes only the weight superscripts") in help
-    assert "the first layer with weights is 2" not in help
+            "in both conventions; --convention changes only the weight superscripts") in text
+    assert "the first layer with weights is 2" not in text
 
 
 def test_long_trace_gets_a_note_on_stderr(capsys, monkeypatch):
