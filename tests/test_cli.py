@@ -366,3 +366,11 @@ def test_long_trace_gets_a_note_on_stderr(capsys, monkeypatch):
     assert status == 0 and err == ""
     monkeypatch.setattr(core, "LONG_TRACE_LINES", 5000)
     assert run(capsys, "trace", example_path("mazur"))[2] == ""
+
+
+def test_demo_latex_and_markdown_summaries_use_their_format(capsys):
+    status, out, _ = run(capsys, "demo", "--format", "latex")
+    assert status == 0 and out.isascii()
+    assert r"$w_{11}^{(3)}$ & 0.35891648" in out and r"E\_total" in out
+    status, out, _ = run(capsys, "demo", "--format", "markdown")
+    assert "| w5      | w₁₁⁽³⁾      | 0.35891648       |" in out

@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+from tabulate import tabulate
+
 from ..bundled import EXAMPLES, MAZUR_WEIGHT_NAMES, example_path
 from ..errors import NeuronsimError
 from ..files import atomic_write_text
@@ -178,17 +180,29 @@ def run_demo(args):
 
 
 def _mazur_summary(tracer, net, args):
+    """Mazur's names next to ours, in the format of the trace above it."""
     step = tracer.steps[0]
-    lines = ["Compare with Mazur's published values (his w1..w8 are our weights below):",
-             f"  E_total = {format_number(step.loss, args.digits)}"]
-    order = ["w5", "w6", "w7", "w8", "w1", "w2", "w3", "w4"]
-    for name in order:
+    style = {"latex": "latex", "html": "html"}.get(args.format, "text")
+    rows = [["E_total", "E", format_number(step.loss, args.digits, style), ""]]
+    for name in ["w5", "w6", "w7", "w8", "w1", "w2", "w3", "w4"]:
         l, j, k = MAZUR_WEIGHT_NAMES[name]
         value = net.layers[l].neurons[j].weights[k]
-        label = weight_label(l, j, k, args.convention)
-        lines.append(f"  {name} = {label} = {format_number(value, args.digits)}  "
-                     f"(net.layers[{l}].neurons[{j}].weights[{k}])")
-    return "\n".join(lines) + "\n"
+        label = weight_label(l, j, k, args.convention, style)
+        rows.append([name, f"${label}$" if style == "latex" else label,
+                     format_number(value, args.digits, style),
+                     f"net.layers[{l}].neurons[{j}].weights[{k}]"])
+    title = "Compare with Mazur's published values (his w1..w8 are our weights below):"
+    if args.format == "plain":
+        lines = [title] + [f"  {name} = {label} = {value}  ({path})" if path
+                           else f"  {name} = {value}" for name, label, value, path in rows]
+        return "\n".join(lines) + "\n"
+    if style == "latex":
+        rows[0][0] = r"E\_total"
+    table = tabulate(rows, headers=["Mazur", "neuronsim", "after one step", "Python"],
+                     tablefmt=FORMATS[args.format][0], disable_numparse=True)
+    if style == "html":
+        title = f"<p>{title}</p>"
+    return f"{title}\n\n{table}\n"
 
 
 def _demo_xor(net, args):
