@@ -29,3 +29,19 @@ def test_module_docstrings():
     for module in (neuronsim, neuronsim.labels):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0
+
+
+def test_readme_trace_excerpt_is_real_demo_output(capsys):
+    """The README's ```text excerpt of `neuronsim demo` is what the demo prints."""
+    from neuronsim.cli import main
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    start = readme.index("```text\n") + len("```text\n")
+    excerpt = readme[start:readme.index("```", start)]
+    assert main(["demo"]) == 0
+    output = capsys.readouterr().out
+    lines = [line for line in excerpt.splitlines() if line.strip() and line.strip() != "..."]
+    assert len(lines) > 10
+    for line in lines:
+        assert line in output, line
