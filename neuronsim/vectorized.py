@@ -25,12 +25,23 @@ The results (:class:`BatchGradients`) are given back with one **row** per
 sample, shape (m, n_l), the layout of ``X`` and of user functions checked by
 :mod:`neuronsim.crosscheck`.  Python lists are 0-based: ``dW[0]`` is
 textbook layer 2 (the inputs are layer 1).
+
+Recurrent networks: :func:`rnn_bptt` (and :func:`recurrent_network_gradients`
+for a :class:`~neuronsim.recurrent.RecurrentNetwork`) are re-exported from
+:mod:`neuronsim.vectorized_rnn`, the independent numpy BPTT.
 """
 
 import numpy as np
 
 from .activations import ACTIVATION_PARAMS, ACTIVATIONS
 from .losses import LOSSES
+# Backpropagation through time, the matrix reference for recurrent networks, is
+# written in its own module (no code shared with this one or with recurrent.py).
+from .vectorized_rnn import (RNNForward, RNNGradients, recurrent_network_gradients,
+                             rnn_bptt, rnn_forward)
+
+RECURRENT = (RNNForward, RNNGradients, recurrent_network_gradients, rnn_bptt, rnn_forward)
+"""The recurrent names this module re-exports (from neuronsim.vectorized_rnn)."""
 
 # ---------------------------------------------------------------- activations
 # Each activation: g(Z) and g'(Z, A) on whole arrays, next to each other.

@@ -25,6 +25,12 @@ sum of its E_t over those steps (or their mean, ``step_loss="mean"``); the
 batch loss and the gradients are the mean over the N sequences
 (``reduction="mean"``) or their sum.  Time indices are 0-based here: ``[:, 0]``
 is step t = 1.
+
+:func:`recurrent_network_gradients` reads a recurrent network's arrays and
+names (nothing else) and runs :func:`rnn_bptt`; ``RNNGradients.as_dict()``
+is the layout :mod:`neuronsim.crosscheck` compares.  :mod:`neuronsim.vectorized`
+re-exports these, so ``neuronsim.vectorized`` is the one place for both
+matrix references.
 """
 
 from dataclasses import dataclass
@@ -63,7 +69,8 @@ def _activation(spec):
     return spec, 0.01
 
 
-def _apply(spec, Z):
+def apply_activation(spec, Z):
+    """g(Z) element-wise (softmax over the last axis)."""
     name, slope = _activation(spec)
     if name not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r} (known: {', '.join(_ACTIVATIONS)})")
@@ -72,7 +79,8 @@ def _apply(spec, Z):
     return _ACTIVATIONS[name][0](Z)
 
 
-def _prime(spec, Z, A):
+def activation_derivative(spec, Z, A):
+    """g'(Z) element-wise, from Z and A = g(Z) (not for softmax)."""
     name, slope = _activation(spec)
     return _ACTIVATIONS[name][1](Z, A, slope)
 
@@ -133,7 +141,7 @@ def _output_delta(name, output_activation, A, T, Z, paired):
     if _activation(output_activation)[0] == "softmax":
         # full Jacobian: Δ_j = a_j (G_j - Σ_i G_i a_i)
         return A * (G - (G * A).sum(-1, keepdims=True))
-    return G * _prime(output_activation, Z, A)
+    return G * activation_derivative(output_activation, Z, A)
 
 
 # ---------------------------------------------------------------- the passes
@@ -157,13 +165,27 @@ class RNNGradients:
     """The batch loss, the outputs (N, T, n_out), the gradients in the layout
     of the parameters ([(dW, dU, db), (dW, db), ...]), the recurrent layer's
     deltas (N, T, n: δ[t] summed over every E_t that reaches step t, before the
-    batch reduction) and each sequence's loss."""
+    batch reduction), each sequence's loss, the forward pass and each dense
+    layer's deltas (N, T, n_l; 0 at steps without a target)."""
 
     loss: float
     outputs: np.ndarray
     grads: list
     deltas: np.ndarray
     sequence_losses: np.ndarray
+    forward: RNNForward = None
+    dense_deltas: list = None
+
+    def as_dict(self):
+        """The arrays :func:`neuronsim.crosscheck.compare` reads for a recurrent
+        network: per layer (recurrent first) ``activations`` and ``deltas`` of
+        shape (N, T, n_l), ``dW`` and ``db``; ``dU``; ``loss``."""
+        fwd = self.forward
+        (dW, dU, db), dense = self.grads[0], self.grads[1:]
+        return {"activations": [fwd.H[:, 1:]] + list(fwd.dense_A),
+                "deltas": [self.deltas] + list(self.dense_deltas),
+                "dW": [dW] + [g for g, _ in dense], "dU": dU,
+                "db": [db] + [g for _, g in dense], "loss": self.loss}
 
 
 def rnn_forward(params, X, activation="tanh", dense_activations=(), initial_state=None):
@@ -178,12 +200,12 @@ def rnn_forward(params, X, activation="tanh", dense_activations=(), initial_stat
     Z = np.zeros((N, steps, n))
     for t in range(steps):
         Z[:, t] = X[:, t] @ W.T + H[:, t] @ U.T + b
-        H[:, t + 1] = _apply(activation, Z[:, t])
+        H[:, t + 1] = apply_activation(activation, Z[:, t])
     dense_Z, dense_A = [], []
     A = H[:, 1:]
     for (Wl, bl), act in zip(params[1:], dense_activations):
         Zl = A @ np.asarray(Wl, dtype=float).T + np.asarray(bl, dtype=float)
-        A = _apply(act, Zl)
+        A = apply_activation(act, Zl)
         dense_Z.append(Zl)
         dense_A.append(A)
     return RNNForward(Z, H, dense_Z, dense_A)
@@ -233,6 +255,7 @@ def rnn_bptt(params, X, targets, mask=None, activation="tanh", dense_activations
     n = N if reduction == "mean" else 1
     dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
     dense_grads = [(np.zeros_like(Wl), np.zeros_like(bl)) for Wl, bl in dense]
+    dense_deltas = [np.zeros_like(Zl) for Zl in fwd.dense_Z]
     deltas = np.zeros_like(fwd.Z)
     for t in range(steps):
         w_t = weight[:, t][:, None]
@@ -249,19 +272,48 @@ def rnn_bptt(params, X, targets, mask=None, activation="tanh", dense_activations
                              _output_grad(loss, outputs[:, t], targets[:, t]) * w_t, 0.0)
         for l in range(len(dense) - 1, -1, -1):
             A_prev = fwd.dense_A[l - 1][:, t] if l > 0 else fwd.H[:, t + 1]
+            dense_deltas[l][:, t] = Delta
             dense_grads[l][0][...] += Delta.T @ A_prev
             dense_grads[l][1][...] += Delta.sum(axis=0)
             D = Delta @ dense[l][0]
             if l > 0:
-                Delta = D * _prime(dense_activations[l - 1], fwd.dense_Z[l - 1][:, t],
-                                   fwd.dense_A[l - 1][:, t])
+                Delta = D * activation_derivative(dense_activations[l - 1],
+                                                  fwd.dense_Z[l - 1][:, t],
+                                                  fwd.dense_A[l - 1][:, t])
         # D = ∂E_t/∂H[t]; follow it back through time
         for s in range(t, max(-1, t - k), -1):
-            Delta = D * _prime(activation, fwd.Z[:, s], fwd.H[:, s + 1])
+            Delta = D * activation_derivative(activation, fwd.Z[:, s], fwd.H[:, s + 1])
             deltas[:, s] += Delta
             dW += Delta.T @ X[:, s]
             dU += Delta.T @ fwd.H[:, s]
             db += Delta.sum(axis=0)
             D = Delta @ U
     grads = [(dW / n, dU / n, db / n)] + [(gW / n, gb / n) for gW, gb in dense_grads]
-    return RNNGradients(float(sequence_losses.sum() / n), outputs, grads, deltas, sequence_losses)
+    return RNNGradients(float(sequence_losses.sum() / n), outputs, grads, deltas, sequence_losses,
+                        fwd, dense_deltas)
+
+
+# ---------------------------------------------------------------- from a network
+def _activation_spec(activation):
+    """"tanh", or {"name": "leaky_relu", "slope": s} for an activation with parameters."""
+    params = {k: float(v) for k, v in getattr(activation, "params", {}).items()}
+    return dict(params, name=activation.name) if params else activation.name
+
+
+def recurrent_network_gradients(net, X, targets, mask, truncation="default"):
+    """:func:`rnn_bptt` with the arrays, names and options of a recurrent network.
+
+    Reads ``net.to_arrays()``, the activation and loss names, ``reduction``,
+    ``step_loss``, ``truncation`` and the initial state; it runs none of the
+    network's code.  ``targets`` (N, T, n_out) and ``mask`` (N, T) as in
+    :func:`rnn_bptt`.
+    """
+    layers = net.layers
+    initial = layers[0].initial_state
+    return rnn_bptt(net.to_arrays(), X, targets, mask,
+                    activation=_activation_spec(layers[0].activation),
+                    dense_activations=[_activation_spec(layer.activation) for layer in layers[1:]],
+                    loss=net.loss.name,
+                    truncation=net.truncation if truncation == "default" else truncation,
+                    reduction=net.reduction, step_loss=net.step_loss,
+                    initial_state=None if initial is None else [float(v) for v in initial])

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from ..crosscheck import compare
+from ..crosscheck import compare, is_recurrent, sequence_arrays
 from ..errors import NeuronsimError
 from ..labels import CONVENTIONS
 from ..network import Network
@@ -75,6 +75,11 @@ def batch(net, args):
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples; give --data FILE.npz "
                              "with arrays X and Y")
+    if is_recurrent(net):   # X (m, T, n_in); Y (m, T, n_out) with NaN rows, or (m, n_out)
+        try:
+            return sequence_arrays(net.samples)
+        except NeuronsimError as exc:
+            raise NeuronsimError(f"{args.spec}: {exc}; give --data FILE.npz") from None
     return ([s["input"] for s in net.samples], [s["target"] for s in net.samples])
 
 
@@ -99,15 +104,21 @@ def register(subparsers):
         description="Compare every activation, the loss, every delta and the gradients dW, db "
                     "with the per-neuron simulator, layer by layer; name the first divergence "
                     "and the classic mistake that explains it.  Always float64, as numpy and "
-                    "torch compute.  Exit status 0: all agree, 1: a mismatch, 2: bad input.")
+                    "torch compute.  A recurrent network is compared step by step (forward "
+                    "t = 1..T, the loss, backward from t = T, then dW, dU, db), against "
+                    "torch.nn.RNN + nn.Linear for torch; a function then gets "
+                    "f(W, U, b, dense, X, Y) (docs/recurrent.md).  Exit status 0: all agree, "
+                    "1: a mismatch, 2: bad input.")
     parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     parser.add_argument("--against", required=True, metavar="WHAT",
                         help="numpy (built-in vectorized reference), torch (autograd), "
-                             "module:function (your f(weights, biases, X, Y) returning a dict), "
+                             "module:function (your f(weights, biases, X, Y) returning a dict; "
+                             "f(W, U, b, dense, X, Y) for a recurrent network), "
                              "or FILE.npz (saved arrays)")
     parser.add_argument("--data", metavar="FILE.npz",
-                        help="the batch: arrays X (m, n_in) and Y (m, n_out); default: the "
-                             "file's samples")
+                        help="the batch: arrays X (m, n_in) and Y (m, n_out); for a recurrent "
+                             "network X (m, T, n_in) and Y (m, T, n_out) (a NaN row: no "
+                             "target) or (m, n_out) (last step); default: the file's samples")
     parser.add_argument("--tolerance", type=float, default=1e-9,
                         help="relative tolerance (default 1e-9)")
     parser.add_argument("--atol", type=float, default=1e-12,
