@@ -30,6 +30,14 @@ mistakes there.
 An entry passes when |yours - ours| <= atol + tolerance · |ours|.  Layers are
 numbered as in the textbook (inputs = layer 1, so ``net.layers[0]`` is layer
 2); lists in the dicts and rows of X are 0-based.
+
+A :class:`~neuronsim.recurrent.RecurrentNetwork` is compared step by step
+(:func:`compare_recurrent`; section "recurrent networks" below and
+docs/recurrent.md, "Cross-checking your BPTT"): X (m, T, n_in), Y (m, T,
+n_out) with NaN rows for steps without a target or (m, n_out) for the last
+step; a function is called as ``f(W, U, b, dense, X, Y)`` and may also return
+``"dU"``; "numpy" is :func:`neuronsim.vectorized.rnn_bptt`, "torch" is
+``torch.nn.RNN`` + ``nn.Linear``.
 """
 
 import os
