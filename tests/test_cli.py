@@ -374,3 +374,25 @@ def test_demo_latex_and_markdown_summaries_use_their_format(capsys):
     assert r"$w_{11}^{(3)}$ & 0.35891648" in out and r"E\_total" in out
     status, out, _ = run(capsys, "demo", "--format", "markdown")
     assert "| w5      | w₁₁⁽³⁾      | 0.35891648       |" in out
+
+
+def test_train_progress_bar_only_on_a_terminal(capsys):
+    import io
+
+    from neuronsim.commands.core import _bar_mover
+    from neuronsim.progress import ProgressBar
+
+    from neuronsim.bundled import example_path
+
+    status, out, err = run(capsys, "train", example_path("xor"), "--epochs", "5")
+    assert status == 0 and err == ""             # captured stderr is not a terminal: no bar
+    stream = io.StringIO()
+    ticks = iter(range(100))
+    bar = ProgressBar(4, stream=stream, enabled=True, clock=lambda: next(ticks))
+    mover = _bar_mover(bar, epochs=2)
+    for epoch in (1, 2):
+        for done in (2, 4):
+            mover(epoch, done, 0.5)
+    bar.close()
+    text = stream.getvalue()
+    assert "epoch 1/2 [" in text and "epoch 2/2 [####################] 4/4  loss 0.5" in text

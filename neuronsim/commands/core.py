@@ -11,6 +11,7 @@ from ..files import atomic_write_text
 from ..labels import CONVENTIONS, weight_label
 from ..network import Network
 from ..numfmt import format_number
+from ..progress import ProgressBar
 from ..render import FORMATS, SECTIONS, html_document, latex_document, render_trace
 from ..trace import Tracer
 from .explain import (add_numbers_option, add_sample_options, check_learning_rate,
@@ -265,9 +266,14 @@ def run_train(args):
         if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
             lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
 
-    history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
-                        shuffle=not args.no_shuffle, seed=args.seed, stop_loss=args.stop_loss,
-                        on_epoch=report)
+    bar = ProgressBar(len(samples), stream=sys.stderr, enabled=False if args.quiet else None)
+    try:
+        history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
+                            shuffle=not args.no_shuffle, seed=args.seed,
+                            stop_loss=args.stop_loss, on_epoch=report,
+                            on_batch=_bar_mover(bar, args.epochs) if bar.enabled else None)
+    finally:
+        bar.close()
     if lines and not lines[-1].startswith(f"{len(history):6d}"):
         lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
     mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
@@ -281,6 +287,22 @@ def run_train(args):
         out.append(f"saved the trained network to {args.save}")
     sys.stdout.write("\n".join(out) + "\n")
     return 0
+
+
+def _bar_mover(bar, epochs, every=0.1):
+    """An on_batch hook that redraws ``bar`` at most every ``every`` seconds."""
+    last = {"epoch": None, "drawn": 0.0}
+
+    def on_batch(epoch, done, loss):
+        if last["epoch"] != epoch:
+            bar.restart(prefix=f"epoch {epoch}/{epochs}")
+            last["epoch"] = epoch
+        now = bar.clock()
+        if now - last["drawn"] >= every or done == bar.total:
+            bar.update(done - bar.done, loss=loss)
+            last["drawn"] = now
+
+    return on_batch
 
 
 # An epoch's loss is the mean of its sample losses, or their sum (Network.train).
@@ -340,6 +362,8 @@ def register(subparsers):
     train.add_argument("--digits", type=int, default=6, metavar="N",
                        help="significant digits of the losses, 1 to 17 (default 6)")
     train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar (it is drawn on stderr only when that is a terminal)")
     train.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
     train.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
     add_numbers_option(train)
