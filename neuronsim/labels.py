@@ -113,13 +113,6 @@ def target_label(neuron_index, style="text"):
     return symbol("t", (neuron_index + 1,), None, style)
 
 
-def derivative_label(of_label, style="text"):
-    """g'(z) of a z label."""
-    if style == "latex":
-        return f"g'({of_label})"
-    return f"g'({of_label})"
-
-
 def partial_label(of_label, style="text"):
     """dE/dx for a label x (∂E/∂x in LaTeX)."""
     if style == "latex":
