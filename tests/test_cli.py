@@ -379,7 +379,7 @@ def test_demo_latex_and_markdown_summaries_use_their_format(capsys):
 def test_train_progress_bar_only_on_a_terminal(capsys):
     import io
 
-    from neuronsim.commands.core import _bar_mover
+    from neuronsim.commands.core import bar_mover
     from neuronsim.progress import ProgressBar
 
     from neuronsim.bundled import example_path
@@ -389,10 +389,20 @@ def test_train_progress_bar_only_on_a_terminal(capsys):
     stream = io.StringIO()
     ticks = iter(range(100))
     bar = ProgressBar(4, stream=stream, enabled=True, clock=lambda: next(ticks))
-    mover = _bar_mover(bar, epochs=2)
+    mover = bar_mover(bar, epochs=2)
     for epoch in (1, 2):
         for done in (2, 4):
             mover(epoch, done, 0.5)
     bar.close()
     text = stream.getvalue()
     assert "epoch 1/2 [" in text and "epoch 2/2 [####################] 4/4  loss 0.5" in text
+
+
+def test_precise_traces_may_show_more_than_17_digits(capsys):
+    from neuronsim.bundled import example_path
+
+    status, out, _ = run(capsys, "trace", example_path("mazur"), "--numbers", "precise:40",
+                         "--digits", "30", "--sections", "loss")
+    assert status == 0 and "= 0.298371108760002685645471395593" in out
+    status, _, err = run(capsys, "trace", example_path("mazur"), "--digits", "30")
+    assert status == 2 and "--digits: expected 1 to 17, got 30" in err

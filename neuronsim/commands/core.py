@@ -49,8 +49,9 @@ def add_view_options(parser):
 def view_options(args, net):
     """Turn textbook-numbered --layer/--neuron into 0-based filters, checked."""
     layers = neurons = None
-    if args.digits < 1 or args.digits > 17:
-        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
+    most = max_digits(net)
+    if not 1 <= args.digits <= most:
+        raise NeuronsimError(f"--digits: expected 1 to {most}, got {args.digits}")
     if args.layer:
         last = len(net.layers) + 1
         for number in args.layer:
@@ -67,6 +68,11 @@ def view_options(args, net):
     return dict(format=args.format, digits=args.digits, layers=layers, neurons=neurons,
                 convention=args.convention, bias_as_weight=args.bias_as_weight,
                 sections=tuple(args.sections))
+
+
+def max_digits(net):
+    """Digits worth showing: 17 for float64, the working precision for precise numbers."""
+    return max(17, getattr(net.numbers, "digits", 17))
 
 
 def emit(args, text):
@@ -271,7 +277,7 @@ def run_train(args):
         history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
                             shuffle=not args.no_shuffle, seed=args.seed,
                             stop_loss=args.stop_loss, on_epoch=report,
-                            on_batch=_bar_mover(bar, args.epochs) if bar.enabled else None)
+                            on_batch=bar_mover(bar, args.epochs) if bar.enabled else None)
     finally:
         bar.close()
     if lines and not lines[-1].startswith(f"{len(history):6d}"):
@@ -289,7 +295,7 @@ def run_train(args):
     return 0
 
 
-def _bar_mover(bar, epochs, every=0.1):
+def bar_mover(bar, epochs, every=0.1):
     """An on_batch hook that redraws ``bar`` at most every ``every`` seconds."""
     last = {"epoch": None, "drawn": 0.0}
 

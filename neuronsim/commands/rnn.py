@@ -11,7 +11,8 @@ from ..recurrent import RecurrentNetwork
 from ..recurrent_trace import (SECTIONS, RecurrentTracer, gradient_flow, plot_gradient_flow,
                                render_gradient_flow, render_sequences)
 from ..render import FORMATS, html_document, latex_document
-from .core import LOSS_COLUMN
+from ..progress import ProgressBar
+from .core import LOSS_COLUMN, bar_mover
 from .explain import check_learning_rate
 
 
@@ -125,9 +126,14 @@ def run_train(args):
         if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
             lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
 
-    history = net.train(pairs, epochs=args.epochs, learning_rate=rate, batch_size=batch,
-                        shuffle=not args.no_shuffle, seed=args.seed, stop_loss=args.stop_loss,
-                        on_epoch=report)
+    bar = ProgressBar(len(pairs), stream=sys.stderr, enabled=False if args.quiet else None)
+    try:
+        history = net.train(pairs, epochs=args.epochs, learning_rate=rate, batch_size=batch,
+                            shuffle=not args.no_shuffle, seed=args.seed,
+                            stop_loss=args.stop_loss, on_epoch=report,
+                            on_batch=bar_mover(bar, args.epochs) if bar.enabled else None)
+    finally:
+        bar.close()
     if lines and not lines[-1].startswith(f"{len(history):6d}"):
         lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
     bptt = "full BPTT" if net.truncation is None else f"truncated BPTT (k = {net.truncation})"
@@ -242,6 +248,8 @@ def register(subparsers):
     trace.set_defaults(run=run_trace)
 
     train = subparsers.add_parser("rnn-train", help="train a recurrent network file (BPTT)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar (it is drawn on stderr only when that is a terminal)")
     train.add_argument("spec", metavar="SPEC", help="recurrent network file (docs/spec.md)")
     train.add_argument("--epochs", type=int, default=100, metavar="N",
                        help="passes over the sequences (default 100)")
