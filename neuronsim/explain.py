@@ -16,7 +16,9 @@ feeds every neuron of layer l+1.  Backpropagation computes the same sum
 grouped by layers: δ_j^(l) = (Σ_m w_mj^(l+1) δ_m^(l+1)) g'(z_j^(l)) and
 dE/dw_jk^(l) = a_k^(l-1) δ_j^(l).  A bias has ∂z_j/∂b_j = 1 in place of
 a_k^(l-1); a delta δ_j^(l) = dE/dz_j^(l) is the same sum without that last
-factor.
+factor.  Written as a weight w_j0^(l) on a constant input a_0 = 1
+(``bias_as_weight=True``), the bias is one more term of the sum,
+z_j^(l) = Σ_k w_jk^(l) a_k^(l-1) with k from 0, and ∂z_j/∂w_j0 = a_0 = 1.
 
 Two output pairings skip dE/da: with sigmoid + binary_cross_entropy and
 softmax + cross_entropy the network uses δ = ∂E/∂z = a − t directly (the
@@ -54,6 +56,10 @@ FORMATS = ("plain", "markdown", "latex")
 # the layer widths).
 MAX_PATHS_SHOWN = 8
 MAX_PATHS_SUMMED = 20_000
+
+# A z sum with more terms than this shows its first two, the explained
+# parameter's and the last, with "…" between.
+MAX_Z_TERMS = 8
 
 # g'(z) of each activation, as taught.
 DERIVATIVE_FORMULAS = {
@@ -269,13 +275,14 @@ def _numbers_name(numbers):
 class _Writer:
     """Labels and numbers for one output format (plain, markdown, latex)."""
 
-    def __init__(self, fmt, digits, convention):
+    def __init__(self, fmt, digits, convention, bias_as_weight=False):
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
         self.fmt = fmt
         self.style = "latex" if fmt == "latex" else "text"
         self.digits = digits
         self.convention = convention
+        self.bias_as_weight = bias_as_weight
         latex = fmt == "latex"
         self.times = r" \cdot " if latex else " · "
         self.minus = " - " if latex else " − "
@@ -291,8 +298,12 @@ class _Writer:
         if kind == "w":
             return lab.weight_label(layer, j, k, self.convention, self.style)
         if kind == "b":
-            return lab.bias_label(layer, j, self.convention, self.style)
+            return lab.bias_label(layer, j, self.convention, self.style, self.bias_as_weight)
         return lab.neuron_label(kind, layer, j, self.style)
+
+    def one(self):
+        """a_0, the constant input 1 of a bias shown as the weight w_j0."""
+        return lab.symbol("a", (0,), None, self.style)
 
     def t(self, i):
         return lab.target_label(i, self.style)
@@ -350,7 +361,7 @@ def _factor_symbols(w, f, net_activations, loss_name, n_outputs):
         z = w.label("z", f.layer, f.i)
         return w.partial(z, w.label("w", f.layer, f.i, f.j)), w.label("a", f.layer - 1, f.j)
     z = w.label("z", f.layer, f.i)
-    return w.partial(z, w.label("b", f.layer, f.i)), "1"
+    return w.partial(z, w.label("b", f.layer, f.i)), w.one() if w.bias_as_weight else "1"
 
 
 def _loss_derivative(w, loss_name, a, t, n_outputs):
@@ -389,16 +400,18 @@ def _node_chain(w, factors, target):
     return w.arrow.join(nodes)
 
 
-def convention_note(convention):
-    """The sentence every explain output carries about the weight labels."""
+def convention_note(convention, bias_as_weight=False):
+    """The sentences every explain output carries about the weight labels."""
     if convention == "nielsen":
         rule = ("w_jk^(l) feeds neuron j of layer l from neuron k of layer l-1; "
                 "b_j^(l) is the bias of neuron j of layer l")
     else:
         rule = ("w_jk^(l) feeds neuron j of layer l+1 from neuron k of layer l; "
                 "b_j^(l) feeds z_j^(l+1)")
-    return (f"Weight convention {convention}: {rule}.  Textbook numbering: the input layer "
-            f"is layer 1 and neurons count from 1; Python indices count from 0.")
+    bias = ("  Biases are shown as weights w_j0^(l) = b_j^(l) on a constant input a_0 = 1."
+            if bias_as_weight else "")
+    return (f"Weight convention {convention}: {rule}.{bias}  Textbook numbering: the input "
+            f"layer is layer 1 and neurons count from 1; Python indices count from 0.")
 
 
 def shortcut_note(net, w=None):
@@ -433,10 +446,16 @@ def shortcut_note(net, w=None):
             f"{common}.")
 
 
-def render_explanation(e, format="plain", digits=9):
-    """An :class:`Explanation` as text: paths symbolically, in numbers, the sum,
-    the backpropagation form and the simulator's value."""
-    w = _Writer(format, digits, e.convention)
+def render_explanation(e, format="plain", digits=9, bias_as_weight=False):
+    """An :class:`Explanation` as text: the z sum the parameter enters, the paths
+    symbolically and in numbers, their sum, the backpropagation form and the
+    simulator's value.
+
+    ``bias_as_weight``: write each bias b_j^(l) as the weight w_j0^(l) on a
+    constant input a_0 = 1, so z_j = Σ_k w_jk a_k with k from 0 and
+    ∂z_j/∂w_j0 = a_0 = 1.
+    """
+    w = _Writer(format, digits, e.convention, bias_as_weight)
     net = e.net
     target = e.target
     what = w.label(target.kind, target.layer, target.neuron, target.input)
@@ -447,7 +466,7 @@ def render_explanation(e, format="plain", digits=9):
     lines = []
     title = f"Explain {lhs}" if w.style != "latex" else f"Explain ${lhs}$"
     lines.append(_heading(w, title))
-    lines.append(w.text(convention_note(e.convention)))
+    lines.append(w.text(convention_note(e.convention, bias_as_weight)))
     lines.append(w.text(f"Label {e.label_text!r} read as ") + _inline(w, what)
                  + w.text(f" = {target.python()}."))
     x = ", ".join(w.num(v) for v in e.x)
@@ -458,7 +477,11 @@ def render_explanation(e, format="plain", digits=9):
     legend = _derivative_legend(w, e, target.layer)
     if legend:
         lines.append(w.text(legend))
-    start = w.label("z", target.layer, target.neuron)
+    if target.kind in ("w", "b"):
+        lines.append(w.text("The parameter enters E only through ") + _inline(w, _z_label(w, e))
+                     + w.text(":"))
+        lines.append(_display(w, _z_sum_lines(w, e)))
+    start = _z_label(w, e)
     if e.n_paths == 1:
         lines.append(w.text("One path leads from ") + _inline(w, start) + w.text(" to E."))
     else:
@@ -487,6 +510,56 @@ def render_explanation(e, format="plain", digits=9):
     lines.append(w.text(_agreement(w, e)))
     separator = "\n\n"
     return separator.join(lines) + "\n"
+
+
+def _z_label(w, e):
+    """The label of z_j^(l), where every path of the explained quantity starts."""
+    return w.label("z", e.target.layer, e.target.neuron)
+
+
+def _z_sum_lines(w, e):
+    """z_j = Σ_k w_jk a_k + b_j (or Σ from k = 0 with w_j0 a_0), with numbers, and
+    the last factor of every path: ∂z_j/∂w_jk = a_k or ∂z_j/∂b_j = 1 (= a_0)."""
+    target, net = e.target, e.net
+    layer, j = target.layer, target.neuron
+    neuron = net.layers[layer].neurons[j]
+    inputs = work_inputs(net, layer)
+    terms = [(f"{w.label('w', layer, j, k)}{w.times}{w.label('a', layer - 1, k)}",
+              f"{w.fac(weight)}{w.times}{w.fac(a)}")
+             for k, (weight, a) in enumerate(zip(neuron.weights, inputs))]
+    if w.bias_as_weight:
+        terms.insert(0, (f"{w.label('b', layer, j)}{w.times}{w.one()}",
+                         f"{w.fac(neuron.bias)}{w.times}1"))
+        here = 0 if target.kind == "b" else target.input + 1
+    else:
+        terms.append((w.label("b", layer, j), w.fac(neuron.bias)))
+        here = len(terms) - 1 if target.kind == "b" else target.input
+    symbolic = _sum_shown([s for s, _ in terms], here, w)
+    numeric = _sum_shown([n for _, n in terms], here, w)
+    z = _z_label(w, e)
+    parameter = w.label(target.kind, layer, j, target.input)
+    if target.kind == "w":
+        slope = f"{w.label('a', layer - 1, target.input)} = {w.num(inputs[target.input])}"
+    else:
+        slope = f"{w.one()} = 1" if w.bias_as_weight else "1"
+    eq, pad = ("&= ", "") if w.fmt == "latex" else ("= ", " " * (len(z) + 1))
+    return [f"{z} {eq}{symbolic}", f"{pad}{eq}{numeric}", f"{pad}{eq}{w.num(neuron.z)}",
+            f"{w.partial(z, parameter)} {eq}{slope}"]
+
+
+def _sum_shown(terms, here, w):
+    """The terms joined by " + "; past MAX_Z_TERMS only the first two, term
+    ``here`` and the last, with "…" for the terms left out."""
+    if len(terms) <= MAX_Z_TERMS:
+        return " + ".join(terms)
+    kept = sorted({0, 1, here, len(terms) - 1})
+    shown, previous = [], None
+    for index in kept:
+        if shown and index != previous + 1:
+            shown.append(r"\dots" if w.style == "latex" else "…")
+        shown.append(terms[index])
+        previous = index
+    return " + ".join(shown)
 
 
 def _heading(w, text):
@@ -571,6 +644,9 @@ def _backprop_lines(w, e):
             a = w.label("a", target.layer - 1, target.input)
             value = work_inputs(net, target.layer)[target.input]
             lines.append(f"{grad} {eq}{a}{w.times}{d} = {w.fac(value)}{w.times}"
+                         f"{w.fac(neuron.delta)} = {w.num(e.simulator_value)}")
+        elif w.bias_as_weight:
+            lines.append(f"{grad} {eq}{w.one()}{w.times}{d} = 1{w.times}"
                          f"{w.fac(neuron.delta)} = {w.num(e.simulator_value)}")
         else:
             lines.append(f"{grad} {eq}{d} = {w.num(e.simulator_value)}")

@@ -9,6 +9,7 @@ Accepted forms (spaces, ``$``, ``\\`` and braces are ignored):
 textbook, plain text                           ``w_22^(2)``, ``w_2,2^(2)``, ``w_{12,3}^{(2)}``,
                                                ``(w_22)^(2)``, ``w^(2)_22``, ``w_22^2``
 textbook, Unicode (as neuronsim prints it)     ``w₂₂⁽²⁾``, ``b₁⁽³⁾``, ``δ₁⁽²⁾``, ``z₁⁽³⁾``
+a bias as the weight w_j0 on a_0 = 1           ``w_10^(3)``, ``w₁₀⁽³⁾``, ``w_12,0^(3)``
 derivative names                               ``dE/dw_22^(2)``, ``∂C/∂b_1^(3)``
 kinds                                          ``w`` weight, ``b`` bias, ``δ``/``delta``/``d``
                                                delta (dE/dz), ``z``, ``a``
@@ -21,15 +22,18 @@ Python API, 0-based, no convention             ``layers[0].neurons[1].weights[1]
 Textbook labels count layers and neurons from 1 (the input layer is layer 1);
 the Python forms count from 0.  A weight's two subscripts may be written
 together only when both are single digits (``w_22``); otherwise separate them
-with a comma (``w_12,3``).
+with a comma (``w_12,3``).  A weight with k = 0, w_j0^(l), is the bias
+b_j^(l): the bias written as the weight on a constant input a_0 = 1 (as
+``--bias-as-weight`` prints it).
 
 The superscript of a weight or bias depends on the convention
 (:mod:`neuronsim.labels`): with ``"nielsen"`` (the default) w_jk^(l) feeds
 layer l, so ``w_22^(2)`` is ``net.layers[0].neurons[1].weights[1]``; with
 ``"ng"`` it feeds layer l+1, so the same text is ``net.layers[1]...``.  The
 number after ``W`` or ``b`` in the numpy style is that same superscript:
-``W2[1,1]`` is ``w_22^(2)`` in either convention.  Superscripts of z, a and δ
-are always the textbook layer.
+``W2[1,1]`` is ``w_22^(2)`` in either convention.  A bias b_j^(l) or w_j0^(l)
+carries the superscript of its neuron's weights: layer l in ``"nielsen"``,
+l-1 in ``"ng"``.  Superscripts of z, a and δ are always the textbook layer.
 
     >>> parse_label("w_22^(2)")
     Target(kind='w', layer=0, neuron=1, input=1)
@@ -39,6 +43,10 @@ are always the textbook layer.
     True
     >>> parse_label("δ_1^(2)").label()
     'δ₁⁽²⁾'
+    >>> parse_label("w_10^(3)") == parse_label("b_1^(3)") == Target("b", 1, 0)
+    True
+    >>> parse_label("w₁₀⁽²⁾", convention="ng").label("ng", bias_as_weight=True)
+    'w₁₀⁽²⁾'
 """
 
 import re
@@ -92,12 +100,13 @@ class Target:
                      "z": "z", "a": "output"}[self.kind]
         return f"{base}.{attribute}"
 
-    def label(self, convention="nielsen", style="text"):
-        """The textbook label in ``convention`` (w₂₂⁽²⁾, b₁⁽³⁾, δ₁⁽²⁾, ...)."""
+    def label(self, convention="nielsen", style="text", bias_as_weight=False):
+        """The textbook label in ``convention`` (w₂₂⁽²⁾, b₁⁽³⁾, δ₁⁽²⁾, ...); a bias
+        as w_j0 (w₁₀⁽³⁾) with ``bias_as_weight``."""
         if self.kind == "w":
             return lab.weight_label(self.layer, self.neuron, self.input, convention, style)
         if self.kind == "b":
-            return lab.bias_label(self.layer, self.neuron, convention, style)
+            return lab.bias_label(self.layer, self.neuron, convention, style, bias_as_weight)
         return lab.neuron_label(self.kind, self.layer, self.neuron, style)
 
 
@@ -209,8 +218,10 @@ def _textbook_form(cleaned, original, convention):
         layer = _weight_layer(superscript, convention)
     else:
         layer = superscript - 2          # textbook layer l -> net.layers[l - 2]
-    if indices[0] < 1 or (len(indices) > 1 and indices[1] < 1):
+    if indices[0] < 1:
         raise LabelError(f"{original!r}: textbook labels count neurons from 1")
+    if kind == "w" and indices[1] == 0:   # w_j0: the bias, the weight on a_0 = 1
+        return Target("b", layer, indices[0] - 1)
     if kind == "w":
         return Target("w", layer, indices[0] - 1, indices[1] - 1)
     return Target(kind, layer, indices[0] - 1)

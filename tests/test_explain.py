@@ -213,6 +213,137 @@ def test_cli_explain(capsys):
     assert "precise" in capsys.readouterr().err
 
 
+# ------------------------------------------------------------------ biases as weights
+def test_bias_as_weight_labels_and_values():
+    """b_1^(3) of four-layer printed as w_10^(3) on a_0 = 1, every number from the simulator."""
+    net = load_example("four-layer")
+    e = explain(net, "b_1^(3)")
+    work = simulator_run(net, [1.0, 0.5, -1.0, 2.0], [1.0])
+    neuron, out = work.layers[1].neurons[0], work.layers[2].neurons[0]
+    a1, a2 = (n.output for n in work.layers[0].neurons)
+    assert (neuron.bias, neuron.weights) == (0.2, [0.5, -0.3])
+    assert neuron.z == 0.2 * 1 + 0.5 * a1 + -0.3 * a2
+    assert e.path_sum == e.simulator_value == neuron.bias_grad == neuron.delta
+    assert e.paths[0][-1].kind == "dz/db" and e.paths[0][-1].value == 1
+    text = render_explanation(e, bias_as_weight=True)
+    assert "b₁⁽³⁾" not in text and "∂b" not in text
+    for line in [
+        "Explain ∂E/∂w₁₀⁽³⁾",
+        "Biases are shown as weights w_j0^(l) = b_j^(l) on a constant input a_0 = 1.",
+        "Label 'b_1^(3)' read as w₁₀⁽³⁾ = net.layers[1].neurons[0].bias.",
+        "The parameter enters E only through z₁⁽³⁾:",
+        "  z₁⁽³⁾ = w₁₀⁽³⁾ · a₀ + w₁₁⁽³⁾ · a₁⁽²⁾ + w₁₂⁽³⁾ · a₂⁽²⁾\n"
+        "        = 0.2 · 1 + 0.5 · 0.731058579 + (−0.3) · 0.549833997\n"
+        "        = 0.40057909\n"
+        "  ∂z₁⁽³⁾/∂w₁₀⁽³⁾ = a₀ = 1\n",
+        "Path 1: w₁₀⁽³⁾ → z₁⁽³⁾ → a₁⁽³⁾ → z₁⁽⁴⁾ → a₁⁽⁴⁾ → E",
+        "· ∂a₁⁽³⁾/∂z₁⁽³⁾ · ∂z₁⁽³⁾/∂w₁₀⁽³⁾\n",
+        "= (a₁⁽⁴⁾ − t₁) · g'(z₁⁽⁴⁾) · w₁₁⁽⁴⁾ · g'(z₁⁽³⁾) · a₀\n",
+        "= (−0.446923269) · 0.247182861 · 0.7 · 0.240233267 · 1\n",
+        "  ∂E/∂w₁₀⁽³⁾ = a₀ · δ₁⁽³⁾ = 1 · (−0.0185772963) = −0.0185772963\n",
+        "net.layers[1].neurons[0].bias_grad = −0.0185772963, equal to the path sum."]:
+        assert line in text, line
+    assert (a1, a2, neuron.z, neuron.bias_grad) == pytest.approx(
+        (0.731058579, 0.549833997, 0.40057909, -0.0185772963), rel=1e-8)
+    # Without the option the same derivation writes b_1^(3), + b in the z sum and ∂z/∂b = 1.
+    plain = render_explanation(e)
+    for line in ["  z₁⁽³⁾ = w₁₁⁽³⁾ · a₁⁽²⁾ + w₁₂⁽³⁾ · a₂⁽²⁾ + b₁⁽³⁾\n"
+                 "        = 0.5 · 0.731058579 + (−0.3) · 0.549833997 + 0.2\n",
+                 "  ∂z₁⁽³⁾/∂b₁⁽³⁾ = 1\n", "· g'(z₁⁽³⁾) · 1\n",
+                 "  ∂E/∂b₁⁽³⁾ = δ₁⁽³⁾ = −0.0185772963\n"]:
+        assert line in plain, line
+    assert "w₁₀" not in plain and "a₀" not in plain and "Biases are shown" not in plain
+
+
+def test_bias_as_weight_in_ng_convention():
+    """Ng's w_10^(2) is the bias of neuron 1 of layer 3 (superscript one less, as weights)."""
+    net = load_example("four-layer")
+    e = explain(net, "w_10^(2)", convention="ng")
+    assert e.target == Target("b", 1, 0)
+    assert e.simulator_value == e.path_sum == explain(net, "b_1^(3)").simulator_value
+    text = render_explanation(e, bias_as_weight=True)
+    for line in ["Weight convention ng:", "Label 'w_10^(2)' read as w₁₀⁽²⁾ = "
+                 "net.layers[1].neurons[0].bias.",
+                 "  z₁⁽³⁾ = w₁₀⁽²⁾ · a₀ + w₁₁⁽²⁾ · a₁⁽²⁾ + w₁₂⁽²⁾ · a₂⁽²⁾\n",
+                 "  ∂z₁⁽³⁾/∂w₁₀⁽²⁾ = a₀ = 1\n",
+                 "Path 1: w₁₀⁽²⁾ → z₁⁽³⁾ →", "δ₁⁽³⁾ = (w₁₁⁽³⁾ · δ₁⁽⁴⁾)",
+                 "  ∂E/∂w₁₀⁽²⁾ = a₀ · δ₁⁽³⁾ = 1 · (−0.0185772963) = −0.0185772963\n"]:
+        assert line in text, line
+
+
+@pytest.mark.parametrize("convention", ["nielsen", "ng"])
+def test_every_bias_read_as_w_j0(convention):
+    net = mazur(samples=[([0.05, 0.1], [0.01, 0.99])])
+    work = simulator_run(net, [0.05, 0.1], [0.01, 0.99])
+    for l, layer in enumerate(net.layers):
+        for j in range(layer.size):
+            label = Target("b", l, j).label(convention, "ascii", bias_as_weight=True)
+            e = explain(net, label, convention=convention)
+            assert e.target == Target("b", l, j), label
+            expected = work.layers[l].neurons[j].bias_grad
+            assert e.simulator_value == expected, label
+            scale = sum(abs(v) for v in e.path_values)   # the terms summed in another order
+            assert abs(e.path_sum - expected) <= 1e-12 * scale, label
+            text = render_explanation(e, bias_as_weight=True)
+            assert f"Explain ∂E/∂{Target('b', l, j).label(convention, bias_as_weight=True)}" \
+                in text
+
+
+def test_bias_as_weight_for_a_weight_fraction_mode_and_latex():
+    net = Network.from_arrays([[["1/2", -1], ["3/4", "1/4"]], [[1, "-1/2"]]],
+                              [[1, "-1/2"], ["1/4"]], ["relu", "linear"], "half_sse",
+                              numbers="fraction", samples=[([2, 1], [1])])
+    e = explain(net, "w_12^(3)")
+    text = render_explanation(e, bias_as_weight=True)
+    # a^(2) = relu((1/2)·2 − 1·1 + 1, (3/4)·2 + (1/4)·1 − 1/2) = (1, 5/4)
+    for line in ["  z₁⁽³⁾ = w₁₀⁽³⁾ · a₀ + w₁₁⁽³⁾ · a₁⁽²⁾ + w₁₂⁽³⁾ · a₂⁽²⁾\n"
+                 "        = (1/4) · 1 + 1 · 1 + (−1/2) · (5/4)\n"
+                 "        = 5/8\n"
+                 "  ∂z₁⁽³⁾/∂w₁₂⁽³⁾ = a₂⁽²⁾ = 5/4\n",
+                 "= (5/4) · (−3/8) = −15/32"]:
+        assert line in text, line
+    assert e.simulator_value == F(-15, 32)
+    latex = render_explanation(explain(net, "b_2^(2)"), "latex", bias_as_weight=True)
+    for line in [r"\subsection*{Explain $\frac{\partial E}{\partial w_{20}^{(2)}}$}",
+                 r"z_{2}^{(2)} &= w_{20}^{(2)} \cdot a_{0} + w_{21}^{(2)} \cdot a_{1}^{(1)}",
+                 r"&= (-\frac{1}{2}) \cdot 1 + \frac{3}{4} \cdot 2 + \frac{1}{4} \cdot 1 \\",
+                 r"&= \frac{5}{4} \\",
+                 r"\frac{\partial z_{2}^{(2)}}{\partial w_{20}^{(2)}} &= a_{0} = 1",
+                 r"\frac{\partial E}{\partial w_{20}^{(2)}} &= a_{0} \cdot \delta_{2}^{(2)}"]:
+        assert line in latex, line
+
+
+def test_long_z_sum_keeps_the_explained_term():
+    weights = [[[0.5 * (k + 1) for k in range(12)]], [[2.0]]]
+    net = Network.from_arrays(weights, [[0.25], [0.0]], ["linear", "linear"], "half_sse",
+                              samples=[([1.0] * 12, [0.0])])
+    text = render_explanation(explain(net, "w_1,7^(2)"), bias_as_weight=True)
+    assert ("  z₁⁽²⁾ = w₁₀⁽²⁾ · a₀ + w₁₁⁽²⁾ · a₁⁽¹⁾ + … + w₁₇⁽²⁾ · a₇⁽¹⁾ + … + "
+            "w₁,₁₂⁽²⁾ · a₁₂⁽¹⁾\n"
+            "        = 0.25 · 1 + 0.5 · 1 + … + 3.5 · 1 + … + 6 · 1\n"
+            "        = 39.25\n") in text
+    assert "  ∂z₁⁽²⁾/∂w₁₇⁽²⁾ = a₇⁽¹⁾ = 1\n" in text
+    assert "w₁₆⁽²⁾" not in text and "w₁₈⁽²⁾" not in text
+
+
+def test_cli_explain_bias_as_weight(capsys):
+    assert main(["explain", "mazur", "w_20^(3)", "--bias-as-weight", "--input", "0.05", "0.1",
+                 "--target", "0.01", "0.99"]) == 0
+    out = capsys.readouterr().out
+    work = simulator_run(mazur(), [0.05, 0.1], [0.01, 0.99])
+    neuron = work.layers[1].neurons[1]
+    assert neuron.bias_grad == pytest.approx(-0.0380982365, rel=1e-9)
+    for line in ["Label 'w_20^(3)' read as w₂₀⁽³⁾ = net.layers[1].neurons[1].bias.",
+                 "  z₂⁽³⁾ = w₂₀⁽³⁾ · a₀ + w₂₁⁽³⁾ · a₁⁽²⁾ + w₂₂⁽³⁾ · a₂⁽²⁾\n"
+                 "        = 0.6 · 1 + 0.5 · 0.593269992 + 0.55 · 0.596884378\n",
+                 "  ∂E/∂w₂₀⁽³⁾ = a₀ · δ₂⁽³⁾ = 1 · (−0.0380982365) = −0.0380982365\n",
+                 "bias_grad = −0.0380982365"]:
+        assert line in out, line
+    assert main(["explain", "mazur", "w_20^(3)", "--input", "0.05", "0.1",
+                 "--target", "0.01", "0.99"]) == 0
+    assert "  ∂E/∂b₂⁽³⁾ = δ₂⁽³⁾ = −0.0380982365\n" in capsys.readouterr().out
+
+
 # ------------------------------------------------------------------ docs pages
 DOC_PAGES = ["explain.md", "hand-derivation.md", "number-modes.md"]
 

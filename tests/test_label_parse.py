@@ -59,6 +59,50 @@ def test_every_printed_label_reads_back(convention, style):
         assert parse_label(text, convention, net) == target, text
 
 
+@pytest.mark.parametrize("text", [
+    "w_10^(3)", "w₁₀⁽³⁾", "w_1,0^(3)", "w_{10}^{(3)}", "$w_{10}^{(3)}$", "(w_10)^(3)",
+    "w^(3)_10", "dE/dw_10^(3)", "∂C/∂w₁₀⁽³⁾", "b_1^(3)"])
+def test_w_j0_is_the_bias(text):
+    """w_j0^(l): the bias as the weight on a constant input a_0 = 1."""
+    assert parse_label(text) == Target("b", 1, 0)
+    assert parse_label(text).python() == "net.layers[1].neurons[0].bias"
+
+
+def test_w_j0_follows_the_weight_convention():
+    # A bias label has the superscript of its neuron's weights: l (nielsen), l-1 (ng).
+    assert parse_label("w_10^(3)", "nielsen") == Target("b", 1, 0)
+    assert parse_label("w_10^(2)", "ng") == Target("b", 1, 0)
+    assert parse_label("w₁₀⁽²⁾", "ng") == parse_label("b₁⁽²⁾", "ng") == Target("b", 1, 0)
+    assert parse_label("w₁₀⁽²⁾", "nielsen") == Target("b", 0, 0)
+    assert parse_label("w_12,0^(3)", "ng") == Target("b", 2, 11)
+    assert Target("b", 1, 0).label("nielsen", bias_as_weight=True) == "w₁₀⁽³⁾"
+    assert Target("b", 1, 0).label("ng", bias_as_weight=True) == "w₁₀⁽²⁾"
+    assert Target("b", 1, 0).label("ng", "ascii", bias_as_weight=True) == "w_10^(2)"
+    assert Target("b", 2, 11).label("nielsen", "latex", bias_as_weight=True) == \
+        "w_{12,0}^{(4)}"
+    assert Target("b", 1, 0).label("ng") == "b₁⁽²⁾"
+
+
+@pytest.mark.parametrize("convention", ["nielsen", "ng"])
+@pytest.mark.parametrize("style", ["text", "ascii", "latex"])
+def test_every_bias_printed_as_a_weight_reads_back(convention, style):
+    net = load_example("four-layer")
+    for l, layer in enumerate(net.layers):
+        for j in range(layer.size):
+            text = Target("b", l, j).label(convention, style, bias_as_weight=True)
+            assert text.startswith("w")
+            assert parse_label(text, convention, net) == Target("b", l, j), text
+
+
+@pytest.mark.parametrize("text, convention, message", [
+    ("w_10^(4)", "nielsen", r"superscripts run from 2 to 3"),
+    ("w_10^(3)", "ng", r"superscripts run from 1 to 2"),
+    ("w_30^(2)", "nielsen", "has neurons 1 to 2")])
+def test_w_j0_outside_the_network(text, convention, message):
+    with pytest.raises(LabelError, match=message):
+        parse_label(text, convention, mazur())
+
+
 def test_python_locations():
     assert W22_NIELSEN.python() == "net.layers[0].neurons[1].weights[1]"
     assert Target("a", -1, 2).python() == "net.inputs[2]"
@@ -71,7 +115,8 @@ def test_python_locations():
     ("", "empty label"), ("x_1^(2)", "cannot read the label"),
     ("w_123^(2)", "with a comma"), ("w_22", "superscript"), ("w_2^(2)", "two subscripts"),
     ("w_1,2,3^(2)", "two subscripts"), ("δ_1,2^(2)", "one subscript"),
-    ("w_02^(2)", "count neurons from 1"), ("W2[1]", "two indices"), ("b2[1,1]", "one index"),
+    ("w_02^(2)", "count neurons from 1"), ("w_00^(2)", "count neurons from 1"),
+    ("W2[1]", "two indices"), ("b2[1,1]", "one index"),
     ("w_22^(2)junk", "cannot read")])
 def test_unreadable_labels(text, message):
     with pytest.raises(LabelError, match=message):

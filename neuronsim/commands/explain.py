@@ -137,7 +137,8 @@ def run_explain(args):
     net = load_spec(args.spec, args.numbers)
     x, t = sample_from_args(net, args)
     explanation = explain(net, args.label, x, t, convention=args.convention)
-    sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits)))
+    sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
+                                        bias_as_weight=args.bias_as_weight))
     return 0
 
 
@@ -156,13 +157,16 @@ def register(subparsers):
         description="Prints the chain rule for one weight, bias or delta: the product of "
                     "local derivatives along each path to the loss, the sum over paths, the "
                     "same in numbers, and the value the simulator computes.  Labels: "
-                    "w_22^(2), b_1^(3), δ_1^(2) (textbook numbering, read in --convention), "
-                    "W2[1,1] or b3[0] (0-based indices), layers[0].neurons[1].weights[1] "
-                    "(docs/explain.md).")
+                    "w_22^(2), b_1^(3) or w_10^(3) (a bias as the weight w_j0), δ_1^(2) "
+                    "(textbook numbering, read in --convention), W2[1,1] or b3[0] (0-based "
+                    "indices), layers[0].neurons[1].weights[1] (docs/explain.md).")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
-    parser.add_argument("label", metavar="LABEL", help="e.g. 'w_22^(2)', 'b_1^(3)', 'δ_1^(2)'")
+    parser.add_argument("label", metavar="LABEL",
+                        help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'")
     add_convention_option(parser)
+    parser.add_argument("--bias-as-weight", action="store_true",
+                        help="show each bias as w_j0 on a constant input a_0 = 1")
     parser.add_argument("--format", choices=EXPLAIN_FORMATS, default="plain")
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9; fractions are exact)")
