@@ -12,6 +12,13 @@ with the numbers, and the tables fill in as values are computed.  The page
 remembers its position in the URL fragment (``walk.html#12`` opens at
 computation 12).
 
+With ``layers``/``neurons`` (0-based, as in :func:`neuronsim.walk.walk`) the
+page is a walkthrough of part of the network: the walk holds only the
+selected neurons' computations (and the loss), the tables only their rows,
+and the diagram still draws every neuron, with the selected ones ringed and
+the others faded; a line under the header says which filter is applied.
+Without a filter the page has none of these.
+
 Ids in the page use the 0-based Python indices (``n-0-1`` is
 ``net.layers[0].neurons[1]``); everything shown uses textbook numbering
 (``data-layer``/``data-neuron`` on a neuron hold the textbook numbers).
@@ -117,13 +124,56 @@ def walk_data(step, computations, digits=9):
             "phases": [p for p in PHASES if any(c.phase == p for c in computations)]}
 
 
+# ---------------------------------------------------------------- filter
+def is_selected(layers=None, neurons=None):
+    """A test ``chosen(l, j)``: is ``net.layers[l].neurons[j]`` walked (0-based filters)?"""
+    return lambda l, j: ((layers is None or l in layers)
+                         and (neurons is None or j in neurons))
+
+
+def _numbers_phrase(word, numbers):
+    """"layer 3", "neurons 1 and 2", "neurons 1, 2 and 5" (textbook numbers)."""
+    numbers = [str(n) for n in numbers]
+    if len(numbers) == 1:
+        return f"{word} {numbers[0]}"
+    return f"{word}s {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def filter_note(step, layers=None, neurons=None):
+    """One sentence saying which neurons the page walks (textbook numbering), or ""."""
+    if layers is None and neurons is None:
+        return ""
+    layer_numbers = sorted(lab.textbook_layer(l) for l in layers or ())
+    neuron_numbers = sorted(j + 1 for j in neurons or ())
+    if layers is None:
+        what = f"{_numbers_phrase('neuron', neuron_numbers)} of each layer"
+    elif neurons is None:
+        what = _numbers_phrase("layer", layer_numbers)
+    else:
+        what = (f"{_numbers_phrase('neuron', neuron_numbers)} of "
+                f"{_numbers_phrase('layer', layer_numbers)}")
+    options = ""
+    if layers is not None:
+        options += " --layer " + " ".join(map(str, layer_numbers))
+    if neurons is not None:
+        options += " --neuron " + " ".join(map(str, neuron_numbers))
+    chosen = is_selected(layers, neurons)
+    count = sum(chosen(r.layer, r.neuron) for r in step.neurons())
+    walked = "the walked neuron" if count == 1 else f"the {count} walked neurons"
+    return (f"Filter{options}: the walk shows only {what} and the loss; the diagram shows the "
+            f"whole network ({len(step.neurons())} neurons) with {walked} ringed in green, "
+            "and the tables list only those.")
+
+
 # ---------------------------------------------------------------- diagram
-def network_svg(step, width=580, height=420):
+def network_svg(step, width=580, height=420, chosen=None):
     """Neurons in columns (input layer first, then E), edges as lines, textbook labels.
 
     Edge width grows with |w|; neuron ``n-l-j`` has value text ``val-l-j``,
     edge ``e-l-j-k`` joins neuron k of the layer before to neuron j of
     ``net.layers[l]``, and ``e-loss-j`` joins output neuron j to E.
+    ``chosen(l, j)`` (a filtered walk): neurons it accepts get the class
+    ``selected``, the others ``other``.
     """
     sizes = [len(step.input)] + [len(layer) for layer in step.layers]
     widest = max(sizes)
@@ -186,6 +236,8 @@ def network_svg(step, width=580, height=420):
                 value = format_number(step.input[j], 4)
             else:
                 ident, cls = f"n-{i - 1}-{j}", "neuron"
+                if chosen is not None:
+                    cls += " selected" if chosen(i - 1, j) else " other"
                 label = lab.neuron_label("a", i - 1, j)
                 value = ""
             out.append(f'<g class="{cls}" id="{ident}" data-layer="{i + 1}" '
@@ -208,12 +260,13 @@ def network_svg(step, width=580, height=420):
 
 
 # ---------------------------------------------------------------- tables
-def neuron_table_html(step):
-    """z, a, g'(z), dE/da, δ of every neuron; cells are filled by the script."""
+def neuron_table_html(step, chosen=None):
+    """z, a, g'(z), dE/da, δ of every neuron (those ``chosen(l, j)`` accepts);
+    cells are filled by the script."""
     head = ("<tr><th>layer</th><th>neuron</th><th>z</th><th>a = g(z)</th><th>g'(z)</th>"
             "<th>&part;E/&part;a</th><th>&delta; = &part;E/&part;z</th></tr>")
     rows = []
-    for r in step.neurons():
+    for r in _records(step, chosen):
         l, j = r.layer, r.neuron
         cells = "".join(f'<td class="cell-value" id="{_cell_id(q, l, j)}"></td>'
                         for q in ("z", "output", "derivative", "output_grad", "delta"))
@@ -224,12 +277,14 @@ def neuron_table_html(step):
             f'</table>{loss_row}')
 
 
-def parameter_table_html(step, digits=9, convention="nielsen", bias_as_weight=False):
-    """Every weight and bias: old value, gradient and new value (filled by the script)."""
+def parameter_table_html(step, digits=9, convention="nielsen", bias_as_weight=False,
+                         chosen=None):
+    """Every weight and bias (of the neurons ``chosen(l, j)`` accepts): old value,
+    gradient and new value (filled by the script)."""
     head = ("<tr><th>parameter</th><th>old</th><th>&part;E/&part;(parameter)</th>"
             "<th>new</th></tr>")
     rows = []
-    for r in step.neurons():
+    for r in _records(step, chosen):
         l, j = r.layer, r.neuron
         entries = [(lab.weight_label(l, j, k, convention, "html"), w, "weight_grads",
                     "new_weights", k) for k, w in enumerate(r.weights)]
@@ -245,6 +300,10 @@ def parameter_table_html(step, digits=9, convention="nielsen", bias_as_weight=Fa
             f'</tbody></table>')
 
 
+def _records(step, chosen=None):
+    return [r for r in step.neurons() if chosen is None or chosen(r.layer, r.neuron)]
+
+
 # ---------------------------------------------------------------- page
 def _json_for_script(data):
     """JSON that is safe inside <script>: no <, > or & characters left."""
@@ -253,23 +312,38 @@ def _json_for_script(data):
 
 
 def walkthrough_html(step, computations, title="neuronsim walkthrough", note="", digits=9,
-                     convention="nielsen", bias_as_weight=False):
-    """The whole page as a string (``computations`` from ``walk(step, format="html")``)."""
+                     convention="nielsen", bias_as_weight=False, layers=None, neurons=None):
+    """The whole page as a string (``computations`` from ``walk(step, format="html")``).
+
+    ``layers``/``neurons``: the 0-based filters the walk was made with (see the
+    module docstring); the page marks those neurons and says so.
+    """
+    filtered = layers is not None or neurons is not None
+    chosen = is_selected(layers, neurons) if filtered else None
     data = walk_data(step, computations, digits)
     x = ", ".join(format_number(v, digits) for v in step.input)
     start = f"input x = ({x})"
     if step.target is not None:
         start += ", target t = (" + ", ".join(format_number(v, digits) for v in step.target) + ")"
     data["start"] = start
-    n_params = sum(len(r.weights) + 1 for r in step.neurons())
+    extra_css = filter_html = ""
+    if filtered:
+        data["filter"] = {
+            "layers": None if layers is None else sorted(lab.textbook_layer(l) for l in layers),
+            "neurons": None if neurons is None else sorted(j + 1 for j in neurons)}
+        extra_css = _FILTER_CSS
+        filter_html = (f'<p id="filter-note">{html.escape(filter_note(step, layers, neurons))}'
+                       '</p>\n')
+    n_params = sum(len(r.weights) + 1 for r in _records(step, chosen))
     open_attr = " open" if n_params <= 60 else ""
     chips = "".join(f'<button class="chip" data-phase="{p}">{PHASE_TITLES[p]}</button>'
                     for p in data["phases"])
     return _PAGE.format(
-        title=html.escape(title), css=_CSS, script=_SCRIPT, data=_json_for_script(data),
-        svg=network_svg(step), start=html.escape(start), chips=chips,
-        neuron_table=neuron_table_html(step),
-        parameter_table=parameter_table_html(step, digits, convention, bias_as_weight),
+        title=html.escape(title), css=extra_css + _CSS, script=_SCRIPT,
+        data=_json_for_script(data), svg=network_svg(step, chosen=chosen),
+        start=html.escape(start), chips=chips, filter_note=filter_html,
+        neuron_table=neuron_table_html(step, chosen),
+        parameter_table=parameter_table_html(step, digits, convention, bias_as_weight, chosen),
         open_attr=open_attr, note=html.escape(note), total=len(computations))
 
 
@@ -291,7 +365,7 @@ _PAGE = """<!DOCTYPE html>
     <span id="chips">{chips}</span>
   </div>
 </header>
-<main>
+{filter_note}<main>
   <section id="diagram-box">{svg}</section>
   <section id="panel">
     <div id="phase">Start</div>
@@ -313,6 +387,16 @@ _PAGE = """<!DOCTYPE html>
 <script>{script}</script>
 </body>
 </html>
+"""
+
+# Only in a filtered page, and before _CSS so that the highlight of the current
+# neuron and its sources (same specificity, later) still wins over the ring.
+_FILTER_CSS = """
+#filter-note { margin: 8px 0 0; padding: 6px 12px; font-size: 17px; background: #f0fff4;
+               border-left: 5px solid #2f855a; }
+svg .neuron.selected circle { stroke: #2f855a; stroke-width: 4; }
+svg .neuron.other { opacity: .4; }
+svg .neuron.other.source { opacity: 1; }
 """
 
 _CSS = """

@@ -7,6 +7,7 @@ Debian's ``chromium`` package.  It skips, saying so, when chromium is absent.
 """
 
 import base64
+import html
 import fcntl
 import json
 import os
@@ -20,10 +21,14 @@ import time
 
 import pytest
 
-from catalogue import MAZUR_SAMPLE, mazur, softmax_233, SOFTMAX_SAMPLES
+from catalogue import (MAZUR_SAMPLE, SOFTMAX_SAMPLES, mazur, random_network, random_samples,
+                       softmax_233)
 from neuronsim.bundled import example_path
 from neuronsim.cli import main
-from neuronsim.report_html import equation_html, split_equation, walkthrough_html
+from neuronsim.commands.report import page_size
+from neuronsim.network import Network
+from neuronsim.numfmt import format_number
+from neuronsim.report_html import _FILTER_CSS, equation_html, split_equation, walkthrough_html
 from neuronsim.trace import Tracer
 from neuronsim.walk import walk
 
@@ -131,6 +136,172 @@ def test_report_command_writes_the_file_atomically(tmp_path, capsys):
     assert "neuronsim: error:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", MAZUR])                       # -o is required
+
+
+# ---------------------------------------------------------------- filters
+WIDE_SIZES = [6, 5, 4, 3]          # textbook layers 2, 3, 4 have neurons
+
+
+@pytest.fixture
+def wide_spec(tmp_path):
+    """A 6-5-4-3 network file (tanh, tanh, softmax + cross-entropy) with one sample."""
+    sample = random_samples(6, 3, "softmax", "cross_entropy", 1, seed=8)[0]
+    net = random_network(WIDE_SIZES, "tanh", "softmax", "cross_entropy", seed=7,
+                         learning_rate=0.3, samples=[sample])
+    path = tmp_path / "wide.json"
+    net.save(str(path))
+    return str(path)
+
+
+def traced_spec(spec):
+    """The step ``report`` walks, traced independently: the file's sample and learning rate."""
+    net = Network.from_spec(spec)
+    tracer = Tracer().attach(net)
+    sample = net.samples[0]
+    net.step(sample["input"], sample["target"], net.learning_rate)
+    return tracer.steps[0]
+
+
+def report_page(spec, path, *options):
+    assert main(["report", spec, "-o", str(path), *options]) == 0
+    return path.read_text(encoding="utf-8")
+
+
+def recorded_value(step, entry, line):
+    """What the tracer recorded for one line of the page's data."""
+    if line["quantity"] == "loss":
+        return step.loss
+    record = step.layers[entry["layer"]][entry["neuron"]]
+    value = getattr(record, line["quantity"])
+    if line["quantity"] in ("weight_grads", "new_weights"):
+        k = int(line["cell"].rsplit("-", 1)[1])
+        return value[k]
+    return value
+
+
+@pytest.mark.parametrize("options, selected, described", [
+    (["--layer", "3"], {(1, 0), (1, 1), (1, 2), (1, 3)}, {"layers": [3], "neurons": None}),
+    (["--neuron", "2", "5"], {(0, 1), (0, 4), (1, 1), (2, 1)},
+     {"layers": None, "neurons": [2, 5]}),
+    (["--layer", "4", "2", "--neuron", "3", "1"], {(0, 0), (0, 2), (2, 0), (2, 2)},
+     {"layers": [2, 4], "neurons": [1, 3]}),
+])
+def test_filtered_page_walks_only_the_selected_neurons(wide_spec, tmp_path, options, selected,
+                                                       described):
+    """Only the chosen neurons' computations (and the loss), each value the tracer's."""
+    page = report_page(wide_spec, tmp_path / "part.html", *options)
+    step = traced_spec(wide_spec)
+    data = embedded_data(page)
+    walked = {(e["layer"], e["neuron"]) for e in data["computations"] if e["layer"] is not None}
+    assert walked == selected
+    quantities = {}
+    for entry in data["computations"]:
+        quantities.setdefault((entry["layer"], entry["neuron"]), []).append(entry["quantity"])
+        for line in entry["lines"]:
+            assert line["value"] == recorded_value(step, entry, line), (entry["title"], line)
+    assert quantities.pop((None, None)) == ["loss"]
+    for (l, j), found in quantities.items():
+        assert sorted(found) == sorted(["z", "output", "delta", "weight_grads",
+                                        "new_weights"]), (l, j)
+    assert data["sizes"] == WIDE_SIZES
+    # the diagram: every neuron and edge, the walked ones ringed, the others faded
+    ids = set(re.findall(r'id="([^"]+)"', page))
+    marks = {owner: cls for cls, owner in
+             re.findall(r'<g class="neuron (selected|other)" id="n-(\d+-\d+)"', page)}
+    every = {(l, j) for l, n in enumerate(WIDE_SIZES[1:]) for j in range(n)}
+    assert {tuple(map(int, owner.split("-"))) for owner in marks} == every
+    assert {tuple(map(int, o.split("-"))) for o, c in marks.items() if c == "selected"} == \
+        selected
+    assert page.count('class="edge"') == 6 * 5 + 5 * 4 + 4 * 3
+    # the tables list only the walked neurons and their parameters
+    rows = {tuple(map(int, r.split("-"))) for r in re.findall(r'<tr id="row-(\d+-\d+)"', page)}
+    assert rows == selected
+    owners = re.findall(r'<tr data-owner="(\d+)-(\d+)"', page)
+    assert len(owners) == sum(WIDE_SIZES[l] + 1 for l, _ in selected)
+    assert {(int(l), int(j)) for l, j in owners} == selected
+    for entry in data["computations"]:
+        for line in entry["lines"]:
+            assert line["cell"] in ids
+    # the page says which filter is applied
+    note = re.search(r'<p id="filter-note">(.*?)</p>', page).group(1)
+    assert data["filter"] == described
+    flags = "".join(f" --{key[:-1]} " + " ".join(map(str, numbers))
+                    for key, numbers in described.items() if numbers)
+    assert note.startswith(f"Filter{flags}: the walk shows only ")
+    assert f"the {len(selected)} walked neurons ringed" in note
+
+
+def _without_filter_additions(page):
+    """A filtered page minus what the filter adds (note, CSS, marks, data key)."""
+    page = page.replace(_FILTER_CSS, "")
+    page = re.sub(r'<p id="filter-note">.*?</p>\n', "", page)
+    page = re.sub(r'(<g class="neuron) (selected|other)"', r'\1"', page)
+    return page.replace(
+        re.search(r', "filter": \{[^}]*\}', page).group(0), "")
+
+
+def test_unfiltered_page_is_unchanged_by_the_filters(wide_spec, tmp_path):
+    whole = report_page(wide_spec, tmp_path / "whole.html")
+    assert "filter-note" not in whole and "neuron selected" not in whole
+    assert "neuron other" not in whole and _FILTER_CSS not in whole
+    assert "filter" not in embedded_data(whole)
+    assert len(embedded_data(whole)["computations"]) == 5 * 12 + 1
+    # selecting every neuron gives the same page plus the filter's marks and note
+    everything = report_page(wide_spec, tmp_path / "all.html", "--layer", "2", "3", "4")
+    assert everything != whole
+    assert _without_filter_additions(everything) == whole
+    step, computations, page = page_for(mazur, MAZUR_SAMPLE)
+    assert walkthrough_html(step, computations, title="t", layers=None, neurons=None) == page
+
+
+def test_filters_as_in_step_and_trace(wide_spec, tmp_path, capsys):
+    def option_help(command):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        return text[text.index("--layer L [L ...] "):text.index("counted from 1", text.index(
+            "--neuron J [J ...] "))]
+    assert option_help("report") == option_help("step")
+    assert "Layer numbers count the input layer as layer 1" in option_help("report")
+    # the same errors as the stepper's
+    for options, message in [(["--layer", "1"], "--layer 1: layers with neurons are 2 to 4"),
+                             (["--neuron", "7"], "--neuron 7: neurons count from 1 to 5")]:
+        assert main(["report", wide_spec, "-o", str(tmp_path / "x.html"), *options]) == 2
+        assert message in capsys.readouterr().err
+    # neurons that none of the chosen layers has: refused, nothing written
+    assert main(["report", wide_spec, "-o", str(tmp_path / "x.html"), "--layer", "4",
+                 "--neuron", "4", "5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--layer 4 --neuron 4 5: no such neuron in these layers (layer 4 has 3 neurons)" in err
+    assert not (tmp_path / "x.html").exists()
+    # the walk the page holds is the stepper's walk with the same filter
+    page = report_page(wide_spec, tmp_path / "p.html", "--layer", "3", "--neuron", "2")
+    assert main(["step", wide_spec, "--layer", "3", "--neuron", "2"]) == 0
+    stepped = capsys.readouterr().out
+    titles = [html_to_text(e["title"]) for e in embedded_data(page)["computations"]]
+    assert len(titles) == 6
+    for number, title in enumerate(titles, start=1):
+        assert f"[{number}/6] {title}" in stepped
+
+
+def html_to_text(fragment):
+    """Labels in the page use <sub>/<sup>; the stepper prints Unicode sub/superscripts."""
+    digits = str.maketrans("0123456789()", "₀₁₂₃₄₅₆₇₈₉₍₎")
+    sup = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+    fragment = re.sub(r"<sub>(.*?)</sub>", lambda m: m.group(1).translate(digits), fragment)
+    fragment = re.sub(r"<sup>(.*?)</sup>", lambda m: m.group(1).translate(sup), fragment)
+    return html.unescape(fragment)
+
+
+def test_report_prints_the_page_size(tmp_path, capsys):
+    out = tmp_path / "walk.html"
+    assert main(["report", MAZUR, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    size = round(os.path.getsize(out) / 1024)
+    assert printed.startswith(f"wrote {out} ({size} KB, 21 computations; ")
+    assert [page_size(n) for n in (0, 812, 1023, 1024, 60636, 1024 * 1024 - 1, 4928307)] == [
+        "0 bytes", "812 bytes", "1023 bytes", "1 KB", "59 KB", "1024 KB", "4.7 MB"]
 
 
 # ---------------------------------------------------------------- browser
@@ -342,3 +513,30 @@ def test_fragment_opens_at_a_computation(browser, mazur_page):
     assert browser.js('document.querySelectorAll("#parameter-table tr.current-row").length') == 3
     if os.environ.get("NEURONSIM_SCREENSHOT"):
         browser.screenshot(os.environ["NEURONSIM_SCREENSHOT"])
+
+
+def test_filtered_page_in_chromium(browser, wide_spec, tmp_path):
+    path = tmp_path / "part.html"
+    report_page(wide_spec, path, "--layer", "3", "--neuron", "2")
+    browser.open(path.as_uri())
+    assert browser.js('document.getElementById("filter-note").offsetHeight') > 0
+    ring = browser.js('getComputedStyle(document.querySelector("#n-1-1 circle")).stroke')
+    assert ring == "rgb(47, 133, 90)"                       # the walked neuron, ringed
+    assert browser.js('getComputedStyle(document.getElementById("n-0-0")).opacity') == "0.4"
+    browser.press("ArrowRight")                             # z₂⁽³⁾
+    state = browser.js(CURRENT)
+    assert (state["layer"], state["neuron"], state["counter"]) == ("3", "2", "1 / 6")
+    step = traced_spec(wide_spec)
+    text = browser.js('document.getElementById("cell-z-1-1").textContent')
+    assert text == format_number(step.layers[1][1].z, 9)
+    browser.press("j")                                      # 4: δ₂⁽³⁾ reads layer 4's deltas
+    state = browser.js(CURRENT)
+    assert (state["layer"], state["neuron"], state["counter"]) == ("3", "2", "4 / 6")
+    assert state["value"] == format_number(step.layers[1][1].delta, 9)
+    sources = browser.js('Array.from(document.querySelectorAll(".neuron.source"))'
+                         '.map(function (n) { return [n.id, getComputedStyle(n).opacity]; })')
+    assert sources == [["n-2-0", "1"], ["n-2-1", "1"], ["n-2-2", "1"]]   # not faded
+    browser.press("End")
+    assert browser.js(CURRENT)["counter"] == "6 / 6"
+    assert browser.js('document.getElementById("cell-new_weights-1-1-4").textContent') == \
+        format_number(step.layers[1][1].new_weights[4], 9)
