@@ -16,26 +16,46 @@ def atomic_write_text(path, text, encoding="utf-8"):
 
 
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename).
+
+    A symbolic link is followed (the file it points to is replaced), an
+    existing file keeps its permissions, and a destination that is not a
+    regular file (``/dev/null``, ``/dev/stdout``, a pipe) is written to
+    directly: there is no half-written file to fear, and renaming over a
+    device would replace it.
+    """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    target = os.path.realpath(path)
+    if os.path.exists(target) and not os.path.isfile(target):
+        with open(target, "wb") as handle:
+            handle.write(data)
+        return
+    folder = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".neuronsim-", suffix=".tmp", dir=folder)
     except OSError as exc:
         # Name the file the user asked for, not the temporary one.
         raise OSError(f"{path}: cannot write ({exc.strerror or exc})") from None
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, _mode_for(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _mode_for(target):
+    """The existing file's permissions, or the usual ones for a new file (0666 less umask)."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

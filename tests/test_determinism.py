@@ -163,3 +163,30 @@ def test_a_half_written_file_fails_to_load_with_a_clear_message(tmp_path):
     path.write_bytes(data[:len(data) // 2])
     with pytest.raises(SpecError, match=rf"^{path}:\d+:\d+: not valid JSON \("):
         load_network(path)
+
+
+def test_saving_to_a_device_or_through_a_link_keeps_them(tmp_path):
+    """-o /dev/null must not turn the device into a file; a link keeps pointing at its file."""
+    import stat
+
+    from neuronsim.files import atomic_write_text
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo).read()))
+    reader.start()
+    atomic_write_text(fifo, "through the pipe\n")
+    reader.join(timeout=10)
+    assert received == ["through the pipe\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    os.chmod(real, 0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert stat.S_IMODE(os.stat(real).st_mode) == 0o600
