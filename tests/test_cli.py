@@ -406,3 +406,23 @@ def test_precise_traces_may_show_more_than_17_digits(capsys):
     assert status == 0 and "= 0.298371108760002685645471395593" in out
     status, _, err = run(capsys, "trace", example_path("mazur"), "--digits", "30")
     assert status == 2 and "--digits: expected 1 to 17, got 30" in err
+
+
+@pytest.mark.parametrize("command", [["trace"], ["step"], ["gradcheck"],
+                                     ["report", "-o", "walk.html"]])
+def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path, monkeypatch):
+    from neuronsim.bundled import example_path
+
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run(capsys, command[0], example_path("rnn"), *command[1:])
+    assert status == 2
+    assert err.strip().endswith("a recurrent network: use neuronsim rnn-trace, rnn-train or "
+                                "rnn-gradient-flow")
+    assert not (tmp_path / "walk.html").exists()
+
+
+def test_train_handles_recurrent_files_too(capsys):
+    from neuronsim.bundled import example_path
+
+    status, out, _ = run(capsys, "train", example_path("rnn"), "--epochs", "2")
+    assert status == 0 and "mean loss" in out

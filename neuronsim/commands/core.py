@@ -88,8 +88,13 @@ def emit(args, text):
         sys.stdout.write(text)
 
 
-def load(path, numbers="float"):
-    return Network.from_spec(path, numbers=numbers)
+def load(path, numbers="float", recurrent=False):
+    """The network of a file; a recurrent one only where the command handles it."""
+    net = Network.from_spec(path, numbers=numbers)
+    if not recurrent and not isinstance(net, Network):
+        raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace, rnn-train "
+                             "or rnn-gradient-flow")
+    return net
 
 
 def sample_list(net, args, source):
@@ -255,7 +260,7 @@ def run_trace(args):
 
 # ------------------------------------------------------------------ train
 def run_train(args):
-    net = load(args.spec, args.numbers)
+    net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
     if args.epochs < 1:

@@ -8,13 +8,13 @@ agrees, 1 if one fails, 2 on bad input.
 from ..errors import NeuronsimError
 from ..gradcheck import gradcheck
 from ..labels import CONVENTIONS
-from ..network import Network
+from .core import load
 from .explain import add_float_only_numbers_option, refuse_non_float
 
 
 def run_gradcheck(args):
     refuse_non_float(args)
-    net = Network.from_spec(args.spec)
+    net = load(args.spec)
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples to check the gradient on")
     if args.top is not None and args.top < 1:
