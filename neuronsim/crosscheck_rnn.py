@@ -14,7 +14,8 @@ import numpy as np
 from .crosscheck import (RECURRENT_QUANTITIES, Report, Row, _against_name, _name_of, _number,
                          _superscript, check_results, copy_network, entry_errors, load_results)
 from .errors import ShapeError
-from .labels import bias_label, neuron_label, partial_label, weight_label, weight_superscript
+from .labels import (bias_label, neuron_label, partial_label, symbol, weight_label,
+                     weight_superscript)
 
 # Recurrent networks
 # A RecurrentNetwork (neuronsim.recurrent) is checked step by step.  Arrays:
@@ -318,8 +319,12 @@ def torch_recurrent_results(net, X, targets, mask):
 
 # ---------------------------------------------------------------- rows
 def _u_label(j, i, convention):
-    """u_ji^(2): into recurrent neuron j from neuron i of the layer at t-1."""
-    return "u" + weight_label(0, j, i, convention)[1:]
+    """u_ji^(2): into recurrent neuron j from neuron i of the layer at t-1.
+
+    The superscript is 2 in both conventions: u feeds layer 2 (nielsen) and
+    comes from layer 2 at t-1 (ng, superscript = the layer a weight comes from).
+    """
+    return "u" + symbol("w", (j + 1, i + 1), 2)[1:]
 
 
 def build_recurrent_rows(reference, candidate, tolerance, atol, convention="nielsen"):
@@ -373,7 +378,7 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
         add("dW", l, None, "dE/dW" + sup, reference.dW[l], None if given is None else given[l],
             lambda i, l=l: partial_label(weight_label(l, i[0], i[1], convention)))
         if l == 0:
-            add("dU", 0, None, "dE/dU" + sup, reference.dU, candidate.get("dU"),
+            add("dU", 0, None, "dE/dU" + _superscript(2), reference.dU, candidate.get("dU"),
                 lambda i: partial_label(_u_label(i[0], i[1], convention)))
         given = candidate.get("db")
         add("db", l, None, "dE/db" + sup, reference.db[l], None if given is None else given[l],
@@ -585,6 +590,10 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
                f"({method})",
                "layers as in the textbook (inputs = layer 1, net.layers[0], the recurrent layer, "
                "is layer 2); time steps t = 1..T; X[i] is sequence i (from 0)"]
+    if convention == "ng":
+        heading.append("convention ng: a weight's superscript is the layer it comes from; "
+                       "the recurrent weights u_ji⁽²⁾ (dE/dU⁽²⁾) keep superscript 2, since "
+                       "they come from layer 2 at t−1")
     name = ("torch (torch.nn.RNN + nn.Linear, autograd)" if isinstance(against, str)
             and against == "torch" else _against_name(against))
     return Report(rows, name, m, tolerance, atol, findings, diagnosis, heading)

@@ -20,6 +20,13 @@ layer) and bias b_j:
                             layer; 0 when step t has no target)
                    r_j[t] = Σ_i u_ij δ_i[t+1], the recurrent path (0 at t = T)
                δ_j[t] = dE/da_j[t] · g'(z_j[t])
+               When the recurrent layer is the output layer (no dense layers)
+               and the loss has a pairing with its activation (sigmoid with
+               binary_cross_entropy), the output path goes straight to z as in
+               the feed-forward network: δ_j[t] = (a_j[t] - t_j[t]) + r_j[t] ·
+               g'(z_j[t]) (the first term times 1/n_T for ``step_loss="mean"``),
+               and E_t is computed from z (``loss.paired_value``), so an output
+               that rounds to 0 or 1 gives a finite E and δ.
     gradients: dE/dw_jk = Σ_t δ_j[t] x_k[t],  dE/du_ji = Σ_t δ_j[t] a_i[t-1],
                dE/db_j = Σ_t δ_j[t]; a dense weight's gradient is likewise the
                sum over t of a_k[t] δ_j[t]
@@ -35,7 +42,7 @@ computed in the same single backward sweep by splitting δ_j[t] by age:
 δ_j[t] = Σ_{a=0}^{k-1} δ_j^(a)[t], where δ^(a)[t] is the part that comes from
 E_(t+a):
 
-    δ_j^(0)[t] = e_j[t] g'(z_j[t]),   δ_j^(a)[t] = (Σ_i u_ij δ_i^(a-1)[t+1]) g'(z_j[t])
+    δ_j^(0)[t] = e_j[t] g'(z_j[t]) (or the paired a_j[t] - t_j[t]),   δ_j^(a)[t] = (Σ_i u_ij δ_i^(a-1)[t+1]) g'(z_j[t])
 
 hence r_j[t] = Σ_i u_ij (δ_i^(0)[t+1] + ... + δ_i^(k-2)[t+1]): the recurrent
 path leaves out the part of δ[t+1] that has already travelled k-1 steps.
@@ -113,13 +120,19 @@ class RecurrentNeuron:
         self.deltas = [None] * steps
         self.delta_parts = [None] * steps if truncated else None
 
-    def back_prop_step(self, index, output_path, recurrent_path):
+    def back_prop_step(self, index, output_path, recurrent_path, output_delta=None):
         """δ[t] = (e[t] + r[t]) · g'(z[t]) for t = index + 1; adds its gradients.
 
+        With ``output_delta`` (∂E_t/∂z[t] given directly by a loss pairing,
+        e.g. a - t for sigmoid with binary cross-entropy):
+        δ[t] = output_delta + r[t] · g'(z[t]).
         dE/dw_k += δ[t] x_k[t],  dE/du_i += δ[t] a_i[t-1],  dE/db += δ[t].
         """
         output_grad = output_path + recurrent_path
-        delta = output_grad * self.derivatives[index]
+        if output_delta is None:
+            delta = output_grad * self.derivatives[index]
+        else:
+            delta = output_delta + recurrent_path * self.derivatives[index]
         self.output_paths[index] = output_path
         self.recurrent_paths[index] = recurrent_path
         self.output_grads[index] = output_grad
@@ -227,11 +240,13 @@ class RecurrentLayer:
         self.states.append(state)
         return state
 
-    def back_prop(self, output_paths, truncation=None):
+    def back_prop(self, output_paths, truncation=None, output_deltas=None):
         """Every δ[t], t = T..1, from the output paths e[t] (a list per step).
 
-        ``truncation`` None is full BPTT; k >= 1 is truncated BPTT (module
-        docstring).  Returns nothing; the deltas are in the neurons.
+        ``output_deltas`` (a list per step, or None): ∂E_t/∂z[t] from a loss
+        pairing, used instead of e[t] · g'(z[t]) when this layer is the
+        output layer.  ``truncation`` None is full BPTT; k >= 1 is truncated
+        BPTT (module docstring).  Returns nothing; the deltas are in the neurons.
         """
         neurons = self.neurons
         steps = len(self.states) - 1
@@ -240,10 +255,12 @@ class RecurrentLayer:
             neuron.start_backward(truncated)
         for index in range(steps - 1, -1, -1):
             recurrent_paths = self._recurrent_paths(index, steps, truncation)
+            direct = None if output_deltas is None else output_deltas[index]
             for j, neuron in enumerate(neurons):
-                neuron.back_prop_step(index, output_paths[index][j], recurrent_paths[j])
+                neuron.back_prop_step(index, output_paths[index][j], recurrent_paths[j],
+                                      None if direct is None else direct[j])
             if truncated:
-                self._split_by_age(index, steps, output_paths[index], truncation)
+                self._split_by_age(index, steps, output_paths[index], truncation, direct)
 
     def _recurrent_paths(self, index, steps, truncation):
         """r_j[t] = Σ_i u_ij δ_i[t+1] (full), or over the parts of δ[t+1] younger than k-1."""
@@ -257,13 +274,14 @@ class RecurrentLayer:
         return [sum(n.recurrent_weights[j] * d for n, d in zip(neurons, later))
                 for j in range(len(neurons))]
 
-    def _split_by_age(self, index, steps, output_path, truncation):
-        """δ^(0)[t] = e[t] g'(z[t]);  δ^(a)[t] = (Σ_i u_ij δ_i^(a-1)[t+1]) g'(z[t])."""
+    def _split_by_age(self, index, steps, output_path, truncation, output_delta=None):
+        """δ^(0)[t] = e[t] g'(z[t]) (or the paired output delta);
+        δ^(a)[t] = (Σ_i u_ij δ_i^(a-1)[t+1]) g'(z[t])."""
         neurons = self.neurons
         ages = min(truncation, steps - index)
         for j, neuron in enumerate(neurons):
             derivative = neuron.derivatives[index]
-            parts = [output_path[j] * derivative]
+            parts = [output_path[j] * derivative if output_delta is None else output_delta[j]]
             for age in range(1, ages):
                 carried = sum(n.recurrent_weights[j] * n.delta_parts[index + 1][age - 1]
                               for n in neurons)
@@ -338,8 +356,10 @@ class RecurrentNetwork:
         self.step_losses = None
         self.last_loss = None
         self.last_truncation = None
-        self._paired_output = (bool(self.dense) and loss.paired_with is not None
-                               and loss.paired_with == self.dense[-1].activation.name)
+        # the output layer's activation and the loss pair up (the recurrent
+        # layer itself when there are no dense layers)
+        self._paired_output = (loss.paired_with is not None
+                               and loss.paired_with == self.layers[-1].activation.name)
 
     # ----------------------------------------------------------- building
     @classmethod
@@ -490,16 +510,20 @@ class RecurrentNetwork:
         if self.step_loss == "mean":
             scale = self.numbers.convert(1) / sum(t is not None for t in targets)
         zeros = [0] * self.recurrent.size
-        output_paths, step_losses = [], []
+        # the recurrent layer is the output layer with a paired loss: δ from z directly
+        direct = not self.dense and self._paired_output
+        output_paths, output_deltas, step_losses = [], [], []
         for index, target in enumerate(targets):
             if target is None:
                 output_paths.append(zeros)
+                output_deltas.append(zeros)
                 step_losses.append(None)
             else:
-                value, path = self._output_path(index, target, scale)
+                value, path, deltas = self._output_path(index, target, scale)
                 output_paths.append(path)
+                output_deltas.append(deltas)
                 step_losses.append(value)
-        self.recurrent.back_prop(output_paths, truncation)
+        self.recurrent.back_prop(output_paths, truncation, output_deltas if direct else None)
         values = [v for v in step_losses if v is not None]
         total = sum(values)
         self.last_loss = total / len(values) if self.step_loss == "mean" else total
@@ -513,7 +537,9 @@ class RecurrentNetwork:
         return self.last_loss
 
     def _output_path(self, index, target, scale):
-        """E_t and e[t] = ∂(scale · E_t)/∂a[t] through the dense layers at step t.
+        """E_t, e[t] = ∂(scale · E_t)/∂a[t] through the dense layers at step t,
+        and (no dense layers, paired loss) the recurrent layer's output delta
+        ∂(scale · E_t)/∂z[t], else None.
 
         The dense neurons get back their step-t values, then the core's Layer
         code computes their deltas (times ``scale``: 1, or 1/n_T for a mean
@@ -522,8 +548,12 @@ class RecurrentNetwork:
         loss = self.loss
         outputs = self.step_outputs[index]
         if not self.dense:
-            value = loss.value(outputs, target)
-            return value, [g * scale for g in loss.output_grads(outputs, target)]
+            path = [g * scale for g in loss.output_grads(outputs, target)]
+            if not self._paired_output:
+                return loss.value(outputs, target), path, None
+            zs = [n.zs[index] for n in self.recurrent.neurons]
+            deltas = [d * scale for d in loss.paired_delta(outputs, target)]
+            return loss.paired_value(zs, target), path, deltas
         saved = self.dense_steps[index]
         for layer, states in zip(self.dense, saved):
             for neuron, state in zip(layer.neurons, states):
@@ -544,7 +574,7 @@ class RecurrentNetwork:
         for layer, states in zip(self.dense, saved):
             for neuron, state in zip(layer.neurons, states):
                 state.output_grad, state.delta = neuron.output_grad, neuron.delta
-        return value, grads
+        return value, grads, None
 
     def update_weights(self, learning_rate=None):
         """w ← w - η · (Σ dE/dw) / n for every weight, recurrent weight and bias.
@@ -590,7 +620,8 @@ class RecurrentNetwork:
             if target is None:
                 continue
             if self._paired_output:
-                zs = [s.z for s in self.dense_steps[index][-1]]
+                zs = ([s.z for s in self.dense_steps[index][-1]] if self.dense
+                      else [n.zs[index] for n in self.recurrent.neurons])
                 values.append(self.loss.paired_value(zs, target))
             else:
                 values.append(self.loss.value(outputs[index], target))

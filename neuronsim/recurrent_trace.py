@@ -241,8 +241,10 @@ class _TimeWriter(_Writer):
         return self.at(self.a(-1, k), t)
 
     def u(self, j, i):
-        """u_ji: into recurrent neuron j from neuron i of the same layer, one step earlier."""
-        return "u" + lab.weight_label(0, j, i, self.convention, self.style)[1:]
+        """u_ji^(2): into recurrent neuron j from neuron i of the same layer, one step
+        earlier.  The superscript is 2 in both conventions: u feeds layer 2
+        (nielsen) and comes from layer 2 at t-1 (ng)."""
+        return "u" + lab.symbol("w", (j + 1, i + 1), 2, self.style)[1:]
 
     def carried_delta(self, i, truncated):
         """δ_i of layer 2, or δ̃_i (the part truncated BPTT carries one step further back)."""
@@ -333,11 +335,15 @@ def loss_section(record, w):
 
 
 def _recurrent_delta_equation(record, w, r, t):
-    """δ_j[t] = (output path + Σ_i u_ij δ_i[t+1]) · g'(z_j[t]), with numbers."""
+    """δ_j[t] = (output path + Σ_i u_ij δ_i[t+1]) · g'(z_j[t]), with numbers;
+    δ_j[t] = (a_j[t] − t_j[t]) + (Σ_i u_ij δ_i[t+1]) · g'(z_j[t]) when the
+    recurrent layer is a paired output layer (sigmoid, binary cross-entropy)."""
     i, j = t - 1, r.neuron
     steps = record.steps
     d = w.at(w.delta(0, j), t)
     sym, num = [], []
+    if not record.dense and record.paired_output:
+        return _paired_recurrent_delta_equation(record, w, r, t)
     if record.dense:
         first = record.dense[0]
         if record.targets[i] is not None:
@@ -352,20 +358,48 @@ def _recurrent_delta_equation(record, w, r, t):
         sym.append(w.at(w.partial(w.a(0, j)), t))
         num.append(w.fac(r.output_paths[i]))
     if t < steps:
-        later = record.recurrent
-        truncated = record.truncation is not None
-        if truncated:
-            carried = [sum(n.delta_parts[i + 1][:record.truncation - 1]) for n in later]
-        else:
-            carried = [n.deltas[i + 1] for n in later]
-        sym.append(w.sum_of([f"{w.u(q, j)}{w.times}{w.at(w.carried_delta(q, truncated), t + 1)}"
-                             for q in range(len(later))]))
-        num.append(w.sum_of([f"{w.fac(n.recurrent_weights[j])}{w.times}{w.fac(c)}"
-                             for n, c in zip(later, carried)]))
+        rs, rn = _recurrent_path_terms(record, w, j, t)
+        sym.append(rs)
+        num.append(rn)
     sym_text = " + ".join(f"({s})" for s in sym) if len(sym) > 1 else sym[0]
     num_text = " + ".join(f"({s})" for s in num) if len(num) > 1 else num[0]
     return w.equation(f"{d} = ({sym_text}){w.times}g'({w.at(w.z(0, j), t)}) = "
                       f"({num_text}){w.times}{w.fac(r.derivatives[i])} = {w.num(r.deltas[i])}")
+
+
+def _recurrent_path_terms(record, w, j, t):
+    """(symbols, numbers) of Σ_i u_ij δ_i[t+1] (or δ̃, the part truncation carries)."""
+    i = t - 1
+    later = record.recurrent
+    truncated = record.truncation is not None
+    if truncated:
+        carried = [sum(n.delta_parts[i + 1][:record.truncation - 1]) for n in later]
+    else:
+        carried = [n.deltas[i + 1] for n in later]
+    sym = w.sum_of([f"{w.u(q, j)}{w.times}{w.at(w.carried_delta(q, truncated), t + 1)}"
+                    for q in range(len(later))])
+    num = w.sum_of([f"{w.fac(n.recurrent_weights[j])}{w.times}{w.fac(c)}"
+                    for n, c in zip(later, carried)])
+    return sym, num
+
+
+def _paired_recurrent_delta_equation(record, w, r, t):
+    """δ_j[t] = (a_j[t] − t_j[t]) + (Σ_i u_ij δ_i[t+1]) · g'(z_j[t]): the output
+    path of a paired loss goes straight to z, as for a paired dense output layer."""
+    i, j = t - 1, r.neuron
+    d = w.at(w.delta(0, j), t)
+    target = record.targets[i]
+    scale = "" if record.step_loss == "sum" else f"{w.times}(1/n_T)"
+    if target is None:
+        sym, num = ["0"], ["0"]
+    else:
+        sym = [f"({w.at(w.a(0, j), t)}{w.minus}{w.at(w.t(j), t)}){scale}"]
+        num = [f"({w.num(r.outputs[i])}{w.minus}{w.fac(target[j])}){scale}"]
+    if t < record.steps:
+        rs, rn = _recurrent_path_terms(record, w, j, t)
+        sym.append(f"({rs}){w.times}g'({w.at(w.z(0, j), t)})")
+        num.append(f"({rn}){w.times}{w.fac(r.derivatives[i])}")
+    return w.equation(f"{d} = {' + '.join(sym)} = {' + '.join(num)} = {w.num(r.deltas[i])}")
 
 
 def _dense_delta_equation(record, w, r, t):
@@ -417,14 +451,39 @@ def backward_section(record, w, times):
         note = "" if record.targets[i] is not None else " (no target: output path 0)"
         parts += [_heading(w, f"t = {t}{note}", level=3), w.table(rows, headers),
                   _equations(w, equations)]
-    if record.truncation is not None:
-        k = record.truncation
-        parts.append(("Truncated BPTT: δ̃[t+1] is the part of δ[t+1] that comes from "
-                      f"E[t+1] .. E[t+{k - 1}]; the part from E[t+{k}] has travelled "
-                      f"{k - 1} step{'s' if k != 2 else ''} back already and stops (k = {k})."
-                      if k > 1 else "Truncated BPTT with k = 1: no recurrent path, "
-                      "each δ[t] comes from E[t] only."))
+    if not record.dense and record.paired_output:
+        parts.append(f"{record.activations[0]} output with {record.loss_name}: the output "
+                     "path goes straight to z, δ[t] = (a[t] − t[t]) + (recurrent path)·g'(z[t]), "
+                     "so an infinite dE/da of an output that rounded to 0 or 1 does not "
+                     "enter δ.")
+    parts.append(truncation_note(record.truncation, record.steps))
     return parts
+
+
+def _losses_range(first, last):
+    """"E[t+1]", "E[t+1] and E[t+2]", "E[t+1] to E[t+3]" (offsets from t)."""
+    names = [f"E[t+{first}]", f"E[t+{last}]" if isinstance(last, int) else f"E[{last}]"]
+    if first == last:
+        return names[0]
+    if isinstance(last, int) and last == first + 1:
+        return f"{names[0]} and {names[1]}"
+    return f"{names[0]} to {names[1]}"
+
+
+def truncation_note(k, steps):
+    """Which later losses the recurrent path from t+1 carries, for full BPTT or k steps."""
+    if k is None:
+        return ("Full BPTT: the recurrent path carries all of δ[t+1], which comes from "
+                f"the losses {_losses_range(1, 'T')}.")
+    if k == 1:
+        return ("Truncated BPTT with k = 1: no recurrent path, each δ[t] comes from E[t] "
+                "only.")
+    text = (f"Truncated BPTT (k = {k}): δ̃[t+1] is the part of δ[t+1] that comes from "
+            f"{_losses_range(1, k - 1)}; the part from E[t+{k}] has already travelled "
+            f"{k - 1} step{'s' if k != 2 else ''} back and stops there.")
+    if k >= steps:
+        text += f"  Here k >= T = {steps}: nothing is cut, the same as full BPTT."
+    return text
 
 
 def gradients_section(record, w):
@@ -492,7 +551,9 @@ def time_note(w):
     return ("Time steps t = 1..T; a[0] is the initial state.  Recurrent neuron j of layer 2 "
             "has input weights w_jk (from input k at the same step), recurrent weights u_ji "
             "(from neuron i of layer 2 at the step before) and bias b_j; "
-            "net.layers[0].neurons[j].weights[k], .recurrent_weights[i] and .bias in Python.")
+            "net.layers[0].neurons[j].weights[k], .recurrent_weights[i] and .bias in Python.  "
+            "u_ji carries superscript (2) in both conventions: it feeds layer 2 (nielsen) and "
+            "comes from layer 2 at t−1 (ng).")
 
 
 def render_sequence(record, format="plain", digits=9, convention="nielsen", times=None,

@@ -13,7 +13,10 @@ through time, step by step, for at most k steps (k = T for full BPTT):
         D = Δ U                                       (to H[s-1])
 
 This is the definition of truncated BPTT in docs/recurrent.md, written out
-directly (H[t-k] is a constant for E_t).  Sequences are the **rows**: X has
+directly (H[t-k] is a constant for E_t).  When the recurrent layer is the
+output layer and the loss pairs with its activation (sigmoid with
+binary_cross_entropy), the first Δ (s = t) is the paired ∂E_t/∂Z[t] = A - T,
+and E_t is computed from Z, as for a paired dense output layer.  Sequences are the **rows**: X has
 shape (N, T, n_in) for N sequences of T steps (``batch_first`` as in
 ``torch.nn.RNN``), and for the recurrent layer
 
@@ -247,7 +250,7 @@ def rnn_bptt(params, X, targets, mask=None, activation="tanh", dense_activations
         weight = weight / mask.sum(axis=1, keepdims=True)
     out_act = dense_activations[-1] if dense else activation
     out_Z = fwd.dense_Z[-1] if dense else fwd.Z
-    paired = bool(dense) and _PAIRED.get(loss) == _activation(out_act)[0]
+    paired = _PAIRED.get(loss) == _activation(out_act)[0]
     outputs = fwd.outputs
     with np.errstate(divide="ignore", invalid="ignore"):
         step_values = np.where(mask, _loss_value(loss, outputs, targets, out_Z, paired), 0.0)
@@ -267,6 +270,10 @@ def rnn_bptt(params, X, targets, mask=None, activation="tanh", dense_activations
                 # through the dense layers at step t, output layer first
                 Delta = np.where(has_target, _output_delta(
                     loss, out_act, outputs[:, t], targets[:, t], out_Z[:, t], paired) * w_t, 0.0)
+            elif paired:
+                # the recurrent layer is the output layer: ∂E_t/∂Z[t] directly
+                first_Delta = np.where(has_target, _output_delta(
+                    loss, out_act, outputs[:, t], targets[:, t], out_Z[:, t], paired) * w_t, 0.0)
             else:
                 D = np.where(has_target,
                              _output_grad(loss, outputs[:, t], targets[:, t]) * w_t, 0.0)
@@ -282,7 +289,10 @@ def rnn_bptt(params, X, targets, mask=None, activation="tanh", dense_activations
                                                   fwd.dense_A[l - 1][:, t])
         # D = ∂E_t/∂H[t]; follow it back through time
         for s in range(t, max(-1, t - k), -1):
-            Delta = D * activation_derivative(activation, fwd.Z[:, s], fwd.H[:, s + 1])
+            if s == t and paired and not dense:
+                Delta = first_Delta
+            else:
+                Delta = D * activation_derivative(activation, fwd.Z[:, s], fwd.H[:, s + 1])
             deltas[:, s] += Delta
             dW += Delta.T @ X[:, s]
             dU += Delta.T @ fwd.H[:, s]

@@ -186,6 +186,38 @@ def test_dU_of_the_last_step_only():
     assert report.first_divergence.worst_label.startswith("dE/du")
 
 
+def test_ng_convention_labels_recurrent_weights_with_superscript_2():
+    net, X, Y = parity_like(3, steps=4)
+    nielsen = compare(net, X, Y, against=dU_of_last_step_only)
+    ng = compare(net, X, Y, against=dU_of_last_step_only, convention="ng")
+    # u comes from layer 2 (at t-1): superscript 2 in ng as in nielsen
+    assert ng.first_divergence.name == nielsen.first_divergence.name == "dE/dU⁽²⁾"
+    assert ng.first_divergence.worst_label == nielsen.first_divergence.worst_label
+    assert ng.first_divergence.worst_label[len("dE/du") + 2:] == "⁽²⁾"
+    # input weights follow the ng rule (from layer 1), the dense layer's too (from 2)
+    names = [row.name for row in ng.rows if row.quantity in ("dW", "db")]
+    assert names == ["dE/dW⁽²⁾", "dE/db⁽²⁾", "dE/dW⁽¹⁾", "dE/db⁽¹⁾"]
+    assert ("convention ng: a weight's superscript is the layer it comes from; the recurrent "
+            "weights u_ji⁽²⁾ (dE/dU⁽²⁾) keep superscript 2, since they come from layer 2 at "
+            "t−1") in str(ng)
+    assert "convention ng" not in str(nielsen)
+
+
+@pytest.mark.parametrize("z_scale", [1.0, 40.0])
+def test_sigmoid_recurrent_output_with_bce_agrees_with_numpy(z_scale):
+    # no dense layer: the paired delta a - t on both sides; z_scale 40 saturates
+    rng = np.random.default_rng(5)
+    net = RecurrentNetwork.from_arrays(z_scale * rng.uniform(-1, 1, (2, 2)),
+                                       rng.uniform(-1, 1, (2, 2)), rng.uniform(-1, 1, 2),
+                                       activation="sigmoid", loss="binary_cross_entropy",
+                                       truncation=2)
+    X = np.sign(rng.uniform(-1, 1, (3, 4, 2)))
+    Y = rng.uniform(0.05, 0.95, (3, 4, 2))
+    report = compare(net, X, Y, against="numpy", tolerance=1e-12, atol=1e-14)
+    assert report.ok, str(report)
+    assert all(np.isfinite(row.reference).all() for row in report.rows)
+
+
 def test_forward_without_recurrent_term():
     net, X, Y = parity_like(4, steps=3)
 

@@ -1,6 +1,7 @@
 """Recurrent neurons and BPTT: hand values, finite differences (full and truncated),
 the update rule, the tracer tables, the gradient-flow table and the commands."""
 
+import math
 import random
 
 import pytest
@@ -10,7 +11,7 @@ from neuronsim.bundled import example_path
 from neuronsim.cli import main
 from neuronsim.recurrent import RecurrentNetwork
 from neuronsim.recurrent_trace import (RecurrentTracer, gradient_flow, render_gradient_flow,
-                                       render_sequences)
+                                       render_sequences, truncation_note)
 
 H = 1e-6          # finite-difference step
 FD_RTOL = 1e-6    # relative tolerance against finite differences
@@ -229,6 +230,96 @@ def test_initial_state_is_used_and_finite_differences_hold():
     assert_close(net, numeric(net, lambda: net.loss_of(xs, targets)), 7, "initial state")
 
 
+# ------------------------------------------------------------------ paired loss, no dense layers
+def random_paired_rnn(seed, steps=4, **options):
+    """Sigmoid recurrent neurons that are the output, binary cross-entropy (paired)."""
+    rng = random.Random(seed)
+    n_in, n = rng.randint(1, 2), rng.randint(1, 3)
+
+    def uniform(*shape):
+        return [[rng.uniform(-1, 1) for _ in range(shape[1])] for _ in range(shape[0])]
+
+    net = RecurrentNetwork.from_arrays(uniform(n, n_in), uniform(n, n), uniform(1, n)[0],
+                                       activation="sigmoid", loss="binary_cross_entropy",
+                                       **options)
+    xs = uniform(steps, n_in)
+    targets = [None if t < steps - 1 and rng.random() < 0.4
+               else [rng.uniform(0.05, 0.95) for _ in range(n)] for t in range(steps)]
+    return net, xs, targets
+
+
+def test_saturated_sigmoid_output_without_dense_layers_is_finite():
+    # z = 40: a rounds to 1.0, so dE/da = (1 - 0)/(1·0) = inf; the pairing gives
+    # δ = a - t = 1 and E = softplus(40) = 40, as the feed-forward network does
+    net = RecurrentNetwork.from_arrays([[40.0]], [[0.0]], [0.0], activation="sigmoid",
+                                       loss="binary_cross_entropy")
+    net.forward_pass([[1.0]])
+    assert net.back_prop([[0.0]]) == 40.0
+    assert net.recurrent.neurons[0].deltas == [1.0]
+    assert net.recurrent.neurons[0].output_paths == [float("inf")]
+    assert net.loss_of([[1.0]], [[0.0]]) == 40.0
+    feed_forward = Network.from_arrays([[[40.0]]], [[0.0]], ["sigmoid"], "binary_cross_entropy")
+    feed_forward.forward_pass([1.0])
+    assert feed_forward.back_prop([0.0]) == 40.0
+    assert feed_forward.layers[0].neurons[0].delta == 1.0
+    # two steps: δ[1] = (a[1] - t[1]) + u·δ[2]·g'(z[1]), g'(40) = 0 in float64
+    net = RecurrentNetwork.from_arrays([[40.0]], [[0.5]], [0.0], activation="sigmoid",
+                                       loss="binary_cross_entropy")
+    net.forward_pass([[1.0], [0.0]])
+    assert net.back_prop([[0.0], [1.0]]) == pytest.approx(40.0 + math.log1p(math.exp(-0.5)),
+                                                          rel=1e-15)
+    a2 = 1 / (1 + math.exp(-0.5))
+    assert net.recurrent.neurons[0].deltas == [1.0, pytest.approx(a2 - 1.0, rel=1e-15)]
+    (dW, dU, db), = net.gradient_arrays()
+    assert dU[0][0] == pytest.approx(a2 - 1.0, rel=1e-15)      # δ[2]·a[1], a[1] = 1
+
+
+def test_paired_output_delta_without_dense_layers_unsaturated():
+    # δ[t] = (a[t] - t[t]) + u·δ[t+1]·a(1-a) exactly as the documented formula
+    net = RecurrentNetwork.from_arrays([[0.5]], [[0.8]], [0.1], activation="sigmoid",
+                                       loss="binary_cross_entropy")
+    a1, = net.forward_pass([[1.0], [-1.0]])[0]
+    a2, = net.step_outputs[1]
+    net.back_prop([[0.3], [0.9]])
+    d2 = a2 - 0.9
+    d1 = (a1 - 0.3) + 0.8 * d2 * (a1 * (1 - a1))
+    assert net.recurrent.neurons[0].deltas == pytest.approx([d1, d2], rel=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_paired_output_without_dense_layers_matches_finite_differences(seed):
+    step_loss = "mean" if seed % 2 else "sum"
+    net, xs, targets = random_paired_rnn(seed, steps=1 + seed % 5, step_loss=step_loss)
+    net.forward_pass(xs)
+    frozen = [list(state) for state in net.recurrent.states]
+    net.back_prop(targets)
+    assert_close(net, numeric(net, lambda: net.loss_of(xs, targets)), seed, "paired full")
+    k = 1 + seed % 3
+    net._discard_batch()
+    net.forward_pass(xs)
+    net.back_prop(targets, truncation=k)
+    assert_close(net, numeric(net, lambda: truncated_loss(net, xs, targets, k, frozen)),
+                 seed, f"paired truncated k={k}")
+
+
+def test_trace_writes_the_paired_delta_of_a_recurrent_output():
+    net = RecurrentNetwork.from_arrays([[0.5]], [[0.8]], [0.1], activation="sigmoid",
+                                       loss="binary_cross_entropy")
+    tracer = RecurrentTracer().attach(net)
+    net.step([[1.0], [-1.0]], [[0.3], [0.9]], 0.1)
+    record = tracer.sequences[0]
+    assert record.paired_output
+    d1, d2 = record.recurrent[0].deltas
+    a1, a2 = record.recurrent[0].outputs
+    text = render_sequences(tracer.sequences, digits=6)
+    assert (f"δ₁⁽²⁾[2] = (a₁⁽²⁾[2] − t₁[2]) = ({a2:.6f} − 0.9) = {d2:.6f}".replace("-", "−")
+            in text)
+    assert ("δ₁⁽²⁾[1] = (a₁⁽²⁾[1] − t₁[1]) + (u₁₁⁽²⁾·δ₁⁽²⁾[2])·g'(z₁⁽²⁾[1]) = "
+            f"({a1:.6f} − 0.3) + (0.8·({d2:.6f}))·{a1 * (1 - a1):.6f} = {d1:.6f}"
+            .replace("-", "−") in text)
+    assert "the output path goes straight to z" in text
+
+
 # ------------------------------------------------------------------ targets and reductions
 def test_many_to_one_is_a_last_step_target():
     net, xs, _ = random_rnn(11, steps=4)
@@ -344,7 +435,49 @@ def test_trace_truncated_shows_the_carried_part():
     tracer.flush()
     text = render_sequences(tracer.sequences)
     assert "truncated BPTT, k = 2 steps back" in text
-    assert "δ̃₁⁽²⁾[4]" in text and "Truncated BPTT: δ̃[t+1]" in text
+    assert "δ̃₁⁽²⁾[4]" in text
+    assert ("Truncated BPTT (k = 2): δ̃[t+1] is the part of δ[t+1] that comes from E[t+1]; "
+            "the part from E[t+2] has already travelled 1 step back and stops there.") in text
+
+
+def test_truncation_note_names_the_right_losses_for_every_k():
+    assert truncation_note(None, 4) == ("Full BPTT: the recurrent path carries all of "
+                                        "δ[t+1], which comes from the losses E[t+1] to E[T].")
+    assert truncation_note(1, 4) == ("Truncated BPTT with k = 1: no recurrent path, each "
+                                     "δ[t] comes from E[t] only.")
+    assert truncation_note(2, 4) == (
+        "Truncated BPTT (k = 2): δ̃[t+1] is the part of δ[t+1] that comes from E[t+1]; the "
+        "part from E[t+2] has already travelled 1 step back and stops there.")
+    assert truncation_note(3, 4) == (
+        "Truncated BPTT (k = 3): δ̃[t+1] is the part of δ[t+1] that comes from E[t+1] and "
+        "E[t+2]; the part from E[t+3] has already travelled 2 steps back and stops there.")
+    assert truncation_note(4, 6) == (
+        "Truncated BPTT (k = 4): δ̃[t+1] is the part of δ[t+1] that comes from E[t+1] to "
+        "E[t+3]; the part from E[t+4] has already travelled 3 steps back and stops there.")
+    assert truncation_note(4, 4).endswith(
+        "  Here k >= T = 4: nothing is cut, the same as full BPTT.")
+    assert "E[t+1] .. E[t+1]" not in truncation_note(2, 4)
+
+
+def test_ng_convention_keeps_superscript_2_on_recurrent_weights():
+    net = RecurrentNetwork.from_arrays([[0.5, -0.1], [-0.3, 0.2]], [[0.1, 0.4], [-0.2, 0.3]],
+                                       [0.0, 0.1], [([[0.7, -0.6]], [0.05])], "tanh", "sigmoid",
+                                       "binary_cross_entropy")
+    tracer = RecurrentTracer().attach(net)
+    net.step([[1, 0], [0, 1]], [[1], [0]], 0.5)
+    for convention in ("ng", "nielsen"):
+        text = render_sequences(tracer.sequences, digits=6, convention=convention)
+        assert "u₁₂⁽¹⁾" not in text and "u₁₂⁽³⁾" not in text
+        rows = [line.split() for line in text.splitlines() if line.startswith("u₁₂⁽²⁾ ")]
+        # contributions per step and total; update: old, dE/du, η, new = 0.4 + 0.5·0.0634472
+        assert rows == [["u₁₂⁽²⁾", "0", "−0.0634472", "−0.0634472"],
+                        ["u₁₂⁽²⁾", "0.4", "−0.0634472", "0.5", "0.431724"]]
+        assert ("u_ji carries superscript (2) in both conventions: it feeds layer 2 (nielsen) "
+                "and comes from layer 2 at t−1 (ng).") in text
+    ng = render_sequences(tracer.sequences, digits=6, convention="ng")
+    # input weights and the dense layer's weights follow the ng rule (one less)
+    assert "w₁₂⁽¹⁾·a₂⁽¹⁾[1]" in ng and "w₁₁⁽²⁾·δ₁⁽³⁾[2]" in ng
+    assert "u₁₁⁽²⁾·δ₁⁽²⁾[2] + u₂₁⁽²⁾·δ₂⁽²⁾[2]" in ng
 
 
 def test_gradient_flow_vanishes_and_explodes():
@@ -397,6 +530,51 @@ def test_command_errors_are_one_line(capsys, tmp_path):
     assert err.startswith("neuronsim: error: ") and "recurrent_weights" in err
     assert main(["rnn-trace", spec, "--times", "9"]) == 2
     assert "time step 9" in capsys.readouterr().err
+
+
+def test_rnn_commands_take_the_bundled_example_by_name(capsys, tmp_path):
+    by_path = main(["rnn-trace", example_path("rnn"), "--digits", "6"]), capsys.readouterr()
+    for name in ("rnn-parity", "rnn"):
+        assert main(["rnn-trace", name, "--digits", "6"]) == 0
+        assert capsys.readouterr().out == by_path[1].out
+    assert main(["rnn-train", "rnn-parity", "--epochs", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("training rnn-parity: 16 sequences, full BPTT")
+    assert main(["rnn-trace", "no-such-example"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_rnn_learning_rate_takes_fractions_like_the_other_commands(capsys):
+    assert main(["rnn-trace", "rnn", "--learning-rate", "1/2", "--sections", "update",
+                 "--digits", "6"]) == 0
+    fraction = capsys.readouterr().out
+    assert "Update after the whole sequence (η = 0.5)" in fraction
+    assert main(["rnn-trace", "rnn", "--learning-rate", "0.5", "--sections", "update",
+                 "--digits", "6"]) == 0
+    assert capsys.readouterr().out == fraction
+    assert main(["rnn-train", "rnn", "--learning-rate", "1/4", "--epochs", "1",
+                 "--quiet"]) == 0
+    assert "learning rate 0.25," in capsys.readouterr().out
+    for bad, message in (("0", "--learning-rate: must be a finite number greater than 0, "
+                               "got 0"),
+                         ("abc", "--learning-rate: expected a number or a fraction such as "
+                                 "1/2, got 'abc'"),
+                         ("1/0", "--learning-rate: expected a number or a fraction such as "
+                                 "1/2, got '1/0'")):
+        assert main(["rnn-trace", "rnn", "--learning-rate", bad]) == 2
+        assert capsys.readouterr().err == f"neuronsim: error: {message}\n"
+
+
+def test_rnn_gradient_flow_length_is_capped(capsys):
+    for length in ("0", "1001", "100000000"):
+        assert main(["rnn-gradient-flow", "--length", length]) == 2
+        assert capsys.readouterr().err == (f"neuronsim: error: --length: expected 1 to 1000, "
+                                           f"got {length}\n")
+    assert main(["rnn-gradient-flow", "--length", "1000", "--recurrent-weight", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[2].split()[0] == "1000"     # first row t = T = 1000
+    assert main(["rnn-gradient-flow", "--digits", "0"]) == 2
+    assert "--digits: expected 1 to 17, got 0" in capsys.readouterr().err
 
 
 def test_module_docstring_examples():

@@ -119,3 +119,40 @@ def test_truncated_bptt_matches_torch_by_definition(k):
     net = ours_from(rnn, linear, "linear", "half_sse", truncation=k)
     check(net, rnn, linear, X, T, np.ones((batch, steps), dtype=bool), total / batch, Y,
           "half_sse")
+
+
+@pytest.mark.parametrize("z_scale", [1.0, 40.0])
+@pytest.mark.parametrize("seed", range(3))
+def test_sigmoid_recurrent_output_with_bce_matches_torch(seed, z_scale):
+    """No dense layer: sigmoid recurrent neurons are the output, binary
+    cross-entropy from z (binary_cross_entropy_with_logits), written as an
+    autograd loop since torch.nn.RNN has no sigmoid.  z_scale 40 saturates
+    the outputs to 0 or 1 in float64: E and every gradient stay finite."""
+    n_in, n, batch, steps = 2, 2, 2, 3
+    generator = torch.Generator().manual_seed(seed)
+    W = (z_scale * torch.randn(n, n_in, generator=generator, dtype=torch.float64))
+    U = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    b = torch.randn(n, generator=generator, dtype=torch.float64)
+    X = torch.sign(torch.randn(batch, steps, n_in, generator=generator, dtype=torch.float64))
+    T = torch.rand(batch, steps, n, generator=generator, dtype=torch.float64)
+    net = RecurrentNetwork.from_arrays(W.numpy(), U.numpy(), b.numpy(), activation="sigmoid",
+                                       loss="binary_cross_entropy")
+    W, U, b = (p.clone().requires_grad_(True) for p in (W, U, b))
+    h = torch.zeros(batch, n, dtype=torch.float64)
+    total = 0
+    for t in range(steps):
+        z = X[:, t] @ W.T + h @ U.T + b
+        total = total + torch.nn.functional.binary_cross_entropy_with_logits(
+            z, T[:, t], reduction="sum")
+        h = torch.sigmoid(z)
+    (total / batch).backward()
+    losses = []
+    for x, target in zip(X.numpy(), T.numpy()):
+        net.forward_pass(x)
+        losses.append(net.back_prop(target.tolist()))
+    (dW, dU, db), = net.gradient_arrays()
+    assert np.isfinite(losses).all() and np.isfinite(dW).all()
+    assert relative_error(sum(losses) / batch, (total / batch).item()) <= RTOL
+    assert relative_error(dW, W.grad) <= RTOL
+    assert relative_error(dU, U.grad) <= RTOL
+    assert relative_error(db, b.grad) <= RTOL

@@ -96,3 +96,42 @@ def test_truncation_at_least_T_is_full():
     full = rnn_bptt(params, X, targets, mask, activation, dense_acts, loss)
     at_t = rnn_bptt(params, X, targets, mask, activation, dense_acts, loss, truncation=steps)
     assert all(np.array_equal(a, b) for p, q in zip(full.grads, at_t.grads) for a, b in zip(p, q))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_paired_recurrent_output_agrees_with_numpy(seed):
+    # no dense layers, sigmoid recurrent neurons, binary cross-entropy: both
+    # sides use δ[t] = (a - t) + r[t]·g'(z[t]) and E from z
+    rng = np.random.default_rng(seed)
+    n_in, n, steps, batch = 1 + seed % 2, 1 + seed % 3, 1 + seed % 5, 2
+    params = [(rng.uniform(-1, 1, (n, n_in)), rng.uniform(-1, 1, (n, n)), rng.uniform(-1, 1, n))]
+    X = rng.uniform(-1, 1, (batch, steps, n_in))
+    targets = rng.uniform(0.05, 0.95, (batch, steps, n))
+    mask = rng.random((batch, steps)) < 0.6
+    mask[:, -1] = True
+    options = dict(truncation=[None, 1, 2, 3][seed % 4], step_loss=["sum", "mean"][seed % 2],
+                   reduction=["mean", "sum"][(seed // 2) % 2])
+    args = (params, X, targets, mask, "sigmoid", [], "binary_cross_entropy")
+    loss_value, outputs, grads, deltas = per_neuron(*args, options)
+    ref = rnn_bptt(*args, **options)
+    where = f"seed {seed} {options}"
+    assert relative_error(loss_value, ref.loss) <= RTOL, where
+    assert relative_error(deltas, ref.deltas) <= RTOL, where
+    for name, a, b in zip(("dW", "dU", "db"), grads[0], ref.grads[0]):
+        assert relative_error(a, b) <= RTOL, f"{where}: {name}"
+
+
+def test_saturated_recurrent_output_is_finite_in_numpy():
+    # z = 40 rounds a to 1: E = softplus(40) = 40 and δ = a - t = 1, not inf and nan
+    params = [(np.array([[40.0]]), np.array([[0.5]]), np.array([0.0]))]
+    X = np.array([[[1.0], [0.0]]])
+    targets = np.array([[[0.0], [1.0]]])
+    ref = rnn_bptt(params, X, targets, None, "sigmoid", [], "binary_cross_entropy")
+    a2 = 1 / (1 + np.exp(-0.5))
+    assert ref.loss == pytest.approx(40.0 + np.log1p(np.exp(-0.5)), rel=1e-15)
+    assert ref.deltas[0, :, 0].tolist() == [1.0, pytest.approx(a2 - 1.0, rel=1e-15)]
+    net = RecurrentNetwork.from_arrays(*params[0], activation="sigmoid",
+                                       loss="binary_cross_entropy")
+    net.forward_pass(X[0])
+    assert net.back_prop(targets[0].tolist()) == pytest.approx(ref.loss, rel=1e-15)
+    assert net.gradient_arrays()[0][1] == pytest.approx(ref.grads[0][1], rel=1e-15)

@@ -1,8 +1,10 @@
 """``neuronsim rnn-trace``, ``rnn-train``, ``rnn-gradient-flow`` and the ``rnn`` demo."""
 
 import itertools
+import os
 import sys
 
+from ..bundled import example_path
 from ..errors import NeuronsimError
 from ..files import atomic_write_text
 from ..labels import CONVENTIONS
@@ -13,11 +15,19 @@ from ..recurrent_trace import (SECTIONS, RecurrentTracer, gradient_flow, plot_gr
 from ..render import FORMATS, html_document, latex_document
 from ..progress import ProgressBar
 from .core import LOSS_COLUMN, bar_mover
-from .explain import check_learning_rate
+from .explain import check_learning_rate, parse_number
+
+# bundled recurrent examples by name (the key of neuronsim.bundled.EXAMPLES and
+# the file's own name); a file of that name in the working directory wins
+RNN_EXAMPLES = {"rnn": "rnn", "rnn-parity": "rnn"}
+MAX_FLOW_LENGTH = 1000
 
 
-def _load(path):
-    return RecurrentNetwork.from_spec(path)
+def _load(spec):
+    """A recurrent network from a file path or a bundled example name (rnn, rnn-parity)."""
+    if not os.path.exists(spec) and spec in RNN_EXAMPLES:
+        spec = example_path(RNN_EXAMPLES[spec])
+    return RecurrentNetwork.from_spec(spec)
 
 
 def _add_view_options(parser):
@@ -66,10 +76,13 @@ def _truncation(args, net):
 
 
 def _rate(args, net, source):
-    rate = args.learning_rate if args.learning_rate is not None else net.learning_rate
-    if rate is None:
+    """--learning-rate (a decimal or a fraction such as 1/2), else the file's."""
+    if args.learning_rate is not None:
+        rate = parse_number(args.learning_rate, net.numbers.convert, "--learning-rate")
+        return check_learning_rate(rate, net.numbers, args.learning_rate)
+    if net.learning_rate is None:
         raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
-    return check_learning_rate(rate)
+    return check_learning_rate(net.learning_rate, net.numbers)
 
 
 def _samples(net, source):
@@ -159,8 +172,10 @@ def _positive_int(text):
 
 # ------------------------------------------------------------------ rnn-gradient-flow
 def run_gradient_flow(args):
-    if args.length < 1:
-        raise NeuronsimError(f"--length: expected at least 1, got {args.length}")
+    if not 1 <= args.length <= MAX_FLOW_LENGTH:
+        raise NeuronsimError(f"--length: expected 1 to {MAX_FLOW_LENGTH}, got {args.length}")
+    if not 1 <= args.digits <= 17:
+        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     flow = gradient_flow(args.length, args.recurrent_weight, args.input_weight, args.bias)
     text = render_gradient_flow(flow, args.format, args.digits, args.recurrent_weight)
     if args.plot:
@@ -235,7 +250,9 @@ def register(subparsers):
         description="Per-time-step forward tables, backward tables for t = T down to 1 "
                     "(δ[t] as the output path at t plus the recurrent path from t+1, with "
                     "numbers), each weight's contribution per step, and the update.")
-    trace.add_argument("spec", metavar="SPEC", help="recurrent network file (docs/spec.md)")
+    trace.add_argument("spec", metavar="SPEC",
+                       help="recurrent network file (docs/spec.md) or a bundled example "
+                            "name: rnn (also rnn-parity)")
     trace.add_argument("--sample", type=int, default=1, metavar="N",
                        help="the file's sample (sequence) to start with, counted from 1")
     trace.add_argument("--steps", type=int, default=1, metavar="N",
@@ -243,17 +260,21 @@ def register(subparsers):
     trace.add_argument("--truncation", type=int, metavar="K",
                        help="truncated BPTT, k steps back (default: the file's)")
     trace.add_argument("--full", action="store_true", help="full BPTT whatever the file says")
-    trace.add_argument("--learning-rate", type=float, metavar="ETA")
+    trace.add_argument("--learning-rate", metavar="ETA",
+                       help="a finite number > 0, e.g. 0.5 or 1/2 (default: the file's)")
     _add_view_options(trace)
     trace.set_defaults(run=run_trace)
 
     train = subparsers.add_parser("rnn-train", help="train a recurrent network file (BPTT)")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar (it is drawn on stderr only when that is a terminal)")
-    train.add_argument("spec", metavar="SPEC", help="recurrent network file (docs/spec.md)")
+    train.add_argument("spec", metavar="SPEC",
+                       help="recurrent network file (docs/spec.md) or a bundled example "
+                            "name: rnn (also rnn-parity)")
     train.add_argument("--epochs", type=int, default=100, metavar="N",
                        help="passes over the sequences (default 100)")
-    train.add_argument("--learning-rate", type=float, metavar="ETA")
+    train.add_argument("--learning-rate", metavar="ETA",
+                       help="a finite number > 0, e.g. 0.5 or 1/2 (default: the file's)")
     train.add_argument("--batch-size", default="1", metavar="N",
                        help="sequences per update: 1 (default), N, or 'full'")
     train.add_argument("--truncation", type=int, metavar="K",
@@ -274,7 +295,8 @@ def register(subparsers):
         "rnn-gradient-flow", help="vanishing and exploding gradients: |δ[t]| by t",
         description="One recurrent neuron per activation (tanh, sigmoid, linear) on one "
                     "sequence with a target at the last step; prints |δ[t]| for t = T..1.")
-    flow.add_argument("--length", type=int, default=20, metavar="T")
+    flow.add_argument("--length", type=int, default=20, metavar="T",
+                      help=f"sequence length, 1 to {MAX_FLOW_LENGTH} (default 20)")
     flow.add_argument("--recurrent-weight", type=float, default=1.5, metavar="U")
     flow.add_argument("--input-weight", type=float, default=1.0, metavar="W")
     flow.add_argument("--bias", type=float, default=0.0, metavar="B")
