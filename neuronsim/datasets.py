@@ -23,6 +23,7 @@ download; install the extra ``neuronsim[datasets]``).
 
 import math
 import random
+from numbers import Real
 
 from .errors import NeuronsimError
 
@@ -41,8 +42,10 @@ def _labels(n):
 
 
 def _check_noise(noise):
-    if noise < 0:
-        raise ValueError(f"noise: expected a standard deviation >= 0, got {noise!r}")
+    """A finite standard deviation >= 0 (nan, inf and negatives are refused)."""
+    is_number = isinstance(noise, Real) and not isinstance(noise, bool)
+    if not (is_number and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise: expected a finite standard deviation >= 0, got {noise!r}")
 
 
 def xor(n=200, noise=0.1, seed=0, one_hot=False):
@@ -63,9 +66,12 @@ def xor(n=200, noise=0.1, seed=0, one_hot=False):
 
 
 def circles(n=200, noise=0.05, seed=0, factor=0.5, one_hot=False):
-    """Inner disc radius ``factor`` (t = 1) and outer ring radius 1 (t = 0).
+    """Two concentric circles: the inner one of radius ``factor`` (t = 1), the
+    outer one of radius 1 (t = 0).
 
-    Angles are uniform in [0, 2π); a point is r·(cos θ, sin θ) plus noise.
+    Points lie on the circles, not inside them: angles are uniform in
+    [0, 2π) and a point is r·(cos θ, sin θ) plus noise (N(0, noise²) in each
+    coordinate), so with noise 0 every point is exactly on its circle.
     """
     _check_noise(noise)
     if not 0 < factor < 1:

@@ -201,7 +201,9 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3):
         return margin_x + gap * column, y0 + step * j
 
     # edges first, so that circles are drawn on top of them
-    largest = max((abs(v) for layer in values for row in layer for v in row), default=0.0)
+    # geometry in float64 whatever the numbers (fraction and precise values too)
+    largest = max((float(abs(v)) for layer in values for row in layer for v in row),
+                  default=0.0)
     scale = largest if largest > 0 else 1.0
     low, high, opacity = (0.3, 1.6, 0.45) if thin else (0.6, 6.0, 0.85)
     for l, layer_values in enumerate(values):
@@ -211,7 +213,8 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3):
                 x1, y1 = position(l, k)
                 label = _edge_label(l, j, k, edges, convention)
                 diagram.edges.append(Edge(
-                    x1, y1, x2, y2, sign_colour(value), low + (high - low) * abs(value) / scale,
+                    x1, y1, x2, y2, sign_colour(value),
+                    low + (high - low) * float(abs(value)) / scale,
                     opacity, lab.textbook_layer(l), k + 1, j + 1, value,
                     f"{label} = {format_number(value, digits)}"))
 
@@ -220,11 +223,11 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3):
         layer_index = column - 1
         shown = [_neuron_value(net, layer_index, j, _neuron_kind(layer_index, show))
                  for j in range(n)]
-        top_value = max((abs(v) for v in shown if v is not None), default=0.0) or 1.0
+        top_value = max((float(abs(v)) for v in shown if v is not None), default=0.0) or 1.0
         for j, value in enumerate(shown):
             x, y = position(column, j)
             fill = "#ffffff" if value is None else _tint(
-                sign_colour(value), 0.1 + 0.35 * abs(value) / top_value)
+                sign_colour(value), 0.1 + 0.35 * float(abs(value)) / top_value)
             radius = radii[column]
             diagram.circles.append(Circle(
                 x, y, radius, fill, column + 1, j + 1, value,
@@ -325,11 +328,11 @@ def to_svg(diagram):
             f'<line class="edge {kind}" x1="{e.x1:.2f}" y1="{e.y1:.2f}" x2="{e.x2:.2f}" '
             f'y2="{e.y2:.2f}" stroke="{e.colour}" stroke-width="{e.width:.2f}" '
             f'stroke-opacity="{e.opacity:g}" data-layer="{e.layer}" data-from="{e.source}" '
-            f'data-to="{e.target}" data-value={quoteattr(repr(e.value))}>'
+            f'data-to="{e.target}" data-value={quoteattr(_attribute(e.value))}>'
             f'<title>{escape(e.title)}</title></line>')
     out.append('</g>\n<g class="neurons">')
     for c in diagram.circles:
-        value = "" if c.value is None else f' data-value={quoteattr(repr(c.value))}'
+        value = "" if c.value is None else f' data-value={quoteattr(_attribute(c.value))}'
         out.append(
             f'<circle class="neuron" cx="{c.x:.2f}" cy="{c.y:.2f}" r="{c.r:.2f}" '
             f'fill="{c.fill}" stroke="#333333" '
@@ -346,6 +349,12 @@ def to_svg(diagram):
                    f'text-anchor="{t.anchor}" fill="#222222">{escape(t.text)}</text>')
     out.append("</g>\n</svg>")
     return "\n".join(out) + "\n"
+
+
+def _attribute(value):
+    """A value as a ``data-value`` attribute: its float64 repr, whatever the
+    numbers (the tooltip shows the value itself)."""
+    return repr(float(value))
 
 
 class SVG(str):

@@ -20,9 +20,10 @@ factor.  Written as a weight w_j0^(l) on a constant input a_0 = 1
 (``bias_as_weight=True``), the bias is one more term of the sum,
 z_j^(l) = Σ_k w_jk^(l) a_k^(l-1) with k from 0, and ∂z_j/∂w_j0 = a_0 = 1.
 
-Two output pairings skip dE/da: with sigmoid + binary_cross_entropy and
-softmax + cross_entropy the network uses δ = ∂E/∂z = a − t directly (the
-paths then end z_i^(L) → E).  A softmax layer couples its neurons, so a path
+Two output pairings skip dE/da: the network uses δ = ∂E/∂z = a − t directly
+with sigmoid + binary_cross_entropy and δ = a·Σt − t with softmax +
+cross_entropy (a − t when the targets sum to 1); the paths then end
+z_i^(L) → E.  A softmax layer couples its neurons, so a path
 may go from z_j to any a_i of that layer, with ∂a_i/∂z_j = a_i (δ_ij − a_j).
 
 :func:`explain` runs one forward and one backward pass on a copy of the
@@ -420,10 +421,17 @@ def shortcut_note(net, w=None):
     activation, loss = out.activation.name, net.loss.name
     common = ("δ = a − t holds for a linear output with half_sse, for sigmoid with "
               "binary_cross_entropy and for softmax with cross_entropy (targets summing to 1)")
+    # prose numbers (w.text turns the result into LaTeX where needed)
+    fmt = (lambda v: format_number(v, w.digits)) if w else format_number
+    if is_paired(net) and loss == "cross_entropy":
+        total = sum(net.target[1:], net.target[0])
+        here = ("the targets sum to 1 here, so δ = a − t" if total == 1 else
+                f"here Σt = {fmt(total)}, not 1, so δ = a·{fmt(total)} − t, not a − t")
+        return (f"Output delta shortcut: with {activation} and {loss} the network uses "
+                "δ = ∂E/∂z = a·Σt − t directly, because the softmax Jacobian and "
+                f"dE/da = −t/a combine to a·Σt − t; {here}.  {common}.")
     if is_paired(net):
-        why = ("g'(z) = a(1 − a) cancels the denominator of dE/da = (a − t)/(a(1 − a))"
-               if loss == "binary_cross_entropy" else
-               "the softmax Jacobian and dE/da = −t/a combine to a·Σt − t")
+        why = "g'(z) = a(1 − a) cancels the denominator of dE/da = (a − t)/(a(1 − a))"
         return (f"Output delta shortcut: with {activation} and {loss} the network uses "
                 f"δ = ∂E/∂z = a − t directly, because {why}.  {common}.")
     if activation == "linear" and loss == "half_sse":
@@ -434,7 +442,6 @@ def shortcut_note(net, w=None):
     for i, neuron in enumerate(out.neurons):
         shortcut = neuron.output - target[i]
         same = shortcut == neuron.delta
-        fmt = (lambda v: format_number(v, w.digits, w.style)) if w else format_number
         shortcuts.append(f"neuron {i + 1}: a − t = {fmt(shortcut)}, δ = {fmt(neuron.delta)}"
                          + (" (equal here)" if same else ""))
     factor_text = {"half_sse": "(a − t)", "sse": "2(a − t)", "mse": "2(a − t)/n",
@@ -583,26 +590,26 @@ def _display(w, equations):
 
 
 def _derivative_legend(w, e, first_layer):
-    used = []
-    for index in range(first_layer, len(e.activations)):
+    """"layers 2, 3: g = sigmoid, g'(z) = a(1 − a); ..." for the activations on
+    the paths (a paired output layer only beside a hidden layer with the same g);
+    leaky_relu shows its slope s, layers with different slopes listed apart."""
+    last = len(e.activations) - 1
+    groups = {}                       # (name, g'(z) text) -> textbook layers
+    for index in range(first_layer, last + 1):
         name = e.activations[index]
-        if e.paired and index == len(e.activations) - 1:
-            continue
-        if name not in [n for n, _ in used]:
-            used.append((name, index))
-    if not used:
-        return ""
-    parts = []
-    for name, _ in used:
-        layers = [str(i + 2) for i in range(first_layer, len(e.activations))
-                  if e.activations[i] == name]
         formula = DERIVATIVE_FORMULAS[name]
         if name == "leaky_relu":
-            slope = e.net.layers[int(layers[0]) - 2].activation.params.get("slope")
-            formula = formula.replace("s", f"s = {format_number(slope, w.digits)}", 1) \
-                if slope is not None else formula
-        parts.append(f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)}: "
-                     f"g = {name}, g'(z) = {formula}")
+            slope = e.net.layers[index].activation.params["slope"]
+            formula = f"1 if z > 0, else s = {format_number(slope, w.digits)}"
+        if e.paired and index == last:
+            if (name, formula) in groups:          # listed with the layers it shares g with
+                groups[name, formula].append(str(index + 2))
+            continue
+        groups.setdefault((name, formula), []).append(str(index + 2))
+    if not groups:
+        return ""
+    parts = [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)}: "
+             f"g = {name}, g'(z) = {formula}" for (name, formula), layers in groups.items()]
     return "Activations on the paths: " + "; ".join(parts) + "."
 
 
@@ -662,13 +669,16 @@ def _delta_line(w, net, index, j, e, eq):
     if index == last:
         a, t = w.label("a", index, j), w.t(j)
         if e.paired:
-            return (f"{d} {eq}{a}{w.minus}{t} = {w.num(neuron.output)}{w.minus}"
-                    f"{w.fac(net.target[j])} = {w.num(neuron.delta)}"
-                    if e.loss_name != "cross_entropy" else
-                    f"{d} {eq}{a}{w.times}Σt{w.minus}{t} = {w.num(neuron.delta)}")
+            if e.loss_name != "cross_entropy":
+                return (f"{d} {eq}{a}{w.minus}{t} = {w.num(neuron.output)}{w.minus}"
+                        f"{w.fac(net.target[j])} = {w.num(neuron.delta)}")
+            total = r"\sum t" if w.style == "latex" else "Σt"
+            return f"{d} {eq}{a}{w.times}{total}{w.minus}{t} = {w.num(neuron.delta)}"
         if layer.activation.is_layerwise:
-            return (f"{d} {eq}{a}(∂E/∂{a}{w.minus}Σ_i ∂E/∂a_i a_i) = {w.num(neuron.delta)}"
-                    .replace("∂", r"\partial " if w.style == "latex" else "∂"))
+            weighted = (r"\sum_i \frac{\partial E}{\partial a_i} a_i" if w.style == "latex"
+                        else "Σ_i ∂E/∂a_i a_i")
+            return (f"{d} {eq}{a}({w.partial('E', a)}{w.minus}{weighted}) = "
+                    f"{w.num(neuron.delta)}")
         return (f"{d} {eq}{w.partial('E', a)}{w.times}g'({z}) = {w.fac(neuron.output_grad)}"
                 f"{w.times}{w.fac(neuron.derivative)} = {w.num(neuron.delta)}")
     following = net.layers[index + 1].neurons
@@ -677,6 +687,10 @@ def _delta_line(w, net, index, j, e, eq):
         for m in range(len(following)))
     numeric = " + ".join(f"{w.fac(n.weights[j])}{w.times}{w.fac(n.delta)}" for n in following)
     if layer.activation.is_layerwise:
+        if w.style == "latex":
+            return (rf"{d} {eq}\text{{(softmax layer: its Jacobian applied to }} "
+                    rf"\partial E/\partial a = \sum_m w_{{mj}} \delta_m\text{{)}} = "
+                    f"{w.num(neuron.delta)}")
         return (f"{d} {eq}(softmax layer: its Jacobian applied to "
                 f"dE/da = Σ_m w_mj δ_m) = {w.num(neuron.delta)}")
     return (f"{d} {eq}({symbolic}){w.times}g'({z}) = ({numeric}){w.times}"

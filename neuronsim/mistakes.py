@@ -168,8 +168,15 @@ def _intro(comparison, convention):
 def _summary(comparison):
     first = comparison.first_difference()
     if first is None:
-        return ("No delta differs: with a single layer of weights there is no layer below "
-                "the output to receive a wrong delta, so the mistake changes nothing here.")
+        n_layers = max(r.layer for r in comparison.rows) + 1
+        if n_layers == 1:
+            return ("No delta differs: with a single layer of weights there is no layer "
+                    "below the output to receive a wrong delta, so the mistake changes "
+                    "nothing here.")
+        return ("No delta differs: the deltas and updates of the layers below the output "
+                "happen to be unaffected on this sample (for example when the output deltas "
+                "are zero, the output weights do not change before they are used), so the "
+                "mistake changes nothing here (on other samples it can).")
     changed = sum(1 for r in comparison.rows if r.differs)
     layer = first.layer + 2
     return (f"The output layer's deltas and updates agree.  The first delta that differs is "

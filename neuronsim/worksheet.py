@@ -296,12 +296,13 @@ def delta_formula(step, l):
 def plain_number(x, digits=None):
     """A number for a CSV cell, ASCII minus: exact fractions as 3/8; floats
     by default as their shortest exact repr (0.1, not 0.10000000000000001);
-    precise numbers with all their digits; else ``digits`` significant digits."""
+    precise numbers with 5 digits more than their precision, so that they
+    read back as the same number; else ``digits`` significant digits."""
     if digits is None:
         if isinstance(x, float):
             text = repr(x)
             return text[:-2] if text.endswith(".0") else text
-        digits = getattr(getattr(x, "context", None), "dps", 17)
+        digits = getattr(getattr(x, "context", None), "dps", 12) + 5
     return format_number(x, digits, "text").replace("−", "-")
 
 
@@ -324,6 +325,10 @@ def parse_value(text, numbers):
         value = Fraction(text)
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"{text!r} is not a number") from None
+    if "/" not in text and getattr(numbers, "context", None) is not None:
+        # precise numbers read a decimal themselves, rounded once to their
+        # precision, so that an answer key's numbers read back exactly
+        return numbers.convert(text)
     return numbers.convert(value)
 
 
@@ -462,11 +467,13 @@ def parse_cell(text, convention="nielsen"):
     return Cell(quantity, target)
 
 
-def read_answers(source, convention="nielsen"):
+def read_answers(source, convention="nielsen", net=None):
     """{Cell: text} from a filled worksheet CSV (a path, or text with newlines).
 
     Needs the columns ``cell`` and ``value``; rows of section ``given`` are
-    skipped.  Raises NeuronsimError naming the line of a bad row.
+    skipped.  Raises NeuronsimError naming the line of a bad row; with
+    ``net``, also of a row that names no cell of ``net``'s worksheet (a
+    sheet written in the other weight convention, an index out of range).
     """
     if "\n" in source:
         text = source
@@ -483,6 +490,8 @@ def read_answers(source, convention="nielsen"):
         raise NeuronsimError("answers: expected a CSV file with the columns cell and value "
                              "(as written by neuronsim worksheet --format csv)")
     answers = {}
+    known = None if net is None else set(worksheet_cells(net))
+    strangers = []       # (line, label) of rows naming no cell of net
     for row in reader:
         line = reader.line_num
         if (row.get("section") or "").strip() == "given" or not (row.get("cell") or "").strip():
@@ -491,10 +500,25 @@ def read_answers(source, convention="nielsen"):
             cell = parse_cell(row["cell"], convention)
         except LabelError as exc:
             raise NeuronsimError(f"answers line {line}: {exc}") from None
+        if known is not None and cell not in known:
+            strangers.append((line, row["cell"].strip()))
+            continue
         if cell in answers:
             raise NeuronsimError(f"answers line {line}: the cell {row['cell']} appears twice")
         answers[cell] = row.get("value") or ""
+    if strangers:
+        line, label = strangers[0]
+        more = (f"; so do {len(strangers) - 1} more rows (lines "
+                f"{_line_list([n for n, _ in strangers[1:]])})" if len(strangers) > 1 else "")
+        raise NeuronsimError(f"answers line {line}: {label!r} is not a cell of this network "
+                             f"(wrong --convention?){more}")
     return answers
+
+
+def _line_list(lines, shown=5):
+    """"14, 15, 16, 17, 18, …" : the first ``shown`` line numbers."""
+    text = ", ".join(str(n) for n in lines[:shown])
+    return text + (", …" if len(lines) > shown else "")
 
 
 # ---------------------------------------------------------------- checking
@@ -560,6 +584,12 @@ def check_answers(net, answers, x=None, t=None, learning_rate=None, tolerance=No
         tolerance = 0 if exact else DEFAULT_TOLERANCE
     if tolerance < 0:
         raise ValueError(f"tolerance must be at least 0, got {tolerance}")
+    strangers = [cell for cell in answers if cell not in step.true_values]
+    if strangers:
+        labels = ", ".join(repr(c.label(convention)) for c in strangers[:5])
+        raise NeuronsimError(f"answers: {len(strangers)} cell{'s' if len(strangers) > 1 else ''}"
+                             f" not of this network: {labels}"
+                             f"{', …' if len(strangers) > 5 else ''} (wrong convention?)")
     own = {}          # the student's value where readable, else the correct one
     rows = []
     origin_found = False
@@ -621,9 +651,14 @@ def summary_paragraph(result, digits=9):
     """One paragraph: how many right, the likely origin, carried and other errors."""
     conv = result.convention
     total = len(result.rows)
-    rule = ("exact comparison (fraction numbers)" if result.tolerance == 0 else
-            f"relative tolerance {format_number(result.tolerance, 3)}, absolute where the "
-            "correct value is 0, and new weights judged by their change w_new − w")
+    if result.tolerance != 0:
+        rule = (f"relative tolerance {format_number(result.tolerance, 3)}, absolute where the "
+                "correct value is 0, and new weights judged by their change w_new − w")
+    elif result.exact:
+        rule = "exact comparison (fraction numbers)"
+    else:
+        rule = (f"tolerance 0: each value must equal the simulator's {result.numbers_name} "
+                "value exactly, to its last digit")
     parts = [f"{result.count('right')} of {total} cells are right ({rule}; weight convention "
              f"{conv}; numbers {result.numbers_name})."]
     origin = result.origin

@@ -126,3 +126,16 @@ def test_digits_without_scikit_learn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(NeuronsimError, match=r'pip install "neuronsim\[datasets\]"'):
         datasets.digits()
+
+
+@pytest.mark.parametrize("name", ["xor", "circles", "moons", "spirals"])
+@pytest.mark.parametrize("noise", [float("nan"), float("inf"), -0.1, "0.1"])
+def test_noise_must_be_a_finite_number_at_least_0(name, noise):
+    with pytest.raises(ValueError) as info:
+        getattr(datasets, name)(n=4, noise=noise)
+    assert str(info.value) == f"noise: expected a finite standard deviation >= 0, got {noise!r}"
+
+
+def test_circles_docstring_says_the_points_lie_on_circles():
+    doc = datasets.circles.__doc__
+    assert "disc" not in doc and "Points lie on the circles" in doc

@@ -264,3 +264,43 @@ def test_cli_errors_are_one_line(argv, message, capsys, tmp_path, monkeypatch):
     assert main(["draw", example_path("xor")] + argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("neuronsim: error: ") and message in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ review fixes
+def test_precise_and_fraction_numbers_draw_with_float_geometry(capsys):
+    assert main(["draw", "four-layer"]) == 0
+    as_float = parse(capsys.readouterr().out)
+    assert main(["draw", "four-layer", "--numbers", "precise"]) == 0
+    precise = parse(capsys.readouterr().out)
+    widths = [e.get("stroke-width") for e in edges(as_float)]
+    assert [e.get("stroke-width") for e in edges(precise)] == widths
+    assert widths[:2] == ["1.37", "2.14"]     # w_11^(2) = 0.1, w_12^(2) = 0.2; largest 0.7 -> 6
+    # data-value: the float64 value of each weight, whatever the numbers
+    assert [e.get("data-value") for e in edges(precise)] == \
+        [e.get("data-value") for e in edges(as_float)]
+    net = Network.from_arrays([[["1/2", "-1/4"]]], [["1/8"]], "linear", "half_sse",
+                              numbers="fraction")
+    net.forward_pass([1, 2])
+    root = parse(draw.svg(net))
+    assert [e.get("data-value") for e in edges(root)] == ["0.5", "-0.25"]
+    assert [e.get("stroke-width") for e in edges(root)] == ["6.00", "3.30"]
+    assert circle_at(root, 2, 1).get("data-value") == "0.125"      # 1/2 - 1/2 + 1/8
+
+
+def test_cli_takes_bundled_example_names(capsys):
+    assert main(["draw", "mazur", "--show", "delta", "--edges", "gradient"]) == 0
+    root = parse(capsys.readouterr().out)
+    assert float(circle_at(root, 3, 1).get("data-value")) == pytest.approx(0.138498562, rel=1e-8)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["mazur", "--input", "1", "2", "--show", "delta"],
+     "--show delta needs a target: --input given without --target; give --input and --target"),
+    (["xor", "--input", "1", "0", "--edges", "gradient"],
+     "--edges gradient needs a target: --input given without --target; give --input and "
+     "--target"),
+    (["rnn"], "rnn: a recurrent network: use neuronsim rnn-trace / rnn-train"),
+])
+def test_cli_error_messages(argv, message, capsys):
+    assert main(["draw"] + argv) == 2
+    assert capsys.readouterr().err == f"neuronsim: error: {message}\n"

@@ -378,3 +378,94 @@ def test_command_outputs_in_docs_are_current(page, tmp_path, monkeypatch, capsys
         main(args[1:])
         printed = capsys.readouterr().out.rstrip("\n")
         assert printed == body, f"{page}: the output of {argument!r} changed"
+
+
+# ---------------------------------------------------------------- review fixes
+def paragraph(text, start):
+    """The paragraph of ``text`` that begins with ``start``."""
+    found = [p for p in text.split("\n\n") if p.startswith(start)]
+    assert len(found) == 1, text
+    return found[0]
+
+
+def test_leaky_relu_legend_shows_its_slope():
+    net = Network.from_arrays([[[0.5, -0.5], [0.25, 1.0]], [[1.0, -1.0]]], [[0.1, 0], [0]],
+                              [{"name": "leaky_relu", "slope": 0.2}, "sigmoid"], "half_sse",
+                              samples=[([1, 2], [1])])
+    text = render_explanation(explain(net, "w_11^(2)"))
+    assert paragraph(text, "Activations on the paths") == (
+        "Activations on the paths: layer 2: g = leaky_relu, g'(z) = 1 if z > 0, else s = 0.2; "
+        "layer 3: g = sigmoid, g'(z) = a(1 − a).")
+
+
+def test_softmax_cross_entropy_shortcut_names_the_target_sum():
+    common = ("δ = a − t holds for a linear output with half_sse, for sigmoid with "
+              "binary_cross_entropy and for softmax with cross_entropy (targets summing to 1).")
+    start = ("Output delta shortcut: with softmax and cross_entropy the network uses "
+             "δ = ∂E/∂z = a·Σt − t directly, because the softmax Jacobian and dE/da = −t/a "
+             "combine to a·Σt − t; ")
+    one_hot = render_explanation(explain(softmax_233(), "δ_1^(3)", [0.5, -1.0], [1, 0, 0]))
+    assert paragraph(one_hot, "Output delta shortcut") == \
+        start + "the targets sum to 1 here, so δ = a − t.  " + common
+    other = render_explanation(explain(softmax_233(), "δ_1^(3)", [0.5, -1.0], [0.5, 1, 0]))
+    assert paragraph(other, "Output delta shortcut") == \
+        start + "here Σt = 1.5, not 1, so δ = a·1.5 − t, not a − t.  " + common
+
+
+def softmax_latex_cases():
+    """(network, x, t) with softmax on the paths: paired output, output with
+    half_sse, a hidden softmax layer, targets not summing to 1."""
+    hidden = Network.from_arrays([[[0.5, -0.2], [0.3, 0.8], [-0.4, 0.1]],
+                                  [[0.2, -0.4, 0.3], [0.7, 0.1, -0.2]]],
+                                 [[0.1, 0, -0.1], [0, 0.1]], ["softmax", "sigmoid"],
+                                 "half_sse")
+    half_sse = Network.from_arrays([[[0.5, -0.2], [0.3, 0.8]],
+                                    [[0.2, -0.4], [0.7, 0.1], [-0.3, 0.5]]],
+                                   [[0.1, 0], [0, 0.1, -0.1]], ["tanh", "softmax"], "half_sse")
+    return [(softmax_233(), [0.5, -1.0], [1, 0, 0]),
+            (softmax_233(), [0.5, -1.0], [0.5, 1, 0]),
+            (half_sse, [1, 2], [0, 1, 0]),
+            (hidden, [1, 2], [0.2, 0.9])]
+
+
+def softmax_latex_documents():
+    for net, x, t in softmax_latex_cases():
+        for label in ("w_12^(2)", "b_1^(2)", "δ_2^(2)", "w_21^(3)", "δ_1^(3)"):
+            for bias_as_weight in (False, True):
+                yield render_explanation(explain(net, label, x, t), "latex",
+                                         bias_as_weight=bias_as_weight)
+
+
+def test_latex_for_softmax_networks_is_ascii_and_uses_latex_macros():
+    documents = list(softmax_latex_documents())
+    for text in documents:
+        assert text.isascii(), sorted({c for c in text if not c.isascii()})
+    everything = "\n".join(documents)
+    assert r"\cdot \sum t - t_{1}" in everything                        # paired δ^(L)
+    assert r"\sum_i \frac{\partial E}{\partial a_i} a_i" in everything  # softmax + half_sse
+    assert (r"\text{(softmax layer: its Jacobian applied to } \partial E/\partial a = "
+            r"\sum_m w_{mj} \delta_m\text{)}") in everything              # hidden softmax
+
+
+def test_latex_for_softmax_networks_compiles(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    body = "\n".join(softmax_latex_documents())
+    (tmp_path / "explain.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body
+        + "\n\\end{document}\n", encoding="ascii")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                             "explain.tex"], cwd=tmp_path, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors
+    assert (tmp_path / "explain.pdf").stat().st_size > 0
+
+
+def test_cli_explain_refuses_a_recurrent_network(capsys):
+    assert main(["explain", "rnn", "w_11^(2)"]) == 2
+    assert capsys.readouterr().err == ("neuronsim: error: rnn: a recurrent network: use "
+                                       "neuronsim rnn-trace / rnn-train\n")

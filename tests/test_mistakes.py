@@ -92,3 +92,32 @@ def test_cli_early_update(capsys):
     assert main(["early-update", "mazur", "--learning-rate", "1/2", "--numbers",
                  "precise:30"]) == 0
     assert "THE EARLY-UPDATE MISTAKE" in capsys.readouterr().out
+
+
+def test_two_layers_with_zero_output_delta_say_why_nothing_differs():
+    # z = (1/2 - 1, 1/4 + 1) = (-1/2, 5/4), a = z; output 5/4 - 1/2 = 3/4 = t, so δ^(3) = 0
+    net = Network.from_arrays([[["1/2", "-1/2"], ["1/4", "1/2"]], [[1, 1]]],
+                              [[0, 0], [0]], ["linear", "linear"], "half_sse",
+                              numbers="fraction", learning_rate="1/2",
+                              samples=[([1, 2], ["3/4"])])
+    comparison = compare_early_update(net)
+    assert comparison.rows[-1].delta_true == 0
+    assert comparison.first_difference() is None
+    summary = render_comparison(comparison).rstrip("\n").split("\n\n")[-1]
+    assert summary == (
+        "No delta differs: the deltas and updates of the layers below the output happen to be "
+        "unaffected on this sample (for example when the output deltas are zero, the output "
+        "weights do not change before they are used), so the mistake changes nothing here "
+        "(on other samples it can).")
+    one_layer = Network.from_arrays([[[0.5, -0.5]]], [[0.1]], "sigmoid", "half_sse",
+                                    learning_rate=0.5, samples=[([1, 2], [1])])
+    summary = render_comparison(compare_early_update(one_layer)).rstrip("\n").split("\n\n")[-1]
+    assert summary == ("No delta differs: with a single layer of weights there is no layer "
+                       "below the output to receive a wrong delta, so the mistake changes "
+                       "nothing here.")
+
+
+def test_cli_refuses_a_recurrent_network(capsys):
+    assert main(["early-update", "rnn"]) == 2
+    assert capsys.readouterr().err == ("neuronsim: error: rnn: a recurrent network: use "
+                                       "neuronsim rnn-trace / rnn-train\n")

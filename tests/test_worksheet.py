@@ -6,13 +6,13 @@ from fractions import Fraction as F
 
 import pytest
 
-from catalogue import mazur, softmax_233, xor, SOFTMAX_SAMPLES, XOR_SAMPLES
+from catalogue import MAZUR_SAMPLE, mazur, softmax_233, xor, SOFTMAX_SAMPLES, XOR_SAMPLES
 from neuronsim import Network, NeuronsimError
 from neuronsim.bundled import load_example
 from neuronsim.cli import main
 from neuronsim.label_parse import Target
-from neuronsim.worksheet import (Cell, Step, check_answers, parse_cell, plain_number,
-                                 read_answers, render_check, render_worksheet,
+from neuronsim.worksheet import (Cell, Step, check_answers, parse_cell, parse_value,
+                                 plain_number, read_answers, render_check, render_worksheet,
                                  worksheet_cells)
 
 
@@ -326,3 +326,80 @@ def test_cli_worksheet_bias_as_weight_and_unreadable_answers(tmp_path, capsys):
     binary.write_bytes(b"\xff\xfe\x00\x81")
     assert main(["check", "mazur", str(binary)]) == 2
     assert "not a text file" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- review fixes
+def test_check_reports_rows_that_name_no_cell_of_the_network(tmp_path, capsys):
+    key = tmp_path / "k_ng.csv"
+    assert main(["worksheet", "four-layer", "--answers", "--bias-as-weight", "--convention",
+                 "ng", "--learning-rate", "0.5", "-o", str(key)]) == 0
+    capsys.readouterr()
+    assert main(["check", "four-layer", str(key), "--learning-rate", "0.5"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "neuronsim: error: answers line 43: 'dE/dw_11^(1)' is not a cell of this network "
+        "(wrong --convention?); so do 19 more rows (lines 44, 45, 46, 47, 48, …)\n")
+    assert main(["check", "four-layer", str(key), "--learning-rate", "0.5",
+                 "--convention", "ng"]) == 0
+    assert "54 of 54 cells are right" in capsys.readouterr().out
+
+
+def test_labels_out_of_range_are_reported_with_their_line():
+    net = mazur()
+    with pytest.raises(NeuronsimError) as info:
+        read_answers("cell,value\nz_1^(2),0.3\nz_3^(2),1\n", net=net)
+    assert str(info.value) == ("answers line 3: 'z_3^(2)' is not a cell of this network "
+                               "(wrong --convention?)")
+    with pytest.raises(NeuronsimError) as info:
+        read_answers("cell,value\nnew w_11^(4),1\n", net=net)
+    assert str(info.value) == ("answers line 2: 'new w_11^(4)' is not a cell of this network "
+                               "(wrong --convention?)")
+    # without a network read_answers cannot tell; check_answers refuses them then
+    answers = read_answers("cell,value\nz_1^(2),0.3\nz_3^(2),1\n")
+    with pytest.raises(NeuronsimError) as info:
+        check_answers(net, answers, *MAZUR_SAMPLE, learning_rate=0.5)
+    assert str(info.value) == ("answers: 1 cell not of this network: 'z_3^(2)' "
+                               "(wrong convention?)")
+
+
+def test_tolerance_zero_wording_and_exact_precise_answer_key(tmp_path, capsys):
+    key = tmp_path / "key.csv"
+    assert main(["worksheet", "four-layer", "--answers", "--numbers", "precise:20",
+                 "-o", str(key)]) == 0
+    rows = {r["cell"]: r["value"] for r in csv.DictReader(key.open())}
+    assert rows["a_1^(2)"] == "0.7310585786300048792517699"     # 20 + 5 digits
+    capsys.readouterr()
+    assert main(["check", "four-layer", str(key), "--numbers", "precise:20",
+                 "--tolerance", "0"]) == 0
+    assert ("54 of 54 cells are right (tolerance 0: each value must equal the simulator's "
+            "precise:20 value exactly, to its last digit; weight convention nielsen; numbers "
+            "precise:20). Every cell is right.") in capsys.readouterr().out
+    assert main(["worksheet", "four-layer", "--answers", "-o", str(key)]) == 0
+    capsys.readouterr()
+    assert main(["check", "four-layer", str(key), "--tolerance", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "(tolerance 0: each value must equal the simulator's float value exactly" in out
+    assert "fraction numbers" not in out
+
+
+def test_precise_numbers_read_back_exactly():
+    from neuronsim.numbers import get_numbers
+
+    for digits in (7, 20, 50):
+        numbers = get_numbers(f"precise:{digits}")
+        ctx = numbers.context
+        for i in range(1, 200):
+            x = ctx.exp(ctx.mpf(i) / 7 - 14) * (-1) ** i / 3
+            assert parse_value(plain_number(x), numbers) == x
+
+
+def test_worksheet_and_check_refuse_a_recurrent_network(tmp_path, capsys):
+    message = ("neuronsim: error: rnn: a recurrent network: use neuronsim rnn-trace / "
+               "rnn-train\n")
+    assert main(["worksheet", "rnn"]) == 2
+    assert capsys.readouterr().err == message
+    answers = tmp_path / "a.csv"
+    answers.write_text("cell,value\nE,1\n")
+    assert main(["check", "rnn", str(answers)]) == 2
+    assert capsys.readouterr().err == message

@@ -11,8 +11,7 @@ import sys
 from .. import draw
 from ..errors import NeuronsimError
 from ..labels import CONVENTIONS
-from .core import load
-from .explain import add_numbers_option, parse_vector
+from .explain import add_numbers_option, load_spec, parse_vector
 
 
 def _sample(net, args):
@@ -34,13 +33,14 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers)
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"
     if needs_target and t is None:
         what = "--show delta" if args.show == "delta" else "--edges gradient"
-        raise NeuronsimError(f"{what} needs a target: the file has no samples; "
-                             "give --input and --target")
+        why = ("--input given without --target" if args.input is not None
+               else "the file has no samples")
+        raise NeuronsimError(f"{what} needs a target: {why}; give --input and --target")
     if not 1 <= args.digits <= 17:
         raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     if x is not None:
@@ -64,7 +64,8 @@ def register(subparsers):
                     "inputs = layer 1) labelled with a, z or δ of one sample; edges coloured "
                     "by sign (blue +, orange −) and as wide as their magnitude.  SVG needs "
                     "nothing; PNG needs matplotlib (pip install \"neuronsim[plot]\").")
-    parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    parser.add_argument("spec", metavar="SPEC",
+                        help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="net.svg or net.png (default: SVG on standard output)")
     parser.add_argument("--show", choices=draw.SHOWS, default="a",

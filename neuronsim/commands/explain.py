@@ -17,6 +17,7 @@ from ..labels import CONVENTIONS
 from ..mistakes import FORMATS as MISTAKE_FORMATS, compare_early_update, render_comparison
 from ..network import Network
 from ..numbers import get_numbers
+from ..recurrent import RecurrentNetwork
 
 NUMBERS_HELP = ("arithmetic: float (float64, the default), fraction (exact, for linear/relu/"
                 "leaky_relu with squared-error losses) or precise[:DIGITS] (mpmath, 50 digits "
@@ -62,16 +63,23 @@ def add_convention_option(parser):
 
 
 def load_spec(spec, numbers):
-    """A network from a file path, or a bundled example's name (mazur, four-layer, xor)."""
+    """A feed-forward network from a file path, or a bundled example's name
+    (mazur, four-layer, xor).  A recurrent network file is refused in one line:
+    these commands walk one forward pass of a feed-forward network."""
     get_numbers(numbers)   # an unknown --numbers is reported before the file is read
+    shown = spec
     if not os.path.exists(spec) and spec in EXAMPLES:
         spec = example_path(spec)
     try:
-        return Network.from_spec(spec, numbers=numbers)
+        net = Network.from_spec(spec, numbers=numbers)
     except NeuronsimError as exc:
         if str(exc).startswith(str(spec)):
             raise
         raise NeuronsimError(f"{spec}: {exc}") from None
+    if isinstance(net, RecurrentNetwork):
+        raise NeuronsimError(f"{shown}: a recurrent network: use neuronsim rnn-trace / "
+                             "rnn-train")
+    return net
 
 
 def sample_from_args(net, args):

@@ -28,7 +28,7 @@ def run_worksheet(args):
 def run_check(args):
     net = load_spec(args.spec, args.numbers)
     x, t = sample_from_args(net, args)
-    answers = read_answers(args.answers, args.convention)
+    answers = read_answers(args.answers, args.convention, net)
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
