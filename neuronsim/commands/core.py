@@ -173,7 +173,7 @@ def run_demo(args):
         from .digits import run_demo_digits
 
         return run_demo_digits(args)
-    net = load(example_path(name), args.numbers)
+    net = load(example_path(name), args.numbers, recurrent=(name == "rnn"))
     if name == "xor":
         return _demo_xor(net, args)
     if name == "rnn":
