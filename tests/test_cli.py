@@ -416,8 +416,7 @@ def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path,
     monkeypatch.chdir(tmp_path)
     status, _, err = run(capsys, command[0], example_path("rnn"), *command[1:])
     assert status == 2
-    assert err.strip().endswith("a recurrent network: use neuronsim rnn-trace, rnn-train or "
-                                "rnn-gradient-flow")
+    assert err.strip().endswith("a recurrent network: use neuronsim rnn-trace / rnn-train")
     assert not (tmp_path / "walk.html").exists()
 
 

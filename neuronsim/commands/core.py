@@ -92,8 +92,7 @@ def load(path, numbers="float", recurrent=False):
     """The network of a file; a recurrent one only where the command handles it."""
     net = Network.from_spec(path, numbers=numbers)
     if not recurrent and not isinstance(net, Network):
-        raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace, rnn-train "
-                             "or rnn-gradient-flow")
+        raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace / rnn-train")
     return net
 
 
