@@ -262,6 +262,20 @@ def run_train(args):
     net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
+    history, table, batch = train_with_table(net, samples, rate, args)
+    mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
+    header = (f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
+              f"{format_number(rate)}, reduction {net.reduction}")
+    sys.stdout.write(finish_training(net, args, header, history, table))
+    return 0
+
+
+def train_with_table(net, samples, rate, args):
+    """Train as the options say (--epochs, --batch-size, --seed, --stop-loss, ...).
+
+    Returns (epoch losses, the lines of the loss table, the batch size used).
+    A progress bar is drawn on stderr when that is a terminal (not with --quiet).
+    """
     if args.epochs < 1:
         raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
     if args.every is not None and args.every < 1:
@@ -286,17 +300,18 @@ def run_train(args):
         bar.close()
     if lines and not lines[-1].startswith(f"{len(history):6d}"):
         lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
-    mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
-    out = [f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
-           f"{format_number(rate)}, reduction {net.reduction}", "",
-           f" epoch   {LOSS_COLUMN[net.reduction]}"] + lines
+    return history, lines, batch
+
+
+def finish_training(net, args, header, history, table):
+    """The report of a training run (and the --save), as text."""
+    out = [header, "", f" epoch   {LOSS_COLUMN[net.reduction]}"] + table
     if args.stop_loss is not None and len(history) < args.epochs:
         out.append(f"stopped after epoch {len(history)}: loss <= {args.stop_loss}")
     if args.save:
         net.save(args.save)
         out.append(f"saved the trained network to {args.save}")
-    sys.stdout.write("\n".join(out) + "\n")
-    return 0
+    return "\n".join(out) + "\n"
 
 
 def bar_mover(bar, epochs, every=0.1):

@@ -13,8 +13,7 @@ from ..recurrent import RecurrentNetwork
 from ..recurrent_trace import (SECTIONS, RecurrentTracer, gradient_flow, plot_gradient_flow,
                                render_gradient_flow, render_sequences)
 from ..render import FORMATS, html_document, latex_document
-from ..progress import ProgressBar
-from .core import LOSS_COLUMN, bar_mover
+from .core import finish_training, train_with_table
 from .explain import check_learning_rate, parse_number
 
 # bundled recurrent examples by name (the key of neuronsim.bundled.EXAMPLES and
@@ -125,49 +124,13 @@ def run_train(args):
     pairs = _samples(net, args.spec)
     net.truncation = _truncation(args, net)
     rate = _rate(args, net, args.spec)
-    if args.epochs < 1:
-        raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
-    if args.every is not None and args.every < 1:
-        raise NeuronsimError(f"--every: expected at least 1, got {args.every}")
-    if not 1 <= args.digits <= 17:
-        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
-    batch = None if args.batch_size in ("full", "all") else _positive_int(args.batch_size)
-    every = args.every or max(1, args.epochs // 10)
-    lines = []
-
-    def report(epoch, loss):
-        if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
-            lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
-
-    bar = ProgressBar(len(pairs), stream=sys.stderr, enabled=False if args.quiet else None)
-    try:
-        history = net.train(pairs, epochs=args.epochs, learning_rate=rate, batch_size=batch,
-                            shuffle=not args.no_shuffle, seed=args.seed,
-                            stop_loss=args.stop_loss, on_epoch=report,
-                            on_batch=bar_mover(bar, args.epochs) if bar.enabled else None)
-    finally:
-        bar.close()
-    if lines and not lines[-1].startswith(f"{len(history):6d}"):
-        lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
+    history, table, _ = train_with_table(net, pairs, rate, args)
     bptt = "full BPTT" if net.truncation is None else f"truncated BPTT (k = {net.truncation})"
-    out = [f"training {args.spec}: {len(pairs)} sequences, {bptt}, learning rate "
-           f"{format_number(rate)}, loss {net.step_loss} over steps, {net.reduction} over "
-           "sequences", "", f" epoch   {LOSS_COLUMN[net.reduction]}"] + lines
-    if args.save:
-        net.save(args.save)
-        out.append(f"saved the trained network to {args.save}")
-    sys.stdout.write("\n".join(out) + "\n")
+    header = (f"training {args.spec}: {len(pairs)} sequences, {bptt}, learning rate "
+              f"{format_number(rate)}, loss {net.step_loss} over steps, {net.reduction} over "
+              "sequences")
+    sys.stdout.write(finish_training(net, args, header, history, table))
     return 0
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise NeuronsimError(f"--batch-size: expected a whole number or 'full', got {text!r}")
-    if value < 1:
-        raise NeuronsimError(f"--batch-size: expected at least 1, got {value}")
-    return value
 
 
 # ------------------------------------------------------------------ rnn-gradient-flow
