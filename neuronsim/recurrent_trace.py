@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 from . import labels as lab
 from .render import _equations, _heading, _Writer, notation_note
+from .trace import Recorder
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 
@@ -119,29 +120,17 @@ class SequenceRecord:
         return len(self.inputs)
 
 
-class RecurrentTracer:
+class RecurrentTracer(Recorder):
     """Records a :class:`SequenceRecord` per back-propagated sequence.
 
     ``keep=False`` with a ``sink`` hands each finished record to the sink
     and keeps nothing.
     """
 
-    def __init__(self, enabled=True, keep=True, sink=None):
-        self.enabled = enabled
-        self.keep = keep
-        self.sink = sink
-        self.sequences = []
-        self.count = 0
-        self._current = None
-        self._pending = []
-
-    def attach(self, net):
-        net.tracer = self
-        return self
-
-    @staticmethod
-    def detach(net):
-        net.tracer = None
+    @property
+    def sequences(self):
+        """The finished :class:`SequenceRecord` objects, in order."""
+        return self.records
 
     def on_forward(self, net):
         if self._current is not None and self._current.loss is None:
@@ -202,26 +191,7 @@ class RecurrentTracer:
         for records, layer in zip(record.dense, net.dense):
             for r, x in zip(records, layer.neurons):
                 r.new_weights, r.new_bias = x.weights, x.bias
-        for pending in self._pending:
-            self._finish(pending)
-        self._pending = []
-        self._current = None
-
-    def _finish(self, record):
-        if self.keep:
-            self.sequences.append(record)
-        if self.sink is not None:
-            self.sink(record)
-
-    def flush(self):
-        """Hand over records still waiting for an update."""
-        current = self._current
-        for pending in self._pending:
-            self._finish(pending)
-        if current is not None and all(current is not p for p in self._pending):
-            self._finish(current)
-        self._pending = []
-        self._current = None
+        self._finish_batch()
 
     def render(self, **options):
         self.flush()

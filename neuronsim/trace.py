@@ -88,25 +88,22 @@ class StepRecord:
         return [record for layer in self.layers for record in layer]
 
 
-class Tracer:
-    """Records :class:`StepRecord` objects for an attached network.
+class Recorder:
+    """What every tracer shares: attaching to a network, and handing on records.
 
-    ``layers`` and ``neurons``: optional collections of 0-based indices that
-    restrict what is recorded (a wide network need not flood memory or the
-    screen).  ``keep=False`` with a ``sink`` callable hands each finished
-    step to the sink and keeps nothing (for streaming to disk).
+    A record is finished when the update of its batch comes (or at
+    ``flush``); then it is kept in ``records`` (unless ``keep=False``) and
+    handed to ``sink`` if one is given (for streaming to disk).
     """
 
-    def __init__(self, enabled=True, layers=None, neurons=None, keep=True, sink=None):
+    def __init__(self, enabled=True, keep=True, sink=None):
         self.enabled = enabled
-        self.layer_filter = None if layers is None else set(layers)
-        self.neuron_filter = None if neurons is None else set(neurons)
         self.keep = keep
         self.sink = sink
-        self.steps = []
+        self.records = []
         self.count = 0
         self._current = None
-        self._pending = []   # steps of the current batch, waiting for the update
+        self._pending = []   # records of the current batch, waiting for the update
 
     def attach(self, net):
         """Start observing ``net``; returns the tracer."""
@@ -118,16 +115,55 @@ class Tracer:
         net.tracer = None
 
     def clear(self):
-        self.steps = []
+        self.records = []
         self.count = 0
         self._current = None
         self._pending = []
 
-    # ------------------------------------------------------------- filters
-    def _layer_indices(self, net):
-        return [l for l in range(len(net.layers))
-                if self.layer_filter is None or l in self.layer_filter]
+    def _finish(self, record):
+        if self.keep:
+            self.records.append(record)
+        if self.sink is not None:
+            self.sink(record)
 
+    def _finish_batch(self):
+        """The update came: every record of the batch is complete."""
+        for pending in self._pending:
+            self._finish(pending)
+        self._pending = []
+        self._current = None
+
+    def flush(self):
+        """Hand over records still waiting for an update (a batch not yet applied)."""
+        current = self._current
+        for pending in self._pending:
+            self._finish(pending)
+        if current is not None and all(current is not p for p in self._pending):
+            self._finish(current)
+        self._pending = []
+        self._current = None
+
+
+class Tracer(Recorder):
+    """Records :class:`StepRecord` objects (``steps``) for an attached network.
+
+    ``layers`` and ``neurons``: optional collections of 0-based indices that
+    restrict what is recorded (a wide network need not flood memory or the
+    screen).  ``keep=False`` with a ``sink`` callable hands each finished
+    step to the sink and keeps nothing (for streaming to disk).
+    """
+
+    def __init__(self, enabled=True, layers=None, neurons=None, keep=True, sink=None):
+        super().__init__(enabled, keep, sink)
+        self.layer_filter = None if layers is None else set(layers)
+        self.neuron_filter = None if neurons is None else set(neurons)
+
+    @property
+    def steps(self):
+        """The finished :class:`StepRecord` objects, in order."""
+        return self.records
+
+    # ------------------------------------------------------------- filters
     def _neuron_indices(self, layer):
         return [j for j in range(layer.size)
                 if self.neuron_filter is None or j in self.neuron_filter]
@@ -209,26 +245,7 @@ class Tracer:
             neuron = layers[record.layer].neurons[record.neuron]
             record.new_weights = neuron.weights
             record.new_bias = neuron.bias
-        for pending in self._pending:
-            self._finish(pending)
-        self._pending = []
-        self._current = None
-
-    def _finish(self, step):
-        if self.keep:
-            self.steps.append(step)
-        if self.sink is not None:
-            self.sink(step)
-
-    def flush(self):
-        """Hand over steps still waiting for an update (a batch not yet applied)."""
-        current = self._current
-        for pending in self._pending:
-            self._finish(pending)
-        if current is not None and all(current is not p for p in self._pending):
-            self._finish(current)
-        self._pending = []
-        self._current = None
+        self._finish_batch()
 
     def render(self, **options):
         """All kept steps as tables (see :func:`neuronsim.render.render_trace`)."""
