@@ -35,9 +35,9 @@ from .activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from .errors import SpecError
 from .initializers import INITIALIZERS, initial_weights
 from .layer import Layer
-from .losses import LOSSES, get_loss
+from .losses import get_loss
 from .numbers import get_numbers
-from .recurrent import REDUCTIONS, STEP_LOSSES, RecurrentLayer, RecurrentNetwork
+from .recurrent import STEP_LOSSES, RecurrentLayer, RecurrentNetwork
 from . import spec as _spec
 
 MAX_STEPS = 100_000
@@ -110,20 +110,8 @@ def check_recurrent_spec(spec):
     if parameters > _spec.MAX_PARAMETERS:
         raise SpecError(f"layers: the network would have more than {_spec.MAX_PARAMETERS:,} "
                         "parameters (the limit for a plain-Python simulator)")
-    loss = _choice(spec.get("loss", "half_sse"), list(LOSSES), "loss", "loss")
-    out = {"inputs": n_inputs, "layers": out_layers, "loss": loss}
-    for key in ("name", "description"):
-        if key in spec:
-            if not isinstance(spec[key], str):
-                raise SpecError(f"{key}: expected a string, got {_show(spec[key])}")
-            out[key] = spec[key]
-    if spec.get("learning_rate") is not None:
-        rate = _number(spec["learning_rate"], "learning_rate")
-        if rate <= 0:
-            raise SpecError(f"learning_rate: must be positive, got {rate}")
-        out["learning_rate"] = rate
-    out["reduction"] = _choice(spec.get("reduction", "mean"), REDUCTIONS, "reduction",
-                               "reduction")
+    out = {"inputs": n_inputs, "layers": out_layers}
+    out.update(_spec.check_common_keys(spec))
     out["step_loss"] = _choice(spec.get("step_loss", "sum"), STEP_LOSSES, "step_loss",
                                "step_loss")
     truncation = spec.get("truncation")

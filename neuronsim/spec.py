@@ -190,8 +190,24 @@ def check_spec(spec):
             raise SpecError(f"{where}: the network would have more than {MAX_PARAMETERS:,} "
                             "parameters (the limit for a plain-Python simulator)")
         out_layers.append(checked)
-    loss = _choice(spec.get("loss", "half_sse"), list(LOSSES), "loss", "loss")
-    out = {"inputs": n_inputs, "layers": out_layers, "loss": loss}
+    out = {"inputs": n_inputs, "layers": out_layers}
+    out.update(check_common_keys(spec))
+    update_biases = spec.get("update_biases", True)
+    if not isinstance(update_biases, bool):
+        raise SpecError(f"update_biases: expected true or false, got {_show(update_biases)}")
+    out["update_biases"] = update_biases
+    samples = spec.get("samples", [])
+    if not isinstance(samples, list):
+        raise SpecError('samples: expected a list of {"input", "target"} objects')
+    out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
+                      for i, s in enumerate(samples)]
+    return out
+
+
+def check_common_keys(spec):
+    """The keys every network file shares (feed-forward or recurrent), checked:
+    loss, name, description, learning_rate and reduction."""
+    out = {"loss": _choice(spec.get("loss", "half_sse"), list(LOSSES), "loss", "loss")}
     for key in ("name", "description"):
         if key in spec:
             if not isinstance(spec[key], str):
@@ -203,15 +219,6 @@ def check_spec(spec):
             raise SpecError(f"learning_rate: must be positive, got {rate}")
         out["learning_rate"] = rate
     out["reduction"] = _choice(spec.get("reduction", "mean"), REDUCTIONS, "reduction", "reduction")
-    update_biases = spec.get("update_biases", True)
-    if not isinstance(update_biases, bool):
-        raise SpecError(f"update_biases: expected true or false, got {_show(update_biases)}")
-    out["update_biases"] = update_biases
-    samples = spec.get("samples", [])
-    if not isinstance(samples, list):
-        raise SpecError('samples: expected a list of {"input", "target"} objects')
-    out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
-                      for i, s in enumerate(samples)]
     return out
 
 
