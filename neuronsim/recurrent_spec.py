@@ -118,15 +118,8 @@ def check_recurrent_spec(spec):
     if truncation is not None:
         _int(truncation, "truncation", 1, MAX_STEPS)
     out["truncation"] = truncation
-    update_biases = spec.get("update_biases", True)
-    if not isinstance(update_biases, bool):
-        raise SpecError(f"update_biases: expected true or false, got {_show(update_biases)}")
-    out["update_biases"] = update_biases
-    samples = spec.get("samples", [])
-    if not isinstance(samples, list):
-        raise SpecError("samples: expected a list of {\"input\", \"target\"} objects")
     out["samples"] = [check_sequence_sample(s, f"samples[{i}]", n_inputs, n_prev)
-                      for i, s in enumerate(samples)]
+                      for i, s in enumerate(spec.get("samples", []))]
     return out
 
 

@@ -192,21 +192,15 @@ def check_spec(spec):
         out_layers.append(checked)
     out = {"inputs": n_inputs, "layers": out_layers}
     out.update(check_common_keys(spec))
-    update_biases = spec.get("update_biases", True)
-    if not isinstance(update_biases, bool):
-        raise SpecError(f"update_biases: expected true or false, got {_show(update_biases)}")
-    out["update_biases"] = update_biases
-    samples = spec.get("samples", [])
-    if not isinstance(samples, list):
-        raise SpecError('samples: expected a list of {"input", "target"} objects')
     out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
-                      for i, s in enumerate(samples)]
+                      for i, s in enumerate(spec.get("samples", []))]
     return out
 
 
 def check_common_keys(spec):
     """The keys every network file shares (feed-forward or recurrent), checked:
-    loss, name, description, learning_rate and reduction."""
+    loss, name, description, learning_rate, reduction, update_biases, and that
+    samples is a list (each kind checks its own sample shapes)."""
     out = {"loss": _choice(spec.get("loss", "half_sse"), list(LOSSES), "loss", "loss")}
     for key in ("name", "description"):
         if key in spec:
@@ -219,6 +213,12 @@ def check_common_keys(spec):
             raise SpecError(f"learning_rate: must be positive, got {rate}")
         out["learning_rate"] = rate
     out["reduction"] = _choice(spec.get("reduction", "mean"), REDUCTIONS, "reduction", "reduction")
+    update_biases = spec.get("update_biases", True)
+    if not isinstance(update_biases, bool):
+        raise SpecError(f"update_biases: expected true or false, got {_show(update_biases)}")
+    out["update_biases"] = update_biases
+    if not isinstance(spec.get("samples", []), list):
+        raise SpecError('samples: expected a list of {"input", "target"} objects')
     return out
 
 

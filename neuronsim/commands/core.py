@@ -117,9 +117,10 @@ def learning_rate(net, args, source):
     return check_learning_rate(rate, net.numbers, args.learning_rate)
 
 
-def trace_steps(net, samples, steps, rate):
-    """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on."""
-    tracer = Tracer().attach(net)
+def trace_steps(net, samples, steps, rate, tracer=None):
+    """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on
+    (a new :class:`Tracer` unless one is given, e.g. a recurrent one)."""
+    tracer = (Tracer() if tracer is None else tracer).attach(net)
     for i in range(steps):
         x, t = samples[i % len(samples)]
         net.forward_pass(x)

@@ -13,7 +13,7 @@ from ..recurrent import RecurrentNetwork
 from ..recurrent_trace import (SECTIONS, RecurrentTracer, gradient_flow, plot_gradient_flow,
                                render_gradient_flow, render_sequences)
 from ..render import FORMATS, html_document, latex_document
-from .core import finish_training, train_with_table
+from .core import finish_training, trace_steps, train_with_table
 from .explain import check_learning_rate, parse_number
 
 # bundled recurrent examples by name (the key of neuronsim.bundled.EXAMPLES and
@@ -92,14 +92,7 @@ def _samples(net, source):
 
 def trace_sequences(net, pairs, count, rate):
     """Trace ``count`` training steps (one sequence each, cycling through ``pairs``)."""
-    tracer = RecurrentTracer().attach(net)
-    for i in range(count):
-        xs, ts = pairs[i % len(pairs)]
-        net.forward_pass(xs)
-        net.back_prop(ts)
-        net.update_weights(rate)
-    tracer.detach(net)
-    return tracer
+    return trace_steps(net, pairs, count, rate, RecurrentTracer())
 
 
 # ------------------------------------------------------------------ rnn-trace
