@@ -150,6 +150,16 @@ def assert_close(actual, expected, rtol, atol, quantity, layer, context=""):
         f"rtol {rtol:g}, atol {atol:g}) {context}")
 
 
+def batch_sum_atol(gradient, deltas, inputs):
+    """The absolute floor for dW or db: they are sums over the batch of the
+    terms a_k·δ_j (dW) and δ_j (db), which may cancel, so 1e-13 of the largest
+    term, not of the (possibly tiny) sum."""
+    delta_scale = float(np.max(np.abs(deltas))) if np.size(deltas) else 0.0
+    if np.ndim(gradient) == 2:   # dW: terms a_k δ_j
+        delta_scale *= float(np.max(np.abs(inputs))) if np.size(inputs) else 0.0
+    return max(exact_atol(gradient), 1e-13 * delta_scale)
+
+
 def exact_atol(*arrays):
     """The absolute floor for comparing two exact computations: 1e-13 of the
     largest magnitude involved (sums of a few terms, done in different orders,
