@@ -7,20 +7,47 @@
     [0.75136507, 0.772928465]
     >>> round(net.back_prop([0.01, 0.99]), 9)
     0.298371109
+
+The package is laid out by concept (docs/architecture.md): ``core`` (neurons,
+layers, the network), ``files`` (network files), ``trace`` (the tracer),
+``render`` (tables, diagrams), ``crosscheck`` (independent computations),
+``hand`` (explain, worksheets), ``classroom`` (stepper, walkthrough, plots)
+and ``cli``.
 """
 
-from .activations import ACTIVATIONS, Activation, get_activation
-from .errors import NeuronsimError, NumericalError, ShapeError, SpecError
-from .gradcheck import gradcheck
-from .layer import Layer
-from .losses import LOSSES, Loss, get_loss
-from .network import Network
-from .neuron import Neuron
+from .core import services
+from .core.activations import ACTIVATIONS, Activation, get_activation
+from .core.errors import NeuronsimError, NumericalError, ShapeError, SpecError
+from .core.layer import Layer
+from .core.losses import LOSSES, Loss, get_loss
+from .core.network import Network
+from .core.neuron import Neuron
+from .crosscheck import torch_bridge
+from .crosscheck.gradcheck import gradcheck
+from .files import spec
+from .render import draw, notebook
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS", "Activation", "LOSSES", "Layer", "Loss", "Network", "Neuron",
     "NeuronsimError", "NumericalError", "ShapeError", "SpecError",
-    "get_activation", "get_loss", "__version__",
+    "get_activation", "get_loss", "gradcheck", "__version__",
 ]
+
+# The core's Network offers these, implemented outside the core (neuronsim.core.services).
+for _name, _function in {
+        "network_from_arrays": spec.network_from_arrays,
+        "load_network": spec.load_network,
+        "spec_from_network": spec.spec_from_network,
+        "save_spec": spec.save_spec,
+        "recurrent_network_from_arrays": spec.recurrent_network_from_arrays,
+        "load_recurrent_network": spec.load_recurrent_network,
+        "spec_from_recurrent_network": spec.spec_from_recurrent_network,
+        "network_from_torch": torch_bridge.network_from_torch,
+        "network_to_torch": torch_bridge.network_to_torch,
+        "network_html": notebook.network_html,
+        "draw_svg": draw.svg,
+        "draw_save": draw.save}.items():
+    services.provide(_name, _function)
+del _name, _function

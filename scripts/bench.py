@@ -48,7 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from flat_baseline import ACTIVATIONS as FLAT_ACTIVATIONS, FlatNetwork  # noqa: E402
+from flat_baseline import ACTIVATIONS as FLAT_ACTIVATIONS  # noqa: E402
+from flat_baseline import FlatNetwork
 
 from neuronsim import Network  # noqa: E402
 
@@ -275,7 +276,7 @@ def implementations(problem, skip_micrograd_reason):
         impls.append(Implementation("neuronsim, tracing on", neuronsim_build(recording_tracer),
                                     neuronsim_step, neuronsim_forward))
     else:
-        notes.append("neuronsim, tracing on: skipped (neuronsim.trace not found)")
+        notes.append("neuronsim, tracing on: skipped (neuronsim.trace.tracer not found)")
     impls.append(Implementation("flat plain Python", flat_build, flat_step, flat_forward))
     if skip_micrograd_reason is None:
         impls.append(Implementation("micrograd", micrograd_build, micrograd_step,
@@ -294,7 +295,7 @@ def implementations(problem, skip_micrograd_reason):
 
 def has_tracer():
     try:
-        from neuronsim.trace import Tracer  # noqa: F401
+        from neuronsim.trace.tracer import Tracer  # noqa: F401
     except ImportError:
         return False
     return True
@@ -503,7 +504,7 @@ STREAM_RUNS = [("jsonl", None, False), ("csv", None, False), ("jsonl", [0], True
 
 def _traced_steps(problem, steps, path, fmt, neurons, weights, checkpoints=()):
     """Stream ``steps`` online steps; returns seconds and tracemalloc's peak at each checkpoint."""
-    from neuronsim.trace_stream import stream_tracer
+    from neuronsim.trace.stream import stream_tracer
 
     net = neuronsim_build()(problem)
     peaks = []
@@ -527,9 +528,9 @@ def stream_run(steps, out):
     the steps: flat means bounded.
     """
     try:
-        import neuronsim.trace_stream  # noqa: F401
+        import neuronsim.trace.stream  # noqa: F401
     except ImportError:
-        print("\nnote: trace streaming skipped (neuronsim.trace_stream not found)", file=out)
+        print("\nnote: trace streaming skipped (neuronsim.trace.stream not found)", file=out)
         return
     problem = Problem([784, 30, 10], "relu", "linear")
     print(f"\n## trace streaming, {problem.name}, {steps:,} online steps", file=out)
@@ -558,7 +559,7 @@ def stream_run(steps, out):
 
 def train_epoch_run(count, out):
     """One online epoch of ``count`` random samples of 784 inputs on 784-30-10,
-    with the progress bar of neuronsim.progress when there is one (drawn on
+    with the progress bar of neuronsim.classroom.progress when there is one (drawn on
     stderr when it is a terminal)."""
     problem = Problem([784, 30, 10], "relu", "linear")
     rng = random.Random(7)
@@ -566,12 +567,12 @@ def train_epoch_run(count, out):
                for _ in range(count)]
     net = neuronsim_build()(problem)
     try:
-        from neuronsim.progress import ProgressBar, train_with_progress
+        from neuronsim.classroom.progress import ProgressBar, train_with_progress
     except ImportError:
         ProgressBar = None
     start = time.perf_counter()
     if ProgressBar is None:
-        how = "net.train (no neuronsim.progress)"
+        how = "net.train (no neuronsim.classroom.progress)"
         history = net.train(samples, epochs=1, learning_rate=LEARNING_RATE, batch_size=1, seed=0)
     else:
         bar = ProgressBar(count, stream=sys.stderr)

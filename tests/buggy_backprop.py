@@ -5,7 +5,7 @@ is written the way people write it: one row per sample, z = a W^T + b.  With
 ``mistake=None`` it is right (the diagnosis tests check that first); each
 ``mistake`` below is one bug from the textbooks' list, at ``layer`` (0-based,
 as ``net.layers``) where that matters.  ``make(mistake, ...)`` gives the
-``f(weights, biases, X, Y)`` that neuronsim.crosscheck.compare calls.
+``f(weights, biases, X, Y)`` that neuronsim.crosscheck.compare.compare calls.
 """
 
 import functools

@@ -12,11 +12,11 @@ of the worst entry.
 """
 
 import numpy as np
+from catalogue import HIDDEN, PAIRINGS
 from hypothesis import strategies as st
 
-from catalogue import HIDDEN, PAIRINGS
 from neuronsim import Network
-from neuronsim.labels import bias_label, neuron_label, partial_label, weight_label
+from neuronsim.core.labels import bias_label, neuron_label, partial_label, weight_label
 
 KINKED = ("relu", "leaky_relu")
 

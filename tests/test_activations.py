@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from neuronsim.activations import ACTIVATIONS, get_activation
-from neuronsim.losses import LOSSES, get_loss
+from neuronsim.core.activations import ACTIVATIONS, get_activation
+from neuronsim.core.losses import LOSSES, get_loss
 
 POINTS = [-3.0, -0.7, -0.1, 0.2, 0.9, 2.5]
 

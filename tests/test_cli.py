@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from neuronsim.cli import main
+from neuronsim.cli.main import main
 
 
 def run(capsys, *argv):
@@ -45,7 +45,7 @@ def test_demo_four_layer_and_xor(capsys):
 
 
 def test_trace_with_input_and_filters(capsys, tmp_path):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     status, out, _ = run(capsys, "trace", example_path("mazur"), "--input", "0.05", "0.1",
                          "--target", "0.01", "0.99", "--layer", "3", "--neuron", "2",
@@ -56,7 +56,7 @@ def test_trace_with_input_and_filters(capsys, tmp_path):
 
 
 def test_trace_ng_convention_and_bias_as_weight(capsys):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     status, out, _ = run(capsys, "trace", example_path("mazur"), "--convention", "ng",
                          "--bias-as-weight", "--sections", "gradients")
@@ -69,7 +69,7 @@ def test_trace_ng_convention_and_bias_as_weight(capsys):
 @pytest.mark.parametrize("fmt, marker", [("markdown", "|"), ("latex", r"\begin{tabular}"),
                                          ("html", "<table>")])
 def test_trace_formats(capsys, fmt, marker):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     status, out, _ = run(capsys, "trace", example_path("mazur"), "--format", fmt)
     assert status == 0 and marker in out
@@ -80,7 +80,7 @@ def test_trace_formats(capsys, fmt, marker):
 
 
 def test_trace_output_file_is_a_whole_document(capsys, tmp_path):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     target = tmp_path / "trace.html"
     status, out, _ = run(capsys, "trace", example_path("mazur"), "--format", "html",
@@ -91,7 +91,7 @@ def test_trace_output_file_is_a_whole_document(capsys, tmp_path):
 
 
 def test_train_command_and_save(capsys, tmp_path):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     saved = tmp_path / "trained.json"
     status, out, _ = run(capsys, "train", example_path("xor"), "--epochs", "300",
@@ -124,7 +124,7 @@ def write(tmp_path, spec, name="bad.json"):
     (["train", "{no_rate}"], "no learning_rate in the file; give --learning-rate"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, argv, message):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     spec = {"inputs": 2, "layers": [{"activation": "sigmoid", "weights": [[1, 2]]}]}
     paths = {
@@ -243,7 +243,7 @@ def test_mazur_demo_still_takes_every_view_option(capsys, tmp_path):
     (["rnn-train", "{rnn}", "--digits", "0"], "--digits: expected 1 to 17, got 0"),
 ])
 def test_train_refuses_bad_every_and_digits(capsys, tmp_path, argv, message):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     paths = {"sm": write(tmp_path, SM_SPEC, "sm.json"), "rnn": example_path("rnn")}
     refused(capsys, [a.format(**paths) for a in argv], message)
@@ -277,7 +277,7 @@ def test_learning_rate_must_be_finite_and_positive(capsys, tmp_path, command, ra
 
 
 def test_rnn_and_digits_learning_rate_must_be_finite(capsys):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     refused(capsys, ["rnn-train", example_path("rnn"), "--learning-rate", "nan"],
             "--learning-rate: must be a finite number greater than 0, got nan")
@@ -353,8 +353,8 @@ def test_layer_help_says_the_numbering_is_the_same_in_both_conventions(capsys, c
 
 
 def test_long_trace_gets_a_note_on_stderr(capsys, monkeypatch):
-    from neuronsim.bundled import example_path
-    from neuronsim.commands import core
+    from neuronsim.cli import core
+    from neuronsim.files.bundled import example_path
 
     monkeypatch.setattr(core, "LONG_TRACE_LINES", 50)
     status, out, err = run(capsys, "trace", example_path("mazur"))
@@ -379,10 +379,9 @@ def test_demo_latex_and_markdown_summaries_use_their_format(capsys):
 def test_train_progress_bar_only_on_a_terminal(capsys):
     import io
 
-    from neuronsim.commands.core import bar_mover
-    from neuronsim.progress import ProgressBar
-
-    from neuronsim.bundled import example_path
+    from neuronsim.classroom.progress import ProgressBar
+    from neuronsim.cli.core import bar_mover
+    from neuronsim.files.bundled import example_path
 
     status, out, err = run(capsys, "train", example_path("xor"), "--epochs", "5")
     assert status == 0 and err == ""             # captured stderr is not a terminal: no bar
@@ -399,7 +398,7 @@ def test_train_progress_bar_only_on_a_terminal(capsys):
 
 
 def test_precise_traces_may_show_more_than_17_digits(capsys):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     status, out, _ = run(capsys, "trace", example_path("mazur"), "--numbers", "precise:40",
                          "--digits", "30", "--sections", "loss")
@@ -411,7 +410,7 @@ def test_precise_traces_may_show_more_than_17_digits(capsys):
 @pytest.mark.parametrize("command", [["trace"], ["step"], ["gradcheck"],
                                      ["report", "-o", "walk.html"]])
 def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path, monkeypatch):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     monkeypatch.chdir(tmp_path)
     status, _, err = run(capsys, command[0], example_path("rnn"), *command[1:])
@@ -421,7 +420,7 @@ def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path,
 
 
 def test_train_handles_recurrent_files_too(capsys):
-    from neuronsim.bundled import example_path
+    from neuronsim.files.bundled import example_path
 
     status, out, _ = run(capsys, "train", example_path("rnn"), "--epochs", "2")
     assert status == 0 and "mean loss" in out

@@ -1,18 +1,24 @@
-"""neuronsim.crosscheck: the comparison table, its inputs, and the CLI command."""
+"""neuronsim.crosscheck.compare: the comparison table, its inputs, and the CLI command."""
 
 import sys
 
-import numpy as np
-import pytest
-
 import buggy_backprop
 import catalogue
+import numpy as np
+import pytest
 from catalogue import random_network, random_samples
-from neuronsim import Network, vectorized
-from neuronsim.cli import main
-from neuronsim.crosscheck import (check_results, compare, load_results, per_neuron_batch,
-                                  save_results)
-from neuronsim.errors import ShapeError
+
+from neuronsim import Network
+from neuronsim.cli.main import main
+from neuronsim.core.errors import ShapeError
+from neuronsim.crosscheck import vectorized
+from neuronsim.crosscheck.compare import (
+    check_results,
+    compare,
+    load_results,
+    per_neuron_batch,
+    save_results,
+)
 
 
 def batch(count=4, sizes=(3, 4, 2), hidden="tanh", output="sigmoid", loss="half_sse",
@@ -52,12 +58,12 @@ def test_report_table_and_attributes():
     text = str(report)
     assert report.ok and report.first_divergence is None and report.diagnosis == ""
     assert text.startswith("cross-check: neuronsim (per neuron) against numpy "
-                           "(neuronsim.vectorized), batch of 1, tolerance 1e-09 relative")
+                           "(neuronsim.crosscheck.vectorized), batch of 1, tolerance 1e-09 relative")
     assert "net.layers[0] is layer 2" in text
     assert "all 9 compared quantities agree" in text
     line = next(l for l in text.splitlines() if l.startswith("E "))
     assert line.split() == ["E", "0", "0", "ok"]     # exact: no worst entry to show
-    assert repr(report) == "Report(against numpy (neuronsim.vectorized): ok)"
+    assert repr(report) == "Report(against numpy (neuronsim.crosscheck.vectorized): ok)"
 
 
 def test_the_network_is_not_touched():

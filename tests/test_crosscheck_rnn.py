@@ -1,7 +1,7 @@
-"""Cross-checking BPTT: neuronsim.crosscheck.compare on recurrent networks.
+"""Cross-checking BPTT: neuronsim.crosscheck.compare.compare on recurrent networks.
 
 The per-neuron RecurrentNetwork is the reference; the numpy BPTT
-(neuronsim.vectorized), torch.nn.RNN + nn.Linear and a textbook user
+(neuronsim.crosscheck.vectorized), torch.nn.RNN + nn.Linear and a textbook user
 function must agree with it step by step, and deliberately buggy BPTT code
 must be caught at the right step with the right diagnosis.
 """
@@ -12,13 +12,13 @@ import random
 import numpy as np
 import pytest
 
-from neuronsim.cli import main
-from neuronsim.crosscheck import compare, save_results, sequence_arrays
-from neuronsim.errors import ShapeError
-from neuronsim.network import Network
-from neuronsim.recurrent import RecurrentNetwork
+from neuronsim.cli.main import main
+from neuronsim.core.errors import ShapeError
+from neuronsim.core.network import Network
+from neuronsim.core.recurrent import RecurrentNetwork
+from neuronsim.crosscheck.compare import compare, save_results, sequence_arrays
 
-PARITY = os.path.join(os.path.dirname(__file__), os.pardir, "neuronsim", "examples",
+PARITY = os.path.join(os.path.dirname(__file__), os.pardir, "neuronsim", "files", "examples",
                       "rnn-parity.json")
 HERE = os.path.abspath(__file__)
 

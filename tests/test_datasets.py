@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from neuronsim import datasets
-from neuronsim.errors import NeuronsimError
+from neuronsim.classroom import datasets
+from neuronsim.core.errors import NeuronsimError
 
 TWO_D = ["xor", "circles", "moons", "spirals"]
 

@@ -15,9 +15,9 @@ import sys
 import pytest
 
 from neuronsim import Network, SpecError
-from neuronsim.spec import load_network, save_spec
+from neuronsim.files.spec import load_network, save_spec
 from neuronsim.trace import Tracer
-from neuronsim.trace_stream import StreamTracer
+from neuronsim.trace.stream import StreamTracer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,7 +35,7 @@ RUN = '''
 import hashlib, io, sys
 from neuronsim import Network
 from neuronsim.trace import Tracer
-from neuronsim.trace_stream import StreamTracer
+from neuronsim.trace.stream import StreamTracer
 
 def run(spec, folder):
     net = Network.from_spec(spec)
@@ -169,7 +169,7 @@ def test_saving_to_a_device_or_through_a_link_keeps_them(tmp_path):
     """-o /dev/null must not turn the device into a file; a link keeps pointing at its file."""
     import stat
 
-    from neuronsim.files import atomic_write_text
+    from neuronsim.files.atomic import atomic_write_text
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

@@ -1,16 +1,16 @@
 """Each classic backprop mistake, made on purpose (tests/buggy_backprop.py),
-is found at the right place and named by neuronsim.diagnosis.
+is found at the right place and named by neuronsim.crosscheck.diagnosis.
 
 Every case runs twice: with the user's deltas given (the mistake shows in δ)
 and with only dW and db given (it shows first in the gradients).
 """
 
-import numpy as np
-import pytest
-
 import buggy_backprop
 import catalogue
+import numpy as np
+import pytest
 from catalogue import random_network, random_samples
+
 from neuronsim import Network
 from neuronsim.crosscheck import compare
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from neuronsim.cli import main
-from neuronsim.commands import digits
+from neuronsim.cli import digits
+from neuronsim.cli.main import main
 
 
 def test_confusion_matrix_counts_true_rows_against_predicted_columns():

@@ -24,16 +24,16 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
 
 def test_module_docstrings():
     import neuronsim
-    import neuronsim.labels
+    import neuronsim.core.labels
 
-    for module in (neuronsim, neuronsim.labels):
+    for module in (neuronsim, neuronsim.core.labels):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0
 
 
 def test_readme_trace_excerpt_is_real_demo_output(capsys):
     """The README's ```text excerpt of `neuronsim demo` is what the demo prints."""
-    from neuronsim.cli import main
+    from neuronsim.cli.main import main
 
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()

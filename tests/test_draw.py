@@ -5,12 +5,13 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from catalogue import MAZUR_SAMPLE, SOFTMAX_SAMPLES, mazur, softmax_233
-from neuronsim import Network, draw
-from neuronsim.bundled import example_path
-from neuronsim.cli import main
-from neuronsim.errors import NeuronsimError
+
+from neuronsim import Network
+from neuronsim.cli.main import main
+from neuronsim.core.errors import NeuronsimError
+from neuronsim.files.bundled import example_path
+from neuronsim.render import draw
 
 NS = "{http://www.w3.org/2000/svg}"
 

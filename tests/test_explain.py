@@ -3,14 +3,19 @@
 from fractions import Fraction as F
 
 import pytest
+from catalogue import SOFTMAX_SAMPLES, XOR_SAMPLES, mazur, softmax_233, xor
 
-from catalogue import mazur, softmax_233, xor, SOFTMAX_SAMPLES, XOR_SAMPLES
 from neuronsim import Network, NeuronsimError
-from neuronsim.bundled import load_example
-from neuronsim.cli import main
-from neuronsim.explain import (MAX_PATHS_SUMMED, copy_network, count_paths, explain,
-                               render_explanation)
-from neuronsim.label_parse import Target
+from neuronsim.cli.main import main
+from neuronsim.files import load_example
+from neuronsim.hand.explain import (
+    MAX_PATHS_SUMMED,
+    copy_network,
+    count_paths,
+    explain,
+    render_explanation,
+)
+from neuronsim.hand.label_parse import Target
 
 
 def simulator_run(net, x, t):

@@ -1,14 +1,14 @@
-"""neuronsim.gradcheck: back_prop's gradients against central differences."""
-
-import numpy as np
-import pytest
+"""neuronsim.crosscheck.gradcheck: back_prop's gradients against central differences."""
 
 import catalogue
+import numpy as np
+import pytest
 from catalogue import HIDDEN, PAIRINGS, random_network, random_samples
-from neuronsim import Activation, Network, gradcheck
-from neuronsim.activations import ACTIVATIONS, sigmoid
-from neuronsim.cli import main
 from strategies import move_off_kinks
+
+from neuronsim import Activation, Network, gradcheck
+from neuronsim.cli.main import main
+from neuronsim.core.activations import ACTIVATIONS, sigmoid
 
 
 def wrong_sigmoid(numbers=None):

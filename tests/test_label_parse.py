@@ -1,10 +1,10 @@
 """Reading labels: textbook (plain and Unicode), numpy style, Python API; both conventions."""
 
 import pytest
-
 from catalogue import mazur
-from neuronsim.bundled import load_example
-from neuronsim.label_parse import LabelError, Target, check_target, parse_label
+
+from neuronsim.files import load_example
+from neuronsim.hand.label_parse import LabelError, Target, check_target, parse_label
 
 W22_NIELSEN = Target("w", 0, 1, 1)   # net.layers[0].neurons[1].weights[1]
 

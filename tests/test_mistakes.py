@@ -3,13 +3,17 @@
 from fractions import Fraction as F
 
 import pytest
-
 from catalogue import mazur
+
 from neuronsim import Network
-from neuronsim.bundled import load_example
-from neuronsim.cli import main
-from neuronsim.explain import copy_network
-from neuronsim.mistakes import compare_early_update, early_update_step, render_comparison
+from neuronsim.cli.main import main
+from neuronsim.files import load_example
+from neuronsim.hand.explain import copy_network
+from neuronsim.hand.mistakes import (
+    compare_early_update,
+    early_update_step,
+    render_comparison,
+)
 
 
 def hand_network():

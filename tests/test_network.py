@@ -2,9 +2,16 @@
 
 import numpy as np
 import pytest
+from catalogue import (
+    MAZUR_SAMPLE,
+    XOR_SAMPLES,
+    mazur,
+    random_network,
+    random_samples,
+    softmax_233,
+    xor,
+)
 
-from catalogue import (MAZUR_SAMPLE, XOR_SAMPLES, mazur, random_network, random_samples,
-                       softmax_233, xor)
 from neuronsim import Network, NumericalError, ShapeError
 
 # Matt Mazur, "A Step by Step Backpropagation Example": values and the digits he publishes.

@@ -3,10 +3,11 @@
 import re
 
 import pytest
-
 from catalogue import MAZUR_SAMPLE, XOR_SAMPLES, mazur, xor
-from neuronsim import Network, notebook
-from neuronsim.numfmt import format_number
+
+from neuronsim import Network
+from neuronsim.render import notebook
+from neuronsim.render.numfmt import format_number
 from neuronsim.trace import Tracer
 
 

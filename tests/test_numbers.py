@@ -9,13 +9,13 @@ import math
 from fractions import Fraction as F
 
 import pytest
-
 from catalogue import mazur, random_network, random_samples
+
 from neuronsim import Network, NeuronsimError, SpecError
-from neuronsim.cli import main
-from neuronsim.numbers import FLOAT, PreciseNumbers, get_numbers
-from neuronsim.numfmt import factor, format_number
-from neuronsim.render import render_trace
+from neuronsim.cli.main import main
+from neuronsim.core.numbers import FLOAT, PreciseNumbers, get_numbers
+from neuronsim.render.numfmt import factor, format_number
+from neuronsim.render.tables import render_trace
 from neuronsim.trace import Tracer
 
 mpmath = pytest.importorskip("mpmath", reason="precise numbers need mpmath")

@@ -12,8 +12,8 @@ import re
 
 import mpmath
 import pytest
-
 from catalogue import xor
+
 from neuronsim import Network, NumericalError, get_activation, get_loss
 
 

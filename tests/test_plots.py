@@ -4,10 +4,10 @@ figures (matplotlib), and the install hint without matplotlib."""
 import sys
 
 import pytest
-
 from catalogue import SOFTMAX_SAMPLES, softmax_233, xor
-from neuronsim import datasets, plots
-from neuronsim.errors import NeuronsimError
+
+from neuronsim.classroom import datasets, plots
+from neuronsim.core.errors import NeuronsimError
 from neuronsim.trace import Tracer
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -3,9 +3,9 @@
 import io
 
 import pytest
-
 from catalogue import SOFTMAX_SAMPLES, random_network, random_samples, softmax_233
-from neuronsim.progress import ProgressBar, format_bar, train_with_progress
+
+from neuronsim.classroom.progress import ProgressBar, format_bar, train_with_progress
 
 
 class Terminal(io.StringIO):

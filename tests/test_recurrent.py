@@ -7,11 +7,16 @@ import random
 import pytest
 
 from neuronsim import Network
-from neuronsim.bundled import example_path
-from neuronsim.cli import main
-from neuronsim.recurrent import RecurrentNetwork
-from neuronsim.recurrent_trace import (RecurrentTracer, gradient_flow, render_gradient_flow,
-                                       render_sequences, truncation_note)
+from neuronsim.cli.main import main
+from neuronsim.core.recurrent import RecurrentNetwork
+from neuronsim.files.bundled import example_path
+from neuronsim.trace.recurrent import (
+    RecurrentTracer,
+    gradient_flow,
+    render_gradient_flow,
+    render_sequences,
+    truncation_note,
+)
 
 H = 1e-6          # finite-difference step
 FD_RTOL = 1e-6    # relative tolerance against finite differences
@@ -580,15 +585,15 @@ def test_rnn_gradient_flow_length_is_capped(capsys):
 def test_module_docstring_examples():
     import doctest
 
-    import neuronsim.recurrent_trace
+    import neuronsim.trace.recurrent
 
-    result = doctest.testmod(neuronsim.recurrent_trace, optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(neuronsim.trace.recurrent, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
 
 
 def test_gradient_flow_plot(tmp_path):
     pytest.importorskip("matplotlib", reason="plotting is optional (pip install matplotlib)")
-    from neuronsim.recurrent_trace import plot_gradient_flow
+    from neuronsim.trace.recurrent import plot_gradient_flow
 
     path = tmp_path / "flow.png"
     plot_gradient_flow(gradient_flow(length=6), str(path))

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from neuronsim import Network, SpecError
-from neuronsim.recurrent import RecurrentNetwork
-from neuronsim.recurrent_spec import check_recurrent_spec
+from neuronsim.core.recurrent import RecurrentNetwork
+from neuronsim.files.spec import check_recurrent_spec
 
 
 def spec(**changes):

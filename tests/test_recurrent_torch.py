@@ -12,7 +12,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is optional (pip install torch==2.13.0)")
 
-from neuronsim.recurrent import RecurrentNetwork  # noqa: E402
+from neuronsim.core.recurrent import RecurrentNetwork  # noqa: E402
 
 RTOL = 1e-12
 

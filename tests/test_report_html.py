@@ -7,8 +7,8 @@ Debian's ``chromium`` package.  It skips, saying so, when chromium is absent.
 """
 
 import base64
-import html
 import fcntl
+import html
 import json
 import os
 import re
@@ -20,17 +20,28 @@ import tempfile
 import time
 
 import pytest
+from catalogue import (
+    MAZUR_SAMPLE,
+    SOFTMAX_SAMPLES,
+    mazur,
+    random_network,
+    random_samples,
+    softmax_233,
+)
 
-from catalogue import (MAZUR_SAMPLE, SOFTMAX_SAMPLES, mazur, random_network, random_samples,
-                       softmax_233)
-from neuronsim.bundled import example_path
-from neuronsim.cli import main
-from neuronsim.commands.report import page_size
-from neuronsim.network import Network
-from neuronsim.numfmt import format_number
-from neuronsim.report_html import _FILTER_CSS, equation_html, split_equation, walkthrough_html
+from neuronsim.classroom.report_html import (
+    _FILTER_CSS,
+    equation_html,
+    split_equation,
+    walkthrough_html,
+)
+from neuronsim.cli.main import main
+from neuronsim.cli.report import page_size
+from neuronsim.core.network import Network
+from neuronsim.files.bundled import example_path
+from neuronsim.render.numfmt import format_number
 from neuronsim.trace import Tracer
-from neuronsim.walk import walk
+from neuronsim.trace.walk import walk
 
 MAZUR = example_path("mazur")
 
@@ -112,6 +123,7 @@ def test_wide_networks_draw_thin_edges_without_labels():
     _, _, page = page_for(softmax_233, SOFTMAX_SAMPLES[0])
     assert 'class="nlabel"' in page       # small network: labels drawn
     import random
+
     from catalogue import random_network
     net = random_network([20, 30, 10], "sigmoid", "softmax", "cross_entropy", seed=3)
     tracer = Tracer().attach(net)

@@ -5,11 +5,11 @@ import os
 
 import numpy as np
 import pytest
-
 from catalogue import mazur, random_network
+
 from neuronsim import Network, SpecError
-from neuronsim.bundled import EXAMPLES, example_path, load_example
-from neuronsim.spec import check_spec
+from neuronsim.files.bundled import EXAMPLES, example_path, load_example
+from neuronsim.files.spec import check_spec
 
 GOOD = {
     "inputs": 2,
@@ -176,7 +176,7 @@ def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "net.json"
     mazur().save(path)
     before = path.read_bytes()
-    import neuronsim.files as files
+    import neuronsim.files.atomic as files
 
     def broken_fsync(fd):
         raise OSError("disk full")

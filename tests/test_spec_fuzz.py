@@ -17,10 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neuronsim import Network, SpecError
-from neuronsim.spec import MAX_PARAMETERS, load_network, network_from_spec
+from neuronsim.files.spec import MAX_PARAMETERS, load_network, network_from_spec
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        "neuronsim", "examples")
+                        "neuronsim", "files", "examples")
 EXAMPLE_FILES = sorted(os.path.join(EXAMPLES, name) for name in os.listdir(EXAMPLES)
                        if name.endswith(".json"))
 

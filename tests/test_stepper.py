@@ -9,13 +9,20 @@ import time
 import uuid
 
 import pytest
-
 from catalogue import MAZUR_SAMPLE, mazur
-from neuronsim.bundled import example_path
-from neuronsim.cli import main
-from neuronsim.stepper import LEFT, RIGHT, Stepper, run, table_so_far, whole_walk
+
+from neuronsim.classroom.stepper import (
+    LEFT,
+    RIGHT,
+    Stepper,
+    run,
+    table_so_far,
+    whole_walk,
+)
+from neuronsim.cli.main import main
+from neuronsim.files.bundled import example_path
 from neuronsim.trace import Tracer
-from neuronsim.walk import walk
+from neuronsim.trace.walk import walk
 
 MAZUR = example_path("mazur")
 
@@ -141,9 +148,9 @@ def test_cli_errors_are_one_line(capsys, argv, message):
 
 
 def test_read_key_from_a_pseudo_terminal():
-    from neuronsim.commands.step import read_key
-
     import tty
+
+    from neuronsim.cli.step import read_key
 
     master, slave = os.openpty()
     try:

@@ -6,16 +6,22 @@ these tests skip, except the one that checks the message a user then gets.
 
 import sys
 
+import catalogue
 import numpy as np
 import pytest
-from hypothesis import given, settings
-
-import catalogue
 from catalogue import HIDDEN, PAIRINGS, random_network, random_samples
+from hypothesis import given, settings
+from strategies import (
+    assert_close,
+    batch_sum_atol,
+    exact_atol,
+    move_off_kinks,
+    network_cases,
+)
+
 from neuronsim import Network
-from neuronsim.cli import main
-from neuronsim.crosscheck import compare, per_neuron_batch
-from strategies import assert_close, batch_sum_atol, exact_atol, move_off_kinks, network_cases
+from neuronsim.cli.main import main
+from neuronsim.crosscheck.compare import compare, per_neuron_batch
 
 RTOL_EXACT = 1e-12
 
@@ -95,7 +101,7 @@ def test_from_torch_errors(torch, modules, message):
 
 
 def assert_matches_torch(net, X, Y, context=""):
-    from neuronsim.torch_bridge import torch_gradients
+    from neuronsim.crosscheck.torch_bridge import torch_gradients
 
     ours = per_neuron_batch(net, X, Y)
     theirs = torch_gradients(net, X, Y)

@@ -1,9 +1,9 @@
 """The tracer records what the network computed; the renderer writes it out."""
 
 import pytest
+from catalogue import MAZUR_SAMPLE, XOR_SAMPLES, mazur, softmax_233, xor
 
-from catalogue import MAZUR_SAMPLE, mazur, softmax_233, xor, XOR_SAMPLES
-from neuronsim.render import render_step, render_trace
+from neuronsim.render.tables import render_step, render_trace
 from neuronsim.trace import Tracer
 
 

@@ -7,10 +7,22 @@ import math
 import tracemalloc
 
 import pytest
+from catalogue import (
+    MAZUR_SAMPLE,
+    XOR_SAMPLES,
+    mazur,
+    random_network,
+    random_samples,
+    xor,
+)
 
-from catalogue import MAZUR_SAMPLE, XOR_SAMPLES, mazur, random_network, random_samples, xor
 from neuronsim.trace import Tracer
-from neuronsim.trace_stream import NEURON_LISTS, NEURON_SCALARS, StreamTracer, stream_tracer
+from neuronsim.trace.stream import (
+    NEURON_LISTS,
+    NEURON_SCALARS,
+    StreamTracer,
+    stream_tracer,
+)
 
 
 def reference_steps(make_net, samples, **train):

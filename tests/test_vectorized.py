@@ -7,15 +7,21 @@ Inputs are moved off ReLU kinks (strategies.move_off_kinks) instead of
 loosening tolerances.
 """
 
+import catalogue
 import numpy as np
 import pytest
-from hypothesis import given, settings
-
-import catalogue
 from catalogue import HIDDEN, PAIRINGS, random_network, random_samples
-from neuronsim import vectorized
-from neuronsim.errors import ShapeError
-from strategies import assert_close, batch_sum_atol, exact_atol, move_off_kinks, network_cases
+from hypothesis import given, settings
+from strategies import (
+    assert_close,
+    batch_sum_atol,
+    exact_atol,
+    move_off_kinks,
+    network_cases,
+)
+
+from neuronsim.core.errors import ShapeError
+from neuronsim.crosscheck import vectorized
 
 RTOL_EXACT = 1e-12
 RTOL_FD = 1e-6

@@ -5,8 +5,8 @@ import random
 import numpy as np
 import pytest
 
-from neuronsim.recurrent import RecurrentNetwork
-from neuronsim.vectorized_rnn import rnn_bptt, rnn_forward
+from neuronsim.core.recurrent import RecurrentNetwork
+from neuronsim.crosscheck.vectorized_rnn import rnn_bptt, rnn_forward
 
 RTOL = 1e-12
 

@@ -1,14 +1,23 @@
-"""neuronsim.walk: a traced step as an ordered list of computations."""
+"""neuronsim.trace.walk: a traced step as an ordered list of computations."""
 
 import math
 
 import pytest
+from catalogue import (
+    MAZUR_SAMPLE,
+    PAIRINGS,
+    SOFTMAX_SAMPLES,
+    XOR_SAMPLES,
+    mazur,
+    random_network,
+    random_samples,
+    softmax_233,
+    xor,
+)
 
-from catalogue import (MAZUR_SAMPLE, PAIRINGS, SOFTMAX_SAMPLES, XOR_SAMPLES, mazur,
-                       random_network, random_samples, softmax_233, xor)
-from neuronsim.numfmt import format_number
+from neuronsim.render.numfmt import format_number
 from neuronsim.trace import Tracer
-from neuronsim.walk import first_of_phase, walk
+from neuronsim.trace.walk import first_of_phase, walk
 
 NETWORKS = {
     "mazur": (mazur, [MAZUR_SAMPLE]),

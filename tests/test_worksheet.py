@@ -5,15 +5,31 @@ import io
 from fractions import Fraction as F
 
 import pytest
+from catalogue import (
+    MAZUR_SAMPLE,
+    SOFTMAX_SAMPLES,
+    XOR_SAMPLES,
+    mazur,
+    softmax_233,
+    xor,
+)
 
-from catalogue import MAZUR_SAMPLE, mazur, softmax_233, xor, SOFTMAX_SAMPLES, XOR_SAMPLES
 from neuronsim import Network, NeuronsimError
-from neuronsim.bundled import load_example
-from neuronsim.cli import main
-from neuronsim.label_parse import Target
-from neuronsim.worksheet import (Cell, Step, check_answers, parse_cell, parse_value,
-                                 plain_number, read_answers, render_check, render_worksheet,
-                                 worksheet_cells)
+from neuronsim.cli.main import main
+from neuronsim.files import load_example
+from neuronsim.hand.label_parse import Target
+from neuronsim.hand.worksheet import (
+    Cell,
+    Step,
+    check_answers,
+    parse_cell,
+    parse_value,
+    plain_number,
+    read_answers,
+    render_check,
+    render_worksheet,
+    worksheet_cells,
+)
 
 
 def hand_network():
@@ -384,7 +400,7 @@ def test_tolerance_zero_wording_and_exact_precise_answer_key(tmp_path, capsys):
 
 
 def test_precise_numbers_read_back_exactly():
-    from neuronsim.numbers import get_numbers
+    from neuronsim.core.numbers import get_numbers
 
     for digits in (7, 20, 50):
         numbers = get_numbers(f"precise:{digits}")

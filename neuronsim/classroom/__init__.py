@@ -1,0 +1,1 @@
+"""Classroom tools: the stepper, the HTML walkthrough, plots, data sets, progress bars."""

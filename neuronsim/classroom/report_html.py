@@ -1,0 +1,590 @@
+"""A self-contained HTML walkthrough of one backpropagation step.
+
+:func:`walkthrough_html` writes one page with everything inline (CSS, a
+small script, an SVG diagram of the network, the data as JSON): no network
+access, no CDN, so it can be mailed to students or opened offline in class.
+The viewer steps through the computations of :mod:`neuronsim.trace.walk` with the
+Next/Back buttons or the arrow keys (PageDown/PageUp too, which presentation
+clickers send; ``j`` jumps to the backward pass, Home/End to the ends).  The
+neuron being computed is highlighted in the diagram, the neurons it reads
+from are outlined, the edges it uses are coloured, its formula is shown
+with the numbers, and the tables fill in as values are computed.  The page
+remembers its position in the URL fragment (``walk.html#12`` opens at
+computation 12).
+
+With ``layers``/``neurons`` (0-based, as in :func:`neuronsim.trace.walk.walk`) the
+page is a walkthrough of part of the network: the walk holds only the
+selected neurons' computations (and the loss), the tables only their rows,
+and the diagram still draws every neuron, with the selected ones ringed and
+the others faded; a line under the header says which filter is applied.
+Without a filter the page has none of these.
+
+Ids in the page use the 0-based Python indices (``n-0-1`` is
+``net.layers[0].neurons[1]``); everything shown uses textbook numbering
+(``data-layer``/``data-neuron`` on a neuron hold the textbook numbers).
+"""
+
+import html
+import json
+
+from ..core import labels as lab
+from ..render.numfmt import format_number
+from ..trace.walk import PHASE_TITLES, PHASES
+
+# The diagram shows values with at most this many significant digits (the
+# formula and the tables show all of them).
+NODE_DIGITS = 6
+
+QUANTITY_NAMES = {
+    "z": "z", "output": "a", "derivative": "g'", "output_grad": "∂E/∂a", "delta": "δ",
+    "loss": "E",
+}
+
+
+# ---------------------------------------------------------------- formulas
+def split_equation(formula):
+    """Split "lhs = a = b = value" at the top-level " = " (not inside brackets)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(formula):
+        ch = formula[i]
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and formula.startswith(" = ", i):
+            parts.append(formula[start:i])
+            start = i + 3
+            i += 3
+            continue
+        i += 1
+    parts.append(formula[start:])
+    return parts
+
+
+def equation_html(formula, compact=False):
+    """One formula as aligned lines: lhs = first / = second / = value.
+
+    ``compact``: the formula on one line (for neurons with many parameters).
+    """
+    formula = formula.replace("·", "·<wbr>")   # products may wrap after a dot
+    if compact:
+        return f'<div class="eq compact">{formula}</div>'
+    parts = split_equation(formula)
+    if len(parts) == 1:
+        return f'<div class="eq"><span class="rhs">{parts[0]}</span></div>'
+    rows = "".join(f'<span class="eqsign">=</span><span class="rhs">{p}</span>'
+                   for p in parts[1:])
+    return f'<div class="eq"><span class="lhs">{parts[0]}</span>{rows}</div>'
+
+
+# ---------------------------------------------------------------- data
+def _cell_id(quantity, layer, neuron, index=None):
+    if quantity == "loss":
+        return "cell-loss"
+    key = f"cell-{quantity}-{layer}-{neuron}"
+    if quantity in ("weight_grads", "new_weights"):
+        key += f"-{index}"
+    return key
+
+
+def _float(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def walk_data(step, computations, digits=9):
+    """The JSON the page's script steps through (one entry per computation)."""
+    entries = []
+    for c in computations:
+        lines = []
+        for line in c.lines:
+            entry = {"quantity": line.quantity, "cell": _cell_id(line.quantity, c.layer,
+                                                                 c.neuron, line.index),
+                     "text": format_number(line.value, digits), "value": _float(line.value)}
+            if line.quantity in ("z", "output", "delta") and c.layer is not None:
+                entry["node"] = f"val-{c.layer}-{c.neuron}"
+                short = format_number(line.value, min(digits, NODE_DIGITS))
+                entry["node_text"] = f"{QUANTITY_NAMES[line.quantity]} = {short}"
+            elif line.quantity == "loss":
+                entry["node"] = "val-loss"
+                entry["node_text"] = format_number(line.value, min(digits, NODE_DIGITS))
+            lines.append(entry)
+        entries.append({
+            "phase": c.phase, "phase_title": PHASE_TITLES[c.phase], "quantity": c.quantity,
+            "layer": c.layer, "neuron": c.neuron, "title": c.title,
+            "label": c.label, "value_text": format_number(c.value, digits),
+            "html": "".join(equation_html(line.formula, compact=len(c.lines) > 4)
+                            for line in c.lines),
+            "lines": lines,
+        })
+    sizes = [len(step.input)] + [len(layer) for layer in step.layers]
+    return {"sizes": sizes, "activations": step.activations, "computations": entries,
+            "phases": [p for p in PHASES if any(c.phase == p for c in computations)]}
+
+
+# ---------------------------------------------------------------- filter
+def is_selected(layers=None, neurons=None):
+    """A test ``chosen(l, j)``: is ``net.layers[l].neurons[j]`` walked (0-based filters)?"""
+    return lambda l, j: ((layers is None or l in layers)
+                         and (neurons is None or j in neurons))
+
+
+def _numbers_phrase(word, numbers):
+    """"layer 3", "neurons 1 and 2", "neurons 1, 2 and 5" (textbook numbers)."""
+    numbers = [str(n) for n in numbers]
+    if len(numbers) == 1:
+        return f"{word} {numbers[0]}"
+    return f"{word}s {', '.join(numbers[:-1])} and {numbers[-1]}"
+
+
+def filter_note(step, layers=None, neurons=None):
+    """One sentence saying which neurons the page walks (textbook numbering), or ""."""
+    if layers is None and neurons is None:
+        return ""
+    layer_numbers = sorted(lab.textbook_layer(l) for l in layers or ())
+    neuron_numbers = sorted(j + 1 for j in neurons or ())
+    if layers is None:
+        what = f"{_numbers_phrase('neuron', neuron_numbers)} of each layer"
+    elif neurons is None:
+        what = _numbers_phrase("layer", layer_numbers)
+    else:
+        what = (f"{_numbers_phrase('neuron', neuron_numbers)} of "
+                f"{_numbers_phrase('layer', layer_numbers)}")
+    options = ""
+    if layers is not None:
+        options += " --layer " + " ".join(map(str, layer_numbers))
+    if neurons is not None:
+        options += " --neuron " + " ".join(map(str, neuron_numbers))
+    chosen = is_selected(layers, neurons)
+    count = sum(chosen(r.layer, r.neuron) for r in step.neurons())
+    walked = "the walked neuron" if count == 1 else f"the {count} walked neurons"
+    return (f"Filter{options}: the walk shows only {what} and the loss; the diagram shows the "
+            f"whole network ({len(step.neurons())} neurons) with {walked} ringed in green, "
+            "and the tables list only those.")
+
+
+# ---------------------------------------------------------------- diagram
+def network_svg(step, width=580, height=420, chosen=None):
+    """Neurons in columns (input layer first, then E), edges as lines, textbook labels.
+
+    Edge width grows with |w|; neuron ``n-l-j`` has value text ``val-l-j``,
+    edge ``e-l-j-k`` joins neuron k of the layer before to neuron j of
+    ``net.layers[l]``, and ``e-loss-j`` joins output neuron j to E.
+    ``chosen(l, j)`` (a filtered walk): neurons it accepts get the class
+    ``selected``, the others ``other``.
+    """
+    sizes = [len(step.input)] + [len(layer) for layer in step.layers]
+    widest = max(sizes)
+    top, bottom = 64, 30
+    spacing = (height - top - bottom) / widest
+    radius = max(3.0, min(32.0, spacing * 0.34))
+    detailed = radius >= 16
+    left, right = 60, width - 170
+    columns = len(sizes)
+    gap = (right - left) / max(1, columns - 1)
+    xs = [left + i * gap for i in range(columns)]
+    loss_x = width - 64
+
+    def ys(n):
+        """n neurons centred in the column, ``spacing`` apart."""
+        first = top + (height - top - bottom - spacing * (n - 1)) / 2
+        return [first + i * spacing for i in range(n)]
+
+    positions = [list(zip([x] * n, ys(n))) for x, n in zip(xs, sizes)]
+    weights = [[abs(w) for r in layer for w in r.weights] for layer in step.layers]
+    biggest = max((w for layer in weights for w in layer), default=1.0) or 1.0
+    many = sum(a * b for a, b in zip(sizes, sizes[1:])) > 400
+    out = [f'<svg id="diagram" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="network diagram">']
+    # column captions
+    for i, x in enumerate(xs):
+        caption = "layer 1 (input)" if i == 0 else f"layer {i + 1}"
+        if i == columns - 1 and i > 0:
+            caption += " (output)"
+        out.append(f'<text class="caption" x="{x:.1f}" y="22">{caption}</text>')
+        if i > 0:
+            out.append(f'<text class="caption act" x="{x:.1f}" y="42">'
+                       f'{html.escape(step.activations[i - 1])}</text>')
+    out.append(f'<text class="caption" x="{loss_x:.1f}" y="22">loss</text>')
+    out.append(f'<text class="caption act" x="{loss_x:.1f}" y="42">'
+               f'{html.escape(step.loss_name)}</text>')
+    # edges
+    out.append('<g class="edges">')
+    for l, layer in enumerate(step.layers):
+        for r in layer:
+            x2, y2 = positions[l + 1][r.neuron]
+            for k, w in enumerate(r.weights):
+                x1, y1 = positions[l][k]
+                stroke = 0.6 if many else 1 + 4 * abs(_float(w) or 0.0) / float(biggest)
+                out.append(f'<line class="edge" id="e-{l}-{r.neuron}-{k}" x1="{x1:.1f}" '
+                           f'y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
+                           f'stroke-width="{stroke:.2f}"/>')
+    loss_y = top + (height - top - bottom) / 2
+    for j, (x1, y1) in enumerate(positions[-1]):
+        out.append(f'<line class="edge loss-edge" id="e-loss-{j}" x1="{x1:.1f}" y1="{y1:.1f}" '
+                   f'x2="{loss_x - 22:.1f}" y2="{loss_y:.1f}" stroke-width="1.5"/>')
+    out.append('</g>')
+    # neurons
+    font = max(8.0, min(19.0, radius * 0.62))
+    for i, column in enumerate(positions):
+        for j, (x, y) in enumerate(column):
+            if i == 0:
+                ident, cls = f"x-{j}", "neuron input"
+                label = lab.neuron_label("a", -1, j)
+                value = format_number(step.input[j], 4)
+            else:
+                ident, cls = f"n-{i - 1}-{j}", "neuron"
+                if chosen is not None:
+                    cls += " selected" if chosen(i - 1, j) else " other"
+                label = lab.neuron_label("a", i - 1, j)
+                value = ""
+            out.append(f'<g class="{cls}" id="{ident}" data-layer="{i + 1}" '
+                       f'data-neuron="{j + 1}"><circle cx="{x:.1f}" cy="{y:.1f}" '
+                       f'r="{radius:.1f}"/>')
+            if detailed:
+                out.append(f'<text class="nlabel" x="{x:.1f}" y="{y + font * 0.35:.1f}" '
+                           f'font-size="{font:.1f}">{label}</text>')
+                value_id = f"val-{i - 1}-{j}" if i else f"val-x-{j}"
+                out.append(f'<text class="nval" id="{value_id}" x="{x:.1f}" '
+                           f'y="{y + radius + 16:.1f}">{value}</text>')
+            out.append('</g>')
+    out.append(f'<g class="neuron loss" id="loss-node" data-layer="loss">'
+               f'<rect x="{loss_x - 22:.1f}" y="{loss_y - 22:.1f}" width="44" height="44" '
+               f'rx="6"/><text class="nlabel" x="{loss_x:.1f}" y="{loss_y + 6:.1f}" '
+               f'font-size="18">E</text><text class="nval" id="val-loss" x="{loss_x:.1f}" '
+               f'y="{loss_y + 40:.1f}"></text></g>')
+    out.append('</svg>')
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- tables
+def neuron_table_html(step, chosen=None):
+    """z, a, g'(z), dE/da, δ of every neuron (those ``chosen(l, j)`` accepts);
+    cells are filled by the script."""
+    head = ("<tr><th>layer</th><th>neuron</th><th>z</th><th>a = g(z)</th><th>g'(z)</th>"
+            "<th>&part;E/&part;a</th><th>&delta; = &part;E/&part;z</th></tr>")
+    rows = []
+    for r in _records(step, chosen):
+        l, j = r.layer, r.neuron
+        cells = "".join(f'<td class="cell-value" id="{_cell_id(q, l, j)}"></td>'
+                        for q in ("z", "output", "derivative", "output_grad", "delta"))
+        rows.append(f'<tr id="row-{l}-{j}" data-owner="{l}-{j}"><td>{lab.textbook_layer(l)}'
+                    f'</td><td>{lab.neuron_label("a", l, j, "html")}</td>{cells}</tr>')
+    loss_row = ('<p class="loss-line">E = <span class="cell-value" id="cell-loss"></span></p>')
+    return (f'<table id="neuron-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody>'
+            f'</table>{loss_row}')
+
+
+def parameter_table_html(step, digits=9, convention="nielsen", bias_as_weight=False,
+                         chosen=None):
+    """Every weight and bias (of the neurons ``chosen(l, j)`` accepts): old value,
+    gradient and new value (filled by the script)."""
+    head = ("<tr><th>parameter</th><th>old</th><th>&part;E/&part;(parameter)</th>"
+            "<th>new</th></tr>")
+    rows = []
+    for r in _records(step, chosen):
+        l, j = r.layer, r.neuron
+        entries = [(lab.weight_label(l, j, k, convention, "html"), w, "weight_grads",
+                    "new_weights", k) for k, w in enumerate(r.weights)]
+        bias = (lab.bias_label(l, j, convention, "html", bias_as_weight), r.bias, "bias_grad",
+                "new_bias", None)
+        entries = [bias] + entries if bias_as_weight else entries + [bias]
+        for label, old, grad, new, k in entries:
+            rows.append(f'<tr data-owner="{l}-{j}"><td>{label}</td>'
+                        f'<td>{format_number(old, digits)}</td>'
+                        f'<td class="cell-value" id="{_cell_id(grad, l, j, k)}"></td>'
+                        f'<td class="cell-value" id="{_cell_id(new, l, j, k)}"></td></tr>')
+    return (f'<table id="parameter-table"><thead>{head}</thead><tbody>{"".join(rows)}'
+            f'</tbody></table>')
+
+
+def _records(step, chosen=None):
+    return [r for r in step.neurons() if chosen is None or chosen(r.layer, r.neuron)]
+
+
+# ---------------------------------------------------------------- page
+def _json_for_script(data):
+    """JSON that is safe inside <script>: no <, > or & characters left."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def walkthrough_html(step, computations, title="neuronsim walkthrough", note="", digits=9,
+                     convention="nielsen", bias_as_weight=False, layers=None, neurons=None):
+    """The whole page as a string (``computations`` from ``walk(step, format="html")``).
+
+    ``layers``/``neurons``: the 0-based filters the walk was made with (see the
+    module docstring); the page marks those neurons and says so.
+    """
+    filtered = layers is not None or neurons is not None
+    chosen = is_selected(layers, neurons) if filtered else None
+    data = walk_data(step, computations, digits)
+    x = ", ".join(format_number(v, digits) for v in step.input)
+    start = f"input x = ({x})"
+    if step.target is not None:
+        start += ", target t = (" + ", ".join(format_number(v, digits) for v in step.target) + ")"
+    data["start"] = start
+    extra_css = filter_html = ""
+    if filtered:
+        data["filter"] = {
+            "layers": None if layers is None else sorted(lab.textbook_layer(l) for l in layers),
+            "neurons": None if neurons is None else sorted(j + 1 for j in neurons)}
+        extra_css = _FILTER_CSS
+        filter_html = (f'<p id="filter-note">{html.escape(filter_note(step, layers, neurons))}'
+                       '</p>\n')
+    n_params = sum(len(r.weights) + 1 for r in _records(step, chosen))
+    open_attr = " open" if n_params <= 60 else ""
+    chips = "".join(f'<button class="chip" data-phase="{p}">{PHASE_TITLES[p]}</button>'
+                    for p in data["phases"])
+    return _PAGE.format(
+        title=html.escape(title), css=extra_css + _CSS, script=_SCRIPT,
+        data=_json_for_script(data), svg=network_svg(step, chosen=chosen),
+        start=html.escape(start), chips=chips, filter_note=filter_html,
+        neuron_table=neuron_table_html(step, chosen),
+        parameter_table=parameter_table_html(step, digits, convention, bias_as_weight, chosen),
+        open_attr=open_attr, note=html.escape(note), total=len(computations))
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body data-phase="start">
+<header>
+  <h1>{title}</h1>
+  <div id="controls">
+    <button id="back" title="Back (←)">&#9664; Back</button>
+    <button id="next" title="Next (→)">Next &#9654;</button>
+    <span id="counter">0 / {total}</span>
+    <span id="chips">{chips}</span>
+  </div>
+</header>
+{filter_note}<main>
+  <section id="diagram-box">{svg}</section>
+  <section id="panel">
+    <div id="phase">Start</div>
+    <div id="comp-title">{start}</div>
+    <div id="result"><span id="current-label"></span> <span id="equals"></span>
+      <span id="current-value"></span></div>
+    <div id="formulas"><p class="hint">Press <kbd>Next</kbd> or <kbd>&rarr;</kbd> to start the
+      forward pass. <kbd>&larr;</kbd> goes back, <kbd>j</kbd> jumps to the backward pass.</p></div>
+  </section>
+</main>
+<section id="tables">
+  <div><h2>Neurons</h2>{neuron_table}</div>
+  <details id="parameters"{open_attr}><summary>Weights and biases</summary>{parameter_table}
+  </details>
+</section>
+<footer><p>{note}</p><p>Made with neuronsim: every number comes from one traced step of the
+  per-neuron reference simulator.</p></footer>
+<script type="application/json" id="walk-data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
+
+# Only in a filtered page, and before _CSS so that the highlight of the current
+# neuron and its sources (same specificity, later) still wins over the ring.
+_FILTER_CSS = """
+#filter-note { margin: 8px 0 0; padding: 6px 12px; font-size: 17px; background: #f0fff4;
+               border-left: 5px solid #2f855a; }
+svg .neuron.selected circle { stroke: #2f855a; stroke-width: 4; }
+svg .neuron.other { opacity: .4; }
+svg .neuron.other.source { opacity: 1; }
+"""
+
+_CSS = """
+:root { --ink:#1a202c; --muted:#4a5568; --line:#cbd5e0; --fwd:#2b6cb0; --bwd:#c05621;
+        --hi:#fefcbf; --hiline:#d69e2e; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", Verdana, sans-serif; color: var(--ink); margin: 0;
+       padding: 12px 24px; font-size: 19px; background: #fff; }
+header { display: flex; align-items: center; justify-content: space-between; flex-wrap: wrap;
+         gap: 8px; border-bottom: 2px solid var(--line); padding-bottom: 8px; }
+h1 { font-size: 26px; margin: 0; }
+h2 { font-size: 20px; margin: 8px 0; }
+button { font: inherit; font-size: 20px; padding: 6px 18px; border-radius: 8px;
+         border: 2px solid var(--muted); background: #f7fafc; cursor: pointer; }
+button:hover { background: #edf2f7; }
+#next { background: var(--fwd); color: #fff; border-color: var(--fwd); }
+#counter { margin: 0 12px; font-weight: bold; }
+.chip { font-size: 15px; padding: 3px 10px; border-radius: 14px; margin: 0 2px;
+        border: 1px solid var(--line); }
+.chip.active { background: var(--ink); color: #fff; border-color: var(--ink); }
+main { display: flex; gap: 24px; align-items: flex-start; margin-top: 10px; }
+#diagram-box { flex: 1 1 48%; min-width: 320px; }
+#diagram { width: 100%; height: auto; max-height: 62vh; }
+#panel { flex: 1 1 52%; min-width: 320px; }
+#phase { font-size: 16px; font-weight: bold; text-transform: uppercase; letter-spacing: .08em;
+         color: var(--fwd); }
+body[data-phase="backward"] #phase, body[data-phase="gradients"] #phase,
+body[data-phase="update"] #phase { color: var(--bwd); }
+#comp-title { font-size: 22px; margin: 6px 0 10px; }
+#result { font-size: 34px; font-weight: bold; margin: 6px 0 12px; }
+#formulas { font-family: "DejaVu Serif", Georgia, serif; font-size: 22px; max-height: 64vh;
+            overflow-y: auto; }
+.eq { display: grid; grid-template-columns: max-content max-content 1fr; column-gap: 8px;
+      row-gap: 4px; margin: 0 0 14px; padding: 8px 12px; background: #f7fafc;
+      border-left: 5px solid var(--fwd); }
+body[data-phase="backward"] .eq, body[data-phase="gradients"] .eq,
+body[data-phase="update"] .eq { border-left-color: var(--bwd); }
+.eq.compact { display: block; font-size: 19px; padding: 3px 10px; margin: 0 0 3px; }
+.eq .lhs { grid-column: 1; }
+.eq .eqsign { grid-column: 2; }
+.eq .rhs { grid-column: 3; overflow-wrap: break-word; }
+.eq .lhs + .eqsign, .eq .lhs + .eqsign + .rhs { grid-row: auto; }
+.hint { font-family: "DejaVu Sans", Verdana, sans-serif; font-size: 18px; color: var(--muted); }
+kbd { border: 1px solid var(--muted); border-radius: 4px; padding: 0 5px; font-size: 16px; }
+svg .caption { font-size: 15px; text-anchor: middle; fill: var(--muted); font-weight: bold; }
+svg .caption.act { font-weight: normal; font-style: italic; }
+svg .edge { stroke: #a0aec0; opacity: .55; }
+svg .edge.active { stroke: var(--hiline); opacity: 1; }
+body[data-phase="backward"] svg .edge.active { stroke: var(--bwd); }
+svg .neuron circle, svg .neuron rect { fill: #fff; stroke: var(--muted); stroke-width: 2; }
+svg .neuron.input circle { fill: #edf2f7; }
+svg .neuron.done circle { fill: #ebf8ff; }
+svg .neuron.source circle, svg .neuron.source rect { stroke: var(--fwd); stroke-width: 4; }
+svg .neuron.current circle, svg .neuron.current rect { fill: var(--hi); stroke: var(--hiline);
+  stroke-width: 6; }
+body[data-phase="backward"] svg .neuron.current circle { fill: #feebc8; stroke: var(--bwd); }
+svg .nlabel { text-anchor: middle; fill: var(--ink); }
+svg .nval { text-anchor: middle; font-size: 15px; fill: var(--ink); font-weight: bold; }
+#tables { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; margin-top: 12px; }
+table { border-collapse: collapse; font-size: 17px; }
+td, th { border: 1px solid var(--line); padding: 3px 10px; text-align: right; }
+th { background: #edf2f7; }
+tr.current-row td { background: var(--hi); }
+summary { font-size: 20px; font-weight: bold; cursor: pointer; margin: 8px 0; }
+.loss-line { font-size: 19px; }
+footer { margin-top: 16px; color: var(--muted); font-size: 15px; }
+@media print { #controls { display: none; } }
+"""
+
+_SCRIPT = """
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("walk-data").textContent);
+  var comps = data.computations, total = comps.length, sizes = data.sizes;
+  var last = sizes.length - 2;            // 0-based index of the output layer
+  var pos = 0;                            // 0 = before the first computation
+  function el(id) { return document.getElementById(id); }
+  function neuronId(l, j) { return l < 0 ? "x-" + j : "n-" + l + "-" + j; }
+  function layerIds(l) {
+    var ids = [], n = sizes[l + 1];
+    for (var j = 0; j < n; j++) ids.push(neuronId(l, j));
+    return ids;
+  }
+  function focus(c) {
+    var f = {current: [], sources: [], edges: []}, k;
+    if (c.layer === null) {               // the loss reads every output
+      f.current = ["loss-node"]; f.sources = layerIds(last);
+      for (k = 0; k < sizes[last + 1]; k++) f.edges.push("e-loss-" + k);
+      return f;
+    }
+    f.current = [neuronId(c.layer, c.neuron)];
+    if (c.phase === "backward") {
+      if (c.layer === last) { f.sources = ["loss-node"]; f.edges = ["e-loss-" + c.neuron]; }
+      else {
+        f.sources = layerIds(c.layer + 1);
+        for (k = 0; k < sizes[c.layer + 2]; k++)
+          f.edges.push("e-" + (c.layer + 1) + "-" + k + "-" + c.neuron);
+      }
+    } else {                              // z, a, gradients, update read the layer before
+      f.sources = layerIds(c.layer - 1);
+      for (k = 0; k < sizes[c.layer]; k++)
+        f.edges.push("e-" + c.layer + "-" + c.neuron + "-" + k);
+    }
+    return f;
+  }
+  function clearClass(name) {
+    var nodes = document.querySelectorAll("." + name);
+    for (var i = 0; i < nodes.length; i++) nodes[i].classList.remove(name);
+  }
+  function addClass(ids, name) {
+    for (var i = 0; i < ids.length; i++) { var e = el(ids[i]); if (e) e.classList.add(name); }
+  }
+  function show() {
+    var i, j, cells = document.querySelectorAll(".cell-value, .nval:not([id^='val-x'])");
+    for (i = 0; i < cells.length; i++) cells[i].textContent = "";
+    ["current", "source", "active", "done", "current-row"].forEach(clearClass);
+    for (i = 0; i < pos; i++) {           // reveal everything computed so far
+      var c = comps[i];
+      for (j = 0; j < c.lines.length; j++) {
+        var line = c.lines[j], cell = el(line.cell);
+        if (cell) cell.textContent = line.text;
+        if (line.node && el(line.node)) el(line.node).textContent = line.node_text;
+      }
+      if (c.layer !== null) addClass([neuronId(c.layer, c.neuron)], "done");
+    }
+    var chips = document.querySelectorAll(".chip");
+    for (i = 0; i < chips.length; i++) chips[i].classList.remove("active");
+    el("counter").textContent = pos + " / " + total;
+    el("back").disabled = pos === 0;
+    el("next").disabled = pos === total;
+    if (pos === 0) {
+      document.body.setAttribute("data-phase", "start");
+      el("phase").textContent = "Start";
+      el("comp-title").textContent = data.start;
+      el("current-label").innerHTML = ""; el("equals").textContent = "";
+      el("current-value").textContent = "";
+      el("formulas").innerHTML = '<p class="hint">Press <kbd>Next</kbd> or <kbd>&rarr;</kbd> ' +
+        "to start the forward pass. <kbd>&larr;</kbd> goes back, <kbd>j</kbd> jumps to the " +
+        "backward pass.</p>";
+    } else {
+      var cur = comps[pos - 1], f = focus(cur);
+      document.body.setAttribute("data-phase", cur.phase);
+      el("phase").textContent = cur.phase_title;
+      el("comp-title").innerHTML = cur.title;
+      if (cur.quantity === "weight_grads" || cur.quantity === "new_weights") {
+        el("current-label").innerHTML = ""; el("equals").textContent = "";
+        el("current-value").textContent = "";
+      } else {
+        el("current-label").innerHTML = cur.label; el("equals").textContent = "=";
+        el("current-value").textContent = cur.value_text;
+      }
+      el("formulas").innerHTML = cur.html;
+      addClass(f.current, "current"); addClass(f.sources, "source"); addClass(f.edges, "active");
+      if (cur.layer !== null) {
+        var rows = document.querySelectorAll('[data-owner="' + cur.layer + "-" + cur.neuron + '"]');
+        for (i = 0; i < rows.length; i++) {
+          if (cur.phase === "gradients" || cur.phase === "update" || rows[i].id)
+            rows[i].classList.add("current-row");
+        }
+      }
+      for (i = 0; i < chips.length; i++)
+        if (chips[i].getAttribute("data-phase") === cur.phase) chips[i].classList.add("active");
+    }
+    try { history.replaceState(null, "", "#" + pos); } catch (e) { /* file: URLs may refuse */ }
+  }
+  function go(p) { pos = Math.max(0, Math.min(total, p)); show(); }
+  function phaseStart(name) {
+    for (var i = 0; i < total; i++) if (comps[i].phase === name) return i + 1;
+    return pos;
+  }
+  el("next").addEventListener("click", function () { go(pos + 1); });
+  el("back").addEventListener("click", function () { go(pos - 1); });
+  var chips = document.querySelectorAll(".chip");
+  for (var c = 0; c < chips.length; c++) chips[c].addEventListener("click", function (ev) {
+    go(phaseStart(ev.currentTarget.getAttribute("data-phase")));
+  });
+  document.addEventListener("keydown", function (ev) {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    var k = ev.key;
+    if (k === "ArrowRight" || k === "PageDown" || k === "n") go(pos + 1);
+    else if (k === "ArrowLeft" || k === "PageUp" || k === "b") go(pos - 1);
+    else if (k === "j") go(phaseStart("backward"));
+    else if (k === "Home") go(0);
+    else if (k === "End") go(total);
+    else return;
+    ev.preventDefault();
+  });
+  var start = parseInt((location.hash || "").replace("#", ""), 10);
+  go(isNaN(start) ? 0 : start);
+})();
+"""

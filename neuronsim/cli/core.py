@@ -1,0 +1,281 @@
+"""``neuronsim trace`` and ``neuronsim train``."""
+
+import argparse
+import sys
+
+from ..classroom.progress import ProgressBar
+from ..core.errors import NeuronsimError
+from ..core.labels import CONVENTIONS
+from ..core.network import Network
+from ..files.atomic import atomic_write_text
+from ..render.numfmt import format_number
+from ..render.tables import (
+    FORMATS,
+    SECTIONS,
+    html_document,
+    latex_document,
+    render_trace,
+)
+from ..trace.tracer import Tracer
+from .explain import (
+    add_numbers_option,
+    add_sample_options,
+    check_learning_rate,
+    parse_number,
+    sample_from_args,
+)
+
+LAYER_HELP = ("{verb} only these layers.  Layer numbers count the input layer as layer 1 "
+              "(layers with neurons are 2 to L) in both conventions; --convention changes "
+              "only the weight superscripts")
+
+# A trace longer than this, with no --layer or --neuron, gets a note on stderr.
+LONG_TRACE_LINES = 5000
+
+
+def add_view_options(parser):
+    """Options every command that prints trace tables shares."""
+    parser.add_argument("--format", choices=list(FORMATS), default="plain",
+                        help="plain text (default), GitHub Markdown, LaTeX or HTML")
+    parser.add_argument("--digits", type=int, default=9, metavar="N",
+                        help="significant digits shown (default 9)")
+    parser.add_argument("--layer", type=int, nargs="+", metavar="L",
+                        help=LAYER_HELP.format(verb="show"))
+    parser.add_argument("--neuron", type=int, nargs="+", metavar="J",
+                        help="show only these neurons, counted from 1")
+    parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
+                        help="weight superscript: nielsen (default; w_jk^(l) feeds layer l) "
+                             "or ng (w_jk^(l) feeds layer l+1)")
+    parser.add_argument("--bias-as-weight", action="store_true",
+                        help="show each bias as w_j0 on a constant input a_0 = 1")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="which tables to show (default: all)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the trace to FILE (written atomically) instead of stdout")
+
+
+def view_options(args, net):
+    """Turn textbook-numbered --layer/--neuron into 0-based filters, checked."""
+    layers = neurons = None
+    most = max_digits(net)
+    if not 1 <= args.digits <= most:
+        raise NeuronsimError(f"--digits: expected 1 to {most}, got {args.digits}")
+    if args.layer:
+        last = len(net.layers) + 1
+        for number in args.layer:
+            if not 2 <= number <= last:
+                raise NeuronsimError(f"--layer {number}: layers with neurons are 2 to {last} "
+                                     "(layer 1 is the input layer)")
+        layers = {number - 2 for number in args.layer}
+    if args.neuron:
+        widest = max(layer.size for layer in net.layers)
+        for number in args.neuron:
+            if not 1 <= number <= widest:
+                raise NeuronsimError(f"--neuron {number}: neurons count from 1 to {widest}")
+        neurons = {number - 1 for number in args.neuron}
+    return dict(format=args.format, digits=args.digits, layers=layers, neurons=neurons,
+                convention=args.convention, bias_as_weight=args.bias_as_weight,
+                sections=tuple(args.sections))
+
+
+def max_digits(net):
+    """Digits worth showing: 17 for float64, the working precision for precise numbers."""
+    return max(17, getattr(net.numbers, "digits", 17))
+
+
+def emit(args, text):
+    """Print ``text`` or write it to --output (a whole document for HTML/LaTeX files)."""
+    if getattr(args, "output", None):
+        if args.format == "html":
+            text = html_document(text)
+        elif args.format == "latex":
+            text = latex_document(text)
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+
+
+def load(path, numbers="float", recurrent=False):
+    """The network of a file; a recurrent one only where the command handles it."""
+    net = Network.from_spec(path, numbers=numbers)
+    if not recurrent and not isinstance(net, Network):
+        raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace / rnn-train")
+    return net
+
+
+def sample_list(net, args, source):
+    """The samples to use: --input/--target if given (read as ``explain`` reads
+    them: decimals or fractions such as 1/2, lengths checked), else the file's."""
+    x, t = sample_from_args(net, args)
+    if x is not None:
+        return [(x, t)]
+    if not net.samples:
+        raise NeuronsimError(f"{source}: the file has no samples; give --input and --target")
+    return [(s["input"], s["target"]) for s in net.samples]
+
+
+def learning_rate(net, args, source):
+    """--learning-rate (a finite number > 0, in the network's numbers), else the file's."""
+    if args.learning_rate is None:
+        if net.learning_rate is None:
+            raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
+        return net.learning_rate
+    rate = parse_number(str(args.learning_rate), net.numbers.convert, "--learning-rate")
+    return check_learning_rate(rate, net.numbers, args.learning_rate)
+
+
+def trace_steps(net, samples, steps, rate, tracer=None):
+    """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on
+    (a new :class:`Tracer` unless one is given, e.g. a recurrent one)."""
+    tracer = (Tracer() if tracer is None else tracer).attach(net)
+    for i in range(steps):
+        x, t = samples[i % len(samples)]
+        net.forward_pass(x)
+        net.back_prop(t)
+        net.update_weights(rate)
+    tracer.detach(net)
+    return tracer
+
+
+# ------------------------------------------------------------------ trace
+def run_trace(args):
+    net = load(args.spec, args.numbers)
+    samples = sample_list(net, args, args.spec)
+    if args.steps < 1:
+        raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
+    rate = learning_rate(net, args, args.spec)
+    options = view_options(args, net)
+    tracer = trace_steps(net, samples, args.steps, rate)
+    text = render_trace(tracer.steps, **options)
+    lines = text.count("\n")
+    if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
+        print(f"neuronsim: note: this trace is {lines:,} lines long; --layer L, --neuron J "
+              "or --sections show a part of it", file=sys.stderr)
+    emit(args, text)
+    return 0
+
+
+# ------------------------------------------------------------------ train
+def run_train(args):
+    net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
+    samples = sample_list(net, args, args.spec)
+    rate = learning_rate(net, args, args.spec)
+    history, table, batch = train_with_table(net, samples, rate, args)
+    mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
+    header = (f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
+              f"{format_number(rate)}, reduction {net.reduction}")
+    sys.stdout.write(finish_training(net, args, header, history, table))
+    return 0
+
+
+def train_with_table(net, samples, rate, args):
+    """Train as the options say (--epochs, --batch-size, --seed, --stop-loss, ...).
+
+    Returns (epoch losses, the lines of the loss table, the batch size used).
+    A progress bar is drawn on stderr when that is a terminal (not with --quiet).
+    """
+    if args.epochs < 1:
+        raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
+    if args.every is not None and args.every < 1:
+        raise NeuronsimError(f"--every: expected at least 1, got {args.every}")
+    if not 1 <= args.digits <= 17:
+        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
+    batch = None if args.batch_size in ("full", "all") else _positive_int(args.batch_size)
+    every = args.every or max(1, args.epochs // 10)
+    lines = []
+
+    def report(epoch, loss):
+        if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
+            lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
+
+    bar = ProgressBar(len(samples), stream=sys.stderr, enabled=False if args.quiet else None)
+    try:
+        history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
+                            shuffle=not args.no_shuffle, seed=args.seed,
+                            stop_loss=args.stop_loss, on_epoch=report,
+                            on_batch=bar_mover(bar, args.epochs) if bar.enabled else None)
+    finally:
+        bar.close()
+    if lines and not lines[-1].startswith(f"{len(history):6d}"):
+        lines.append(f"{len(history):6d}   {format_number(history[-1], args.digits)}")
+    return history, lines, batch
+
+
+def finish_training(net, args, header, history, table):
+    """The report of a training run (and the --save), as text."""
+    out = [header, "", f" epoch   {LOSS_COLUMN[net.reduction]}"] + table
+    if args.stop_loss is not None and len(history) < args.epochs:
+        out.append(f"stopped after epoch {len(history)}: loss <= {args.stop_loss}")
+    if args.save:
+        net.save(args.save)
+        out.append(f"saved the trained network to {args.save}")
+    return "\n".join(out) + "\n"
+
+
+def bar_mover(bar, epochs, every=0.1):
+    """An on_batch hook that redraws ``bar`` at most every ``every`` seconds."""
+    last = {"epoch": None, "drawn": 0.0}
+
+    def on_batch(epoch, done, loss):
+        if last["epoch"] != epoch:
+            bar.restart(prefix=f"epoch {epoch}/{epochs}")
+            last["epoch"] = epoch
+        now = bar.clock()
+        if now - last["drawn"] >= every or done == bar.total:
+            bar.update(done - bar.done, loss=loss)
+            last["drawn"] = now
+
+    return on_batch
+
+
+# An epoch's loss is the mean of its sample losses, or their sum (Network.train).
+LOSS_COLUMN = {"mean": "mean loss", "sum": "summed loss"}
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise NeuronsimError(f"--batch-size: expected a whole number or 'full', got {text!r}")
+    if value < 1:
+        raise NeuronsimError(f"--batch-size: expected at least 1, got {value}")
+    return value
+
+
+# ------------------------------------------------------------------ parsers
+def register(subparsers):
+    trace = subparsers.add_parser(
+        "trace", help="trace backpropagation steps of a network file, every number shown")
+    trace.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    add_sample_options(trace, default="the file's samples")
+    trace.add_argument("--steps", type=int, default=1, metavar="N",
+                       help="online steps to trace, cycling through the samples (default 1)")
+    add_view_options(trace)
+    add_numbers_option(trace)
+    trace.set_defaults(run=run_trace)
+
+    train = subparsers.add_parser("train", help="train a network file by gradient descent")
+    train.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    train.add_argument("--epochs", type=int, default=100, metavar="N",
+                       help="passes over the samples (default 100)")
+    train.add_argument("--learning-rate", metavar="ETA",
+                       help="a finite number > 0 (default: the file's learning_rate)")
+    train.add_argument("--batch-size", default="1", metavar="N",
+                       help="1 = online (default), N = mini-batch, 'full' = full batch")
+    train.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    train.add_argument("--no-shuffle", action="store_true", help="keep the samples' order")
+    train.add_argument("--stop-loss", type=float, metavar="E",
+                       help="stop once an epoch's loss is at most E")
+    train.add_argument("--every", type=int, metavar="K",
+                       help="print the loss every K epochs, K >= 1 (default: a tenth of "
+                            "--epochs)")
+    train.add_argument("--digits", type=int, default=6, metavar="N",
+                       help="significant digits of the losses, 1 to 17 (default 6)")
+    train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar (it is drawn on stderr only when that is a terminal)")
+    train.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
+    train.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
+    add_numbers_option(train)
+    train.set_defaults(run=run_train)

@@ -1,0 +1,201 @@
+"""``neuronsim explain`` (one derivative's chain rule) and ``neuronsim early-update``
+(the early-update mistake next to the true step).
+
+Also the options every hand-derivation command shares: ``--numbers``, the
+sample (``--input``/``--target``) and ``--learning-rate``.
+"""
+
+import math
+import os
+import sys
+from fractions import Fraction
+
+from ..core.errors import NeuronsimError
+from ..core.labels import CONVENTIONS
+from ..core.network import Network
+from ..core.numbers import get_numbers
+from ..core.recurrent import RecurrentNetwork
+from ..files.bundled import EXAMPLES, example_path
+from ..hand.explain import FORMATS as EXPLAIN_FORMATS
+from ..hand.explain import explain, render_explanation
+from ..hand.mistakes import FORMATS as MISTAKE_FORMATS
+from ..hand.mistakes import compare_early_update, render_comparison
+
+NUMBERS_HELP = ("arithmetic: float (float64, the default), fraction (exact, for linear/relu/"
+                "leaky_relu with squared-error losses) or precise[:DIGITS] (mpmath, 50 digits "
+                "unless given); see docs/number-modes.md")
+
+
+def add_numbers_option(parser):
+    parser.add_argument("--numbers", default="float", metavar="fraction|float|precise[:DIGITS]",
+                        help=NUMBERS_HELP)
+
+
+def add_float_only_numbers_option(parser, command, why):
+    """``--numbers`` for a command that is float64 by nature: only ``float`` is
+    accepted, anything else is refused in one line saying why."""
+    parser.add_argument("--numbers", default="float", metavar="float",
+                        help=f"float only: {command} computes in float64 ({why})")
+    parser.set_defaults(float_only=(command, why))
+
+
+def refuse_non_float(args):
+    command, why = args.float_only
+    if args.numbers != "float":
+        raise NeuronsimError(f"--numbers {args.numbers}: {command} computes in float64 only "
+                             f"({why}); exact and precise numbers work in trace, step, "
+                             "explain and worksheet")
+
+
+def add_sample_options(parser, learning_rate=True, default="the file's first sample"):
+    """--input, --target (read by :func:`sample_from_args`) and --learning-rate."""
+    parser.add_argument("--input", nargs="+", metavar="X",
+                        help=f"input vector (default: {default}); decimals or fractions such "
+                             "as 1/2 (exact with --numbers fraction)")
+    parser.add_argument("--target", nargs="+", metavar="T", help="target vector, read the same way")
+    if learning_rate:
+        parser.add_argument("--learning-rate", metavar="ETA",
+                            help="a finite number > 0 (default: the file's learning_rate)")
+
+
+def add_convention_option(parser):
+    parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
+                        help="weight superscript for labels read and printed: nielsen "
+                             "(default; w_jk^(l) feeds layer l) or ng (w_jk^(l) feeds layer l+1)")
+
+
+def load_spec(spec, numbers):
+    """A feed-forward network from a file path, or a bundled example's name
+    (mazur, four-layer, xor).  A recurrent network file is refused in one line:
+    these commands walk one forward pass of a feed-forward network."""
+    get_numbers(numbers)   # an unknown --numbers is reported before the file is read
+    shown = spec
+    if not os.path.exists(spec) and spec in EXAMPLES:
+        spec = example_path(spec)
+    try:
+        net = Network.from_spec(spec, numbers=numbers)
+    except NeuronsimError as exc:
+        if str(exc).startswith(str(spec)):
+            raise
+        raise NeuronsimError(f"{spec}: {exc}") from None
+    if isinstance(net, RecurrentNetwork):
+        raise NeuronsimError(f"{shown}: a recurrent network: use neuronsim rnn-trace / "
+                             "rnn-train")
+    return net
+
+
+def sample_from_args(net, args):
+    """(x, t) as given on the command line, or (None, None) for the file's sample.
+
+    Every command that takes ``--input``/``--target`` reads them here: each
+    number by :func:`parse_number`, and the lengths must fit the network.
+    """
+    if args.input is None and args.target is None:
+        return None, None
+    if args.input is None or args.target is None:
+        raise NeuronsimError("give both --input and --target")
+    return (parse_vector(args.input, net, "--input", net.sizes[0]),
+            parse_vector(args.target, net, "--target", net.sizes[-1]))
+
+
+def parse_vector(texts, net, option, length):
+    """``length`` numbers from the command line in the network's numbers."""
+    if len(texts) != length:
+        raise NeuronsimError(f"{option}: expected {length} numbers, got {len(texts)}")
+    return [parse_number(text, net.numbers.convert, option) for text in texts]
+
+
+def learning_rate_from_args(net, args):
+    """``--learning-rate`` in the network's numbers (None if not given)."""
+    if getattr(args, "learning_rate", None) is None:
+        return None
+    rate = parse_number(args.learning_rate, net.numbers.convert, "--learning-rate")
+    return check_learning_rate(rate, net.numbers, args.learning_rate)
+
+
+def check_learning_rate(rate, numbers=None, shown=None):
+    """``rate`` if it is a finite number greater than 0 (nan and inf are refused);
+    ``numbers``: the network's number system, which knows what finite means."""
+    finite = numbers.is_finite(rate) if numbers is not None else math.isfinite(rate)
+    if not (finite and rate > 0):
+        raise NeuronsimError("--learning-rate: must be a finite number greater than 0, got "
+                             f"{rate if shown is None else shown}")
+    return rate
+
+
+def parse_number(text, convert, option):
+    """A number from the command line in the network's numbers.
+
+    Decimals are read as a network file reads them (as floats: 0.1 is 1/10
+    in fraction mode, its float64 value in precise mode); "1/2" is exact.
+    """
+    text = text.strip().replace("−", "-")
+    try:
+        return convert(float(text) if "/" not in text else Fraction(text))
+    except (ValueError, ZeroDivisionError, OverflowError):
+        raise NeuronsimError(f"{option}: expected a number or a fraction such as 1/2, "
+                             f"got {text!r}") from None
+
+
+def check_digits(digits):
+    if not 1 <= digits <= 60:
+        raise NeuronsimError(f"--digits: expected 1 to 60, got {digits}")
+    return digits
+
+
+def run_explain(args):
+    net = load_spec(args.spec, args.numbers)
+    x, t = sample_from_args(net, args)
+    explanation = explain(net, args.label, x, t, convention=args.convention)
+    sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
+                                        bias_as_weight=args.bias_as_weight))
+    return 0
+
+
+def run_early_update(args):
+    net = load_spec(args.spec, args.numbers)
+    x, t = sample_from_args(net, args)
+    comparison = compare_early_update(net, x, t, learning_rate_from_args(net, args))
+    sys.stdout.write(render_comparison(comparison, args.format, check_digits(args.digits),
+                                       args.convention))
+    return 0
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "explain", help="the chain-rule derivation of one dE/dw, dE/db or delta",
+        description="Prints the chain rule for one weight, bias or delta: the product of "
+                    "local derivatives along each path to the loss, the sum over paths, the "
+                    "same in numbers, and the value the simulator computes.  Labels: "
+                    "w_22^(2), b_1^(3) or w_10^(3) (a bias as the weight w_j0), δ_1^(2) "
+                    "(textbook numbering, read in --convention), W2[1,1] or b3[0] (0-based "
+                    "indices), layers[0].neurons[1].weights[1] (docs/explain.md).")
+    parser.add_argument("spec", metavar="SPEC",
+                        help="network file (JSON, docs/spec.md) or a bundled example name")
+    parser.add_argument("label", metavar="LABEL",
+                        help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'")
+    add_convention_option(parser)
+    parser.add_argument("--bias-as-weight", action="store_true",
+                        help="show each bias as w_j0 on a constant input a_0 = 1")
+    parser.add_argument("--format", choices=EXPLAIN_FORMATS, default="plain")
+    parser.add_argument("--digits", type=int, default=9, metavar="N",
+                        help="significant digits shown (default 9; fractions are exact)")
+    add_numbers_option(parser)
+    add_sample_options(parser, learning_rate=False)
+    parser.set_defaults(run=run_explain)
+
+    parser = subparsers.add_parser(
+        "early-update",
+        help="DEMONSTRATES A MISTAKE: updating each layer during the backward pass",
+        description="Shows the early-update mistake next to the true step, neuron by neuron: "
+                    "the mistaken step updates each layer as soon as its deltas exist, so "
+                    "the layer before gets deltas computed with already-changed weights.  "
+                    "The simulator itself never does this.")
+    parser.add_argument("spec", metavar="SPEC",
+                        help="network file (JSON, docs/spec.md) or a bundled example name")
+    add_convention_option(parser)
+    parser.add_argument("--format", choices=MISTAKE_FORMATS, default="plain")
+    parser.add_argument("--digits", type=int, default=9, metavar="N")
+    add_numbers_option(parser)
+    add_sample_options(parser)
+    parser.set_defaults(run=run_early_update)

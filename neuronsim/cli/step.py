@@ -1,0 +1,139 @@
+"""``neuronsim step SPEC``: step through one backpropagation step in the terminal.
+
+Keys: n / space / Enter (or →) next, b (or ←) back, j jump to the backward
+pass, q quit.  When stdin or stdout is not a terminal (a pipe, a file, a
+test), the whole walk is printed at once and the command exits 0.
+
+The options shared with ``neuronsim report`` (which sample, learning rate,
+labels) live here too: :func:`add_walk_options` and :func:`traced_step`.
+"""
+
+import os
+import sys
+
+from ..classroom.stepper import Stepper, run, whole_walk
+from ..core.errors import NeuronsimError
+from ..core.labels import CONVENTIONS
+from ..render.tables import SECTIONS, _Writer, notation_note
+from ..trace.walk import walk
+from .core import (
+    LAYER_HELP,
+    learning_rate,
+    load,
+    sample_list,
+    trace_steps,
+    view_options,
+)
+from .explain import add_numbers_option, add_sample_options
+
+
+def add_walk_options(parser, filters=True):
+    """Options of ``step`` and ``report``: the network file, the sample, the labels."""
+    parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    parser.add_argument("--sample", type=int, default=1, metavar="K",
+                        help="which of the file's samples to use, counted from 1 (default 1)")
+    add_sample_options(parser, default="the file's sample --sample K")
+    parser.add_argument("--digits", type=int, default=9, metavar="N",
+                        help="significant digits shown (default 9)")
+    parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
+                        help="weight superscript: nielsen (default; w_jk^(l) feeds layer l) "
+                             "or ng (w_jk^(l) feeds layer l+1)")
+    parser.add_argument("--bias-as-weight", action="store_true",
+                        help="show each bias as w_j0 on a constant input a_0 = 1")
+    if filters:
+        parser.add_argument("--layer", type=int, nargs="+", metavar="L",
+                            help=LAYER_HELP.format(verb="walk"))
+        parser.add_argument("--neuron", type=int, nargs="+", metavar="J",
+                            help="walk only these neurons, counted from 1")
+    add_numbers_option(parser)
+    # view_options (shared with ``trace``) also reads these two.
+    parser.set_defaults(format="plain", sections=list(SECTIONS), layer=None, neuron=None)
+
+
+def traced_step(args):
+    """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options)."""
+    net = load(args.spec, args.numbers)
+    samples = sample_list(net, args, args.spec)
+    if args.input is not None:
+        chosen = samples[0]
+    elif 1 <= args.sample <= len(samples):
+        chosen = samples[args.sample - 1]
+    else:
+        raise NeuronsimError(f"--sample {args.sample}: the file has samples 1 to {len(samples)}")
+    rate = learning_rate(net, args, args.spec)
+    options = view_options(args, net)
+    tracer = trace_steps(net, [chosen], 1, rate)
+    return net, tracer.steps[0], options
+
+
+def network_title(net, spec):
+    return net.name or os.path.splitext(os.path.basename(spec))[0]
+
+
+def build_walk(args, format="plain"):
+    """(net, step, computations, notation note) for ``args``."""
+    net, step, options = traced_step(args)
+    computations = walk(step, format=format, digits=options["digits"],
+                        convention=options["convention"],
+                        bias_as_weight=options["bias_as_weight"],
+                        layers=options["layers"], neurons=options["neurons"])
+    note = notation_note(_Writer("plain", options["digits"], options["convention"],
+                                 options["bias_as_weight"]))
+    return net, step, computations, note
+
+
+def run_step(args):
+    net, step, computations, note = build_walk(args)
+    stepper = Stepper(step, computations, digits=args.digits,
+                      title=f"neuronsim step {network_title(net, args.spec)}")
+    if args.all or not (sys.stdin.isatty() and sys.stdout.isatty()):
+        sys.stdout.write(whole_walk(stepper, note))
+        return 0
+    return _interactive(stepper)
+
+
+def _interactive(stepper):
+    """Run the stepper on the terminal in cbreak mode (keys without Enter)."""
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    def write(text):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    try:
+        tty.setcbreak(fd)
+        return run(stepper, lambda: read_key(fd), write)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        sys.stdout.write("\n")
+
+
+def read_key(fd, timeout=0.05):
+    """One key from the terminal: a character, or an escape sequence such as → (ESC [ C)."""
+    import select
+
+    first = os.read(fd, 1)
+    if first != b"\x1b":
+        return first.decode("utf-8", "replace")
+    sequence = first
+    while len(sequence) < 3 and select.select([fd], [], [], timeout)[0]:
+        sequence += os.read(fd, 1)
+    return sequence.decode("utf-8", "replace")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "step", help="step through one backpropagation step, one computation at a time",
+        description="Shows one computation at a time (forward neuron by neuron, the loss, "
+                    "backward neuron by neuron, gradients, update) with its formula in numbers "
+                    "and the table so far.  Keys: n/space/Enter next, b back, j jump to the "
+                    "backward pass, q quit.  When input or output is not a terminal, prints the "
+                    "whole walk and exits.")
+    add_walk_options(parser)
+    parser.add_argument("--all", action="store_true",
+                        help="print the whole walk at once, even on a terminal")
+    parser.set_defaults(run=run_step)

@@ -1,1 +1,0 @@
-"""One module per ``neuronsim`` subcommand (see :mod:`neuronsim.cli`)."""

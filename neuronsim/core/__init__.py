@@ -1,0 +1,3 @@
+"""The computation: neurons, layers, the network, activations, losses, number systems.
+
+The core imports nothing from the rest of the package."""

@@ -1,0 +1,331 @@
+"""What a cross-check compares: result dicts and .npz files, rows and the report.
+
+``compare`` (:mod:`neuronsim.crosscheck.compare`) and the recurrent
+``compare_recurrent`` (:mod:`neuronsim.crosscheck.compare_rnn`) both build
+their tables from these pieces: a :class:`Row` is one quantity at one layer
+(reference, candidate, errors), a :class:`Report` the whole table with the
+first divergence and the diagnosis.  An entry passes when
+|yours - ours| <= atol + tolerance · |ours|.
+"""
+
+import os
+from copy import deepcopy
+
+import numpy as np
+from tabulate import tabulate
+
+from ..core.labels import (
+    bias_label,
+    neuron_label,
+    partial_label,
+    symbol,
+    weight_label,
+    weight_superscript,
+)
+
+QUANTITIES = ("activations", "deltas", "dW", "db", "loss")
+RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "loss")
+PER_LAYER = ("activations", "deltas", "dW", "db")
+
+
+def copy_network(net):
+    """A copy of ``net`` with the same neurons and activation objects, no
+    tracer, and empty batch sums (so checking never changes ``net``)."""
+    copy = deepcopy(net, {id(net.tracer): None})
+    for layer in copy.layers:
+        layer.clear_grad_sums()
+    copy.samples_in_batch = 0
+    return copy
+
+
+def check_results(results, n_layers, where="results", known=QUANTITIES):
+    """Validate a results dict; return it with float arrays (lists per layer).
+
+    ``known`` is the allowed keys; "loss" is one number and "dU" (recurrent
+    networks) one array, every other key a list with one array per layer
+    (for a recurrent network None in that list: not given for that layer).
+    """
+    if not isinstance(results, dict):
+        raise ValueError(f"{where}: expected a dict with keys among {', '.join(known)}, "
+                         f"got {type(results).__name__}")
+    unknown = sorted(set(results) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})")
+    checked = {}
+    for key, value in results.items():
+        if value is None:
+            continue
+        if key == "dU":
+            try:
+                checked[key] = np.asarray(value, dtype=float)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}['dU']: not an array of numbers ({exc})") from None
+            continue
+        if key == "loss":
+            try:
+                checked[key] = float(np.asarray(value, dtype=float).reshape(()))
+            except (TypeError, ValueError):
+                raise ValueError(f"{where}['loss']: expected one number, got {value!r}") from None
+            continue
+        if isinstance(value, np.ndarray) and n_layers == 1:
+            value = [value]  # a one-layer network's array on its own
+        if not isinstance(value, (list, tuple)) or len(value) != n_layers:
+            raise ValueError(f"{where}[{key!r}]: expected a list of {n_layers} arrays "
+                             "(one per layer with weights)")
+        try:
+            checked[key] = [None if v is None and "dU" in known else np.asarray(v, dtype=float)
+                            for v in value]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}[{key!r}]: not an array of numbers ({exc})") from None
+    return checked
+
+
+def save_results(path, results):
+    """Write a results dict to ``path`` (.npz) as ``activations_0``, ..., ``loss``
+    (and ``dU`` for a recurrent network)."""
+    flat = {}
+    for key, value in results.items():
+        if key in ("loss", "dU"):
+            flat[key] = np.asarray(value, dtype=float)
+        else:
+            for l, array in enumerate(value):
+                flat[f"{key}_{l}"] = np.asarray(array, dtype=float)
+    np.savez(path, **flat)
+
+
+def load_results(path, n_layers, recurrent=False):
+    """Read an .npz written by :func:`save_results` (no pickles are loaded)."""
+    path = os.fspath(path)
+    with np.load(path, allow_pickle=False) as data:
+        stored = {name: data[name] for name in data.files}
+    results = {}
+    singles = ("loss", "dU") if recurrent else ("loss",)
+    for name, array in stored.items():
+        key, _, index = name.rpartition("_")
+        if name in singles:
+            results[name] = array
+        elif key in PER_LAYER and index.isdigit() and int(index) < n_layers:
+            results.setdefault(key, [None] * n_layers)[int(index)] = array
+        else:
+            raise ValueError(f"{path}: unexpected array {name!r} (expected {' or '.join(singles)} "
+                             f"or activations_l, deltas_l, dW_l, db_l with l < {n_layers})")
+    for key, arrays in results.items():
+        if key not in singles and any(a is None for a in arrays):
+            missing = [f"{key}_{l}" for l, a in enumerate(arrays) if a is None]
+            raise ValueError(f"{path}: {key} given for some layers only; missing {missing[0]}")
+    return check_results(results, n_layers, path,
+                         RECURRENT_QUANTITIES if recurrent else QUANTITIES)
+
+
+def _name_of(function):
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None)
+    if module and name:
+        return f"{module}:{name}"
+    return repr(function)
+
+
+# ---------------------------------------------------------------- one row
+KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "db": "db", "loss": "loss"}
+
+
+class Row:
+    """One quantity at one layer: the reference array, yours, and the errors.
+
+    ``quantity`` is a key of the results dict; ``layer`` the 0-based index
+    into ``net.layers`` (None for the loss); ``name`` its textbook label.
+    """
+
+    def __init__(self, quantity, layer, name, reference, candidate, tolerance, atol,
+                 label_entry):
+        self.quantity = quantity
+        self.layer = layer
+        self.name = name
+        self.reference = np.asarray(reference, dtype=float)
+        self.given = candidate is not None
+        self.candidate = None if candidate is None else np.asarray(candidate, dtype=float)
+        self.tolerance = tolerance
+        self.atol = atol
+        self.label_entry = label_entry
+        self.step = None           # recurrent networks: 0-based time index (t = step + 1)
+        self.shape_note = None
+        self.max_abs = self.max_rel = None
+        self.worst = None          # index into the arrays
+        self.ok = True
+        if self.given:
+            self._measure()
+
+    def _measure(self):
+        reference, candidate = self.reference, self.candidate
+        if candidate.shape != reference.shape:
+            if np.squeeze(candidate).shape == np.squeeze(reference).shape:
+                candidate = self.candidate = candidate.reshape(reference.shape)
+            else:
+                self.ok = False
+                self.shape_note = (f"shape {candidate.shape}, expected {reference.shape}")
+                return
+        errors = entry_errors(candidate, reference)
+        self.max_abs = float(errors.max()) if errors.size else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(errors == 0, 0.0, errors / np.abs(reference))
+            excess = np.where(errors == 0, 0.0, errors / (self.atol + self.tolerance * np.abs(reference)))
+        self.max_rel = float(relative.max()) if relative.size else 0.0
+        if excess.size and excess.max() > 0:
+            self.worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+            self.ok = bool(excess.max() <= 1.0)
+
+    @property
+    def status(self):
+        if not self.given:
+            return "not given"
+        if self.shape_note:
+            return "FAIL (shape)"
+        return "ok" if self.ok else "FAIL"
+
+    @property
+    def worst_label(self):
+        return None if self.worst is None else self.label_entry(self.worst)
+
+    def where(self):
+        """Python-side name of the row, e.g. ``dW[1] (net.layers[1])``."""
+        if self.layer is None:
+            return "loss"
+        if self.quantity == "dU":
+            return "dU (net.layers[0], the recurrent weights)"
+        if self.step is not None:
+            return (f"{self.quantity}[{self.layer}][:, {self.step}] (net.layers[{self.layer}], "
+                    f"t = {self.step + 1})")
+        return f"{self.quantity}[{self.layer}] (net.layers[{self.layer}])"
+
+    def __repr__(self):
+        return f"Row({self.name}, {self.status})"
+
+
+def entry_errors(candidate, reference):
+    """|candidate - reference|, with equal infinities and two NaNs counting as 0."""
+    with np.errstate(invalid="ignore"):
+        errors = np.abs(candidate - reference)
+    same = (candidate == reference) | (np.isnan(candidate) & np.isnan(reference))
+    errors = np.where(same, 0.0, errors)
+    return np.where(np.isnan(errors), np.inf, errors)
+
+
+def _superscript(number):
+    return symbol("a", (), number)[1:]
+
+
+def build_rows(reference, candidate, n_layers, tolerance, atol, convention="nielsen"):
+    """The rows in computation order: a per layer, E, then δ, dW, db from the output back."""
+    rows = []
+
+    def row(quantity, layer, name, label_entry):
+        ref = reference.loss if quantity == "loss" else getattr(reference, quantity)[layer]
+        given = candidate.get(quantity)
+        if given is not None and quantity != "loss":
+            given = given[layer]
+        rows.append(Row(quantity, layer, name, ref, given, tolerance, atol, label_entry))
+
+    for l in range(n_layers):
+        row("activations", l, "a" + _superscript(l + 2),
+            lambda i, l=l: f"{neuron_label('a', l, i[1])} of X[{i[0]}]")
+    row("loss", None, "E", lambda i: "E")
+    for l in range(n_layers - 1, -1, -1):
+        sup = weight_superscript(l, convention)
+        row("deltas", l, "δ" + _superscript(l + 2),
+            lambda i, l=l: f"{neuron_label('delta', l, i[1])} of X[{i[0]}]")
+        row("dW", l, "dE/dW" + _superscript(sup),
+            lambda i, l=l: partial_label(weight_label(l, i[0], i[1], convention)))
+        row("db", l, "dE/db" + _superscript(sup),
+            lambda i, l=l: partial_label(bias_label(l, i[0], convention)))
+    return rows
+
+
+# ---------------------------------------------------------------- the report
+class Report:
+    """The result of :func:`compare`.
+
+    ``ok`` (every given quantity within tolerance), ``rows`` (one
+    :class:`Row` per quantity and layer, in computation order),
+    ``first_divergence`` (the first failing Row, or None), ``findings`` (the
+    classic mistakes that explain it, :class:`neuronsim.crosscheck.diagnosis.Finding`)
+    and ``diagnosis`` (those findings in words; "" when ok).  ``str(report)``
+    is the table.
+    """
+
+    def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis, heading=None):
+        self.rows = rows
+        self.heading = heading
+        self.against = against
+        self.batch_size = m
+        self.tolerance = tolerance
+        self.atol = atol
+        self.findings = findings
+        self.diagnosis = diagnosis
+        failing = [row for row in rows if not row.ok]
+        self.first_divergence = failing[0] if failing else None
+        self.ok = not failing
+
+    @property
+    def compared(self):
+        return [row for row in self.rows if row.given]
+
+    def __str__(self):
+        table = []
+        for row in self.rows:
+            if not row.given:
+                table.append([row.name, "", "", "", "", "", row.status])
+            elif row.shape_note:
+                table.append([row.name, "", "", row.shape_note, "", "", row.status])
+            else:
+                if row.worst is None:
+                    ours = yours = ""
+                else:
+                    ours = _number(row.reference[row.worst])
+                    yours = _number(row.candidate[row.worst])
+                table.append([row.name, _error(row.max_abs), _error(row.max_rel),
+                              row.worst_label or "", ours, yours, row.status])
+        heading = self.heading or [
+            f"batch of {self.batch_size}",
+            "layers as in the textbook (inputs = layer 1, net.layers[0] is layer 2); "
+            "X rows count from 0"]
+        lines = [
+            f"cross-check: neuronsim (per neuron) against {self.against}, {heading[0]}, "
+            f"tolerance {self.tolerance:g} relative + {self.atol:g} absolute",
+            *heading[1:],
+            "",
+            tabulate(table, headers=["quantity", "max abs err", "max rel err", "worst entry",
+                                     "neuronsim", "yours", "status"],
+                     tablefmt="simple", disable_numparse=True),
+            "",
+        ]
+        if not self.compared:
+            lines.append("nothing compared: the results had none of "
+                         + ", ".join(RECURRENT_QUANTITIES if self.heading else QUANTITIES))
+        elif self.ok:
+            lines.append(f"all {len(self.compared)} compared quantities agree")
+        else:
+            row = self.first_divergence
+            lines.append(f"first divergence: {row.name}, {row.where()}; everything after it "
+                         "in computation order inherits the error")
+            lines.append(f"diagnosis: {self.diagnosis}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        state = "ok" if self.ok else f"first divergence {self.first_divergence.name}"
+        return f"Report(against {self.against}: {state})"
+
+
+def _number(value):
+    return f"{value:.12g}"
+
+
+def _error(value):
+    return "" if value is None else f"{value:.3g}"
+
+
+def _against_name(against):
+    if isinstance(against, str) and against in ("numpy", "torch"):
+        return {"numpy": "numpy (neuronsim.crosscheck.vectorized)", "torch": "torch (autograd)"}[against]
+    if callable(against):
+        return _name_of(against)
+    return os.fspath(against)

@@ -1,0 +1,211 @@
+"""PyTorch bridge: a Network as an ``nn.Sequential`` and back (torch is optional).
+
+The layout is the same on both sides: ``nn.Linear(n_(l-1), n_l).weight``
+has shape (n_l, n_(l-1)), row j = the weights into neuron j, which is
+``net.layers[l]``'s W^(l) (``net.to_arrays()``).  Each layer with weights
+becomes a Linear layer followed by its activation module:
+
+============  =================================  =============================
+neuronsim     torch                              note
+============  =================================  =============================
+sigmoid       ``nn.Sigmoid()``
+tanh          ``nn.Tanh()``
+relu          ``nn.ReLU()``                      g'(0) = 0 on both sides
+leaky_relu    ``nn.LeakyReLU(slope)``            g'(0) = slope on both sides
+linear        (no module; ``nn.Identity`` read)
+softmax       ``nn.Softmax(dim=-1)``             (dim=1 read as well)
+============  =================================  =============================
+
+Everything is float64.  The loss is not part of an ``nn.Sequential``:
+``from_torch`` takes it by name.  :func:`torch_gradients` computes the
+quantities :mod:`neuronsim.crosscheck.compare` compares, with autograd.
+"""
+
+import numpy as np
+
+MISSING_TORCH = ("the PyTorch bridge needs the optional package torch: "
+                 "pip install 'neuronsim[torch]' (CPU: pip install torch==2.13.0)")
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise ImportError(MISSING_TORCH) from None
+    return torch
+
+
+def _activation_module(nn, activation):
+    name = activation.name
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope=float(activation.params["slope"]))
+    if name == "softmax":
+        return nn.Softmax(dim=-1)
+    if name == "linear":
+        return None
+    raise ValueError(f"activation {name!r} has no PyTorch module in the bridge")
+
+
+def network_to_torch(net):
+    """``nn.Sequential`` of float64 Linear layers and activations with the
+    weights and biases of ``net`` (copies: training one leaves the other)."""
+    torch = _torch()
+    nn = torch.nn
+    modules = []
+    for layer, (W, b) in zip(net.layers, net.to_arrays()):
+        linear = nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W))
+            linear.bias.copy_(torch.from_numpy(b))
+        modules.append(linear)
+        activation = _activation_module(nn, layer.activation)
+        if activation is not None:
+            modules.append(activation)
+    return nn.Sequential(*modules)
+
+
+def _activation_name(nn, module, where):
+    """(name, params) of a supported activation module; ValueError otherwise."""
+    if isinstance(module, nn.Sigmoid):
+        return "sigmoid", {}
+    if isinstance(module, nn.Tanh):
+        return "tanh", {}
+    if isinstance(module, nn.ReLU):
+        return "relu", {}
+    if isinstance(module, nn.LeakyReLU):
+        return "leaky_relu", {"slope": float(module.negative_slope)}
+    if isinstance(module, nn.Identity):
+        return "linear", {}
+    if isinstance(module, nn.Softmax):
+        if module.dim not in (-1, 1):
+            raise ValueError(f"{where}: Softmax(dim={module.dim}) is not over the features "
+                             "(use dim=-1)")
+        return "softmax", {}
+    raise ValueError(f"{where}: {type(module).__name__} is not supported (expected Linear, "
+                     "Sigmoid, Tanh, ReLU, LeakyReLU, Softmax or Identity)")
+
+
+def torch_layers(module):
+    """[(linear, (name, params)), ...] read from an ``nn.Sequential`` (or one Linear)."""
+    torch = _torch()
+    nn = torch.nn
+    children = list(module) if isinstance(module, nn.Sequential) else [module]
+    layers = []
+    for index, child in enumerate(children):
+        where = f"module[{index}]"
+        if isinstance(child, nn.Linear):
+            layers.append([child, ("linear", {})])
+            continue
+        if not layers:
+            raise ValueError(f"{where}: expected a Linear layer first, got {type(child).__name__}")
+        name, params = _activation_name(nn, child, where)
+        if layers[-1][1][0] != "linear":
+            raise ValueError(f"{where}: two activations in a row ({layers[-1][1][0]} then "
+                             f"{name}); each Linear layer takes at most one")
+        layers[-1][1] = (name, params)
+    if not layers:
+        raise ValueError("module: no Linear layer found")
+    return [tuple(entry) for entry in layers]
+
+
+def network_from_torch(module, loss="half_sse", **options):
+    """A Network with the weights of ``module`` (an ``nn.Sequential`` of Linear
+    layers and supported activations).  ``loss`` and the other keywords are
+    those of ``Network.from_arrays``.  Linear layers without bias get zero
+    biases; if none has a bias, ``update_biases`` defaults to False.
+    """
+    from ..core.network import Network
+
+    layers = torch_layers(module)
+    with_bias = [linear.bias is not None for linear, _ in layers]
+    if any(with_bias) and not all(with_bias):
+        raise ValueError("module: some Linear layers have bias=False and some not; "
+                         "neuronsim updates all biases or none")
+    if not any(with_bias):
+        options.setdefault("update_biases", False)
+    weights, biases, activations = [], [], []
+    for linear, (name, params) in layers:
+        W = linear.weight.detach().cpu().double().numpy()
+        weights.append(W.tolist())
+        if linear.bias is None:
+            biases.append([0.0] * W.shape[0])
+        else:
+            biases.append(linear.bias.detach().cpu().double().numpy().tolist())
+        activations.append(dict(params, activation=name) if params else name)
+    return Network.from_arrays(weights, biases, activations, loss, **options)
+
+
+def _sample_losses(torch, loss, paired, z, a, t):
+    """Per-sample E (one per row), from z for the two paired losses
+    (the same formulas as neuronsim.core.losses, written in torch)."""
+    if loss == "half_sse":
+        return 0.5 * ((t - a) ** 2).sum(dim=1)
+    if loss == "sse":
+        return ((t - a) ** 2).sum(dim=1)
+    if loss == "mse":
+        return ((t - a) ** 2).sum(dim=1) / a.shape[1]
+    if loss == "binary_cross_entropy":
+        if paired:
+            # PyTorch's own Σ softplus(z) - t z, whose backward is exactly σ(z) - t
+            # (a hand-written max(z, 0) + ln(1 + e^-|z|) has a wrong subgradient at z = 0).
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                z, t, reduction="none").sum(dim=1)
+        zero = torch.zeros_like(a)
+        first = torch.where(t != 0, t * torch.log(a), zero)
+        second = torch.where(t != 1, (1 - t) * torch.log(1 - a), zero)
+        return -(first + second).sum(dim=1)
+    if loss == "cross_entropy":
+        if paired:
+            logsumexp = torch.logsumexp(z, dim=1, keepdim=True)
+            return torch.where(t != 0, t * (logsumexp - z), torch.zeros_like(z)).sum(dim=1)
+        return -torch.where(t != 0, t * torch.log(a), torch.zeros_like(a)).sum(dim=1)
+    raise ValueError(f"loss {loss!r} has no PyTorch formula in the bridge")
+
+
+def torch_gradients(net, X, Y):
+    """The cross-check quantities of ``net`` on (X, Y), computed by PyTorch.
+
+    The sum of the per-sample losses is back-propagated by autograd, so
+    z.grad is each sample's δ = dE/dz; dW and db are the parameter gradients
+    divided by m for ``reduction="mean"``.  Returns the dict that
+    :func:`neuronsim.crosscheck.compare.compare` reads (numpy arrays).
+    """
+    torch = _torch()
+    from .vectorized import is_paired
+
+    model = network_to_torch(net)
+    layers = torch_layers(model)
+    a = torch.tensor(np.asarray(X, dtype=float), dtype=torch.float64)
+    t = torch.tensor(np.asarray(Y, dtype=float), dtype=torch.float64)
+    zs, activations = [], []
+    modules = list(model)
+    position = 0
+    for linear, (name, _) in layers:
+        z = modules[position](a)
+        position += 1
+        z.retain_grad()
+        if name != "linear":
+            a = modules[position](z)
+            position += 1
+        else:
+            a = z
+        zs.append(z)
+        activations.append(a)
+    paired = is_paired(net.loss.name, layers[-1][1][0])
+    losses = _sample_losses(torch, net.loss.name, paired, zs[-1], activations[-1], t)
+    total = losses.sum()
+    total.backward()
+    n = len(X) if net.reduction == "mean" else 1
+    return {
+        "activations": [a.detach().numpy() for a in activations],
+        "deltas": [z.grad.numpy() for z in zs],
+        "dW": [linear.weight.grad.numpy() / n for linear, _ in layers],
+        "db": [linear.bias.grad.numpy() / n for linear, _ in layers],
+        "loss": float(total.detach()) / n,
+    }

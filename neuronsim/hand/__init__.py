@@ -1,0 +1,1 @@
+"""Tools for hand derivations: explain one weight, worksheets and marking, the classic mistakes."""

@@ -1,0 +1,270 @@
+"""Read a quantity's label as a student writes it: ``w_22^(2)``, ``δ₁⁽²⁾``, ``W2[1,1]``.
+
+The result is a :class:`Target`: the kind of quantity and its 0-based Python
+indices, so ``Target("w", 0, 1, 1)`` is ``net.layers[0].neurons[1].weights[1]``.
+
+Accepted forms (spaces, ``$``, ``\\`` and braces are ignored):
+
+=============================================  ==========================================
+textbook, plain text                           ``w_22^(2)``, ``w_2,2^(2)``, ``w_{12,3}^{(2)}``,
+                                               ``(w_22)^(2)``, ``w^(2)_22``, ``w_22^2``
+textbook, Unicode (as neuronsim prints it)     ``w₂₂⁽²⁾``, ``b₁⁽³⁾``, ``δ₁⁽²⁾``, ``z₁⁽³⁾``
+a bias as the weight w_j0 on a_0 = 1           ``w_10^(3)``, ``w₁₀⁽³⁾``, ``w_12,0^(3)``
+derivative names                               ``dE/dw_22^(2)``, ``∂C/∂b_1^(3)``
+kinds                                          ``w`` weight, ``b`` bias, ``δ``/``delta``/``d``
+                                               delta (dE/dz), ``z``, ``a``
+numpy style, 0-based indices                   ``W2[1,1]``, ``W2[1][1]``, ``b3[0]``
+Python API, 0-based, no convention             ``layers[0].neurons[1].weights[1]``,
+                                               ``net.layers[1].neurons[0].bias``, ``... .delta``,
+                                               ``... .z``, ``... .output``
+=============================================  ==========================================
+
+Textbook labels count layers and neurons from 1 (the input layer is layer 1);
+the Python forms count from 0.  A weight's two subscripts may be written
+together only when both are single digits (``w_22``); otherwise separate them
+with a comma (``w_12,3``).  A weight with k = 0, w_j0^(l), is the bias
+b_j^(l): the bias written as the weight on a constant input a_0 = 1 (as
+``--bias-as-weight`` prints it).
+
+The superscript of a weight or bias depends on the convention
+(:mod:`neuronsim.core.labels`): with ``"nielsen"`` (the default) w_jk^(l) feeds
+layer l, so ``w_22^(2)`` is ``net.layers[0].neurons[1].weights[1]``; with
+``"ng"`` it feeds layer l+1, so the same text is ``net.layers[1]...``.  The
+number after ``W`` or ``b`` in the numpy style is that same superscript:
+``W2[1,1]`` is ``w_22^(2)`` in either convention.  A bias b_j^(l) or w_j0^(l)
+carries the superscript of its neuron's weights: layer l in ``"nielsen"``,
+l-1 in ``"ng"``.  Superscripts of z, a and δ are always the textbook layer.
+
+    >>> parse_label("w_22^(2)")
+    Target(kind='w', layer=0, neuron=1, input=1)
+    >>> parse_label("w₂₂⁽²⁾", convention="ng").python()
+    'net.layers[1].neurons[1].weights[1]'
+    >>> parse_label("W2[1,1]") == parse_label("w_22^(2)")
+    True
+    >>> parse_label("δ_1^(2)").label()
+    'δ₁⁽²⁾'
+    >>> parse_label("w_10^(3)") == parse_label("b_1^(3)") == Target("b", 1, 0)
+    True
+    >>> parse_label("w₁₀⁽²⁾", convention="ng").label("ng", bias_as_weight=True)
+    'w₁₀⁽²⁾'
+"""
+
+import re
+from dataclasses import dataclass
+
+from ..core import labels as lab
+from ..core.errors import NeuronsimError
+
+KINDS = ("w", "b", "delta", "z", "a")
+
+_KIND_NAMES = {"w": "w", "b": "b", "delta": "delta", "δ": "delta", "d": "delta",
+               "z": "z", "a": "a", "output": "a"}
+_SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
+_SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾", "0123456789()"))
+
+_PYTHON_FORM = re.compile(
+    r"^(?:net\.)?layers\[(\d+)\]\.neurons\[(\d+)\]\."
+    r"(?:(weights)\[(\d+)\]|(bias|delta|z|output|a))$")
+_NUMPY_FORM = re.compile(r"^([Wb])(\d+)\[(\d+)(?:(?:\]\[|,)(\d+))?\]$")
+_TEXTBOOK = re.compile(r"^(?P<name>[a-zδ]+)(?P<rest>.*)$")
+_SUB = re.compile(r"_(?P<sub>\d+(?:,\d+)*)")
+_SUP = re.compile(r"\^\(?(?P<sup>\d+)\)?")
+_DERIVATIVE = re.compile(r"^(?:d|∂)[a-z]+/(?:d|∂)")
+
+
+class LabelError(NeuronsimError, ValueError):
+    """A label that cannot be read, or that names no quantity of the network."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One quantity of a network, by 0-based Python indices.
+
+    ``kind``: "w" (a weight), "b" (a bias), "delta" (δ = dE/dz), "z" or "a".
+    ``layer``: index into ``net.layers`` (-1 only for an input a_k^(1)).
+    ``neuron``: index into ``layer.neurons``.  ``input``: weights only, the k
+    of w_jk.
+    """
+
+    kind: str
+    layer: int
+    neuron: int
+    input: int = None
+
+    def python(self):
+        """Where the value lives in the Python API (0-based)."""
+        if self.kind == "a" and self.layer == -1:
+            return f"net.inputs[{self.neuron}]"
+        base = f"net.layers[{self.layer}].neurons[{self.neuron}]"
+        attribute = {"w": f"weights[{self.input}]", "b": "bias", "delta": "delta",
+                     "z": "z", "a": "output"}[self.kind]
+        return f"{base}.{attribute}"
+
+    def label(self, convention="nielsen", style="text", bias_as_weight=False):
+        """The textbook label in ``convention`` (w₂₂⁽²⁾, b₁⁽³⁾, δ₁⁽²⁾, ...); a bias
+        as w_j0 (w₁₀⁽³⁾) with ``bias_as_weight``."""
+        if self.kind == "w":
+            return lab.weight_label(self.layer, self.neuron, self.input, convention, style)
+        if self.kind == "b":
+            return lab.bias_label(self.layer, self.neuron, convention, style, bias_as_weight)
+        return lab.neuron_label(self.kind, self.layer, self.neuron, style)
+
+
+def _normalise(text):
+    """Unicode sub/superscripts to _22 and ^(2); drop spaces, $, \\ and braces."""
+    out = []
+    mode = None
+    for char in text.strip():
+        if char in _SUBSCRIPT or (char == "," and mode == "sub"):
+            if mode != "sub":
+                out.append("_")
+                mode = "sub"
+            out.append(_SUBSCRIPT.get(char, char))
+        elif char in _SUPERSCRIPT:
+            if mode != "sup":
+                out.append("^")
+                mode = "sup"
+            out.append(_SUPERSCRIPT[char])
+        else:
+            mode = None
+            out.append(char)
+    text = "".join(out)
+    for junk in (" ", "$", "\\", "{", "}"):
+        text = text.replace(junk, "")
+    return text.replace("∂", "d")
+
+
+def parse_label(text, convention="nielsen", net=None):
+    """The :class:`Target` a label names (see the module docstring for forms).
+
+    With ``net`` the indices are also checked against the network's shape.
+    Raises :class:`LabelError` with a sentence saying what was expected.
+    """
+    lab.check_convention(convention)
+    if not isinstance(text, str) or not text.strip():
+        raise LabelError("empty label: expected something like w_22^(2), b_1^(3) or δ_1^(2)")
+    cleaned = _normalise(text)
+    target = _python_form(cleaned) or _numpy_form(cleaned, convention)
+    if target is None:
+        target = _textbook_form(cleaned, text, convention)
+    if net is not None:
+        check_target(target, net, text, convention)
+    return target
+
+
+def _python_form(text):
+    match = _PYTHON_FORM.match(text)
+    if not match:
+        return None
+    layer, neuron, weights, k, attribute = match.groups()
+    if weights:
+        return Target("w", int(layer), int(neuron), int(k))
+    kind = {"bias": "b", "output": "a"}.get(attribute, attribute)
+    return Target(kind, int(layer), int(neuron))
+
+
+def _numpy_form(text, convention):
+    match = _NUMPY_FORM.match(text)
+    if not match:
+        return None
+    letter, sup, j, k = match.groups()
+    layer = _weight_layer(int(sup), convention)
+    if letter == "W":
+        if k is None:
+            raise LabelError(f"{text}: a weight needs two indices, W{sup}[j,k] (0-based)")
+        return Target("w", layer, int(j), int(k))
+    if k is not None:
+        raise LabelError(f"{text}: a bias has one index, b{sup}[j] (0-based)")
+    return Target("b", layer, int(j))
+
+
+def _weight_layer(superscript, convention):
+    """Superscript of a weight or bias -> index into net.layers."""
+    return superscript - 2 if convention == "nielsen" else superscript - 1
+
+
+def _textbook_form(cleaned, original, convention):
+    text = cleaned
+    if text.startswith("(") and ")" in text:      # (w_22)^(2)
+        inner, _, after = text[1:].partition(")")
+        text = inner + after
+    text = _DERIVATIVE.sub("", text.lower() if not text.startswith("δ") else text)
+    match = _TEXTBOOK.match(text)
+    name = match.group("name") if match else ""
+    rest = match.group("rest") if match else text
+    if name.startswith("delta"):
+        name, rest = "delta", name[5:] + rest
+    kind = _KIND_NAMES.get(name)
+    if kind is None:
+        raise LabelError(
+            f"cannot read the label {original!r}: expected w_jk^(l), b_j^(l), δ_j^(l), z_j^(l) "
+            "or a_j^(l) (textbook numbering), W2[j,k] or b2[j] (0-based indices), or "
+            "layers[l].neurons[j].weights[k] (docs/explain.md lists every form)")
+    sub = _SUB.search(rest)
+    sup = _SUP.search(rest)
+    leftover = rest
+    for found in (sub, sup):
+        if found:
+            leftover = leftover.replace(found.group(0), "", 1)
+    if leftover or sub is None:
+        raise LabelError(f"cannot read the label {original!r}: expected a subscript and a "
+                         f"superscript such as {name}_{'22' if kind == 'w' else '1'}^(2)")
+    if sup is None:
+        raise LabelError(f"{original!r}: give the layer as a superscript, for example "
+                         f"{name}_{sub.group('sub')}^(2)")
+    superscript = int(sup.group("sup"))
+    indices = _subscripts(sub.group("sub"), kind, original)
+    if kind in ("w", "b"):
+        layer = _weight_layer(superscript, convention)
+    else:
+        layer = superscript - 2          # textbook layer l -> net.layers[l - 2]
+    if indices[0] < 1:
+        raise LabelError(f"{original!r}: textbook labels count neurons from 1")
+    if kind == "w" and indices[1] == 0:   # w_j0: the bias, the weight on a_0 = 1
+        return Target("b", layer, indices[0] - 1)
+    if kind == "w":
+        return Target("w", layer, indices[0] - 1, indices[1] - 1)
+    return Target(kind, layer, indices[0] - 1)
+
+
+def _subscripts(sub, kind, original):
+    parts = sub.split(",")
+    if kind == "w":
+        if len(parts) == 1:
+            if len(sub) != 2:
+                raise LabelError(f"{original!r}: a weight has two subscripts j and k, written "
+                                 "together when both are single digits (w_22^(2)) and "
+                                 "with a comma otherwise (w_12,3^(2))")
+            parts = [sub[0], sub[1]]
+        if len(parts) != 2:
+            raise LabelError(f"{original!r}: a weight has two subscripts, j and k")
+    elif len(parts) != 1:
+        raise LabelError(f"{original!r}: {kind} has one subscript, the neuron j")
+    return [int(p) for p in parts]
+
+
+def check_target(target, net, text=None, convention="nielsen"):
+    """Raise :class:`LabelError` unless ``target`` exists in ``net``."""
+    shown = repr(text) if text is not None else target.python()
+    n_layers = len(net.layers)
+    if target.kind == "a" and target.layer == -1:
+        if not 0 <= target.neuron < net.n_inputs:
+            raise LabelError(f"{shown}: the input layer has neurons 1 to {net.n_inputs}")
+        return target
+    if not 0 <= target.layer < n_layers:
+        if target.kind in ("w", "b"):
+            first, last = (2, n_layers + 1) if convention == "nielsen" else (1, n_layers)
+            raise LabelError(f"{shown}: in the {convention} convention weight and bias "
+                             f"superscripts run from {first} to {last} for this network "
+                             f"(net.layers[0] to net.layers[{n_layers - 1}])")
+        raise LabelError(f"{shown}: layers with neurons are 2 to {n_layers + 1} "
+                         "(layer 1 is the input layer)")
+    layer = net.layers[target.layer]
+    if not 0 <= target.neuron < layer.size:
+        raise LabelError(f"{shown}: textbook layer {target.layer + 2} has neurons 1 to "
+                         f"{layer.size} (Python neurons[0] to neurons[{layer.size - 1}])")
+    if target.kind == "w" and not 0 <= target.input < layer.n_inputs:
+        raise LabelError(f"{shown}: neurons of textbook layer {target.layer + 2} have inputs "
+                         f"k = 1 to {layer.n_inputs} (Python weights[0] to "
+                         f"weights[{layer.n_inputs - 1}])")
+    return target

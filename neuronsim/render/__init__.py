@@ -1,0 +1,1 @@
+"""Showing numbers: tables in four formats, number formatting, diagrams, notebook display."""

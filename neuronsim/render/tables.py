@@ -1,0 +1,465 @@
+"""Trace records -> tables in plain text, GitHub Markdown, LaTeX or HTML.
+
+Tables come from ``tabulate``; every number is pre-formatted (see
+:mod:`neuronsim.render.numfmt`): ``digits`` significant digits, trailing zeros dropped.
+Labels follow textbook numbering: the input layer is layer 1 and neurons
+count from 1, so Python's ``net.layers[l].neurons[j]`` is neuron j+1 of
+layer l+2.  Every rendering says which weight convention it prints
+(see :mod:`neuronsim.core.labels`).
+
+Sections of a step: forward (z, a, g'(z) with each z written out), loss,
+backward (dE/da, g'(z), δ with the chain-rule product in numbers),
+gradients (dE/dw = a_k δ_j) and, on a step that ends a batch, the update
+(w − η·dE/dw).
+"""
+
+from tabulate import tabulate
+
+from ..core import labels as lab
+from .numfmt import factor, format_number
+
+FORMATS = {
+    # format: (tabulate format, label style)
+    "plain": ("simple", "text"),
+    "markdown": ("github", "text"),
+    "latex": ("latex_raw", "latex"),
+    "html": ("unsafehtml", "html"),
+}
+SECTIONS = ("forward", "loss", "backward", "gradients", "update")
+
+# Characters of headings and column titles, as LaTeX text mode writes them.
+_LATEX_PROSE = [("_", r"\_"), ("a^(l-1)", r"$a^{(l-1)}$"), ("δ", r"$\delta$"),
+                ("η", r"$\eta$"), ("·", r"$\cdot$"), ("−", "-"), ("g'(z)", "$g'(z)$")]
+
+# Sums longer than this are shown with their first terms and "…".
+MAX_TERMS = 6
+
+
+class _Writer:
+    """Labels, numbers and operators for one output format."""
+
+    def __init__(self, fmt, digits, convention, bias_as_weight):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+        lab.check_convention(convention)
+        self.fmt = fmt
+        self.tablefmt, self.style = FORMATS[fmt]
+        self.digits = digits
+        self.convention = convention
+        self.bias_as_weight = bias_as_weight
+        latex = self.style == "latex"
+        self.times = r" \cdot " if latex else "·"
+        self.minus = " - " if latex else " − "
+        self.ellipsis = r"\dots" if latex else "…"
+        self.ln = r"\ln" if latex else "ln"
+
+    # labels --------------------------------------------------------------
+    def a(self, layer, j):
+        return lab.neuron_label("a", layer, j, self.style)
+
+    def z(self, layer, j):
+        return lab.neuron_label("z", layer, j, self.style)
+
+    def delta(self, layer, j):
+        return lab.neuron_label("delta", layer, j, self.style)
+
+    def w(self, layer, j, k):
+        return lab.weight_label(layer, j, k, self.convention, self.style)
+
+    def b(self, layer, j):
+        return lab.bias_label(layer, j, self.convention, self.style, self.bias_as_weight)
+
+    def t(self, j):
+        return lab.target_label(j, self.style)
+
+    def gprime(self, layer, j):
+        return f"g'({self.z(layer, j)})"
+
+    def partial(self, label):
+        return lab.partial_label(label, self.style)
+
+    def one(self):
+        """a_0 = 1, the constant input of a bias shown as a weight."""
+        return lab.symbol("a", (0,), None, self.style)
+
+    # numbers -------------------------------------------------------------
+    def num(self, x):
+        return format_number(x, self.digits, self.style)
+
+    def fac(self, x):
+        return factor(x, self.digits, self.style)
+
+    # cells and equations ---------------------------------------------------
+    def cell(self, label):
+        """A label as a table cell (LaTeX cells need math mode)."""
+        return f"${label}$" if self.style == "latex" else label
+
+    def equation(self, text):
+        if self.style == "latex":
+            return rf"\[ {text} \]"
+        return text
+
+    def sum_of(self, terms):
+        if len(terms) > MAX_TERMS:
+            count = (rf"\text{{ ({len(terms)} terms) }}" if self.style == "latex"
+                     else f" ({len(terms)} terms)")
+            terms = terms[:3] + [self.ellipsis + count] + terms[-1:]
+        return " + ".join(terms)
+
+    def prose(self, text):
+        """Headings and column titles: LaTeX needs its own spelling of δ, η, ·, _ ..."""
+        if self.style != "latex":
+            return text
+        for plain, latex in _LATEX_PROSE:
+            text = text.replace(plain, latex)
+        return text
+
+    def table(self, rows, headers):
+        headers = [self.prose(h) for h in headers]
+        return tabulate(rows, headers=headers, tablefmt=self.tablefmt,
+                        disable_numparse=True, stralign="left")
+
+
+def _header(step, w):
+    text = f"Step {step.index}: input x = ({_vector_text(w, step.input)})"
+    if step.target is not None:
+        text += f", target t = ({_vector_text(w, step.target)})"
+    return text
+
+
+def _vector_text(w, values, shown=8):
+    """A vector's first few entries: a 784-pixel input must not fill the screen."""
+    text = ", ".join(w.num(v) for v in values[:shown])
+    if len(values) > shown:
+        text += f", … ({len(values)} values)"
+    return text
+
+
+def notation_note(w):
+    """The sentence that says how labels map to Python and which convention is printed."""
+    conv = w.convention
+    if conv == "nielsen":
+        weights = "w_jk^(l) feeds neuron j of layer l from neuron k of layer l-1"
+    else:
+        weights = ("w_jk^(l) feeds neuron j of layer l+1 from neuron k of layer l, and b_j^(l) "
+                   "is the bias of neuron j of layer l+1")
+    bias = (" Biases are shown as w_j0 on a constant input a_0 = 1." if w.bias_as_weight else "")
+    if w.style == "latex":
+        weights = weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
+        bias = bias.replace("w_j0", "$w_{j0}$").replace("a_0 = 1", "$a_0 = 1$")
+    return (f"Textbook numbering: the input layer is layer 1 and neurons count from 1 "
+            f"(Python net.layers[l].neurons[j] is neuron j+1 of layer l+2). "
+            f"Weight convention {conv}: {weights}.{bias}")
+
+
+def _selected(step, layers, neurons):
+    for layer_records in step.layers:
+        for record in layer_records:
+            if layers is not None and record.layer not in layers:
+                continue
+            if neurons is not None and record.neuron not in neurons:
+                continue
+            yield record
+
+
+def _layer_inputs_label(w, record, k):
+    return w.a(record.layer - 1, k)
+
+
+# ---------------------------------------------------------------- forward
+def forward_section(step, w, records):
+    rows = []
+    equations = []
+    for r in records:
+        l, j = r.layer, r.neuron
+        shown = [w.num(v) for v in r.inputs[:4]]
+        if len(r.inputs) > 4:
+            shown.append("…")
+        rows.append([str(lab.textbook_layer(l)), w.cell(w.a(l, j)), step.activations[l],
+                     ", ".join(shown), w.num(r.z), w.num(r.output), w.num(r.derivative)])
+        symbolic = [f"{w.w(l, j, k)}{w.times}{w.a(l - 1, k)}" for k in range(len(r.inputs))]
+        numeric = [f"{w.fac(wt)}{w.times}{w.fac(a)}" for wt, a in zip(r.weights, r.inputs)]
+        if w.bias_as_weight:
+            symbolic.insert(0, f"{w.b(l, j)}{w.times}{w.one()}")
+            numeric.insert(0, f"{w.fac(r.bias)}{w.times}1")
+        else:
+            symbolic.append(w.b(l, j))
+            numeric.append(w.fac(r.bias))
+        equations.append(w.equation(
+            f"{w.z(l, j)} = {w.sum_of(symbolic)} = {w.sum_of(numeric)} = {w.num(r.z)}"))
+    headers = ["layer", "neuron", "g", "inputs a^(l-1)", "z", "a = g(z)", "g'(z)"]
+    return w.table(rows, headers), equations
+
+
+# ---------------------------------------------------------------- loss
+def _loss_terms(name, outputs, targets, w, layer):
+    """Symbolic and numeric terms of E for the output layer."""
+    sym, numeric = [], []
+    n = len(outputs)
+    for j, (a, t) in enumerate(zip(outputs, targets)):
+        al, tl = w.a(layer, j), w.t(j)
+        if name in ("half_sse", "sse", "mse"):
+            sym.append(f"({tl}{w.minus}{al})²" if w.style != "latex" else f"({tl}{w.minus}{al})^2")
+            numeric.append(f"({w.num(t)}{w.minus}{w.fac(a)})²" if w.style != "latex"
+                           else f"({w.num(t)}{w.minus}{w.fac(a)})^2")
+        elif name == "binary_cross_entropy":
+            sym.append(f"[{tl} {w.ln} {al} + (1{w.minus}{tl}) {w.ln}(1{w.minus}{al})]")
+            numeric.append(f"[{w.num(t)} {w.ln} {w.num(a)} + (1{w.minus}{w.num(t)}) "
+                           f"{w.ln}(1{w.minus}{w.num(a)})]")
+        else:
+            sym.append(f"{tl} {w.ln} {al}")
+            numeric.append(f"{w.num(t)} {w.ln} {w.num(a)}")
+    half = r"\tfrac{1}{2}" if w.style == "latex" else "½"
+    prefix = {"half_sse": half, "sse": "", "mse": f"(1/{n})",
+              "binary_cross_entropy": "−", "cross_entropy": "−"}[name]
+    if w.style == "latex":
+        prefix = prefix.replace("−", "-")
+    return prefix, sym, numeric
+
+
+def loss_section(step, w):
+    layer = len(step.activations) - 1
+    prefix, sym, numeric = _loss_terms(step.loss_name, step.outputs, step.target, w, layer)
+    if step.loss_name == "half_sse":
+        sym_text = w.sum_of([prefix + s for s in sym])
+        num_text = w.sum_of([prefix + s for s in numeric])
+    elif not prefix:
+        sym_text, num_text = w.sum_of(sym), w.sum_of(numeric)
+    elif len(sym) == 1 and step.loss_name != "mse":
+        sym_text, num_text = prefix + sym[0], prefix + numeric[0]
+    else:
+        sym_text = f"{prefix}({w.sum_of(sym)})"
+        num_text = f"{prefix}({w.sum_of(numeric)})"
+    note = ""
+    if step.paired_output:
+        note = ("  (computed from z: −ln σ(z) = softplus(−z), −ln(1 − σ(z)) = softplus(z))"
+                if step.loss_name == "binary_cross_entropy"
+                else "  (computed from z: −ln a_j = logsumexp(z) − z_j)")
+        if w.style == "latex":
+            note = ""
+    return [w.equation(f"E = {sym_text} = {num_text} = {w.num(step.loss)}") + note]
+
+
+# ---------------------------------------------------------------- backward
+def _output_grad_equation(step, w, r, n_out):
+    l, j = r.layer, r.neuron
+    a, t = r.output, step.target[j]
+    al, tl = w.a(l, j), w.t(j)
+    name = step.loss_name
+    lhs = w.partial(al)
+    if name == "half_sse":
+        sym, num = f"{al}{w.minus}{tl}", f"{w.num(a)}{w.minus}{w.fac(t)}"
+    elif name == "sse":
+        sym, num = f"2({al}{w.minus}{tl})", f"2({w.num(a)}{w.minus}{w.fac(t)})"
+    elif name == "mse":
+        sym = f"2({al}{w.minus}{tl})/{n_out}"
+        num = f"2({w.num(a)}{w.minus}{w.fac(t)})/{n_out}"
+    elif name == "binary_cross_entropy":
+        sym = f"({al}{w.minus}{tl}) / ({al}(1{w.minus}{al}))"
+        num = f"({w.num(a)}{w.minus}{w.fac(t)}) / ({w.num(a)}(1{w.minus}{w.num(a)}))"
+    else:
+        minus = "-" if w.style == "latex" else "−"
+        sym, num = f"{minus}{tl} / {al}", f"{minus}{w.fac(t)} / {w.num(a)}"
+    return w.equation(f"{lhs} = {sym} = {num} = {w.num(r.output_grad)}")
+
+
+def _delta_equation(step, w, r, output_records):
+    l, j = r.layer, r.neuron
+    last = len(step.activations) - 1
+    d = w.delta(l, j)
+    if l == last:
+        if step.paired_output:
+            al, tl = w.a(l, j), w.t(j)
+            t = step.target[j]
+            if step.loss_name == "cross_entropy" and sum(step.target) != 1:
+                total = w.num(sum(step.target))
+                sum_t = r"\sum_i t_i" if w.style == "latex" else "Σt"
+                return w.equation(
+                    f"{d} = {al}{w.times}{sum_t}{w.minus}{tl} = {w.fac(r.output)}{w.times}{total}"
+                    f"{w.minus}{w.fac(t)} = {w.num(r.delta)}")
+            why = ("sigmoid with binary cross-entropy: g'(z) = a(1 − a) cancels dE/da's "
+                   "denominator" if step.loss_name == "binary_cross_entropy"
+                   else "softmax with cross-entropy: the softmax Jacobian and dE/da combine")
+            text = (f"{d} = {w.partial(w.z(l, j))} = {al}{w.minus}{tl} = {w.num(r.output)}"
+                    f"{w.minus}{w.fac(t)} = {w.num(r.delta)}")
+            return w.equation(text) + ("" if w.style == "latex" else f"   ({why})")
+        if step.activations[l] == "softmax":
+            return _softmax_delta_equation(step, w, r, output_records)
+        return w.equation(
+            f"{d} = {w.partial(w.a(l, j))}{w.times}{w.gprime(l, j)} = "
+            f"{w.fac(r.output_grad)}{w.times}{w.fac(r.derivative)} = {w.num(r.delta)}")
+    if step.activations[l] == "softmax":
+        return _softmax_delta_equation(step, w, r, output_records)
+    sym = [f"{w.w(l + 1, k, j)}{w.times}{w.delta(l + 1, k)}" for k in range(len(r.downstream))]
+    num = [f"{w.fac(wt)}{w.times}{w.fac(dl)}" for wt, dl in r.downstream]
+    return w.equation(
+        f"{d} = ({w.sum_of(sym)}){w.times}{w.gprime(l, j)} = "
+        f"({w.sum_of(num)}){w.times}{w.fac(r.derivative)} = {w.num(r.delta)}")
+
+
+def _softmax_delta_equation(step, w, r, output_records):
+    """δ_j = a_j (dE/da_j − Σ_i dE/da_i a_i): the softmax Jacobian, in any layer."""
+    l, j = r.layer, r.neuron
+    size = step.sizes[l] if step.sizes else len(output_records)
+    total = r.jacobian_sum
+    if total is None:   # records made before jacobian_sum existed
+        total = sum(o.output_grad * o.output for o in output_records)
+    weighted = [f"{w.partial(w.a(l, i))}{w.times}{w.a(l, i)}" for i in range(size)]
+    if r.downstream is None:     # output layer: dE/da_j comes from the loss
+        grad_sym, grad_num = w.partial(w.a(l, j)), w.fac(r.output_grad)
+    else:                        # hidden layer: dE/da_j = Σ_k w_kj δ_k
+        grad_sym = "(" + w.sum_of([f"{w.w(l + 1, k, j)}{w.times}{w.delta(l + 1, k)}"
+                                   for k in range(len(r.downstream))]) + ")"
+        grad_num = "(" + w.sum_of([f"{w.fac(wt)}{w.times}{w.fac(dl)}"
+                                   for wt, dl in r.downstream]) + ")"
+    return w.equation(
+        f"{w.delta(l, j)} = {w.a(l, j)}{w.times}({grad_sym}{w.minus}({w.sum_of(weighted)})) = "
+        f"{w.fac(r.output)}{w.times}({grad_num}{w.minus}{w.fac(total)}) = {w.num(r.delta)}")
+
+
+def backward_section(step, w, records):
+    last = len(step.activations) - 1
+    output_records = step.layers[last]
+    rows, equations = [], []
+    ordered = sorted(records, key=lambda r: -r.layer)   # stable: output layer first
+    for r in ordered:
+        rows.append([str(lab.textbook_layer(r.layer)), w.cell(w.delta(r.layer, r.neuron)),
+                     w.num(r.output_grad), w.num(r.derivative), w.num(r.delta)])
+        if r.layer == last:
+            equations.append(_output_grad_equation(step, w, r, len(step.outputs)))
+        equations.append(_delta_equation(step, w, r, output_records))
+    headers = ["layer", "neuron", "dE/da", "g'(z)", "δ = dE/dz"]
+    softmax = [lab.textbook_layer(l) for l, name in enumerate(step.activations)
+               if name == "softmax" and not (l == last and step.paired_output)
+               and any(r.layer == l for r in records)]
+    if softmax:
+        layers = ", ".join(str(n) for n in softmax)
+        equations.append(w.prose(
+            f"(softmax layer {layers}: the g'(z) column shows only the diagonal "
+            "a_j(1 − a_j) of the Jacobian; δ uses all of it, as written above)"))
+    return w.table(rows, headers), equations
+
+
+# ---------------------------------------------------------------- gradients
+def gradients_section(step, w, records):
+    rows = []
+    for r in records:
+        l, j = r.layer, r.neuron
+        bias_row = [w.cell(w.b(l, j)), w.cell(w.one()) if w.bias_as_weight else "1",
+                    "1", w.num(r.delta), w.num(r.bias_grad)]
+        if w.bias_as_weight:
+            rows.append(bias_row)
+        for k, (a, g) in enumerate(zip(r.inputs, r.weight_grads)):
+            rows.append([w.cell(w.w(l, j, k)), w.cell(w.a(l - 1, k)), w.num(a),
+                         w.num(r.delta), w.num(g)])
+        if not w.bias_as_weight:
+            rows.append(bias_row)
+    headers = ["parameter", "input", "value", "δ of its neuron", "dE/d(parameter) = input·δ"]
+    return w.table(rows, headers)
+
+
+def update_section(step, w, records):
+    rows = []
+    for r in records:
+        l, j = r.layer, r.neuron
+        bias_row = [w.cell(w.b(l, j)), w.num(r.bias), w.num(r.batch_bias_grad),
+                    w.num(step.learning_rate),
+                    w.num(r.new_bias) if step.update_biases else f"{w.num(r.new_bias)} (fixed)"]
+        if w.bias_as_weight:
+            rows.append(bias_row)
+        for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
+            rows.append([w.cell(w.w(l, j, k)), w.num(old), w.num(g),
+                         w.num(step.learning_rate), w.num(new)])
+        if not w.bias_as_weight:
+            rows.append(bias_row)
+    if step.batch_size and step.batch_size > 1:
+        grad = (f"dE/dw ({step.reduction} over {step.batch_size} samples)")
+    else:
+        grad = "dE/dw"
+    headers = ["parameter", "old", grad, "η", "new = old − η·dE/dw"]
+    if not step.update_biases:
+        headers[-1] += " (biases fixed)"
+    return w.table(rows, headers)
+
+
+# ---------------------------------------------------------------- assembly
+def _heading(w, text, level=2):
+    text = w.prose(text)
+    if w.fmt == "markdown":
+        return "#" * (level + 1) + " " + text
+    if w.fmt == "latex":
+        return (r"\subsection*{" if level == 1 else r"\subsubsection*{") + text + "}"
+    if w.fmt == "html":
+        return f"<h{level + 1}>{text}</h{level + 1}>"
+    return text + "\n" + ("=" if level == 1 else "-") * len(text)
+
+
+def _equations(w, equations):
+    if not equations:
+        return ""
+    if w.fmt == "markdown":
+        return "\n".join(f"- {e}" for e in equations)
+    if w.fmt == "html":
+        return "\n".join(f'<p class="equation">{e}</p>' for e in equations)
+    if w.fmt == "latex":
+        return "\n".join(equations)
+    return "\n".join(f"  {e}" for e in equations)
+
+
+def render_step(step, format="plain", digits=9, layers=None, neurons=None,
+                bias_as_weight=False, convention="nielsen", sections=SECTIONS):
+    """One :class:`~neuronsim.trace.tracer.StepRecord` as text in ``format``.
+
+    ``layers``/``neurons``: optional 0-based indices to show (the CLI's
+    ``--layer``/``--neuron`` take textbook numbers and convert).
+    """
+    w = _Writer(format, digits, convention, bias_as_weight)
+    for name in sections:
+        if name not in SECTIONS:
+            raise ValueError(f"unknown section {name!r} (known: {', '.join(SECTIONS)})")
+    records = list(_selected(step, layers, neurons))
+    parts = [_heading(w, _header(step, w), level=1)]
+    if "forward" in sections:
+        table, eqs = forward_section(step, w, records)
+        parts += [_heading(w, "Forward pass"), table, _equations(w, eqs)]
+    if "loss" in sections and step.loss is not None:
+        parts += [_heading(w, f"Loss ({step.loss_name})"), _equations(w, loss_section(step, w))]
+    if "backward" in sections and step.loss is not None:
+        table, eqs = backward_section(step, w, records)
+        parts += [_heading(w, "Backward pass (δ = dE/dz, output layer first)"), table,
+                  _equations(w, eqs)]
+    if "gradients" in sections and step.loss is not None:
+        parts += [_heading(w, "Gradients of this sample"), gradients_section(step, w, records)]
+    if "update" in sections and step.updated:
+        parts += [_heading(w, f"Update (learning rate η = {w.num(step.learning_rate)})"),
+                  update_section(step, w, records)]
+    return "\n\n".join(p for p in parts if p)
+
+
+def render_trace(steps, format="plain", digits=9, layers=None, neurons=None,
+                 bias_as_weight=False, convention="nielsen", sections=SECTIONS):
+    """Every step, preceded by the notation note; ready to print or save."""
+    w = _Writer(format, digits, convention, bias_as_weight)
+    note = notation_note(w)
+    if format == "html":
+        note = f"<p>{note}</p>"
+    body = [note] + [render_step(s, format, digits, layers, neurons, bias_as_weight,
+                                 convention, sections) for s in steps]
+    return "\n\n".join(body) + "\n"
+
+
+def html_document(body, title="neuronsim trace"):
+    """Wrap rendered HTML in a complete, self-contained page."""
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>{title}</title><style>"
+            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+            "td,th{border:1px solid #999;padding:2px 8px;text-align:right}"
+            "p.equation{font-family:serif}"
+            f"</style></head><body>\n{body}\n</body></html>\n")
+
+
+def latex_document(body):
+    """Wrap rendered LaTeX in a compilable article."""
+    return ("\\documentclass{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amsmath}\n"
+            "\\usepackage[margin=1.5cm,landscape]{geometry}\n"
+            "\\begin{document}\n" + body + "\n\\end{document}\n")

@@ -1,0 +1,261 @@
+"""The tracer: records every number of each step, per neuron.
+
+A :class:`Tracer` observes a network; the network calls it at four points
+(after the forward pass, after back_prop, before and after the weight
+update), and only when ``tracer.enabled`` is true, so tracing costs one
+attribute test per pass when it is off.  The core never formats text: the
+records here are plain data, and :mod:`neuronsim.render.tables` turns them into
+tables.
+
+Indices in records are the 0-based Python ones (``layer`` 0 is
+``net.layers[0]``, textbook layer 2); renderers add the textbook labels.
+
+    >>> from neuronsim.files import load_example
+    >>> net = load_example("mazur")
+    >>> tracer = Tracer().attach(net)
+    >>> net.step([0.05, 0.1], [0.01, 0.99], 0.5)
+    0.2983711087600027
+    >>> step = tracer.steps[0]
+    >>> round(step.layers[1][0].delta, 9), round(step.layers[0][0].new_weights[0], 9)
+    (0.138498562, 0.149780716)
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class NeuronRecord:
+    """One neuron in one step.  ``layer``/``neuron`` are 0-based Python indices.
+
+    Forward: ``inputs`` (a_k of the layer before), ``weights``, ``bias``,
+    ``z``, ``output`` (a), ``derivative`` (g'(z)).
+    Backward: ``output_grad`` (dE/da), ``delta`` (dE/dz), ``downstream``:
+    for a hidden neuron j the pairs (w_kj, δ_k) of the next layer that make
+    dE/da_j = Σ_k w_kj δ_k; ``weight_grads`` (a_k δ), ``bias_grad`` (δ).
+    Update (on the step that ends a batch): ``batch_weight_grads``,
+    ``batch_bias_grad`` (the reduced gradient applied), ``new_weights``,
+    ``new_bias``.
+    """
+
+    layer: int
+    neuron: int
+    inputs: list
+    weights: list
+    bias: object
+    z: object
+    output: object
+    derivative: object
+    output_grad: object = None
+    delta: object = None
+    downstream: list = None
+    weight_grads: list = None
+    bias_grad: object = None
+    batch_weight_grads: list = None
+    batch_bias_grad: object = None
+    new_weights: list = None
+    new_bias: object = None
+    jacobian_sum: object = None   # softmax layers: Σ_i dE/da_i a_i over the whole layer
+
+
+@dataclass
+class StepRecord:
+    """One sample's forward and backward pass, and the update if one followed.
+
+    ``index`` counts recorded steps from 1.  ``layers[l][j]`` is the
+    :class:`NeuronRecord` of ``net.layers[l].neurons[j]`` (only the neurons
+    the tracer's filters keep).
+    """
+
+    index: int
+    input: list
+    activations: list          # activation name of each layer
+    loss_name: str
+    layers: list
+    target: list = None
+    outputs: list = None
+    loss: object = None
+    paired_output: bool = False
+    learning_rate: object = None
+    batch_size: int = None
+    reduction: str = "mean"
+    update_biases: bool = True
+    updated: bool = False
+    activation_params: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)   # neurons in each of net.layers
+
+    def neurons(self):
+        """Every recorded neuron, in forward order."""
+        return [record for layer in self.layers for record in layer]
+
+
+class Recorder:
+    """What every tracer shares: attaching to a network, and handing on records.
+
+    A record is finished when the update of its batch comes (or at
+    ``flush``); then it is kept in ``records`` (unless ``keep=False``) and
+    handed to ``sink`` if one is given (for streaming to disk).
+    """
+
+    def __init__(self, enabled=True, keep=True, sink=None):
+        self.enabled = enabled
+        self.keep = keep
+        self.sink = sink
+        self.records = []
+        self.count = 0
+        self._current = None
+        self._pending = []   # records of the current batch, waiting for the update
+
+    def attach(self, net):
+        """Start observing ``net``; returns the tracer."""
+        net.tracer = self
+        return self
+
+    @staticmethod
+    def detach(net):
+        net.tracer = None
+
+    def clear(self):
+        self.records = []
+        self.count = 0
+        self._current = None
+        self._pending = []
+
+    def _finish(self, record):
+        if self.keep:
+            self.records.append(record)
+        if self.sink is not None:
+            self.sink(record)
+
+    def _finish_batch(self):
+        """The update came: every record of the batch is complete."""
+        for pending in self._pending:
+            self._finish(pending)
+        self._pending = []
+        self._current = None
+
+    def flush(self):
+        """Hand over records still waiting for an update (a batch not yet applied)."""
+        current = self._current
+        for pending in self._pending:
+            self._finish(pending)
+        if current is not None and all(current is not p for p in self._pending):
+            self._finish(current)
+        self._pending = []
+        self._current = None
+
+
+class Tracer(Recorder):
+    """Records :class:`StepRecord` objects (``steps``) for an attached network.
+
+    ``layers`` and ``neurons``: optional collections of 0-based indices that
+    restrict what is recorded (a wide network need not flood memory or the
+    screen).  ``keep=False`` with a ``sink`` callable hands each finished
+    step to the sink and keeps nothing (for streaming to disk).
+    """
+
+    def __init__(self, enabled=True, layers=None, neurons=None, keep=True, sink=None):
+        super().__init__(enabled, keep, sink)
+        self.layer_filter = None if layers is None else set(layers)
+        self.neuron_filter = None if neurons is None else set(neurons)
+
+    @property
+    def steps(self):
+        """The finished :class:`StepRecord` objects, in order."""
+        return self.records
+
+    # ------------------------------------------------------------- filters
+    def _neuron_indices(self, layer):
+        return [j for j in range(layer.size)
+                if self.neuron_filter is None or j in self.neuron_filter]
+
+    def _records(self):
+        step = self._current
+        for layer_records in step.layers:
+            yield from layer_records
+
+    # ------------------------------------------------------------- hooks
+    def on_forward(self, net):
+        """Called by ``net.forward_pass``: snapshot z, a and g'(z) of every neuron."""
+        if self._current is not None and self._current.loss is None:
+            self._finish(self._current)  # a forward pass without back_prop
+        self.count += 1
+        layers = []
+        for l in range(len(net.layers)):
+            layer = net.layers[l]
+            if self.layer_filter is not None and l not in self.layer_filter:
+                layers.append([])
+                continue
+            layers.append([
+                NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output, n.derivative)
+                for j, n in ((j, layer.neurons[j]) for j in self._neuron_indices(layer))])
+        self._current = StepRecord(
+            index=self.count, input=net.inputs,
+            activations=[layer.activation.name for layer in net.layers],
+            activation_params=[dict(layer.activation.params) for layer in net.layers],
+            loss_name=net.loss.name, layers=layers,
+            outputs=list(net.layers[-1].outputs), reduction=net.reduction,
+            sizes=[layer.size for layer in net.layers],
+            update_biases=net.update_biases, paired_output=net._paired_output)
+
+    def on_backward(self, net):
+        """Called by ``net.back_prop``: snapshot dE/da, δ and the gradients."""
+        step = self._current
+        if step is None:
+            return
+        step.target = net.target
+        step.loss = net.last_loss
+        layers = net.layers
+        jacobian_sums = [sum(n.output_grad * n.output for n in layer.neurons)
+                         if layer.activation.is_layerwise else None for layer in layers]
+        for record in self._records():
+            neuron = layers[record.layer].neurons[record.neuron]
+            record.jacobian_sum = jacobian_sums[record.layer]
+            record.output_grad = neuron.output_grad
+            record.delta = neuron.delta
+            record.weight_grads = neuron.weight_grads
+            record.bias_grad = neuron.bias_grad
+            if record.layer + 1 < len(layers):
+                j = record.neuron
+                record.downstream = [(n.weights[j], n.delta)
+                                     for n in layers[record.layer + 1].neurons]
+        self._pending.append(step)  # finished when its batch's update comes
+
+    def before_update(self, net, learning_rate):
+        """Called by ``net.update_weights`` before any weight changes."""
+        step = self._current
+        if step is None:
+            return
+        n = net.samples_in_batch if net.reduction == "mean" else 1
+        step.learning_rate = learning_rate
+        step.batch_size = net.samples_in_batch
+        step.updated = True
+        layers = net.layers
+        for record in self._records():
+            neuron = layers[record.layer].neurons[record.neuron]
+            record.batch_weight_grads = [s / n for s in neuron.weight_grad_sum]
+            record.batch_bias_grad = neuron.bias_grad_sum / n
+
+    def after_update(self, net):
+        """Called by ``net.update_weights`` after the update: the new weights."""
+        step = self._current
+        if step is None:
+            return
+        layers = net.layers
+        for record in self._records():
+            neuron = layers[record.layer].neurons[record.neuron]
+            record.new_weights = neuron.weights
+            record.new_bias = neuron.bias
+        self._finish_batch()
+
+    def render(self, **options):
+        """All kept steps as tables (see :func:`neuronsim.render.tables.render_trace`)."""
+        from ..render.tables import render_trace
+
+        self.flush()
+        return render_trace(self.steps, **options)
+
+    def _repr_html_(self):
+        """Jupyter display: the first steps as HTML tables (see :mod:`neuronsim.render.notebook`)."""
+        from ..render.notebook import tracer_html
+
+        return tracer_html(self)

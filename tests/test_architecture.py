@@ -1,0 +1,99 @@
+"""The package's layers: no import cycles anywhere, and the core imports nothing outside itself.
+
+Every ``import`` counts, also the ones inside functions (a lazy import is still a
+dependency).  See docs/architecture.md.
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "neuronsim"
+
+
+def module_name(path):
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path):
+    """The neuronsim modules (or packages) that ``path`` imports, as dotted names."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not target.startswith("neuronsim"):
+                continue
+            for alias in node.names:   # "from . import labels" imports a module
+                candidate = f"{target}.{alias.name}"
+                found.add(candidate if candidate in MODULES else target)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("neuronsim"))
+    found.discard(name)
+    return found
+
+
+MODULES = {module_name(p) for p in PACKAGE.rglob("*.py")}
+GRAPH = {module_name(p): imports_of(p) for p in PACKAGE.rglob("*.py")}
+
+
+def cycles(graph):
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in graph:
+                continue
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_every_import_names_an_existing_module():
+    missing = {(m, t) for m, targets in GRAPH.items() for t in targets if t not in MODULES}
+    assert not missing
+
+
+def test_no_import_cycles():
+    assert cycles(GRAPH) == []
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if m.startswith("neuronsim.core")))
+def test_core_imports_nothing_outside_itself(module):
+    outside = sorted(t for t in GRAPH[module] if not t.startswith("neuronsim.core"))
+    assert outside == [], f"{module} imports {outside}"
