@@ -99,7 +99,7 @@ def emit(args, text):
 def load(path, numbers="float", recurrent=False):
     """The network of a file; a recurrent one only where the command handles it."""
     net = Network.from_spec(path, numbers=numbers)
-    if not recurrent and not isinstance(net, Network):
+    if not recurrent and net.is_sequential:
         raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace / rnn-train")
     return net
 
