@@ -434,7 +434,7 @@ def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, delt
     top = len(params) - 1
     has_target = mask[:, t][:, None]
     w_t = weight[:, t][:, None]
-    A_t, Z_t, T_t = fwd.activations[top][:, t], fwd.zs[top][:, t], targets[:, t]
+    A_t, T_t = fwd.activations[top][:, t], targets[:, t]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if paired:
             seed_delta = np.where(has_target, paired_delta(loss, A_t, T_t) * w_t, 0.0)
