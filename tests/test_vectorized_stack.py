@@ -600,3 +600,22 @@ def test_bad_layers_are_named(layers, message):
         stack_bptt(layers, np.zeros((1, 2, 2)), np.zeros((1, 2, layers[0]["W"].shape[0])),
                    np.ones((1, 2), bool), "half_sse")
     assert "layers[0]" in str(error.value)
+
+
+def test_bad_options_are_refused():
+    layers = [{"kind": "recurrent", "W": np.ones((1, 1)), "U": np.ones((1, 1)), "b": np.ones(1),
+               "activation": "tanh"}]
+    X, Y = np.zeros((2, 3, 1)), np.zeros((2, 3, 1))
+    no_target = np.array([[False, False, True], [False, False, False]])
+    with pytest.raises(ValueError, match="at least one step with a target"):
+        stack_bptt(layers, X, Y, no_target, "half_sse", step_loss="mean")
+    with pytest.raises(ValueError, match="truncation"):
+        stack_bptt(layers, X, Y, np.ones((2, 3), bool), "half_sse", truncation=0)
+    with pytest.raises(ValueError, match="targets must have shape"):
+        stack_bptt(layers, X, np.zeros((2, 3, 2)), np.ones((2, 3), bool), "half_sse")
+    with pytest.raises(ValueError, match="unknown loss"):
+        stack_bptt(layers, X, Y, np.ones((2, 3), bool), "hinge")
+    # step_loss "sum": a sequence without a target simply adds 0
+    result = stack_bptt(layers, X + 0.5, Y + 0.2, no_target, "half_sse", reduction="sum")
+    assert result.sequence_losses[1] == 0.0 and result.sequence_losses[0] > 0
+    assert not np.any(result.deltas[0][1])
