@@ -611,6 +611,8 @@ def test_bad_options_are_refused():
         stack_bptt(layers, X, Y, no_target, "half_sse", step_loss="mean")
     with pytest.raises(ValueError, match="truncation"):
         stack_bptt(layers, X, Y, np.ones((2, 3), bool), "half_sse", truncation=0)
+    with pytest.raises(ValueError, match="truncation"):
+        stack_bptt(layers, X, Y, np.ones((2, 3), bool), "half_sse", truncation="2")
     with pytest.raises(ValueError, match="targets must have shape"):
         stack_bptt(layers, X, np.zeros((2, 3, 2)), np.ones((2, 3), bool), "half_sse")
     with pytest.raises(ValueError, match="unknown loss"):

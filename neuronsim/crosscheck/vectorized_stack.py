@@ -300,10 +300,6 @@ class StackResult:
     forward: StackForward = field(default=None, repr=False)
 
 
-def _is_recurrent(layer):
-    return layer.get("kind", "dense") == "recurrent"
-
-
 def _prepare(layers, n_in):
     """Float copies of the parameters, with shapes checked (ValueError naming the layer)."""
     prepared, n_prev = [], n_in
@@ -382,7 +378,8 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
         raise ValueError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
     if step_loss not in ("sum", "mean") or reduction not in ("sum", "mean"):
         raise ValueError("step_loss and reduction must each be 'sum' or 'mean'")
-    if truncation is not None and (isinstance(truncation, bool) or int(truncation) != truncation
+    if truncation is not None and (isinstance(truncation, bool)
+                                   or not isinstance(truncation, (int, np.integer))
                                    or truncation < 1):
         raise ValueError(f"truncation must be None or an integer >= 1, not {truncation!r}")
     fwd = stack_forward(layers, X)
