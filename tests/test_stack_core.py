@@ -113,7 +113,10 @@ def run_network(file_layers, loss, X, Y, mask, many_to_one, **options):
         history = net.history
         zs.append([[[r.z for r in layer] for layer in step] for step in history])
         outputs.append([[[r.output for r in layer] for layer in step] for step in history])
-        deltas.append([[[r.delta for r in layer] for layer in step] for step in history])
+        # δ is None where no gradient reaches a neuron (a layer above every recurrent
+        # layer at a step without a target); the reference writes 0 there
+        deltas.append([[[0.0 if r.delta is None else r.delta for r in layer] for layer in step]
+                       for step in history])
     return net, losses, zs, outputs, deltas
 
 

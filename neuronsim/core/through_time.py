@@ -163,13 +163,18 @@ def back_prop_through_time(net, targets, truncation):
 
 
 # ---------------------------------------------------------------- checking inputs
+def _is_vector(value):
+    """A list, a tuple or an array of one dimension or more (not a single number)."""
+    return isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1
+
+
 def sequence_of(net, xs, what="input"):
     """A list of input vectors, one per time step, checked and converted."""
     if hasattr(xs, "tolist"):
         xs = xs.tolist()
     if not isinstance(xs, (list, tuple)) or not xs:
         raise ShapeError(f"{what}: expected a list of input vectors, one per time step")
-    if not all(isinstance(x, (list, tuple)) or hasattr(x, "tolist") for x in xs):
+    if not all(_is_vector(x) for x in xs):
         raise ShapeError(f"{what}: expected a list of input vectors, one per time step "
                          f"(for one input write [[0], [1], ...])")
     return [net.vector(x, net.n_inputs, f"{what}[{t}]") for t, x in enumerate(xs)]
@@ -183,8 +188,7 @@ def step_targets_of(net, target, steps, what="target"):
     if not isinstance(target, (list, tuple)) or not target:
         raise ShapeError(f"{what}: expected a vector (for the last step) or a list of "
                          "vectors, one per time step")
-    if all(not isinstance(v, (list, tuple)) and v is not None and not hasattr(v, "tolist")
-           for v in target):
+    if all(v is not None and not _is_vector(v) for v in target):
         last = net.vector(target, net.n_outputs,
                           f"{what} (one vector: the target of the last step)")
         return [None] * (steps - 1) + [last]
