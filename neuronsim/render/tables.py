@@ -632,7 +632,8 @@ def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
     summary = []
     if "loss" in sections:
         how = "mean" if batch.reduction == "mean" else "sum"
-        summary += [_heading(w, f"Batch loss (the {how} of the {n} sample losses)"),
+        losses = "the sample's loss" if n == 1 else f"the {n} sample losses"
+        summary += [_heading(w, f"Batch loss (the {how} of {losses})"),
                     _equations(w, batch_loss_section(batch, w))]
     if "gradients" in sections:
         how = (f"Σ over the {_samples(n)}, then ÷ {n}: reduction mean" if batch.reduction == "mean"
