@@ -180,7 +180,8 @@ def notation_note(w):
                    "is the bias of neuron j of layer l+1")
     bias = (" Biases are shown as w_j0 on a constant input a_0 = 1." if w.bias_as_weight else "")
     if w.style == "latex":
-        weights = weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
+        weights = (weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
+                   .replace("b_j^(l)", r"$b_{j}^{(l)}$"))
         bias = bias.replace("w_j0", "$w_{j0}$").replace("a_0 = 1", "$a_0 = 1$")
     return (f"Textbook numbering: the input layer is layer 1 and neurons count from 1 "
             f"(Python net.layers[l].neurons[j] is neuron j+1 of layer l+2). "
