@@ -609,13 +609,18 @@ def _unseen_note(batch):
 
 
 def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
-                 bias_as_weight=False, convention="nielsen", sections=SECTIONS):
+                 bias_as_weight=False, convention="nielsen", sections=SECTIONS,
+                 render_sample=None):
     """One :class:`~neuronsim.trace.tracer.BatchRecord` as text in ``format``.
 
     Each sample's step (every section but the update, which no single sample
     has), then the batch loss, the accumulated gradient and the one update,
     as ``sections`` selects them.  Options as in :func:`render_step`.
+    ``render_sample`` writes one sample's record (default :func:`render_step`;
+    a network whose samples are sequences passes its per-time-step renderer,
+    called with the same arguments and ``title``).
     """
+    render_sample = render_step if render_sample is None else render_sample
     w = _Writer(format, digits, convention, bias_as_weight)
     _check_sections(sections)
     n, b = batch.size, batch.index
@@ -626,9 +631,9 @@ def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
     per_sample = [name for name in sections if name != "update"]
     if per_sample:
         for number, sample in zip(_sample_numbers(batch), batch.samples):
-            parts.append(render_step(sample, format, digits, layers, neurons, bias_as_weight,
-                                     convention, per_sample,
-                                     title=f"Batch step {b}, sample {number} of {n}"))
+            parts.append(render_sample(sample, format, digits, layers, neurons, bias_as_weight,
+                                       convention, per_sample,
+                                       title=f"Batch step {b}, sample {number} of {n}"))
     parameters = _selected_parameters(batch, w, layers, neurons)
     summary = []
     if "loss" in sections:
