@@ -357,8 +357,8 @@ def register(subparsers):
                             "samples, or with --batch-size, batch steps")
     trace.add_argument("--batch-size", metavar="N|full",
                        help="trace batch steps: every sample's forward and backward pass with "
-                            "the same weights, then the accumulated gradient (Σ, ÷ n for a mean "
-                            "loss), the batch loss and one update; the samples in file order cut "
+                            "the same weights, then the accumulated gradient (the sum, divided by n "
+                            "for a mean loss), the batch loss and one update; the samples in file order cut "
                             "into batches of N as 'train --no-shuffle' does ('full': all of "
                             "them; 1: online, as without this option)")
     add_view_options(trace)
