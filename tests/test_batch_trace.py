@@ -196,7 +196,7 @@ def test_many_samples_are_abbreviated_like_every_long_sum():
     assert "(9 terms)" in text
 
 
-def test_batch_of_fractions_is_exact():
+def _fraction_batch():
     net = Network.from_arrays([[[1, -1], [2, 1]], [[1, 1]]], [[0, 1], [0]], ["relu", "linear"],
                               "half_sse", numbers="fraction")
     tracer = Tracer(batches=True).attach(net)
@@ -204,12 +204,19 @@ def test_batch_of_fractions_is_exact():
         net.forward_pass(x)
         net.back_prop(t)
     net.update_weights(Fraction(1, 2))
-    batch = tracer.batches[0]
+    return tracer.batches[0]
+
+
+def test_batch_of_fractions_is_exact():
+    batch = _fraction_batch()
     assert all(isinstance(p.gradient, Fraction) and isinstance(p.new, Fraction)
                for p in batch.parameters)
     assert all(p.total == sum(p.terms) and p.gradient == p.total / 3 for p in batch.parameters)
-    text = tracer.render_batches(sections=["loss", "update"])
+    text = render_batches([batch], sections=["loss", "update"])
     assert "E = (E₁ + E₂ + E₃)/3 = " in text and "/3 = " in text
+    latex = render_batches([batch], format="latex", sections=["update"])
+    assert r"learning rate $\eta$ = $\frac{1}{2}$" in latex      # a heading: math mode
+    assert r"& $\frac{1}{2}$ " in latex                           # a table cell: math mode
 
 
 def test_unseen_samples_are_said_and_the_loss_not_invented():
@@ -295,9 +302,11 @@ def test_latex_compiles():
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed")
     batch, *_ = _batch_step(*CASES["softmax"][:2], 0.1, "sum")
+    fixed, *_ = _batch_step(lambda **o: mazur(**o), MAZUR_TWO, 0.5, "mean")
     unseen = _mid_batch_record()
+    exact = _fraction_batch()
     body = "\n".join(render_batches([b], format="latex", bias_as_weight=flag)
-                     for b in (batch, unseen) for flag in (False, True))
+                     for b in (batch, fixed, unseen, exact) for flag in (False, True))
     return_code, errors, pdf = _pdflatex(latex_document(body))
     assert return_code == 0 and not errors, errors
     assert pdf > 0

@@ -20,6 +20,8 @@ the ÷ n for ``reduction="sum"``).  The same ``sections`` names select them:
 "loss", "gradients" and "update".
 """
 
+import re
+
 from tabulate import tabulate
 
 from ..core import labels as lab
@@ -43,6 +45,10 @@ _LATEX_PROSE = [("_", r"\_"), ("a^(l-1)", r"$a^{(l-1)}$"), ("δ", r"$\delta$"),
 MAX_TERMS = 6
 
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+# Numbers that LaTeX writes with math macros (exact fractions, infinities): a
+# table cell is text, so each one there goes into $...$.
+_LATEX_MATH_NUMBER = re.compile(r"-?\\frac\{\d+\}\{\d+\}|-?\\infty")
 
 
 class _Writer:
@@ -150,8 +156,19 @@ class _Writer:
 
     def table(self, rows, headers):
         headers = [self.prose(h) for h in headers]
+        if self.style == "latex":
+            rows = [[latex_text(cell) for cell in row] for row in rows]
         return tabulate(rows, headers=headers, tablefmt=self.tablefmt,
                         disable_numparse=True, stralign="left")
+
+
+def latex_text(text):
+    """Text for LaTeX's text mode (a table cell, a heading): each \\frac or
+    \\infty number outside $...$ is put in math mode."""
+    parts = text.split("$")
+    for i in range(0, len(parts), 2):     # the even parts are outside math mode
+        parts[i] = _LATEX_MATH_NUMBER.sub(lambda match: f"${match.group(0)}$", parts[i])
+    return "$".join(parts)
 
 
 def _header(step, w, title=None):
@@ -421,6 +438,8 @@ def update_section(step, w, records):
 # ---------------------------------------------------------------- assembly
 def _heading(w, text, level=2):
     text = w.prose(text)
+    if w.style == "latex":
+        text = latex_text(text)
     if w.fmt == "markdown":
         return "#" * (level + 1) + " " + text
     if w.fmt == "latex":
