@@ -472,3 +472,31 @@ def test_train_show_outputs_of_a_recurrent_network(capsys):
     rows = [l for l in out.splitlines() if re.match(r"\d+ ", l)]
     assert rows and all("; " in row for row in rows)   # one output per time step
     assert "mean loss over the" in out or "summed loss over the" in out
+
+
+def test_record_time_filters_render_what_view_filters_render():
+    """trace records only the neurons it shows; the tables are the same as
+    filtering a full record (softmax deltas need the whole layer: kept)."""
+    for layers, neurons in [({1}, {1}), ({0}, None), (None, {0, 2})]:
+        full, *_ = _batch_step(softmax_233, SOFTMAX_SAMPLES, 0.1, "mean")
+        part, *_ = _batch_step(softmax_233, SOFTMAX_SAMPLES, 0.1, "mean",
+                               Tracer(batches=True, layers=layers, neurons=neurons))
+        assert render_batch(part, layers=layers, neurons=neurons) == \
+            render_batch(full, layers=layers, neurons=neurons)
+
+
+def test_cli_bounds_the_gradient_terms_of_a_wide_network(tmp_path, capsys):
+    samples = random_samples(200, 10, "linear", "mse", 20, seed=1)
+    net = random_network([200, 100, 10], "tanh", "linear", "mse", seed=1, learning_rate=0.1,
+                         samples=[{"input": x, "target": t} for x, t in samples])
+    path = str(tmp_path / "wide.json")
+    net.save(path)
+    assert main(["trace", path, "--batch-size", "full", "--steps", "3"]) == 2
+    assert capsys.readouterr().err == (
+        "neuronsim: error: --steps 3 with --batch-size full traces 60 samples of 21,110 weights "
+        "and biases each; at most 1,000,000 gradient terms (--layer L or --neuron J show fewer "
+        "parameters; fewer --steps or a smaller --batch-size fewer samples)\n")
+    assert main(["trace", path, "--batch-size", "full", "--steps", "3", "--layer", "3",
+                 "--sections", "update", "--digits", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Update, once for the batch") == 3 and "w₁₀,₁₀₀⁽³⁾" in out

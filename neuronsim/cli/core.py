@@ -35,8 +35,10 @@ LAYER_HELP = ("{verb} only these layers.  Layer numbers count the input layer as
 # A trace longer than this, with no --layer or --neuron, gets a note on stderr.
 LONG_TRACE_LINES = 5000
 
-# trace --batch-size traces at most this many samples in all (--steps batches of them).
+# trace --batch-size traces at most this many samples in all (--steps batches of them),
+# and records at most this many per-sample gradient terms (samples x parameters shown).
 MAX_BATCH_TRACE_SAMPLES = 1000
+MAX_BATCH_TRACE_TERMS = 1_000_000
 
 
 def add_view_options(parser):
@@ -170,10 +172,11 @@ def trace_batches(net, samples, steps, size, rate, tracer=None):
     return tracer
 
 
-def trace_batch_size(text, samples, steps):
+def trace_batch_size(text, samples, steps, parameters=0):
     """trace's --batch-size: None (online, as without it) for 1, else the n
     of each batch ('full' or 'all': every sample).  The samples it would
-    trace in all are bounded by MAX_BATCH_TRACE_SAMPLES."""
+    trace in all are bounded by MAX_BATCH_TRACE_SAMPLES, and those samples
+    times the ``parameters`` shown by MAX_BATCH_TRACE_TERMS."""
     if text is None:
         return None
     count = len(samples)
@@ -191,7 +194,20 @@ def trace_batch_size(text, samples, steps):
         raise NeuronsimError(
             f"--steps {steps} with --batch-size {text} traces {traced:,} samples; "
             f"at most {MAX_BATCH_TRACE_SAMPLES:,} (fewer --steps or a smaller --batch-size)")
+    if traced * parameters > MAX_BATCH_TRACE_TERMS:
+        raise NeuronsimError(
+            f"--steps {steps} with --batch-size {text} traces {traced:,} samples of "
+            f"{parameters:,} weights and biases each; at most {MAX_BATCH_TRACE_TERMS:,} "
+            "gradient terms (--layer L or --neuron J show fewer parameters; fewer --steps or "
+            "a smaller --batch-size fewer samples)")
     return size
+
+
+def shown_parameters(net, layers, neurons):
+    """The weights and biases that the --layer/--neuron filters (0-based sets) show."""
+    return sum(layer.n_inputs + 1
+               for l, layer in enumerate(net.layers) if layers is None or l in layers
+               for j in range(layer.size) if neurons is None or j in neurons)
 
 
 # ------------------------------------------------------------------ trace
@@ -200,14 +216,17 @@ def run_trace(args):
     samples = sample_list(net, args, args.spec)
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
-    batch = trace_batch_size(args.batch_size, samples, args.steps)
-    rate = learning_rate(net, args, args.spec)
     options = view_options(args, net)
+    layers, neurons = options["layers"], options["neurons"]
+    batch = trace_batch_size(args.batch_size, samples, args.steps,
+                             shown_parameters(net, layers, neurons))
+    rate = learning_rate(net, args, args.spec)
     if batch is None:
         tracer = trace_steps(net, samples, args.steps, rate)
         text = render_trace(tracer.steps, **options)
-    else:
-        tracer = trace_batches(net, samples, args.steps, batch, rate)
+    else:   # records only the neurons shown: a wide network's batch stays small
+        tracer = Tracer(batches=True, layers=layers, neurons=neurons)
+        tracer = trace_batches(net, samples, args.steps, batch, rate, tracer)
         text = render_batches(tracer.batches, **options)
     lines = text.count("\n")
     if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
