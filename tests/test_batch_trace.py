@@ -15,14 +15,27 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from catalogue import (
+    MAZUR_SAMPLE,
+    SOFTMAX_SAMPLES,
+    XOR_SAMPLES,
+    mazur,
+    random_network,
+    random_samples,
+    softmax_233,
+    xor,
+)
 
-from catalogue import (MAZUR_SAMPLE, SOFTMAX_SAMPLES, XOR_SAMPLES, mazur, random_network,
-                       random_samples, softmax_233, xor)
 from neuronsim import Network
 from neuronsim.cli.core import trace_batches
 from neuronsim.cli.main import main
 from neuronsim.crosscheck.vectorized import backprop, network_arrays
-from neuronsim.render.tables import FORMATS, latex_document, render_batch, render_batches
+from neuronsim.render.tables import (
+    FORMATS,
+    latex_document,
+    render_batch,
+    render_batches,
+)
 from neuronsim.trace import Tracer
 
 RTOL = 1e-12
@@ -332,7 +345,7 @@ def _pdflatex(document):
         Path(folder, "batch.tex").write_text(document, encoding="ascii")
         result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                                  "batch.tex"], cwd=folder, capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL, timeout=120)
+                                stdin=subprocess.DEVNULL, timeout=120, check=False)
         errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
         pdf = Path(folder, "batch.pdf")
         return result.returncode, errors, pdf.stat().st_size if pdf.exists() else 0
@@ -427,14 +440,14 @@ def test_cli_batch_trace_in_precise_numbers(xor_file, capsys):
     (["--batch-size", "-2"], "--batch-size: expected at least 1, got -2"),
     (["--batch-size", "two"], "--batch-size: expected a whole number or 'full', got 'two'"),
     (["--batch-size", "1.5"], "--batch-size: expected a whole number or 'full', got '1.5'"),
-    (["--batch-size", "5"], "--batch-size 5: there are 4 samples (--batch-size full takes "
-                            "them all)"),
+    (["--batch-size", "5"], ("--batch-size 5: there are 4 samples (--batch-size full takes "
+                             "them all)")),
     (["--batch-size", "2", "--input", "0", "1", "--target", "1"],
      "--batch-size 2: there is 1 sample (--batch-size full takes them all)"),
     (["--batch-size", "2", "--steps", "0"], "--steps: expected at least 1, got 0"),
     (["--batch-size", "full", "--steps", "300"],
-     "--steps 300 with --batch-size full traces 1,200 samples; at most 1,000 (fewer --steps "
-     "or a smaller --batch-size)"),
+     ("--steps 300 with --batch-size full traces 1,200 samples; at most 1,000 (fewer --steps "
+      "or a smaller --batch-size)")),
 ])
 def test_cli_bad_batch_values_exit_2_with_one_line(xor_file, capsys, argv, message):
     assert main(["trace", xor_file] + argv) == 2
