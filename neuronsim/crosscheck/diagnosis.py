@@ -118,16 +118,13 @@ def diagnose(net, reference, candidate, rows, row):
     ctx = _Context(net, reference, candidate, row, rows)
     R, C = row.reference, row.candidate
     if row.nonfinite:
-        finding = _nonfinite_finding(ctx, row)
+        finding = nonfinite_finding(row, _why_reference_is_not_finite(ctx))
         return [finding], finding.message
     if row.quantity == "loss":
         findings = _loss_findings(ctx, row)
         return findings, _text(findings, row)
-    if row.shape_note is None and row.scaled_error is not None and row.scaled_error <= ROUNDING:
-        finding = Finding("rounding", (
-            f"{row.name} differs from ours by at most {row.scaled_error:.2g} of its largest "
-            "entry: the size of rounding error (float32 keeps about 7 digits) or of a small "
-            "epsilon in a formula, not one of the classic mistakes."))
+    finding = rounding_finding(row)
+    if finding is not None:
         return [finding], finding.message
     findings = list(_layout_findings(ctx, row, C))
     if findings:
@@ -248,16 +245,43 @@ def _text(findings, row):
 
 
 # ---------------------------------------------------------------- special rows
-def _nonfinite_finding(ctx, row):
-    """A NaN or infinity: say whose, where, and (for neuronsim's) why."""
+def nonfinite_finding(row, why=""):
+    """A NaN or infinity: say whose, where, and (for neuronsim's) ``why``."""
     text = f"{row.name} is not finite: {row.nonfinite_text()}."
     if row.nonfinite[0][0] == "neuronsim":
         text += (" The reference itself is not finite, so nothing can agree with it"
-                 + _why_reference_is_not_finite(ctx) + ".")
+                 + why + ".")
     else:
         text += (" Your code produced it (an overflow in exp, a log of 0, 0/0 ...); a NaN or "
                  "infinity never counts as agreement.")
     return Finding("not_finite", text)
+
+
+def rounding_finding(row):
+    """The "rounding" finding for a row that differs by at most ROUNDING of its
+    largest entry (None otherwise)."""
+    if row.shape_note or row.scaled_error is None or row.scaled_error > ROUNDING:
+        return None
+    return Finding("rounding", (
+        f"{row.name} differs from ours by at most {row.scaled_error:.2g} of its largest "
+        "entry: the size of rounding error (float32 keeps about 7 digits) or of a small "
+        "epsilon in a formula, not one of the classic mistakes."))
+
+
+def loss_only_finding(row, rows):
+    """The "loss_only" finding when the failing loss ``row`` is the only row that
+    fails (or the only one given); None otherwise."""
+    R, C = float(row.reference), float(row.candidate)
+    others = [other for other in rows if other is not row and other.given]
+    if others and all(other.ok for other in others):
+        return Finding("loss_only", (
+            f"Only the loss differs (yours {C:.12g}, neuronsim {R:.12g}): every activation, "
+            "delta and gradient you gave agrees, so backprop is right and the mistake is in "
+            "the formula of E you report."))
+    if not others:
+        return Finding("loss_only", (f"The loss differs (yours {C:.12g}, neuronsim {R:.12g}), "
+                                     "and it is the only quantity you gave."))
+    return None
 
 
 def _why_reference_is_not_finite(ctx):
@@ -280,18 +304,9 @@ def _why_reference_is_not_finite(ctx):
 def _loss_findings(ctx, row):
     """The loss row: one number, so only the named factors (m, 2, n_out, -1) mean
     anything; and when every other quantity agrees, the loss alone is wrong."""
-    R, C = float(row.reference), float(row.candidate)
     named = _scalar_findings(ctx, row, row.candidate, quiet_if_generic=True)
-    others = [other for other in ctx.rows if other is not row and other.given]
-    if others and all(other.ok for other in others):
-        return [Finding("loss_only", (
-            f"Only the loss differs (yours {C:.12g}, neuronsim {R:.12g}): every activation, "
-            "delta and gradient you gave agrees, so backprop is right and the mistake is in "
-            "the formula of E you report."))] + named
-    if not others:
-        return [Finding("loss_only", (f"The loss differs (yours {C:.12g}, neuronsim {R:.12g}), "
-                                      "and it is the only quantity you gave."))] + named
-    return named
+    alone = loss_only_finding(row, ctx.rows)
+    return ([alone] if alone else []) + named
 
 
 def _layout_findings(ctx, row, C):
