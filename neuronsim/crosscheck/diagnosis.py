@@ -151,16 +151,18 @@ def later_rows(rows, first, findings, deltas_given, diagnose_row, recurrent=Fals
     """A :class:`~neuronsim.crosscheck.Later` for every failing row after ``first``.
 
     A row *inherits* when a row it depends on fails before it: an activation or
-    delta (the loss feeds nothing); when no deltas were given, the gradients of
-    a later layer stand for its deltas (db first: it is Σ δ).  A row that a
+    delta (the loss feeds nothing); when no deltas were given, the gradients
+    stand for them (those of the same layer, and those of a later layer whose
+    given gradients all fail).  A row that a
     classic mistake reproduces from correct inputs (``diagnose_row``, whose
     variants are built from neuronsim's values) is not inherited: with the
     first divergence's code it is a second, independent instance of that
-    mistake.  Constant factors do not count as reproduced: a factor in δ
-    carries over to every layer below.  Recurrent rows are diagnosed only when
+    mistake.  Constant factors and zeros do not count as reproduced: a factor
+    in δ carries over to every layer below, and a skipped layer's zero δ makes
+    its dW and db zero too.  Recurrent rows are diagnosed only when
     nothing before them fails (their diagnosis recomputes BPTT).
     """
-    first_codes = {f.code for f in findings} - {"shape", "rounding"}
+    first_codes = {f.code for f in findings} - {"shape", "rounding", "not_finite", "loss_only"}
     start = rows.index(first)
     result = []
     for row in rows[start + 1:]:
@@ -172,7 +174,8 @@ def later_rows(rows, first, findings, deltas_given, diagnose_row, recurrent=Fals
             continue
         found, text = diagnose_row(row)
         codes = {f.code for f in found} - {"shape"}
-        structural = codes - set(FACTOR_CODES) - {"rounding", "not_finite", "loss_only"}
+        structural = codes - set(FACTOR_CODES) - {"rounding", "not_finite", "loss_only",
+                                                   "layer_skipped"}
         if inherited and not structural:
             result.append(Later(row, "inherits"))
         elif codes & first_codes:
@@ -190,9 +193,13 @@ def _upstream_fails(rows, row, deltas_given):
             continue
         if other.quantity in ("activations", "deltas"):
             return True
-        if row.quantity in gradients and not deltas_given and other.layer > row.layer:
-            if other.quantity == "db" or not any(
-                    r.quantity == "db" and r.layer == other.layer and r.given for r in rows):
+        if row.quantity in gradients and not deltas_given and other.quantity in gradients:
+            # without deltas, the gradients stand for them: a gradient of the same layer
+            # that fails before this one shares its δ; δ of a later layer is wrong if
+            # every gradient given for that layer fails
+            if other.layer == row.layer or other.layer > row.layer and all(
+                    not r.ok for r in rows if r.layer == other.layer and r.given
+                    and r.quantity in gradients):
                 return True
     return False
 

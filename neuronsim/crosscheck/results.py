@@ -372,7 +372,8 @@ class Report:
                 else:
                     ours = _number(row.reference[row.worst])
                     yours = _number(row.candidate[row.worst])
-                table.append([row.name, _error(row.max_abs), _error(row.max_rel),
+                errors = [None, None] if row.nonfinite else [row.max_abs, row.max_rel]
+                table.append([row.name, _error(errors[0]), _error(errors[1]),
                               row.worst_label or "", ours, yours,
                               row.status + (" (layout)" if row.layout_note else "")])
         heading = self.heading or [
@@ -405,19 +406,17 @@ class Report:
         row = self.first_divergence
         after = [other for other in self.rows[self.rows.index(row) + 1:] if other.given]
         inherited = [later.row for later in self.later if later.kind == "inherits"]
+        tail = ""
         if not self.later:
             tail = ("; every row after it agrees" if after
                     else "; no row after it was compared")
         elif len(inherited) == len(after):
             tail = "; everything after it in computation order inherits the error"
-        elif inherited:
-            tail = (f"; after it {_names(inherited)} fail{'s' if len(inherited) == 1 else ''} "
-                    "and depend on it (inherited), the other rows after it agree or are "
-                    "listed below")
-        else:
-            tail = ""
         lines = [f"first divergence: {row.name}, {row.where()}{tail}",
                  f"diagnosis: {self.diagnosis}"]
+        if inherited and not tail:
+            lines.append(f"inherited: {_names(inherited)} fail{'s' if len(inherited) == 1 else ''}"
+                         " after a row that they depend on fails")
         for later in self.later:
             if later.kind == "second instance":
                 lines.append(f"also {later.row.name}, {later.row.where()}: a second, "
