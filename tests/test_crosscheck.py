@@ -182,7 +182,8 @@ def linear_cross_entropy():
 def test_a_nan_reference_never_agrees(against):
     net, X, Y = linear_cross_entropy()
     if against == "nan function":
-        against = lambda w, b, X, Y: {"loss": float("nan")}      # noqa: E731
+        def against(w, b, X, Y):
+            return {"loss": float("nan")}
     report = compare(net, X, Y, against=against)
     assert not report.ok
     row = report.first_divergence
@@ -390,8 +391,8 @@ def test_cli_nothing_compared_exits_1(mazur_file, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("code, line, exception", [
-    ("import numpy as np\n\ndef backprop(weights, biases, X, Y):\n"
-     "    return {'dW': [X @ np.ones((3, 3)) for W in weights]}\n", 4, "ValueError: matmul"),
+    (("import numpy as np\n\ndef backprop(weights, biases, X, Y):\n"
+      "    return {'dW': [X @ np.ones((3, 3)) for W in weights]}\n"), 4, "ValueError: matmul"),
     ("import numpy as np\nvalue = undefined_name\n", 2, "NameError: name 'undefined_name'"),
     ("def backprop(weights, biases, X, Y)\n    return {}\n", 1, "SyntaxError: "),
     ("import no_such_package_of_the_user\n", 1,

@@ -420,7 +420,7 @@ def test_recurrent_loss_alone_is_named():
 
     report = compare(net, X, Y, against=halved_loss)
     assert report.first_divergence.name == "E"
-    assert [f.code for f in report.findings][0] == "loss_only"
+    assert report.findings[0].code == "loss_only"
     assert "Only the loss differs" in report.diagnosis
     assert "first divergence: E, loss; every row after it agrees" in str(report)
 

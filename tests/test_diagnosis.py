@@ -278,7 +278,8 @@ def test_W_instead_of_W_transposed_on_a_non_square_layer_is_more_than_a_shape_er
     with pytest.raises(UserCodeError) as caught:
         run(net, X, Y, "backward_transposed", layer=0)
     error = caught.value
-    source = open(buggy_backprop.__file__).read().splitlines()
+    with open(buggy_backprop.__file__, encoding="utf-8") as handle:
+        source = handle.read().splitlines()
     line = next(i for i, text in enumerate(source, 1) if "BACKWARD_TRANSPOSED_LINE" in text)
     assert (error.filename, error.line) == (buggy_backprop.__file__, line)
     assert isinstance(error.exception, ValueError)

@@ -32,8 +32,8 @@ from .results import (
     check_results,
     copy_network,
     entry_errors,
-    same_entries,
     load_results,
+    same_entries,
 )
 from .usercode import call_user_function, shape_hint
 

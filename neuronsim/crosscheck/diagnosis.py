@@ -193,14 +193,15 @@ def _upstream_fails(rows, row, deltas_given):
             continue
         if other.quantity in ("activations", "deltas"):
             return True
-        if row.quantity in gradients and not deltas_given and other.quantity in gradients:
-            # without deltas, the gradients stand for them: a gradient of the same layer
-            # that fails before this one shares its δ; δ of a later layer is wrong if
-            # every gradient given for that layer fails
-            if other.layer == row.layer or other.layer > row.layer and all(
-                    not r.ok for r in rows if r.layer == other.layer and r.given
-                    and r.quantity in gradients):
-                return True
+        # without deltas, the gradients stand for them: a gradient of the same layer
+        # that fails before this one shares its δ; δ of a later layer is wrong if
+        # every gradient given for that layer fails
+        stands_for_delta = other.layer == row.layer or other.layer > row.layer and all(
+            not r.ok for r in rows if r.layer == other.layer and r.given
+            and r.quantity in gradients)
+        if row.quantity in gradients and not deltas_given and other.quantity in gradients \
+                and stands_for_delta:
+            return True
     return False
 
 
