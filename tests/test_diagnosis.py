@@ -476,3 +476,34 @@ def test_float32_code_is_recognised_and_a_tolerance_suggested():
     again = compare(net, X, Y, against=buggy_backprop.make(
         "float32", activations=["sigmoid"] * 3, loss="half_sse"), tolerance=tolerance, atol=atol)
     assert again.ok, str(again)
+
+
+def test_one_entry_off_by_a_little_is_not_rounding():
+    net, X, Y = sigmoid_net()
+
+    def one_entry(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3, keys=("dW",))
+        results["dW"][2] = results["dW"][2].copy()
+        results["dW"][2][0, 1] *= 1 + 1e-7
+        return results
+
+    report = compare(net, X, Y, against=one_entry)
+    assert report.first_divergence.name == "dE/dW⁽⁴⁾"
+    assert report.findings == []
+    assert report.diagnosis.startswith("none of the classic mistakes explains dE/dW⁽⁴⁾")
+
+
+def test_an_unexplained_loss_is_not_described_as_a_gradient():
+    net, X, Y = sigmoid_net()
+
+    def odd_loss(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3, mistake="sign")
+        results["loss"] = results["loss"] + 0.25
+        return results
+
+    report = compare(net, X, Y, against=odd_loss)
+    assert report.first_divergence.name == "E" and report.findings == []
+    assert report.diagnosis.startswith("none of the classic factors explains E (yours ")
+    assert "transposed" not in report.diagnosis
