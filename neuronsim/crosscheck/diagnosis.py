@@ -217,9 +217,9 @@ def float32_finding(rows, tolerance, atol):
         return None
     single = all(np.array_equal(row.candidate.astype(np.float32).astype(float), row.candidate)
                  for row in failing)
-    text = (f"Every failing row differs from ours by about 1e-7 of its largest entry (at most "
-            f"{max(scaled):.2g}): the candidate looks like float32 (single precision, about 7 "
-            "digits)")
+    text = (f"Every failing row differs from ours only at rounding level (at most "
+            f"{max(scaled):.2g} of its largest entry; float32 rounds at about 6e-08): the "
+            "candidate looks like float32 (single precision, about 7 digits)")
     if single:
         text += ", and every value it gave for them is a float32 number"
     suggestion = next(((t, a) for t in (1e-6, 1e-5, 1e-4, 1e-3) for a in (atol, 1e-9, 1e-8, 1e-7, 1e-6)
