@@ -153,14 +153,14 @@ def later_rows(rows, first, findings, deltas_given, diagnose_row, recurrent=Fals
     A row *inherits* when a row it depends on fails before it: an activation or
     delta (the loss feeds nothing); when no deltas were given, the gradients
     stand for them (those of the same layer, and those of a later layer whose
-    given gradients all fail).  A row that a
-    classic mistake reproduces from correct inputs (``diagnose_row``, whose
-    variants are built from neuronsim's values) is not inherited: with the
-    first divergence's code it is a second, independent instance of that
-    mistake.  Constant factors and zeros do not count as reproduced: a factor
-    in δ carries over to every layer below, and a skipped layer's zero δ makes
-    its dW and db zero too.  Recurrent rows are diagnosed only when
-    nothing before them fails (their diagnosis recomputes BPTT).
+    given gradients all fail).  A row that a classic mistake reproduces from
+    correct inputs (``diagnose_row``, whose variants are built from neuronsim's
+    values) is not inherited: with the first divergence's code it is a second,
+    independent instance of that mistake, otherwise an independent one.
+    Constant factors and zeros do not count as reproduced: a factor in δ
+    carries over to every layer below, and a skipped layer's zero δ makes its
+    dW and db zero too.  Recurrent rows are diagnosed only when nothing before
+    them fails (their diagnosis recomputes BPTT).
     """
     first_codes = {f.code for f in findings} - {"shape", "rounding", "not_finite", "loss_only"}
     start = rows.index(first)
@@ -179,9 +179,9 @@ def later_rows(rows, first, findings, deltas_given, diagnose_row, recurrent=Fals
         if inherited and not structural:
             result.append(Later(row, "inherits"))
         elif codes & first_codes:
-            result.append(Later(row, "second instance", found, text))
+            result.append(Later(row, "second instance", found, text, inherited))
         else:
-            result.append(Later(row, "independent", found, text))
+            result.append(Later(row, "independent", found, text, inherited))
     return result
 
 
@@ -222,9 +222,9 @@ def float32_finding(rows, tolerance, atol):
             "candidate looks like float32 (single precision, about 7 digits)")
     if single:
         text += ", and every value it gave for them is a float32 number"
-    suggestion = next(((t, a) for t in (1e-6, 1e-5, 1e-4, 1e-3) for a in (atol, 1e-9, 1e-8, 1e-7, 1e-6)
-                       if a >= atol and t >= tolerance
-                       and all(row.passes(t, a) for row in rows)), None)
+    pairs = [(t, a) for t in (1e-6, 1e-5, 1e-4, 1e-3) for a in (atol, 1e-9, 1e-8, 1e-7, 1e-6)
+             if a >= atol and t >= tolerance]
+    suggestion = next(((t, a) for t, a in pairs if all(row.passes(t, a) for row in rows)), None)
     if suggestion is None:
         text += ".  Compute in float64, or loosen --tolerance (tolerance= in Python)."
     else:

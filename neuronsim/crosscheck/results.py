@@ -304,13 +304,16 @@ class Later:
     """A failing row after the first divergence: ``kind`` is "inherits" (a row it
     depends on fails before it), "second instance" (the first divergence's mistake
     again, reproduced from correct inputs) or "independent" (everything it depends
-    on agrees); ``findings`` and ``text`` its own diagnosis (empty when inherited)."""
+    on agrees); ``findings`` and ``text`` its own diagnosis (empty when inherited);
+    ``upstream_fails``: a row it depends on fails too (its mistake then reproduces
+    it from neuronsim's correct inputs all the same)."""
 
-    def __init__(self, row, kind, findings=(), text=""):
+    def __init__(self, row, kind, findings=(), text="", upstream_fails=False):
         self.row = row
         self.kind = kind
         self.findings = list(findings)
         self.text = text
+        self.upstream_fails = upstream_fails
 
     def __repr__(self):
         return f"Later({self.row.name}, {self.kind})"
@@ -422,8 +425,10 @@ class Report:
                 lines.append(f"also {later.row.name}, {later.row.where()}: a second, "
                              f"independent instance of the same mistake: {later.text}")
             elif later.kind == "independent":
-                lines.append(f"also {later.row.name}, {later.row.where()}: fails on its own "
-                             f"(every row it depends on agrees): {later.text}")
+                why = ("a mistake of its own, reproduced from correct inputs"
+                       if later.upstream_fails else
+                       "fails on its own (every row it depends on agrees)")
+                lines.append(f"also {later.row.name}, {later.row.where()}: {why}: {later.text}")
         return lines
 
     def __repr__(self):
