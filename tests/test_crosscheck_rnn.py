@@ -468,3 +468,17 @@ def test_recurrent_layouts_read_as_ours_are_said():
     report = compare(net, X, Y, against=flat_output)
     assert report.ok, str(report)
     assert "layout: dE/db⁽³⁾ given as (1, " in str(report)
+
+
+def test_recurrent_gradient_left_at_zero_is_named():
+    net, X, Y = parity_batch()
+
+    def no_dU(W, U, b, dense, X, Y):
+        results = textbook_bptt(W, U, b, dense, X, Y)
+        results["dU"] = np.zeros_like(U)
+        return results
+
+    report = compare(net, X, Y, against=no_dU)
+    assert report.first_divergence.name == "dE/dU⁽²⁾"
+    assert [f.code for f in report.findings] == ["layer_skipped"]
+    assert report.diagnosis.startswith("dE/dU⁽²⁾ is all zeros where ours is not")

@@ -424,12 +424,17 @@ def diagnose_recurrent(net, reference, X, targets, mask, row, rows=()):
     the text: a NaN or infinity, a difference at rounding level, the loss alone
     (when every other row of ``rows`` agrees), or a BPTT mistake
     (:func:`_bptt_findings`)."""
-    from .diagnosis import loss_only_finding, nonfinite_finding, rounding_finding
+    from .diagnosis import (
+        loss_only_finding,
+        nonfinite_finding,
+        rounding_finding,
+        zeros_finding,
+    )
 
     if row.nonfinite:
         finding = nonfinite_finding(row)
         return [finding], finding.message
-    finding = rounding_finding(row)
+    finding = rounding_finding(row) or zeros_finding(row)
     if finding is not None:
         return [finding], finding.message
     found, text = _bptt_findings(net, reference, X, targets, mask, row)

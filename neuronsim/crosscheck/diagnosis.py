@@ -291,6 +291,18 @@ def rounding_finding(row):
         "epsilon in a formula, not one of the classic mistakes."))
 
 
+def zeros_finding(row, atol=None):
+    """The "layer_skipped" finding for a row that is all zeros where ours is not."""
+    C, R = row.candidate, row.reference
+    atol = row.atol if atol is None else atol
+    if row.quantity == "loss" or not C.size or np.any(C) or not np.any(np.abs(R) > atol):
+        return None
+    return Finding("layer_skipped", (
+        f"{row.name} is all zeros where ours is not: the layer was skipped and left at its "
+        "initial zeros, an off-by-one in the layer loop (range(L - 1, 0, -1) stops before "
+        "the first layer; range(1, L) skips the first)."))
+
+
 def loss_only_finding(row, rows):
     """The "loss_only" finding when the failing loss ``row`` is the only row that
     fails (or the only one given); None otherwise."""
@@ -336,11 +348,9 @@ def _layout_findings(ctx, row, C):
     """Mistakes seen in any layout: a skipped layer, dW from the wrong activations,
     db summed over the wrong axis."""
     R = row.reference
-    if C.size and not np.any(C) and np.any(np.abs(R) > ctx.atol):
-        yield Finding("layer_skipped", (
-            f"{row.name} is all zeros where ours is not: the layer was skipped and left at its "
-            "initial zeros, an off-by-one in the layer loop (range(L - 1, 0, -1) stops before "
-            "the first layer; range(1, L) skips the first)."))
+    finding = zeros_finding(row, ctx.atol)
+    if finding is not None:
+        yield finding
         return
     l = row.layer
     deltas = ctx.reference.deltas[l]
