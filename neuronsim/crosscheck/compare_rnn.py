@@ -434,10 +434,13 @@ def diagnose_recurrent(net, reference, X, targets, mask, row, rows=()):
     if row.nonfinite:
         finding = nonfinite_finding(row)
         return [finding], finding.message
-    finding = rounding_finding(row) or zeros_finding(row)
+    finding = rounding_finding(row)
     if finding is not None:
         return [finding], finding.message
     found, text = _bptt_findings(net, reference, X, targets, mask, row)
+    zeros = None if found else zeros_finding(row)      # a BPTT mistake may give zeros too
+    if zeros is not None:
+        return [zeros], zeros.message
     alone = loss_only_finding(row, rows) if row.quantity == "loss" else None
     if alone is None:
         return found, text
@@ -579,9 +582,12 @@ def _bptt_findings(net, reference, X, targets, mask, row):
         if steps > 1:
             for step in range(steps - 1, -1, -1):
                 where = ("the last step's" if step == steps - 1 else f"t = {step + 1}'s")
+                part = contribution(step)
+                if not np.any(part):    # (dU at t = 1 from a zero initial state)
+                    continue            # zeros say nothing about which step was kept
                 variants.append(("one_step_only", f"{row.name} is only {where} contribution "
                                  f"(δ[{step + 1}] ...): the sum over the time steps "
-                                 "t = 1..T is missing", contribution(step)))
+                                 "t = 1..T is missing", part))
         if q == "dU":
             variants.append(("same_step_state", "dE/dU uses a[t] where it needs a[t-1]: "
                              "dE/du_ji = Σ_t δ_j[t] a_i[t-1]",
