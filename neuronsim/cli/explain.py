@@ -14,7 +14,6 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..core.network import Network
 from ..core.numbers import get_numbers
-from ..core.recurrent import RecurrentNetwork
 from ..files.bundled import EXAMPLES, example_path
 from ..hand.explain import FORMATS as EXPLAIN_FORMATS
 from ..hand.explain import explain, render_explanation
@@ -78,7 +77,7 @@ def load_spec(spec, numbers):
         if str(exc).startswith(str(spec)):
             raise
         raise NeuronsimError(f"{spec}: {exc}") from None
-    if isinstance(net, RecurrentNetwork):
+    if net.is_sequential:
         raise NeuronsimError(f"{shown}: a recurrent network: use neuronsim rnn-trace / "
                              "rnn-train")
     return net
