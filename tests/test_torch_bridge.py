@@ -100,6 +100,51 @@ def test_from_torch_errors(torch, modules, message):
         Network.from_torch(torch.nn.Sequential(*modules(torch.nn)))
 
 
+@pytest.mark.parametrize("loss, torch_loss, implied", [
+    ("cross_entropy", "CrossEntropyLoss", "softmax"),
+    ("binary_cross_entropy", "BCEWithLogitsLoss", "sigmoid"),
+])
+def test_from_torch_logits_model_gets_the_output_its_torch_loss_implies(torch, loss, torch_loss,
+                                                                       implied):
+    nn = torch.nn
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 3)).double()
+    net = Network.from_torch(model, loss=loss)
+    assert repr(net) == f"Network(3-4-3; tanh, {implied}; loss {loss})"
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-2, 2, (5, 3))
+    if loss == "cross_entropy":
+        labels = [0, 2, 1, 2, 0]
+        Y = np.eye(3)[labels]
+        target = torch.tensor(labels)
+    else:
+        Y = rng.uniform(0.05, 0.95, (5, 3))
+        target = torch.tensor(Y)
+    logits = model(torch.tensor(X))
+    expected = getattr(nn, torch_loss)()(logits, target)
+    expected.backward()
+    if loss == "binary_cross_entropy":
+        expected = expected * 3            # torch averages over the outputs too; E sums them
+    ours = per_neuron_batch(net, X, Y)
+    assert np.isfinite(ours.loss)
+    assert ours.loss == pytest.approx(float(expected.detach()), rel=RTOL_EXACT)
+    for l, linear in enumerate((model[0], model[2])):
+        theirs = linear.weight.grad.numpy() * (3 if loss == "binary_cross_entropy" else 1)
+        assert_close(ours.dW[l], theirs, RTOL_EXACT,
+                     batch_sum_atol(theirs, ours.deltas[l], X if l == 0 else ours.activations[0]),
+                     "dW", l)
+    assert compare(net, X, Y, against="torch").ok
+
+
+@pytest.mark.parametrize("last", ["ReLU", "Tanh"])
+def test_from_torch_refuses_an_output_that_cannot_be_a_probability(torch, last):
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(3, 2), getattr(nn, last)())
+    with pytest.raises(ValueError, match=f"the last layer ends in {last.lower()}, which cannot "
+                                         "give the probabilities cross_entropy takes"):
+        Network.from_torch(model, loss="cross_entropy")
+
+
 def assert_matches_torch(net, X, Y, context=""):
     from neuronsim.crosscheck.torch_bridge import torch_gradients
 

@@ -20,6 +20,7 @@ from ..core.labels import (
     weight_label,
     weight_superscript,
 )
+from .diagnosis import float32_finding, later_rows
 from .results import (
     RECURRENT_QUANTITIES,
     Report,
@@ -32,7 +33,9 @@ from .results import (
     copy_network,
     entry_errors,
     load_results,
+    same_entries,
 )
+from .usercode import call_user_function, shape_hint
 
 # Recurrent networks
 # A RecurrentNetwork (neuronsim.core.recurrent) is checked step by step.  Arrays:
@@ -77,8 +80,13 @@ def sequence_batch(net, X, Y):
         raise ShapeError(f"X: expected shape (m, T, {n_in}) (m sequences of T steps, "
                          f"m, T >= 1), got {X.shape}")
     m, steps, _ = X.shape
-    if np.isnan(X).any():
-        raise ShapeError("X: has NaN entries")
+    if not np.isfinite(X).all():
+        i, t, j = np.argwhere(~np.isfinite(X))[0]
+        raise ShapeError(f"X[{i}, {t}, {j}] is {X[i, t, j]}: the batch must be finite numbers")
+    if np.isinf(Y).any():
+        index = ", ".join(str(int(v)) for v in np.argwhere(np.isinf(Y))[0])
+        raise ShapeError(f"Y[{index}] is infinite: targets must be finite numbers (a row of "
+                         "NaNs marks a step without target)")
     if Y.shape == (m, n_out):                  # many-to-one: the last step's target
         if np.isnan(Y).any():
             raise ShapeError("Y: has NaN entries (only per-step targets may mark a step "
@@ -221,8 +229,11 @@ def recurrent_candidate(net, X, Y, targets, mask, against):
         return torch_recurrent_results(net, X, targets, mask)
     if callable(against):
         (W, U, b), dense = net.to_arrays()[0], net.to_arrays()[1:]
-        results = against(W, U, b, [(Wl.copy(), bl.copy()) for Wl, bl in dense],
-                          X.copy(), Y.copy())
+        hint = shape_hint([("X", X.shape), ("W", W.shape), ("U", U.shape)]
+                          + [(f"dense[{l}][0]", Wl.shape) for l, (Wl, _) in enumerate(dense)])
+        results = call_user_function(
+            against, (W, U, b, [(Wl.copy(), bl.copy()) for Wl, bl in dense], X.copy(),
+                      Y.copy()), hint)
         return check_results(results, n_layers, _name_of(against), RECURRENT_QUANTITIES)
     if isinstance(against, (str, os.PathLike)):
         return load_results(against, n_layers, recurrent=True)
@@ -370,14 +381,16 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
         rows.append(row)
 
     # per-step arrays: a wrong shape fails once, at the first row of that layer
-    sliced = {}
+    # a layout with the same entries in the same order is read as (m, T, n_l) and
+    # said so in the table (on the first row of that array)
+    sliced, layouts = {}, {}
     for quantity in ("activations", "deltas"):
         given = candidate.get(quantity)
         for l in range(n_layers):
             expected = getattr(reference, quantity)[l].shape
             array = None if given is None else given[l]
-            if array is not None and array.shape != expected and \
-                    np.squeeze(array).shape == np.squeeze(np.empty(expected)).shape:
+            if array is not None and same_entries(array.shape, expected):
+                layouts[quantity, l] = f"given as {array.shape}, read as {expected}"
                 array = array.reshape(expected)
             sliced[quantity, l] = array
 
@@ -395,6 +408,8 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
                 array if first else None, label)
             return
         add(quantity, l, s, name, ref[:, s], None if array is None else array[:, s], label)
+        if s == (0 if quantity == "activations" else steps - 1):
+            rows[-1].layout_note = layouts.get((quantity, l))
 
     for s in range(steps):
         for l in range(n_layers):
@@ -418,7 +433,35 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
 
 
 # ---------------------------------------------------------------- diagnosis
-def diagnose_recurrent(net, reference, X, targets, mask, row):
+def diagnose_recurrent(net, reference, X, targets, mask, row, rows=()):
+    """Findings that explain the failing ``row`` of a recurrent cross-check, and
+    the text: a NaN or infinity, a difference at rounding level, the loss alone
+    (when every other row of ``rows`` agrees), or a BPTT mistake
+    (:func:`_bptt_findings`)."""
+    from .diagnosis import (
+        loss_only_finding,
+        nonfinite_finding,
+        rounding_finding,
+        zeros_finding,
+    )
+
+    if row.nonfinite:
+        finding = nonfinite_finding(row)
+        return [finding], finding.message
+    finding = rounding_finding(row)
+    if finding is not None:
+        return [finding], finding.message
+    found, text = _bptt_findings(net, reference, X, targets, mask, row)
+    zeros = None if found else zeros_finding(row)      # a BPTT mistake may give zeros too
+    if zeros is not None:
+        return [zeros], zeros.message
+    alone = loss_only_finding(row, rows) if row.quantity == "loss" else None
+    if alone is None:
+        return found, text
+    return [alone] + found, " ".join(f.message for f in [alone] + found)
+
+
+def _bptt_findings(net, reference, X, targets, mask, row):
     """Findings that explain the first failing ``row`` of a recurrent
     cross-check, and the text for the report.
 
@@ -553,9 +596,12 @@ def diagnose_recurrent(net, reference, X, targets, mask, row):
         if steps > 1:
             for step in range(steps - 1, -1, -1):
                 where = ("the last step's" if step == steps - 1 else f"t = {step + 1}'s")
+                part = contribution(step)
+                if not np.any(part):    # (dU at t = 1 from a zero initial state)
+                    continue            # zeros say nothing about which step was kept
                 variants.append(("one_step_only", f"{row.name} is only {where} contribution "
                                  f"(δ[{step + 1}] ...): the sum over the time steps "
-                                 "t = 1..T is missing", contribution(step)))
+                                 "t = 1..T is missing", part))
         if q == "dU":
             variants.append(("same_step_state", "dE/dU uses a[t] where it needs a[t-1]: "
                              "dE/du_ji = Σ_t δ_j[t] a_i[t-1]",
@@ -616,9 +662,18 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
     candidate = recurrent_candidate(net, X, Y, targets, mask, against)
     rows = build_recurrent_rows(reference, candidate, tolerance, atol, convention)
     failing = [row for row in rows if not row.ok]
-    findings, diagnosis = [], ""
+    findings, diagnosis, later = [], "", []
     if failing:
-        findings, diagnosis = diagnose_recurrent(net, reference, X, targets, mask, failing[0])
+        def diagnose_row(row):
+            return diagnose_recurrent(net, reference, X, targets, mask, row, rows)
+
+        findings, diagnosis = diagnose_row(failing[0])
+        later = later_rows(rows, failing[0], findings, "deltas" in candidate, diagnose_row,
+                           recurrent=True)
+        extra = float32_finding(rows, tolerance, atol)
+        if extra is not None:
+            findings.append(extra)
+            diagnosis = f"{diagnosis} {extra.message}"
     m, steps = mask.shape
     method = "full BPTT" if net.truncation is None else f"BPTT truncated at k = {net.truncation}"
     heading = [f"{m} sequence{'s' if m > 1 else ''} of {steps} step{'s' if steps > 1 else ''} "
@@ -631,4 +686,4 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
                        "they come from layer 2 at t−1")
     name = ("torch (torch.nn.RNN + nn.Linear, autograd)" if isinstance(against, str)
             and against == "torch" else _against_name(against))
-    return Report(rows, name, m, tolerance, atol, findings, diagnosis, heading)
+    return Report(rows, name, m, tolerance, atol, findings, diagnosis, heading, later)

@@ -20,6 +20,8 @@ averages two different slopes.  Such a parameter is reported with status
 ``kink`` (not compared) instead of failing, or passing, by luck.
 """
 
+import math
+
 from ..core.labels import (bias_label, initial_state_label, partial_label,
                            recurrent_weight_label, weight_label)
 
@@ -65,13 +67,14 @@ class GradientEntry:
 
 
 class GradcheckReport:
-    """``entries`` worst first (kinks last), ``ok`` (no entry fails), ``failures``,
-    ``kinks``; ``str(report)`` is the table (``to_text(limit)`` shows more or less)."""
+    """``entries`` worst first (kinks last), ``ok`` (at least one parameter checked
+    and none fails: a NaN or infinity fails), ``failures``, ``kinks``;
+    ``str(report)`` is the table (``to_text(limit)`` shows more or less)."""
 
     def __init__(self, entries, eps, tolerance, atol, n_samples, reduction, loss, note=None):
         self.note = note
         order = {"FAIL": 0, "ok": 1, "kink": 2}
-        self.entries = sorted(entries, key=lambda e: (order[e.status], -e.excess))
+        self.entries = sorted(entries, key=lambda e: (order[e.status], -_finite_or_inf(e.excess)))
         self.eps = eps
         self.tolerance = tolerance
         self.atol = atol
@@ -80,7 +83,7 @@ class GradcheckReport:
         self.loss = loss
         self.failures = [e for e in self.entries if e.status == "FAIL"]
         self.kinks = [e for e in self.entries if e.status == "kink"]
-        self.ok = not self.failures
+        self.ok = len(self.kinks) < len(self.entries) and not self.failures
 
     def to_text(self, limit=20):
         from tabulate import tabulate
@@ -110,6 +113,9 @@ class GradcheckReport:
             lines.append(f"{len(self.failures)} of {counted} checked parameters FAIL; worst "
                          f"{worst.label} ({worst.where()}): analytic {worst.analytic:.12g}, "
                          f"numeric {worst.numeric:.12g}")
+        elif counted == 0:
+            lines.append("nothing checked: every parameter is at a kink (below), and a check "
+                         "that checks nothing fails; move the inputs off z = 0")
         else:
             lines.append(f"all {counted} checked parameters agree")
         if self.kinks:
@@ -126,6 +132,11 @@ class GradcheckReport:
     def __repr__(self):
         return (f"GradcheckReport({len(self.entries)} parameters, "
                 f"{len(self.failures)} fail, {len(self.kinks)} at kinks)")
+
+
+def _finite_or_inf(value):
+    """NaN sorts as the worst excess (a NaN never passes)."""
+    return float("inf") if math.isnan(value) else value
 
 
 def sample_pairs(net, samples):

@@ -4,8 +4,12 @@
 ``compare_recurrent`` (:mod:`neuronsim.crosscheck.compare_rnn`) both build
 their tables from these pieces: a :class:`Row` is one quantity at one layer
 (reference, candidate, errors), a :class:`Report` the whole table with the
-first divergence and the diagnosis.  An entry passes when
-|yours - ours| <= atol + tolerance · |ours|.
+first divergence and the diagnosis.  An entry passes when both sides are
+finite and |yours - ours| <= atol + tolerance · |ours|: a NaN or infinity on
+either side fails with its place (two NaNs never agree), and a report that
+compared nothing is not ok.  A layout that holds the same entries in the same
+order (db as (n, 1) for (n,)) is compared in neuronsim's shape, and the report
+says so.
 """
 
 import os
@@ -148,7 +152,10 @@ class Row:
         self.atol = atol
         self.label_entry = label_entry
         self.step = None           # recurrent networks: 0-based time index (t = step + 1)
-        self.shape_note = None
+        self.shape_note = None     # a layout that cannot be read: "shape (4, 3), expected (3, 4)"
+        self.layout_note = None    # a layout read as ours: "given as (3, 1), read as (3,)"
+        self.nonfinite = []        # [(side, index, value)]: first NaN/inf of neuronsim, yours
+        self.errors = None         # |yours - ours| where both are finite
         self.max_abs = self.max_rel = None
         self.worst = None          # index into the arrays
         self.ok = True
@@ -158,21 +165,61 @@ class Row:
     def _measure(self):
         reference, candidate = self.reference, self.candidate
         if candidate.shape != reference.shape:
-            if np.squeeze(candidate).shape == np.squeeze(reference).shape:
+            if same_entries(candidate.shape, reference.shape):
+                self.layout_note = f"given as {candidate.shape}, read as {reference.shape}"
                 candidate = self.candidate = candidate.reshape(reference.shape)
             else:
                 self.ok = False
                 self.shape_note = (f"shape {candidate.shape}, expected {reference.shape}")
                 return
-        errors = entry_errors(candidate, reference)
+        for side, array in (("neuronsim", reference), ("yours", candidate)):
+            bad = ~np.isfinite(array)
+            if bad.any():
+                index = tuple(int(i) for i in np.argwhere(bad)[0])
+                self.nonfinite.append((side, index, float(array[index])))
+        finite = np.isfinite(reference) & np.isfinite(candidate)
+        with np.errstate(invalid="ignore", over="ignore"):
+            errors = self.errors = np.where(finite, np.abs(candidate - reference), 0.0)
         self.max_abs = float(errors.max()) if errors.size else 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(errors == 0, 0.0, errors / np.abs(reference))
             excess = np.where(errors == 0, 0.0, errors / (self.atol + self.tolerance * np.abs(reference)))
         self.max_rel = float(relative.max()) if relative.size else 0.0
-        if excess.size and excess.max() > 0:
+        if self.nonfinite:
+            self.ok = False
+            self.worst = self.nonfinite[0][1]
+        elif excess.size and excess.max() > 0:
             self.worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
             self.ok = bool(excess.max() <= 1.0)
+
+    def passes(self, tolerance, atol):
+        """Would this row pass with another tolerance?  (Never with NaN, inf or a bad shape.)"""
+        if not self.given:
+            return True
+        if self.shape_note or self.nonfinite:
+            return False
+        return bool(np.all(self.errors <= atol + tolerance * np.abs(self.reference)))
+
+    @property
+    def scaled_error(self):
+        """The largest |yours - ours| over the largest |ours| of the row (None if not measured)."""
+        if self.errors is None or self.nonfinite:
+            return None
+        scale = float(np.max(np.abs(self.reference))) if self.reference.size else 0.0
+        if scale == 0.0:
+            return None if self.max_abs else 0.0
+        return self.max_abs / scale
+
+    def nonfinite_text(self):
+        """"neuronsim has nan at δ₁⁽²⁾ of X[0]; yours has inf at ..." (or "")."""
+        parts = []
+        for side, index, value in self.nonfinite:
+            array = self.reference if side == "neuronsim" else self.candidate
+            count = int(np.sum(~np.isfinite(array)))
+            more = f" (and {count - 1} more non-finite entr{'y' if count == 2 else 'ies'})" \
+                if count > 1 else ""
+            parts.append(f"{side} has {value} at {self.label_entry(index)}{more}")
+        return "; ".join(parts)
 
     @property
     def status(self):
@@ -180,6 +227,9 @@ class Row:
             return "not given"
         if self.shape_note:
             return "FAIL (shape)"
+        if self.nonfinite:
+            values = [value for _, _, value in self.nonfinite]
+            return "FAIL (NaN)" if any(np.isnan(values)) else "FAIL (inf)"
         return "ok" if self.ok else "FAIL"
 
     @property
@@ -201,13 +251,22 @@ class Row:
         return f"Row({self.name}, {self.status})"
 
 
+def same_entries(given, expected):
+    """True if an array of shape ``given`` holds the entries of shape ``expected`` in the
+    same order, differing only by axes of length 1 (db as (1, n) or (n, 1) for (n,)).
+    The report always says when it read such a layout (Row.layout_note)."""
+    return given != expected and tuple(n for n in given if n != 1) == \
+        tuple(n for n in expected if n != 1)
+
+
 def entry_errors(candidate, reference):
-    """|candidate - reference|, with equal infinities and two NaNs counting as 0."""
-    with np.errstate(invalid="ignore"):
+    """|candidate - reference| entry by entry; inf wherever either side is NaN or
+    infinite, so a non-finite entry never counts as agreement (not even NaN
+    against NaN, or inf against inf)."""
+    finite = np.isfinite(candidate) & np.isfinite(reference)
+    with np.errstate(invalid="ignore", over="ignore"):
         errors = np.abs(candidate - reference)
-    same = (candidate == reference) | (np.isnan(candidate) & np.isnan(reference))
-    errors = np.where(same, 0.0, errors)
-    return np.where(np.isnan(errors), np.inf, errors)
+    return np.where(finite, errors, np.inf)
 
 
 def _superscript(number):
@@ -241,18 +300,40 @@ def build_rows(reference, candidate, n_layers, tolerance, atol, convention="niel
 
 
 # ---------------------------------------------------------------- the report
+class Later:
+    """A failing row after the first divergence: ``kind`` is "inherits" (a row it
+    depends on fails before it), "second instance" (the first divergence's mistake
+    again, reproduced from correct inputs) or "independent" (everything it depends
+    on agrees); ``findings`` and ``text`` its own diagnosis (empty when inherited);
+    ``upstream_fails``: a row it depends on fails too (its mistake then reproduces
+    it from neuronsim's correct inputs all the same)."""
+
+    def __init__(self, row, kind, findings=(), text="", upstream_fails=False):
+        self.row = row
+        self.kind = kind
+        self.findings = list(findings)
+        self.text = text
+        self.upstream_fails = upstream_fails
+
+    def __repr__(self):
+        return f"Later({self.row.name}, {self.kind})"
+
+
 class Report:
     """The result of :func:`compare`.
 
-    ``ok`` (every given quantity within tolerance), ``rows`` (one
-    :class:`Row` per quantity and layer, in computation order),
-    ``first_divergence`` (the first failing Row, or None), ``findings`` (the
-    classic mistakes that explain it, :class:`neuronsim.crosscheck.diagnosis.Finding`)
-    and ``diagnosis`` (those findings in words; "" when ok).  ``str(report)``
-    is the table.
+    ``ok`` (something was compared and every given quantity is finite and
+    within tolerance), ``rows`` (one :class:`Row` per quantity and layer, in
+    computation order), ``first_divergence`` (the first failing Row, or None),
+    ``findings`` (the classic mistakes that explain it,
+    :class:`neuronsim.crosscheck.diagnosis.Finding`), ``diagnosis`` (those findings in
+    words; "" when ok), ``later`` (a :class:`Later` for every failing row after
+    the first divergence) and ``reason`` (why it is not ok, in one line; ""
+    when ok).  ``str(report)`` is the table.
     """
 
-    def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis, heading=None):
+    def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis, heading=None,
+                 later=()):
         self.rows = rows
         self.heading = heading
         self.against = against
@@ -261,13 +342,25 @@ class Report:
         self.atol = atol
         self.findings = findings
         self.diagnosis = diagnosis
+        self.later = list(later)
         failing = [row for row in rows if not row.ok]
         self.first_divergence = failing[0] if failing else None
-        self.ok = not failing
+        self.ok = bool(self.compared) and not failing
 
     @property
     def compared(self):
         return [row for row in self.rows if row.given]
+
+    @property
+    def reason(self):
+        if not self.compared:
+            return ("nothing compared: the results had none of "
+                    + ", ".join(RECURRENT_QUANTITIES if self.heading else QUANTITIES)
+                    + "; a check that compares nothing fails")
+        if self.first_divergence is None:
+            return ""
+        row = self.first_divergence
+        return f"{row.name} differs ({row.status})"
 
     def __str__(self):
         table = []
@@ -282,8 +375,10 @@ class Report:
                 else:
                     ours = _number(row.reference[row.worst])
                     yours = _number(row.candidate[row.worst])
-                table.append([row.name, _error(row.max_abs), _error(row.max_rel),
-                              row.worst_label or "", ours, yours, row.status])
+                errors = [None, None] if row.nonfinite else [row.max_abs, row.max_rel]
+                table.append([row.name, _error(errors[0]), _error(errors[1]),
+                              row.worst_label or "", ours, yours,
+                              row.status + (" (layout)" if row.layout_note else "")])
         heading = self.heading or [
             f"batch of {self.batch_size}",
             "layers as in the textbook (inputs = layer 1, net.layers[0] is layer 2); "
@@ -298,21 +393,57 @@ class Report:
                      tablefmt="simple", disable_numparse=True),
             "",
         ]
+        read = [f"{row.name} {row.layout_note}" for row in self.rows if row.layout_note]
+        if read:
+            lines.append("layout: " + "; ".join(read) + " (the same entries in the same "
+                         "order, compared in neuronsim's shape)")
         if not self.compared:
-            lines.append("nothing compared: the results had none of "
-                         + ", ".join(RECURRENT_QUANTITIES if self.heading else QUANTITIES))
+            lines.append(self.reason)
         elif self.ok:
             lines.append(f"all {len(self.compared)} compared quantities agree")
         else:
-            row = self.first_divergence
-            lines.append(f"first divergence: {row.name}, {row.where()}; everything after it "
-                         "in computation order inherits the error")
-            lines.append(f"diagnosis: {self.diagnosis}")
+            lines += self._divergence_lines()
         return "\n".join(lines)
 
+    def _divergence_lines(self):
+        row = self.first_divergence
+        after = [other for other in self.rows[self.rows.index(row) + 1:] if other.given]
+        inherited = [later.row for later in self.later if later.kind == "inherits"]
+        tail = ""
+        if not self.later:
+            tail = ("; every row after it agrees" if after
+                    else "; no row after it was compared")
+        elif len(inherited) == len(after):
+            tail = "; everything after it in computation order inherits the error"
+        lines = [f"first divergence: {row.name}, {row.where()}{tail}",
+                 f"diagnosis: {self.diagnosis}"]
+        if inherited and not tail:
+            lines.append(f"inherited: {_names(inherited)} fail{'s' if len(inherited) == 1 else ''}"
+                         " after a row that they depend on fails")
+        for later in self.later:
+            if later.kind == "second instance":
+                lines.append(f"also {later.row.name}, {later.row.where()}: a second, "
+                             f"independent instance of the same mistake: {later.text}")
+            elif later.kind == "independent":
+                why = ("a mistake of its own, reproduced from correct inputs"
+                       if later.upstream_fails else
+                       "fails on its own (every row it depends on agrees)")
+                lines.append(f"also {later.row.name}, {later.row.where()}: {why}: {later.text}")
+        return lines
+
     def __repr__(self):
-        state = "ok" if self.ok else f"first divergence {self.first_divergence.name}"
+        if self.ok:
+            state = "ok"
+        elif self.first_divergence is None:
+            state = "nothing compared"
+        else:
+            state = f"first divergence {self.first_divergence.name}"
         return f"Report(against {self.against}: {state})"
+
+
+def _names(rows):
+    names = [row.name for row in rows]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _number(value):

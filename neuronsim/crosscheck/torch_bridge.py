@@ -17,7 +17,12 @@ softmax       ``nn.Softmax(dim=-1)``             (dim=1 read as well)
 ============  =================================  =============================
 
 Everything is float64.  The loss is not part of an ``nn.Sequential``:
-``from_torch`` takes it by name.  :func:`torch_gradients` computes the
+``from_torch`` takes it by name.  A model that ends in a Linear layer (logits),
+as written for ``nn.CrossEntropyLoss`` or ``nn.BCEWithLogitsLoss``, imported
+with loss ``cross_entropy`` or ``binary_cross_entropy`` gets the output
+activation those torch losses apply inside (softmax, sigmoid): that is the
+loss the model was trained with, and neuronsim's cross-entropy needs
+probabilities (ln a of a linear output is NaN for a ≤ 0).  :func:`torch_gradients` computes the
 quantities :mod:`neuronsim.crosscheck.compare` compares, with autograd.
 """
 
@@ -114,11 +119,23 @@ def torch_layers(module):
     return [tuple(entry) for entry in layers]
 
 
+# The output activation a torch loss applies to logits inside itself.
+LOGITS_ACTIVATION = {"cross_entropy": ("softmax", "nn.CrossEntropyLoss"),
+                     "binary_cross_entropy": ("sigmoid", "nn.BCEWithLogitsLoss")}
+
+
 def network_from_torch(module, loss="half_sse", **options):
     """A Network with the weights of ``module`` (an ``nn.Sequential`` of Linear
     layers and supported activations).  ``loss`` and the other keywords are
     those of ``Network.from_arrays``.  Linear layers without bias get zero
     biases; if none has a bias, ``update_biases`` defaults to False.
+
+    A module whose last layer is a bare Linear (logits) with loss
+    "cross_entropy" gets a softmax output layer, with "binary_cross_entropy" a
+    sigmoid one: what ``nn.CrossEntropyLoss`` and ``nn.BCEWithLogitsLoss``
+    compute from logits, so E, δ = a - t and every gradient equal torch's.
+    An output activation that cannot give probabilities (ReLU, Tanh,
+    LeakyReLU) with those losses is refused.
     """
     from ..core.network import Network
 
@@ -138,6 +155,17 @@ def network_from_torch(module, loss="half_sse", **options):
         else:
             biases.append(linear.bias.detach().cpu().double().numpy().tolist())
         activations.append(dict(params, activation=name) if params else name)
+    if loss in LOGITS_ACTIVATION:
+        implied, torch_loss = LOGITS_ACTIVATION[loss]
+        last = layers[-1][1][0]
+        if last == "linear":
+            activations[-1] = implied      # the logits model of torch_loss
+        elif last not in ("softmax", "sigmoid"):
+            raise ValueError(
+                f"module: the last layer ends in {last}, which cannot give the probabilities "
+                f"{loss} takes the logarithm of; end the model in a Linear layer (logits, as "
+                f"for {torch_loss}; neuronsim then adds the {implied} that {torch_loss} "
+                f"applies) or in nn.{'Softmax(dim=-1)' if implied == 'softmax' else 'Sigmoid()'}")
     return Network.from_arrays(weights, biases, activations, loss, **options)
 
 

@@ -234,12 +234,14 @@ class BatchGradients:
     (dE/da) and ``deltas[l]`` (dE/dz) have shape (m, n_l); ``dW[l]`` has the
     shape of W^(l), (n_l, n_(l-1)); ``db[l]`` shape (n_l,); ``loss`` is the
     batch loss (mean or sum of ``sample_losses``).  Index l is 0-based over
-    the layers with weights (``l = 0`` is textbook layer 2); ``inputs`` is X.
+    the layers with weights (``l = 0`` is textbook layer 2); ``inputs`` is X,
+    ``targets`` is Y.
     """
 
     def __init__(self, inputs, zs, activations, derivatives, output_grads, deltas,
-                 dW, db, sample_losses, loss):
+                 dW, db, sample_losses, loss, targets=None):
         self.inputs = inputs
+        self.targets = targets
         self.zs = zs
         self.activations = activations
         self.derivatives = derivatives
@@ -325,7 +327,7 @@ def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
         derivatives=[d.T.copy() for d in derivatives],
         output_grads=[g.T.copy() for g in output_grads],
         deltas=[d.T.copy() for d in deltas], dW=dW, db=db,
-        sample_losses=sample_losses, loss=float(batch_loss))
+        sample_losses=sample_losses, loss=float(batch_loss), targets=T.T.copy())
 
 
 def network_arrays(net):
