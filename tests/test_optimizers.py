@@ -9,6 +9,7 @@ import pytest
 from neuronsim import Network
 
 torch = pytest.importorskip("torch")
+torch.set_num_threads(1)   # tiny tensors: threads only cost time
 f64 = torch.float64
 RTOL = 1e-12
 STEPS = 100
@@ -167,3 +168,108 @@ CASES = [
 @pytest.mark.parametrize("name, options, lr", CASES)
 def test_optimizer_equals_torch_over_100_steps(kind, name, options, lr):
     run_both(kind, name, options, lr)
+
+
+SCHEDULE_CASES = [
+    ("step", {"step_size": 7, "gamma": 0.5}), ("exponential", {"gamma": 0.97}),
+    ("cosine", {"T_max": 30, "eta_min": 0.001}), ("cosine", {"T_max": 100}),
+    ("linear", {"start_factor": 0.25, "end_factor": 1.0, "total_iters": 20}),
+]
+
+
+@pytest.mark.parametrize("kind", ["dense", "recurrent"])
+@pytest.mark.parametrize("schedule", SCHEDULE_CASES, ids=lambda s: s[0])
+def test_schedule_equals_torch_lr_scheduler(kind, schedule):
+    run_both(kind, "adam", {}, 0.02, schedule=schedule)
+
+
+@pytest.mark.parametrize("kind", ["dense", "recurrent"])
+@pytest.mark.parametrize("clip", [{"max_norm": 0.05}, {"max_norm": 100.0}, {"value": 0.02}],
+                         ids=["norm", "norm-unused", "value"])
+def test_clipping_equals_torch_nn_utils(kind, clip):
+    run_both(kind, "sgd", {"momentum": 0.9}, 0.05, clip=clip)
+
+
+@pytest.mark.parametrize("kind", ["dense", "recurrent"])
+@pytest.mark.parametrize("penalty", [{"l2": 0.01}, {"l1": 0.003}, {"l1": 0.002, "l2": 0.02}],
+                         ids=["l2", "l1", "both"])
+def test_penalty_equals_a_torch_loss_with_the_penalty(kind, penalty):
+    net = run_both(kind, "adam", {}, 0.01, penalty=penalty)
+    first = net.layers[0].neurons[0]      # the penalty's share: weights only
+    assert set(first.penalty_grad) == ({"weights"} if kind == "dense"
+                                       else {"weights", "recurrent_weights"})
+    assert net.penalty_value() > 0
+
+
+def test_penalty_and_clipping_without_an_optimizer_are_torch_sgd():
+    run_both("dense", None, {}, 0.1, penalty={"l2": 0.05}, clip={"max_norm": 0.1})
+
+
+def test_without_an_optimizer_nothing_changes_and_no_state_is_kept():
+    net, samples, *_ = dense_pair()
+    plain, *_ = dense_pair()
+    net.train(samples, epochs=5, learning_rate=0.1)
+    for layer in net.layers:
+        for neuron in layer.neurons:
+            assert neuron.optimizer_state is None and neuron.batch_grad is None
+    assert net.optimizer is net.schedule is net.clip is net.penalty is None
+
+
+# ------------------------------------------------------------------ by hand
+def test_one_adam_step_by_hand():
+    """One weight, g = 0.5, η = 0.1: m = 0.05, v = 0.00025, m̂ = 0.5, v̂ = 0.25,
+    θ ← θ − η·m̂/(√v̂ + ε)."""
+    net = Network.from_arrays([[[2.0]]], [[0.0]], activations="linear", loss="half_sse",
+                              update_biases=False)
+    net.set_optimizer("adam")
+    net.forward_pass([1.0])
+    net.back_prop([1.5])            # dE/dw = (2 - 1.5)·1 = 0.5
+    net.update_weights(0.1)
+    neuron = net.layers[0].neurons[0]
+    state = neuron.optimizer_state["weights"][0]
+    assert state["step"] == 1
+    assert state["exp_avg"] == pytest.approx(0.05, rel=1e-15)
+    assert state["exp_avg_sq"] == pytest.approx(0.00025, rel=1e-15)
+    assert neuron.weights[0] == pytest.approx(2.0 - 0.1 * 0.5 / (0.5 + 1e-8), rel=1e-15)
+
+
+def test_momentum_by_hand_and_exact_in_fraction_mode():
+    """SGD momentum 1/2, g = 1/2 twice at θ = 2 - ...: b₁ = g, b₂ = μ·b₁ + g."""
+    from fractions import Fraction
+    net = Network.from_arrays([[["2"]]], [["0"]], activations="linear", loss="half_sse",
+                              update_biases=False, numbers="fraction")
+    net.set_optimizer("sgd", momentum=0.5)
+    net.forward_pass([1])
+    net.back_prop([Fraction(3, 2)])       # g = 1/2
+    net.update_weights(Fraction(1, 10))   # b = 1/2, θ = 2 - 1/20
+    neuron = net.layers[0].neurons[0]
+    assert neuron.optimizer_state["weights"][0]["momentum_buffer"] == Fraction(1, 2)
+    assert neuron.weights[0] == Fraction(39, 20)
+    net.forward_pass([1])
+    net.back_prop([Fraction(3, 2)])       # g = 39/20 - 3/2 = 9/20; b = 1/4 + 9/20 = 7/10
+    net.update_weights(Fraction(1, 10))
+    assert neuron.optimizer_state["weights"][0]["momentum_buffer"] == Fraction(7, 10)
+    assert neuron.weights[0] == Fraction(39, 20) - Fraction(7, 100)
+
+
+def test_fraction_mode_refuses_square_roots_in_one_sentence():
+    from neuronsim.core.errors import NeuronsimError
+    net = Network.from_arrays([[["2"]]], [["0"]], activations="linear", loss="half_sse",
+                              numbers="fraction")
+    with pytest.raises(NeuronsimError, match="square roots.*precise"):
+        net.set_optimizer("adam")
+    with pytest.raises(NeuronsimError, match="cos"):
+        net.set_schedule("cosine", T_max=3)
+    net.set_schedule("step", step_size=2, gamma=0.5)   # exact
+
+
+def test_precise_mode_agrees_with_float_adam():
+    nets = []
+    for numbers in ("float", "precise:40"):
+        net, samples, *_ = dense_pair()
+        net = Network.from_spec(net.to_spec(), numbers=numbers)
+        net.set_optimizer("adam", amsgrad=True).set_schedule("cosine", T_max=10)
+        net.train(samples, epochs=10, learning_rate=0.01, batch_size=None, shuffle=False)
+        nets.append(net)
+    assert relative_error(nets[1].to_arrays()[0][0], nets[0].to_arrays()[0][0]) <= 1e-13
+    assert "mpf" in type(nets[1].layers[0].neurons[0].weights[0]).__name__

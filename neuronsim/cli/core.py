@@ -20,6 +20,7 @@ from ..render.tables import (
     render_trace,
 )
 from ..trace.tracer import Tracer
+from .optimizer_options import add_optimizer_options, apply_optimizer_options
 from .explain import (
     add_numbers_option,
     add_sample_options,
@@ -241,10 +242,11 @@ def run_train(args):
     net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
+    beyond = apply_optimizer_options(net, args)
     history, table, batch = train_with_table(net, samples, rate, args)
     mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
     header = (f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
-              f"{format_number(rate)}, reduction {net.reduction}")
+              f"{format_number(rate)}, reduction {net.reduction}{beyond}")
     sys.stdout.write(finish_training(net, args, header, history, table, samples))
     return 0
 
@@ -410,4 +412,5 @@ def register(subparsers):
     train.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
     train.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
     add_numbers_option(train)
+    add_optimizer_options(train)
     train.set_defaults(run=run_train)
