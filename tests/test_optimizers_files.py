@@ -135,7 +135,7 @@ def test_fraction_mode_refuses_adam_in_a_file_in_one_line(tmp_path, capsys):
     path = write(tmp_path / "g.json", spec)
     saved = str(tmp_path / "out.json")
     assert main(["train", path, "--numbers", "fraction", "--epochs", "2", "--quiet",
-                 "--optimizer", "sgd", "--momentum", "0.5", "--save", saved]) == 0
+                 "--batch-size", "full", "--optimizer", "sgd", "--momentum", "0.5", "--save", saved]) == 0
     state = json.loads(open(saved).read())["layers"][1]["optimizer_state"]
     assert all(isinstance(v, (int, str)) for v in state["biases"]["momentum_buffer"])
 
