@@ -52,8 +52,8 @@ def dense_pair(seed=0):
 
 
 def recurrent_pair(seed=1):
-    """recurrent (tanh, 3) -> recurrent (tanh, 2) -> dense (linear, 1), 3 sequences of 4
-    steps, a target at every step."""
+    """recurrent (tanh, 3, a learned a[0]) -> recurrent (tanh, 2) -> dense (linear, 1),
+    2 sequences of 3 steps, a target at every step."""
     torch.manual_seed(seed)
     rnn = torch.nn.RNN(2, 3, num_layers=1, nonlinearity="tanh", batch_first=True, dtype=f64)
     rnn2 = torch.nn.RNN(3, 2, num_layers=1, nonlinearity="tanh", batch_first=True, dtype=f64)
@@ -62,7 +62,8 @@ def recurrent_pair(seed=1):
         with torch.no_grad():
             r.bias_hh_l0.zero_()
         r.bias_hh_l0.requires_grad_(False)
-    X, Y = torch.randn(3, 4, 2, dtype=f64), torch.randn(3, 4, 1, dtype=f64)
+    X, Y = torch.randn(2, 3, 2, dtype=f64), torch.randn(2, 3, 1, dtype=f64)
+    h0 = torch.nn.Parameter(0.5 * torch.randn(3, dtype=f64))   # a learned a[0]
 
     def layer(r):
         return {"type": "recurrent", "activation": "tanh",
@@ -70,17 +71,18 @@ def recurrent_pair(seed=1):
                 "recurrent_weights": r.weight_hh_l0.detach().tolist(),
                 "biases": r.bias_ih_l0.detach().tolist()}
 
+    first = dict(layer(rnn), initial_state=h0.detach().tolist(), learn_initial_state=True)
     net = Network.from_spec({"inputs": 2, "loss": "half_sse", "layers": [
-        layer(rnn), layer(rnn2), {"activation": "linear",
+        first, layer(rnn2), {"activation": "linear",
                                   "weights": linear.weight.detach().tolist(),
                                   "biases": linear.bias.detach().tolist()}]})
 
     def loss():
-        out, _ = rnn(X)
+        out, _ = rnn(X, h0.expand(1, len(X), 3))
         out, _ = rnn2(out)
         return 0.5 * ((linear(out) - Y) ** 2).sum() / len(X)
 
-    params = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0,
+    params = [h0, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0,
               rnn2.weight_ih_l0, rnn2.weight_hh_l0, rnn2.bias_ih_l0,
               linear.weight, linear.bias]
     weights = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn2.weight_ih_l0, rnn2.weight_hh_l0,
@@ -88,8 +90,8 @@ def recurrent_pair(seed=1):
     samples = list(zip(X.numpy().tolist(), Y.numpy().tolist()))
 
     def ours_vs_torch():
-        (W1, U1, b1), (W2, U2, b2), (W3, b3) = net.to_arrays()
-        return [(W1, rnn.weight_ih_l0), (U1, rnn.weight_hh_l0), (b1, rnn.bias_ih_l0),
+        (W1, U1, b1, a0), (W2, U2, b2), (W3, b3) = net.to_arrays()
+        return [(a0, h0), (W1, rnn.weight_ih_l0), (U1, rnn.weight_hh_l0), (b1, rnn.bias_ih_l0),
                 (W2, rnn2.weight_ih_l0), (U2, rnn2.weight_hh_l0), (b2, rnn2.bias_ih_l0),
                 (W3, linear.weight), (b3, linear.bias)]
 

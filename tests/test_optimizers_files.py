@@ -170,3 +170,14 @@ def test_cli_train_with_adam_equals_python(tmp_path, capsys):
     net.set_schedule("exponential", gamma=0.9)
     net.train(epochs=5)
     assert Network.from_spec(saved).to_spec() == net.to_spec()
+
+
+def test_the_trace_refuses_an_optimizer_update_rather_than_show_w_minus_eta_g(tmp_path,
+                                                                              capsys):
+    path = write(tmp_path / "net.json", dict(DENSE, optimizer={"name": "adam"}))
+    assert main(["trace", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not traced yet" in err
+    plain = write(tmp_path / "plain.json", dict(DENSE, schedule={"name": "step",
+                                                                  "step_size": 1}))
+    assert main(["trace", plain]) == 0

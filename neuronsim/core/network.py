@@ -310,7 +310,9 @@ class Network:
 
         n is the number of samples back-propagated since the last update
         (1 for ``reduction="sum"``).  Clears the batch sums.  Does nothing
-        if no sample was back-propagated.
+        if no sample was back-propagated.  With an optimizer, a penalty or
+        clipping, each parameter moves as :func:`~neuronsim.core.optimizers.optimizer_update`
+        says; with a schedule, η is the schedule's rate.
         """
         if learning_rate is None:
             learning_rate = self.learning_rate
@@ -318,13 +320,19 @@ class Network:
         if self.samples_in_batch == 0:
             return
         n = self.samples_in_batch if self.reduction == "mean" else 1
+        if self.schedule is not None:
+            learning_rate = self.schedule.rate(learning_rate)
+        plain = self.optimizer is None and self.clip is None and self.penalty is None
         tracer = self.tracer
         tracing = tracer is not None and tracer.enabled
         if tracing:
+            if not plain:
+                raise OptimizerError(
+                    "the trace writes plain gradient-descent updates (w - η·g) only; an "
+                    "optimizer's, penalty's or clipping's update is not traced yet: trace "
+                    "without them (docs/optimizers.md)")
             tracer.before_update(self, learning_rate)
-        if self.schedule is not None:
-            learning_rate = self.schedule.rate(learning_rate)
-        if self.optimizer is None and self.clip is None and self.penalty is None:
+        if plain:
             for layer in self.layers:
                 layer.apply_update(learning_rate, n, self.update_biases)
         else:
