@@ -181,3 +181,26 @@ def test_the_trace_refuses_an_optimizer_update_rather_than_show_w_minus_eta_g(tm
     plain = write(tmp_path / "plain.json", dict(DENSE, schedule={"name": "step",
                                                                   "step_size": 1}))
     assert main(["trace", plain]) == 0
+
+
+def test_fraction_options_are_written_and_read_exactly(tmp_path):
+    from fractions import Fraction
+    spec = {"inputs": 1, "loss": "half_sse", "learning_rate": "1/10",
+            "layers": [{"activation": "linear", "weights": [[2]], "biases": [0]}],
+            "samples": [{"input": [1], "target": ["3/2"]}],
+            "optimizer": {"name": "sgd", "momentum": "1/2", "dampening": "1/4"},
+            "penalty": {"l2": "1/8"}, "schedule": {"name": "step", "step_size": 1,
+                                                   "gamma": "1/2"}}
+    net = Network.from_spec(spec, numbers="fraction")
+    net.train(epochs=3)
+    path = tmp_path / "f.json"
+    net.save(path)
+    saved = json.loads(path.read_text())
+    assert saved["optimizer"]["momentum"] == "1/2" and saved["penalty"]["l2"] == "1/8"
+    assert saved["schedule"]["lr"] == "1/80"
+    again = Network.from_spec(str(path), numbers="fraction")
+    assert again.layers[0].neurons[0].optimizer_state == net.layers[0].neurons[0].optimizer_state
+    assert isinstance(again.layers[0].neurons[0].weights[0], Fraction)
+    del spec["learning_rate"], spec["penalty"], spec["schedule"]
+    with pytest.raises(SpecError, match=r'^optimizer.momentum: the fraction "1/2" is read only'):
+        Network.from_spec(spec)

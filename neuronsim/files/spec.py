@@ -293,6 +293,23 @@ def check_training_keys(spec):
     return {key: checks[key](spec[key]) for key in _TRAINING_KEYS if key in spec}
 
 
+def _exact_options(value, where):
+    """The options of an object beside its name, "3/8" text read as a fraction
+    (accepted only with numbers="fraction", as every fraction in a file)."""
+    return {k: _fraction(v, f"{where}.{k}") if isinstance(v, str) else v
+            for k, v in value.items() if k != "name"}
+
+
+def _json_value(value):
+    """An option as the file writes it: a fraction as its "p/q" text."""
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}" if value.denominator != 1 \
+            else value.numerator
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
 def _named_object(value, where, known):
     if not isinstance(value, dict):
         raise SpecError(f"{where}: expected an object such as {{\"name\": \"{known[0]}\"}}, "
@@ -305,7 +322,7 @@ def _named_object(value, where, known):
 def _check_optimizer(value):
     """{"name": "adam", "betas": [0.9, 0.999], ...}: torch.optim's options by name."""
     name = _named_object(value, "optimizer", list(OPTIMIZERS))
-    options = {k: v for k, v in value.items() if k != "name"}
+    options = _exact_options(value, "optimizer")
     try:
         checked = check_options(name, options)
     except ValueError as exc:
@@ -320,7 +337,8 @@ def _check_schedule(value):
     """{"name": "step", "step_size": 10, ...}; a saved one adds last_epoch, lr, base_lr."""
     from ..core.schedules import SCHEDULES
     name = _named_object(value, "schedule", list(SCHEDULES))
-    options = {k: v for k, v in value.items() if k != "name" and k not in SCHEDULE_STATE}
+    options = {k: v for k, v in _exact_options(value, "schedule").items()
+               if k not in SCHEDULE_STATE}
     try:
         out = {"name": name, **check_schedule_options(name, options)}
     except ValueError as exc:
@@ -346,11 +364,12 @@ def _check_clip(value):
     unknown = sorted(set(value) - {"max_norm", "value"})
     if unknown:
         raise SpecError(f"clip.{unknown[0]}: unknown key (known: max_norm, value)")
+    value = _exact_options(value, "clip")
     try:
         Clip(value.get("max_norm"), value.get("value"))
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    return dict(value)
+    return value
 
 
 def _check_penalty(value):
@@ -360,6 +379,7 @@ def _check_penalty(value):
     unknown = sorted(set(value) - {"l1", "l2"})
     if unknown:
         raise SpecError(f"penalty.{unknown[0]}: unknown key (known: l1, l2)")
+    value = _exact_options(value, "penalty")
     try:
         Penalty(value.get("l1", 0), value.get("l2", 0))
     except ValueError as exc:
@@ -871,7 +891,7 @@ def _training_of(net, to_json):
         out["clip"] = net.clip.to_spec()
     if net.penalty is not None:
         out["penalty"] = net.penalty.to_spec()
-    return out
+    return {key: _json_value(value) for key, value in out.items()}
 
 
 def _optimizer_state_of(layer, to_json):
