@@ -338,10 +338,19 @@ class _TimeWriter(_Writer):
             sentence = sentence.replace(plain, latex)
         return self.prose(sentence)
 
+    def table(self, rows, headers):
+        """A table; in LaTeX the column titles and the "—" cells in ASCII spellings."""
+        if self.style == "latex":
+            for plain, latex in _LATEX_NOTE:
+                headers = [h.replace(plain, latex) for h in headers]
+            rows = [["--" if cell == "—" else cell for cell in row] for row in rows]
+        return super().table(rows, headers)
+
 
 # Symbols of the notes that LaTeX's text mode spells otherwise (before _Writer.prose).
 _LATEX_NOTE = [("δ̃", r"$\tilde{\delta}$"), ("∂", r"$\partial$"), ("—", "--"), ("≥", r"$\geq$"),
-               (">=", r"$\geq$"), ("<=", r"$\leq$")]
+               (">=", r"$\geq$"), ("<=", r"$\leq$"),
+               ("θ", r"$\theta$")]
 
 
 # ---------------------------------------------------------------- sections
@@ -421,6 +430,8 @@ def loss_section(record, w):
     else:
         text = f"E = {w.sum_of(terms)} = {numbers} = {w.num(record.loss)}"
     output_label = "outputs y[t]" if last == 0 else f"outputs a^({last + 2})[t]"
+    if w.style == "latex" and last > 0:
+        output_label = f"outputs $a^{{({last + 2})}}[t]$"
     headers = ["t", "target", output_label, f"E[t] ({record.loss_name})"]
     return w.table(rows, headers), [w.equation(text)]
 
