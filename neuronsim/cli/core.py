@@ -260,14 +260,17 @@ def run_trace(args):
         return trace_sequences_of(net, args)
     refuse_time_options(args, net)
     samples = sample_list(net, args, args.spec)
-    if args.input is None:
-        samples = starting_at(samples, args.sample)
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
     batch = trace_batch_size(args.batch_size, samples, args.steps,
                              shown_parameters(net, layers, neurons))
+    if args.sample != 1 and (args.input is not None or batch is not None):
+        raise NeuronsimError("--sample: online steps over the file's samples only (not with "
+                             "--input or --batch-size, whose batches follow the file's order)")
+    if args.input is None:
+        samples = starting_at(samples, args.sample)
     rate = learning_rate(net, args, args.spec)
     if batch is None:
         tracer = trace_steps(net, samples, args.steps, rate)
