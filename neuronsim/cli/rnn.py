@@ -11,6 +11,7 @@ from ..render.numfmt import format_number
 from ..render.tables import FORMATS, _Writer
 from ..trace.recurrent import (
     RecurrentTracer,
+    flow_header,
     gradient_flow,
     plot_gradient_flow,
     render_gradient_flow,
@@ -57,7 +58,7 @@ def render_network_flow(flow, spec, format, digits):
     names = [k for k in flow if k != "steps"]
     rows = [[str(t)] + [w.num(flow[name][i]) for name in names]
             for i, t in enumerate(flow["steps"])]
-    text = w.table(rows, ["t"] + [f"|δ[t]| {name}" for name in names])
+    text = w.table(rows, ["t"] + [flow_header(w, name) for name in names])
     lines = [f"{spec}: |δ[t]| of each recurrent layer (the length of its vector of δ_j[t]), "
              "with a target at the last step only, full BPTT; going back one step multiplies "
              "δ by Uᵀ·diag(g'(z[t])) (and adds what comes from the layer above).", "", text, ""]

@@ -779,13 +779,19 @@ def gradient_flow(length=20, recurrent_weight=1.5, input_weight=1.0, bias=0.0,
     return out
 
 
+def flow_header(w, name):
+    """"|δ[t]| name"; a Markdown table cell escapes its bars."""
+    header = f"|δ[t]| {name}"
+    return header.replace("|", "\\|") if w.fmt == "markdown" else header
+
+
 def render_gradient_flow(flow, format="plain", digits=4, recurrent_weight=None):
     """The table of :func:`gradient_flow`: t, then |δ[t]| per activation."""
     w = _Writer(format, digits, "nielsen", False)
     names = [k for k in flow if k != "steps"]
     rows = [[str(t)] + [w.num(flow[name][i]) for name in names]
             for i, t in enumerate(flow["steps"])]
-    headers = ["t"] + [f"|δ[t]| {name}" for name in names]
+    headers = ["t"] + [flow_header(w, name) for name in names]
     text = w.table(rows, headers)
     lines = [text, "", "Going back one step multiplies δ by u·g'(z[t]) (one neuron, no input "
              "after t = 1): g' <= 1 for tanh, <= 1/4 for sigmoid, = 1 for linear."]
