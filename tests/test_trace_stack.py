@@ -295,3 +295,27 @@ def test_bad_input_is_one_line(capsys, stack_file, argv, message):
     status, out, err = run(capsys, *argv)
     assert status == 2 and out == ""
     assert err.startswith("neuronsim: error: ") and err.count("\n") == 1 and message in err
+
+
+def test_the_tracers_refuse_the_other_kind_of_network_in_one_line():
+    from neuronsim.core.errors import NeuronsimError
+    from neuronsim.files import load_example
+    from neuronsim.trace import Tracer
+
+    net = network("parity")
+    Tracer().attach(net)
+    with pytest.raises(NeuronsimError, match="has a recurrent layer: trace its sequences with"):
+        net.forward_pass([[1], [0]])
+    ff = load_example("mazur")
+    RecurrentTracer().attach(ff)
+    with pytest.raises(NeuronsimError, match="no recurrent layer"):
+        ff.forward_pass([0.05, 0.1])
+
+
+def test_notebook_display_of_a_recurrent_tracer():
+    _, record, _ = traced("stack", None, 0)
+    tracer = RecurrentTracer()
+    assert tracer._repr_html_() == "<p>no sequence traced yet</p>"
+    tracer.records = [record] * 4
+    page = tracer._repr_html_()
+    assert page.count("<h2>Sequence 1") == 3 and "and 1 more sequence (tracer.render())" in page

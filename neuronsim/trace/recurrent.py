@@ -292,8 +292,19 @@ class RecurrentTracer(Recorder):
         self._finish_batch()
 
     def render(self, **options):
+        """All kept sequences as tables (see :func:`render_sequences`)."""
         self.flush()
         return render_sequences(self.sequences, **options)
+
+    def _repr_html_(self):
+        """Jupyter display: the first sequences' tables as HTML."""
+        self.flush()
+        shown = self.sequences[:3]
+        more = len(self.sequences) - len(shown)
+        text = render_sequences(shown, format="html", digits=6) if shown else ""
+        if more > 0:
+            text += f"<p>… and {more} more sequence{'s' if more != 1 else ''} (tracer.render())</p>"
+        return text or "<p>no sequence traced yet</p>"
 
 
 # ---------------------------------------------------------------- labels
