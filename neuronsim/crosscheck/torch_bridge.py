@@ -237,3 +237,153 @@ def torch_gradients(net, X, Y):
         "db": [linear.bias.grad.numpy() / n for linear, _ in layers],
         "loss": float(total.detach()) / n,
     }
+
+
+# ---------------------------------------------------------------- stacks over time
+def torch_stack_results(net, X, targets, mask):
+    """The cross-check quantities of a network that reads sequences, computed by torch.
+
+    Float64.  Each recurrent layer is an ``nn.RNN`` (tanh or relu) with
+    b_ih = b and b_hh = 0, each dense layer an ``nn.Linear`` and its activation
+    module.  The stack is run one step at a time (``rnn(a[:, None], h)``) so
+    that autograd keeps dE/da[t] of every recurrent state and dE/dz[t] of
+    every dense layer; a recurrent layer's δ[t] = dE/da[t] ⊙ g'(z[t]).  A
+    learned initial state is a leaf tensor with ``requires_grad``.
+
+    Truncated BPTT with k steps is built from its definition: E_t is
+    computed by running steps t-k+1..t again from the states a[t-k] of every
+    recurrent layer, detached (a[0] too when t = k); for t < k it reaches a[0].
+    ``X`` (m, T, n_in), ``targets`` (m, T, n_out), ``mask`` (m, T).
+    """
+    from .vectorized import is_paired
+
+    torch = _torch()
+    f64 = torch.float64
+    m, steps, _ = X.shape
+    stack = []          # per layer: (kind, module, activation module or None)
+    initial = []        # per layer: a[0] as a tensor (recurrent), else None
+    for l, (layer, arrays) in enumerate(zip(net.layers, net.to_arrays())):
+        W, b = arrays[0], arrays[2] if layer.kind == "recurrent" else arrays[1]
+        if layer.kind == "recurrent":
+            name = layer.activation.name
+            if name not in ("tanh", "relu"):
+                raise ValueError(f"torch.nn.RNN has tanh and relu recurrent layers only; this "
+                                 f"network's layer {l + 2} (net.layers[{l}]) is {name}")
+            rnn = torch.nn.RNN(W.shape[1], W.shape[0], nonlinearity=name, batch_first=True,
+                               dtype=f64)
+            with torch.no_grad():
+                for parameter, value in ((rnn.weight_ih_l0, W), (rnn.weight_hh_l0, arrays[1]),
+                                         (rnn.bias_ih_l0, b), (rnn.bias_hh_l0, np.zeros_like(b))):
+                    parameter.copy_(torch.tensor(value, dtype=f64))
+            stack.append(("recurrent", rnn, name))
+            state = layer.initial_state
+            a0 = torch.tensor(np.zeros(len(b)) if state is None
+                              else [float(v) for v in state], dtype=f64)
+            initial.append(a0.requires_grad_(bool(layer.learn_initial_state)))
+        else:
+            linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=f64)
+            with torch.no_grad():
+                linear.weight.copy_(torch.tensor(W, dtype=f64))
+                linear.bias.copy_(torch.tensor(b, dtype=f64))
+            stack.append(("dense", linear, _activation_module(torch.nn, layer.activation)))
+            initial.append(None)
+    inputs = torch.tensor(X, dtype=f64)
+    goal = torch.tensor(targets, dtype=f64)
+    weight = mask.astype(float)
+    if net.step_loss == "mean":
+        weight = weight / mask.sum(axis=1, keepdims=True)
+    weight = torch.tensor(weight, dtype=f64)
+    top = net.layers[-1]
+    paired = is_paired(net.loss.name, top.activation.name)
+
+    def run(start, stop, states, keep):
+        """Steps start..stop-1 from ``states`` (a[start] of each recurrent layer);
+        returns per step the (zs, activations) of every layer, and the last states."""
+        states = list(states)
+        record = []
+        for s in range(start, stop):
+            a, zs, activations = inputs[:, s], [], []
+            for l, (kind, module, activation) in enumerate(stack):
+                if kind == "recurrent":
+                    out, _ = module(a[:, None], states[l][None].contiguous())
+                    a = z = out[:, 0]
+                    states[l] = a
+                else:
+                    z = module(a)
+                    a = z if activation is None else activation(z)
+                if keep:
+                    z.retain_grad()
+                zs.append(z)
+                activations.append(a)
+            record.append((zs, activations))
+        return record, states
+
+    def loss_at(s, zs, activations):
+        return (_sample_losses(torch, net.loss.name, paired, zs[-1], activations[-1],
+                               goal[:, s]) * weight[:, s]).sum()
+
+    start_states = [None if a0 is None else a0.expand(m, len(a0)) for a0 in initial]
+    k = net.truncation
+    with torch.no_grad():
+        forward, _ = run(0, steps, start_states, False)
+    runs, total = [], 0
+    if k is None or k > steps:
+        record, _ = run(0, steps, start_states, True)
+        runs.append((0, record))
+        for s in range(steps):
+            if mask[:, s].any():
+                total = total + loss_at(s, *record[s])
+    else:
+        # the state after each step, without gradients, to hold constant
+        after = []
+        with torch.no_grad():
+            states = list(start_states)
+            for s in range(steps):
+                _, states = run(s, s + 1, states, False)
+                after.append(states)
+        for s in range(steps):
+            if not mask[:, s].any():
+                continue
+            start = s - k + 1          # a[start] (0-based: state after step start-1) is constant
+            if start > 0:
+                states = [None if a is None else a.detach() for a in after[start - 1]]
+            elif start == 0:
+                states = [None if a is None else a.detach() for a in start_states]
+            else:
+                states = start_states
+            record, _ = run(max(start, 0), s + 1, states, True)
+            runs.append((max(start, 0), record))
+            total = total + loss_at(s, *record[-1])
+    total.backward()
+    n = m if net.reduction == "mean" else 1
+    activations = [torch.stack([step[1][l] for step in forward], dim=1).numpy()
+                   for l in range(len(stack))]
+    deltas = [np.zeros_like(A) for A in activations]
+    for start, record in runs:
+        for offset, (zs, _) in enumerate(record):
+            for l, z in enumerate(zs):
+                if z.grad is not None:
+                    deltas[l][:, start + offset] += z.grad.numpy()
+    for l, (kind, _, name) in enumerate(stack):
+        if kind == "recurrent":   # z.grad was dE/da[t] there: δ = dE/da ⊙ g'(z), from a
+            A = activations[l]
+            deltas[l] = deltas[l] * (1.0 - A ** 2 if name == "tanh" else (A > 0).astype(float))
+
+    def grad(parameter):
+        return np.zeros(tuple(parameter.shape)) if parameter.grad is None else \
+            parameter.grad.numpy() / n
+
+    results = {"activations": activations, "deltas": deltas, "dW": [], "dU": [], "db": [],
+               "da0": [], "loss": float(total.detach()) / n}
+    for (kind, module, _), a0, layer in zip(stack, initial, net.layers):
+        if kind == "recurrent":
+            results["dW"].append(grad(module.weight_ih_l0))
+            results["dU"].append(grad(module.weight_hh_l0))
+            results["db"].append(grad(module.bias_ih_l0))
+            results["da0"].append(grad(a0) if layer.learn_initial_state else None)
+        else:
+            results["dW"].append(grad(module.weight))
+            results["dU"].append(None)
+            results["db"].append(grad(module.bias))
+            results["da0"].append(None)
+    return results
