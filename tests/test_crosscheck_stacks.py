@@ -368,3 +368,58 @@ def test_cli_gradcheck_accepts_a_stacked_file(tmp_path, capsys):
     assert "all 51 checked parameters agree" in out
     assert "layers[2].neurons[1].recurrent_weights[1]" in out
     assert "layers[1].initial_state[2]" in out
+
+
+# ---------------------------------------------------------------- verdicts on stacks
+def test_a_nan_in_a_stack_never_passes():
+    spec = user_stack()
+
+    def nan_in_dU(layers, X, Y):
+        results = textbook_stack(layers, X, Y)
+        results["dU"][2] = results["dU"][2].copy()
+        results["dU"][2][0, 1] = np.nan
+        return results
+
+    report = compare(Network.from_spec(spec), *user_batch(spec), against=nan_in_dU)
+    row = report.first_divergence
+    assert (row.name, row.status) == ("dE/dU⁽⁴⁾", "FAIL (NaN)")
+    assert [f.code for f in report.findings] == ["not_finite"]
+    assert report.diagnosis.startswith("dE/dU⁽⁴⁾ is not finite: yours has nan at dE/du₁₂⁽⁴⁾.")
+
+
+def test_an_exception_in_a_stack_function_is_theirs():
+    from neuronsim.crosscheck.usercode import UserCodeError
+
+    spec = user_stack()
+
+    def backprop(layers, X, Y):
+        return {"dU": [layer["U"] @ X for layer in layers]}
+
+    with pytest.raises(UserCodeError) as caught:
+        compare(Network.from_spec(spec), *user_batch(spec), against=backprop)
+    assert caught.value.filename == HERE
+    assert caught.value.line == backprop.__code__.co_firstlineno + 1
+    assert "your function" in str(caught.value) and "raised KeyError: 'U'" in str(caught.value)
+
+
+def test_a_shape_error_in_a_stack_function_gets_the_layers_shapes():
+    from neuronsim.crosscheck.usercode import UserCodeError
+
+    spec = user_stack()
+
+    def backprop(layers, X, Y):
+        return {"dU": [layers[1]["U"] @ X]}
+
+    with pytest.raises(UserCodeError) as caught:
+        compare(Network.from_spec(spec), *user_batch(spec), against=backprop)
+    assert "Shapes here: X (2, 4, 2), layers[0]['W'] (3, 2), layers[1]['W'] (3, 3), " \
+           "layers[1]['U'] (3, 3)" in str(caught.value)
+
+
+def test_cli_crosscheck_npz_of_a_stack(tmp_path, capsys):
+    path = stacked_file(tmp_path)
+    net = Network.from_spec(path)
+    saved = tmp_path / "mine.npz"
+    save_results(saved, textbook_stack(_layers(net), *user_batch(user_stack())))
+    assert main(["crosscheck", path, "--against", str(saved)]) == 0
+    assert "all 43 compared quantities agree" in capsys.readouterr().out
