@@ -209,7 +209,6 @@ def test_penalty_and_clipping_without_an_optimizer_are_torch_sgd():
 
 def test_without_an_optimizer_nothing_changes_and_no_state_is_kept():
     net, samples, *_ = dense_pair()
-    plain, *_ = dense_pair()
     net.train(samples, epochs=5, learning_rate=0.1)
     for layer in net.layers:
         for neuron in layer.neurons:

@@ -49,7 +49,7 @@ def test_ten_and_ten_epochs_are_byte_identical_to_twenty(tmp_path, base, setting
     assert main(["train", half, "--epochs", "10", "--save", twice] + options) == 0
     with open(once, "rb") as a, open(twice, "rb") as b:
         assert a.read() == b.read()
-    saved = json.loads(open(twice).read())
+    saved = json.loads((tmp_path / "10+10.json").read_text())
     assert saved["schedule"]["last_epoch"] == 20
     assert "optimizer_state" in saved["layers"][0]
     if base is RECURRENT:
@@ -135,8 +135,9 @@ def test_fraction_mode_refuses_adam_in_a_file_in_one_line(tmp_path, capsys):
     path = write(tmp_path / "g.json", spec)
     saved = str(tmp_path / "out.json")
     assert main(["train", path, "--numbers", "fraction", "--epochs", "2", "--quiet",
-                 "--batch-size", "full", "--optimizer", "sgd", "--momentum", "0.5", "--save", saved]) == 0
-    state = json.loads(open(saved).read())["layers"][1]["optimizer_state"]
+                 "--batch-size", "full", "--optimizer", "sgd", "--momentum", "0.5",
+                 "--save", saved]) == 0
+    state = json.loads((tmp_path / "out.json").read_text())["layers"][1]["optimizer_state"]
     assert all(isinstance(v, (int, str)) for v in state["biases"]["momentum_buffer"])
 
 

@@ -42,6 +42,11 @@ def lerp(start, end, weight):
 
 
 # --------------------------------------------------------------- one step each
+def sgd_state(o):
+    """torch's SGD state: momentum_buffer, empty until the first step (None)."""
+    return {"momentum_buffer": None} if o["momentum"] != 0 else {}
+
+
 def sgd(theta, g, state, lr, o, numbers):
     """torch.optim.SGD on one parameter; returns the new θ."""
     weight_decay, momentum = o["weight_decay"], o["momentum"]
@@ -56,6 +61,16 @@ def sgd(theta, g, state, lr, o, numbers):
         state["momentum_buffer"] = buf
         g = g + momentum * buf if o["nesterov"] else buf
     return theta + -lr * g
+
+
+def rmsprop_state(o):
+    """step 0, square_avg 0; momentum_buffer 0 with momentum, grad_avg 0 if centered."""
+    state = {"step": 0, "square_avg": 0}
+    if o["momentum"] > 0:
+        state["momentum_buffer"] = 0
+    if o["centered"]:
+        state["grad_avg"] = 0
+    return state
 
 
 def rmsprop(theta, g, state, lr, o, numbers):
@@ -77,6 +92,11 @@ def rmsprop(theta, g, state, lr, o, numbers):
     return theta + -lr * g / avg
 
 
+def adagrad_state(o):
+    """step 0, sum = initial_accumulator_value."""
+    return {"step": 0, "sum": o["initial_accumulator_value"]}
+
+
 def adagrad(theta, g, state, lr, o, numbers):
     """torch.optim.Adagrad on one parameter; returns the new θ."""
     state["step"] = step = state["step"] + 1
@@ -86,6 +106,14 @@ def adagrad(theta, g, state, lr, o, numbers):
     state["sum"] = state_sum = state["sum"] + g * g
     std = numbers.sqrt(state_sum) + o["eps"]
     return theta + -clr * g / std
+
+
+def adam_state(o):
+    """step 0, exp_avg 0, exp_avg_sq 0 (and max_exp_avg_sq 0 with amsgrad)."""
+    state = {"step": 0, "exp_avg": 0, "exp_avg_sq": 0}
+    if o["amsgrad"]:
+        state["max_exp_avg_sq"] = 0
+    return state
 
 
 def adam(theta, g, state, lr, o, numbers, decoupled=False):
@@ -119,54 +147,32 @@ def adamw(theta, g, state, lr, o, numbers):
 
 # --------------------------------------------------------------- the registry
 class OptimizerKind:
-    """One optimizer: its function, torch's option names with their defaults, and
-    its state's names (with their starting values)."""
+    """One optimizer: its step, its state's start, torch's option names with
+    their defaults, and whether it takes square roots."""
 
-    def __init__(self, name, step, defaults, needs_sqrt):
+    def __init__(self, name, step, new_state, defaults, needs_sqrt):
         self.name = name
         self.step = step
+        self.new_state = new_state
         self.defaults = defaults
         self.needs_sqrt = needs_sqrt
 
-    def new_state(self, o):
-        """A parameter's state before its first step (torch's, at its first step)."""
-        zero = 0
-        if self.name == "sgd":
-            return {"momentum_buffer": None} if o["momentum"] != 0 else {}
-        if self.name == "rmsprop":
-            state = {"step": 0, "square_avg": zero}
-            if o["momentum"] > 0:
-                state["momentum_buffer"] = zero
-            if o["centered"]:
-                state["grad_avg"] = zero
-            return state
-        if self.name == "adagrad":
-            return {"step": 0, "sum": o["initial_accumulator_value"]}
-        state = {"step": 0, "exp_avg": zero, "exp_avg_sq": zero}
-        if o["amsgrad"]:
-            state["max_exp_avg_sq"] = zero
-        return state
-
 
 OPTIMIZERS = {kind.name: kind for kind in (
-    OptimizerKind("sgd", sgd, {"momentum": 0, "dampening": 0, "weight_decay": 0,
-                               "nesterov": False}, False),
-    OptimizerKind("rmsprop", rmsprop, {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0,
-                                       "momentum": 0, "centered": False}, True),
-    OptimizerKind("adagrad", adagrad, {"lr_decay": 0, "weight_decay": 0,
-                                       "initial_accumulator_value": 0, "eps": 1e-10}, True),
-    OptimizerKind("adam", adam, {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0,
-                                 "amsgrad": False}, True),
-    OptimizerKind("adamw", adamw, {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2,
-                                   "amsgrad": False}, True),
+    OptimizerKind("sgd", sgd, sgd_state, {"momentum": 0, "dampening": 0, "weight_decay": 0,
+                                          "nesterov": False}, False),
+    OptimizerKind("rmsprop", rmsprop, rmsprop_state,
+                  {"alpha": 0.99, "eps": 1e-8, "weight_decay": 0, "momentum": 0,
+                   "centered": False}, True),
+    OptimizerKind("adagrad", adagrad, adagrad_state,
+                  {"lr_decay": 0, "weight_decay": 0, "initial_accumulator_value": 0,
+                   "eps": 1e-10}, True),
+    OptimizerKind("adam", adam, adam_state, {"betas": (0.9, 0.999), "eps": 1e-8,
+                                             "weight_decay": 0, "amsgrad": False}, True),
+    OptimizerKind("adamw", adamw, adam_state, {"betas": (0.9, 0.999), "eps": 1e-8,
+                                               "weight_decay": 1e-2, "amsgrad": False}, True),
 )}
 FLAGS = ("nesterov", "centered", "amsgrad")
-# the state names each optimizer may keep (the file's "optimizer_state" keys)
-STATE_NAMES = {"sgd": ("momentum_buffer",),
-               "rmsprop": ("step", "square_avg", "momentum_buffer", "grad_avg"),
-               "adagrad": ("step", "sum"),
-               "adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-               "adamw": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
 class OptimizerError(NeuronsimError, ValueError):

@@ -41,7 +41,7 @@ from ..core.layer import Layer
 from ..core.losses import LOSSES, get_loss
 from ..core.network import REDUCTIONS, STEP_LOSSES, Network
 from ..core.numbers import get_numbers
-from ..core.optimizers import OPTIMIZERS, STATE_NAMES, check_options
+from ..core.optimizers import OPTIMIZERS, check_options
 from ..core.recurrent import RecurrentLayer
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
