@@ -205,3 +205,17 @@ def test_fraction_options_are_written_and_read_exactly(tmp_path):
     del spec["learning_rate"], spec["penalty"], spec["schedule"]
     with pytest.raises(SpecError, match=r'^optimizer.momentum: the fraction "1/2" is read only'):
         Network.from_spec(spec)
+
+
+def test_stateless_sgd_and_fixed_biases_write_no_empty_state():
+    net = Network.from_spec(dict(DENSE, optimizer={"name": "sgd"}))
+    net.train(epochs=2)
+    spec = net.to_spec()
+    assert spec["optimizer"] == {"name": "sgd", "momentum": 0, "dampening": 0,
+                                 "weight_decay": 0, "nesterov": False}
+    assert all("optimizer_state" not in layer for layer in spec["layers"])
+    net = Network.from_spec(dict(DENSE, optimizer={"name": "adam"}, update_biases=False))
+    net.train(epochs=2)
+    state = net.to_spec()["layers"][0]["optimizer_state"]
+    assert list(state) == ["weights"]
+    assert Network.from_spec(net.to_spec()).to_spec() == net.to_spec()

@@ -455,7 +455,9 @@ class Network:
         each taken before its batch's update.  Training stops early once an
         epoch's loss is <= ``stop_loss``.  ``on_epoch(epoch, loss)`` is called
         after each epoch (1-based), ``on_batch(epoch, samples_done, loss_so_far)``
-        after each update (for progress bars).  A NaN or infinity stops training with a
+        after each update (for progress bars).  The update is the network's optimizer's,
+        with its penalty and clipping, if set (``set_optimizer`` ...); a schedule steps
+        at the end of each epoch.  A NaN or infinity stops training with a
         :class:`~neuronsim.core.errors.NumericalError` naming where it appeared.
         """
         pairs = self._sample_pairs(self.samples if samples is None else samples)

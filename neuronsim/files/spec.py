@@ -903,17 +903,19 @@ def _optimizer_state_of(layer, to_json):
     out = {}
     for parameter, attribute in _STATE_OWNERS.items():
         per_neuron = [(n.optimizer_state or {}).get(attribute) for n in layer.neurons]
-        if any(s is None for s in per_neuron):
-            continue
+        if any(not s for s in per_neuron) or (attribute != "bias" and not per_neuron[0][0]):
+            continue   # not updated (a fixed bias), or no state (sgd without momentum)
         if attribute == "bias":
             out[parameter] = {key: [one(key, s[key]) for s in per_neuron]
                               for key in per_neuron[0]}
         else:
             out[parameter] = {key: [[one(key, s[key]) for s in row] for row in per_neuron]
-                              for key in (per_neuron[0][0] if per_neuron[0] else {})}
+                              for key in per_neuron[0][0]}
     if layer.is_recurrent and layer.optimizer_state is not None:
         states = layer.optimizer_state["initial_state"]
-        out["initial_state"] = {key: [one(key, s[key]) for s in states] for key in states[0]}
+        if states[0]:
+            out["initial_state"] = {key: [one(key, s[key]) for s in states]
+                                    for key in states[0]}
     return out
 
 
