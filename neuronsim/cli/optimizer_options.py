@@ -46,7 +46,7 @@ def add_optimizer_options(parser):
                        help="clip each gradient to [-V, V] (clip_grad_value_)")
     group.add_argument("--l1", type=float, metavar="LAMBDA1", help="add λ1·Σ|w| to the loss")
     group.add_argument("--l2", type=float, metavar="LAMBDA2", help="add λ2/2·Σw² to the loss")
-    group.add_argument("--schedule", nargs="+", metavar="NAME [KEY=VALUE",
+    group.add_argument("--schedule", nargs="+", metavar=("NAME", "KEY=VALUE"),
                        help="learning rate per epoch: step step_size=N [gamma=G], "
                             "exponential gamma=G, cosine T_max=N [eta_min=E], "
                             "linear [start_factor=F end_factor=F total_iters=N]")
