@@ -34,6 +34,8 @@ _SYMBOLS = {
     "u": ("u", "u", "u"),
     "b": ("b", "b", "b"),
     "t": ("t", "t", "t"),
+    "h": ("h", "h", "h"),
+    "c": ("c", "c", "c"),
 }
 
 STYLES = ("text", "latex", "html", "ascii")
@@ -133,3 +135,56 @@ def partial_label(of_label, style="text"):
     if style == "html":
         return f"&part;E/&part;{of_label}"
     return f"dE/d{of_label}"
+
+
+# ---------------------------------------------------------------- gated layers
+#: the letter of each gate of an LSTM (i, f, g, o) or GRU (r, z, n), as torch writes them
+GATE_LETTERS = {"input": "i", "forget": "f", "cell": "g", "output": "o",
+                "reset": "r", "update": "z", "new": "n"}
+
+
+def gate_symbol(kind, letters, subscripts, superscript, style="text"):
+    """A gate's parameter: the gate's letter(s), a comma, then the indices, e.g.
+    w_{f,12}^{(2)}.  Unicode has no subscript f, g or z, so the text style
+    writes the subscript as ``_f,12`` (w_f,12⁽²⁾); LaTeX, HTML and ASCII as
+    for every other label."""
+    subs = [str(s) for s in subscripts]
+    joined = letters + "," + ("," if any(len(s) > 1 for s in subs) else "").join(subs)
+    if style == "text":
+        return f"{kind}_{joined}" + f"({superscript})".translate(_SUP)
+    if style == "latex":
+        return f"{kind}_{{{joined}}}^{{({superscript})}}"
+    if style == "html":
+        return f"{kind}<sub>{joined}</sub><sup>({superscript})</sup>"
+    if style == "ascii":
+        return f"{kind}_{joined}^({superscript})"
+    raise ValueError(f"unknown label style {style!r}")
+
+
+def gate_weight_label(layer_index, gate, unit_index, input_index, convention="nielsen",
+                      style="text"):
+    """w_{q,jk}^(l): gate q of unit j of ``net.layers[layer_index]``, from input k
+    (``gates[gate][unit_index].weights[input_index]``)."""
+    sup = weight_superscript(layer_index, convention)
+    return gate_symbol("w", GATE_LETTERS[gate], (unit_index + 1, input_index + 1), sup, style)
+
+
+def gate_recurrent_label(layer_index, gate, unit_index, from_index, style="text"):
+    """u_{q,jm}^(l): gate q of unit j, from h_m[t-1] of its own layer (the
+    layer's own number in both conventions, as u_ji^(l))."""
+    return gate_symbol("u", GATE_LETTERS[gate], (unit_index + 1, from_index + 1),
+                       layer_index + 2, style)
+
+
+def gate_bias_label(layer_index, gate, unit_index, side, convention="nielsen", style="text"):
+    """b_{xq,j}^(l) (``side`` "ih", torch's b_iq) or b_{hq,j}^(l) (``side`` "hh",
+    torch's b_hq): gate q of unit j's input-side or recurrent-side bias."""
+    sup = weight_superscript(layer_index, convention)
+    side_letter = {"ih": "x", "hh": "h"}[side]
+    return gate_symbol("b", side_letter + GATE_LETTERS[gate], (unit_index + 1,), sup, style)
+
+
+def gated_state_label(name, layer_index, unit_index, style="text"):
+    """h_j^(l)[0] (``name`` "initial_state") or c_j^(l)[0] ("initial_cell")."""
+    kind = {"initial_state": "h", "initial_cell": "c"}[name]
+    return symbol(kind, (unit_index + 1,), layer_index + 2, style) + "[0]"

@@ -527,7 +527,7 @@ class Network:
                     k = bad[0]
                     return (f"weights[{k}] of layers[{l}].neurons[{j}] "
                             f"({weight_label(l, j, k)} = {neuron.weights[k]})")
-                if not is_finite(neuron.bias):
+                if not is_finite(getattr(neuron, "bias", 0)):   # (a gate's biases show in z)
                     return (f"bias of layers[{l}].neurons[{j}] "
                             f"({bias_label(l, j)} = {neuron.bias})")
         # one step of a feed-forward network: the neurons hold its values
@@ -539,8 +539,10 @@ class Network:
         for t, step in enumerate(steps, start=1):
             for l, values in enumerate(step):
                 for j, value in enumerate(values):
-                    for quantity, number in (("z", value.z), ("a", value.output)):
-                        if not is_finite(number):
+                    # (an LSTM or GRU unit's record has no z: its gates' z are inside it)
+                    for quantity, number in (("z", getattr(value, "z", None)),
+                                             ("a", value.output)):
+                        if number is not None and not is_finite(number):
                             return (f"{quantity} of layers[{l}].neurons[{j}]{at(t)} "
                                     f"({neuron_label(quantity, l, j)} = {number})")
         if not is_finite(self.last_loss):
@@ -548,7 +550,8 @@ class Network:
         for t in range(len(steps), 0, -1):
             for l in range(len(self.layers) - 1, -1, -1):
                 for j, value in enumerate(steps[t - 1][l]):
-                    if value.delta is not None and not is_finite(value.delta):
+                    delta = getattr(value, "delta", None)
+                    if delta is not None and not is_finite(delta):
                         return (f"delta of layers[{l}].neurons[{j}]{at(t)} "
                                 f"({neuron_label('delta', l, j)})")
         return None

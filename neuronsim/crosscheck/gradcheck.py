@@ -22,8 +22,9 @@ averages two different slopes.  Such a parameter is reported with status
 
 import math
 
-from ..core.labels import (bias_label, initial_state_label, partial_label,
-                           recurrent_weight_label, weight_label)
+from ..core.labels import (bias_label, gate_bias_label, gate_recurrent_label,
+                           gate_weight_label, gated_state_label, initial_state_label,
+                           partial_label, recurrent_weight_label, weight_label)
 
 # numpy and tabulate are imported where used, so that ``import neuronsim``
 # (which exports gradcheck) stays free of them.
@@ -43,7 +44,8 @@ class GradientEntry:
         self.layer = layer
         self.neuron = neuron
         self.input = input          # None for a bias or an initial state
-        # "weights", "recurrent_weights", "bias" or "initial_state"
+        # "weights", "recurrent_weights", "bias", "bias_ih", "bias_hh",
+        # "initial_state" or "initial_cell"
         self.name = name or ("bias" if input is None else "weights")
         self.analytic = analytic
         self.numeric = numeric
@@ -55,8 +57,8 @@ class GradientEntry:
 
     def where(self):
         """The Python path of the parameter, e.g. ``layers[1].neurons[0].weights[1]``."""
-        if self.name == "initial_state":
-            return f"layers[{self.layer}].initial_state[{self.neuron}]"
+        if self.name in ("initial_state", "initial_cell"):
+            return f"layers[{self.layer}].{self.name}[{self.neuron}]"
         path = f"layers[{self.layer}].neurons[{self.neuron}]"
         return path + (f".{self.name}" if self.input is None else
                        f".{self.name}[{self.input}]")
@@ -169,36 +171,66 @@ def parameter_places(net, convention="nielsen"):
     """Every parameter of every layer kind, in the order of ``gradient_arrays()``:
     (label, name, (layer, neuron, input), get, set, (layer, group, row, column)),
     where ``gradient_arrays()[layer][group][row][column]`` is its gradient
-    (column None for a vector)."""
-    labels = {"weights": lambda l, j, k: weight_label(l, j, k, convention),
-              "recurrent_weights": recurrent_weight_label}
+    (column None for a vector).  ``neuron`` is the index in ``layer.neurons``
+    (for an LSTM or GRU a gate neuron, in torch's row order) or, for a learned
+    initial state, the unit."""
     places = []
     for l, layer in enumerate(net.layers):
+        label = _labels_of(layer, l, convention)
         for group, name in enumerate(layer.parameter_names()):
-            if name == "initial_state":
-                if layer.initial_state is None:
-                    layer.initial_state = [0.0] * layer.size
+            if name in ("initial_state", "initial_cell"):
+                if getattr(layer, name) is None:
+                    setattr(layer, name, [0.0] * layer.size)
                 for j in range(layer.size):
-                    places.append((initial_state_label(l, j), name, (l, j, None),
-                                   lambda j=j, layer=layer: layer.initial_state[j],
-                                   lambda v, j=j, layer=layer: layer.initial_state.__setitem__(j, v),
+                    places.append((label(name, j, None), name, (l, j, None),
+                                   lambda j=j, layer=layer, name=name: getattr(layer, name)[j],
+                                   lambda v, j=j, layer=layer, name=name:
+                                       getattr(layer, name).__setitem__(j, v),
                                    (l, group, j, None)))
                 continue
             for j, neuron in enumerate(layer.neurons):
-                if name == "bias":
-                    places.append((bias_label(l, j, convention), name, (l, j, None),
-                                   lambda neuron=neuron: neuron.bias,
-                                   lambda v, neuron=neuron: setattr(neuron, "bias", v),
+                values = getattr(neuron, name)
+                if not isinstance(values, list):   # a bias
+                    places.append((label(name, j, None), name, (l, j, None),
+                                   lambda neuron=neuron, name=name: getattr(neuron, name),
+                                   lambda v, neuron=neuron, name=name: setattr(neuron, name, v),
                                    (l, group, j, None)))
                     continue
-                values = getattr(neuron, name)
                 for k in range(len(values)):
-                    places.append((labels[name](l, j, k), name, (l, j, k),
+                    places.append((label(name, j, k), name, (l, j, k),
                                    lambda neuron=neuron, name=name, k=k: getattr(neuron, name)[k],
                                    lambda v, neuron=neuron, name=name, k=k:
                                        getattr(neuron, name).__setitem__(k, v),
                                    (l, group, j, k)))
     return places
+
+
+def _labels_of(layer, l, convention):
+    """label(name, j, k) of ``layers[l]``'s parameter ``name`` of neuron j, input k."""
+    gates = getattr(layer, "gates", None)
+    if gates is None:   # a dense or Elman layer: its neurons are the units
+        def label(name, j, k):
+            if name == "initial_state":
+                return initial_state_label(l, j)
+            if name == "bias":
+                return bias_label(l, j, convention)
+            if name == "recurrent_weights":
+                return recurrent_weight_label(l, j, k)
+            return weight_label(l, j, k, convention)
+        return label
+
+    n = layer.size
+
+    def gated(name, j, k):   # j: the row in torch's layout, gate j // n of unit j % n
+        if name in ("initial_state", "initial_cell"):
+            return gated_state_label(name, l, j)
+        gate, unit = layer.GATES[j // n], j % n
+        if name in ("bias_ih", "bias_hh"):
+            return gate_bias_label(l, gate, unit, name[-2:], convention)
+        if name == "recurrent_weights":
+            return gate_recurrent_label(l, gate, unit, k)
+        return gate_weight_label(l, gate, unit, k, convention)
+    return gated
 
 
 def gradcheck(net, samples=None, eps=1e-6, tolerance=1e-6, atol=1e-8, convention="nielsen"):

@@ -13,8 +13,9 @@ The format is documented in docs/spec.md.  In short::
       "samples": [{"input": [0.05, 0.1], "target": [0.01, 0.99]}]
     }
 
-A layer's ``"type"`` is its kind: ``"dense"`` (the default) or
-``"recurrent"`` (docs/spec.md, "Recurrent layers"), in any order.  A network
+A layer's ``"type"`` is its kind: ``"dense"`` (the default),
+``"recurrent"`` (docs/spec.md, "Recurrent layers"), ``"lstm"`` or ``"gru"``
+(docs/spec.md, "LSTM and GRU layers"), in any order.  A network
 with a recurrent layer reads sequences: its samples are
 ``{"input": [x[1], ..., x[T]], "target": [t[1], ..., t[T]] or t[T]}`` and it
 takes ``step_loss`` and ``truncation``.  Each kind's keys are checked by its
@@ -37,7 +38,9 @@ from fractions import Fraction
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from ..core.errors import SpecError
 from ..core.initializers import INITIALIZERS, initial_weights
+from ..core.gru import GRULayer
 from ..core.layer import Layer
+from ..core.lstm import LSTMLayer
 from ..core.losses import LOSSES, get_loss
 from ..core.network import REDUCTIONS, STEP_LOSSES, Network
 from ..core.numbers import get_numbers
@@ -72,7 +75,14 @@ _LAYER_KEYS = {"type", "activation", "weights", "biases", "size", "init", "seed"
 _RECURRENT_KEYS = {"type", "activation", "weights", "recurrent_weights", "biases",
                    "initial_state", "learn_initial_state", "size", "init", "seed", "scale",
                    "slope", "name", "optimizer_state"}
-LAYER_TYPES = ("dense", "recurrent")
+LAYER_TYPES = ("dense", "recurrent", "lstm", "gru")
+# the kinds that keep a state from step to step (a network with one reads sequences)
+SEQUENCE_TYPES = ("recurrent", "lstm", "gru")
+# gated kinds: their class (gate names in torch's order) and the keys of a layer
+GATED_KINDS = {"lstm": LSTMLayer, "gru": GRULayer}
+_GATED_KEYS = {"type", "size", "gates", "init", "seed", "scale", "initial_state",
+               "initial_cell", "learn_initial_state", "name", "optimizer_state"}
+_GATE_KEYS = ("weights", "recurrent_weights", "bias_ih", "bias_hh")
 
 
 def _is_number(value):
@@ -185,12 +195,12 @@ def check_spec(spec):
     if len(layers) > MAX_LAYERS:
         raise SpecError(f"layers: at most {MAX_LAYERS} layers, got {len(layers)}")
     kinds = [_layer_type(layer, f"layers[{i}]") for i, layer in enumerate(layers)]
-    sequential = "recurrent" in kinds
+    sequential = any(kind in SEQUENCE_TYPES for kind in kinds)
     if not sequential:
         for key in _SEQUENCE_KEYS:
             if key in spec:
                 raise SpecError(f"{key}: only for networks with a recurrent layer "
-                                "(\"type\": \"recurrent\")")
+                                "(\"type\": \"recurrent\", \"lstm\" or \"gru\")")
     bias_layout = _choice(spec.get("bias_layout", "separate"), BIAS_LAYOUTS,
                           "bias_layout", "bias layout")
     if sequential and bias_layout != "separate":
@@ -214,7 +224,7 @@ def check_spec(spec):
                                 f"{MAX_PARAMETERS:,} parameters (the limit for a "
                                 "plain-Python simulator)")
         checked = LAYER_CHECKS[kind](layer, where, n_prev, bias_layout, rng)
-        n_prev = len(checked["weights"])
+        n_prev = checked["size"] if "gates" in checked else len(checked["weights"])
         parameters += _parameter_count(checked)
         if parameters > MAX_PARAMETERS:
             raise SpecError(f"{where}: the network would have more than {MAX_PARAMETERS:,} "
@@ -252,6 +262,9 @@ def _layer_type(layer, where):
 
 def _parameter_count(checked):
     """Weights, recurrent weights and biases of a checked layer."""
+    if "gates" in checked:
+        n, gates = checked["size"], checked["gates"]
+        return len(gates) * n * (len(next(iter(gates.values()))["weights"][0]) + n + 2)
     rows = checked["weights"]
     count = len(rows) * (len(rows[0]) + 1)
     if "recurrent_weights" in checked:
@@ -389,6 +402,15 @@ def _check_penalty(value):
 
 # a layer's parameters as the file names them, with their shapes
 def _state_shapes(checked):
+    if "gates" in checked:   # torch's layout: the gates' rows one after the other
+        n = checked["size"]
+        rows = len(checked["gates"]) * n
+        n_in = len(next(iter(checked["gates"].values()))["weights"][0])
+        shapes = {"weights": (rows, n_in), "recurrent_weights": (rows, n),
+                  "bias_ih": (rows,), "bias_hh": (rows,)}
+        if checked.get("learn_initial_state"):
+            shapes.update({name: (n,) for name in GATED_KINDS[checked["type"]].STATES})
+        return shapes
     rows = len(checked["weights"])
     shapes = {"weights": (rows, len(checked["weights"][0])), "biases": (rows,)}
     if checked["type"] == "recurrent":
@@ -630,8 +652,113 @@ def _matrix(rows, n_rows, n_columns, where):
     return [_vector(row, n_columns, f"{where}[{j}]") for j, row in enumerate(rows)]
 
 
+def _check_gated_layer(layer, where, n_in, bias_layout, rng):
+    """An LSTM or GRU layer's keys: ``gates`` ({gate name: {"weights",
+    "recurrent_weights", "bias_ih", "bias_hh"}}, every gate of the kind), or
+    size + init (drawn gate by gate in torch's order: each gate's weights and
+    bias_ih, then its recurrent_weights and bias_hh, from one generator)."""
+    kind = layer["type"]
+    cls = GATED_KINDS[kind]
+    known = sorted(k for k in _GATED_KEYS if k != "initial_cell" or "initial_cell" in cls.STATES)
+    unknown = sorted(set(layer) - set(known))
+    if unknown:
+        extra = " (an LSTM or GRU has fixed activations)" if unknown[0] == "activation" else ""
+        raise SpecError(f"{where}.{unknown[0]}: unknown key for an {kind} layer{extra} "
+                        f"(known: {', '.join(known)})")
+    out = {"type": kind}
+    if "name" in layer:
+        out["name"] = layer["name"]
+    gate_names = cls.GATES
+    if "gates" in layer:
+        for key in ("init", "seed", "scale"):
+            if key in layer:
+                raise SpecError(f"{where}.{key}: give either gates or size + init, not both")
+        gates = layer["gates"]
+        if not isinstance(gates, dict):
+            raise SpecError(f"{where}.gates: expected an object by gate name "
+                            f"({', '.join(gate_names)}), got {_show(gates)}")
+        for name in gates:
+            if name not in gate_names:
+                raise SpecError(f"{where}.gates.{name}: not a gate of an {kind} layer "
+                                f"(its gates: {', '.join(gate_names)})")
+        for name in gate_names:
+            if name not in gates:
+                raise SpecError(f"{where}.gates.{name}: missing (an {kind} layer has the "
+                                f"gates {', '.join(gate_names)})")
+        first = gates[gate_names[0]]
+        rows = first.get("weights") if isinstance(first, dict) else None
+        if not isinstance(rows, list) or not rows:
+            raise SpecError(f"{where}.gates.{gate_names[0]}.weights: expected a list of rows "
+                            f"(one per unit), got {_show(rows)}")
+        size = len(rows)
+        if size > MAX_LAYER_SIZE:
+            raise SpecError(f"{where}.gates.{gate_names[0]}.weights: at most {MAX_LAYER_SIZE} "
+                            f"units, got {size}")
+        if "size" in layer and layer["size"] != size:
+            raise SpecError(f"{where}.size: says {_show(layer['size'])} but "
+                            f"gates.{gate_names[0]}.weights has {size} rows")
+        out["gates"] = {name: _check_gate(gates[name], f"{where}.gates.{name}", size, n_in)
+                        for name in gate_names}
+    else:
+        if "size" not in layer:
+            raise SpecError(f"{where}: give gates (the weights of each gate) or size + init")
+        size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
+        init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
+        scale = layer.get("scale")
+        if scale is not None:
+            _number(scale, f"{where}.scale")
+            if not 0 < scale <= MAX_SCALE:
+                raise SpecError(f"{where}.scale: must be above 0 and at most {MAX_SCALE:g}, "
+                                f"got {scale}")
+        if len(gate_names) * size * (n_in + size + 2) > MAX_PARAMETERS:
+            raise SpecError(f"{where}.size: an {kind} layer of {size} units with {n_in} inputs "
+                            f"is more than {MAX_PARAMETERS:,} parameters")
+        layer_rng = (random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
+                     if "seed" in layer else rng)
+        out["gates"] = {}
+        for name in gate_names:
+            weights, bias_ih = initial_weights(init, n_in, size, layer_rng, scale)
+            recurrent_weights, bias_hh = initial_weights(init, size, size, layer_rng, scale)
+            out["gates"][name] = {"weights": weights, "recurrent_weights": recurrent_weights,
+                                  "bias_ih": bias_ih, "bias_hh": bias_hh}
+    out["size"] = size
+    for name in cls.STATES:
+        if layer.get(name) is not None:
+            out[name] = _vector(layer[name], size, f"{where}.{name}")
+    learned = layer.get("learn_initial_state", False)
+    if not isinstance(learned, bool):
+        raise SpecError(f"{where}.learn_initial_state: expected true or false, "
+                        f"got {_show(learned)}")
+    if learned:
+        out["learn_initial_state"] = True
+    return out
+
+
+def _check_gate(gate, where, size, n_in):
+    """One gate's {"weights": n rows of n_in, "recurrent_weights": n rows of n,
+    "bias_ih": n, "bias_hh": n} (the biases 0 if left out)."""
+    if not isinstance(gate, dict):
+        raise SpecError(f"{where}: expected an object with {', '.join(_GATE_KEYS)}, "
+                        f"got {_show(gate)}")
+    unknown = sorted(set(gate) - set(_GATE_KEYS))
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}: unknown key for a gate "
+                        f"(known: {', '.join(_GATE_KEYS)})")
+    for key in ("weights", "recurrent_weights"):
+        if key not in gate:
+            raise SpecError(f"{where}.{key}: missing ({size} rows, one per unit)")
+    return {"weights": _matrix(gate["weights"], size, n_in, f"{where}.weights"),
+            "recurrent_weights": _matrix(gate["recurrent_weights"], size, size,
+                                         f"{where}.recurrent_weights"),
+            "bias_ih": (_vector(gate["bias_ih"], size, f"{where}.bias_ih")
+                        if "bias_ih" in gate else [0.0] * size),
+            "bias_hh": (_vector(gate["bias_hh"], size, f"{where}.bias_hh")
+                        if "bias_hh" in gate else [0.0] * size)}
+
+
 # Each layer kind's checks, by the "type" a file gives it.
-LAYER_CHECKS = {"dense": _check_layer, "recurrent": _check_recurrent_layer}
+LAYER_CHECKS = {"dense": _check_layer, "recurrent": _check_recurrent_layer,
+                "lstm": _check_gated_layer, "gru": _check_gated_layer}
 
 
 def check_sequence_sample(sample, where, n_in, n_out):
@@ -706,7 +833,10 @@ def _set_training(net, checked):
 
 
 _STATE_OWNERS = {"weights": "weights", "recurrent_weights": "recurrent_weights",
-                 "biases": "bias"}
+                 "biases": "bias", "bias_ih": "bias_ih", "bias_hh": "bias_hh"}
+# the parameters a layer owns itself (a learned initial state), not its neurons
+_LAYER_STATES = ("initial_state", "initial_cell")
+_SCALARS = ("bias", "bias_ih", "bias_hh")
 
 
 def _give_state(layer, parameter, states, convert):
@@ -715,16 +845,18 @@ def _give_state(layer, parameter, states, convert):
         return value if key == "step" or value is None else convert(value)
 
     names = list(states)
-    if parameter == "initial_state":
-        layer.optimizer_state = {"initial_state": [
-            {key: one(key, states[key][i]) for key in names} for i in range(layer.size)]}
+    if parameter in _LAYER_STATES:
+        if layer.optimizer_state is None:
+            layer.optimizer_state = {}
+        layer.optimizer_state[parameter] = [
+            {key: one(key, states[key][i]) for key in names} for i in range(layer.size)]
         return
     attribute = _STATE_OWNERS[parameter]
     for j, neuron in enumerate(layer.neurons):
         if neuron.optimizer_state is None:
             neuron.optimizer_state = {}
-        if attribute == "bias":
-            neuron.optimizer_state["bias"] = {key: one(key, states[key][j]) for key in names}
+        if attribute in _SCALARS:
+            neuron.optimizer_state[attribute] = {key: one(key, states[key][j]) for key in names}
         else:
             width = len(getattr(neuron, attribute))
             neuron.optimizer_state[attribute] = [{key: one(key, states[key][j][k])
@@ -754,8 +886,44 @@ def _recurrent_layer(layer, numbers):
         layer.get("learn_initial_state", False))
 
 
+def _gated_layer(layer, numbers):
+    """An LSTMLayer or GRULayer: the file's gates stacked in torch's layout."""
+    convert = numbers.convert
+    cls = GATED_KINDS[layer["type"]]
+    stacked = {key: [] for key in _GATE_KEYS}
+    for name in cls.GATES:
+        gate = layer["gates"][name]
+        stacked["weights"] += [[convert(w) for w in row] for row in gate["weights"]]
+        stacked["recurrent_weights"] += [[convert(u) for u in row]
+                                         for row in gate["recurrent_weights"]]
+        stacked["bias_ih"] += [convert(b) for b in gate["bias_ih"]]
+        stacked["bias_hh"] += [convert(b) for b in gate["bias_hh"]]
+    states = {name: [convert(v) for v in layer[name]] for name in cls.STATES if name in layer}
+    return cls.from_arrays(stacked["weights"], stacked["recurrent_weights"], stacked["bias_ih"],
+                           stacked["bias_hh"], numbers, initial_states=states,
+                           learn_initial_state=layer.get("learn_initial_state", False))
+
+
+def _gated_entry(layer, to_json):
+    """The file's entry of an LSTM or GRU layer (gates by name, then the states)."""
+    entry = {"type": layer.kind, "gates": {}}
+    for name, neurons in layer.gates.items():
+        entry["gates"][name] = {
+            "weights": [[to_json(w) for w in n.weights] for n in neurons],
+            "recurrent_weights": [[to_json(u) for u in n.recurrent_weights] for n in neurons],
+            "bias_ih": [to_json(n.bias_ih) for n in neurons],
+            "bias_hh": [to_json(n.bias_hh) for n in neurons]}
+    for name in layer.STATES:
+        if getattr(layer, name) is not None:
+            entry[name] = [to_json(v) for v in getattr(layer, name)]
+    if layer.learn_initial_state:
+        entry["learn_initial_state"] = True
+    return entry
+
+
 # Each layer kind's builder, by its "type".
-LAYER_BUILDERS = {"dense": _dense_layer, "recurrent": _recurrent_layer}
+LAYER_BUILDERS = {"dense": _dense_layer, "recurrent": _recurrent_layer,
+                  "lstm": _gated_layer, "gru": _gated_layer}
 
 
 def read_spec_file(path):
@@ -824,6 +992,14 @@ def spec_from_network(net, bias_layout="separate"):
     spec["inputs"] = net.n_inputs
     layers = []
     for layer in net.layers:
+        if layer.kind in GATED_KINDS:
+            entry = _gated_entry(layer, to_json)
+            if net.optimizer is not None:
+                state = _optimizer_state_of(layer, to_json)
+                if state:
+                    entry["optimizer_state"] = state
+            layers.append(entry)
+            continue
         entry = {"type": layer.kind} if sequential else {}
         entry["activation"] = layer.activation.name
         entry.update({k: to_json(v) for k, v in layer.activation.params.items()})
@@ -903,19 +1079,20 @@ def _optimizer_state_of(layer, to_json):
     out = {}
     for parameter, attribute in _STATE_OWNERS.items():
         per_neuron = [(n.optimizer_state or {}).get(attribute) for n in layer.neurons]
-        if any(not s for s in per_neuron) or (attribute != "bias" and not per_neuron[0][0]):
+        if any(not s for s in per_neuron) or (attribute not in _SCALARS
+                                               and not per_neuron[0][0]):
             continue   # not updated (a fixed bias), or no state (sgd without momentum)
-        if attribute == "bias":
+        if attribute in _SCALARS:
             out[parameter] = {key: [one(key, s[key]) for s in per_neuron]
                               for key in per_neuron[0]}
         else:
             out[parameter] = {key: [[one(key, s[key]) for s in row] for row in per_neuron]
                               for key in per_neuron[0][0]}
     if layer.is_recurrent and layer.optimizer_state is not None:
-        states = layer.optimizer_state["initial_state"]
-        if states[0]:
-            out["initial_state"] = {key: [one(key, s[key]) for s in states]
-                                    for key in states[0]}
+        for name in _LAYER_STATES:
+            states = layer.optimizer_state.get(name)
+            if states and states[0]:
+                out[name] = {key: [one(key, s[key]) for s in states] for key in states[0]}
     return out
 
 
