@@ -91,7 +91,7 @@ def test_dense_layer_may_say_its_type_in_an_ordinary_network():
     (with_layer(0, init="he"), "layers[0].init: give either weights and recurrent_weights"),
     (with_layer(1, type="recurrent"),
      "layers[1].recurrent_weights: missing (1 rows of 1"),
-    (with_layer(1, type="lstm"), "layers[1].type: unknown layer type \"lstm\""),
+    (with_layer(1, type="conv"), "layers[1].type: unknown layer type \"conv\""),
     (with_layer(1, weights=[[0.7, -0.6, 1]]), "layers[1].weights[0]: expected 2 numbers, got 3"),
     (spec(truncation=0), "truncation: must be between 1 and"),
     (spec(step_loss="max"), "step_loss: unknown step_loss \"max\""),

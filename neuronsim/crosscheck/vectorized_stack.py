@@ -1,5 +1,5 @@
 """Backpropagation through a stack of layer kinds, in numpy: an independent
-reference for networks of dense and Elman recurrent layers in any order.
+reference for networks of dense, Elman recurrent, LSTM and GRU layers in any order.
 
 It imports nothing from neuronsim (its activations and losses are written
 here again, on arrays) and it organises the work differently from the
@@ -30,7 +30,33 @@ Elman recurrent (W (n, n_prev), U (n, n), b (n,), initial state h0 (n,))::
                dW = Δᵀ A_prev[t],  dU = Δᵀ H[t-1],  db = Σ_rows Δ,
                dA_prev[t] = Δ W,   dH[t-1] = Δ U
 
-Here dA, dH are dE/dA, dE/dH and Δ = dE/dZ (the delta).  The backward functions
+LSTM (torch.nn.LSTM: W (4n, n_prev), U (4n, n), b_ih, b_hh (4n,), rows in the
+gate order i, f, g, o; initial state h0, c0 (n,))::
+
+    forward    Z[t] = A_prev[t] Wᵀ + b_ih + H[t-1] Uᵀ + b_hh = [Z_i Z_f Z_g Z_o]
+               I = σ(Z_i), F = σ(Z_f), G = tanh(Z_g), O = σ(Z_o)
+               C[t] = F ⊙ C[t-1] + I ⊙ G,   H[t] = O ⊙ tanh(C[t])
+    backward   dC = dH ⊙ O ⊙ (1 - tanh²(C[t])) + dC[t]_from_next   (dC[t]_from_next = F[t+1] ⊙ dC[t+1])
+               Δ_o = dH ⊙ tanh(C[t]) ⊙ O(1 - O),  Δ_i = dC ⊙ G ⊙ I(1 - I),
+               Δ_f = dC ⊙ C[t-1] ⊙ F(1 - F),      Δ_g = dC ⊙ I ⊙ (1 - G²)
+               Δ = [Δ_i Δ_f Δ_g Δ_o];  dW = Δᵀ A_prev[t],  dU = Δᵀ H[t-1],
+               db_ih = db_hh = Σ_rows Δ,  dA_prev[t] = Δ W,
+               dH[t-1] = Δ U,  dC[t-1] = dC ⊙ F
+
+GRU (torch.nn.GRU: W (3n, n_prev), U (3n, n), b_ih, b_hh (3n,), rows in the
+gate order r, z, n; initial state h0)::
+
+    forward    X̃ = A_prev[t] Wᵀ + b_ih = [X̃_r X̃_z X̃_n],  H̃ = H[t-1] Uᵀ + b_hh = [H̃_r H̃_z H̃_n]
+               R = σ(X̃_r + H̃_r),  Zu = σ(X̃_z + H̃_z),  N = tanh(X̃_n + R ⊙ H̃_n)
+               H[t] = (1 - Zu) ⊙ N + Zu ⊙ H[t-1]
+    backward   Δ_n = dH ⊙ (1 - Zu) ⊙ (1 - N²),  Δ_z = dH ⊙ (H[t-1] - N) ⊙ Zu(1 - Zu),
+               Δ_r = Δ_n ⊙ H̃_n ⊙ R(1 - R)
+               input side Δ = [Δ_r Δ_z Δ_n], recurrent side Δʰ = [Δ_r Δ_z R ⊙ Δ_n]
+               dW = Δᵀ A_prev[t],  db_ih = Σ_rows Δ,  dU = Δʰᵀ H[t-1],  db_hh = Σ_rows Δʰ,
+               dA_prev[t] = Δ W,  dH[t-1] = Δʰ U + dH ⊙ Zu
+
+Here dA, dH are dE/dA, dE/dH and Δ = dE/dZ (the delta; for LSTM and GRU the
+gates' Δ side by side, in torch's order).  The backward functions
 return the step's parameter gradients summed over the rows, and Δ itself (rows
 kept) under the key ``"Z"``: ``grads[name]`` is always dE/d(name).
 
@@ -218,6 +244,34 @@ class DenseCache:
 
 
 @dataclass
+class LSTMCache:
+    """What lstm_backward needs from lstm_forward at one step."""
+
+    params: dict
+    X_t: np.ndarray
+    H_prev: np.ndarray
+    C_prev: np.ndarray
+    Z: np.ndarray
+    gates: tuple      # I, F, G, O
+    C: np.ndarray
+    tanh_C: np.ndarray
+    H: np.ndarray
+
+
+@dataclass
+class GRUCache:
+    """What gru_backward needs from gru_forward at one step."""
+
+    params: dict
+    X_t: np.ndarray
+    H_prev: np.ndarray
+    Z: np.ndarray
+    gates: tuple      # R, Zu, N
+    H_tilde_n: np.ndarray
+    H: np.ndarray
+
+
+@dataclass
 class RecurrentCache:
     """What recurrent_backward needs from recurrent_forward at one step."""
 
@@ -269,6 +323,110 @@ def recurrent_backward(dH, cache, delta=None):
     return delta @ p["W"], delta @ p["U"], grads
 
 
+def _split(M, parts):
+    """The gates' blocks of columns, in torch's order."""
+    return np.split(M, parts, axis=-1)
+
+
+def lstm_forward(params, X_t, H_prev, C_prev):
+    """Z = X_t Wᵀ + b_ih + H_prev Uᵀ + b_hh; C = F ⊙ C_prev + I ⊙ G; H = O ⊙ tanh(C).
+    Returns (H, C, cache)."""
+    Z = X_t @ params["W"].T + params["b_ih"] + H_prev @ params["U"].T + params["b_hh"]
+    Z_i, Z_f, Z_g, Z_o = _split(Z, 4)
+    I, F, G, O = _sigmoid(Z_i), _sigmoid(Z_f), np.tanh(Z_g), _sigmoid(Z_o)
+    C = F * C_prev + I * G
+    tanh_C = np.tanh(C)
+    H = O * tanh_C
+    return H, C, LSTMCache(params, X_t, H_prev, C_prev, Z, (I, F, G, O), C, tanh_C, H)
+
+
+def lstm_backward(dH, dC_next, cache):
+    """The LSTM backward of the module docstring.  ``dC_next`` is F[t+1] ⊙ dC[t+1]
+    (zeros at the last step).  Returns (dX_t, dH_prev, dC_prev, grads) with
+    grads {"W", "U", "b_ih", "b_hh", "Z": Δ}."""
+    p = cache.params
+    I, F, G, O = cache.gates
+    dO = dH * cache.tanh_C
+    dC = dH * O * (1.0 - cache.tanh_C ** 2) + dC_next
+    dI, dF, dG = dC * G, dC * cache.C_prev, dC * I
+    delta = np.concatenate([dI * I * (1.0 - I), dF * F * (1.0 - F), dG * (1.0 - G * G),
+                            dO * O * (1.0 - O)], axis=-1)
+    grads = {"W": delta.T @ cache.X_t, "U": delta.T @ cache.H_prev,
+             "b_ih": delta.sum(axis=0), "b_hh": delta.sum(axis=0), "Z": delta}
+    return delta @ p["W"], delta @ p["U"], dC * F, grads
+
+
+def gru_forward(params, X_t, H_prev):
+    """R, Zu, N and H = (1 - Zu) ⊙ N + Zu ⊙ H_prev (torch's GRU).  Returns (H, cache)."""
+    X_r, X_z, X_n = _split(X_t @ params["W"].T + params["b_ih"], 3)
+    H_r, H_z, H_n = _split(H_prev @ params["U"].T + params["b_hh"], 3)
+    Z = np.concatenate([X_r + H_r, X_z + H_z, np.zeros_like(X_n)], axis=-1)
+    R, Zu = _sigmoid(X_r + H_r), _sigmoid(X_z + H_z)
+    Z[..., 2 * R.shape[-1]:] = X_n + R * H_n
+    N = np.tanh(X_n + R * H_n)
+    H = (1.0 - Zu) * N + Zu * H_prev
+    return H, GRUCache(params, X_t, H_prev, Z, (R, Zu, N), H_n, H)
+
+
+def gru_backward(dH, cache):
+    """The GRU backward of the module docstring.  Returns (dX_t, dH_prev, grads)
+    with grads {"W", "U", "b_ih", "b_hh", "Z": Δ (the input side)}."""
+    p = cache.params
+    R, Zu, N = cache.gates
+    delta_n = dH * (1.0 - Zu) * (1.0 - N * N)
+    delta_z = dH * (cache.H_prev - N) * Zu * (1.0 - Zu)
+    delta_r = delta_n * cache.H_tilde_n * R * (1.0 - R)
+    delta = np.concatenate([delta_r, delta_z, delta_n], axis=-1)
+    delta_h = np.concatenate([delta_r, delta_z, R * delta_n], axis=-1)
+    grads = {"W": delta.T @ cache.X_t, "b_ih": delta.sum(axis=0),
+             "U": delta_h.T @ cache.H_prev, "b_hh": delta_h.sum(axis=0), "Z": delta}
+    return delta @ p["W"], delta_h @ p["U"] + dH * Zu, grads
+
+
+#: the number of gates (rows of W per unit) of each kind
+GATE_COUNT = {"dense": 1, "recurrent": 1, "lstm": 4, "gru": 3}
+#: each kind's parameters, in the order of its gradients (the network's gradient_arrays)
+PARAMETERS = {"dense": ("W", "b"), "recurrent": ("W", "U", "b"),
+              "lstm": ("W", "U", "b_ih", "b_hh"), "gru": ("W", "U", "b_ih", "b_hh")}
+#: each kind's carried states (learned as h0, c0)
+STATES = {"dense": (), "recurrent": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
+
+
+def step_forward(p, A_prev, state):
+    """One step of any kind: (A, new state (a tuple), cache)."""
+    kind = p["kind"]
+    if kind == "dense":
+        A, cache = dense_forward(p, A_prev)
+        return A, (), cache
+    if kind == "recurrent":
+        A, cache = recurrent_forward(p, A_prev, state[0])
+        return A, (A,), cache
+    if kind == "lstm":
+        H, C, cache = lstm_forward(p, A_prev, *state)
+        return H, (H, C), cache
+    H, cache = gru_forward(p, A_prev, state[0])
+    return H, (H,), cache
+
+
+def step_backward(p, dA, from_next, cache, delta=None):
+    """One step back of any kind: (dA_prev, what goes to step t-1 (a tuple), grads).
+    ``from_next``: what step t+1 sent (dH[t], and dC[t] for an LSTM)."""
+    kind = p["kind"]
+    if kind == "dense":
+        dA_prev, grads = dense_backward(dA, cache, delta)
+        return dA_prev, (), grads
+    if kind == "recurrent":
+        dA_prev, dH_prev, grads = recurrent_backward(dA + from_next[0], cache, delta)
+        return dA_prev, (dH_prev,), grads
+    if delta is not None:
+        raise ValueError(f"a {kind} layer's output is not paired with a loss")
+    if kind == "lstm":
+        dA_prev, dH_prev, dC_prev, grads = lstm_backward(dA + from_next[0], from_next[1], cache)
+        return dA_prev, (dH_prev, dC_prev), grads
+    dA_prev, dH_prev, grads = gru_backward(dA + from_next[0], cache)
+    return dA_prev, (dH_prev,), grads
+
+
 # ---------------------------------------------------------------- the stack over time
 @dataclass
 class StackForward:
@@ -288,7 +446,9 @@ class StackResult:
     each sequence's own loss, as truncation allows, 0 where nothing reaches);
     ``grads`` per layer in the order of the parameters: (dW, db) dense,
     (dW, dU, db) recurrent, (dW, dU, db, dh0) recurrent with a learned initial
-    state, reduced as the batch loss."""
+    state, (dW, dU, db_ih, db_hh[, dh0[, dc0]]) LSTM and GRU, reduced as the batch
+    loss.  For an LSTM or GRU layer ``zs`` and ``deltas`` hold its gates side by
+    side (m, T, 4n or 3n; torch's order) and ``activations`` its H (m, T, n)."""
 
     loss: float
     sequence_losses: np.ndarray
@@ -305,28 +465,35 @@ def _prepare(layers, n_in):
     prepared, n_prev = [], n_in
     for l, layer in enumerate(layers):
         kind = layer.get("kind", "dense")
-        if kind not in ("dense", "recurrent"):
-            raise ValueError(f"layers[{l}]: kind must be 'dense' or 'recurrent', not {kind!r}")
-        p = {"kind": kind, "activation": layer["activation"],
-             "W": np.asarray(layer["W"], dtype=float), "b": np.asarray(layer["b"], dtype=float)}
-        name = activation_name(p["activation"])
-        n = p["W"].shape[0] if p["W"].ndim == 2 else -1
-        if p["W"].shape != (n, n_prev):
-            raise ValueError(f"layers[{l}]: W must have shape (n, {n_prev}), not {p['W'].shape}")
-        if p["b"].shape != (n,):
-            raise ValueError(f"layers[{l}]: b must have shape ({n},), not {p['b'].shape}")
-        if kind == "recurrent":
-            if name == "softmax":
-                raise ValueError(f"layers[{l}]: a recurrent layer takes an element-wise "
-                                 f"activation, not softmax")
-            p["U"] = np.asarray(layer["U"], dtype=float)
-            if p["U"].shape != (n, n):
-                raise ValueError(f"layers[{l}]: U must have shape ({n}, {n}), not {p['U'].shape}")
-            h0 = layer.get("h0")
-            p["h0"] = np.zeros(n) if h0 is None else np.asarray(h0, dtype=float)
-            if p["h0"].shape != (n,):
-                raise ValueError(f"layers[{l}]: h0 must have shape ({n},), not {p['h0'].shape}")
-            p["learn_h0"] = bool(layer.get("learn_h0", False))
+        if kind not in GATE_COUNT:
+            raise ValueError(f"layers[{l}]: kind must be one of {', '.join(GATE_COUNT)}, "
+                             f"not {kind!r}")
+        p = {"kind": kind, "activation": layer.get("activation", "tanh")}
+        for name in PARAMETERS[kind]:
+            p[name] = np.asarray(layer[name], dtype=float)
+        gates = GATE_COUNT[kind]
+        rows = p["W"].shape[0] if p["W"].ndim == 2 else -1
+        n = rows // gates if rows % gates == 0 else -1
+        if p["W"].shape != (gates * n, n_prev) or n < 1:
+            shape = f"({gates}n, {n_prev})" if gates > 1 else f"(n, {n_prev})"
+            raise ValueError(f"layers[{l}]: W must have shape {shape}, not {p['W'].shape}")
+        for name in PARAMETERS[kind][1:]:
+            expected = (gates * n, n) if name == "U" else (gates * n,)
+            if p[name].shape != expected:
+                raise ValueError(f"layers[{l}]: {name} must have shape {expected}, "
+                                 f"not {p[name].shape}")
+        if kind == "recurrent" and activation_name(p["activation"]) == "softmax":
+            raise ValueError(f"layers[{l}]: a recurrent layer takes an element-wise "
+                             f"activation, not softmax")
+        activation_name(p["activation"])
+        p["n"] = n
+        for name in STATES[kind]:
+            value = layer.get(name)
+            p[name] = np.zeros(n) if value is None else np.asarray(value, dtype=float)
+            if p[name].shape != (n,):
+                raise ValueError(f"layers[{l}]: {name} must have shape ({n},), "
+                                 f"not {p[name].shape}")
+        p["learn_h0"] = bool(layer.get("learn_h0", False))
         prepared.append(p)
         n_prev = n
     return prepared
@@ -342,17 +509,13 @@ def stack_forward(layers, X):
     m, steps, _ = X.shape
     params = _prepare(layers, X.shape[2])
     zs = [np.zeros((m, steps, p["W"].shape[0])) for p in params]
-    activations = [np.zeros_like(Z) for Z in zs]
+    activations = [np.zeros((m, steps, p["n"])) for p in params]
     caches = [[None] * steps for _ in params]
-    state = [np.tile(p["h0"], (m, 1)) if p["kind"] == "recurrent" else None for p in params]
+    state = [tuple(np.tile(p[name], (m, 1)) for name in STATES[p["kind"]]) for p in params]
     for t in range(steps):
         A = X[:, t]
         for l, p in enumerate(params):
-            if p["kind"] == "recurrent":
-                A, cache = recurrent_forward(p, A, state[l])
-                state[l] = A
-            else:
-                A, cache = dense_forward(p, A)
+            A, state[l], cache = step_forward(p, A, state[l])
             caches[l][t] = cache
             zs[l][:, t] = cache.Z
             activations[l][:, t] = A
@@ -368,6 +531,10 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
         {"kind": "dense", "W": (n, n_prev), "b": (n,), "activation": name}
         {"kind": "recurrent", "W": (n, n_prev), "U": (n, n), "b": (n,),
          "activation": name, "h0": (n,) or None, "learn_h0": bool}
+        {"kind": "lstm", "W": (4n, n_prev), "U": (4n, n), "b_ih": (4n,), "b_hh": (4n,),
+         "h0": (n,) or None, "c0": (n,) or None, "learn_h0": bool (h0 and c0)}
+        {"kind": "gru", "W": (3n, n_prev), "U": (3n, n), "b_ih": (3n,), "b_hh": (3n,),
+         "h0": (n,) or None, "learn_h0": bool}
 
     an activation being a name or ``{"name": "leaky_relu", "slope": s}``.
     ``X`` (m, T, n_in), ``targets`` (m, T, n_out), ``mask`` (m, T) booleans:
@@ -389,7 +556,7 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
     mask = np.broadcast_to(np.asarray(mask, dtype=bool), (m, steps))
     if step_loss == "mean" and not mask.any(axis=1).all():
         raise ValueError("step_loss='mean' needs at least one step with a target in every sequence")
-    n_out = params[-1]["W"].shape[0]
+    n_out = params[-1]["n"]
     if targets.shape != (m, steps, n_out):
         raise ValueError(f"targets must have shape ({m}, {steps}, {n_out}), not {targets.shape}")
 
@@ -405,7 +572,7 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
     sequence_losses = (step_values * weight).sum(axis=1)
 
     deltas = [np.zeros_like(Z) for Z in fwd.zs]
-    sums = [{name: np.zeros_like(p[name]) for name in ("W", "U", "b", "h0") if name in p}
+    sums = [{name: np.zeros_like(p[name]) for name in PARAMETERS[p["kind"]] + STATES[p["kind"]]}
             for p in params]
     for t in range(steps):
         if mask[:, t].any():
@@ -414,12 +581,8 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
     n = m if reduction == "mean" else 1
     grads = []
     for p, s in zip(params, sums):
-        if p["kind"] == "dense":
-            grads.append((s["W"] / n, s["b"] / n))
-        elif p["learn_h0"]:
-            grads.append((s["W"] / n, s["U"] / n, s["b"] / n, s["h0"] / n))
-        else:
-            grads.append((s["W"] / n, s["U"] / n, s["b"] / n))
+        names = PARAMETERS[p["kind"]] + (STATES[p["kind"]] if p["learn_h0"] else ())
+        grads.append(tuple(s[name] / n for name in names))
     return StackResult(float(sequence_losses.sum() / n), sequence_losses, outputs, fwd.zs,
                        fwd.activations, deltas, grads, fwd)
 
@@ -438,8 +601,9 @@ def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, delt
         else:
             seed_dA = np.where(has_target, output_grad(loss, A_t, T_t) * w_t, 0.0)
     first = 0 if truncation is None else max(0, t - truncation + 1)
-    # dE_t/dH[s] of each recurrent layer, arriving from step s+1 (none yet at s = t)
-    from_next = [np.zeros(p["W"].shape[0]) for p in params]
+    # dE_t/dH[s] (and dE_t/dC[s]) of each recurrent layer, arriving from step s+1
+    # (none yet at s = t)
+    from_next = [tuple(np.zeros(p["n"]) for _ in STATES[p["kind"]]) for p in params]
     for s in range(t, first - 1, -1):
         dA_from_above = None
         for l in range(top, -1, -1):
@@ -454,16 +618,15 @@ def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, delt
                         dA = seed_dA
             else:
                 dA = dA_from_above
-            if p["kind"] == "dense":
-                dA_from_above, g = dense_backward(dA, cache, delta)
-            else:
-                dA_from_above, dH_prev, g = recurrent_backward(dA + from_next[l], cache, delta)
+            dA_from_above, to_previous, g = step_backward(p, dA, from_next[l], cache, delta)
+            if to_previous:
                 crossings = t - s + 1   # time transitions from step t to H[s-1]
                 if truncation is None or crossings <= truncation - 1:
                     if s > 0:
-                        from_next[l] = dH_prev
-                    else:   # H[s-1] is the initial state
-                        sums[l]["h0"] += dH_prev.sum(axis=0)
+                        from_next[l] = to_previous
+                    else:   # H[s-1] (and C[s-1]) is the initial state
+                        for name, value in zip(STATES[p["kind"]], to_previous):
+                            sums[l][name] += value.sum(axis=0)
             deltas[l][:, s] += g["Z"]
             for name, value in g.items():
                 if name != "Z":
