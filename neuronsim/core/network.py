@@ -45,6 +45,11 @@ REDUCTIONS = ("mean", "sum")
 STEP_LOSSES = ("sum", "mean")
 
 
+def _backward_value(record):
+    """A record's δ = dE/dz, or an LSTM/GRU unit's dE/dh (its gates hold the δs)."""
+    return record.delta if hasattr(record, "delta") else record.output_grad
+
+
 class Network:
     """A network of layers: :class:`~neuronsim.core.layer.Layer` objects, and
     :class:`~neuronsim.core.recurrent.RecurrentLayer` objects anywhere.
@@ -470,7 +475,7 @@ class Network:
         """Stop at the first NaN or infinity (a quick test, then a full search)."""
         is_finite = self.numbers.is_finite
         if self.is_sequential:
-            first = sum(r.delta for step in self.history for r in step[0])
+            first = sum(_backward_value(r) for step in self.history for r in step[0])
         else:
             first = sum(n.delta for n in self.layers[0].neurons)
         if not (is_finite(loss) and is_finite(first)):
@@ -550,7 +555,7 @@ class Network:
         for t in range(len(steps), 0, -1):
             for l in range(len(self.layers) - 1, -1, -1):
                 for j, value in enumerate(steps[t - 1][l]):
-                    delta = getattr(value, "delta", None)
+                    delta = _backward_value(value)
                     if delta is not None and not is_finite(delta):
                         return (f"delta of layers[{l}].neurons[{j}]{at(t)} "
                                 f"({neuron_label('delta', l, j)})")
