@@ -14,7 +14,11 @@ import pytest
 
 from neuronsim import Network
 from neuronsim.core.errors import SpecError
-from neuronsim.core.labels import gate_bias_label, gate_recurrent_label, gate_weight_label
+from neuronsim.core.labels import (
+    gate_bias_label,
+    gate_recurrent_label,
+    gate_weight_label,
+)
 from neuronsim.crosscheck.gradcheck import gradcheck
 from neuronsim.crosscheck.vectorized_stack import stack_bptt
 
@@ -159,9 +163,9 @@ def test_per_neuron_network_equals_the_numpy_stack_reference(truncation):
                 assert relative_error(deltas, expected.deltas[l][len(outputs) - 1]) <= RTOL
     assert relative_error(outputs, expected.outputs) <= RTOL
     assert relative_error(np.mean(losses), expected.loss) <= RTOL
-    for l, (ours, theirs) in enumerate(zip(net.gradient_arrays(), expected.grads)):
-        assert len(ours) == len(theirs)
-        for a, b in zip(ours, theirs):
+    for l, (mine, theirs) in enumerate(zip(net.gradient_arrays(), expected.grads)):
+        assert len(mine) == len(theirs)
+        for a, b in zip(mine, theirs):
             assert relative_error(a, b) <= RTOL, l
 
 
@@ -198,11 +202,11 @@ def test_size_and_init_draw_gate_by_gate_in_torch_order():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"activation": "tanh"}, "layers[0].activation: unknown key for an lstm layer "
-                             "(an LSTM or GRU has fixed activations)"),
+    ({"activation": "tanh"}, ("layers[0].activation: unknown key for an lstm layer "
+                              "(an LSTM or GRU has fixed activations)")),
     ({"gates": {"input": {}}}, "layers[0].gates.forget: missing"),
-    ({"gates": {"reset": {}}}, "layers[0].gates.reset: not a gate of an lstm layer "
-                               "(its gates: input, forget, cell, output)"),
+    ({"gates": {"reset": {}}}, ("layers[0].gates.reset: not a gate of an lstm layer "
+                                "(its gates: input, forget, cell, output)")),
     ({"init": "he"}, "layers[0].init: give either gates or size + init"),
     ({"size": 3}, "layers[0].size: says 3 but gates.input.weights has 1 rows"),
     ({"initial_cell": [1, 2]}, "layers[0].initial_cell: expected 1 numbers, got 2"),
@@ -232,7 +236,7 @@ def test_malformed_gate_entries_say_where():
 
 # ---------------------------------------------------------------- torch
 torch = pytest.importorskip("torch", reason="torch is optional (pip install torch==2.13.0)")
-from test_stacks import dense_layer, ours, torch_truncated  # noqa: E402
+from test_stacks import dense_layer, ours, torch_truncated
 
 F64 = torch.float64
 
