@@ -597,10 +597,17 @@ class Network:
         return service("network_to_torch")(self, **options)
 
     def __repr__(self):
-        """Sizes from the inputs on; a recurrent layer's size is written r4."""
-        sizes = "-".join([str(self.n_inputs)] + [("r" if layer.is_recurrent else "") + str(layer.size)
+        """Sizes from the inputs on; a recurrent layer's size is written r4, an
+        LSTM's lstm4 and a GRU's gru4 (whose activations are fixed: named by kind)."""
+        def prefix(layer):
+            if not layer.is_recurrent:
+                return ""
+            return "r" if layer.kind == "recurrent" else layer.kind
+
+        sizes = "-".join([str(self.n_inputs)] + [prefix(layer) + str(layer.size)
                                                  for layer in self.layers])
-        acts = ", ".join(layer.activation.name for layer in self.layers)
+        acts = ", ".join(layer.kind if hasattr(layer, "gates") else layer.activation.name
+                         for layer in self.layers)
         return f"Network({sizes}; {acts}; loss {self.loss.name})"
 
     def _repr_html_(self):
