@@ -63,10 +63,10 @@ def add_convention_option(parser):
                              "(default; w_jk^(l) feeds layer l) or ng (w_jk^(l) feeds layer l+1)")
 
 
-def load_spec(spec, numbers):
-    """A feed-forward network from a file path, or a bundled example's name
-    (mazur, four-layer, xor).  A recurrent network file is refused in one line:
-    these commands walk one forward pass of a feed-forward network."""
+def load_spec(spec, numbers, sequences=False):
+    """A network from a file path, or a bundled example's name (mazur,
+    four-layer, xor, rnn).  Unless ``sequences`` (the command handles networks
+    with recurrent layers), a recurrent network file is refused in one line."""
     get_numbers(numbers)   # an unknown --numbers is reported before the file is read
     shown = spec
     if not os.path.exists(spec) and spec in EXAMPLES:
@@ -77,7 +77,7 @@ def load_spec(spec, numbers):
         if str(exc).startswith(str(spec)):
             raise
         raise NeuronsimError(f"{spec}: {exc}") from None
-    if net.is_sequential:
+    if net.is_sequential and not sequences:
         raise NeuronsimError(f"{shown}: a recurrent network: use neuronsim rnn-trace / "
                              "rnn-train")
     return net
@@ -93,8 +93,33 @@ def sample_from_args(net, args):
         return None, None
     if args.input is None or args.target is None:
         raise NeuronsimError("give both --input and --target")
+    if net.is_sequential:
+        return sequence_from_args(net, args)
     return (parse_vector(args.input, net, "--input", net.sizes[0]),
             parse_vector(args.target, net, "--target", net.sizes[-1]))
+
+
+def sequence_from_args(net, args):
+    """A sequence for a network with a recurrent layer: ``--input`` gives x[1],
+    x[2], ... one after another (T × inputs numbers); ``--target`` gives one
+    target per step (T × outputs numbers) or the last step's only (outputs
+    numbers: many-to-one)."""
+    n_in, n_out = net.n_inputs, net.n_outputs
+    if len(args.input) % n_in:
+        raise NeuronsimError(f"--input: a sequence of vectors of {n_in} numbers, one after "
+                             f"another: expected a multiple of {n_in} numbers, got "
+                             f"{len(args.input)}")
+    xs = parse_vector(args.input, net, "--input", len(args.input))
+    steps = len(xs) // n_in
+    xs = [xs[t * n_in:(t + 1) * n_in] for t in range(steps)]
+    if len(args.target) not in (n_out, steps * n_out):
+        raise NeuronsimError(f"--target: expected {n_out} numbers (the target of the last "
+                             f"step) or {steps * n_out} (one target of {n_out} per step), got "
+                             f"{len(args.target)}")
+    ts = parse_vector(args.target, net, "--target", len(args.target))
+    if len(ts) == n_out:
+        return xs, ts
+    return xs, [ts[t * n_out:(t + 1) * n_out] for t in range(steps)]
 
 
 def parse_vector(texts, net, option, length):
@@ -143,7 +168,7 @@ def check_digits(digits):
 
 
 def run_explain(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
     explanation = explain(net, args.label, x, t, convention=args.convention)
     sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),

@@ -1,0 +1,262 @@
+"""The hand-derivation tools on networks with recurrent layers: explain through time,
+worksheets per time step and their marking, and the early-update mistake.
+
+Every number explain shows is the network's own: the value it adds up from the shown
+terms equals net.gradient_arrays() (and net.history for a δ) exactly, in every number
+mode, for stacks of dense and recurrent layers in any order, full and truncated BPTT.
+"""
+
+import random
+from fractions import Fraction
+
+import pytest
+
+from neuronsim import Network
+from neuronsim.cli.main import main
+from neuronsim.core.errors import NeuronsimError
+from neuronsim.files import load_example
+from neuronsim.hand.explain import explain, render_explanation
+from neuronsim.hand.explain_time import MAX_DELTA_LINES, backward_line
+
+T = 4
+
+# (layer kinds bottom first, (activation, width) per layer, loss, initial state, targets)
+STACKS = {
+    "rnn-dense": (["recurrent", "dense"], [("tanh", 3), ("sigmoid", 1)],
+                  "binary_cross_entropy", None, "every"),
+    "dense-rnn-dense": (["dense", "recurrent", "dense"], [("tanh", 2), ("tanh", 3), ("linear", 2)],
+                        "half_sse", None, "some"),
+    "rnn-rnn-softmax": (["recurrent", "recurrent", "dense"],
+                        [("tanh", 2), ("sigmoid", 2), ("softmax", 3)], "cross_entropy", "learned",
+                        "some"),
+    "learned-h0-on-top": (["dense", "recurrent"], [("relu", 3), ("sigmoid", 2)], "mse", "learned",
+                          "last"),
+    "rnn-dense-rnn": (["recurrent", "dense", "recurrent", "dense"],
+                      [("tanh", 2), ("tanh", 2), ("tanh", 2), ("linear", 1)], "half_sse",
+                      "learned", "every"),
+    "exact-linear": (["dense", "recurrent", "dense"],
+                     [("relu", 2), ("linear", 2), ("linear", 1)], "half_sse", "learned", "some"),
+}
+
+
+def stack(name, seed=0, truncation=None, step_loss="sum", numbers="float"):
+    """A network file dict for STACKS[name] with one sample of T steps, built."""
+    kinds, widths, loss, h0, which = STACKS[name]
+    rng = random.Random(seed)
+
+    def uniform(*shape):
+        if len(shape) == 1:
+            return [round(rng.uniform(-1, 1), 3) for _ in range(shape[0])]
+        return [uniform(shape[1]) for _ in range(shape[0])]
+
+    layers, n_prev = [], 2
+    for kind, (activation, n) in zip(kinds, widths):
+        entry = {"type": kind, "activation": activation, "weights": uniform(n, n_prev),
+                 "biases": uniform(n)}
+        if kind == "recurrent":
+            entry["recurrent_weights"] = uniform(n, n)
+            if h0 is not None:
+                entry["initial_state"] = [v / 2 for v in uniform(n)]
+                entry["learn_initial_state"] = h0 == "learned"
+        layers.append(entry)
+        n_prev = n
+    n_out = widths[-1][1]
+    xs = [uniform(2) for _ in range(T)]
+    if loss == "cross_entropy":
+        targets = [[1 if i == t % n_out else 0 for i in range(n_out)] for t in range(T)]
+    else:
+        targets = [[round(rng.uniform(0.1, 0.9), 3) for _ in range(n_out)] for _ in range(T)]
+    if which == "some":
+        targets[1] = None
+    if which == "last":
+        targets = targets[-1]
+    spec = {"inputs": 2, "layers": layers, "loss": loss, "truncation": truncation,
+            "step_loss": step_loss, "learning_rate": 0.5,
+            "samples": [{"input": xs, "target": targets}]}
+    return Network.from_spec(spec, numbers=numbers)
+
+
+def parameter_labels(net):
+    """(label, gradient_arrays index) of every parameter and learned initial state."""
+    labels = []
+    for l, layer in enumerate(net.layers):
+        for j, neuron in enumerate(layer.neurons):
+            labels += [(f"w_{j + 1},{k + 1}^({l + 2})", (l, 0, j, k))
+                       for k in range(len(neuron.weights))]
+            if layer.is_recurrent:
+                labels += [(f"u_{j + 1},{i + 1}^({l + 2})", (l, 1, j, i))
+                           for i in range(layer.size)]
+            labels.append((f"b_{j + 1}^({l + 2})", (l, 2 if layer.is_recurrent else 1, j)))
+            if layer.is_recurrent and layer.learn_initial_state:
+                labels.append((f"a_{j + 1}^({l + 2})[0]", (l, 3, j)))
+    return labels
+
+
+def trained_copy(net):
+    """net's own numbers: forward and back_prop of its first sample."""
+    sample = net.samples[0]
+    net.forward_pass(sample["input"])
+    net.back_prop(sample["target"])
+    return net
+
+
+# ---------------------------------------------------------------- explain
+@pytest.mark.parametrize("truncation", [None, 1, 2, T])
+@pytest.mark.parametrize("name", list(STACKS))
+def test_every_explained_gradient_is_the_networks_own_exactly(name, truncation):
+    net = stack(name, truncation=truncation)
+    grads = trained_copy(stack(name, truncation=truncation)).gradient_arrays()
+    for label, index in parameter_labels(net):
+        e = explain(net, label)
+        layer, position, *entry = index
+        expected = grads[layer][position][tuple(entry)]
+        assert e.value == e.simulator_value == expected, (label, e.value, expected)
+        assert e.simulator_where.startswith(f"net.layers[{layer}]")
+
+
+@pytest.mark.parametrize("truncation", [None, 2])
+@pytest.mark.parametrize("name", list(STACKS))
+def test_every_explained_delta_is_the_networks_own_exactly(name, truncation):
+    net = stack(name, truncation=truncation)
+    own = trained_copy(stack(name, truncation=truncation))
+    for t in range(1, T + 1):
+        for l, layer in enumerate(net.layers):
+            for j in range(layer.size):
+                delta = own.history[t - 1][l][j].delta
+                label = f"δ_{j + 1}^({l + 2})[{t}]"
+                if delta is None:       # no gradient reaches it: nothing to explain
+                    continue
+                e = explain(net, label)
+                assert e.value == e.simulator_value == delta, label
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_each_backward_line_recomputes_the_stored_delta_and_its_paths(name):
+    """δ = (e + r)·g'(z) from the shown numbers equals the stored δ, and e and r equal
+    the stored output and recurrent paths, bit for bit."""
+    net = trained_copy(stack(name))
+    for t in range(1, T + 1):
+        for l, layer in enumerate(net.layers):
+            for j in range(layer.size):
+                record = net.history[t - 1][l][j]
+                line = backward_line(net, l, j, t)
+                if record.delta is None:
+                    assert line is None
+                    continue
+                assert line.delta == record.delta
+                if layer.is_recurrent:
+                    assert line.r == record.recurrent_path
+                    if line.paired is None:
+                        assert line.e == record.output_path
+
+
+def test_rnn_u12_by_hand():
+    """The bundled rnn: dE/du_12^(2) = Σ_t δ_1[t] a_2[t-1], term by term from the history."""
+    net = load_example("rnn")
+    e = explain(net, "u_12^(2)")
+    own = trained_copy(load_example("rnn"))
+    deltas = own.history_of(0, 0, "delta")
+    states = own.states_of(0)
+    assert [(t, d, a) for t, d, a, _ in e.terms] == [
+        (t, deltas[t - 1], states[t - 1][1]) for t in range(T, 0, -1)]
+    expected = 0
+    for t in range(T, 0, -1):
+        expected = expected + states[t - 1][1] * deltas[t - 1]
+    assert e.value == expected == own.gradient_arrays()[0][1][0, 1]
+    text = render_explanation(e)
+    assert "∂E/∂u₁₂⁽²⁾ = Σ_t δ₁⁽²⁾[t] · a₂⁽²⁾[t−1]" in text
+    assert "= δ₁⁽²⁾[4] · a₂⁽²⁾[3] + δ₁⁽²⁾[3] · a₂⁽²⁾[2] + δ₁⁽²⁾[2] · a₂⁽²⁾[1] + δ₁⁽²⁾[1] · a₂⁽²⁾[0]" \
+        in text
+    assert "r₁⁽²⁾[4] = 0   (t = T: no later step)" in text
+    assert "r₁⁽²⁾[3] = u₁₁⁽²⁾ · δ₁⁽²⁾[4] + u₂₁⁽²⁾ · δ₂⁽²⁾[4] + u₃₁⁽²⁾ · δ₃⁽²⁾[4] + u₄₁⁽²⁾ · δ₄⁽²⁾[4]" \
+        in text
+    assert "exactly equal to the value above" in text
+
+
+def test_initial_state_and_truncation_notes():
+    net = stack("rnn-rnn-softmax", truncation=2)
+    e = explain(net, "a_2^(3)[0]")
+    text = render_explanation(e)
+    assert "The initial state is learned" in text
+    assert "dE/da_i[0] = Σ_j u_ji δ_j[1] (truncated BPTT" in text
+    assert "Truncated BPTT with k = 2" in text
+    assert "the parts from E_(t+2), …, E_T are the terms truncation drops" in text
+    assert "(parts from E_1, E_2; dropped: E_3, E_4)" in text
+    fixed = stack("dense-rnn-dense")
+    assert "fixed (not learned" in render_explanation(explain(fixed, "a_1^(3)[0]"))
+
+
+def test_steps_without_a_target_are_zero_terms():
+    net = stack("dense-rnn-dense")       # no target at t = 2
+    e = explain(net, "w_11^(4)")
+    assert [t for t, delta, _, _ in e.terms if delta is None] == [2]
+    text = render_explanation(e)
+    assert "No gradient reaches this neuron at step 2" in text
+    assert "t = 2:\n\n  (no gradient reaches these layers at this step)" in text
+    text = render_explanation(explain(net, "u_11^(3)"))
+    assert "e₁⁽³⁾[2] = 0   (no gradient reaches the layer above at this step)" in text
+
+
+def test_fraction_mode_is_exact():
+    spec_net = stack("exact-linear", numbers="fraction")
+    for label, index in parameter_labels(spec_net):
+        e = explain(spec_net, label)
+        assert isinstance(e.value, Fraction) and e.value == e.simulator_value, label
+    assert "exactly equal" in render_explanation(explain(spec_net, "u_21^(3)"))
+    assert isinstance(explain(spec_net, "δ_1^(2)[1]").value, Fraction)
+
+
+def test_precise_mode_and_every_format():
+    net = stack("rnn-dense", numbers="precise:30")
+    e = explain(net, "w_11^(2)")
+    assert e.value == e.simulator_value
+    for fmt in ("plain", "markdown", "latex"):
+        text = render_explanation(e, fmt, digits=6)
+        assert "exactly equal to the value above" in text
+    latex = render_explanation(explain(stack("rnn-dense", truncation=2), "u_11^(2)"), "latex")
+    assert "\\begin{align*}" in latex and "δ" not in latex.split("Explain")[1].split("\n")[0]
+
+
+def test_explain_does_not_touch_the_network():
+    net = stack("rnn-dense-rnn")
+    before = net.to_spec()
+    explain(net, "u_12^(4)")
+    assert net.to_spec() == before and net.history is None
+
+
+@pytest.mark.parametrize("label, message", [
+    ("z_1^(2)[1]", "explain takes a weight, a recurrent weight, a bias, a delta at a step"),
+    ("δ_1^(2)", "this network reads sequences: give the time step"),
+    ("δ_1^(2)[9]", "the sequence has time steps t = 1 to 4"),
+    ("u_11^(3)", "textbook layer 3 is a dense layer; recurrent weights u belong to recurrent "
+                 "layers (layer 2 here)"),
+])
+def test_labels_that_name_nothing(label, message):
+    with pytest.raises(NeuronsimError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        explain(load_example("rnn"), label)
+
+
+def test_the_work_is_bounded():
+    long = load_example("rnn")
+    xs = [[i % 2] for i in range(MAX_DELTA_LINES)]
+    with pytest.raises(NeuronsimError, match=r"needs 2000 deltas \(T = 400 steps × the neurons "
+                                             r"of layers 2 to 3\), more than 400: use a shorter "
+                                             "sequence"):
+        explain(long, "u_11^(2)", xs, [[0]] * len(xs))
+
+
+def test_cli_explain_on_recurrent_networks(capsys):
+    assert main(["explain", "rnn", "u_12^(2)"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Explain ∂E/∂u₁₂⁽²⁾\n")
+    assert main(["explain", "rnn", "δ_1^(2)[2]", "--digits", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "t = 2:" in out and "t = 1:" not in out
+    assert main(["explain", "rnn", "u_11^(3)"]) == 2
+    assert capsys.readouterr().err == (
+        "neuronsim: error: 'u_11^(3)': textbook layer 3 is a dense layer; recurrent weights u "
+        "belong to recurrent layers (layer 2 here)\n")
+    assert main(["explain", "rnn", "w_11^(2)", "--input", "1", "0", "--target", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "x[1] = (1), x[2] = (0); targets t[1] = (—)" not in out
+    assert "Sequence of T = 2 steps: x[1] = (1), x[2] = (0); targets t[1] = —, t[2] = (1)" in out
