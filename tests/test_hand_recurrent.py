@@ -260,3 +260,154 @@ def test_cli_explain_on_recurrent_networks(capsys):
     out = capsys.readouterr().out
     assert "x[1] = (1), x[2] = (0); targets t[1] = (—)" not in out
     assert "Sequence of T = 2 steps: x[1] = (1), x[2] = (0); targets t[1] = —, t[2] = (1)" in out
+
+
+# ---------------------------------------------------------------- worksheet and check
+from neuronsim.hand.cells import Cell, parse_cell  # noqa: E402
+from neuronsim.hand.label_parse import Target  # noqa: E402
+from neuronsim.hand.worksheet import (  # noqa: E402
+    check_answers,
+    make_step,
+    plain_number,
+    read_answers,
+    render_check,
+    render_worksheet,
+)
+from neuronsim.hand.worksheet_time import MAX_CELLS, SequenceStep  # noqa: E402
+
+
+def close(a, b):
+    return abs(a - b) <= 1e-12 * max(abs(b), 1e-300) or abs(a - b) < 1e-15
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_cell_formulas_reproduce_the_simulator(name):
+    """Each cell's formula, from the true values of the cells before it, gives its value."""
+    step = make_step(stack(name))
+    assert isinstance(step, SequenceStep)
+    for cell in step.cells:
+        value, recomputed = step.true_values[cell], step.compute(cell, step.true_values)
+        assert close(recomputed, value), (cell.label(), recomputed, value)
+
+
+def test_fraction_worksheet_is_exact_cell_by_cell():
+    step = make_step(stack("exact-linear", numbers="fraction"))
+    for cell in step.cells:
+        assert step.compute(cell, step.true_values) == step.true_values[cell], cell.label()
+    assert all(isinstance(v, (Fraction, int)) for v in step.true_values.values())
+
+
+def test_cells_per_time_step_in_computation_order():
+    net = stack("dense-rnn-dense")           # T = 4, no target at t = 2
+    step = make_step(net)
+    labels = [c.label() for c in step.cells]
+    assert labels[:4] == ["z_1^(2)[1]", "a_1^(2)[1]", "z_2^(2)[1]", "a_2^(2)[1]"]
+    assert labels.index("z_1^(2)[2]") == 14      # 7 neurons × (z, a) per step
+    losses = [x for x in labels if x.startswith("E")]
+    assert losses == ["E[1]", "E[3]", "E[4]", "E"]
+    deltas = [x for x in labels if x.startswith("delta")]
+    assert deltas[:2] == ["delta_1^(4)[4]", "delta_2^(4)[4]"]
+    assert "delta_1^(4)[2]" not in deltas           # no target at t = 2: nothing reaches it
+    assert "delta_1^(3)[2]" in deltas and deltas[-1] == "delta_2^(2)[1]"
+    assert "dE/du_12^(3)" in labels and labels[-1] == "new b_2^(4)"
+    assert not any(x.startswith(("dE/da", "new a")) for x in labels)   # a[0] fixed here
+    learned = [c.label() for c in make_step(stack("rnn-rnn-softmax")).cells]
+    assert "dE/da_1^(2)[0]" in learned and "new a_2^(3)[0]" in learned
+
+
+@pytest.mark.parametrize("text, cell", [
+    ("E[3]", Cell("E", None, 3)), ("E_3", Cell("E", None, 3)),
+    ("δ₁⁽²⁾[3]", Cell("delta", Target("delta", 0, 0, None, 3))),
+    ("dE/dz_1^(2)[3]", Cell("delta", Target("delta", 0, 0, None, 3))),
+    ("dE/du_12^(2)", Cell("dE/du", Target("u", 0, 0, 1))),
+    ("new U2[0,1]", Cell("new u", Target("u", 0, 0, 1))),
+    ("dE/da_1^(2)[0]", Cell("dE/da[0]", Target("a", 0, 0, None, 0))),
+    ("new a₁⁽²⁾[0]", Cell("new a[0]", Target("a", 0, 0, None, 0))),
+])
+def test_recurrent_cells_read_back(text, cell):
+    assert parse_cell(text) == cell
+
+
+def student(step, changed):
+    own = {}
+    for cell in step.cells:
+        own[cell] = changed[cell] if cell in changed else step.compute(cell, own)
+    return {cell: plain_number(value) for cell, value in own.items()}
+
+
+def test_check_finds_the_first_wrong_cell_and_the_carried_errors():
+    net = stack("exact-linear", numbers="fraction")
+    step = make_step(net)
+    wrong = Cell("delta", Target("delta", 1, 0, None, 3))       # δ_1^(3)[3]
+    answers = student(step, {wrong: step.true_values[wrong] * 2})
+    result = check_answers(net, answers)
+    assert result.tolerance == 0
+    assert result.origin.cell == wrong
+    statuses = {r.cell: r.status for r in result.rows}
+    assert statuses[Cell("delta", Target("delta", 1, 0, None, 2))] == "carried"   # via r[2]
+    assert statuses[Cell("dE/du", Target("u", 1, 0, 1))] == "carried"
+    assert statuses[Cell("delta", Target("delta", 1, 0, None, 4))] == "right"     # before it
+    assert result.count("wrong") == 0
+    text = render_check(result)
+    assert "The first wrong cell in computation order is δ₁⁽³⁾[3]" in text
+
+
+@pytest.mark.parametrize("numbers", ["float", "precise:40"])
+def test_answer_keys_read_back_right_in_every_number_mode(numbers):
+    net = stack("rnn-dense-rnn", numbers=numbers)
+    key = render_worksheet(net, "csv", filled=True)
+    result = check_answers(net, read_answers(key, "nielsen", net), tolerance=0)
+    assert result.all_right and len(result.rows) == len(make_step(net).cells)
+    blank = render_worksheet(net, "csv")
+    marked = check_answers(net, read_answers(blank, "nielsen", net))
+    assert marked.count("blank") == len(marked.rows) and not marked.all_right
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_worksheet_tables(fmt):
+    text = render_worksheet(stack("rnn-rnn-softmax"), fmt, filled=True)
+    assert ("u_{12}^{(2)}" if fmt == "latex" else "u_12^(2)") in text
+    assert ("E[3]" in text) and ("net.history[0][0][0].z" in text.replace(r"\_", "_"))
+
+
+def test_worksheet_refusals():
+    with pytest.raises(NeuronsimError, match=r"^worksheet: truncated BPTT \(truncation k = 2 < "
+                                             r"T = 4 steps\) splits every δ\[t\]"):
+        make_step(stack("rnn-dense", truncation=2))
+    assert make_step(stack("rnn-dense", truncation=T)).cells     # k >= T is full BPTT
+    long = load_example("rnn")
+    xs = [[i % 2] for i in range(200)]
+    with pytest.raises(NeuronsimError, match=r"^worksheet: one step of this sequence has \d+ "
+                                             r"cells \(T = 200 steps × 5 neurons, and the "
+                                             rf"parameters\), more than {MAX_CELLS}: use a "
+                                             r"shorter sequence"):
+        make_step(long, xs, [[0]] * 200)
+
+
+def test_cli_worksheet_and_check_with_a_sequence(tmp_path, capsys):
+    key = tmp_path / "key.csv"
+    assert main(["worksheet", "rnn", "--input", "1", "0", "--target", "1", "--answers",
+                 "-o", str(key)]) == 0
+    capsys.readouterr()
+    rows = key.read_text().splitlines()
+    assert "loss,E[2],binary_cross_entropy of a[t] and t[t],net.step_losses[1]," in \
+        "\n".join(rows)
+    assert not any(r.startswith("loss,E[1]") for r in rows)
+    assert main(["check", "rnn", str(key), "--input", "1", "0", "--target", "1"]) == 0
+    capsys.readouterr()
+    changed = "\n".join(r if not r.startswith("backward,delta_1^(3)[2]") else
+                        r.rsplit(",", 1)[0] + ",0.5" for r in key.read_text().splitlines())
+    bad = tmp_path / "bad.csv"
+    bad.write_text(changed + "\n")
+    assert main(["check", "rnn", str(bad), "--input", "1", "0", "--target", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "The first wrong cell in computation order is δ₁⁽³⁾[2]" in out
+    longer = tmp_path / "longer.csv"
+    assert main(["worksheet", "rnn", "--input", "1", "0", "1", "1", "0", "--target", "1",
+                 "-o", str(longer)]) == 0
+    capsys.readouterr()
+    assert main(["check", "rnn", str(longer)]) == 2      # the file's sample has T = 4
+    assert capsys.readouterr().err.startswith(
+        "neuronsim: error: answers line 82: 'z_1^(2)[5]' is not a cell of this network (wrong "
+        "--convention, or a sheet of another sequence (give its --input and --target)?); so do "
+        "15 more rows")

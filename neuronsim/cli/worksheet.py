@@ -23,7 +23,7 @@ from .explain import (
 
 
 def run_worksheet(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
@@ -38,9 +38,9 @@ def run_worksheet(args):
 
 
 def run_check(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
-    answers = read_answers(args.answers, args.convention, net)
+    answers = read_answers(args.answers, args.convention, net, x, t)
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
