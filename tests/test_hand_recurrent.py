@@ -411,3 +411,69 @@ def test_cli_worksheet_and_check_with_a_sequence(tmp_path, capsys):
         "neuronsim: error: answers line 82: 'z_1^(2)[5]' is not a cell of this network (wrong "
         "--convention, or a sheet of another sequence (give its --input and --target)?); so do "
         "15 more rows")
+
+
+# ---------------------------------------------------------------- the early-update mistake
+from neuronsim.hand.mistakes import (  # noqa: E402
+    SequenceComparison,
+    compare_early_update,
+    render_comparison,
+)
+
+
+def test_early_update_through_time_by_hand():
+    """At t = T the output δ agrees; δ^(2)[T] goes through W^(3) already updated with
+    a^(2)[T]·δ^(3)[T]; δ^(2)[T-1] also through U^(2) updated with a^(2)[T-1]·δ^(2)[T]."""
+    net = load_example("rnn")
+    c = compare_early_update(net)
+    assert isinstance(c, SequenceComparison)
+    true = trained_copy(load_example("rnn"))
+    eta = net.learning_rate
+    out_delta = true.history[T - 1][1][0].delta
+    w_new = [w - eta * (a * out_delta) for w, a in
+             zip(net.layers[1].neurons[0].weights, true.history[T - 1][1][0].inputs)]
+    early = {(t, l, j): bad for t, l, j, _, bad in c.deltas}
+    for j in range(4):
+        g = true.history[T - 1][0][j].derivative
+        assert early[(T, 0, j)] == (w_new[j] * out_delta + 0) * g
+    assert early[(T, 1, 0)] == out_delta
+    assert c.first_difference()[:3] == (T, 0, 0)
+    assert all(good == bad for t, l, j, good, bad in c.deltas if l == 1)   # forward unchanged
+
+
+def test_one_time_step_is_the_feed_forward_mistake_exactly():
+    """T = 1, a[0] = 0: the recurrent path is 0 and the mistake is the feed-forward one."""
+    W1, U1, b1 = [[0.3, -0.6], [0.8, 0.2]], [[0.5, -0.4], [0.1, 0.9]], [0.1, -0.2]
+    W2, b2 = [[0.7, -0.5]], [0.05]
+    rnn = Network.from_spec({"inputs": 2, "layers": [
+        {"type": "recurrent", "activation": "tanh", "weights": W1, "recurrent_weights": U1,
+         "biases": b1},
+        {"activation": "sigmoid", "weights": W2, "biases": b2}],
+        "loss": "half_sse", "learning_rate": 0.5})
+    ff = Network.from_arrays([W1, W2], [b1, b2], ["tanh", "sigmoid"], "half_sse",
+                             learning_rate=0.5)
+    x, t = [0.4, -0.9], [0.25]
+    seq = compare_early_update(rnn, [x], [t])
+    flat = compare_early_update(ff, x, t)
+    assert [bad for *_, bad in seq.deltas] == [r.delta_early for r in
+                                               sorted(flat.rows, key=lambda r: -r.layer)]
+    new_w = [bad for kind, *_, bad in seq.parameters if kind == "w"]
+    assert new_w == [w for r in flat.rows for w in r.weights_early]
+    new_u = [bad for kind, *_, good, bad in seq.parameters if kind == "u"]
+    assert new_u == [u for row in U1 for u in row]      # a[0] = 0: dE/du = 0
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_every_stack_and_format(name):
+    net = stack(name, truncation=2)
+    c = compare_early_update(net)
+    assert len(c.deltas) == sum(1 for cell in make_step(stack(name)).cells
+                                if cell.quantity == "delta")
+    for fmt in ("plain", "markdown", "latex"):
+        text = render_comparison(c, fmt, 6)
+        assert "both steps here use full BPTT" in text
+    # the true step is the network's own full-BPTT step
+    own = stack(name)
+    own.step(own.samples[0]["input"], own.samples[0]["target"])
+    assert [good for kind, *_, good, bad in c.parameters if kind == "w"] == [
+        w for layer in own.layers for n in layer.neurons for w in n.weights]

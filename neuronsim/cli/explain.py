@@ -177,7 +177,7 @@ def run_explain(args):
 
 
 def run_early_update(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
     comparison = compare_early_update(net, x, t, learning_rate_from_args(net, args))
     sys.stdout.write(render_comparison(comparison, args.format, check_digits(args.digits),
@@ -214,6 +214,10 @@ def register(subparsers):
         description="Shows the early-update mistake next to the true step, neuron by neuron: "
                     "the mistaken step updates each layer as soon as its deltas exist, so "
                     "the layer before gets deltas computed with already-changed weights.  "
+                    "With recurrent layers, through time: backpropagation through time "
+                    "updates every layer as soon as its delta at step t exists, so the layer "
+                    "below at step t goes through the changed W and step t-1 through the "
+                    "changed recurrent weights U (always full BPTT, for both steps).  "
                     "The simulator itself never does this.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
