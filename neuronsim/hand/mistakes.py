@@ -326,10 +326,7 @@ def render_sequence_comparison(comparison, format="plain", digits=9, convention=
                      cell(lab.neuron_label("delta", l, j, style) + f"[{t}]"),
                      num(good), num(bad), num(bad - good), "" if good == bad else "differs"])
     for kind, l, j, k, good, bad in comparison.parameters:
-        label = {"w": lambda: lab.weight_label(l, j, k, convention, style),
-                 "u": lambda: lab.recurrent_weight_label(l, j, k, style),
-                 "b": lambda: lab.bias_label(l, j, convention, style),
-                 "a[0]": lambda: lab.initial_state_label(l, j, style)}[kind]()
+        label = _parameter_label(kind, l, j, k, convention, style)
         rows.append(["", str(l + 2), str(j + 1), cell("new " + label), num(good), num(bad),
                      num(bad - good), "" if good == bad else "differs"])
     table = tabulate(rows, headers=["t", "layer", "neuron", "quantity", "true step",
@@ -337,6 +334,17 @@ def render_sequence_comparison(comparison, format="plain", digits=9, convention=
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
     return (_sequence_intro(comparison, convention) + "\n\n" + table + "\n\n"
             + _sequence_summary(comparison) + "\n")
+
+
+def _parameter_label(kind, l, j, k, convention, style):
+    """w_jk^(l), u_ji^(l), b_j^(l) or a_j^(l)[0] of net.layers[l].neurons[j]."""
+    if kind == "w":
+        return lab.weight_label(l, j, k, convention, style)
+    if kind == "u":
+        return lab.recurrent_weight_label(l, j, k, style)
+    if kind == "b":
+        return lab.bias_label(l, j, convention, style)
+    return lab.initial_state_label(l, j, style)
 
 
 def _sequence_intro(comparison, convention):
