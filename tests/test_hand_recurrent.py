@@ -15,8 +15,24 @@ from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.core.errors import NeuronsimError
 from neuronsim.files import load_example
+from neuronsim.hand.cells import Cell, parse_cell
 from neuronsim.hand.explain import explain, render_explanation
 from neuronsim.hand.explain_time import MAX_DELTA_LINES, backward_line
+from neuronsim.hand.label_parse import Target
+from neuronsim.hand.mistakes import (
+    SequenceComparison,
+    compare_early_update,
+    render_comparison,
+)
+from neuronsim.hand.worksheet import (
+    check_answers,
+    make_step,
+    plain_number,
+    read_answers,
+    render_check,
+    render_worksheet,
+)
+from neuronsim.hand.worksheet_time import MAX_CELLS, SequenceStep
 
 T = 4
 
@@ -263,17 +279,6 @@ def test_cli_explain_on_recurrent_networks(capsys):
 
 
 # ---------------------------------------------------------------- worksheet and check
-from neuronsim.hand.cells import Cell, parse_cell  # noqa: E402
-from neuronsim.hand.label_parse import Target  # noqa: E402
-from neuronsim.hand.worksheet import (  # noqa: E402
-    check_answers,
-    make_step,
-    plain_number,
-    read_answers,
-    render_check,
-    render_worksheet,
-)
-from neuronsim.hand.worksheet_time import MAX_CELLS, SequenceStep  # noqa: E402
 
 
 def close(a, b):
@@ -414,11 +419,6 @@ def test_cli_worksheet_and_check_with_a_sequence(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- the early-update mistake
-from neuronsim.hand.mistakes import (  # noqa: E402
-    SequenceComparison,
-    compare_early_update,
-    render_comparison,
-)
 
 
 def test_early_update_through_time_by_hand():

@@ -34,7 +34,6 @@ module marks with the same rules.  :func:`make_step` picks the kind.
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -42,8 +41,8 @@ from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
 from ..render.numfmt import format_number
-from .explain import convention_note, copy_network, first_sample, is_paired
 from .cells import QUANTITIES, Cell, parse_cell  # noqa: F401  (QUANTITIES: used from here too)
+from .explain import convention_note, copy_network, first_sample, is_paired
 from .label_parse import LabelError, Target
 from .worksheet_time import SequenceStep, sequence_cells, sequence_sample
 
