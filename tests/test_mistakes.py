@@ -126,4 +126,5 @@ def test_cli_shows_the_mistake_through_time_for_a_recurrent_network(capsys):
     assert main(["early-update", "rnn"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("THE EARLY-UPDATE MISTAKE THROUGH TIME (shown on purpose)")
-    assert "The deltas agree until δ₁⁽²⁾[4]" in out
+    assert ("the first delta that differs is δ₁⁽²⁾[4]: BPTT computed it through the "
+            "weights of layer 3, already updated at step 4.") in out

@@ -214,6 +214,7 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
     if rate is None:
         raise ValueError("no learning rate: pass one or set learning_rate in the network file")
     rate = net.numbers.convert(rate)
+    one = net.numbers.one       # n = 1 in the network's numbers (0 / 1 stays exact)
     net.forward_pass(xs)
     targets = step_targets_of(net, targets, len(net.history))
     layers = net.layers
@@ -238,7 +239,7 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
             if grads is None and not layer.is_recurrent:
                 continue     # nothing reaches this layer at this step
             layer.back_prop_step(grads, False, None, records[l], deltas if l == top else None)
-            layer.apply_update(rate, 1, net.update_biases)   # THE MISTAKE: too early
+            layer.apply_update(rate, one, net.update_biases)   # THE MISTAKE: too early
             grads = layer.input_grads() if l > 0 else None   # through the weights just changed
         for layer in layers:
             if layer.is_recurrent:
@@ -246,7 +247,7 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
     for layer in layers:
         if layer.is_recurrent:
             layer.end_back_prop()       # dE/da[0] through the changed U
-        layer.apply_update(rate, 1, net.update_biases)   # a learned a[0] (every other sum is 0)
+        layer.apply_update(rate, one, net.update_biases)   # a learned a[0] (the other sums are 0)
     total = sum(losses[1:], losses[0])
     return total / len(losses) if net.step_loss == "mean" else total
 
@@ -370,7 +371,11 @@ def _sequence_summary(comparison):
                 "through has changed, or the changes are zero on this sample, so the mistake "
                 "changes nothing here (on other samples it can).")
     t, l, j = first[0], first[1], first[2]
-    return (f"The deltas agree until {lab.neuron_label('delta', l, j)}[{t}], the first one "
-            "BPTT computes through weights already changed by the early updates (of the layer "
-            f"above at step {t}, or of its own layer's U at step {t + 1}).  {changed} of "
-            f"{len(comparison.rows)} numbers (deltas, new weights) end the step different.")
+    through = (f"the weights of layer {l + 3}, already updated at step {t}"
+               if t == len(comparison.xs) else
+               f"weights already updated (W of layer {l + 3} at step {t}, or U at step "
+               f"{t + 1} and later)")
+    return (f"The output deltas agree; the first delta that differs is "
+            f"{lab.neuron_label('delta', l, j)}[{t}]: BPTT computed it through {through}.  "
+            f"{changed} of {len(comparison.rows)} numbers (deltas, new weights) end the step "
+            "different.")

@@ -401,7 +401,10 @@ def _worksheet_table(step, rows, convention, fmt, digits, bias_as_weight=False):
     head = [("## " + title) if fmt == "markdown" else r"\section*{" + prose(title) + "}",
             prose(convention_note(convention))
             + (prose(" Each bias b_j is written as the weight w_j0 on a constant input "
-                     "a_0 = 1.") if bias_as_weight else ""),
+                     "a_0 = 1.") if bias_as_weight else "")
+            + (prose(" u_ji^(l) feeds neuron j of recurrent layer l from neuron i of the same "
+                     "layer at the step before; [t] is the time step, t = 1..T, and a[0] the "
+                     "initial state.") if net.is_sequential else ""),
             prose(f"Loss {net.loss.name}; numbers {_numbers_label(step.numbers)}; fill in the "
                   "value column in this order (each cell uses only cells above it).")]
     given = [[prose(label), prose(python), value] for label, python, value
