@@ -477,3 +477,11 @@ def test_every_stack_and_format(name):
     own.step(own.samples[0]["input"], own.samples[0]["target"])
     assert [good for kind, *_, good, bad in c.parameters if kind == "w"] == [
         w for layer in own.layers for n in layer.neurons for w in n.weights]
+
+
+def test_early_update_stays_exact_in_fraction_numbers():
+    c = compare_early_update(stack("exact-linear", numbers="fraction"))
+    values = [v for row in c.deltas for v in row[3:]] + [v for row in c.parameters
+                                                         for v in row[4:]]
+    assert all(isinstance(v, (Fraction, int)) for v in values)
+    assert c.first_difference() is not None

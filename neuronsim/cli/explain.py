@@ -193,11 +193,16 @@ def register(subparsers):
                     "same in numbers, and the value the simulator computes.  Labels: "
                     "w_22^(2), b_1^(3) or w_10^(3) (a bias as the weight w_j0), δ_1^(2) "
                     "(textbook numbering, read in --convention), W2[1,1] or b3[0] (0-based "
-                    "indices), layers[0].neurons[1].weights[1] (docs/explain.md).")
+                    "indices), layers[0].neurons[1].weights[1] (docs/explain.md).  With "
+                    "recurrent layers the derivation runs through time: u_12^(2) (a recurrent "
+                    "weight, U2[0,1]), δ_1^(2)[3] (a delta at step 3), a_1^(2)[0] (an initial "
+                    "state); --input gives x[1], x[2], ... one after another and --target one "
+                    "target per step or the last step's.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("label", metavar="LABEL",
-                        help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'")
+                        help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'; recurrent: "
+                             "'u_12^(2)', 'δ_1^(2)[3]', 'a_1^(2)[0]'")
     add_convention_option(parser)
     parser.add_argument("--bias-as-weight", action="store_true",
                         help="show each bias as w_j0 on a constant input a_0 = 1")
