@@ -198,6 +198,9 @@ def test_initial_state_and_truncation_notes():
     assert "Truncated BPTT with k = 2" in text
     assert "the parts from E_(t+2), …, E_T are the terms truncation drops" in text
     assert "(parts from E_1, E_2; dropped: E_3, E_4)" in text
+    assert "δ[t] = δ⁽⁰⁾[t] + … + δ⁽¹⁾[t]" in text
+    dense_top = render_explanation(explain(stack("rnn-dense", truncation=2), "b_1^(3)"))
+    assert "δ₁⁽³⁾[2] = δ₁⁽³⁾⁽⁰⁾[2] = " in dense_top and "(from E_2 only)" in dense_top
     fixed = stack("dense-rnn-dense")
     assert "fixed (not learned" in render_explanation(explain(fixed, "a_1^(3)[0]"))
 
@@ -485,3 +488,31 @@ def test_early_update_stays_exact_in_fraction_numbers():
                                                          for v in row[4:]]
     assert all(isinstance(v, (Fraction, int)) for v in values)
     assert c.first_difference() is not None
+
+
+def test_latex_through_time_is_ascii_and_compiles(tmp_path):
+    import shutil
+    import subprocess
+
+    documents = [render_explanation(explain(stack(name, truncation=k), label), "latex", 6)
+                 for name, k, label in [("rnn-dense", None, "u_12^(2)"),
+                                        ("rnn-dense", 2, "u_12^(2)"),
+                                        ("rnn-rnn-softmax", 2, "a_1^(2)[0]"),
+                                        ("dense-rnn-dense", None, "w_11^(2)"),
+                                        ("learned-h0-on-top", None, "δ_1^(3)[2]")]]
+    net = stack("rnn-rnn-softmax")
+    marked = check_answers(net, read_answers(render_worksheet(net, "csv"), "nielsen", net))
+    documents += [render_worksheet(net, "latex", filled=True), render_check(marked, "latex"),
+                  render_comparison(compare_early_update(net), "latex")]
+    body = "\n".join(documents)
+    body.encode("ascii")          # every symbol is a LaTeX macro
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    (tmp_path / "explain.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n" + body
+        + "\n\\end{document}\n", encoding="ascii")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                             "explain.tex"], cwd=tmp_path, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=120, check=False)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors

@@ -352,7 +352,7 @@ def render_time_explanation(e, format="plain", digits=9, bias_as_weight=False):
     lines.append(w.text(f"Label {e.label_text!r} read as ") + inline(w, what)
                  + w.text(f" = {target.python()}."))
     lines.append(w.text(_sequence_sentence(w, e)))
-    lines.append(w.text(_bptt_sentence(e)))
+    lines.append(w.text(_bptt_sentence(e, w.style)))
     legend = derivative_legend(w, e, target.layer)
     if legend:
         lines.append(w.text(legend))
@@ -363,9 +363,16 @@ def render_time_explanation(e, format="plain", digits=9, bias_as_weight=False):
     else:
         lines.append(w.text("δ = ∂E/∂z at one step is computed from the last step back; the "
                             "lines below give every δ it needs."))
-    lines.append(w.text("Each δ[t], from the last step back: e = ∂E/∂a from the layer above "
-                        "at the same step (the output path), r = from the same layer at step "
-                        "t+1 (the recurrent path; 0 at t = T), δ = (e + r)·g'(z)."))
+    if e.truncation is None:
+        lines.append(w.text("Each δ[t], from the last step back: e = ∂E/∂a from the layer "
+                            "above at the same step (the output path), r = from the same "
+                            "layer at step t+1 (the recurrent path; 0 at t = T), "
+                            "δ = (e + r)·g'(z)."))
+    else:
+        lines.append(w.text("Each δ[t], from the last step back, as the sum of its parts by "
+                            "age (the part of age a comes from E_(t+a), through recurrent "
+                            "paths).  A layer above every recurrent layer only ever gets its "
+                            "own step's part."))
     lines += _delta_blocks(w, e)
     lines.append(w.text(_agreement(w, e)))
     return "\n\n".join(lines) + "\n"
@@ -376,31 +383,38 @@ def _sequence_sentence(w, e):
         return "(" + ", ".join(w.num(v) for v in values) + ")"
 
     xs = ", ".join(f"x[{t}] = {vector(x)}" for t, x in enumerate(e.xs, start=1))
-    ts = ", ".join(f"t[{t}] = {'—' if v is None else vector(v)}"
+    none = "--" if w.style == "latex" else "—"
+    ts = ", ".join(f"t[{t}] = {none if v is None else vector(v)}"
                    for t, v in enumerate(e.targets, start=1))
     losses = [(t, v) for t, v in enumerate(e.step_losses, start=1) if v is not None]
     terms = " + ".join(f"E_{t}" for t, _ in losses)
     numbers = " + ".join(w.num(v) for _, v in losses)
     combined = (f"E = {terms} = {numbers}" if e.step_loss == "sum" else
                 f"E = ({terms})/{len(losses)} = ({numbers})/{len(losses)}")
-    return (f"Sequence of T = {len(e.xs)} steps: {xs}; targets {ts} (— : no target at that "
-            f"step).  Loss {e.loss_name} at each step with a target, step_loss "
+    return (f"Sequence of T = {len(e.xs)} steps: {xs}; targets {ts} ({none} : no target at "
+            f"that step).  Loss {e.loss_name} at each step with a target, step_loss "
             f"{e.step_loss}: {combined} = {w.num(e.loss_value)}; numbers {e.numbers_name}.")
 
 
-def _bptt_sentence(e):
+def _bptt_sentence(e, style="text"):
     k = e.truncation
     text = ("One forward pass and one backpropagation through time on a copy of the network "
             "(no update).  ")
     if k is None or k >= len(e.xs):
-        return text + ("Full BPTT: every δ[t] holds the gradient of every E_t' with t' ≥ t."
+        ge = r"$\geq$" if style == "latex" else "≥"
+        return text + (f"Full BPTT: every δ[t] holds the gradient of every E_t' with t' {ge} t."
                        if k is None else
-                       f"Truncated BPTT with k = {k} ≥ T: the same as full BPTT here.")
+                       f"Truncated BPTT with k = {k} {ge} T: the same as full BPTT here.")
+    if style == "latex":
+        first, last = "δ^(0)[t]", f"δ^({k - 1})[t]"
+    else:
+        first, last = "δ⁽⁰⁾[t]", "δ" + f"({k - 1})".translate(_TEXT_SUP) + "[t]"
     return text + (f"Truncated BPTT with k = {k}: the gradient of each E_t' is followed back at "
                    f"most {k} step{'s' if k > 1 else ''} (a[t'−{k}] held fixed), so δ[t] keeps "
-                   f"only its parts from E_t, …, E_(t+{k - 1}) (δ[t] = δ⁽⁰⁾[t] + … + "
-                   f"δ⁽{k - 1}⁾[t], the part of age a coming from E_(t+a)); the parts from "
-                   f"E_(t+{k}), …, E_T are the terms truncation drops.")
+                   f"only its parts from E_t, …, E_(t+{k - 1}) (δ[t] = {first} + … + "
+                   f"{last}, the part of age a coming from "
+                   f"E_(t+a)); the parts from E_(t+{k}), …, E_T are the terms truncation "
+                   "drops.")
 
 
 def _parameter_block(w, e):
@@ -463,8 +477,10 @@ def _parameter_block(w, e):
     if e.truncation is not None:
         note += ("  With truncated BPTT the simulator adds each δ[t] part by part (by age), "
                  "so the last sum is taken over the parts.")
+    if note:
+        blocks.append(w.text(note.strip()))
     blocks.append(w.text("So, summing over the steps (added from t = T down, as "
-                         "backpropagation through time computes them):" + note))
+                         "backpropagation through time computes them):"))
     blocks.append(display(w, rows))
     return blocks
 
@@ -585,14 +601,22 @@ def _truncated_rows(w, e, l, j, t, eq, record):
     parts = record.delta_parts
     k = e.truncation
     sup = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
-    names = [(f"{d[:-len(f'[{t}]')]}^{{({a})}}[{t}]" if w.style == "latex"
+    names = [(f"{{{d[:-len(f'[{t}]')]}}}^{{({a})}}[{t}]" if w.style == "latex"
               else d[:-len(f'[{t}]')] + f"({a})".translate(sup) + f"[{t}]")
              for a in range(len(parts))]
     sources = ", ".join(f"E_{t + a}" for a in range(len(parts)))
-    dropped = len(e.xs) - t - k + 1
-    note = (f"   (parts from {sources}; {'none dropped' if dropped <= 0 else 'dropped: ' + ', '.join(f'E_{s}' for s in range(t + k, len(e.xs) + 1))})")
+    later = range(t + k, len(e.xs) + 1)
+    if not any(layer.is_recurrent for layer in e.net.layers[l:]):
+        note = f"from E_{t} only"
+    elif later:
+        note = f"parts from {sources}; dropped: {', '.join(f'E_{s}' for s in later)}"
+    else:
+        note = f"parts from {sources}; none dropped"
+    note = "" if w.style == "latex" else f"   ({note})"
+    if len(parts) == 1:
+        return [f"{d} {eq}{names[0]} = {w.num(record.delta)}{note}"]
     return [f"{d} {eq}{' + '.join(names)} = {' + '.join(w.fac(p) for p in parts)} = "
-            f"{w.num(record.delta)}{note if w.style != 'latex' else ''}"]
+            f"{w.num(record.delta)}{note}"]
 
 
 def _agreement(w, e):

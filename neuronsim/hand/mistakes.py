@@ -333,8 +333,16 @@ def render_sequence_comparison(comparison, format="plain", digits=9, convention=
     table = tabulate(rows, headers=["t", "layer", "neuron", "quantity", "true step",
                                     "early update (MISTAKE)", "difference", ""],
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
-    return (_sequence_intro(comparison, convention) + "\n\n" + table + "\n\n"
-            + _sequence_summary(comparison) + "\n")
+    intro = _sequence_intro(comparison, convention)
+    summary = _sequence_summary(comparison, style)
+    if style == "latex":
+        intro = intro.replace("δ", r"$\delta$").replace("−", "-")
+        summary = summary.replace("δ", r"$\delta$")
+    return intro + "\n\n" + table + "\n\n" + summary + "\n"
+
+
+def _math(label, style):
+    return f"${label}$" if style == "latex" else label
 
 
 def _parameter_label(kind, l, j, k, convention, style):
@@ -363,7 +371,7 @@ def _sequence_intro(comparison, convention):
             + truncated)
 
 
-def _sequence_summary(comparison):
+def _sequence_summary(comparison, style="text"):
     first = comparison.first_difference()
     changed = sum(1 for row in comparison.rows if row[-2] != row[-1])
     if first is None:
@@ -376,6 +384,7 @@ def _sequence_summary(comparison):
                f"weights already updated (W of layer {l + 3} at step {t}, or U at step "
                f"{t + 1} and later)")
     return (f"The output deltas agree; the first delta that differs is "
-            f"{lab.neuron_label('delta', l, j)}[{t}]: BPTT computed it through {through}.  "
+            f"{_math(lab.neuron_label('delta', l, j, style) + f'[{t}]', style)}: BPTT "
+            f"computed it through {through}.  "
             f"{changed} of {len(comparison.rows)} numbers (deltas, new weights) end the step "
             "different.")

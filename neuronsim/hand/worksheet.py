@@ -415,7 +415,8 @@ def _worksheet_table(step, rows, convention, fmt, digits, bias_as_weight=False):
             for i, (cell, text, value) in enumerate(rows, start=1)]
     given_table = tabulate(given, headers=["given", "Python", "value"], tablefmt=tablefmt,
                            disable_numparse=True, stralign="left")
-    table = tabulate(body, headers=["#", "section", "cell", "formula", "Python", "value"],
+    number = r"\#" if style == "latex" else "#"
+    table = tabulate(body, headers=[number, "section", "cell", "formula", "Python", "value"],
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
     return "\n\n".join(head + [given_table, table]) + "\n"
 
@@ -602,12 +603,14 @@ def render_check(result, format="plain", digits=9):
                      "" if r.status in ("right", "blank", "unreadable")
                      else format_number(r.from_own, digits, style),
                      STATUS_TEXT[r.status]])
-    table = tabulate(rows, headers=["#", "cell", "your value", "correct value",
+    table = tabulate(rows, headers=[r"\#" if style == "latex" else "#", "cell", "your value",
+                                    "correct value",
                                     "from your earlier values", "verdict"],
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
     summary = summary_paragraph(result, digits)
     if style == "latex":
-        summary = summary.replace("_", r"\_").replace("^", r"\^{}").replace("δ", r"$\delta$")
+        summary = (summary.replace("_", r"\_").replace("^", r"\^{}").replace("δ", r"$\delta$")
+                   .replace("−", "-"))
     return table + "\n\n" + summary + "\n"
 
 
