@@ -342,7 +342,6 @@ class Network:
             outputs = self.forward_pass(x, initial_state)
         finally:
             self.tracer = tracer
-        self._fresh_forward = False
         if self.is_sequential:
             return self._sequence_loss(target)
         target = self.vector(target, self.n_outputs, "target")
