@@ -516,3 +516,19 @@ def test_latex_through_time_is_ascii_and_compiles(tmp_path):
                             stdin=subprocess.DEVNULL, timeout=120, check=False)
     errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
     assert result.returncode == 0 and not errors, errors
+
+
+def test_early_update_through_time_is_bounded():
+    long = load_example("rnn")
+    xs = [[i % 2] for i in range(601)]
+    with pytest.raises(NeuronsimError, match=r"^early-update: 3005 deltas to compare \(T = 601 "
+                                             r"steps × 5 neurons\), more than 3000"):
+        compare_early_update(long, xs, [[0]] * 601)
+
+
+def test_recurrent_weights_read_the_same_in_both_conventions():
+    net = load_example("rnn")
+    nielsen, ng = explain(net, "u_12^(2)"), explain(net, "U2[0,1]", convention="ng")
+    assert ng.target == nielsen.target and ng.value == nielsen.value
+    assert explain(net, "w_11^(2)", convention="ng").target.layer == 1     # W feeds layer 3
+    assert "Weight convention ng" in render_explanation(ng)

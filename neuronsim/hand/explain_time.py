@@ -429,7 +429,8 @@ def _parameter_block(w, e):
     if layer.is_recurrent:
         parts.append(_sum_symbol(w, "i") + _generic(w, "u", j, "i", l + 2) + w.times
                      + _one_index(w, "a", "i", l + 2, f"t{minus}1"))
-    parts.append(w.label("b", l, j))
+    parts.append(f"{w.label('b', l, j)}{w.times}{w.one()}" if w.bias_as_weight
+                 else w.label("b", l, j))
     z = _at(w, "z", l, j, "t")
     parameter = w.label(target.kind, l, j, target.input)
     if target.kind == "w":
@@ -437,7 +438,7 @@ def _parameter_block(w, e):
     elif target.kind == "u":
         slope = _at(w, "a", l, target.input, f"t{minus}1")
     else:
-        slope = "1"
+        slope = f"{w.one()} = 1" if w.bias_as_weight else "1"
     lhs = w.partial("E", parameter)
     eq = "&= " if w.fmt == "latex" else "= "
     pad = "" if w.fmt == "latex" else " " * (len(lhs) + 1)

@@ -39,12 +39,15 @@ neuronsim calls it.
 from dataclasses import dataclass
 
 from ..core import labels as lab
-from ..core.errors import ShapeError
+from ..core.errors import NeuronsimError, ShapeError
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
 from .common import copy_network, first_sample, is_paired
 
 FORMATS = ("plain", "markdown", "latex")
+
+# A sequence's comparison lists every δ[t]: at most this many.
+MAX_DELTA_ROWS = 3000
 
 
 def early_update_step(net, x, target, learning_rate=None):
@@ -280,6 +283,11 @@ def compare_through_time(net, xs, targets, learning_rate):
     """The true step (full BPTT) and :func:`early_update_through_time` on copies of ``net``."""
     right, wrong = copy_network(net), copy_network(net)
     xs = sequence_of(right, xs)
+    rows = len(xs) * sum(layer.size for layer in net.layers)
+    if rows > MAX_DELTA_ROWS:
+        raise NeuronsimError(f"early-update: {rows} deltas to compare (T = {len(xs)} steps × "
+                             f"{rows // len(xs)} neurons), more than {MAX_DELTA_ROWS}: use a "
+                             "shorter sequence (--input, --target) or a smaller network")
     right.forward_pass(xs)
     value = right.back_prop(targets, None)
     right.update_weights(learning_rate)
