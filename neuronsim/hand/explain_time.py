@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
+from ..core.through_time import sequence_of
 from .common import (
     Writer,
     convention_note,
@@ -111,19 +112,20 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
                              "a delta at a step or an initial state (for example w_11^(2), "
                              "u_12^(2), b_1^(3), δ_1^(2)[2], a_1^(2)[0])")
     x, t = first_sample(net, x, t, net.name or "the network")
+    x = sequence_of(net, x)
+    steps = len(x)
+    check_target(target, net, label, convention, steps)
+    first_step = target.step if target.kind == "delta" else 1
+    count = count_delta_lines(net, target.layer, steps, first_step)
+    if count > MAX_DELTA_LINES:   # checked before the forward pass: the work is bounded too
+        raise NeuronsimError(
+            f"{label!r}: the derivation through time needs {count} deltas (T = {steps} steps "
+            f"× the neurons of layers {target.layer + 2} to {len(net.layers) + 1}), more than "
+            f"{MAX_DELTA_LINES}: use a shorter sequence (--input, --target) or a quantity of "
+            "a later step or a higher layer")
     work = copy_network(net)
     work.forward_pass(x)
     loss_value = work.back_prop(t)
-    steps = len(work.history)
-    check_target(target, work, label, convention, steps)
-    first_step = target.step if target.kind == "delta" else 1
-    count = count_delta_lines(work, target.layer, first_step)
-    if count > MAX_DELTA_LINES:
-        raise NeuronsimError(
-            f"{label!r}: the derivation through time needs {count} deltas (T = {steps} steps "
-            f"× the neurons of layers {target.layer + 2} to {len(work.layers) + 1}), more than "
-            f"{MAX_DELTA_LINES}: use a shorter sequence (--input, --target) or a quantity of "
-            "a later step or a higher layer")
     out = TimeExplanation(
         target=target, label_text=label, convention=convention,
         numbers_name=numbers_name(work.numbers), exact=is_exact(work.numbers), xs=work.inputs,
@@ -140,11 +142,10 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
     return out
 
 
-def count_delta_lines(net, layer_index, first_step):
+def count_delta_lines(net, layer_index, steps, first_step):
     """How many δ the derivation writes: steps T down to ``first_step``, every
     neuron of the layers from ``layer_index`` up."""
-    steps = len(net.history) - first_step + 1
-    return steps * sum(layer.size for layer in net.layers[layer_index:])
+    return (steps - first_step + 1) * sum(layer.size for layer in net.layers[layer_index:])
 
 
 def _parts(record):
