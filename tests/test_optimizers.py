@@ -264,13 +264,43 @@ def test_fraction_mode_refuses_square_roots_in_one_sentence():
     net.set_schedule("step", step_size=2, gamma=0.5)   # exact
 
 
-def test_precise_mode_agrees_with_float_adam():
+@pytest.mark.parametrize("name, options", [
+    ("adam", {"amsgrad": True}), ("adamw", {}), ("rmsprop", {"centered": True, "momentum": 0.5}),
+    ("adagrad", {"lr_decay": 0.01}), ("sgd", {"momentum": 0.9, "nesterov": True})])
+def test_precise_mode_agrees_with_float(name, options):
     nets = []
     for numbers in ("float", "precise:40"):
         net, samples, *_ = dense_pair()
         net = Network.from_spec(net.to_spec(), numbers=numbers)
-        net.set_optimizer("adam", amsgrad=True).set_schedule("cosine", T_max=10)
+        net.set_optimizer(name, **options).set_schedule("cosine", T_max=10)
+        net.set_clip(max_norm=0.5)
         net.train(samples, epochs=10, learning_rate=0.01, batch_size=None, shuffle=False)
         nets.append(net)
     assert relative_error(nets[1].to_arrays()[0][0], nets[0].to_arrays()[0][0]) <= 1e-13
     assert "mpf" in type(nets[1].layers[0].neurons[0].weights[0]).__name__
+    assert "mpf" in type(nets[1].schedule.lr).__name__
+
+
+def one_step(name, **options):
+    """w = 2, x = 1, t = 1.5: g = dE/dw = 0.5; one update with η = 0.1."""
+    net = Network.from_arrays([[[2.0]]], [[0.0]], activations="linear", loss="half_sse",
+                              update_biases=False)
+    net.set_optimizer(name, **options)
+    net.forward_pass([1.0])
+    net.back_prop([1.5])
+    net.update_weights(0.1)
+    neuron = net.layers[0].neurons[0]
+    return neuron.weights[0], neuron.optimizer_state["weights"][0]
+
+
+def test_first_steps_of_rmsprop_and_adagrad_by_hand():
+    w, state = one_step("rmsprop")            # v = 0.01·0.5² = 0.0025, √v = 0.05
+    assert state["square_avg"] == pytest.approx(0.0025, rel=1e-14)
+    assert w == pytest.approx(2 - 0.1 * 0.5 / (0.05 + 1e-8), rel=1e-15)
+    w, state = one_step("adagrad")            # G = 0.25, √G = 0.5
+    assert state == {"step": 1, "sum": 0.25}
+    assert w == pytest.approx(2 - 0.1 * 0.5 / (0.5 + 1e-10), rel=1e-15)
+    w, state = one_step("adamw")              # θ·(1 − 0.1·0.01) first, then Adam's step
+    assert w == pytest.approx(2 * (1 - 0.001) - 0.1 * 0.5 / (0.5 + 1e-8), rel=1e-15)
+    w, state = one_step("sgd", momentum=0.9, nesterov=True)   # b = g; g + μ·b = 0.95
+    assert state == {"momentum_buffer": 0.5} and w == pytest.approx(2 - 0.1 * 0.95, rel=1e-15)
