@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from neuronsim import Network
-from neuronsim.core.errors import SpecError
+from neuronsim.cli import main
+from neuronsim.core.errors import NeuronsimError, SpecError
 from neuronsim.core.labels import (
     gate_bias_label,
     gate_recurrent_label,
@@ -232,6 +233,30 @@ def test_malformed_gate_entries_say_where():
     spec = one_unit("gru", initial_cell=[0])
     with pytest.raises(SpecError, match=r"^layers\[0\]\.initial_cell: unknown key for an gru"):
         Network.from_spec(spec)
+
+
+# ---------------------------------------------------------------- the tools not yet done
+@pytest.mark.parametrize("command", [["trace"], ["report", "-o", "r.html"], ["step"],
+                                     ["explain", "w_11^(2)"], ["worksheet"], ["early-update"],
+                                     ["draw", "-o", "d.svg"], ["gradient-flow"]])
+def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, command):
+    path = tmp_path / "lstm.json"
+    Network.from_spec(stack_spec()).save(path)
+    assert main([command[0], str(path)] + command[1:]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "layers[1]: an lstm layer is not" in err, err
+
+
+def test_a_gated_network_refuses_the_tracer_the_notebook_and_torch_in_one_line():
+    from neuronsim.trace.tracer import Tracer
+
+    net = Network.from_spec(stack_spec())
+    for action, what in ((lambda: Tracer().attach(net), "traced"),
+                         (net._repr_html_, "shown in a notebook"),
+                         (net.to_torch, "mapped to torch")):
+        with pytest.raises(NeuronsimError, match=rf"^layers\[1\]: an lstm layer is not {what} yet"):
+            action()
+    assert net.tracer is None
 
 
 # ---------------------------------------------------------------- torch

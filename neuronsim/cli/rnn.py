@@ -7,6 +7,7 @@ import math
 import sys
 
 from ..core.errors import NeuronsimError
+from ..core.gates import refuse_gated_layers
 from ..render.numfmt import format_number
 from ..render.tables import FORMATS, _Writer
 from ..trace.recurrent import (
@@ -40,6 +41,7 @@ def network_gradient_flow(net, xs, target):
     so every δ[t] comes from E_T alone and its size shows how far the error
     travels back.  Returns {"steps": [T, ..., 1], "layer l": [|δ[t]|, ...], ...}
     (textbook layer numbers)."""
+    refuse_gated_layers(net, "in gradient-flow")
     net.forward_pass(xs)
     net.back_prop([None] * (len(xs) - 1) + [target], truncation=None)
     steps = list(range(len(xs), 0, -1))

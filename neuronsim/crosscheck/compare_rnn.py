@@ -60,6 +60,7 @@ import os
 import numpy as np
 
 from ..core.errors import ShapeError
+from ..core.gates import refuse_gated_layers
 from ..core.labels import (
     bias_label,
     initial_state_label,
@@ -716,6 +717,7 @@ def _torch_name(net):
 def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
                       convention="nielsen"):
     """:func:`compare` for a network that reads sequences (the array layout above)."""
+    refuse_gated_layers(net, "cross-checked by compare")
     X, Y, targets, mask = sequence_batch(net, X, Y)
     reference = per_neuron_sequences(net, X, Y, mask)
     candidate = recurrent_candidate(net, X, Y, targets, mask, against)

@@ -51,6 +51,8 @@ and :func:`torch_stack_results` compute the quantities
 
 import numpy as np
 
+from ..core.gates import refuse_gated_layers
+
 MISSING_TORCH = ("the PyTorch bridge needs the optional package torch: "
                  "pip install 'neuronsim[torch]' (CPU: pip install torch==2.13.0)")
 
@@ -85,6 +87,7 @@ def network_to_torch(net, batch_first=True):
     one leaves the other): an ``nn.Sequential`` of Linear layers and
     activations, or a :class:`StackModule` when it has a recurrent layer
     (``batch_first`` is that of its ``nn.RNN`` modules)."""
+    refuse_gated_layers(net, "mapped to torch")
     torch = _torch()
     nn = torch.nn
     f64 = torch.float64

@@ -6,6 +6,7 @@ LaTeX (used by :mod:`neuronsim.hand.explain`, :mod:`neuronsim.hand.explain_time`
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
+from ..core.gates import refuse_gated_layers
 from ..core.layer import Layer
 from ..core.network import Network
 from ..core.recurrent import RecurrentLayer
@@ -33,6 +34,7 @@ def copy_network(net):
     learned); a network that reads sequences keeps ``step_loss`` and
     ``truncation``.
     """
+    refuse_gated_layers(net, "worked by hand (explain, worksheet, early-update)")
     layers = []
     for layer in net.layers:
         weights = [list(n.weights) for n in layer.neurons]

@@ -38,6 +38,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
+from ..core.gates import refuse_gated_layers
 from ..files.atomic import atomic_write_text
 from .numfmt import format_number
 
@@ -205,6 +206,7 @@ def _edge_label(layer_index, j, k, edges, convention):
 # ------------------------------------------------------------------ layout
 def layout(net, show="a", edges="weight", convention="nielsen", digits=3):
     """Place every circle, edge and label of ``net``'s diagram (SVG pixels)."""
+    refuse_gated_layers(net, "drawn")
     if show not in SHOWS:
         raise ValueError(f"show: expected one of {', '.join(SHOWS)}, got {show!r}")
     if edges not in EDGES:

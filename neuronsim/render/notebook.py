@@ -15,6 +15,7 @@ Nothing here changes the network or the tracer: displaying is read-only.
 from html import escape
 
 from ..core import labels as lab
+from ..core.gates import refuse_gated_layers
 from .draw import svg
 from .numfmt import format_number
 from .tables import render_step, render_trace
@@ -70,6 +71,7 @@ def layer_table(net, layer_index, convention="nielsen", digits=6):
 
 def network_html(net, convention="nielsen", digits=6):
     """The diagram and the weight tables of ``net`` (``Network._repr_html_``)."""
+    refuse_gated_layers(net, "shown in a notebook")
     rate = "not set" if net.learning_rate is None else format_number(net.learning_rate)
     summary = (f"<p><b>{escape(repr(net))}</b><br>loss {escape(net.loss.name)} "
                f"({net.reduction} over a batch), learning rate {rate}, biases "

@@ -28,6 +28,8 @@ divided by n), the batch loss and the single update w ← w − η·(Σ_s dE_s/d
 
 from dataclasses import dataclass, field
 
+from ..core.gates import refuse_gated_layers
+
 PARAMETER_KINDS = ("weight", "bias")
 
 
@@ -189,6 +191,7 @@ class Recorder:
 
     def attach(self, net):
         """Start observing ``net``; returns the tracer."""
+        refuse_gated_layers(net, "traced")
         net.tracer = self
         return self
 
