@@ -247,13 +247,12 @@ def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, co
     assert "\n" not in err and "layers[1]: an lstm layer is not" in err, err
 
 
-def test_a_gated_network_refuses_the_tracer_the_notebook_and_torch_in_one_line():
+def test_a_gated_network_refuses_the_tracer_and_the_notebook_in_one_line():
     from neuronsim.trace.tracer import Tracer
 
     net = Network.from_spec(stack_spec())
     for action, what in ((lambda: Tracer().attach(net), "traced"),
-                         (net._repr_html_, "shown in a notebook"),
-                         (net.to_torch, "mapped to torch")):
+                         (net._repr_html_, "shown in a notebook")):
         with pytest.raises(NeuronsimError, match=rf"^layers\[1\]: an lstm layer is not {what} yet"):
             action()
     assert net.tracer is None
@@ -439,3 +438,53 @@ def test_twenty_adam_steps_on_lstm_and_linear_equal_torch_adam():
         assert relative_error(array, getattr(module, f"{name}_l0").detach()) <= RTOL, name
     assert relative_error(arrays[1][0], linear.weight.detach()) <= RTOL
     assert relative_error(arrays[1][1], linear.bias.detach()) <= RTOL
+
+
+# ---------------------------------------------------------------- the torch bridge
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_from_torch_and_to_torch_map_lstm_and_gru_exactly(kind, batch_first):
+    """A StackModule of nn.LSTM / nn.GRU (num_layers 2, learned h0 and c0) + Linear:
+    from_torch gives the same outputs and gradients, to_torch gives the module back."""
+    from neuronsim.crosscheck.torch_bridge import stack_module_class
+
+    torch.manual_seed(6)
+    module = torch_module(kind, 2, 3, num_layers=2)
+    module.batch_first = batch_first
+    linear = torch.nn.Linear(3, 1, dtype=F64)
+    h0 = torch.randn(2, 3, dtype=F64)
+    state = (h0, True, torch.randn(2, 3, dtype=F64)) if kind == "lstm" else (h0, True)
+    stack = stack_module_class()([module, linear], {0: state})
+    net = Network.from_torch(stack, loss="half_sse")
+    assert repr(net) == f"Network(2-{kind}3-{kind}3-1; {kind}, {kind}, linear; loss half_sse)"
+    X = torch.randn(4, 5, 2, dtype=F64)
+    Y = torch.randn(4, 5, 1, dtype=F64)
+    order = (lambda A: A) if batch_first else (lambda A: A.transpose(0, 1))
+    out = order(stack(order(X)))
+    (0.5 * ((out - Y) ** 2).sum() / len(X)).backward()
+    outputs, loss, grads = ours(net, X.numpy(), Y.numpy().tolist())
+    assert relative_error(outputs, out.detach().numpy()) <= RTOL
+    for l in range(2):
+        for g, name in zip(grads[l], ("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
+            assert relative_error(g, getattr(module, f"{name}_l{l}").grad) <= RTOL
+        for g, name in zip(grads[l][4:], ("initial_state", "initial_cell")):
+            assert relative_error(g, getattr(stack, f"{name}_0").grad[l]) <= RTOL
+    back = net.to_torch(batch_first=batch_first)
+    assert Network.from_torch(back, loss="half_sse").to_spec() == net.to_spec()
+    with torch.no_grad():
+        assert relative_error(order(back(order(X))), out.detach()) <= RTOL
+    learned = {name for name, _ in back.named_parameters() if name.startswith("initial")}
+    expected = {"initial_state_0", "initial_state_1"}
+    assert learned == (expected | {"initial_cell_0", "initial_cell_1"} if kind == "lstm"
+                       else expected)
+
+
+def test_from_torch_refuses_what_neuronsim_does_not_have():
+    for module, message in ((torch_module("lstm", 2, 3, bidirectional=True),
+                             "a bidirectional nn.LSTM is not supported"),
+                            (torch_module("gru", 2, 3, num_layers=2, dropout=0.5),
+                             r"nn.GRU\(dropout=0.5\): neuronsim has no dropout"),
+                            (torch_module("lstm", 2, 3, proj_size=2),
+                             r"nn.LSTM\(proj_size=2\) is not supported")):
+        with pytest.raises(ValueError, match=r"^module\[0\]: " + message):
+            Network.from_torch(module)

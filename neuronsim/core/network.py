@@ -586,14 +586,14 @@ class Network:
     @classmethod
     def from_torch(cls, module, loss="half_sse", **options):
         """A network from an ``nn.Sequential`` of Linear layers and activations, or
-        a ``StackModule`` with ``nn.RNN`` layers (see
+        a ``StackModule`` with ``nn.RNN``, ``nn.LSTM`` or ``nn.GRU`` layers (see
         :mod:`neuronsim.crosscheck.torch_bridge`; needs the optional torch)."""
         return service("network_from_torch")(module, loss, **options)
 
     def to_torch(self, **options):
         """This network as a float64 ``nn.Sequential`` (weights copied), or a
-        ``StackModule`` of ``nn.RNN`` and Linear layers when it has a recurrent
-        layer (option ``batch_first``, default True)."""
+        ``StackModule`` of ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` and Linear layers
+        when it has a recurrent layer (option ``batch_first``, default True)."""
         return service("network_to_torch")(self, **options)
 
     def __repr__(self):

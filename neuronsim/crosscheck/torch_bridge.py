@@ -27,6 +27,12 @@ each of the two by η·g and their sum by 2·η·g, where neuronsim moves b by
 An ``nn.RNN(num_layers=k)`` is k recurrent layers in a row; exporting writes
 one ``nn.RNN(num_layers=1)`` per recurrent layer.
 
+An LSTM or GRU layer is one layer of ``nn.LSTM`` / ``nn.GRU``, mapped exactly:
+the same four arrays (``weight_ih_lk``, ``weight_hh_lk``, ``bias_ih_lk``,
+``bias_hh_lk``, rows in torch's gate order; no bias: zeros), both ways.  A
+StackModule holds an LSTM's h0 in ``initial_state_<index>`` and its c0 in
+``initial_cell_<index>`` (both learned, or both fixed).
+
 A network without a recurrent layer is exported as an ``nn.Sequential``.  A
 network with one is exported as a :class:`StackModule` (``nn.RNN`` returns
 (output, h_n), so an ``nn.Sequential`` cannot chain it): its ``layers`` run in
@@ -87,12 +93,15 @@ def network_to_torch(net, batch_first=True):
     one leaves the other): an ``nn.Sequential`` of Linear layers and
     activations, or a :class:`StackModule` when it has a recurrent layer
     (``batch_first`` is that of its ``nn.RNN`` modules)."""
-    refuse_gated_layers(net, "mapped to torch")
     torch = _torch()
     nn = torch.nn
     f64 = torch.float64
     modules, initial_states = [], {}
     for l, (layer, arrays) in enumerate(zip(net.layers, net.to_arrays())):
+        if layer.kind in ("lstm", "gru"):
+            modules.append(_gated_module(torch, layer, arrays, batch_first, len(modules),
+                                         initial_states))
+            continue
         if layer.kind == "recurrent":
             name = layer.activation.name
             if name not in ("tanh", "relu"):
@@ -127,6 +136,25 @@ def network_to_torch(net, batch_first=True):
     return stack_module_class()(modules, initial_states)
 
 
+def _gated_module(torch, layer, arrays, batch_first, index, initial_states):
+    """An nn.LSTM or nn.GRU (one layer) with the layer's four arrays (torch's layout
+    already); its initial state (h0, and c0) into ``initial_states[index]``."""
+    f64 = torch.float64
+    W, U, b_ih, b_hh = arrays[:4]
+    make = torch.nn.LSTM if layer.kind == "lstm" else torch.nn.GRU
+    module = make(W.shape[1], layer.size, batch_first=batch_first, dtype=f64)
+    with torch.no_grad():
+        for parameter, value in ((module.weight_ih_l0, W), (module.weight_hh_l0, U),
+                                 (module.bias_ih_l0, b_ih), (module.bias_hh_l0, b_hh)):
+            parameter.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    states = [getattr(layer, name) for name in layer.STATES]
+    if layer.learn_initial_state or any(state is not None for state in states):
+        h0, *c0 = [torch.tensor([[float(v) for v in layer.initial_value(name)]], dtype=f64)
+                   for name in layer.STATES]
+        initial_states[index] = (h0, bool(layer.learn_initial_state)) + tuple(c0)
+    return module
+
+
 _STACK_MODULE = []
 
 
@@ -141,34 +169,50 @@ def stack_module_class():
         """Layers run in order; each ``nn.RNN`` hands its output sequence (not h_n) on.
 
         ``StackModule(modules, initial_states={})``: ``modules`` a list of
-        ``nn.Linear``, ``nn.RNN`` and activation modules; ``initial_states``
-        maps the index of an ``nn.RNN`` in ``modules`` to (a0, learned), a0 of
-        shape (num_layers, hidden_size): a parameter ``initial_state_<index>``
-        when learned, a buffer otherwise (zeros when not given, as nn.RNN).
-        ``forward(X)`` returns the output sequence of the last module.
+        ``nn.Linear``, ``nn.RNN``, ``nn.LSTM``, ``nn.GRU`` and activation modules;
+        ``initial_states`` maps the index of a recurrent module in ``modules`` to
+        (a0, learned), or (h0, learned, c0) for an nn.LSTM, each of shape
+        (num_layers, hidden_size): parameters ``initial_state_<index>`` (and
+        ``initial_cell_<index>``) when learned, buffers otherwise (zeros when
+        not given, as torch).  ``forward(X)`` returns the output sequence of
+        the last module.
         """
 
         def __init__(self, modules, initial_states=None):
             super().__init__()
             self.layers = nn.ModuleList(modules)
-            for index, (a0, learned) in (initial_states or {}).items():
-                if learned:
-                    self.register_parameter(f"initial_state_{index}", nn.Parameter(a0.clone()))
-                else:
-                    self.register_buffer(f"initial_state_{index}", a0.clone())
+            for index, (a0, learned, *c0) in (initial_states or {}).items():
+                for name, value in zip(("initial_state", "initial_cell"), [a0] + c0):
+                    if learned:
+                        self.register_parameter(f"{name}_{index}", nn.Parameter(value.clone()))
+                    else:
+                        self.register_buffer(f"{name}_{index}", value.clone())
 
         def initial_state(self, index):
-            """a[0] of the ``nn.RNN`` at ``index`` (num_layers, hidden), or None (zeros)."""
+            """a[0] (h[0]) of the recurrent module at ``index`` (num_layers, hidden),
+            or None (zeros)."""
             return getattr(self, f"initial_state_{index}", None)
+
+        def initial_cell(self, index):
+            """c[0] of the nn.LSTM at ``index`` (num_layers, hidden), or None (zeros)."""
+            return getattr(self, f"initial_cell_{index}", None)
 
         def forward(self, X):
             for index, module in enumerate(self.layers):
-                if isinstance(module, nn.RNN):
-                    a0 = self.initial_state(index)
-                    if a0 is not None and X.dim() == 3:
-                        batch = X.shape[0] if module.batch_first else X.shape[1]
-                        a0 = a0[:, None, :].expand(a0.shape[0], batch, a0.shape[1]).contiguous()
-                    X, _ = module(X, a0)
+                if isinstance(module, nn.RNNBase):
+                    batch = X.shape[0] if module.batch_first else X.shape[1]
+
+                    def batched(a0):
+                        if a0 is None or X.dim() != 3:
+                            return a0
+                        return a0[:, None, :].expand(a0.shape[0], batch,
+                                                     a0.shape[1]).contiguous()
+
+                    state = batched(self.initial_state(index))
+                    if isinstance(module, nn.LSTM) and state is not None:
+                        cell = batched(self.initial_cell(index))
+                        state = (state, torch.zeros_like(state) if cell is None else cell)
+                    X, _ = module(X, state)
                 else:
                     X = module(X)
             return X
@@ -208,8 +252,8 @@ def _activation_name(nn, module, where):
 def torch_layers(module):
     """[(linear, (name, params)), ...] read from an ``nn.Sequential`` (or one Linear)."""
     entries = torch_entries(module)
-    if any(kind == "recurrent" for kind, *_ in entries):
-        raise ValueError("module: has an nn.RNN; read it with torch_entries")
+    if any(kind != "dense" for kind, *_ in entries):
+        raise ValueError("module: has a recurrent module; read it with torch_entries")
     return [(linear, activation) for _, linear, activation, _ in entries]
 
 
@@ -224,6 +268,30 @@ def _children(module):
     if isinstance(layers, nn.ModuleList) and hasattr(module, "initial_state"):
         return [(index, child, module.initial_state(index)) for index, child in enumerate(layers)]
     return [(0, module, None)]
+
+
+def _gated_entries(nn, module, where, h0, c0):
+    """One (kind, module, (kind, {}), (k, h0_k, learned, c0_k)) entry per layer k of an
+    nn.LSTM ("lstm") or nn.GRU ("gru")."""
+    kind = "lstm" if isinstance(module, nn.LSTM) else "gru"
+    name = type(module).__name__
+    if module.bidirectional:
+        raise ValueError(f"{where}: a bidirectional nn.{name} is not supported (neuronsim's "
+                         "layers run forward in time)")
+    if module.num_layers > 1 and module.dropout:
+        raise ValueError(f"{where}: nn.{name}(dropout={module.dropout}): neuronsim has no "
+                         "dropout; use dropout=0")
+    if getattr(module, "proj_size", 0):
+        raise ValueError(f"{where}: nn.LSTM(proj_size={module.proj_size}) is not supported")
+    shape = (module.num_layers, module.hidden_size)
+    for state, what in ((h0, "initial state"), (c0, "initial cell")):
+        if state is not None and tuple(state.shape) != shape:
+            raise ValueError(f"{where}: the {what} has shape {tuple(state.shape)}, expected "
+                             f"{shape}")
+    learned = any(s is not None and bool(s.requires_grad) for s in (h0, c0))
+    return [(kind, module, (kind, {}), (k, None if h0 is None else h0[k], learned,
+                                        None if c0 is None else c0[k]))
+            for k in range(module.num_layers)]
 
 
 def _rnn_entries(nn, rnn, where, a0):
@@ -258,6 +326,10 @@ def torch_entries(module):
         if isinstance(child, nn.RNN):
             entries += [list(entry) for entry in _rnn_entries(nn, child, where, a0)]
             continue
+        if isinstance(child, (nn.LSTM, nn.GRU)):
+            c0 = module.initial_cell(index) if hasattr(module, "initial_cell") else None
+            entries += [list(entry) for entry in _gated_entries(nn, child, where, a0, c0)]
+            continue
         if isinstance(child, nn.RNNBase):
             raise ValueError(f"{where}: {type(child).__name__} is not supported (expected "
                              "Linear, RNN, Sigmoid, Tanh, ReLU, LeakyReLU, Softmax or Identity)")
@@ -265,7 +337,7 @@ def torch_entries(module):
             raise ValueError(f"{where}: expected a Linear layer first (or an RNN), got "
                              f"{type(child).__name__}")
         name, params = _activation_name(nn, child, where)
-        if entries[-1][0] == "recurrent":
+        if entries[-1][0] != "dense":
             raise ValueError(f"{where}: {type(child).__name__} after an nn.RNN: a recurrent "
                              "layer's activation is the RNN's nonlinearity (put a Linear "
                              "layer between)")
@@ -323,7 +395,7 @@ def network_from_torch(module, loss="half_sse", **options):
                 f"{loss} takes the logarithm of; end the model in a Linear layer (logits, as "
                 f"for {torch_loss}; neuronsim then adds the {implied} that {torch_loss} "
                 f"applies) or in nn.{'Softmax(dim=-1)' if implied == 'softmax' else 'Sigmoid()'}")
-    if not any(kind == "recurrent" for kind, *_ in entries):
+    if all(kind == "dense" for kind, *_ in entries):
         weights, biases = [], []
         for _, linear, _, _ in entries:
             W = linear.weight.detach().cpu().double().numpy()
@@ -334,7 +406,8 @@ def network_from_torch(module, loss="half_sse", **options):
     layers = [_layer_spec(kind, layer, state, activation)
               for (kind, layer, _, state), activation in zip(entries, activations)]
     numbers = options.pop("numbers", "float")
-    spec = dict(options, inputs=len(layers[0]["weights"][0]), loss=loss, layers=layers)
+    first = layers[0]["gates"][next(iter(layers[0]["gates"]))] if "gates" in layers[0] else layers[0]
+    spec = dict(options, inputs=len(first["weights"][0]), loss=loss, layers=layers)
     return Network.from_spec(spec, numbers=numbers)
 
 
@@ -355,6 +428,8 @@ def _layer_spec(kind, layer, state, activation):
         W = _numbers(layer.weight)
         b = np.zeros(W.shape[0]) if layer.bias is None else _numbers(layer.bias)
         return dict(spec, weights=W.tolist(), biases=b.tolist())
+    if kind in ("lstm", "gru"):
+        return _gated_spec(kind, layer, state)
     k, a0, learned = state
     W, U = _numbers(getattr(layer, f"weight_ih_l{k}")), _numbers(getattr(layer, f"weight_hh_l{k}"))
     b = np.zeros(W.shape[0])
@@ -364,6 +439,35 @@ def _layer_spec(kind, layer, state, activation):
                 biases=b.tolist())
     if a0 is not None:
         spec["initial_state"] = _numbers(a0).tolist()
+    if learned:
+        spec["learn_initial_state"] = True
+    return spec
+
+
+def _gated_spec(kind, module, state):
+    """One layer (k) of an nn.LSTM / nn.GRU as a network-file layer: torch's rows split
+    by gate (docs/spec.md, "LSTM and GRU layers"); no bias: zeros."""
+    from ..core.gru import GRULayer
+    from ..core.lstm import LSTMLayer
+
+    k, h0, learned, c0 = state
+    gates = (LSTMLayer if kind == "lstm" else GRULayer).GATES
+    n = module.hidden_size
+    W = _numbers(getattr(module, f"weight_ih_l{k}"))
+    U = _numbers(getattr(module, f"weight_hh_l{k}"))
+    b_ih = b_hh = np.zeros(W.shape[0])
+    if module.bias:
+        b_ih = _numbers(getattr(module, f"bias_ih_l{k}"))
+        b_hh = _numbers(getattr(module, f"bias_hh_l{k}"))
+    spec = {"type": kind, "gates": {
+        name: {"weights": W[q * n:(q + 1) * n].tolist(),
+               "recurrent_weights": U[q * n:(q + 1) * n].tolist(),
+               "bias_ih": b_ih[q * n:(q + 1) * n].tolist(),
+               "bias_hh": b_hh[q * n:(q + 1) * n].tolist()} for q, name in enumerate(gates)}}
+    if h0 is not None:
+        spec["initial_state"] = _numbers(h0).tolist()
+    if c0 is not None and kind == "lstm":
+        spec["initial_cell"] = _numbers(c0).tolist()
     if learned:
         spec["learn_initial_state"] = True
     return spec
