@@ -357,7 +357,7 @@ def test_an_nn_sequential_holding_an_rnn_is_read(torch):
     (lambda nn: [nn.RNN(2, 2), nn.Tanh()], r"module\[1\]: Tanh after an nn.RNN"),
     (lambda nn: [nn.RNN(2, 2, bidirectional=True)], "a bidirectional nn.RNN is not supported"),
     (lambda nn: [nn.RNN(2, 2, num_layers=2, dropout=0.5)], r"nn.RNN\(dropout=0.5\)"),
-    (lambda nn: [nn.LSTM(2, 2)], r"module\[0\]: LSTM is not supported"),
+    (lambda nn: [nn.LSTM(2, 2), nn.Tanh()], r"module\[1\]: Tanh after an nn.LSTM"),
     (lambda nn: [nn.Linear(2, 2), nn.RNN(2, 2, bias=False)], "some Linear and RNN layers have "
                                                              "bias=False"),
     (lambda nn: [nn.RNN(2, 2), nn.Linear(2, 2)], None),

@@ -338,9 +338,9 @@ def torch_entries(module):
                              f"{type(child).__name__}")
         name, params = _activation_name(nn, child, where)
         if entries[-1][0] != "dense":
-            raise ValueError(f"{where}: {type(child).__name__} after an nn.RNN: a recurrent "
-                             "layer's activation is the RNN's nonlinearity (put a Linear "
-                             "layer between)")
+            raise ValueError(f"{where}: {type(child).__name__} after an "
+                             f"nn.{type(entries[-1][1]).__name__}: a recurrent layer's "
+                             "activation is its own (put a Linear layer between)")
         if entries[-1][2][0] != "linear":
             raise ValueError(f"{where}: two activations in a row ({entries[-1][2][0]} then "
                              f"{name}); each Linear layer takes at most one")
