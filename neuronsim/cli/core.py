@@ -6,7 +6,6 @@ import sys
 from ..classroom.progress import ProgressBar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
-from ..core.network import Network
 from ..files.atomic import atomic_write_text
 from ..render.numfmt import format_number
 from ..render.tables import (
@@ -17,6 +16,8 @@ from ..render.tables import (
     render_trace,
 )
 from ..trace.tracer import Tracer
+from . import budgets
+from .loading import load_network_argument
 from .explain import (
     add_numbers_option,
     add_sample_options,
@@ -96,12 +97,12 @@ def emit(args, text):
         sys.stdout.write(text)
 
 
-def load(path, numbers="float", recurrent=False):
-    """The network of a file; a recurrent one only where the command handles it."""
-    net = Network.from_spec(path, numbers=numbers)
-    if not recurrent and not isinstance(net, Network):
-        raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace / rnn-train")
-    return net
+def load(path, numbers="float", recurrent=False, budget=None):
+    """The network of a file or a bundled example's name, checked against the
+    command's ``budget`` (neuronsim.cli.budgets) before it is built; a
+    recurrent one only where the command handles it."""
+    return load_network_argument(path, numbers, "any" if recurrent else "feed-forward",
+                                 budget)
 
 
 def sample_list(net, args, source):
@@ -125,25 +126,34 @@ def learning_rate(net, args, source):
     return check_learning_rate(rate, net.numbers, args.learning_rate)
 
 
-def trace_steps(net, samples, steps, rate, tracer=None):
+def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
     """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on
-    (a new :class:`Tracer` unless one is given, e.g. a recurrent one)."""
+    (a new :class:`Tracer` unless one is given, e.g. a recurrent one).
+
+    Exact fractions are measured after every step and refused past
+    budgets.FRACTION_DIGITS digits, naming the step.
+    """
     tracer = (Tracer() if tracer is None else tracer).attach(net)
-    for i in range(steps):
-        x, t = samples[i % len(samples)]
-        net.forward_pass(x)
-        net.back_prop(t)
-        net.update_weights(rate)
-    tracer.detach(net)
+    try:
+        for i in range(steps):
+            x, t = samples[i % len(samples)]
+            net.forward_pass(x)
+            net.back_prop(t)
+            net.update_weights(rate)
+            budgets.check_fraction_size(net, i + 1, command)
+    finally:
+        tracer.detach(net)
     return tracer
 
 
 # ------------------------------------------------------------------ trace
 def run_trace(args):
-    net = load(args.spec, args.numbers)
-    samples = sample_list(net, args, args.spec)
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
+    budget = budgets.for_trace(args.steps, layers=zero_based(args.layer, 2),
+                               neurons=zero_based(args.neuron, 1), sections=args.sections)
+    net = load(args.spec, args.numbers, budget=budget)
+    samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
     options = view_options(args, net)
     tracer = trace_steps(net, samples, args.steps, rate)
@@ -156,9 +166,17 @@ def run_trace(args):
     return 0
 
 
+def zero_based(numbers, first):
+    """--layer (first = 2) or --neuron (first = 1) numbers as a 0-based set; None if not given."""
+    return None if not numbers else {n - first for n in numbers}
+
+
 # ------------------------------------------------------------------ train
 def run_train(args):
-    net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
+    if args.epochs < 1:
+        raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
+    budget = budgets.for_train(args.epochs, 1 if args.input is not None else None)
+    net = load(args.spec, args.numbers, recurrent=True, budget=budget)   # one train() for both
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
     history, table, batch = train_with_table(net, samples, rate, args)
@@ -189,12 +207,16 @@ def train_with_table(net, samples, rate, args):
         if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
             lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
 
+    budgets.refuse_over("train", args.epochs, budgets.MAX_EPOCHS, "epochs",
+                        "give fewer --epochs (one loss per epoch is kept)")
     bar = ProgressBar(len(samples), stream=sys.stderr, enabled=False if args.quiet else None)
+    on_batch = bar_mover(bar, args.epochs) if bar.enabled else None
+    if getattr(net.numbers, "exact", False):
+        on_batch = fraction_watch(net, on_batch)
     try:
         history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
                             shuffle=not args.no_shuffle, seed=args.seed,
-                            stop_loss=args.stop_loss, on_epoch=report,
-                            on_batch=bar_mover(bar, args.epochs) if bar.enabled else None)
+                            stop_loss=args.stop_loss, on_epoch=report, on_batch=on_batch)
     finally:
         bar.close()
     if lines and not lines[-1].startswith(f"{len(history):6d}"):
@@ -211,6 +233,20 @@ def finish_training(net, args, header, history, table):
         net.save(args.save)
         out.append(f"saved the trained network to {args.save}")
     return "\n".join(out) + "\n"
+
+
+def fraction_watch(net, on_batch=None, command="train"):
+    """An on_batch hook that refuses exact fractions grown past
+    budgets.FRACTION_DIGITS digits (naming the update), then calls ``on_batch``."""
+    updates = {"count": 0}
+
+    def watch(epoch, done, loss):
+        updates["count"] += 1
+        budgets.check_fraction_size(net, f"{updates['count']} (epoch {epoch})", command)
+        if on_batch is not None:
+            on_batch(epoch, done, loss)
+
+    return watch
 
 
 def bar_mover(bar, epochs, every=0.1):

@@ -11,6 +11,7 @@ import sys
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render import draw
+from . import budgets
 from .explain import add_numbers_option, load_spec, parse_vector
 
 
@@ -33,7 +34,7 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, budgets.for_drawing("draw"))
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"
     if needs_target and t is None:

@@ -16,6 +16,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.tables import SECTIONS, _Writer, notation_note
 from ..trace.walk import walk
+from . import budgets
 from .core import (
     LAYER_HELP,
     learning_rate,
@@ -23,6 +24,7 @@ from .core import (
     sample_list,
     trace_steps,
     view_options,
+    zero_based,
 )
 from .explain import add_numbers_option, add_sample_options
 
@@ -50,9 +52,15 @@ def add_walk_options(parser, filters=True):
     parser.set_defaults(format="plain", sections=list(SECTIONS), layer=None, neuron=None)
 
 
-def traced_step(args):
-    """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options)."""
-    net = load(args.spec, args.numbers)
+def traced_step(args, command="step"):
+    """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options).
+
+    The walk is budgeted (neuronsim.cli.budgets.for_walk) before the network
+    is built; ``report`` also draws the whole network in its diagram.
+    """
+    budget = budgets.for_walk(command, layers=zero_based(args.layer, 2),
+                              neurons=zero_based(args.neuron, 1), diagram=command == "report")
+    net = load(args.spec, args.numbers, budget=budget)
     samples = sample_list(net, args, args.spec)
     if args.input is not None:
         chosen = samples[0]
@@ -62,7 +70,7 @@ def traced_step(args):
         raise NeuronsimError(f"--sample {args.sample}: the file has samples 1 to {len(samples)}")
     rate = learning_rate(net, args, args.spec)
     options = view_options(args, net)
-    tracer = trace_steps(net, [chosen], 1, rate)
+    tracer = trace_steps(net, [chosen], 1, rate, command=command)
     return net, tracer.steps[0], options
 
 
@@ -70,9 +78,9 @@ def network_title(net, spec):
     return net.name or os.path.splitext(os.path.basename(spec))[0]
 
 
-def build_walk(args, format="plain"):
+def build_walk(args, format="plain", command="step"):
     """(net, step, computations, notation note) for ``args``."""
-    net, step, options = traced_step(args)
+    net, step, options = traced_step(args, command)
     computations = walk(step, format=format, digits=options["digits"],
                         convention=options["convention"],
                         bias_as_weight=options["bias_as_weight"],
