@@ -17,7 +17,7 @@ import sys
 from .. import __version__
 from ..core.errors import NeuronsimError
 from ..files.number_text import read_float
-from ..render.escape import terminal_text
+from ..render.escape import terminal_output, terminal_text
 
 COMMAND_MODULES = (
     "neuronsim.cli.demo",
@@ -105,6 +105,7 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    saved, sys.stdout = sys.stdout, VisibleControls(sys.stdout)
     try:
         return args.run(args) or 0
     except (NeuronsimError, ValueError, OSError) as exc:
@@ -118,6 +119,25 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        sys.stdout = saved
+
+
+class VisibleControls:
+    """Standard output as a command writes it: every control character and
+    escape sequence in the text (a network's name, a student's answer) is
+    shown as a visible escape such as ``\\x1b``; lines and tabs stay.
+    ``raw`` is the stream itself (the interactive stepper draws its screens
+    with escape sequences of its own)."""
+
+    def __init__(self, stream):
+        self.raw = stream
+
+    def write(self, text):
+        return self.raw.write(terminal_output(text))
+
+    def __getattr__(self, name):     # flush, isatty, fileno, encoding, ...
+        return getattr(self.raw, name)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 from ..classroom.stepper import Stepper, run, whole_walk
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
+from ..render.escape import terminal_text
 from ..render.tables import SECTIONS, _Writer, notation_note
 from ..trace.walk import walk
 from . import budgets
@@ -75,7 +76,8 @@ def traced_step(args, command="step"):
 
 
 def network_title(net, spec):
-    return net.name or os.path.splitext(os.path.basename(spec))[0]
+    """The network's name (or file name), control characters made visible."""
+    return terminal_text(net.name or os.path.splitext(os.path.basename(spec))[0])
 
 
 def build_walk(args, format="plain", command="step"):
@@ -108,9 +110,11 @@ def _interactive(stepper):
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
 
+    screen = getattr(sys.stdout, "raw", sys.stdout)   # the stepper's own escape sequences
+
     def write(text):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        screen.write(text)
+        screen.flush()
 
     try:
         tty.setcbreak(fd)

@@ -80,8 +80,8 @@ def read_text_file(path, limit=MAX_FILE_BYTES, what="file", encoding="utf-8"):
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); a {what} is a "
-                        "UTF-8 text file") from None
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}): not a text file, and "
+                        f"the {what} must be UTF-8 text") from None
 
 
 # ---------------------------------------------------------------- arrays

@@ -25,7 +25,7 @@ import re
 _LATEX = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
     "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "\n": " ", "\r": " ",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
 }
 _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX))
 
