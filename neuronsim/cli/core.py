@@ -7,6 +7,7 @@ from ..classroom.progress import ProgressBar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..files.atomic import atomic_write_text
+from ..files.saving import check_savable
 from ..render.numfmt import format_number
 from ..render.tables import (
     FORMATS,
@@ -230,6 +231,7 @@ def finish_training(net, args, header, history, table):
     if args.stop_loss is not None and len(history) < args.epochs:
         out.append(f"stopped after epoch {len(history)}: loss <= {args.stop_loss}")
     if args.save:
+        check_savable(net, args.save)
         net.save(args.save)
         out.append(f"saved the trained network to {args.save}")
     return "\n".join(out) + "\n"
