@@ -7,13 +7,14 @@ and refuses in one line what it could not finish in reasonable time and
 memory, naming the option that narrows it.  The limits are here, in one
 place, with the reason for each:
 
-- pure-Python neurons do roughly 5 million multiply-adds a second in
-  float64 (docs/performance.md); exact fractions and 50-digit precise
+- pure-Python neurons do roughly 5 million work units a second in float64
+  (a unit is about one multiply-add; :func:`step_work` counts them, with the
+  overhead of each neuron and sample); exact fractions and 50-digit precise
   numbers are ten to a hundred times slower (``NUMBER_COST``);
 - a command builds at most ``PARAMETERS`` weights and biases as Python
   objects (about 40 bytes each, and some commands copy the network);
-- a command may do ``WORK`` multiply-adds (seconds, not minutes);
-  ``train`` may do ``TRAIN_WORK`` (minutes: it shows a progress bar);
+- a command may do ``WORK`` units (seconds, not minutes); ``train`` may do
+  ``TRAIN_WORK`` (minutes: it shows a progress bar);
 - a trace keeps every number of every step until it prints them, so
   ``--steps`` times the parameters is capped by ``TRACE_NUMBERS`` (and
   ``--steps`` itself by ``MAX_STEPS``): the trace is not streamed, it is
@@ -35,14 +36,14 @@ from dataclasses import dataclass
 from ..core.errors import NeuronsimError
 
 PARAMETERS = 2_000_000           # weights and biases a command builds as Python objects
-WORK = 200_000_000               # multiply-adds of one command (~40 s in float64)
-TRAIN_WORK = 5_000_000_000       # multiply-adds of one training run (~15 min)
+WORK = 100_000_000               # work units of one command (~20 s in float64)
+TRAIN_WORK = 1_500_000_000       # work units of one training run (~5 min)
 TRACE_NUMBERS = 2_000_000        # numbers a trace records before printing (steps × size)
 MAX_STEPS = 10_000               # --steps of trace
 MAX_EPOCHS = 10_000_000          # --epochs of train (one loss per epoch is kept)
 DRAW_EDGES = 20_000              # lines in a network diagram (draw, report)
 WORKSHEET_CELLS = 20_000         # cells of a worksheet (worksheet, check)
-TABLE_ROWS = 200_000             # rows of the tables one command prints
+TABLE_ROWS = 50_000              # rows of the tables one command prints
 FRACTION_DIGITS = 1_000          # digits of an exact fraction's numerator or denominator
 
 # How much slower than float64 one multiply-add is, by number system.
@@ -127,7 +128,7 @@ def number_cost(numbers):
 def refuse_over(command, amount, limit, what, narrow):
     """Raise a BudgetError if ``amount`` is over ``limit``.
 
-    ``what``: the quantity in words ("multiply-adds", "edges");
+    ``what``: the quantity in words ("work units", "edges");
     ``narrow``: what the user can do (an option, or a smaller network).
     """
     if amount > limit:
@@ -143,9 +144,12 @@ def check_network(command, size):
 
 
 def step_work(size, numbers="float", samples=1):
-    """Multiply-adds of ``samples`` forward + backward passes and an update
-    (about three per parameter per sample)."""
-    return 3 * size.parameters * max(1, samples) * number_cost(numbers)
+    """Work units of ``samples`` forward + backward passes and updates: three
+    multiply-adds per parameter, plus the Python overhead of each neuron
+    (about 50 units) and of each sample (about 100), measured on the bundled
+    examples and a 30-30-30 network (about 5 million units a second)."""
+    per_sample = 3 * size.parameters + 50 * size.neurons + 100
+    return per_sample * max(1, samples) * number_cost(numbers)
 
 
 # ---------------------------------------------------------------- per command
@@ -164,7 +168,7 @@ def single_step(command, samples=1, narrow=SHRINK):
     """One forward and backward pass (and update) per sample: explain,
     early-update, worksheet, check, step, report."""
     def budget(size, numbers):
-        refuse_over(command, step_work(size, numbers, samples), WORK, "multiply-adds", narrow)
+        refuse_over(command, step_work(size, numbers, samples), WORK, "work units", narrow)
     return named(command, budget)
 
 
@@ -174,7 +178,7 @@ def for_trace(steps, layers=None, neurons=None, sections=None, command="trace"):
     def budget(size, numbers):
         refuse_over(command, steps, MAX_STEPS, "steps", "--steps is capped for a trace "
                     "(it keeps every number until it prints); train runs longer")
-        refuse_over(command, step_work(size, numbers, steps), WORK, "multiply-adds",
+        refuse_over(command, step_work(size, numbers, steps), WORK, "work units",
                     "give fewer --steps or " + SHRINK)
         refuse_over(command, steps * (size.parameters + 5 * size.neurons), TRACE_NUMBERS,
                     "recorded numbers", "a trace records every number of every step, even "
@@ -192,15 +196,16 @@ def for_train(epochs, samples=None, command="train"):
                     "give fewer --epochs (one loss per epoch is kept)")
         count = size.samples if samples is None else samples
         refuse_over(command, epochs * step_work(size, numbers, count), TRAIN_WORK,
-                    "multiply-adds", "give fewer --epochs or " + SHRINK)
+                    "work units", "give fewer --epochs or " + SHRINK)
     return named(command, budget)
 
 
 def for_gradcheck(command="gradcheck"):
-    """Two batch losses per parameter: 2 · parameters · samples · parameters."""
+    """Two batch losses (forward passes only) per parameter: about as much as
+    one training step over the batch, per parameter."""
     def budget(size, numbers):
-        work = 2 * size.parameters * max(1, size.samples) * size.parameters
-        refuse_over(command, work, WORK, "multiply-adds",
+        work = size.parameters * step_work(size, "float", size.samples)
+        refuse_over(command, work, WORK, "work units",
                     "finite differences evaluate the whole batch twice per parameter; "
                     "check a smaller network or fewer samples")
     return named(command, budget)
