@@ -35,7 +35,9 @@ COMMAND_MODULES = (
 
 # A negative number, as an argument (``--input -1e6 1``, ``--target -1/2``), is a value,
 # not an option: argparse's own pattern knows only -1 and -.5.
-NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/\d+)?$")
+# "-inf" and "-nan" too, so that they reach the check that refuses them by name.
+NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/\d+)?|inf|infinity|nan)$",
+                             re.IGNORECASE)
 
 
 class _Parser(argparse.ArgumentParser):
