@@ -288,7 +288,9 @@ def register(subparsers):
     trace.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     add_sample_options(trace, default="the file's samples")
     trace.add_argument("--steps", type=int, default=1, metavar="N",
-                       help="online steps to trace, cycling through the samples (default 1)")
+                       help="online steps to trace, cycling through the samples (default 1; "
+                            f"capped at {budgets.MAX_STEPS:,}, not streamed: the trace keeps "
+                            "every number until it prints them)")
     add_view_options(trace)
     add_numbers_option(trace)
     trace.set_defaults(run=run_trace)
