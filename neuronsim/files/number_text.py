@@ -53,7 +53,7 @@ def read_number(text, where="number"):
         raise SpecError(f"{where}: the exponent of {shown(clean)} is beyond ±{MAX_EXPONENT}")
     if match.group("den") is not None and int(match.group("den")) == 0:
         raise SpecError(f"{where}: expected a number or a fraction such as 1/2, got "
-                        f"{shown(text)} (a division by zero)")
+                        f"{shown(text)}")
     return Fraction(clean.replace(" ", ""))
 
 
