@@ -42,8 +42,6 @@ for _name, _function in {
         "spec_from_network": spec.spec_from_network,
         "save_spec": spec.save_spec,
         "recurrent_network_from_arrays": spec.recurrent_network_from_arrays,
-        "load_recurrent_network": spec.load_recurrent_network,
-        "spec_from_recurrent_network": spec.spec_from_recurrent_network,
         "network_from_torch": torch_bridge.network_from_torch,
         "network_to_torch": torch_bridge.network_to_torch,
         "network_html": notebook.network_html,

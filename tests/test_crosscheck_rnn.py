@@ -280,8 +280,8 @@ def test_wrong_shape_fails_once_at_the_first_step():
     report = compare(net, X, Y, against=time_major)
     first = report.first_divergence
     assert (first.name, first.status) == ("a⁽²⁾", "FAIL (shape)")
-    assert first.shape_note == f"shape (4, {len(X)}, {net.recurrent.size}), expected " \
-                               f"({len(X)}, 4, {net.recurrent.size})"
+    assert first.shape_note == f"shape (4, {len(X)}, {net.layers[0].size}), expected " \
+                               f"({len(X)}, 4, {net.layers[0].size})"
     statuses = [row.status for row in report.rows if row.quantity == "activations"]
     assert statuses == ["FAIL (shape)", "ok", "not given", "ok", "not given", "ok",
                         "not given", "ok"]

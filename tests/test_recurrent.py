@@ -73,12 +73,12 @@ def random_rnn(seed, steps=None, **options):
 def parameters(net):
     """(label, getter, setter) of every parameter, recurrent layer first."""
     out = []
-    for j, neuron in enumerate(net.recurrent.neurons):
+    for j, neuron in enumerate(net.layers[0].neurons):
         for name in ("weights", "recurrent_weights"):
             for k in range(len(getattr(neuron, name))):
                 out.append((f"layers[0].neurons[{j}].{name}[{k}]", neuron, name, k))
         out.append((f"layers[0].neurons[{j}].bias", neuron, "bias", None))
-    for l, layer in enumerate(net.dense, start=1):
+    for l, layer in enumerate(net.layers[1:], start=1):
         for j, neuron in enumerate(layer.neurons):
             for k in range(len(neuron.weights)):
                 out.append((f"layers[{l}].neurons[{j}].weights[{k}]", neuron, "weights", k))
@@ -104,7 +104,7 @@ def analytic(net):
     arrays = net.gradient_arrays()
     dW, dU, db = arrays[0]
     out = []
-    for j in range(net.recurrent.size):
+    for j in range(net.layers[0].size):
         out += list(dW[j]) + list(dU[j]) + [db[j]]
     for dWl, dbl in arrays[1:]:
         for j in range(len(dbl)):
@@ -162,22 +162,23 @@ def test_hand_computed_linear_neuron():
     outputs = net.forward_pass([[1.0], [0.0]])
     assert outputs == [[0.5], [pytest.approx(0.4, rel=1e-15)]]
     assert net.back_prop([[0.5], [0.2]]) == pytest.approx(0.02, rel=1e-14)
-    neuron = net.recurrent.neurons[0]
-    assert neuron.deltas == pytest.approx([0.16, 0.2], rel=1e-14)
-    assert neuron.output_paths == pytest.approx([0.0, 0.2], rel=1e-14)
-    assert neuron.recurrent_paths == pytest.approx([0.16, 0.0], rel=1e-14)
+    assert net.history_of(0, 0, "delta") == pytest.approx([0.16, 0.2], rel=1e-14)
+    assert net.history_of(0, 0, "output_path") == pytest.approx([0.0, 0.2], rel=1e-14)
+    assert net.history_of(0, 0, "recurrent_path") == pytest.approx([0.16, 0.0], rel=1e-14)
     (dW, dU, db), = net.gradient_arrays()
     assert dW[0][0] == pytest.approx(0.16, rel=1e-14)          # 0.16·1 + 0.2·0
     assert dU[0][0] == pytest.approx(0.1, rel=1e-14)           # 0.16·0 + 0.2·0.5
     assert db[0] == pytest.approx(0.36, rel=1e-14)
-    assert [g for (g,) in neuron.weight_grad_steps()] == pytest.approx([0.16, 0.0], rel=1e-14)
+    steps = [step[0][0] for step in net.history]   # each step's share of dE/dw: x[t] δ[t]
+    assert [r.inputs[0] * r.delta for r in steps] == pytest.approx([0.16, 0.0], rel=1e-14)
 
 
 def test_truncated_k1_has_no_recurrent_path_and_k_ge_T_is_full():
     net, xs, targets = random_rnn(3, steps=5)
     net.forward_pass(xs)
     net.back_prop(targets, truncation=1)
-    assert all(r == 0 for n in net.recurrent.neurons for r in n.recurrent_paths)
+    assert all(r == 0 for j in range(net.layers[0].size)
+               for r in net.history_of(0, j, "recurrent_path"))
     truncated = analytic(net)
     net._discard_batch()
     net.forward_pass(xs)
@@ -205,7 +206,7 @@ def test_truncated_bptt_matches_its_definition(seed):
     net, xs, targets = random_rnn(100 + seed, step_loss="mean" if seed % 3 == 0 else "sum")
     k = 1 + seed % 3
     net.forward_pass(xs)
-    frozen = [list(state) for state in net.recurrent.states]
+    frozen = [list(state) for state in net.states_of(0)]
     net.back_prop(targets, truncation=k)
     numbers = numeric(net, lambda: truncated_loss(net, xs, targets, k, frozen))
     assert_close(net, numbers, seed, f"truncated k={k}")
@@ -215,7 +216,7 @@ def test_truncated_bptt_matches_its_definition(seed):
 def test_each_sequence_length_full_and_truncated(steps):
     net, xs, targets = random_rnn(500 + steps, steps=steps)
     net.forward_pass(xs)
-    frozen = [list(s) for s in net.recurrent.states]
+    frozen = [list(s) for s in net.states_of(0)]
     net.back_prop(targets)
     assert_close(net, numeric(net, lambda: net.loss_of(xs, targets)), steps, "full")
     net._discard_batch()
@@ -227,10 +228,10 @@ def test_each_sequence_length_full_and_truncated(steps):
 
 def test_initial_state_is_used_and_finite_differences_hold():
     net, xs, targets = random_rnn(7, steps=4)
-    state = [0.3 * (j + 1) for j in range(net.recurrent.size)]
-    net.recurrent.initial_state = state
+    state = [0.3 * (j + 1) for j in range(net.layers[0].size)]
+    net.layers[0].initial_state = state
     net.forward_pass(xs)
-    assert net.recurrent.states[0] == state
+    assert net.states_of(0)[0] == state
     net.back_prop(targets)
     assert_close(net, numeric(net, lambda: net.loss_of(xs, targets)), 7, "initial state")
 
@@ -260,8 +261,8 @@ def test_saturated_sigmoid_output_without_dense_layers_is_finite():
                                        loss="binary_cross_entropy")
     net.forward_pass([[1.0]])
     assert net.back_prop([[0.0]]) == 40.0
-    assert net.recurrent.neurons[0].deltas == [1.0]
-    assert net.recurrent.neurons[0].output_paths == [float("inf")]
+    assert net.history_of(0, 0, "delta") == [1.0]
+    assert net.history_of(0, 0, "output_path") == [float("inf")]
     assert net.loss_of([[1.0]], [[0.0]]) == 40.0
     feed_forward = Network.from_arrays([[[40.0]]], [[0.0]], ["sigmoid"], "binary_cross_entropy")
     feed_forward.forward_pass([1.0])
@@ -274,7 +275,7 @@ def test_saturated_sigmoid_output_without_dense_layers_is_finite():
     assert net.back_prop([[0.0], [1.0]]) == pytest.approx(40.0 + math.log1p(math.exp(-0.5)),
                                                           rel=1e-15)
     a2 = 1 / (1 + math.exp(-0.5))
-    assert net.recurrent.neurons[0].deltas == [1.0, pytest.approx(a2 - 1.0, rel=1e-15)]
+    assert net.history_of(0, 0, "delta") == [1.0, pytest.approx(a2 - 1.0, rel=1e-15)]
     (dW, dU, db), = net.gradient_arrays()
     assert dU[0][0] == pytest.approx(a2 - 1.0, rel=1e-15)      # δ[2]·a[1], a[1] = 1
 
@@ -288,7 +289,7 @@ def test_paired_output_delta_without_dense_layers_unsaturated():
     net.back_prop([[0.3], [0.9]])
     d2 = a2 - 0.9
     d1 = (a1 - 0.3) + 0.8 * d2 * (a1 * (1 - a1))
-    assert net.recurrent.neurons[0].deltas == pytest.approx([d1, d2], rel=1e-15)
+    assert net.history_of(0, 0, "delta") == pytest.approx([d1, d2], rel=1e-15)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -296,7 +297,7 @@ def test_paired_output_without_dense_layers_matches_finite_differences(seed):
     step_loss = "mean" if seed % 2 else "sum"
     net, xs, targets = random_paired_rnn(seed, steps=1 + seed % 5, step_loss=step_loss)
     net.forward_pass(xs)
-    frozen = [list(state) for state in net.recurrent.states]
+    frozen = [list(state) for state in net.states_of(0)]
     net.back_prop(targets)
     assert_close(net, numeric(net, lambda: net.loss_of(xs, targets)), seed, "paired full")
     k = 1 + seed % 3
@@ -387,7 +388,7 @@ def test_same_seed_same_numbers():
 
 def test_parity_example_learns():
     net = Network.from_spec(example_path("rnn"))
-    assert isinstance(net, RecurrentNetwork)
+    assert net.is_sequential and net.layers[0].kind == "recurrent"
     history = net.train(epochs=60, seed=0)
     assert history[0] > 2.5 and history[-1] < 0.05
     assert all(b < a for a, b in zip(history[5:], history[6:]))
@@ -414,8 +415,7 @@ def test_trace_records_and_tables_show_the_numbers():
     tracer = RecurrentTracer().attach(net)
     net.step([[1], [0], [1]], [[1], None, [0]], 0.5)
     record = tracer.sequences[0]
-    neuron = net.recurrent.neurons[0]
-    assert record.recurrent[0].deltas == neuron.deltas
+    assert record.recurrent[0].deltas == net.history_of(0, 0, "delta")
     # δ[t] = (output path + recurrent path) · g'(z)
     for t in range(3):
         r = record.recurrent[1]
@@ -518,7 +518,7 @@ def test_rnn_trace_and_train_commands(capsys, tmp_path):
     assert main(["rnn-train", spec, "--epochs", "5", "--save", str(saved)]) == 0
     assert "saved the trained network" in capsys.readouterr().out
     net = RecurrentNetwork.from_spec(saved)
-    assert net.recurrent.size == 4
+    assert net.layers[0].size == 4
     assert main(["rnn-gradient-flow", "--length", "5"]) == 0
     assert "|δ[t]| sigmoid" in capsys.readouterr().out
 

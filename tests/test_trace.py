@@ -192,3 +192,22 @@ def test_ng_note_names_the_bias_superscript_and_long_inputs_are_cut():
     text = tracer.render(convention="ng", sections=["loss"])
     assert "b_j^(l) is the bias of neuron j of layer l+1" in text
     assert "input x = (0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, … (20 values))" in text
+
+
+def test_ng_latex_note_writes_the_bias_label_in_math_mode():
+    """pdflatex stops at a bare b_j^(l) in text mode (found compiling an ng trace)."""
+    _, tracer = traced_mazur()
+    text = tracer.render(format="latex", convention="ng", sections=["loss"])
+    assert r"$b_{j}^{(l)}$ is the bias" in text and "b_j^(l)" not in text
+
+
+def test_latex_text_puts_fractions_and_infinities_in_math_mode():
+    """Exact fractions are \\frac in LaTeX: in a table cell or a heading (text
+    mode) pdflatex needs them in $...$; labels already in math mode stay."""
+    from neuronsim.render.tables import latex_text
+
+    assert latex_text(r"0, \frac{9}{4}") == r"0, $\frac{9}{4}$"
+    assert latex_text(r"$\eta$ = -\frac{1}{2} and -\infty") == \
+        r"$\eta$ = $-\frac{1}{2}$ and $-\infty$"
+    assert latex_text(r"$a_{1}^{(2)}$") == r"$a_{1}^{(2)}$"
+    assert latex_text(r"$x = \frac{1}{2}$") == r"$x = \frac{1}{2}$"

@@ -56,7 +56,7 @@ def per_neuron(params, X, targets, mask, activation, dense_acts, loss, options,
     for x, t, m in zip(X, targets, mask):
         outputs.append(net.forward_pass(x))
         losses.append(net.back_prop([list(v) if keep else None for v, keep in zip(t, m)]))
-        deltas.append([n.deltas for n in net.recurrent.neurons])
+        deltas.append([net.history_of(0, j, "delta") for j in range(net.layers[0].size)])
     n = len(X) if options["reduction"] == "mean" else 1
     return sum(losses) / n, outputs, net.gradient_arrays(), np.transpose(deltas, (0, 2, 1))
 

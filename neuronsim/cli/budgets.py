@@ -79,7 +79,7 @@ class NetworkSize:
         parameters = sum(len(n.weights) + 1 + len(getattr(n, "recurrent_weights", ()))
                          for layer in net.layers for n in layer.neurons)
         return cls(sizes, parameters, len(net.samples or ()),
-                   hasattr(net, "truncation"))
+                   getattr(net, "is_sequential", False))
 
     @classmethod
     def of_spec(cls, spec):
@@ -172,14 +172,20 @@ def single_step(command, samples=1, narrow=SHRINK):
     return named(command, budget)
 
 
-def for_trace(steps, layers=None, neurons=None, sections=None, command="trace"):
+def for_trace(steps, layers=None, neurons=None, sections=None, command="trace",
+              batched=False):
     """``steps`` traced steps: their work, the numbers the tracer keeps, and
-    the rows printed for the chosen --layer/--neuron/--sections."""
+    the rows printed for the chosen --layer/--neuron/--sections.  Batch steps
+    (``batched``) may each take every sample; the samples and terms they
+    record are bounded by trace's own --batch-size checks."""
     def budget(size, numbers):
         refuse_over(command, steps, MAX_STEPS, "steps", "--steps is capped for a trace "
                     "(it keeps every number until it prints); train runs longer")
-        refuse_over(command, step_work(size, numbers, steps), WORK, "work units",
+        samples = steps * max(1, size.samples) if batched else steps
+        refuse_over(command, step_work(size, numbers, samples), WORK, "work units",
                     "give fewer --steps or " + SHRINK)
+        if batched:
+            return
         refuse_over(command, steps * (size.parameters + 5 * size.neurons), TRACE_NUMBERS,
                     "recorded numbers", "a trace records every number of every step, even "
                     "with --layer/--neuron; give fewer --steps or " + SHRINK)

@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+from tabulate import tabulate
+
 from ..classroom.progress import ProgressBar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
@@ -14,6 +16,7 @@ from ..render.tables import (
     SECTIONS,
     html_document,
     latex_document,
+    render_batches,
     render_trace,
 )
 from ..trace.tracer import Tracer
@@ -33,6 +36,11 @@ LAYER_HELP = ("{verb} only these layers.  Layer numbers count the input layer as
 
 # A trace longer than this, with no --layer or --neuron, gets a note on stderr.
 LONG_TRACE_LINES = 5000
+
+# trace --batch-size traces at most this many samples in all (--steps batches of them),
+# and records at most this many per-sample gradient terms (samples x parameters shown).
+MAX_BATCH_TRACE_SAMPLES = 1000
+MAX_BATCH_TRACE_TERMS = 1_000_000
 
 
 def add_view_options(parser):
@@ -147,18 +155,95 @@ def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
     return tracer
 
 
+def batches_of(samples, size):
+    """The samples in order, cut into batches of ``size`` (the last may be
+    smaller): one pass of ``train --no-shuffle --batch-size size``."""
+    return [samples[i:i + size] for i in range(0, len(samples), size)]
+
+
+def trace_batches(net, samples, steps, size, rate, tracer=None):
+    """Run ``steps`` batch steps with a batch-recording tracer on (a new
+    ``Tracer(batches=True)`` unless one is given).
+
+    Each step back-propagates every sample of its batch with the same weights,
+    then updates once.  Batches are those of :func:`batches_of`, repeated
+    when ``steps`` is more than one pass, so the weights after k steps are
+    those of ``train --no-shuffle --batch-size size`` after k updates.
+    """
+    tracer = (Tracer(batches=True) if tracer is None else tracer).attach(net)
+    batches = batches_of(samples, size)
+    try:
+        for step in range(steps):
+            for x, t in batches[step % len(batches)]:
+                net.forward_pass(x)
+                net.back_prop(t)
+            net.update_weights(rate)
+            budgets.check_fraction_size(net, step + 1, "trace")
+    finally:
+        tracer.detach(net)
+    return tracer
+
+
+def trace_batch_size(text, samples, steps, parameters=0):
+    """trace's --batch-size: None (online, as without it) for 1, else the n
+    of each batch ('full' or 'all': every sample).  The samples it would
+    trace in all are bounded by MAX_BATCH_TRACE_SAMPLES, and those samples
+    times the ``parameters`` shown by MAX_BATCH_TRACE_TERMS."""
+    if text is None:
+        return None
+    count = len(samples)
+    size = count if text in ("full", "all") else _positive_int(text)
+    if size > count:
+        have = "is 1 sample" if count == 1 else f"are {count} samples"
+        raise NeuronsimError(f"--batch-size {size}: there {have} (--batch-size full takes "
+                             "them all)")
+    if size == 1:
+        return None
+    batches = batches_of(samples, size)
+    passes, rest = divmod(steps, len(batches))
+    traced = passes * count + sum(len(batch) for batch in batches[:rest])
+    if traced > MAX_BATCH_TRACE_SAMPLES:
+        raise NeuronsimError(
+            f"--steps {steps} with --batch-size {text} traces {traced:,} samples; "
+            f"at most {MAX_BATCH_TRACE_SAMPLES:,} (fewer --steps or a smaller --batch-size)")
+    if traced * parameters > MAX_BATCH_TRACE_TERMS:
+        raise NeuronsimError(
+            f"--steps {steps} with --batch-size {text} traces {traced:,} samples of "
+            f"{parameters:,} weights and biases each; at most {MAX_BATCH_TRACE_TERMS:,} "
+            "gradient terms (--layer L or --neuron J show fewer parameters; fewer --steps or "
+            "a smaller --batch-size fewer samples)")
+    return size
+
+
+def shown_parameters(net, layers, neurons):
+    """The weights and biases that the --layer/--neuron filters (0-based sets) show."""
+    return sum(layer.n_inputs + 1
+               for l, layer in enumerate(net.layers) if layers is None or l in layers
+               for j in range(layer.size) if neurons is None or j in neurons)
+
+
 # ------------------------------------------------------------------ trace
 def run_trace(args):
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
+    batched = args.batch_size not in (None, "1")
     budget = budgets.for_trace(args.steps, layers=zero_based(args.layer, 2),
-                               neurons=zero_based(args.neuron, 1), sections=args.sections)
+                               neurons=zero_based(args.neuron, 1), sections=args.sections,
+                               batched=batched)
     net = load(args.spec, args.numbers, budget=budget)
     samples = sample_list(net, args, args.spec)
-    rate = learning_rate(net, args, args.spec)
     options = view_options(args, net)
-    tracer = trace_steps(net, samples, args.steps, rate)
-    text = render_trace(tracer.steps, **options)
+    layers, neurons = options["layers"], options["neurons"]
+    batch = trace_batch_size(args.batch_size, samples, args.steps,
+                             shown_parameters(net, layers, neurons))
+    rate = learning_rate(net, args, args.spec)
+    if batch is None:
+        tracer = trace_steps(net, samples, args.steps, rate)
+        text = render_trace(tracer.steps, **options)
+    else:   # records only the neurons shown: a wide network's batch stays small
+        tracer = Tracer(batches=True, layers=layers, neurons=neurons)
+        tracer = trace_batches(net, samples, args.steps, batch, rate, tracer)
+        text = render_batches(tracer.batches, **options)
     lines = text.count("\n")
     if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
         print(f"neuronsim: note: this trace is {lines:,} lines long; --layer L, --neuron J "
@@ -184,7 +269,7 @@ def run_train(args):
     mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
     header = (f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
               f"{format_number(rate)}, reduction {net.reduction}")
-    sys.stdout.write(finish_training(net, args, header, history, table))
+    sys.stdout.write(finish_training(net, args, header, history, table, samples))
     return 0
 
 
@@ -225,11 +310,14 @@ def train_with_table(net, samples, rate, args):
     return history, lines, batch
 
 
-def finish_training(net, args, header, history, table):
-    """The report of a training run (and the --save), as text."""
+def finish_training(net, args, header, history, table, samples=None):
+    """The report of a training run (and the --save), as text; with
+    --show-outputs, each of ``samples`` through the trained network."""
     out = [header, "", f" epoch   {LOSS_COLUMN[net.reduction]}"] + table
     if args.stop_loss is not None and len(history) < args.epochs:
         out.append(f"stopped after epoch {len(history)}: loss <= {args.stop_loss}")
+    if getattr(args, "show_outputs", False) and samples:
+        out += ["", outputs_table(net, samples, args.digits)]
     if args.save:
         check_savable(net, args.save)
         net.save(args.save)
@@ -249,6 +337,45 @@ def fraction_watch(net, on_batch=None, command="train"):
             on_batch(epoch, done, loss)
 
     return watch
+
+
+def outputs_table(net, samples, digits):
+    """Each sample's output beside its target and its loss E_s, from the trained
+    network (after the last update), then the loss over all of them: the mean
+    of the E_s, or their sum for ``reduction="sum"``, as the epochs' losses."""
+    rows, total = [], 0
+    for number, (x, t) in enumerate(samples, start=1):
+        output = net.forward_pass(x)
+        loss = net.loss_of(x, t)
+        total += loss
+        rows.append([str(number), _values_text(x, digits), _values_text(t, digits),
+                     _values_text(output, digits), format_number(loss, digits)])
+    table = tabulate(rows, headers=["sample", "input x", "target t", "output", "loss E"],
+                     tablefmt="simple", disable_numparse=True, stralign="left")
+    if net.reduction == "mean":
+        summary = f"mean loss over the {len(samples)} samples: "
+        total = total / len(samples)
+    else:
+        summary = f"summed loss over the {len(samples)} samples: "
+    return ("each sample through the trained network:\n\n" + table + "\n\n" + summary
+            + format_number(total, digits))
+
+
+def _values_text(values, digits, shown=8):
+    """A vector as (0.1, 0.9), a sequence of vectors as (0.1); (0.9), or None as
+    "-" (a time step without a target); long ones cut after ``shown`` entries."""
+    if values is None:
+        return "-"
+    values = list(values)
+    if values and (values[0] is None or isinstance(values[0], (list, tuple))):
+        parts = [_values_text(v, digits, shown) for v in values[:shown]]
+        if len(values) > shown:
+            parts.append(f"… ({len(values)} steps)")
+        return "; ".join(parts)
+    text = ", ".join(format_number(v, digits) for v in values[:shown])
+    if len(values) > shown:
+        text += f", … ({len(values)} values)"
+    return f"({text})"
 
 
 def bar_mover(bar, epochs, every=0.1):
@@ -288,9 +415,16 @@ def register(subparsers):
     trace.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     add_sample_options(trace, default="the file's samples")
     trace.add_argument("--steps", type=int, default=1, metavar="N",
-                       help="online steps to trace, cycling through the samples (default 1; "
-                            f"capped at {budgets.MAX_STEPS:,}, not streamed: the trace keeps "
-                            "every number until it prints them)")
+                       help="steps to trace (default 1): online steps cycling through the "
+                            "samples, or with --batch-size, batch steps; capped at "
+                            f"{budgets.MAX_STEPS:,}, not streamed: the trace keeps every number "
+                            "until it prints them")
+    trace.add_argument("--batch-size", metavar="N|full",
+                       help="trace batch steps: every sample's forward and backward pass with "
+                            "the same weights, then the accumulated gradient (the sum, divided by n "
+                            "for a mean loss), the batch loss and one update; the samples in file order cut "
+                            "into batches of N as 'train --no-shuffle' does ('full': all of "
+                            "them; 1: online, as without this option)")
     add_view_options(trace)
     add_numbers_option(trace)
     trace.set_defaults(run=run_trace)
@@ -313,6 +447,9 @@ def register(subparsers):
     train.add_argument("--digits", type=int, default=6, metavar="N",
                        help="significant digits of the losses, 1 to 17 (default 6)")
     train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
+    train.add_argument("--show-outputs", action="store_true",
+                       help="at the end, each sample's output from the trained network beside "
+                            "its target, with its loss")
     train.add_argument("--quiet", action="store_true",
                        help="no progress bar (it is drawn on stderr only when that is a terminal)")
     train.add_argument("--input", nargs="+", help=argparse.SUPPRESS)

@@ -12,7 +12,6 @@
 """
 
 from ..core.errors import NeuronsimError
-from ..core.network import Network
 from ..core.numbers import get_numbers
 from ..files.bundled import network_file
 from ..files.spec import load_network, read_spec_file
@@ -42,13 +41,13 @@ def load_network_argument(text, numbers="float", kind="feed-forward", budget=Non
         net = load_network(spec, numbers)
     except NeuronsimError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    recurrent = not isinstance(net, Network)
+    recurrent = net.is_sequential
     if kind == "feed-forward" and recurrent:
         raise NeuronsimError(f"{text}: a recurrent network: use neuronsim rnn-trace / "
                              "rnn-train")
     if kind == "recurrent" and not recurrent:
-        raise NeuronsimError(f"{text}: a feed-forward network (no \"type\": \"recurrent\" "
-                             "layer): use neuronsim trace / train")
+        raise NeuronsimError(f"{text}: a feed-forward network (no recurrent layer): use "
+                             "neuronsim trace / train")
     if budget is not None and size is None:
         budget(NetworkSize.of_network(net), numbers)
     return net

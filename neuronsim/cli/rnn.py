@@ -6,7 +6,7 @@ import sys
 
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
-from ..core.recurrent import RecurrentNetwork
+from ..core.network import Network
 from ..files.atomic import atomic_write_text
 from ..files.bundled import example_path
 from ..render.numfmt import format_number
@@ -32,7 +32,11 @@ def _load(spec):
     """A recurrent network from a file path or a bundled example name (rnn, rnn-parity)."""
     if not os.path.exists(spec) and spec in RNN_EXAMPLES:
         spec = example_path(RNN_EXAMPLES[spec])
-    return RecurrentNetwork.from_spec(spec)
+    net = Network.from_spec(spec)
+    if not net.is_sequential:
+        raise NeuronsimError(f"{spec}: a feed-forward network (no recurrent layer): use "
+                             "neuronsim trace / train")
+    return net
 
 
 def _add_view_options(parser):
@@ -180,7 +184,7 @@ def run_rnn_demo(net, args, epochs=100, every=10):
     tracer = trace_sequences(net, traced, 1, rate)
     intro = ("neuronsim demo rnn: a recurrent network learns the running parity of a 0/1 "
              "sequence (output 1 at step t if the number of 1s so far is odd).\n"
-             f"{net!r}: 1 input, {net.recurrent.size} tanh recurrent neurons, a sigmoid output "
+             f"{net!r}: 1 input, {net.layers[0].size} tanh recurrent neurons, a sigmoid output "
              "at every step, binary cross-entropy summed over the steps, full BPTT.\n\n"
              "First, one training step on the sequence 1, 0, 1, 1, every number shown:\n\n")
     text = intro + render_sequences(tracer.sequences, **options)

@@ -8,16 +8,25 @@ For layer l with inputs a^(l-1) (textbook notation, docs/notation.md):
 
 The second backward line is the (W^(l)ᵀ δ^(l)) of the matrix form: it is
 what the previous layer multiplies by its own g'(z) to get its deltas.
+
+A Layer is one *kind* of layer (``kind = "dense"``); the network walks a
+list of layers of any kind through the same few methods (docs/architecture.md):
+forward_pass, back_prop (or set_deltas at a paired output), apply_update,
+and, in a network that reads sequences, remember_step / recall_step /
+back_prop_step (neuronsim.core.through_time).
 """
 
 from operator import mul
 
 from .neuron import Neuron
+from .through_time import NeuronStep
 
 
 class Layer:
     """``neurons``: list of :class:`Neuron`; ``activation`` shared by all of them."""
 
+    kind = "dense"
+    is_recurrent = False
     __slots__ = ("neurons", "activation", "outputs")
 
     def __init__(self, neurons, activation):
@@ -105,6 +114,38 @@ class Layer:
     def clear_grad_sums(self):
         for neuron in self.neurons:
             neuron.clear_grad_sums()
+
+    def parameters(self):
+        """(W, b): the rows of weights (row j = into neuron j) and the biases."""
+        return [n.weights for n in self.neurons], [n.bias for n in self.neurons]
+
+    def gradient_sums(self):
+        """(Σ dE/dW, Σ dE/db) over the samples since the last update."""
+        return ([n.weight_grad_sum for n in self.neurons],
+                [n.bias_grad_sum for n in self.neurons])
+
+    # ------------------------------------------------- one time step of a sequence
+    def remember_step(self):
+        """Each neuron's forward values of this time step, as NeuronStep records."""
+        return [NeuronStep(n.inputs, n.z, n.output, n.derivative) for n in self.neurons]
+
+    def recall_step(self, records):
+        """Give each neuron back its forward values of one time step."""
+        for neuron, record in zip(self.neurons, records):
+            neuron.inputs, neuron.z = record.inputs, record.z
+            neuron.output, neuron.derivative = record.output, record.derivative
+        self.outputs = [record.output for record in records]
+
+    def back_prop_step(self, output_grads, need_input_grads, age, records, output_deltas=None):
+        """back_prop (or set_deltas, with a paired output's δ) at one time step;
+        stores dE/da and δ in the step's ``records``."""
+        if output_deltas is None:
+            grads = self.back_prop(output_grads, need_input_grads)
+        else:
+            grads = self.set_deltas(output_deltas, output_grads, need_input_grads)
+        for neuron, record in zip(self.neurons, records):
+            record.add_backward(age, neuron.output_grad, neuron.delta)
+        return grads
 
     def __repr__(self):
         return f"Layer({self.n_inputs} -> {self.size}, {self.activation.name})"

@@ -1,4 +1,4 @@
-"""The network: layers, a loss, and the steps of gradient descent.
+"""The network: layers of any kind, a loss, and the steps of gradient descent.
 
 One training step on a sample (x, t), in the order the textbook gives it:
 
@@ -18,29 +18,53 @@ change in the middle of a backward pass.
 
 ``train`` repeats these steps: online (batch_size=1), mini-batch, or
 full-batch (batch_size=None).
+
+The layers may be of any kind (``layer.kind``): dense
+(:class:`~neuronsim.core.layer.Layer`) or recurrent
+(:class:`~neuronsim.core.recurrent.RecurrentLayer`), in any order.  A network
+with a recurrent layer reads a sequence: one sample is (x[1..T], targets),
+``forward_pass`` and ``back_prop`` run the loop over time around the stack
+and backpropagation through time (:mod:`neuronsim.core.through_time`), and
+one step's values are kept per time step in ``history``.  Everything else
+(the batch sums, the update, training) is the same for both.
 """
 
 
 from .errors import NumericalError, ShapeError
+from .labels import bias_label, neuron_label, weight_label
 from .numbers import FLOAT
 from .services import service
+from .through_time import (back_prop_through_time, check_truncation, forward_through_time,
+                           sequence_of, step_targets_of)
 from .training import checked_learning_rate, gradient_descent
 
 REDUCTIONS = ("mean", "sum")
+STEP_LOSSES = ("sum", "mean")
 
 
 class Network:
-    """A feed-forward network of :class:`~neuronsim.core.layer.Layer` objects.
+    """A network of layers: :class:`~neuronsim.core.layer.Layer` objects, and
+    :class:`~neuronsim.core.recurrent.RecurrentLayer` objects anywhere.
 
     ``layers[0]`` is the first layer with weights (textbook layer 2: the
     inputs are layer 1).  ``loss`` is a :class:`~neuronsim.core.losses.Loss`.
+    With a recurrent layer: ``step_loss`` ("sum" or "mean") combines the
+    steps of one sequence, ``truncation`` None is full BPTT and k >= 1
+    truncated BPTT (:mod:`neuronsim.core.through_time`).
     """
 
     def __init__(self, layers, loss, *, reduction="mean", update_biases=True,
-                 learning_rate=None, numbers=FLOAT, samples=None, name=None):
+                 learning_rate=None, numbers=FLOAT, samples=None, name=None,
+                 step_loss="sum", truncation=None):
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
+        if step_loss not in STEP_LOSSES:
+            raise ValueError(f"step_loss must be 'sum' or 'mean', not {step_loss!r}")
+        check_truncation(truncation)
         self.layers = list(layers)
+        self.is_sequential = any(layer.is_recurrent for layer in self.layers)
+        self.step_loss = step_loss
+        self.truncation = truncation
         self.loss = loss
         self.reduction = reduction
         self.update_biases = update_biases
@@ -54,6 +78,12 @@ class Network:
         self._fresh_forward = False   # a forward pass waits for its back_prop
         self.target = None       # t of the last back_prop
         self.last_loss = None
+        # a network that reads sequences keeps, per time step t = 1..T:
+        self.history = None      # history[t-1][l][j]: NeuronStep of neuron j, layers[l]
+        self.step_outputs = None  # y[t]
+        self.targets = None      # target[t] (None: no target at step t)
+        self.step_losses = None  # E_t (None: no target at step t)
+        self.last_truncation = None
         self._paired_output = (loss.paired_with is not None
                                and loss.paired_with == self.layers[-1].activation.name)
 
@@ -109,8 +139,18 @@ class Network:
         the size of textbook layer i+1 (so ``sizes[0]`` is the input layer)."""
         return [self.n_inputs] + [layer.size for layer in self.layers]
 
-    def _vector(self, values, length, what):
+    @property
+    def recurrent_layers(self):
+        """The recurrent layers, in order (empty for a feed-forward network)."""
+        return [layer for layer in self.layers if layer.is_recurrent]
+
+    def vector(self, values, length, what):
         """Check a sample vector's length and convert its numbers."""
+        if self.is_sequential:   # sequences come as numpy arrays too
+            if hasattr(values, "tolist"):
+                values = values.tolist()
+            if not isinstance(values, (list, tuple)):
+                raise ShapeError(f"{what}: expected a list of {length} numbers, got {values!r}")
         try:
             vector = [self.numbers.convert(v) for v in values]
         except (TypeError, ValueError) as exc:
@@ -120,9 +160,16 @@ class Network:
         return vector
 
     # ----------------------------------------------------------- the step
-    def forward_pass(self, x):
-        """a^(1) = x; a^(l) = g(W^(l) a^(l-1) + b^(l)); returns a^(L) (a list)."""
-        activations = self._vector(x, self.n_inputs, "input")
+    def forward_pass(self, x, initial_state=None):
+        """a^(1) = x; a^(l) = g(W^(l) a^(l-1) + b^(l)); returns a^(L) (a list).
+
+        With a recurrent layer, ``x`` is a sequence [x[1], ..., x[T]] and the
+        result is [y[1], ..., y[T]]; ``initial_state`` overrides a[0] for this
+        sequence: a vector (one recurrent layer) or one per recurrent layer.
+        """
+        if self.is_sequential:
+            return self._forward_sequence(x, initial_state)
+        activations = self.vector(x, self.n_inputs, "input")
         self.inputs = activations
         for layer in self.layers:
             activations = layer.forward_pass(activations)
@@ -132,14 +179,21 @@ class Network:
             tracer.on_forward(self)
         return activations
 
-    def back_prop(self, target):
+    def back_prop(self, target, truncation="default"):
         """Every δ and dE/dw of this sample, added to the batch sums; returns E.
 
         Call after ``forward_pass``.  Output layer: δ = dE/da ⊙ g'(z), or the
         paired delta a - t for sigmoid + binary_cross_entropy and softmax +
         cross_entropy (see :mod:`neuronsim.core.losses`).  Hidden layers:
         δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ⊙ g'(z^(l)).
+
+        With a recurrent layer: backpropagation through time for the last
+        forward pass; ``target`` is a list of T vectors (None for steps
+        without a target) or one vector for the last step; ``truncation``
+        None is full BPTT, k truncated BPTT (default: the network's).
         """
+        if self.is_sequential:
+            return self._back_prop_sequence(target, truncation)
         if not self._fresh_forward:
             raise RuntimeError("back_prop needs a forward_pass of its sample first: each "
                                "back_prop uses the z and a of the forward pass just before it, "
@@ -147,7 +201,7 @@ class Network:
         self._fresh_forward = False
         output_layer = self.layers[-1]
         outputs = output_layer.outputs
-        target = self._vector(target, self.n_outputs, "target")
+        target = self.vector(target, self.n_outputs, "target")
         loss = self.loss
         output_grads = loss.output_grads(outputs, target)
         several = len(self.layers) > 1
@@ -168,6 +222,80 @@ class Network:
         if tracer is not None and tracer.enabled:
             tracer.on_backward(self)
         return value
+
+    # ----------------------------------------------------------- sequences
+    def _forward_sequence(self, xs, initial_state):
+        """a[t] of every layer and y[t] for t = 1..T (neuronsim.core.through_time)."""
+        xs = sequence_of(self, xs)
+        recurrent = self.recurrent_layers
+        states = [None] * len(recurrent)
+        if initial_state is not None:
+            given = [initial_state] if len(recurrent) == 1 else list(initial_state)
+            if len(given) != len(recurrent):
+                raise ShapeError(f"initial_state: expected one vector per recurrent layer "
+                                 f"({len(recurrent)}), got {len(given)}")
+            states = [self.vector(state, layer.size, "initial_state")
+                      for state, layer in zip(given, recurrent)]
+        self.inputs = xs
+        self.step_outputs = forward_through_time(self, xs, states)
+        self.targets = self.step_losses = self.last_loss = None
+        self._fresh_forward = True
+        tracer = self.tracer
+        if tracer is not None and tracer.enabled:
+            tracer.on_forward(self)
+        return self.step_outputs
+
+    def _back_prop_sequence(self, targets, truncation):
+        """BPTT for the last forward pass; returns the sequence's loss E."""
+        if not self._fresh_forward:
+            raise RuntimeError("back_prop needs a forward_pass of its sequence first: each "
+                               "back_prop uses the z and a of the forward pass just before it, "
+                               "with the weights that pass used")
+        if truncation == "default":
+            truncation = self.truncation
+        check_truncation(truncation)
+        targets = step_targets_of(self, targets, len(self.step_outputs))
+        self._fresh_forward = False
+        step_losses = back_prop_through_time(self, targets, truncation)
+        values = [v for v in step_losses if v is not None]
+        total = sum(values)
+        self.last_loss = total / len(values) if self.step_loss == "mean" else total
+        self.targets = targets
+        self.step_losses = step_losses
+        self.last_truncation = truncation
+        self.samples_in_batch += 1
+        tracer = self.tracer
+        if tracer is not None and tracer.enabled:
+            tracer.on_backward(self)
+        return self.last_loss
+
+    def history_of(self, layer_index, neuron_index, quantity):
+        """One neuron's ``quantity`` ("z", "output", "derivative", "delta",
+        "output_grad", "output_path", "recurrent_path", ...) at t = 1..T of
+        the last sequence: ``[history[t-1][layer_index][neuron_index].quantity]``."""
+        return [getattr(step[layer_index][neuron_index], quantity) for step in self.history]
+
+    def states_of(self, layer_index):
+        """[a[0], a[1], ..., a[T]] of ``layers[layer_index]`` over the last
+        sequence (a[0]: the state it started from, for a recurrent layer)."""
+        layer = self.layers[layer_index]
+        start = [layer.start_state] if layer.is_recurrent else []
+        return start + [[record.output for record in step[layer_index]]
+                        for step in self.history]
+
+    def output_error(self, target, scale=1):
+        """At the output layer (its current values) for one sample or step:
+        E, ``scale`` · dE/da, and ``scale`` · the paired δ = dE/dz (None
+        unless the loss pairs with the output activation)."""
+        loss = self.loss
+        output_layer = self.layers[-1]
+        outputs = output_layer.outputs
+        grads = [g * scale for g in loss.output_grads(outputs, target)]
+        if not self._paired_output:
+            return loss.value(outputs, target), grads, None
+        zs = [neuron.z for neuron in output_layer.neurons]
+        deltas = [d * scale for d in loss.paired_delta(outputs, target)]
+        return loss.paired_value(zs, target), grads, deltas
 
     def update_weights(self, learning_rate=None):
         """w ← w - η · (Σ dE/dw) / n for every weight (and bias, unless fixed).
@@ -203,21 +331,35 @@ class Network:
         self.update_weights(learning_rate)
         return value
 
-    def loss_of(self, x, target):
-        """E for one sample without touching gradients or weights.
+    def loss_of(self, x, target, initial_state=None):
+        """E for one sample (or sequence) without touching gradients or weights.
 
         It runs a forward pass, so every neuron's z, a and inputs then belong
         to ``x``; an attached tracer does not record it.
         """
         tracer, self.tracer = self.tracer, None
         try:
-            outputs = self.forward_pass(x)
+            outputs = self.forward_pass(x, initial_state)
         finally:
             self.tracer = tracer
-        target = self._vector(target, self.n_outputs, "target")
+        self._fresh_forward = False
+        if self.is_sequential:
+            return self._sequence_loss(target)
+        target = self.vector(target, self.n_outputs, "target")
         if self._paired_output:
             return self.loss.paired_value([n.z for n in self.layers[-1].neurons], target)
         return self.loss.value(outputs, target)
+
+    def _sequence_loss(self, targets):
+        """E of the last forward pass's sequence (no gradients)."""
+        targets = step_targets_of(self, targets, len(self.step_outputs))
+        values = []
+        for index, target in enumerate(targets):
+            if target is not None:
+                self.layers[-1].recall_step(self.history[index][-1])
+                values.append(self.output_error(target)[0])
+        total = sum(values)
+        return total / len(values) if self.step_loss == "mean" else total
 
     # ----------------------------------------------------------- training
     def train(self, samples=None, epochs=1, learning_rate=None, batch_size=1,
@@ -248,13 +390,18 @@ class Network:
     def _check_sample(self, loss, sample_index, epoch):
         """Stop at the first NaN or infinity (a quick test, then a full search)."""
         is_finite = self.numbers.is_finite
-        if not (is_finite(loss) and is_finite(sum(n.delta for n in self.layers[0].neurons))):
+        if self.is_sequential:
+            first = sum(r.delta for step in self.history for r in step[0])
+        else:
+            first = sum(n.delta for n in self.layers[0].neurons)
+        if not (is_finite(loss) and is_finite(first)):
             self._raise_nonfinite(sample_index, epoch)   # (the sum can overflow: it checks)
 
     def _check_learning_rate(self, learning_rate):
         return checked_learning_rate(learning_rate, self.numbers)
 
     def _sample_pairs(self, samples):
+        """(input, target) pairs from dicts or pairs, checked and converted."""
         pairs = []
         for i, sample in enumerate(samples):
             if isinstance(sample, dict):
@@ -264,9 +411,15 @@ class Network:
                     x, t = sample
                 except (TypeError, ValueError):
                     raise ShapeError(f"samples[{i}]: expected (input, target)") from None
-            pairs.append((self._vector(x, self.n_inputs, f"samples[{i}].input"),
-                          self._vector(t, self.n_outputs, f"samples[{i}].target")))
+            if self.is_sequential:
+                xs = sequence_of(self, x, f"samples[{i}].input")
+                pairs.append((xs, step_targets_of(self, t, len(xs), f"samples[{i}].target")))
+            else:
+                pairs.append((self.vector(x, self.n_inputs, f"samples[{i}].input"),
+                              self.vector(t, self.n_outputs, f"samples[{i}].target")))
         return pairs
+
+    sample_pairs = _sample_pairs
 
     def _discard_batch(self):
         for layer in self.layers:
@@ -275,41 +428,7 @@ class Network:
 
     def _raise_nonfinite(self, sample_index, epoch):
         """Find the first NaN/infinity in computation order and raise."""
-        from .labels import bias_label, neuron_label, weight_label
-
-        is_finite = self.numbers.is_finite
-        checks = []
-        for l, layer in enumerate(self.layers):
-            for j, neuron in enumerate(layer.neurons):
-                checks.append((l, j, "weights", neuron.weights))
-                checks.append((l, j, "bias", [neuron.bias]))
-        for l, layer in enumerate(self.layers):
-            for j, neuron in enumerate(layer.neurons):
-                checks.append((l, j, "z", [neuron.z]))
-                checks.append((l, j, "a", [neuron.output]))
-        where = None
-        for l, j, quantity, values in checks:
-            bad = [k for k, v in enumerate(values) if not is_finite(v)]
-            if bad:
-                if quantity == "weights":
-                    label = weight_label(l, j, bad[0])
-                    quantity = f"weights[{bad[0]}]"
-                elif quantity == "bias":
-                    label = bias_label(l, j)
-                else:
-                    label = neuron_label(quantity, l, j)
-                where = f"{quantity} of layers[{l}].neurons[{j}] ({label} = {values[bad[0]]})"
-                break
-        if where is None and not is_finite(self.last_loss):
-            where = f"the loss E = {self.last_loss}"
-        if where is None:
-            for l in range(len(self.layers) - 1, -1, -1):
-                for j, neuron in enumerate(self.layers[l].neurons):
-                    if not is_finite(neuron.delta):
-                        where = f"delta of layers[{l}].neurons[{j}] ({neuron_label('delta', l, j)})"
-                        break
-                if where:
-                    break
+        where = self._first_nonfinite()
         if where is None:
             return   # only the quick check's sum overflowed; every value is finite
         self._discard_batch()
@@ -317,17 +436,56 @@ class Network:
             f"epoch {epoch}, samples[{sample_index}]: first non-finite value is {where}; "
             "training stopped (try a smaller learning rate)")
 
+    def _first_nonfinite(self):
+        """Where the first NaN or infinity is, in computation order: the
+        parameters, the forward pass (step by step), the loss, the backward
+        pass (from the output layer back; from the last step back)."""
+        is_finite = self.numbers.is_finite
+        for l, layer in enumerate(self.layers):
+            for j, neuron in enumerate(layer.neurons):
+                bad = [k for k, w in enumerate(neuron.weights) if not is_finite(w)]
+                if bad:
+                    k = bad[0]
+                    return (f"weights[{k}] of layers[{l}].neurons[{j}] "
+                            f"({weight_label(l, j, k)} = {neuron.weights[k]})")
+                if not is_finite(neuron.bias):
+                    return (f"bias of layers[{l}].neurons[{j}] "
+                            f"({bias_label(l, j)} = {neuron.bias})")
+        # one step of a feed-forward network: the neurons hold its values
+        steps = self.history if self.is_sequential else [[layer.neurons for layer in self.layers]]
+
+        def at(t):
+            return f" at t = {t}" if self.is_sequential else ""
+
+        for t, step in enumerate(steps, start=1):
+            for l, values in enumerate(step):
+                for j, value in enumerate(values):
+                    for quantity, number in (("z", value.z), ("a", value.output)):
+                        if not is_finite(number):
+                            return (f"{quantity} of layers[{l}].neurons[{j}]{at(t)} "
+                                    f"({neuron_label(quantity, l, j)} = {number})")
+        if not is_finite(self.last_loss):
+            return f"the loss E = {self.last_loss}"
+        for t in range(len(steps), 0, -1):
+            for l in range(len(self.layers) - 1, -1, -1):
+                for j, value in enumerate(steps[t - 1][l]):
+                    if value.delta is not None and not is_finite(value.delta):
+                        return (f"delta of layers[{l}].neurons[{j}]{at(t)} "
+                                f"({neuron_label('delta', l, j)})")
+        return None
+
     # ----------------------------------------------------------- arrays
     def to_arrays(self):
-        """[(W, b), ...] as float64 numpy arrays, W of shape (n_l, n_(l-1))."""
+        """[(W, b), ...] as float64 numpy arrays, W of shape (n_l, n_(l-1)); a
+        recurrent layer gives (W, U, b), and (W, U, b, a0) when a[0] is learned."""
         import numpy as np
 
-        return [(np.array([n.weights for n in layer.neurons], dtype=float),
-                 np.array([n.bias for n in layer.neurons], dtype=float))
+        return [tuple(np.array(values, dtype=float) for values in layer.parameters())
                 for layer in self.layers]
 
     def gradient_arrays(self):
-        """[(dW, db), ...]: the batch gradient the next update will apply.
+        """[(dW, db), ...]: the batch gradient the next update will apply
+        (recurrent layers: (dW, dU, db), and dE/da[0] too when it is learned).
 
         The sums of dE/dw and dE/db over the samples since the last update,
         divided by their number (``reduction="mean"``) or not (``"sum"``).
@@ -335,8 +493,7 @@ class Network:
         import numpy as np
 
         n = max(self.samples_in_batch, 1) if self.reduction == "mean" else 1
-        return [(np.array([n_.weight_grad_sum for n_ in layer.neurons], dtype=float) / n,
-                 np.array([n_.bias_grad_sum for n_ in layer.neurons], dtype=float) / n)
+        return [tuple(np.array(sums, dtype=float) / n for sums in layer.gradient_sums())
                 for layer in self.layers]
 
     @classmethod
@@ -350,7 +507,9 @@ class Network:
         return service("network_to_torch")(self)
 
     def __repr__(self):
-        sizes = "-".join(str(s) for s in self.sizes)
+        """Sizes from the inputs on; a recurrent layer's size is written r4."""
+        sizes = "-".join([str(self.n_inputs)] + [("r" if layer.is_recurrent else "") + str(layer.size)
+                                                 for layer in self.layers])
         acts = ", ".join(layer.activation.name for layer in self.layers)
         return f"Network({sizes}; {acts}; loss {self.loss.name})"
 

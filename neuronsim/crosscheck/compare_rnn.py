@@ -49,8 +49,19 @@ from .results import (
 
 
 def is_recurrent(net):
-    """True for a :class:`~neuronsim.core.recurrent.RecurrentNetwork`."""
-    return hasattr(net, "recurrent") and hasattr(net, "step_loss")
+    """True for a network with a recurrent layer (it reads sequences)."""
+    return getattr(net, "is_sequential", False)
+
+
+def check_comparable(net):
+    """This comparison lays out one recurrent first layer and dense layers after
+    it; other stacks are refused in one line rather than compared wrongly."""
+    kinds = [layer.kind for layer in net.layers]
+    if kinds[0] != "recurrent" or "recurrent" in kinds[1:] or net.layers[0].learn_initial_state:
+        raise ShapeError(
+            "crosscheck compares a recurrent first layer (with a fixed initial state) "
+            f"followed by dense layers; this network's layers are {', '.join(kinds)} "
+            "(use gradcheck, or neuronsim.crosscheck.vectorized_stack, for other stacks)")
 
 
 def sequence_batch(net, X, Y):
@@ -152,26 +163,29 @@ class RecurrentBatch:
 def per_neuron_sequences(net, X, Y, mask):
     """Run every sequence through a copy of the recurrent ``net`` (BPTT with its
     own truncation); ``net`` itself is not touched."""
+    check_comparable(net)
     copy = copy_network(net)
-    fields = {name: [] for name in ("states", "output_paths", "output_grads", "derivatives",
-                                    "deltas", "step_losses")}
-    dense_a = [[] for _ in copy.dense]
-    dense_delta = [[] for _ in copy.dense]
+    per_step = {"output_paths": "output_path", "output_grads": "output_grad",
+                "derivatives": "derivative", "deltas": "delta"}
+    fields = {name: [] for name in ["states", "step_losses", *per_step]}
+    dense = range(1, len(copy.layers))
+    dense_a = [[] for _ in dense]
+    dense_delta = [[] for _ in dense]
     sequence_losses = []
     for x, targets in zip(X, _target_lists(Y, mask)):
         copy.forward_pass(x.tolist())
         sequence_losses.append(copy.back_prop(targets))
-        neurons = copy.recurrent.neurons
-        fields["states"].append(copy.recurrent.states)
-        for name in ("output_paths", "output_grads", "derivatives", "deltas"):
-            fields[name].append(list(zip(*[getattr(n, name) for n in neurons])))
+        fields["states"].append(copy.states_of(0))
+        for name, attribute in per_step.items():
+            fields[name].append([[getattr(r, attribute) for r in step[0]]
+                                 for step in copy.history])
         scale = 1.0 / sum(v is not None for v in copy.step_losses) \
             if copy.step_loss == "mean" else 1.0
         fields["step_losses"].append([0.0 if v is None else v * scale for v in copy.step_losses])
-        for l in range(len(copy.dense)):
-            dense_a[l].append([[s.output for s in step[l]] for step in copy.dense_steps])
-            dense_delta[l].append([[0.0 if s.delta is None else s.delta for s in step[l]]
-                                   for step in copy.dense_steps])
+        for i, l in enumerate(dense):
+            dense_a[i].append([[s.output for s in step[l]] for step in copy.history])
+            dense_delta[i].append([[0.0 if s.delta is None else s.delta for s in step[l]]
+                                   for step in copy.history])
     arrays = {name: np.array(rows, dtype=float) for name, rows in fields.items()}
     grads = copy.gradient_arrays()
     n = len(X) if copy.reduction == "mean" else 1
@@ -228,7 +242,7 @@ def torch_recurrent_results(net, X, targets, mask):
     from .vectorized import is_paired
 
     torch = _torch()
-    name = net.recurrent.activation.name
+    name = net.layers[0].activation.name
     if name not in ("tanh", "relu"):
         raise ValueError(f"torch.nn.RNN has tanh and relu recurrent layers only; this "
                          f"network's recurrent layer is {name}")
@@ -242,7 +256,7 @@ def torch_recurrent_results(net, X, targets, mask):
         for parameter, value in ((rnn.weight_ih_l0, W), (rnn.weight_hh_l0, U),
                                  (rnn.bias_ih_l0, b), (rnn.bias_hh_l0, np.zeros_like(b))):
             parameter.copy_(torch.tensor(value, dtype=f64))
-        for (Wl, bl), layer in zip(dense, net.dense):
+        for (Wl, bl), layer in zip(dense, net.layers[1:]):
             linear = torch.nn.Linear(Wl.shape[1], Wl.shape[0], dtype=f64)
             linear.weight.copy_(torch.tensor(Wl, dtype=f64))
             linear.bias.copy_(torch.tensor(bl, dtype=f64))
@@ -253,10 +267,10 @@ def torch_recurrent_results(net, X, targets, mask):
     if net.step_loss == "mean":
         weight = weight / mask.sum(axis=1, keepdims=True)
     weight = torch.tensor(weight, dtype=f64)
-    initial = net.recurrent.initial_state
+    initial = net.layers[0].initial_state
     h0 = torch.zeros(m, len(b), dtype=f64) if initial is None else \
         torch.tensor([float(v) for v in initial], dtype=f64).expand(m, len(b))
-    paired = bool(dense) and is_paired(net.loss.name, net.dense[-1].activation.name)
+    paired = bool(dense) and is_paired(net.loss.name, net.layers[-1].activation.name)
 
     def run(start, stop, h, keep):
         states = []

@@ -13,6 +13,13 @@ The format is documented in docs/spec.md.  In short::
       "samples": [{"input": [0.05, 0.1], "target": [0.01, 0.99]}]
     }
 
+A layer's ``"type"`` is its kind: ``"dense"`` (the default) or
+``"recurrent"`` (docs/spec.md, "Recurrent layers"), in any order.  A network
+with a recurrent layer reads sequences: its samples are
+``{"input": [x[1], ..., x[T]], "target": [t[1], ..., t[T]] or t[T]}`` and it
+takes ``step_loss`` and ``truncation``.  Each kind's keys are checked by its
+own function below (``LAYER_CHECKS``); a new kind adds one.
+
 Every problem is reported as a :class:`~neuronsim.core.errors.SpecError` whose
 message starts with the place, e.g. ``layers[1].weights[0]: expected 2
 numbers, got 3``; a file's name is put in front when the spec came from a
@@ -32,9 +39,9 @@ from ..core.errors import SpecError
 from ..core.initializers import INITIALIZERS, initial_weights
 from ..core.layer import Layer
 from ..core.losses import LOSSES, get_loss
-from ..core.network import REDUCTIONS, Network
+from ..core.network import REDUCTIONS, STEP_LOSSES, Network
 from ..core.numbers import get_numbers
-from ..core.recurrent import STEP_LOSSES, RecurrentLayer, RecurrentNetwork
+from ..core.recurrent import RecurrentLayer
 from .atomic import atomic_write_text
 from .reading import read_text_file
 
@@ -51,10 +58,16 @@ MAX_SCALE = 1e6
 BIAS_LAYOUTS = ("separate", "first_column")
 
 _TOP_KEYS = {"format", "version", "name", "description", "inputs", "layers", "loss",
-             "learning_rate", "reduction", "update_biases", "bias_layout", "seed", "samples"}
+             "learning_rate", "reduction", "update_biases", "bias_layout", "seed", "samples",
+             "step_loss", "truncation"}
+# keys that only a network with a recurrent layer reads
+_SEQUENCE_KEYS = ("step_loss", "truncation")
+MAX_STEPS = 100_000
 _LAYER_KEYS = {"type", "activation", "weights", "biases", "size", "init", "seed", "scale",
                "slope", "name"}
-# "type" is "dense" (the default); "recurrent" layers are read by check_recurrent_spec below.
+_RECURRENT_KEYS = {"type", "activation", "weights", "recurrent_weights", "biases",
+                   "initial_state", "learn_initial_state", "size", "init", "seed", "scale",
+                   "slope", "name"}
 LAYER_TYPES = ("dense", "recurrent")
 
 
@@ -146,7 +159,8 @@ def check_spec(spec):
 
     Layers given by ``size`` + ``init`` get their seeded random weights here,
     so the result always has ``weights`` and ``biases`` (in the separate
-    layout).  Raises SpecError naming the first problem found.
+    layout), and every layer has its ``type``.  Raises SpecError naming the
+    first problem found.
     """
     if not isinstance(spec, dict):
         raise SpecError(f"network: expected a JSON object, got {_show(spec)}")
@@ -166,8 +180,18 @@ def check_spec(spec):
         raise SpecError(f"layers: expected a non-empty list of layers, got {_show(layers)}")
     if len(layers) > MAX_LAYERS:
         raise SpecError(f"layers: at most {MAX_LAYERS} layers, got {len(layers)}")
+    kinds = [_layer_type(layer, f"layers[{i}]") for i, layer in enumerate(layers)]
+    sequential = "recurrent" in kinds
+    if not sequential:
+        for key in _SEQUENCE_KEYS:
+            if key in spec:
+                raise SpecError(f"{key}: only for networks with a recurrent layer "
+                                "(\"type\": \"recurrent\")")
     bias_layout = _choice(spec.get("bias_layout", "separate"), BIAS_LAYOUTS,
                           "bias_layout", "bias layout")
+    if sequential and bias_layout != "separate":
+        raise SpecError("bias_layout: networks with a recurrent layer use the \"separate\" "
+                        "layout (biases in their own list)")
     seed = spec.get("seed", 0)
     if seed is not None:
         _int(seed, "seed", 0, 2**63)
@@ -176,27 +200,53 @@ def check_spec(spec):
     out_layers = []
     n_prev = n_inputs
     parameters = 0
-    for i, layer in enumerate(layers):
+    for i, (layer, kind) in enumerate(zip(layers, kinds)):
         where = f"layers[{i}]"
         # Count before building, so an absurd file is refused before it costs memory.
-        size = layer.get("size") if isinstance(layer, dict) else None
+        size = layer.get("size")
         if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAX_LAYER_SIZE:
             if parameters + size * (n_prev + 1) > MAX_PARAMETERS:
                 raise SpecError(f"{where}: the network would have more than "
                                 f"{MAX_PARAMETERS:,} parameters (the limit for a "
                                 "plain-Python simulator)")
-        checked = _check_layer(layer, where, n_prev, bias_layout, rng)
+        checked = LAYER_CHECKS[kind](layer, where, n_prev, bias_layout, rng)
         n_prev = len(checked["weights"])
-        parameters += n_prev * (len(checked["weights"][0]) + 1)
+        parameters += _parameter_count(checked)
         if parameters > MAX_PARAMETERS:
             raise SpecError(f"{where}: the network would have more than {MAX_PARAMETERS:,} "
                             "parameters (the limit for a plain-Python simulator)")
         out_layers.append(checked)
     out = {"inputs": n_inputs, "layers": out_layers}
     out.update(check_common_keys(spec))
-    out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
-                      for i, s in enumerate(spec.get("samples", []))]
+    samples = spec.get("samples", [])
+    if sequential:
+        out["step_loss"] = _choice(spec.get("step_loss", "sum"), STEP_LOSSES, "step_loss",
+                                   "step_loss")
+        truncation = spec.get("truncation")
+        if truncation is not None:
+            _int(truncation, "truncation", 1, MAX_STEPS)
+        out["truncation"] = truncation
+        out["samples"] = [check_sequence_sample(s, f"samples[{i}]", n_inputs, n_prev)
+                          for i, s in enumerate(samples)]
+    else:
+        out["samples"] = [_check_sample(s, f"samples[{i}]", n_inputs, n_prev)
+                          for i, s in enumerate(samples)]
     return out
+
+
+def _layer_type(layer, where):
+    if not isinstance(layer, dict):
+        raise SpecError(f"{where}: expected an object with an activation, got {_show(layer)}")
+    return _choice(layer.get("type", "dense"), LAYER_TYPES, f"{where}.type", "layer type")
+
+
+def _parameter_count(checked):
+    """Weights, recurrent weights and biases of a checked layer."""
+    rows = checked["weights"]
+    count = len(rows) * (len(rows[0]) + 1)
+    if "recurrent_weights" in checked:
+        count += len(rows) ** 2
+    return count
 
 
 def check_common_keys(spec):
@@ -249,21 +299,15 @@ def _check_total_size(layers, n_inputs):
 
 
 def _check_layer(layer, where, n_in, bias_layout, rng):
-    if not isinstance(layer, dict):
-        raise SpecError(f"{where}: expected an object with an activation, got {_show(layer)}")
+    """A dense layer's keys (``"type": "dense"`` or no type)."""
     unknown = sorted(set(layer) - _LAYER_KEYS)
     if unknown:
         raise SpecError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(_LAYER_KEYS))})")
-    if layer.get("type", "dense") != "dense":
-        _choice(layer["type"], LAYER_TYPES, f"{where}.type", "layer type")
-        raise SpecError(f"{where}.type: recurrent networks are read by "
-                        "check_recurrent_spec (Network.from_spec and load_network hand "
-                        "them over; docs/spec.md, \"Recurrent layers\")")
     if "activation" not in layer:
         raise SpecError(f"{where}.activation: missing (one of {', '.join(ACTIVATIONS)})")
     activation = _choice(layer["activation"], list(ACTIVATIONS), f"{where}.activation",
                          "activation")
-    out = {"activation": activation}
+    out = {"type": "dense", "activation": activation}
     for key in ("slope",):
         if key in layer:
             if key not in ACTIVATION_PARAMS.get(activation, ()):
@@ -332,31 +376,166 @@ def _check_sample(sample, where, n_in, n_out):
             "target": _vector(sample["target"], n_out, f"{where}.target")}
 
 
-def network_from_spec(spec, numbers="float"):
-    """Build a :class:`Network` from a checked or unchecked spec dict.
+def _check_recurrent_layer(layer, where, n_in, bias_layout, rng):
+    """A recurrent layer's keys: W, U and b given, or size + init (input weights
+    and biases drawn first, then the recurrent weights, from one generator)."""
+    unknown = sorted(set(layer) - _RECURRENT_KEYS)
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}: unknown key for a recurrent layer "
+                        f"(known: {', '.join(sorted(_RECURRENT_KEYS))})")
+    elementwise = [name for name in ACTIVATIONS if name != "softmax"]
+    activation = _choice(layer.get("activation", "tanh"), elementwise, f"{where}.activation",
+                         "activation for a recurrent layer")
+    out = {"type": "recurrent", "activation": activation}
+    if "slope" in layer:
+        if "slope" not in ACTIVATION_PARAMS.get(activation, ()):
+            raise SpecError(f"{where}.slope: only for leaky_relu")
+        out["slope"] = _number(layer["slope"], f"{where}.slope")
+    if "name" in layer:
+        out["name"] = layer["name"]
+    if "weights" in layer:
+        for key in ("init", "seed", "scale"):
+            if key in layer:
+                raise SpecError(f"{where}.{key}: give either weights and recurrent_weights "
+                                "or size + init, not both")
+        weights = layer["weights"]
+        if not isinstance(weights, list) or not weights:
+            raise SpecError(f"{where}.weights: expected a list of rows (one per neuron), "
+                            f"got {_show(weights)}")
+        if len(weights) > MAX_LAYER_SIZE:
+            raise SpecError(f"{where}.weights: at most {MAX_LAYER_SIZE} neurons, "
+                            f"got {len(weights)}")
+        size = len(weights)
+        if "size" in layer and layer["size"] != size:
+            raise SpecError(f"{where}.size: says {_show(layer['size'])} but weights has "
+                            f"{size} rows")
+        out["weights"] = [_vector(row, n_in, f"{where}.weights[{j}]")
+                          for j, row in enumerate(weights)]
+        if "recurrent_weights" not in layer:
+            raise SpecError(f"{where}.recurrent_weights: missing ({size} rows of {size}, "
+                            "row j = the weights into neuron j from the layer's previous "
+                            "outputs)")
+        out["recurrent_weights"] = _matrix(layer["recurrent_weights"], size, size,
+                                           f"{where}.recurrent_weights")
+        out["biases"] = (_vector(layer["biases"], size, f"{where}.biases")
+                         if "biases" in layer else [0.0] * size)
+    else:
+        if "size" not in layer:
+            raise SpecError(f"{where}: give weights and recurrent_weights, or size + init")
+        if "recurrent_weights" in layer:
+            raise SpecError(f"{where}.recurrent_weights: give weights too, or neither "
+                            "(size + init draws both)")
+        size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
+        init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
+        scale = layer.get("scale")
+        if scale is not None:
+            _number(scale, f"{where}.scale")
+        if size * (n_in + size + 1) > MAX_PARAMETERS:
+            raise SpecError(f"{where}.size: {size} recurrent neurons of {n_in} inputs is more "
+                            f"than {MAX_PARAMETERS:,} parameters")
+        layer_rng = (random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
+                     if "seed" in layer else rng)
+        weights, biases = initial_weights(init, n_in, size, layer_rng, scale)
+        recurrent_weights, _ = initial_weights(init, size, size, layer_rng, scale)
+        if "biases" in layer:
+            biases = _vector(layer["biases"], size, f"{where}.biases")
+        out["weights"], out["recurrent_weights"], out["biases"] = (weights, recurrent_weights,
+                                                                   biases)
+    if layer.get("initial_state") is not None:
+        out["initial_state"] = _vector(layer["initial_state"], size, f"{where}.initial_state")
+    learned = layer.get("learn_initial_state", False)
+    if not isinstance(learned, bool):
+        raise SpecError(f"{where}.learn_initial_state: expected true or false, "
+                        f"got {_show(learned)}")
+    if learned:
+        out["learn_initial_state"] = True
+    return out
 
-    A spec with a ``"type": "recurrent"`` layer gives a
-    :class:`~neuronsim.core.recurrent.RecurrentNetwork` (check_recurrent_spec).
-    """
-    if is_recurrent_spec(spec):
-        return recurrent_network_from_spec(spec, numbers)
+
+def _matrix(rows, n_rows, n_columns, where):
+    if not isinstance(rows, list):
+        raise SpecError(f"{where}: expected a list of {n_rows} rows, got {_show(rows)}")
+    if len(rows) != n_rows:
+        raise SpecError(f"{where}: expected {n_rows} rows (one per neuron), got {len(rows)}")
+    return [_vector(row, n_columns, f"{where}[{j}]") for j, row in enumerate(rows)]
+
+
+# Each layer kind's checks, by the "type" a file gives it.
+LAYER_CHECKS = {"dense": _check_layer, "recurrent": _check_recurrent_layer}
+
+
+def check_sequence_sample(sample, where, n_in, n_out):
+    """{"input": [x[1], ..., x[T]], "target": [t[1], ..., t[T]] or t[T]}; a per-step
+    target may be null (no target at that step)."""
+    if not isinstance(sample, dict) or "input" not in sample or "target" not in sample:
+        raise SpecError(f"{where}: expected {{\"input\": [[...], ...], \"target\": ...}}, "
+                        f"got {_show(sample)}")
+    xs = sample["input"]
+    if not isinstance(xs, list) or not xs or not all(isinstance(x, list) for x in xs):
+        raise SpecError(f"{where}.input: expected a list of input vectors, one per time step "
+                        f"(for one input write [[0], [1], ...]), got {_show(xs)}")
+    if len(xs) > MAX_STEPS:
+        raise SpecError(f"{where}.input: at most {MAX_STEPS} time steps, got {len(xs)}")
+    inputs = [_vector(x, n_in, f"{where}.input[{t}]") for t, x in enumerate(xs)]
+    target = sample["target"]
+    if not isinstance(target, list) or not target:
+        raise SpecError(f"{where}.target: expected a vector (the last step's target) or a "
+                        f"list of vectors, one per time step, got {_show(target)}")
+    if all(not isinstance(v, list) and v is not None for v in target):
+        return {"input": inputs,
+                "target": _vector(target, n_out, f"{where}.target (the last step's target)")}
+    if len(target) != len(inputs):
+        raise SpecError(f"{where}.target: expected {len(inputs)} vectors (one per time step) "
+                        f"or one vector for the last step, got {len(target)}")
+    targets = [None if v is None else _vector(v, n_out, f"{where}.target[{t}]")
+               for t, v in enumerate(target)]
+    if all(v is None for v in targets):
+        raise SpecError(f"{where}.target: no step has a target")
+    return {"input": inputs, "target": targets}
+
+
+def network_from_spec(spec, numbers="float"):
+    """Build a :class:`~neuronsim.core.network.Network` from a checked or
+    unchecked spec dict, each layer by its kind (``LAYER_BUILDERS``)."""
     checked = check_spec(spec)
     numbers = get_numbers(numbers)
     if not getattr(numbers, "exact", False):
         _refuse_fractions(checked, numbers.name)
-    convert = numbers.convert
-    layers = []
-    for layer in checked["layers"]:
-        params = {k: layer[k] for k in ACTIVATION_PARAMS.get(layer["activation"], ()) if k in layer}
-        activation = get_activation(layer["activation"], numbers, **params)
-        weights = [[convert(w) for w in row] for row in layer["weights"]]
-        biases = [convert(b) for b in layer["biases"]]
-        layers.append(Layer.from_weights(weights, biases, activation))
+    layers = [LAYER_BUILDERS[layer["type"]](layer, numbers) for layer in checked["layers"]]
     rate = checked.get("learning_rate")
+    sequence_options = {key: checked[key] for key in _SEQUENCE_KEYS if key in checked}
     return Network(layers, get_loss(checked["loss"], numbers),
                    reduction=checked["reduction"], update_biases=checked["update_biases"],
-                   learning_rate=None if rate is None else convert(rate),
-                   numbers=numbers, samples=checked["samples"], name=checked.get("name"))
+                   learning_rate=None if rate is None else numbers.convert(rate),
+                   numbers=numbers, samples=checked["samples"], name=checked.get("name"),
+                   **sequence_options)
+
+
+def _activation_of(layer, numbers):
+    params = {k: layer[k] for k in ACTIVATION_PARAMS.get(layer["activation"], ()) if k in layer}
+    return get_activation(layer["activation"], numbers, **params)
+
+
+def _dense_layer(layer, numbers):
+    convert = numbers.convert
+    return Layer.from_weights([[convert(w) for w in row] for row in layer["weights"]],
+                              [convert(b) for b in layer["biases"]],
+                              _activation_of(layer, numbers))
+
+
+def _recurrent_layer(layer, numbers):
+    convert = numbers.convert
+    initial = layer.get("initial_state")
+    return RecurrentLayer.from_weights(
+        [[convert(w) for w in row] for row in layer["weights"]],
+        [[convert(u) for u in row] for row in layer["recurrent_weights"]],
+        [convert(b) for b in layer["biases"]], _activation_of(layer, numbers),
+        None if initial is None else [convert(v) for v in initial],
+        layer.get("learn_initial_state", False))
+
+
+# Each layer kind's builder, by its "type".
+LAYER_BUILDERS = {"dense": _dense_layer, "recurrent": _recurrent_layer}
 
 
 def read_spec_file(path):
@@ -413,8 +592,17 @@ def load_network(path_or_dict, numbers="float"):
 
 
 def spec_from_network(net, bias_layout="separate"):
-    """The network-file dict of ``net`` (floats written exactly by json)."""
+    """The network-file dict of ``net`` (floats written exactly by json).
+
+    A feed-forward network is written as it always was (no ``type`` keys);
+    a network with a recurrent layer names every layer's type and writes
+    ``step_loss`` and ``truncation``.
+    """
     _choice(bias_layout, BIAS_LAYOUTS, "bias_layout", "bias layout")
+    sequential = net.is_sequential
+    if sequential and bias_layout != "separate":
+        raise SpecError("bias_layout: networks with a recurrent layer use the \"separate\" "
+                        "layout")
     to_json = net.numbers.to_json if hasattr(net.numbers, "to_json") else float
     spec = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     if net.name:
@@ -422,7 +610,8 @@ def spec_from_network(net, bias_layout="separate"):
     spec["inputs"] = net.n_inputs
     layers = []
     for layer in net.layers:
-        entry = {"activation": layer.activation.name}
+        entry = {"type": layer.kind} if sequential else {}
+        entry["activation"] = layer.activation.name
         entry.update({k: to_json(v) for k, v in layer.activation.params.items()})
         rows = [[to_json(w) for w in n.weights] for n in layer.neurons]
         biases = [to_json(n.bias) for n in layer.neurons]
@@ -430,19 +619,45 @@ def spec_from_network(net, bias_layout="separate"):
             entry["weights"] = [[b] + row for b, row in zip(biases, rows)]
         else:
             entry["weights"] = rows
+            if layer.is_recurrent:
+                entry["recurrent_weights"] = [[to_json(u) for u in n.recurrent_weights]
+                                              for n in layer.neurons]
             entry["biases"] = biases
+        if layer.is_recurrent:
+            if layer.initial_state is not None:
+                entry["initial_state"] = [to_json(v) for v in layer.initial_state]
+            if layer.learn_initial_state:
+                entry["learn_initial_state"] = True
         layers.append(entry)
     spec["layers"] = layers
     spec["loss"] = net.loss.name
     if net.learning_rate is not None:
         spec["learning_rate"] = to_json(net.learning_rate)
     spec["reduction"] = net.reduction
+    if sequential:
+        spec["step_loss"] = net.step_loss
+        spec["truncation"] = net.truncation
     spec["update_biases"] = net.update_biases
     if bias_layout != "separate":
         spec["bias_layout"] = bias_layout
+
+    def vector(v):
+        return None if v is None else [to_json(x) for x in v]
+
     if net.samples:
-        spec["samples"] = [{"input": [to_json(v) for v in s["input"]],
-                            "target": [to_json(v) for v in s["target"]]} for s in net.samples]
+        samples = []
+        for s in net.samples:
+            target = s["target"]
+            if sequential:
+                xs = [vector(x) for x in s["input"]]
+                if target and isinstance(target[0], list) or None in target:
+                    target = [vector(v) for v in target]
+                else:
+                    target = vector(target)
+            else:
+                xs, target = vector(s["input"]), vector(target)
+            samples.append({"input": xs, "target": target})
+        spec["samples"] = samples
     return spec
 
 
@@ -521,322 +736,12 @@ def save_spec(spec, path):
     atomic_write_text(path, json.dumps(spec, indent=2, allow_nan=False) + "\n")
 
 
-# ---------------------------------------------------------------- recurrent networks
-# Network files for recurrent networks: a first layer with ``"type": "recurrent"``.
-#
-# The format extends docs/spec.md (section "Recurrent layers")::
-#
-#     {
-#       "inputs": 1,
-#       "layers": [
-#         {"type": "recurrent", "activation": "tanh",
-#          "weights": [[0.5], [-0.3]],                   # W: (n, n_in), w_jk
-#          "recurrent_weights": [[0.1, 0.4], [-0.2, 0.3]],  # U: (n, n), u_ji
-#          "biases": [0.0, 0.1],
-#          "initial_state": [0.0, 0.0]},                 # optional, a[0]
-#         {"activation": "sigmoid", "weights": [[0.7, -0.6]], "biases": [0.05]}
-#       ],
-#       "loss": "binary_cross_entropy",
-#       "step_loss": "sum",          # or "mean" over the steps with a target
-#       "truncation": null,          # or k for truncated BPTT
-#       "samples": [{"input": [[1], [0], [1]], "target": [[1], [1], [0]]},
-#                   {"input": [[1], [1]], "target": [0]}]   # one vector: last step only
-#     }
-#
-# The recurrent layer must be the first; the layers after it are ordinary
-# dense layers (``"type": "dense"`` may be written, or left out) and are
-# checked by :mod:`neuronsim.files.spec`.  A recurrent layer given by ``size`` +
-# ``init`` draws its input weights and biases first, then its recurrent
-# weights, from the same generator (each row j = the weights into neuron j).
-# Every problem is a :class:`~neuronsim.core.errors.SpecError` whose message starts
-# with the place, like the rest of the network-file checks.
-
-MAX_STEPS = 100_000
-
-_TOP_KEYS = {"format", "version", "name", "description", "inputs", "layers", "loss",
-             "learning_rate", "reduction", "step_loss", "truncation", "update_biases",
-             "bias_layout", "seed", "samples"}
-_RECURRENT_KEYS = {"type", "activation", "weights", "recurrent_weights", "biases",
-                   "initial_state", "size", "init", "seed", "scale", "slope", "name"}
-
-
-def is_recurrent_spec(spec):
-    """True if some layer of ``spec`` says ``"type": "recurrent"``."""
-    if not isinstance(spec, dict) or not isinstance(spec.get("layers"), list):
-        return False
-    return any(isinstance(layer, dict) and layer.get("type") == "recurrent"
-               for layer in spec["layers"])
-
-
-def check_recurrent_spec(spec):
-    """Validate a recurrent spec dict; return a normalised copy with explicit weights."""
-    if not isinstance(spec, dict):
-        raise SpecError(f"network: expected a JSON object, got {_show(spec)}")
-    unknown = sorted(set(spec) - _TOP_KEYS)
-    if unknown:
-        raise SpecError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(_TOP_KEYS))})")
-    if "format" in spec and spec["format"] != FORMAT_NAME:
-        raise SpecError(f"format: expected {FORMAT_NAME!r}, got {_show(spec['format'])}")
-    if "version" in spec and spec["version"] != FORMAT_VERSION:
-        raise SpecError(f"version: this neuronsim reads version {FORMAT_VERSION}, "
-                        f"got {_show(spec['version'])}")
-    if spec.get("bias_layout", "separate") != "separate":
-        raise SpecError("bias_layout: recurrent network files use the \"separate\" layout "
-                        "(biases in their own list)")
-    if "inputs" not in spec:
-        raise SpecError("inputs: missing (the number of inputs per time step)")
-    n_inputs = _int(spec["inputs"], "inputs", 1, MAX_LAYER_SIZE)
-    layers = spec.get("layers")
-    if not isinstance(layers, list) or not layers:
-        raise SpecError(f"layers: expected a non-empty list of layers, got {_show(layers)}")
-    if len(layers) > MAX_LAYERS:
-        raise SpecError(f"layers: at most {MAX_LAYERS} layers, got {len(layers)}")
-    seed = spec.get("seed", 0)
-    if seed is not None:
-        _int(seed, "seed", 0, 2**63)
-    rng = random.Random(seed)
-    for i, layer in enumerate(layers[1:], start=1):
-        if isinstance(layer, dict) and layer.get("type") == "recurrent":
-            raise SpecError(f"layers[{i}].type: only the first layer may be recurrent "
-                            "(one recurrent layer, then dense layers)")
-    if not isinstance(layers[0], dict) or layers[0].get("type") != "recurrent":
-        raise SpecError("layers[0].type: the recurrent layer must come first "
-                        "(\"type\": \"recurrent\")")
-    out_layers = [_check_recurrent_layer(layers[0], "layers[0]", n_inputs, rng)]
-    n_prev = len(out_layers[0]["weights"])
-    parameters = n_prev * (n_inputs + n_prev + 1)
-    for i, layer in enumerate(layers[1:], start=1):
-        where = f"layers[{i}]"
-        if isinstance(layer, dict):
-            layer = {k: v for k, v in layer.items() if k != "type"} if layer.get(
-                "type", "dense") == "dense" else layer
-        checked = _check_layer(layer, where, n_prev, "separate", rng)
-        checked["type"] = "dense"
-        n_prev = len(checked["weights"])
-        parameters += n_prev * (len(checked["weights"][0]) + 1)
-        out_layers.append(checked)
-    if parameters > MAX_PARAMETERS:
-        raise SpecError(f"layers: the network would have more than {MAX_PARAMETERS:,} "
-                        "parameters (the limit for a plain-Python simulator)")
-    out = {"inputs": n_inputs, "layers": out_layers}
-    out.update(check_common_keys(spec))
-    out["step_loss"] = _choice(spec.get("step_loss", "sum"), STEP_LOSSES, "step_loss",
-                               "step_loss")
-    truncation = spec.get("truncation")
-    if truncation is not None:
-        _int(truncation, "truncation", 1, MAX_STEPS)
-    out["truncation"] = truncation
-    out["samples"] = [check_sequence_sample(s, f"samples[{i}]", n_inputs, n_prev)
-                      for i, s in enumerate(spec.get("samples", []))]
-    return out
-
-
-def _check_recurrent_layer(layer, where, n_in, rng):
-    unknown = sorted(set(layer) - _RECURRENT_KEYS)
-    if unknown:
-        raise SpecError(f"{where}.{unknown[0]}: unknown key for a recurrent layer "
-                        f"(known: {', '.join(sorted(_RECURRENT_KEYS))})")
-    elementwise = [name for name in ACTIVATIONS if name != "softmax"]
-    activation = _choice(layer.get("activation", "tanh"), elementwise, f"{where}.activation",
-                         "activation for a recurrent layer")
-    out = {"type": "recurrent", "activation": activation}
-    if "slope" in layer:
-        if "slope" not in ACTIVATION_PARAMS.get(activation, ()):
-            raise SpecError(f"{where}.slope: only for leaky_relu")
-        out["slope"] = _number(layer["slope"], f"{where}.slope")
-    if "name" in layer:
-        out["name"] = layer["name"]
-    if "weights" in layer:
-        for key in ("init", "seed", "scale"):
-            if key in layer:
-                raise SpecError(f"{where}.{key}: give either weights and recurrent_weights "
-                                "or size + init, not both")
-        weights = layer["weights"]
-        if not isinstance(weights, list) or not weights:
-            raise SpecError(f"{where}.weights: expected a list of rows (one per neuron), "
-                            f"got {_show(weights)}")
-        if len(weights) > MAX_LAYER_SIZE:
-            raise SpecError(f"{where}.weights: at most {MAX_LAYER_SIZE} neurons, "
-                            f"got {len(weights)}")
-        size = len(weights)
-        if "size" in layer and layer["size"] != size:
-            raise SpecError(f"{where}.size: says {_show(layer['size'])} but weights has "
-                            f"{size} rows")
-        out["weights"] = [_vector(row, n_in, f"{where}.weights[{j}]")
-                          for j, row in enumerate(weights)]
-        if "recurrent_weights" not in layer:
-            raise SpecError(f"{where}.recurrent_weights: missing ({size} rows of {size}, "
-                            "row j = the weights into neuron j from the layer's previous "
-                            "outputs)")
-        out["recurrent_weights"] = _matrix(layer["recurrent_weights"], size, size,
-                                           f"{where}.recurrent_weights")
-        out["biases"] = (_vector(layer["biases"], size, f"{where}.biases")
-                         if "biases" in layer else [0.0] * size)
-    else:
-        if "size" not in layer:
-            raise SpecError(f"{where}: give weights and recurrent_weights, or size + init")
-        if "recurrent_weights" in layer:
-            raise SpecError(f"{where}.recurrent_weights: give weights too, or neither "
-                            "(size + init draws both)")
-        size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
-        init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
-        scale = layer.get("scale")
-        if scale is not None:
-            _number(scale, f"{where}.scale")
-        if size * (n_in + size + 1) > MAX_PARAMETERS:
-            raise SpecError(f"{where}.size: {size} recurrent neurons of {n_in} inputs is more "
-                            f"than {MAX_PARAMETERS:,} parameters")
-        layer_rng = (random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
-                     if "seed" in layer else rng)
-        weights, biases = initial_weights(init, n_in, size, layer_rng, scale)
-        recurrent_weights, _ = initial_weights(init, size, size, layer_rng, scale)
-        if "biases" in layer:
-            biases = _vector(layer["biases"], size, f"{where}.biases")
-        out["weights"], out["recurrent_weights"], out["biases"] = (weights, recurrent_weights,
-                                                                   biases)
-    if layer.get("initial_state") is not None:
-        out["initial_state"] = _vector(layer["initial_state"], size, f"{where}.initial_state")
-    return out
-
-
-def _matrix(rows, n_rows, n_columns, where):
-    if not isinstance(rows, list):
-        raise SpecError(f"{where}: expected a list of {n_rows} rows, got {_show(rows)}")
-    if len(rows) != n_rows:
-        raise SpecError(f"{where}: expected {n_rows} rows (one per neuron), got {len(rows)}")
-    return [_vector(row, n_columns, f"{where}[{j}]") for j, row in enumerate(rows)]
-
-
-def check_sequence_sample(sample, where, n_in, n_out):
-    """{"input": [x[1], ..., x[T]], "target": [t[1], ..., t[T]] or t[T]}; a per-step
-    target may be null (no target at that step)."""
-    if not isinstance(sample, dict) or "input" not in sample or "target" not in sample:
-        raise SpecError(f"{where}: expected {{\"input\": [[...], ...], \"target\": ...}}, "
-                        f"got {_show(sample)}")
-    xs = sample["input"]
-    if not isinstance(xs, list) or not xs or not all(isinstance(x, list) for x in xs):
-        raise SpecError(f"{where}.input: expected a list of input vectors, one per time step "
-                        f"(for one input write [[0], [1], ...]), got {_show(xs)}")
-    if len(xs) > MAX_STEPS:
-        raise SpecError(f"{where}.input: at most {MAX_STEPS} time steps, got {len(xs)}")
-    inputs = [_vector(x, n_in, f"{where}.input[{t}]") for t, x in enumerate(xs)]
-    target = sample["target"]
-    if not isinstance(target, list) or not target:
-        raise SpecError(f"{where}.target: expected a vector (the last step's target) or a "
-                        f"list of vectors, one per time step, got {_show(target)}")
-    if all(not isinstance(v, list) and v is not None for v in target):
-        return {"input": inputs,
-                "target": _vector(target, n_out, f"{where}.target (the last step's target)")}
-    if len(target) != len(inputs):
-        raise SpecError(f"{where}.target: expected {len(inputs)} vectors (one per time step) "
-                        f"or one vector for the last step, got {len(target)}")
-    targets = [None if v is None else _vector(v, n_out, f"{where}.target[{t}]")
-               for t, v in enumerate(target)]
-    if all(v is None for v in targets):
-        raise SpecError(f"{where}.target: no step has a target")
-    return {"input": inputs, "target": targets}
-
-
-def recurrent_network_from_spec(spec, numbers="float"):
-    """Build a :class:`~neuronsim.core.recurrent.RecurrentNetwork` from a spec dict."""
-    checked = check_recurrent_spec(spec)
-    numbers = get_numbers(numbers)
-    if not getattr(numbers, "exact", False):
-        _refuse_fractions(checked, numbers.name)   # "3/8" in a file needs numbers="fraction"
-    convert = numbers.convert
-
-    def activation_of(layer):
-        params = {k: layer[k] for k in ACTIVATION_PARAMS.get(layer["activation"], ())
-                  if k in layer}
-        return get_activation(layer["activation"], numbers, **params)
-
-    def matrix(rows):
-        return [[convert(w) for w in row] for row in rows]
-
-    first = checked["layers"][0]
-    initial = first.get("initial_state")
-    recurrent = RecurrentLayer.from_weights(
-        matrix(first["weights"]), matrix(first["recurrent_weights"]),
-        [convert(b) for b in first["biases"]], activation_of(first),
-        None if initial is None else [convert(v) for v in initial])
-    dense = [Layer.from_weights(matrix(layer["weights"]), [convert(b) for b in layer["biases"]],
-                                activation_of(layer))
-             for layer in checked["layers"][1:]]
-    rate = checked.get("learning_rate")
-    return RecurrentNetwork(
-        recurrent, dense, get_loss(checked["loss"], numbers), reduction=checked["reduction"],
-        step_loss=checked["step_loss"], truncation=checked["truncation"],
-        update_biases=checked["update_biases"],
-        learning_rate=None if rate is None else convert(rate), numbers=numbers,
-        samples=checked["samples"], name=checked.get("name"))
-
-
-def load_recurrent_network(path_or_dict, numbers="float"):
-    """A recurrent network from a file path or a dict; SpecErrors name the file."""
-    if isinstance(path_or_dict, dict):
-        return recurrent_network_from_spec(path_or_dict, numbers)
-    path = os.fspath(path_or_dict)
-    spec = read_spec_file(path)
-    try:
-        return recurrent_network_from_spec(spec, numbers)
-    except SpecError as exc:
-        raise SpecError(f"{path}: {exc}") from None
-
-
-def spec_from_recurrent_network(net):
-    """The network-file dict of ``net`` (floats written exactly by json)."""
-    to_json = net.numbers.to_json if hasattr(net.numbers, "to_json") else float
-    spec = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
-    if net.name:
-        spec["name"] = net.name
-    spec["inputs"] = net.n_inputs
-    recurrent = net.recurrent
-    first = {"type": "recurrent", "activation": recurrent.activation.name}
-    first.update({k: to_json(v) for k, v in recurrent.activation.params.items()})
-    first["weights"] = [[to_json(w) for w in n.weights] for n in recurrent.neurons]
-    first["recurrent_weights"] = [[to_json(u) for u in n.recurrent_weights]
-                                  for n in recurrent.neurons]
-    first["biases"] = [to_json(n.bias) for n in recurrent.neurons]
-    if recurrent.initial_state is not None:
-        first["initial_state"] = [to_json(v) for v in recurrent.initial_state]
-    layers = [first]
-    for layer in net.dense:
-        entry = {"type": "dense", "activation": layer.activation.name}
-        entry.update({k: to_json(v) for k, v in layer.activation.params.items()})
-        entry["weights"] = [[to_json(w) for w in n.weights] for n in layer.neurons]
-        entry["biases"] = [to_json(n.bias) for n in layer.neurons]
-        layers.append(entry)
-    spec["layers"] = layers
-    spec["loss"] = net.loss.name
-    if net.learning_rate is not None:
-        spec["learning_rate"] = to_json(net.learning_rate)
-    spec["reduction"] = net.reduction
-    spec["step_loss"] = net.step_loss
-    spec["truncation"] = net.truncation
-    spec["update_biases"] = net.update_biases
-
-    def vector(v):
-        return None if v is None else [to_json(x) for x in v]
-
-    if net.samples:
-        samples = []
-        for s in net.samples:
-            target = s["target"]
-            if target and isinstance(target[0], list) or None in target:
-                target = [vector(v) for v in target]
-            else:
-                target = vector(target)
-            samples.append({"input": [vector(x) for x in s["input"]], "target": target})
-        spec["samples"] = samples
-    return spec
-
-
 def recurrent_network_from_arrays(weights, recurrent_weights, biases, dense, activation,
                                   dense_activations, loss, options):
     """``RecurrentNetwork.from_arrays`` (see its docstring)."""
     spec = recurrent_spec_from_arrays(weights, recurrent_weights, biases, dense, activation,
                                       dense_activations, loss, options)
-    return recurrent_network_from_spec(spec, numbers=options.get("numbers", "float"))
+    return network_from_spec(spec, numbers=options.get("numbers", "float"))
 
 
 def recurrent_spec_from_arrays(weights, recurrent_weights, biases, dense, activation,
@@ -855,6 +760,8 @@ def recurrent_spec_from_arrays(weights, recurrent_weights, biases, dense, activa
         first["biases"] = plain(biases, "biases")
     if options.get("initial_state") is not None:
         first["initial_state"] = plain(options["initial_state"], "initial_state")
+    if options.get("learn_initial_state"):
+        first["learn_initial_state"] = True
     dense = list(dense)
     if isinstance(dense_activations, (str, dict)):
         dense_activations = [dense_activations] * len(dense)
@@ -884,4 +791,4 @@ def recurrent_spec_from_arrays(weights, recurrent_weights, biases, dense, activa
         spec["samples"] = [s if isinstance(s, dict) else {"input": plain(s[0], "samples"),
                                                           "target": plain(s[1], "samples")}
                            for s in spec["samples"]]
-    return check_recurrent_spec(spec)
+    return check_spec(spec)

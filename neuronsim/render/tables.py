@@ -11,7 +11,16 @@ Sections of a step: forward (z, a, g'(z) with each z written out), loss,
 backward (dE/da, g'(z), δ with the chain-rule product in numbers),
 gradients (dE/dw = a_k δ_j) and, on a step that ends a batch, the update
 (w − η·dE/dw).
+
+A batch step (:func:`render_batch`, records of ``Tracer(batches=True)``) is
+each sample's step without an update, then the batch's own sections: the
+loss E = (Σ_s E_s)/n, the accumulated gradient dE/dw = (Σ_s dE_s/dw)/n with
+each sample's term, and the one update w ← w − η·(Σ_s dE_s/dw)/n (without
+the ÷ n for ``reduction="sum"``).  The same ``sections`` names select them:
+"loss", "gradients" and "update".
 """
+
+import re
 
 from tabulate import tabulate
 
@@ -29,10 +38,17 @@ SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 
 # Characters of headings and column titles, as LaTeX text mode writes them.
 _LATEX_PROSE = [("_", r"\_"), ("a^(l-1)", r"$a^{(l-1)}$"), ("δ", r"$\delta$"),
-                ("η", r"$\eta$"), ("·", r"$\cdot$"), ("−", "-"), ("g'(z)", "$g'(z)$")]
+                ("η", r"$\eta$"), ("·", r"$\cdot$"), ("−", "-"), ("g'(z)", "$g'(z)$"),
+                ("Σ", r"$\Sigma$"), ("÷", r"$\div$"), ("…", r"\dots{}")]
 
 # Sums longer than this are shown with their first terms and "…".
 MAX_TERMS = 6
+
+_SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+# Numbers that LaTeX writes with math macros (exact fractions, infinities): a
+# table cell is text, so each one there goes into $...$.
+_LATEX_MATH_NUMBER = re.compile(r"-?\\frac\{\d+\}\{\d+\}|-?\\infty")
 
 
 class _Writer:
@@ -52,6 +68,8 @@ class _Writer:
         self.minus = " - " if latex else " − "
         self.ellipsis = r"\dots" if latex else "…"
         self.ln = r"\ln" if latex else "ln"
+        self.eta = r"\eta" if latex else "η"
+        self.gets = r" \leftarrow " if latex else " ← "
 
     # labels --------------------------------------------------------------
     def a(self, layer, j):
@@ -77,6 +95,28 @@ class _Writer:
 
     def partial(self, label):
         return lab.partial_label(label, self.style)
+
+    def loss_of_sample(self, s):
+        """E_s, the loss of sample s (counted from 1) of a batch."""
+        if self.style == "latex":
+            return f"E_{{{s}}}"
+        if self.style == "html":
+            return f"E<sub>{s}</sub>"
+        return "E" + str(s).translate(_SUBSCRIPT)
+
+    def sample_partial(self, s, label):
+        """dE_s/dx: sample s's own gradient (s None: Σ_s dE_s/dx written as a sum)."""
+        if self.style == "latex":
+            if s is None:
+                return rf"\sum_s \frac{{\partial E_s}}{{\partial {label}}}"
+            return rf"\frac{{\partial E_{{{s}}}}}{{\partial {label}}}"
+        if self.style == "html":
+            if s is None:
+                return f"&Sigma;<sub>s</sub> &part;E<sub>s</sub>/&part;{label}"
+            return f"&part;E<sub>{s}</sub>/&part;{label}"
+        if s is None:
+            return f"Σₛ dEₛ/d{label}"
+        return f"d{self.loss_of_sample(s)}/d{label}"
 
     def one(self):
         """a_0 = 1, the constant input of a bias shown as a weight."""
@@ -116,12 +156,24 @@ class _Writer:
 
     def table(self, rows, headers):
         headers = [self.prose(h) for h in headers]
+        if self.style == "latex":
+            rows = [[latex_text(cell) for cell in row] for row in rows]
         return tabulate(rows, headers=headers, tablefmt=self.tablefmt,
                         disable_numparse=True, stralign="left")
 
 
-def _header(step, w):
-    text = f"Step {step.index}: input x = ({_vector_text(w, step.input)})"
+def latex_text(text):
+    """Text for LaTeX's text mode (a table cell, a heading): each \\frac or
+    \\infty number outside $...$ is put in math mode."""
+    parts = text.split("$")
+    for i in range(0, len(parts), 2):     # the even parts are outside math mode
+        parts[i] = _LATEX_MATH_NUMBER.sub(lambda match: f"${match.group(0)}$", parts[i])
+    return "$".join(parts)
+
+
+def _header(step, w, title=None):
+    """"Step 3: input x = (…), target t = (…)" (``title`` replaces "Step 3")."""
+    text = f"{title or f'Step {step.index}'}: input x = ({_vector_text(w, step.input)})"
     if step.target is not None:
         text += f", target t = ({_vector_text(w, step.target)})"
     return text
@@ -145,7 +197,8 @@ def notation_note(w):
                    "is the bias of neuron j of layer l+1")
     bias = (" Biases are shown as w_j0 on a constant input a_0 = 1." if w.bias_as_weight else "")
     if w.style == "latex":
-        weights = weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
+        weights = (weights.replace("w_jk^(l)", r"$w_{jk}^{(l)}$")
+                   .replace("b_j^(l)", r"$b_{j}^{(l)}$"))
         bias = bias.replace("w_j0", "$w_{j0}$").replace("a_0 = 1", "$a_0 = 1$")
     return (f"Textbook numbering: the input layer is layer 1 and neurons count from 1 "
             f"(Python net.layers[l].neurons[j] is neuron j+1 of layer l+2). "
@@ -385,6 +438,8 @@ def update_section(step, w, records):
 # ---------------------------------------------------------------- assembly
 def _heading(w, text, level=2):
     text = w.prose(text)
+    if w.style == "latex":
+        text = latex_text(text)
     if w.fmt == "markdown":
         return "#" * (level + 1) + " " + text
     if w.fmt == "latex":
@@ -406,19 +461,24 @@ def _equations(w, equations):
     return "\n".join(f"  {e}" for e in equations)
 
 
-def render_step(step, format="plain", digits=9, layers=None, neurons=None,
-                bias_as_weight=False, convention="nielsen", sections=SECTIONS):
-    """One :class:`~neuronsim.trace.tracer.StepRecord` as text in ``format``.
-
-    ``layers``/``neurons``: optional 0-based indices to show (the CLI's
-    ``--layer``/``--neuron`` take textbook numbers and convert).
-    """
-    w = _Writer(format, digits, convention, bias_as_weight)
+def _check_sections(sections):
     for name in sections:
         if name not in SECTIONS:
             raise ValueError(f"unknown section {name!r} (known: {', '.join(SECTIONS)})")
+
+
+def render_step(step, format="plain", digits=9, layers=None, neurons=None,
+                bias_as_weight=False, convention="nielsen", sections=SECTIONS, title=None):
+    """One :class:`~neuronsim.trace.tracer.StepRecord` as text in ``format``.
+
+    ``layers``/``neurons``: optional 0-based indices to show (the CLI's
+    ``--layer``/``--neuron`` take textbook numbers and convert).  ``title``
+    replaces "Step N" in the heading.
+    """
+    w = _Writer(format, digits, convention, bias_as_weight)
+    _check_sections(sections)
     records = list(_selected(step, layers, neurons))
-    parts = [_heading(w, _header(step, w), level=1)]
+    parts = [_heading(w, _header(step, w, title), level=1)]
     if "forward" in sections:
         table, eqs = forward_section(step, w, records)
         parts += [_heading(w, "Forward pass"), table, _equations(w, eqs)]
@@ -446,6 +506,187 @@ def render_trace(steps, format="plain", digits=9, layers=None, neurons=None,
     body = [note] + [render_step(s, format, digits, layers, neurons, bias_as_weight,
                                  convention, sections) for s in steps]
     return "\n\n".join(body) + "\n"
+
+
+# ---------------------------------------------------------------- batch steps
+def _parameter_label(w, p):
+    """The label of a :class:`~neuronsim.trace.tracer.ParameterRecord`."""
+    if p.kind == "weight":
+        return w.w(p.layer, p.neuron, p.index)
+    if p.kind == "bias":
+        return w.b(p.layer, p.neuron)
+    raise ValueError(f"no label for parameters of kind {p.kind!r}")
+
+
+def _selected_parameters(batch, w, layers, neurons):
+    """The parameters the filters keep; a bias shown as w_j0 comes first in its neuron."""
+    kept = [p for p in batch.parameters
+            if (layers is None or p.layer in layers) and (neurons is None or p.neuron in neurons)]
+    if w.bias_as_weight:
+        kept.sort(key=lambda p: (p.layer, p.neuron, p.kind != "bias"))   # stable
+    return kept
+
+
+def _sample_numbers(batch):
+    """Each recorded sample's number in its batch, from 1 (after any unseen ones)."""
+    return range(batch.unseen + 1, batch.size + 1)
+
+
+def _shown_samples(count):
+    """Positions (0-based) of the sample columns; None marks the "…" column."""
+    if count <= MAX_TERMS:
+        return list(range(count))
+    return [0, 1, 2, None, count - 1]
+
+
+def batch_loss_section(batch, w):
+    """E = (E_1 + ... + E_n)/n (mean) or E_1 + ... + E_n (sum), with numbers."""
+    if batch.loss is None:
+        return [w.prose(_unseen_note(batch) + ": the batch loss needs every sample's E")]
+    names = [w.loss_of_sample(s) for s in _sample_numbers(batch)]
+    values = [w.fac(v) for v in batch.losses]
+    if batch.reduction == "mean":
+        sym = f"({w.sum_of(names)})/{batch.size}"
+        num = f"({w.sum_of(values)})/{batch.size}"
+    else:
+        sym, num = w.sum_of(names), w.sum_of(values)
+    return [w.equation(f"E = {sym} = {num} = {w.num(batch.loss)}")]
+
+
+def accumulated_section(batch, w, parameters):
+    """Per parameter: dE_s/dp of each sample, Σ_s, and Σ/n; then each sum written out."""
+    numbers = list(_sample_numbers(batch))
+    shown = _shown_samples(len(numbers))
+    mean = batch.reduction == "mean"
+    rows, equations = [], []
+    for p in parameters:
+        label = _parameter_label(w, p)
+        row = [w.cell(label)]
+        row += [w.ellipsis if i is None else w.num(p.terms[i]) for i in shown]
+        row.append(w.num(p.total))
+        if mean:
+            row.append(w.num(p.gradient))
+        rows.append(row)
+        sym = w.sum_of([w.sample_partial(s, label) for s in numbers])
+        num = w.sum_of([w.fac(t) for t in p.terms])
+        if batch.unseen:
+            sym += f" + ({batch.unseen} unseen)"
+            num += f" + ({batch.unseen} unseen)"
+        if mean:
+            sym, num = f"({sym})/{batch.divisor}", f"({num})/{batch.divisor}"
+        equations.append(w.equation(
+            f"{w.partial(label)} = {sym} = {num} = {w.num(p.gradient)}"))
+    headers = ["parameter"] + [w.ellipsis if i is None else f"sample {numbers[i]}"
+                               for i in shown]
+    headers.append(f"Σ over {_samples(batch.size)}")
+    if mean:
+        headers.append(f"dE/d(parameter) = Σ/{batch.divisor}")
+    else:
+        headers[-1] += " = dE/d(parameter)"
+    if batch.unseen:
+        equations.append(w.prose(f"({_unseen_note(batch)}: Σ includes their terms)"))
+    return w.table(rows, headers), equations
+
+
+def batch_update_section(batch, w, parameters):
+    """p ← p − η·(Σ_s dE_s/dp)/n for each parameter, once for the whole batch."""
+    rows, equations = [], []
+    rate = w.num(batch.learning_rate)
+    for p in parameters:
+        label = _parameter_label(w, p)
+        new = w.num(p.new)
+        rows.append([w.cell(label), w.num(p.old), w.num(p.gradient), rate,
+                     new if p.updated else f"{new} (fixed)"])
+        if not p.updated:
+            equations.append(w.equation(f"{label} = {w.num(p.old)}") + " "
+                             + w.prose("(biases fixed: update_biases is false)"))
+            continue
+        total = w.sample_partial(None, label)
+        if batch.reduction == "mean":
+            sym = f"{label}{w.minus}{w.eta}{w.times}({total})/{batch.divisor}"
+            num = (f"{w.num(p.old)}{w.minus}{w.fac(batch.learning_rate)}{w.times}"
+                   f"{w.fac(p.total)}/{batch.divisor}")
+        else:
+            sym = f"{label}{w.minus}{w.eta}{w.times}{total}"
+            num = f"{w.num(p.old)}{w.minus}{w.fac(batch.learning_rate)}{w.times}{w.fac(p.total)}"
+        equations.append(w.equation(f"{label}{w.gets}{sym} = {num} = {new}"))
+    grad = (f"dE/d(parameter) ({batch.reduction} over {_samples(batch.size)})")
+    headers = ["parameter", "old", grad, "η", "new = old − η·dE/d(parameter)"]
+    if not batch.update_biases:
+        headers[-1] += " (biases fixed)"
+    return w.table(rows, headers), equations
+
+
+def _samples(count):
+    return f"{count} sample" + ("" if count == 1 else "s")
+
+
+def _unseen_note(batch):
+    verb = "was" if batch.unseen == 1 else "were"
+    return (f"{_samples(batch.unseen)} of this batch {verb} back-propagated before the "
+            f"tracer saw {'it' if batch.unseen == 1 else 'them'}")
+
+
+def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
+                 bias_as_weight=False, convention="nielsen", sections=SECTIONS,
+                 render_sample=None):
+    """One :class:`~neuronsim.trace.tracer.BatchRecord` as text in ``format``.
+
+    Each sample's step (every section but the update, which no single sample
+    has), then the batch loss, the accumulated gradient and the one update,
+    as ``sections`` selects them.  Options as in :func:`render_step`.
+    ``render_sample`` writes one sample's record (default :func:`render_step`;
+    a network whose samples are sequences passes its per-time-step renderer,
+    called with the same arguments and ``title``).
+    """
+    render_sample = render_step if render_sample is None else render_sample
+    w = _Writer(format, digits, convention, bias_as_weight)
+    _check_sections(sections)
+    n, b = batch.size, batch.index
+    title = f"Batch step {b}: {_samples(n)}, every δ with the same weights, then one update"
+    parts = [_heading(w, title, level=1)]
+    if batch.unseen:
+        parts.append(_paragraph(w, w.prose(_unseen_note(batch) + "; only the others are shown")))
+    per_sample = [name for name in sections if name != "update"]
+    if per_sample:
+        for number, sample in zip(_sample_numbers(batch), batch.samples):
+            parts.append(render_sample(sample, format, digits, layers, neurons, bias_as_weight,
+                                       convention, per_sample,
+                                       title=f"Batch step {b}, sample {number} of {n}"))
+    parameters = _selected_parameters(batch, w, layers, neurons)
+    summary = []
+    if "loss" in sections:
+        how = "mean" if batch.reduction == "mean" else "sum"
+        losses = "the sample's loss" if n == 1 else f"the {n} sample losses"
+        summary += [_heading(w, f"Batch loss (the {how} of {losses})"),
+                    _equations(w, batch_loss_section(batch, w))]
+    if "gradients" in sections:
+        how = (f"Σ over the {_samples(n)}, then ÷ {n}: reduction mean" if batch.reduction == "mean"
+               else f"Σ over the {_samples(n)}: reduction sum")
+        table, eqs = accumulated_section(batch, w, parameters)
+        summary += [_heading(w, f"Accumulated gradient ({how})"), table, _equations(w, eqs)]
+    if "update" in sections and batch.updated:
+        table, eqs = batch_update_section(batch, w, parameters)
+        summary += [_heading(w, f"Update, once for the batch (learning rate η = "
+                                f"{w.num(batch.learning_rate)})"), table, _equations(w, eqs)]
+    if summary:
+        parts += [_heading(w, f"Batch step {b}: the sums and the one update", level=1)] + summary
+    return "\n\n".join(p for p in parts if p)
+
+
+def render_batches(batches, format="plain", digits=9, layers=None, neurons=None,
+                   bias_as_weight=False, convention="nielsen", sections=SECTIONS):
+    """Every batch step, preceded by the notation note; ready to print or save."""
+    w = _Writer(format, digits, convention, bias_as_weight)
+    _check_sections(sections)
+    body = [_paragraph(w, notation_note(w))]
+    body += [render_batch(b, format, digits, layers, neurons, bias_as_weight, convention,
+                          sections) for b in batches]
+    return "\n\n".join(body) + "\n"
+
+
+def _paragraph(w, text):
+    return f"<p>{text}</p>" if w.fmt == "html" else text
 
 
 def html_document(body, title="neuronsim trace"):

@@ -38,6 +38,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..core import labels as lab
+from ..core.errors import NeuronsimError
 from ..render.tables import _equations, _heading, _Writer, notation_note
 from .tracer import Recorder
 
@@ -73,7 +74,7 @@ class RecurrentNeuronRecord:
 @dataclass
 class DenseNeuronRecord:
     """Dense neuron j of ``net.layers[layer]``: parameters and per-step
-    :class:`~neuronsim.core.recurrent.DenseStep` values (``steps[t-1]``)."""
+    :class:`~neuronsim.core.through_time.NeuronStep` values (``steps[t-1]``)."""
 
     layer: int
     neuron: int
@@ -120,6 +121,17 @@ class SequenceRecord:
         return len(self.inputs)
 
 
+def check_traceable(net):
+    """These tables show one recurrent layer followed by dense layers; other
+    stacks are refused in one line (rather than shown wrongly)."""
+    kinds = [layer.kind for layer in net.layers]
+    if kinds[0] != "recurrent" or "recurrent" in kinds[1:]:
+        raise NeuronsimError(
+            f"the per-time-step tables show a recurrent first layer followed by dense "
+            f"layers; this network's layers are {', '.join(kinds)} (stacked recurrent "
+            "networks train, cross-check and gradcheck already; their tables come next)")
+
+
 class RecurrentTracer(Recorder):
     """Records a :class:`SequenceRecord` per back-propagated sequence.
 
@@ -135,16 +147,19 @@ class RecurrentTracer(Recorder):
     def on_forward(self, net):
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)   # a forward pass without BPTT
+        check_traceable(net)
         self.count += 1
-        recurrent = [RecurrentNeuronRecord(j, n.weights, n.recurrent_weights, n.bias, n.zs,
-                                           n.outputs, n.derivatives)
-                     for j, n in enumerate(net.recurrent.neurons)]
-        dense = [[DenseNeuronRecord(l + 1, j, n.weights, n.bias,
-                                    [steps[l][j] for steps in net.dense_steps])
+        recurrent = [RecurrentNeuronRecord(j, n.weights, n.recurrent_weights, n.bias,
+                                           net.history_of(0, j, "z"),
+                                           net.history_of(0, j, "output"),
+                                           net.history_of(0, j, "derivative"))
+                     for j, n in enumerate(net.layers[0].neurons)]
+        dense = [[DenseNeuronRecord(l, j, n.weights, n.bias,
+                                    [step[l][j] for step in net.history])
                   for j, n in enumerate(layer.neurons)]
-                 for l, layer in enumerate(net.dense)]
+                 for l, layer in enumerate(net.layers[1:], start=1)]
         self._current = SequenceRecord(
-            index=self.count, inputs=net.inputs, states=net.recurrent.states,
+            index=self.count, inputs=net.inputs, states=net.states_of(0),
             activations=[layer.activation.name for layer in net.layers],
             activation_params=[dict(layer.activation.params) for layer in net.layers],
             loss_name=net.loss.name, step_loss=net.step_loss, recurrent=recurrent,
@@ -159,9 +174,13 @@ class RecurrentTracer(Recorder):
         record.step_losses = net.step_losses
         record.loss = net.last_loss
         record.truncation = net.last_truncation
-        for r, n in zip(record.recurrent, net.recurrent.neurons):
-            r.output_paths, r.recurrent_paths = n.output_paths, n.recurrent_paths
-            r.output_grads, r.deltas, r.delta_parts = n.output_grads, n.deltas, n.delta_parts
+        for j, r in enumerate(record.recurrent):
+            r.output_paths = net.history_of(0, j, "output_path")
+            r.recurrent_paths = net.history_of(0, j, "recurrent_path")
+            r.output_grads = net.history_of(0, j, "output_grad")
+            r.deltas = net.history_of(0, j, "delta")
+            r.delta_parts = (None if net.last_truncation is None
+                             else net.history_of(0, j, "delta_parts"))
         self._pending.append(record)
 
     def before_update(self, net, learning_rate):
@@ -172,11 +191,11 @@ class RecurrentTracer(Recorder):
         record.learning_rate = learning_rate
         record.batch_size = net.samples_in_batch
         record.updated = True
-        for r, x in zip(record.recurrent, net.recurrent.neurons):
+        for r, x in zip(record.recurrent, net.layers[0].neurons):
             r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
             r.batch_recurrent_grads = [s / n for s in x.recurrent_grad_sum]
             r.batch_bias_grad = x.bias_grad_sum / n
-        for records, layer in zip(record.dense, net.dense):
+        for records, layer in zip(record.dense, net.layers[1:]):
             for r, x in zip(records, layer.neurons):
                 r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
                 r.batch_bias_grad = x.bias_grad_sum / n
@@ -185,10 +204,10 @@ class RecurrentTracer(Recorder):
         record = self._current
         if record is None:
             return
-        for r, x in zip(record.recurrent, net.recurrent.neurons):
+        for r, x in zip(record.recurrent, net.layers[0].neurons):
             r.new_weights, r.new_recurrent_weights, r.new_bias = (x.weights, x.recurrent_weights,
                                                                   x.bias)
-        for records, layer in zip(record.dense, net.dense):
+        for records, layer in zip(record.dense, net.layers[1:]):
             for r, x in zip(records, layer.neurons):
                 r.new_weights, r.new_bias = x.weights, x.bias
         self._finish_batch()
@@ -606,7 +625,7 @@ def gradient_flow(length=20, recurrent_weight=1.5, input_weight=1.0, bias=0.0,
         outputs = net.forward_pass(xs)
         target = [outputs[-1][0] - 1.0]    # dE/da[T] = 1 exactly
         net.back_prop(target)
-        deltas = net.recurrent.neurons[0].deltas
+        deltas = net.history_of(0, 0, "delta")
         out[name] = [abs(deltas[t - 1]) for t in out["steps"]]
     return out
 

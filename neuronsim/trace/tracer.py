@@ -10,6 +10,12 @@ tables.
 Indices in records are the 0-based Python ones (``layer`` 0 is
 ``net.layers[0]``, textbook layer 2); renderers add the textbook labels.
 
+With ``batches=True`` the tracer also keeps one :class:`BatchRecord` per
+update (``tracer.batches``): the records of every sample back-propagated
+since the last update, then each parameter's accumulated gradient (the
+per-sample terms dE_s/dw, their sum and, for ``reduction="mean"``, the sum
+divided by n), the batch loss and the single update w ← w − η·(Σ_s dE_s/dw)/n.
+
     >>> from neuronsim.files import load_example
     >>> net = load_example("mazur")
     >>> tracer = Tracer().attach(net)
@@ -21,6 +27,8 @@ Indices in records are the 0-based Python ones (``layer`` 0 is
 """
 
 from dataclasses import dataclass, field
+
+PARAMETER_KINDS = ("weight", "bias")
 
 
 @dataclass
@@ -88,22 +96,96 @@ class StepRecord:
         return [record for layer in self.layers for record in layer]
 
 
+@dataclass
+class ParameterRecord:
+    """One parameter over one batch step: its accumulated gradient and its update.
+
+    ``layer``/``neuron`` are 0-based Python indices; ``kind`` is one of
+    :data:`PARAMETER_KINDS` ("weight", with ``index`` k for w_jk, or "bias",
+    ``index`` None).  A layer kind with other parameters (a recurrent weight,
+    an initial state) adds its kind name and keeps the rest of the record.
+
+    ``terms[s]`` is dE_s/dp, the gradient of sample s of the batch alone (for a
+    sequence: its total over the time steps); ``total`` is Σ_s dE_s/dp as the
+    network summed it; ``divisor`` is n (the batch's samples) for
+    ``reduction="mean"`` and 1 for ``"sum"``; ``gradient`` = total / divisor is
+    the gradient the update applies; ``old`` and ``new`` are the value before
+    and after p ← p − η·gradient.  ``updated`` is False for a bias the file
+    keeps fixed (``update_biases: false``): then ``new == old``.
+    """
+
+    layer: int
+    neuron: int
+    kind: str
+    index: object
+    old: object
+    terms: list
+    total: object
+    divisor: int
+    gradient: object
+    updated: bool = True
+    new: object = None
+
+
+@dataclass
+class BatchRecord:
+    """One batch step: each sample's record, then the sums and the one update.
+
+    ``index`` counts batch steps from 1.  ``samples``: the records of the
+    samples back-propagated since the previous update (for a feed-forward
+    network, :class:`StepRecord` objects), in order; every one used the same
+    weights.  ``size`` is n, the number of samples the network summed
+    (``samples`` may hold fewer if the tracer was attached, or enabled, in the
+    middle of a batch: ``unseen`` says how many it missed).  ``losses[s]`` is
+    E_s of each recorded sample; ``loss`` is the batch loss, (Σ_s E_s)/n for
+    ``reduction="mean"`` and Σ_s E_s for ``"sum"`` (None when samples are
+    unseen).  ``parameters``: a :class:`ParameterRecord` per recorded weight
+    and bias, in forward order (each neuron's weights, then its bias).
+    """
+
+    index: int
+    samples: list
+    size: int
+    reduction: str
+    divisor: int
+    learning_rate: object
+    update_biases: bool
+    losses: list
+    loss: object
+    parameters: list
+    updated: bool = False
+
+    @property
+    def unseen(self):
+        """Samples in the network's sums that the tracer did not record."""
+        return self.size - len(self.samples)
+
+
 class Recorder:
     """What every tracer shares: attaching to a network, and handing on records.
 
     A record is finished when the update of its batch comes (or at
     ``flush``); then it is kept in ``records`` (unless ``keep=False``) and
     handed to ``sink`` if one is given (for streaming to disk).
+
+    With ``batches=True`` each update also becomes a :class:`BatchRecord`
+    in ``batches`` (unless ``keep=False``): the batch's records and the
+    :class:`ParameterRecord` objects that a subclass makes in
+    ``_parameter_records`` (and completes in ``_new_values``).
     """
 
-    def __init__(self, enabled=True, keep=True, sink=None):
+    def __init__(self, enabled=True, keep=True, sink=None, batches=False):
         self.enabled = enabled
         self.keep = keep
         self.sink = sink
+        self.record_batches = batches
         self.records = []
+        self.batches = []
         self.count = 0
+        self.batch_count = 0
         self._current = None
         self._pending = []   # records of the current batch, waiting for the update
+        self._batch = None   # the BatchRecord of the update under way
 
     def attach(self, net):
         """Start observing ``net``; returns the tracer."""
@@ -116,9 +198,12 @@ class Recorder:
 
     def clear(self):
         self.records = []
+        self.batches = []
         self.count = 0
+        self.batch_count = 0
         self._current = None
         self._pending = []
+        self._batch = None
 
     def _finish(self, record):
         if self.keep:
@@ -132,6 +217,51 @@ class Recorder:
             self._finish(pending)
         self._pending = []
         self._current = None
+
+    # ------------------------------------------------------------- batches
+    def _open_batch(self, net, learning_rate):
+        """Before the update: the batch's samples, losses and accumulated gradients.
+
+        n = ``net.samples_in_batch``; the divisor is n for a mean loss and 1
+        for a summed one, as in the network's update.
+        """
+        if not self.record_batches or not self._pending:
+            return
+        size = net.samples_in_batch
+        divisor = size if net.reduction == "mean" else 1
+        samples = list(self._pending)
+        losses = [sample.loss for sample in samples]
+        loss = None
+        if len(samples) == size:
+            total = 0
+            for value in losses:
+                total += value
+            loss = total / size if net.reduction == "mean" else total
+        self.batch_count += 1
+        self._batch = BatchRecord(
+            index=self.batch_count, samples=samples, size=size,
+            reduction=net.reduction, divisor=divisor, learning_rate=learning_rate,
+            update_biases=net.update_biases, losses=losses, loss=loss,
+            parameters=self._parameter_records(net, samples, divisor))
+
+    def _close_batch(self, net):
+        """After the update: the new value of every parameter; the batch is kept."""
+        batch = self._batch
+        if batch is None:
+            return
+        self._new_values(net, batch.parameters)
+        batch.updated = True
+        if self.keep:
+            self.batches.append(batch)
+        self._batch = None
+
+    def _parameter_records(self, net, samples, divisor):
+        """The :class:`ParameterRecord` list of one batch (each layer kind's tracer)."""
+        raise NotImplementedError
+
+    def _new_values(self, net, parameters):
+        """Fill in ``new`` of each parameter after the update."""
+        raise NotImplementedError
 
     def flush(self):
         """Hand over records still waiting for an update (a batch not yet applied)."""
@@ -151,10 +281,13 @@ class Tracer(Recorder):
     restrict what is recorded (a wide network need not flood memory or the
     screen).  ``keep=False`` with a ``sink`` callable hands each finished
     step to the sink and keeps nothing (for streaming to disk).
+    ``batches=True`` also keeps a :class:`BatchRecord` per update in
+    ``batches`` (rendered by :meth:`render_batches`).
     """
 
-    def __init__(self, enabled=True, layers=None, neurons=None, keep=True, sink=None):
-        super().__init__(enabled, keep, sink)
+    def __init__(self, enabled=True, layers=None, neurons=None, keep=True, sink=None,
+                 batches=False):
+        super().__init__(enabled, keep, sink, batches)
         self.layer_filter = None if layers is None else set(layers)
         self.neuron_filter = None if neurons is None else set(neurons)
 
@@ -222,6 +355,7 @@ class Tracer(Recorder):
 
     def before_update(self, net, learning_rate):
         """Called by ``net.update_weights`` before any weight changes."""
+        self._open_batch(net, learning_rate)
         step = self._current
         if step is None:
             return
@@ -237,6 +371,7 @@ class Tracer(Recorder):
 
     def after_update(self, net):
         """Called by ``net.update_weights`` after the update: the new weights."""
+        self._close_batch(net)
         step = self._current
         if step is None:
             return
@@ -247,12 +382,53 @@ class Tracer(Recorder):
             record.new_bias = neuron.bias
         self._finish_batch()
 
+    # ------------------------------------------------------------- batches
+    def _parameter_records(self, net, samples, divisor):
+        """Each recorded neuron's weights, then its bias: dE_s/dp of every sample
+        (``weight_grads[k]`` = a_k δ and ``bias_grad`` = δ of that sample's
+        record), the network's Σ and Σ / divisor (as ``Neuron.apply_update``
+        divides it)."""
+        parameters = []
+        layers = net.layers
+        recorded = [sample.neurons() for sample in samples]
+        for place, record in enumerate(recorded[0]):
+            l, j = record.layer, record.neuron
+            neuron = layers[l].neurons[j]
+            per_sample = [neurons[place] for neurons in recorded]
+            sums = neuron.weight_grad_sum
+            for k, (old, total) in enumerate(zip(neuron.weights, sums)):
+                parameters.append(ParameterRecord(
+                    l, j, "weight", k, old, [r.weight_grads[k] for r in per_sample],
+                    total, divisor, total / divisor))
+            total = neuron.bias_grad_sum
+            parameters.append(ParameterRecord(
+                l, j, "bias", None, neuron.bias, [r.bias_grad for r in per_sample],
+                total, divisor, total / divisor, updated=net.update_biases))
+        return parameters
+
+    def _new_values(self, net, parameters):
+        layers = net.layers
+        for parameter in parameters:
+            neuron = layers[parameter.layer].neurons[parameter.neuron]
+            parameter.new = (neuron.bias if parameter.kind == "bias"
+                             else neuron.weights[parameter.index])
+
     def render(self, **options):
         """All kept steps as tables (see :func:`neuronsim.render.tables.render_trace`)."""
         from ..render.tables import render_trace
 
         self.flush()
         return render_trace(self.steps, **options)
+
+    def render_batches(self, **options):
+        """The kept batch steps as tables (see
+        :func:`neuronsim.render.tables.render_batches`; needs ``batches=True``)."""
+        from ..render.tables import render_batches
+
+        if not self.record_batches:
+            raise ValueError("this tracer records no batches: create it with "
+                             "Tracer(batches=True)")
+        return render_batches(self.batches, **options)
 
     def _repr_html_(self):
         """Jupyter display: the first steps as HTML tables (see :mod:`neuronsim.render.notebook`)."""
