@@ -240,3 +240,38 @@ def test_the_size_of_a_network_is_read_before_it_is_built():
     assert budgets.NetworkSize.of_spec({"inputs": "x"}) is None
     rnn = {"inputs": 1, "layers": [{"type": "recurrent", "size": 4}, {"size": 1}]}
     assert budgets.NetworkSize.of_spec(rnn).parameters == 4 * 2 + 16 + 5
+
+
+def deep_fraction_chain(tmp_path, depth):
+    layers = [{"activation": "linear", "weights": [["1/" + "7" * 99]], "biases": ["1/" + "3" * 99]}
+              for _ in range(depth)]
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps({"inputs": 1, "layers": layers, "loss": "half_sse",
+                                "learning_rate": "1/2",
+                                "samples": [{"input": ["1/" + "9" * 99], "target": ["1/3"]}]}))
+    return str(path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["early-update"], "early-update: the exact delta of layer "),
+    (["explain", "{spec}", "w_11^(2)"], "an exact fraction of about"),
+    (["worksheet", "{spec}", "--answers"], "an exact fraction of about"),
+    (["trace"], "trace: after step 1 an exact fraction has more than 1,000 digits"),
+])
+def test_fractions_too_long_to_write_are_one_clear_line(capsys, tmp_path, argv, message):
+    spec = deep_fraction_chain(tmp_path, 60)
+    argv = [a.format(spec=spec) for a in argv] if len(argv) > 1 else argv + [spec]
+    start = time.perf_counter()
+    err = refused(capsys, *argv, "--numbers", "fraction")
+    assert time.perf_counter() - start < 10
+    assert message in err and "--numbers precise:50" in err
+
+
+def test_format_number_refuses_a_fraction_it_cannot_write():
+    from neuronsim.core.errors import NumericalError
+    from neuronsim.render.numfmt import format_number
+
+    assert format_number(Fraction(1, 3 ** 100)).startswith("1/51537752073201133103646112976562127")
+    with pytest.raises(NumericalError, match="an exact fraction of about 5,000 digits is too "
+                                             "long to write"):
+        format_number(Fraction(1, 10 ** 5000))
