@@ -6,7 +6,7 @@ the command's own options (read off its parser) with hostile values (NaN,
 1e99999999, huge counts, empty file names, control characters) and
 positional arguments from a set of hostile files (a FIFO, /dev/zero, a
 folder, a 96-byte file describing 9 million weights, duplicate keys, deep
-nesting, bad UTF-8, a huge CSV field, ...).  Each batch runs in one
+nesting, bad UTF-8, a huge CSV field, a 1 GB sparse file, ...).  Each batch runs in one
 subprocess with its address space limited (resource.setrlimit) and an alarm
 per command (tests/bounded.py).
 """
@@ -69,6 +69,9 @@ def hostile(tmp_path_factory):
         "zero": "/dev/zero",
         "missing": str(folder / "missing.json"),
     }
+    with open(folder / "sparse.json", "wb") as handle:   # 1 GB of zeros, none on disk
+        handle.truncate(1024 ** 3)
+    files["sparse"] = str(folder / "sparse.json")
     fifo = folder / "fifo.json"
     os.mkfifo(fifo)
     files["fifo"] = str(fifo)
@@ -76,8 +79,9 @@ def hostile(tmp_path_factory):
 
 
 SPECS = ["mazur", "xor", "four-layer", "rnn-parity", "nosuch", "huge", "wide", "duplicate",
-         "deep", "utf", "empty", "fraction", "named", "folder", "zero", "missing", "fifo"]
-ANSWERS = ["field", "latex", "zero", "fifo", "folder", "missing", "empty"]
+         "deep", "utf", "empty", "fraction", "named", "folder", "zero", "missing", "fifo",
+         "sparse"]
+ANSWERS = ["field", "latex", "zero", "fifo", "folder", "missing", "empty", "sparse"]
 
 
 def options_of(command):

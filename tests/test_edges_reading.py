@@ -65,6 +65,17 @@ def test_answers_from_a_device_or_pipe_are_refused(capsys, tmp_path):
         one_line_error(capsys, ["check", "mazur", answers], answers, "not a regular file")
 
 
+def test_commands_read_network_files_of_bounded_size(capsys, tmp_path):
+    from neuronsim.cli.budgets import NETWORK_FILE_BYTES
+
+    path = tmp_path / "big.json"
+    with open(path, "wb") as handle:      # sparse: nothing is written to disk
+        handle.truncate(NETWORK_FILE_BYTES + 1)
+    one_line_error(capsys, ["trace", str(path)],
+                   f"the file is {NETWORK_FILE_BYTES + 1:,} bytes; the limit for a network file "
+                   f"is {NETWORK_FILE_BYTES:,}")
+
+
 def test_duplicate_json_keys_are_named(tmp_path):
     path = tmp_path / "dup.json"
     path.write_text('{"inputs": 2, "layers": [{"activation": "relu", "weights": [[1, 2]], '

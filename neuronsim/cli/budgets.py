@@ -12,7 +12,10 @@ place, with the reason for each:
   overhead of each neuron and sample); exact fractions and 50-digit precise
   numbers are ten to a hundred times slower (``NUMBER_COST``);
 - a command builds at most ``PARAMETERS`` weights and biases as Python
-  objects (about 40 bytes each, and some commands copy the network);
+  objects (about 40 bytes each, and some commands copy the network), and
+  reads a network file of at most ``NETWORK_FILE_BYTES`` (parsed JSON takes
+  about ten times the file's size; PARAMETERS numbers with all 17 digits
+  fit);
 - a command may do ``WORK`` units (seconds, not minutes); ``train`` may do
   ``TRAIN_WORK`` (minutes: it shows a progress bar);
 - a trace keeps every number of every step until it prints them, so
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from ..core.errors import NeuronsimError
 
 PARAMETERS = 2_000_000           # weights and biases a command builds as Python objects
+NETWORK_FILE_BYTES = 64 * 1024 ** 2   # a network file a command reads (parsing takes ~10x)
 WORK = 100_000_000               # work units of one command (~20 s in float64)
 TRAIN_WORK = 1_500_000_000       # work units of one training run (~5 min)
 TRACE_NUMBERS = 2_000_000        # numbers a trace records before printing (steps × size)

@@ -5,7 +5,8 @@
 1. the argument names a file, or else a bundled example (``mazur``,
    ``four-layer``, ``xor``, ``rnn``/``rnn-parity``); a name that is neither
    gets one line listing the bundled names;
-2. the file is read (a regular file, within the size limit) and parsed;
+2. the file is read (a regular file, at most budgets.NETWORK_FILE_BYTES) and
+   parsed;
 3. the command's work budget is checked against the size the file
    describes, before a single neuron is built (neuronsim.cli.budgets);
 4. the network is built and checked; every error names the file.
@@ -15,7 +16,7 @@ from ..core.errors import NeuronsimError
 from ..core.numbers import get_numbers
 from ..files.bundled import network_file
 from ..files.spec import load_network, read_spec_file
-from .budgets import NetworkSize, check_network
+from .budgets import NETWORK_FILE_BYTES, NetworkSize, check_network
 
 KINDS = ("feed-forward", "recurrent", "any")
 
@@ -31,7 +32,7 @@ def load_network_argument(text, numbers="float", kind="feed-forward", budget=Non
     """
     numbers = get_numbers(numbers)   # an unknown --numbers is reported before the file is read
     path = network_file(text)
-    spec = read_spec_file(path)
+    spec = read_spec_file(path, NETWORK_FILE_BYTES)
     size = NetworkSize.of_spec(spec)
     if size is not None:
         check_network(getattr(budget, "command", "neuronsim"), size)

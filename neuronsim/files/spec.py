@@ -538,14 +538,14 @@ def _recurrent_layer(layer, numbers):
 LAYER_BUILDERS = {"dense": _dense_layer, "recurrent": _recurrent_layer}
 
 
-def read_spec_file(path):
+def read_spec_file(path, limit=MAX_FILE_BYTES):
     """Parse a network file; errors name the file (and line for bad JSON).
 
     The bytes are read by :func:`neuronsim.files.reading.read_text_file`
-    (a regular file, at most MAX_FILE_BYTES); a key written twice in one
+    (a regular file, at most ``limit`` bytes); a key written twice in one
     object is refused, naming the key (JSON would silently keep the last).
     """
-    text = read_text_file(path, MAX_FILE_BYTES, what="network file")
+    text = read_text_file(path, limit, what="network file")
     if not text.strip():
         raise SpecError(f"{path}: the file is empty")
     try:
