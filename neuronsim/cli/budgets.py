@@ -68,6 +68,7 @@ class NetworkSize:
     parameters: int
     samples: int = 0
     recurrent: bool = False
+    time_steps: float = 1.0   # mean length of the samples' sequences (1 without recurrence)
 
     @property
     def neurons(self):
@@ -82,8 +83,9 @@ class NetworkSize:
         sizes = list(net.sizes)
         parameters = sum(len(n.weights) + 1 + len(getattr(n, "recurrent_weights", ()))
                          for layer in net.layers for n in layer.neurons)
-        return cls(sizes, parameters, len(net.samples or ()),
-                   getattr(net, "is_sequential", False))
+        samples = [{"input": s["input"]} for s in net.samples or ()]
+        return cls(sizes, parameters, len(samples), getattr(net, "is_sequential", False),
+                   _mean_length(samples))
 
     @classmethod
     def of_spec(cls, spec):
@@ -111,8 +113,22 @@ class NetworkSize:
             sizes.append(size)
             n_prev = size
         samples = spec.get("samples")
-        return cls(sizes, parameters, len(samples) if isinstance(samples, list) else 0,
-                   recurrent)
+        samples = samples if isinstance(samples, list) else []
+        return cls(sizes, parameters, len(samples), recurrent,
+                   _mean_length(samples) if recurrent else 1.0)
+
+
+def _mean_length(samples):
+    """Mean number of time steps of the samples' inputs (a sequence is a list
+    of vectors; a plain vector is one step)."""
+    lengths = []
+    for sample in samples:
+        x = sample.get("input") if isinstance(sample, dict) else None
+        if hasattr(x, "tolist"):
+            x = x.tolist()
+        sequence = isinstance(x, list) and bool(x) and isinstance(x[0], (list, tuple))
+        lengths.append(len(x) if sequence else 1)
+    return sum(lengths) / len(lengths) if lengths else 1.0
 
 
 def _whole(value):
@@ -151,9 +167,11 @@ def step_work(size, numbers="float", samples=1):
     """Work units of ``samples`` forward + backward passes and updates: three
     multiply-adds per parameter, plus the Python overhead of each neuron
     (about 50 units) and of each sample (about 100), measured on the bundled
-    examples and a 30-30-30 network (about 5 million units a second)."""
-    per_sample = 3 * size.parameters + 50 * size.neurons + 100
-    return per_sample * max(1, samples) * number_cost(numbers)
+    examples and a 30-30-30 network (about 5 million units a second); a
+    recurrent network does it once per time step of a sequence."""
+    per_step = 3 * size.parameters + 50 * size.neurons
+    per_sample = per_step * size.time_steps + 100
+    return int(per_sample * max(1, samples) * number_cost(numbers))
 
 
 # ---------------------------------------------------------------- per command
