@@ -275,3 +275,20 @@ def test_format_number_refuses_a_fraction_it_cannot_write():
     with pytest.raises(NumericalError, match="an exact fraction of about 5,000 digits is too "
                                              "long to write"):
         format_number(Fraction(1, 10 ** 5000))
+
+
+def test_training_demos_are_budgeted(capsys):
+    err = refused(capsys, "demo", "xor", "--numbers", "precise:10000")
+    assert err.startswith("neuronsim: error: demo xor: ") and "use --numbers float" in err
+    status, out, _ = run(capsys, "demo", "rnn")
+    assert status == 0
+
+
+def test_recurrent_work_counts_time_steps():
+    from neuronsim.files.bundled import example_path
+
+    with open(example_path("rnn-parity")) as handle:
+        size = budgets.NetworkSize.of_spec(json.load(handle))
+    assert size.recurrent and size.time_steps == 4.0 and size.samples == 16
+    flat = budgets.NetworkSize(size.sizes, size.parameters, 16, True, 1.0)
+    assert budgets.step_work(size, "float", 16) > 3.5 * budgets.step_work(flat, "float", 16)

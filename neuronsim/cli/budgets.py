@@ -217,14 +217,15 @@ def for_trace(steps, layers=None, neurons=None, sections=None, command="trace",
     return named(command, budget)
 
 
-def for_train(epochs, samples=None, command="train"):
+def for_train(epochs, samples=None, command="train",
+              narrow="give fewer --epochs or " + SHRINK):
     """``epochs`` passes over the samples (the file's, or ``samples`` of them)."""
     def budget(size, numbers):
         refuse_over(command, epochs, MAX_EPOCHS, "epochs",
                     "give fewer --epochs (one loss per epoch is kept)")
         count = size.samples if samples is None else samples
         refuse_over(command, epochs * step_work(size, numbers, count), TRAIN_WORK,
-                    "work units", "give fewer --epochs or " + SHRINK)
+                    "work units", narrow)
     return named(command, budget)
 
 

@@ -22,9 +22,11 @@ from .rnn import run_rnn_demo
 DEMO_BUDGETS = {
     "mazur": lambda command: budgets.for_trace(1, command=command),
     "four-layer": lambda command: budgets.for_trace(1, command=command),
-    "xor": lambda command: budgets.for_train(XOR_EPOCHS, command=command),
-    "rnn": lambda command: budgets.for_train(RNN_EPOCHS, command=command),
+    "xor": lambda command: budgets.for_train(XOR_EPOCHS, command=command, narrow=DEMO_NARROW),
+    "rnn": lambda command: budgets.for_train(RNN_EPOCHS, command=command, narrow=DEMO_NARROW),
 }
+DEMO_NARROW = ("the demo trains for a fixed number of epochs: use --numbers float or fewer "
+               "--numbers precise digits")
 XOR_EPOCHS = 1000
 RNN_EPOCHS = 100
 
