@@ -292,3 +292,13 @@ def test_recurrent_work_counts_time_steps():
     assert size.recurrent and size.time_steps == 4.0 and size.samples == 16
     flat = budgets.NetworkSize(size.sizes, size.parameters, 16, True, 1.0)
     assert budgets.step_work(size, "float", 16) > 3 * budgets.step_work(flat, "float", 16)
+
+
+def test_an_answers_file_has_at_most_a_worksheet_of_rows(capsys, tmp_path):
+    from neuronsim.hand.worksheet import MAX_ANSWERS_ROWS
+
+    path = tmp_path / "many.csv"
+    path.write_text("cell,value\n" + "z_9^(2),1\n" * (MAX_ANSWERS_ROWS + 1))
+    err = refused(capsys, "check", "mazur", str(path))
+    assert err.endswith(f"line {MAX_ANSWERS_ROWS + 2}: more than {MAX_ANSWERS_ROWS:,} rows; a "
+                        "worksheet has one row per cell")

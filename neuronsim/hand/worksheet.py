@@ -450,6 +450,9 @@ def _numbers_label(numbers):
 # worksheet neuronsim writes, neuronsim.cli.budgets.WORKSHEET_CELLS cells, is
 # a few megabytes).
 MAX_ANSWERS_BYTES = 16 * 1024 * 1024
+# ... nor one of more rows than a worksheet of that size has (one row per cell,
+# and the given values).
+MAX_ANSWERS_ROWS = 50_000
 _BIAS_AS_WEIGHT = re.compile(r"w_(\d),?0(?=\^)|w_(\d+),0(?=\^)")
 
 
@@ -508,8 +511,11 @@ def read_answers(source, convention="nielsen", net=None):
     answers = {}
     known = None if net is None else set(worksheet_cells(net))
     strangers = []       # (line, label) of rows naming no cell of net
-    for row in reader:
+    for number, row in enumerate(reader, start=1):
         line = reader.line_num
+        if number > MAX_ANSWERS_ROWS:
+            raise NeuronsimError(f"{name} line {line}: more than {MAX_ANSWERS_ROWS:,} rows; "
+                                 "a worksheet has one row per cell")
         if (row.get("section") or "").strip() == "given" or not (row.get("cell") or "").strip():
             continue
         try:
