@@ -302,3 +302,14 @@ def test_an_answers_file_has_at_most_a_worksheet_of_rows(capsys, tmp_path):
     err = refused(capsys, "check", "mazur", str(path))
     assert err.endswith(f"line {MAX_ANSWERS_ROWS + 2}: more than {MAX_ANSWERS_ROWS:,} rows; a "
                         "worksheet has one row per cell")
+
+
+@pytest.mark.parametrize("label", ["w_" + "9" * 5000 + "1^(2)", "W2[" + "9" * 5000 + ",0]",
+                                   "layers[0].neurons[" + "9" * 5000 + "].bias"])
+def test_labels_are_bounded(capsys, tmp_path, label):
+    err = refused(capsys, "explain", "mazur", label)
+    assert "labels have at most 100" in err and len(err) < 300
+    path = tmp_path / "answers.csv"
+    path.write_text(f"cell,value\n{label},1\n")
+    err = refused(capsys, "check", "mazur", str(path))
+    assert err.endswith("(e.g. w_22^(2), layers[0].neurons[1].weights[1])")
