@@ -313,3 +313,13 @@ def test_labels_are_bounded(capsys, tmp_path, label):
     path.write_text(f"cell,value\n{label},1\n")
     err = refused(capsys, "check", "mazur", str(path))
     assert err.endswith("(e.g. w_22^(2), layers[0].neurons[1].weights[1])")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "99999999999"], "epochs, over the limit of 10,000,000"),
+    (["--hidden", "99999999"], "weights and biases, over the limit of 2,000,000"),
+    (["--epochs", "1000"], "give fewer --epochs or a smaller --hidden"),
+])
+def test_digits_is_budgeted_before_scikit_learn_loads(capsys, argv, message):
+    err = refused(capsys, "digits", *argv)
+    assert err.startswith("neuronsim: error: digits: ") and message in err
