@@ -22,10 +22,7 @@ from .core.layer import Layer
 from .core.losses import LOSSES, Loss, get_loss
 from .core.network import Network
 from .core.neuron import Neuron
-from .crosscheck import torch_bridge
-from .crosscheck.gradcheck import gradcheck
 from .files import spec
-from .render import draw, notebook
 
 __version__ = "0.1.0"
 
@@ -35,17 +32,59 @@ __all__ = [
     "get_activation", "get_loss", "gradcheck", "__version__",
 ]
 
+
+def __getattr__(name):
+    """``neuronsim.gradcheck``, imported on first use: ``import neuronsim`` stays free of
+    numpy and tabulate (the cross-check package needs them)."""
+    if name == "gradcheck":
+        from .crosscheck.gradcheck import gradcheck
+
+        return gradcheck
+    raise AttributeError(f"module 'neuronsim' has no attribute {name!r}")
+
+
 # The core's Network offers these, implemented outside the core (neuronsim.core.services).
+# The torch bridge, the diagrams and the notebook display are imported when first used.
+def _network_from_torch(*args, **kwargs):
+    from .crosscheck.torch_bridge import network_from_torch
+
+    return network_from_torch(*args, **kwargs)
+
+
+def _network_to_torch(net, **options):
+    from .crosscheck.torch_bridge import network_to_torch
+
+    return network_to_torch(net, **options)
+
+
+def _network_html(net):
+    from .render.notebook import network_html
+
+    return network_html(net)
+
+
+def _draw_svg(*args):
+    from .render.draw import svg
+
+    return svg(*args)
+
+
+def _draw_save(*args):
+    from .render.draw import save
+
+    return save(*args)
+
+
 for _name, _function in {
         "network_from_arrays": spec.network_from_arrays,
         "load_network": spec.load_network,
         "spec_from_network": spec.spec_from_network,
         "save_spec": spec.save_spec,
         "recurrent_network_from_arrays": spec.recurrent_network_from_arrays,
-        "network_from_torch": torch_bridge.network_from_torch,
-        "network_to_torch": torch_bridge.network_to_torch,
-        "network_html": notebook.network_html,
-        "draw_svg": draw.svg,
-        "draw_save": draw.save}.items():
+        "network_from_torch": _network_from_torch,
+        "network_to_torch": _network_to_torch,
+        "network_html": _network_html,
+        "draw_svg": _draw_svg,
+        "draw_save": _draw_save}.items():
     services.provide(_name, _function)
 del _name, _function

@@ -16,6 +16,8 @@ MISTAKES = (
     "transposed", "batch_factor", "factor_2", "sign", "derivative_missing",
     "derivative_twice", "derivative_of_a", "derivative_of_z", "relu_at_zero",
     "updated_before_deltas", "softmax_on_combined", "deltas_over_m", "unexplained",
+    "backward_transposed", "layer_skipped", "wrong_activations", "combined_shortcut",
+    "outputs_mean", "bias_wrong_axis", "float32",
 )
 KEYS = ("activations", "deltas", "dW", "db", "loss")
 
@@ -63,9 +65,12 @@ def softmax_backward(dE_da, a):
 
 def user_backprop(weights, biases, X, Y, *, activations, loss="half_sse", reduction="mean",
                   slope=0.01, mistake=None, layer=None, learning_rate=0.5, keys=KEYS):
-    X, Y = np.asarray(X, float), np.asarray(Y, float)
-    weights = [np.array(W, float) for W in weights]
+    dtype = np.float32 if mistake == "float32" else float      # single precision throughout
+    X, Y = np.asarray(X, dtype), np.asarray(Y, dtype)
+    weights = [np.array(W, dtype) for W in weights]
+    biases = [np.array(b, dtype) for b in biases]
     m, L = len(X), len(weights)
+    n_out = Y.shape[1]
 
     def here(name, l):
         return mistake == name and (layer is None or layer == l)
@@ -83,6 +88,9 @@ def user_backprop(weights, biases, X, Y, *, activations, loss="half_sse", reduct
     elif loss == "sse":
         sample_loss = ((t - a) ** 2).sum(axis=1)
         dE_da = 2 * (a - t)
+    elif loss == "mse":
+        sample_loss = ((t - a) ** 2).sum(axis=1) / n_out
+        dE_da = 2 * (a - t) / n_out
     elif loss == "binary_cross_entropy":
         sample_loss = -(t * np.log(a) + (1 - t) * np.log(1 - a)).sum(axis=1)
         dE_da = (a - t) / (a * (1 - a))
@@ -95,6 +103,9 @@ def user_backprop(weights, biases, X, Y, *, activations, loss="half_sse", reduct
         dE_da = -dE_da
     if mistake == "deltas_over_m":
         dE_da = dE_da / m
+    if mistake == "outputs_mean":                   # E = mean over the outputs, not the sum
+        sample_loss = sample_loss / n_out
+        dE_da = dE_da / n_out
 
     def backward(l, grad):
         """δ^(l) from dE/da^(l), with this layer's mistake if any."""
@@ -122,23 +133,39 @@ def user_backprop(weights, biases, X, Y, *, activations, loss="half_sse", reduct
             delta = delta * a * (1 - a)
         if here("derivative_missing", L - 1):
             delta = dE_da
+    elif mistake == "combined_shortcut":
+        delta = a - t                                   # softmax + CE's shortcut, any loss
     else:
         delta = backward(L - 1, dE_da)
 
     n = m if reduction == "mean" and mistake != "batch_factor" else 1
     deltas, dW, db = [None] * L, [None] * L, [None] * L
-    for l in range(L - 1, -1, -1):
+    if mistake == "layer_skipped":                      # filled in by the loop, or left at 0
+        deltas = [np.zeros_like(A) for A in acts[1:]]
+        dW = [np.zeros_like(W) for W in weights]
+        db = [np.zeros_like(b) for b in biases]
+    last = 0 if mistake != "layer_skipped" else 1       # range(L - 1, 0, -1): off by one
+    for l in range(L - 1, last - 1, -1):
         deltas[l] = delta
         if mistake == "deltas_over_m":
             dW[l] = delta.T @ acts[l]           # the 1/m is already in δ
             db[l] = delta.sum(axis=0)
+        elif here("wrong_activations", l):
+            dW[l] = delta.T @ acts[l + 1] / n   # the layer's own output, not the one before
+            db[l] = delta.sum(axis=0) / n
         else:
             dW[l] = (acts[l].T @ delta if here("transposed", l) else delta.T @ acts[l]) / n
             db[l] = delta.sum(axis=0) / n
+        if here("bias_wrong_axis", l):
+            db[l] = delta.sum(axis=1) / n       # one number per sample, not per neuron
         if mistake == "updated_before_deltas":
             weights[l] = weights[l] - learning_rate * dW[l]
-        if l > 0:
-            delta = backward(l - 1, delta @ weights[l])
+        if l > last:
+            if here("backward_transposed", l - 1):
+                grad = delta @ weights[l].T     # W where Wᵀ belongs (BACKWARD_TRANSPOSED_LINE)
+            else:
+                grad = delta @ weights[l]
+            delta = backward(l - 1, grad)
     if mistake == "unexplained":
         dW[0] = dW[0].copy()
         dW[0][0, 0] += 0.0123

@@ -97,3 +97,18 @@ def test_cycle_finder_finds_a_cycle():
 def test_core_imports_nothing_outside_itself(module):
     outside = sorted(t for t in GRAPH[module] if not t.startswith("neuronsim.core"))
     assert outside == [], f"{module} imports {outside}"
+
+
+def test_import_neuronsim_needs_neither_numpy_nor_tabulate():
+    """The core and the network files run without them; they load where a cross-check,
+    a table or a diagram needs them (the CLI's start-up and `import neuronsim` stay fast)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, neuronsim; net = neuronsim.Network.from_spec({'inputs': 1, 'layers': "
+            "[{'activation': 'tanh', 'weights': [[0.5]]}]}); net.step([1.0], [0.0], 0.1); "
+            "print(sorted(m for m in ('numpy', 'tabulate') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

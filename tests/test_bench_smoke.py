@@ -91,3 +91,19 @@ def test_flat_baseline_computes_neuronsim_step(activations):
             assert b == pytest.approx(neuron.bias, rel=1e-12, abs=1e-15)
     x = problem.samples[5][0]
     assert flat.forward(x) == pytest.approx(net.forward_pass(x), rel=1e-12, abs=1e-15)
+
+
+def test_ab_versions_runs_against_a_copy_of_itself(tmp_path):
+    """scripts/ab_versions.py: the installed package against a renamed copy (here of
+    itself): both step to bit-identical weights and a ratio is printed per shape."""
+    import shutil
+    import subprocess
+
+    shutil.copytree(os.path.join(ROOT, "neuronsim"), tmp_path / "neuronsim_before")
+    result = subprocess.run(
+        [sys.executable, os.path.join(SCRIPTS, "ab_versions.py"), str(tmp_path),
+         "--shapes", "2-2-2", "--repeats", "1", "--block", "0.005"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"2-2-2: new +[\d.]+ µs/step, old +[\d.]+ µs/step, new/old [\d.]+",
+                     result.stdout)

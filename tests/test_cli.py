@@ -411,8 +411,7 @@ def test_precise_traces_may_show_more_than_17_digits(capsys):
     assert status == 2 and "--digits: expected 1 to 17, got 30" in err
 
 
-@pytest.mark.parametrize("command", [["trace"], ["step"], ["gradcheck"],
-                                     ["report", "-o", "walk.html"]])
+@pytest.mark.parametrize("command", [["trace"], ["step"], ["report", "-o", "walk.html"]])
 def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path, monkeypatch):
     from neuronsim.files.bundled import example_path
 
@@ -421,6 +420,14 @@ def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path,
     assert status == 2
     assert err.strip().endswith("a recurrent network: use neuronsim rnn-trace / rnn-train")
     assert not (tmp_path / "walk.html").exists()
+
+
+def test_gradcheck_checks_recurrent_files(capsys):
+    from neuronsim.files.bundled import example_path
+
+    status, out, _ = run(capsys, "gradcheck", example_path("rnn"), "--top", "3")
+    assert status == 0
+    assert "all 29 checked parameters agree" in out and "recurrent_weights[" in out
 
 
 def test_train_handles_recurrent_files_too(capsys):

@@ -130,10 +130,111 @@ def test_quantities_not_given_are_shown_and_skipped():
     assert "nothing compared" in str(empty)
 
 
+@pytest.mark.parametrize("results", [{}, {"deltas": None, "loss": None}],
+                         ids=["empty", "only None"])
+def test_nothing_compared_is_a_failure(results):
+    net, X, Y = batch()
+    report = compare(net, X, Y, against=lambda w, b, X, Y: results)
+    assert not report.ok and report.compared == [] and report.first_divergence is None
+    assert report.reason == ("nothing compared: the results had none of activations, deltas, "
+                             "dW, db, loss; a check that compares nothing fails")
+    assert str(report).splitlines()[-1] == report.reason
+    assert repr(report).endswith(": nothing compared)")
+
+
 def test_nan_fails():
     net, X, Y = batch()
     report = compare(net, X, Y, against=lambda w, b, X, Y: {"loss": float("nan")})
     assert not report.ok and report.first_divergence.name == "E"
+
+
+def test_a_non_finite_candidate_is_reported_with_its_place():
+    net, X, Y = batch()
+
+    def overflowing(weights, biases, X, Y):
+        results = vectorized.network_gradients(net, X, Y).as_dict()
+        results["deltas"][0] = results["deltas"][0].copy()
+        results["deltas"][0][2, 1] = np.inf
+        return results
+
+    report = compare(net, X, Y, against=overflowing)
+    row = report.first_divergence
+    assert row.name == "δ⁽²⁾" and row.status == "FAIL (inf)"
+    assert row.nonfinite == [("yours", (2, 1), np.inf)]
+    assert [f.code for f in report.findings] == ["not_finite"]
+    assert report.diagnosis.startswith("δ⁽²⁾ is not finite: yours has inf at δ₂⁽²⁾ of X[2].")
+    line = next(l for l in str(report).splitlines() if l.startswith("δ⁽²⁾"))
+    assert line.split() == ["δ⁽²⁾", "δ₂⁽²⁾", "of", "X[2]", _ours(row), "inf", "FAIL", "(inf)"]
+
+
+def _ours(row):
+    return f"{row.reference[row.worst]:.12g}"
+
+
+def linear_cross_entropy():
+    """2-2 linear output with cross_entropy: ln a of a negative output is NaN."""
+    net = Network.from_arrays([[[0.1, 0.2], [0.3, -0.4]]], [[0.0, 0.0]], "linear",
+                              "cross_entropy")
+    return net, np.array([[1.0, 2.0]]), np.array([[0.0, 1.0]])     # a = (0.5, -0.5)
+
+
+@pytest.mark.parametrize("against", ["numpy", "nan function"])
+def test_a_nan_reference_never_agrees(against):
+    net, X, Y = linear_cross_entropy()
+    if against == "nan function":
+        def against(w, b, X, Y):
+            return {"loss": float("nan")}
+    report = compare(net, X, Y, against=against)
+    assert not report.ok
+    row = report.first_divergence
+    assert row.name == "E" and row.status == "FAIL (NaN)"
+    assert row.nonfinite[0] == ("neuronsim", (), row.nonfinite[0][2])
+    assert np.isnan(row.nonfinite[0][2])
+    assert "The reference itself is not finite" in report.diagnosis
+    assert ("cross_entropy takes ln a of the output, which must be positive (probabilities), "
+            "but the linear output layer gives a₂⁽²⁾ = -0.5 for X[0]") in report.diagnosis
+    assert "Give the output layer softmax" in report.diagnosis
+
+
+def test_a_relu_output_of_zero_on_the_target_class_never_agrees():
+    net = Network.from_arrays([[[0.1, 0.2], [0.3, -0.4]]], [[0.0, 0.0]], "relu",
+                              "cross_entropy")
+    report = compare(net, [[1.0, 2.0]], [[0.0, 1.0]], against="numpy")     # a = (0.5, 0)
+    assert not report.ok
+    assert [(row.name, row.status) for row in report.rows if not row.ok] == [
+        ("E", "FAIL (inf)"), ("δ⁽²⁾", "FAIL (NaN)"), ("dE/dW⁽²⁾", "FAIL (NaN)"),
+        ("dE/db⁽²⁾", "FAIL (NaN)")]
+    assert "neuronsim has inf at E" in report.diagnosis
+    assert "the relu output layer gives a₂⁽²⁾ = 0 for X[0]" in report.diagnosis
+
+
+def test_nan_in_the_batch_is_refused_with_its_place():
+    net, X, Y = batch()
+    X[1, 2] = np.nan
+    with pytest.raises(ShapeError, match=r"X\[1, 2\] is nan: the batch must be finite"):
+        compare(net, X, Y)
+    X[1, 2] = 0.0
+    Y[3, 0] = -np.inf
+    with pytest.raises(ShapeError, match=r"Y\[3, 0\] is -inf"):
+        compare(net, X, Y)
+
+
+# ---------------------------------------------------------------- errors in the user's code
+def test_an_exception_in_the_users_function_is_theirs():
+    from neuronsim.crosscheck.usercode import UserCodeError
+
+    net, X, Y = batch()
+
+    def backprop(weights, biases, X, Y):
+        return {"loss": 1 / 0}
+
+    with pytest.raises(UserCodeError) as caught:
+        compare(net, X, Y, against=backprop)
+    line = backprop.__code__.co_firstlineno + 1
+    assert str(caught.value) == (f"your function test_an_exception_in_the_users_function_is_"
+                                 f"theirs.<locals>.backprop ({__file__}, line {line}) raised "
+                                 "ZeroDivisionError: division by zero")
+    assert not isinstance(caught.value, ShapeError)
 
 
 def test_a_one_layer_network_may_give_bare_arrays():
@@ -276,3 +377,44 @@ def test_cli_bad_data_file(mazur_file, tmp_path, capsys):
     assert main(["crosscheck", str(mazur_file), "--against", "numpy",
                  "--data", str(tmp_path / "batch.npz")]) == 2
     assert "expected arrays named X and Y, found inputs" in capsys.readouterr().err
+
+
+def test_cli_nothing_compared_exits_1(mazur_file, tmp_path, capsys):
+    np.savez(tmp_path / "empty.npz")
+    assert main(["crosscheck", str(mazur_file), "--against", str(tmp_path / "empty.npz")]) == 1
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("nothing compared: the results had none of activations, "
+                                 "deltas, dW, db, loss; a check that compares nothing fails")
+    (tmp_path / "nothing.py").write_text("def backprop(weights, biases, X, Y):\n    return {}\n")
+    assert main(["crosscheck", str(mazur_file), "--against",
+                 str(tmp_path / "nothing.py") + ":backprop"]) == 1
+
+
+@pytest.mark.parametrize("code, line, exception", [
+    (("import numpy as np\n\ndef backprop(weights, biases, X, Y):\n"
+      "    return {'dW': [X @ np.ones((3, 3)) for W in weights]}\n"), 4, "ValueError: matmul"),
+    ("import numpy as np\nvalue = undefined_name\n", 2, "NameError: name 'undefined_name'"),
+    ("def backprop(weights, biases, X, Y)\n    return {}\n", 1, "SyntaxError: "),
+    ("import no_such_package_of_the_user\n", 1,
+     "ModuleNotFoundError: No module named 'no_such_package_of_the_user'"),
+], ids=["in the function", "at import", "syntax", "their import"])
+@pytest.mark.parametrize("as_path", [False, True], ids=["module", "file"])
+def test_cli_errors_in_the_users_code_are_theirs(mazur_file, tmp_path, capsys, monkeypatch,
+                                                 code, line, exception, as_path):
+    name = f"usercode_{abs(hash((code, as_path))) % 10**8}"
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    against = (str(path) if as_path else name) + ":backprop"
+    assert main(["crosscheck", str(mazur_file), "--against", against]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neuronsim crosscheck: error in your code: "), err
+    assert "neuronsim: error:" not in err and "Traceback" not in err
+    assert f"({path}, line {line}) raised {exception}" in err or \
+        f"({name}.py, line {line}) raised {exception}" in err, err
+    if "matmul" in exception:
+        assert "your function backprop" in err and "W where Wᵀ belongs" in err
+    else:
+        assert "importing your module" in err

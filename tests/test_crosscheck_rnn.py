@@ -371,3 +371,114 @@ def test_cli_data_and_bad_input(tmp_path, capsys):
     Network.from_spec(spec).save(uneven)
     assert main(["crosscheck", str(uneven), "--against", "numpy"]) == 2
     assert "sequences of one length" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- verdicts (issue 12)
+def parity_batch(seed=7, steps=4):
+    net, X, Y = parity_like(seed, steps=steps)
+    return net, X, Y
+
+
+def test_recurrent_nothing_compared_is_a_failure():
+    net, X, Y = parity_batch()
+    report = compare(net, X, Y, against=lambda W, U, b, dense, X, Y: {})
+    assert not report.ok and report.compared == []
+    assert report.reason == ("nothing compared: the results had none of activations, deltas, "
+                             "dW, dU, db, loss; a check that compares nothing fails")
+
+
+def test_recurrent_non_finite_candidate_fails_with_its_place():
+    net, X, Y = parity_batch()
+
+    def nan_at_t2(W, U, b, dense, X, Y):
+        results = textbook_bptt(W, U, b, dense, X, Y)
+        results["activations"][0] = results["activations"][0].copy()
+        results["activations"][0][0, 1, 0] = np.nan
+        return results
+
+    report = compare(net, X, Y, against=nan_at_t2)
+    row = report.first_divergence
+    assert row.name == "a⁽²⁾[2]" and row.status == "FAIL (NaN)", str(report)
+    assert [f.code for f in report.findings] == ["not_finite"]
+    assert report.diagnosis.startswith("a⁽²⁾[2] is not finite: yours has nan at a₁⁽²⁾[2] of X[0].")
+
+
+def test_recurrent_infinite_batch_is_refused():
+    net, X, Y = parity_batch()
+    X[0, 1, 0] = np.inf
+    with pytest.raises(ShapeError, match=r"X\[0, 1, 0\] is inf"):
+        compare(net, X, Y)
+
+
+def test_recurrent_loss_alone_is_named():
+    net, X, Y = parity_batch()
+
+    def halved_loss(W, U, b, dense, X, Y):
+        results = textbook_bptt(W, U, b, dense, X, Y)
+        results["loss"] = results["loss"] / 2
+        return results
+
+    report = compare(net, X, Y, against=halved_loss)
+    assert report.first_divergence.name == "E"
+    assert report.findings[0].code == "loss_only"
+    assert "Only the loss differs" in report.diagnosis
+    assert "first divergence: E, loss; every row after it agrees" in str(report)
+
+
+def test_recurrent_float32_is_recognised():
+    net, X, Y = parity_batch()
+
+    def single(W, U, b, dense, X, Y):
+        f32 = np.float32
+        results = textbook_bptt(W.astype(f32), U.astype(f32), b.astype(f32),
+                                [(V.astype(f32), c.astype(f32)) for V, c in dense],
+                                X.astype(f32), Y.astype(f32))
+        return results
+
+    report = compare(net, X, Y, against=single)
+    assert not report.ok
+    assert [f.code for f in report.findings] == ["rounding", "float32"]
+    assert "looks like float32" in report.diagnosis
+
+
+def test_recurrent_user_exception_is_theirs():
+    from neuronsim.crosscheck.usercode import UserCodeError
+
+    net, X, Y = parity_batch()
+
+    def bptt(W, U, b, dense, X, Y):
+        return {"dU": U @ X}
+
+    with pytest.raises(UserCodeError) as caught:
+        compare(net, X, Y, against=bptt)
+    assert caught.value.filename == HERE
+    assert caught.value.line == bptt.__code__.co_firstlineno + 1
+    assert "raised ValueError: matmul" in str(caught.value)
+    assert "Shapes here: X (" in str(caught.value) and "U (" in str(caught.value)
+
+
+def test_recurrent_layouts_read_as_ours_are_said():
+    net, X, Y = parity_batch()
+
+    def flat_output(W, U, b, dense, X, Y):
+        results = textbook_bptt(W, U, b, dense, X, Y)
+        results["db"][1] = results["db"][1].reshape(1, -1)
+        return results
+
+    report = compare(net, X, Y, against=flat_output)
+    assert report.ok, str(report)
+    assert "layout: dE/db⁽³⁾ given as (1, " in str(report)
+
+
+def test_recurrent_gradient_left_at_zero_is_named():
+    net, X, Y = parity_batch()
+
+    def no_dU(W, U, b, dense, X, Y):
+        results = textbook_bptt(W, U, b, dense, X, Y)
+        results["dU"] = np.zeros_like(U)
+        return results
+
+    report = compare(net, X, Y, against=no_dU)
+    assert report.first_divergence.name == "dE/dU⁽²⁾"
+    assert [f.code for f in report.findings] == ["layer_skipped"]
+    assert report.diagnosis.startswith("dE/dU⁽²⁾ is all zeros where ours is not")

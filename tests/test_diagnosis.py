@@ -251,3 +251,259 @@ def test_other_constant_factor_is_reported_as_such():
     report = compare(net, X, Y, against=scaled)
     assert codes(report) == ["constant_factor"]
     assert "0.37 times ours" in report.diagnosis
+
+
+# ---------------------------------------------------------------- the classic mistakes of issue 12
+def net_of(sizes, output="sigmoid", loss="half_sse", m=4, hidden="sigmoid", seed=1):
+    net = random_network(list(sizes), hidden, output, loss, seed, learning_rate=0.5)
+    samples = random_samples(sizes[0], sizes[-1], output, loss, m, seed + 1)
+    return net, np.array([x for x, _ in samples]), np.array([t for _, t in samples])
+
+
+@pytest.mark.parametrize("keys, first", [(ALL, "δ⁽²⁾"), (GRADIENTS_ONLY, "dE/dW⁽²⁾")],
+                         ids=["with deltas", "gradients only"])
+def test_W_instead_of_W_transposed_on_a_square_layer(keys, first):
+    net, X, Y = net_of((3, 3, 3, 2))
+    report = run(net, X, Y, "backward_transposed", keys, layer=0)
+    assert report.first_divergence.name == first, str(report)
+    assert codes(report) == ["backward_transposed"]
+    assert "used W where Wᵀ belongs" in report.diagnosis
+    assert "W⁽³⁾ is square (3 × 3)" in report.diagnosis
+
+
+def test_W_instead_of_W_transposed_on_a_non_square_layer_is_more_than_a_shape_error():
+    from neuronsim.crosscheck.usercode import UserCodeError
+
+    net, X, Y = net_of((3, 4, 3, 2))
+    with pytest.raises(UserCodeError) as caught:
+        run(net, X, Y, "backward_transposed", layer=0)
+    error = caught.value
+    with open(buggy_backprop.__file__, encoding="utf-8") as handle:
+        source = handle.read().splitlines()
+    line = next(i for i, text in enumerate(source, 1) if "BACKWARD_TRANSPOSED_LINE" in text)
+    assert (error.filename, error.line) == (buggy_backprop.__file__, line)
+    assert isinstance(error.exception, ValueError)
+    text = str(error)
+    assert text.startswith(f"your function user_backprop[backward_transposed] "
+                           f"({buggy_backprop.__file__}, line {line}) raised ValueError: ")
+    assert "most often W where Wᵀ belongs (code backward_transposed)" in text
+    assert "X (4, 3), weights[0] = W⁽²⁾ (4, 3), weights[1] = W⁽³⁾ (3, 4)" in text
+
+
+@pytest.mark.parametrize("keys, first", [(ALL, "δ⁽²⁾"), (GRADIENTS_ONLY, "dE/dW⁽²⁾")],
+                         ids=["with deltas", "gradients only"])
+def test_a_layer_skipped_by_the_loop_is_named(keys, first):
+    net, X, Y = net_of((3, 4, 3, 2))
+    report = run(net, X, Y, "layer_skipped", keys)
+    assert report.first_divergence.name == first, str(report)
+    assert codes(report) == ["layer_skipped"]
+    assert "all zeros where ours is not" in report.diagnosis
+    assert "range(L - 1, 0, -1)" in report.diagnosis
+    # dW and db of the skipped layer are zeros because its δ is: inherited, not a second mistake
+    assert [(later.row.name, later.kind) for later in report.later] == (
+        [("dE/dW⁽²⁾", "inherits"), ("dE/db⁽²⁾", "inherits")] if keys == ALL
+        else [("dE/db⁽²⁾", "inherits")])
+    assert "everything after it in computation order inherits the error" in str(report)
+
+
+@pytest.mark.parametrize("sizes, status", [((3, 4, 3, 2), "FAIL (shape)"),
+                                           ((3, 3, 3, 2), "FAIL")],
+                         ids=["non-square", "square"])
+def test_activations_of_the_wrong_layer_in_dW(sizes, status):
+    net, X, Y = net_of(sizes)
+    report = run(net, X, Y, "wrong_activations", layer=1)
+    assert report.first_divergence.name == "dE/dW⁽³⁾", str(report)
+    assert report.first_divergence.status == status
+    assert codes(report) == ["wrong_activations"]
+    assert report.diagnosis.startswith("dE/dW⁽³⁾ = δ⁽³⁾ a⁽³⁾ᵀ: it uses the activations of "
+                                       "layer 3, the layer's own output, where dW⁽³⁾ = δ⁽³⁾ "
+                                       "a⁽²⁾ᵀ takes those of the layer before it (layer 2)")
+
+
+@pytest.mark.parametrize("output, loss", [("sigmoid", "mse"), ("sigmoid", "sse"),
+                                          ("softmax", "sse"), ("linear", "mse"),
+                                          ("sigmoid", "cross_entropy")])
+@pytest.mark.parametrize("keys", [ALL, GRADIENTS_ONLY], ids=["with deltas", "gradients only"])
+def test_the_a_minus_t_shortcut_with_another_loss(output, loss, keys):
+    net, X, Y = net_of((3, 4, 3), output=output, loss=loss)
+    assert run(net, X, Y, None, keys).ok
+    report = run(net, X, Y, "combined_shortcut", keys)
+    assert report.first_divergence.name == ("δ⁽³⁾" if keys == ALL else "dE/dW⁽³⁾"), str(report)
+    assert codes(report)[0] == "combined_shortcut", str(report)
+    assert f"used with {loss} after {output}, where it does not hold" in report.diagnosis
+
+
+def test_a_loss_averaged_over_the_outputs():
+    net, X, Y = net_of((3, 4, 3), m=4)
+    report = run(net, X, Y, "outputs_mean")
+    assert report.first_divergence.name == "E"
+    assert codes(report) == ["outputs_mean"]
+    assert report.diagnosis == ("E is exactly 1/n_out = 1/3 of ours: the loss averaged over the "
+                                "3 outputs, where half_sse sums over them (a mean over the "
+                                "outputs is mse's convention, not this loss's).")
+    # dE/da carries the same 1/n_out: a second instance (the loss feeds nothing)
+    assert report.later[0].row.name == "δ⁽³⁾" and report.later[0].kind == "second instance"
+    assert all(later.kind == "inherits" for later in report.later[1:])
+    gradients = run(net, X, Y, "outputs_mean", GRADIENTS_ONLY)
+    assert gradients.first_divergence.name == "dE/dW⁽³⁾"
+    assert codes(gradients) == ["outputs_mean"]
+
+
+def test_mse_summed_over_the_outputs():
+    net, X, Y = net_of((3, 4, 3), output="linear", loss="mse")
+    report = run(net, X, Y, None, loss="sse", keys=("loss",))
+    assert codes(report) == ["loss_only", "outputs_mean"]
+    assert "n_out = 3 times ours: summed over the 3 outputs, where mse averages" \
+        in report.diagnosis
+
+
+@pytest.mark.parametrize("m, status", [(4, "FAIL (shape)"), (3, "FAIL")],
+                         ids=["batch != width", "batch == width"])
+@pytest.mark.parametrize("keys", [ALL, GRADIENTS_ONLY], ids=["with deltas", "gradients only"])
+def test_bias_gradient_summed_over_the_wrong_axis(m, status, keys):
+    net, X, Y = net_of((3, 4, 3, 2), m=m)
+    report = run(net, X, Y, "bias_wrong_axis", keys, layer=1)       # 3 neurons
+    row = report.first_divergence
+    assert row.name == "dE/db⁽³⁾" and row.status == status, str(report)
+    assert codes(report) == ["bias_wrong_axis"]
+    assert "summed over the neurons (axis 1), one number per sample" in report.diagnosis
+    assert ("the shapes agree, so only the values show it" in report.diagnosis) == (m == 3)
+
+
+def test_a_batch_as_wide_as_the_layer_is_never_squeezed_silently():
+    net, X, Y = net_of((3, 4, 3, 2), m=3)
+
+    def keepdims(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3, keys=ALL)
+        results["db"][1] = (results["deltas"][1].sum(axis=1, keepdims=True) / len(X))  # (3, 1)
+        return results
+
+    report = compare(net, X, Y, against=keepdims)
+    row = report.first_divergence
+    assert row.name == "dE/db⁽³⁾" and row.layout_note == "given as (3, 1), read as (3,)"
+    assert codes(report) == ["bias_wrong_axis"]
+    text = str(report)
+    assert "layout: dE/db⁽³⁾ given as (3, 1), read as (3,)" in text
+    assert "FAIL (layout)" in text
+
+
+# ---------------------------------------------------------------- the text agrees with the table
+def test_accepted_shapes_are_not_called_mismatching():
+    net, X, Y = sigmoid_net(m=4)
+
+    def column_db(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3,
+                                               mistake="deltas_over_m")
+        results["db"] = [db.reshape(-1, 1) for db in results["db"]]
+        return results
+
+    report = compare(net, X, Y, against=column_db)
+    assert all(row.ok for row in report.rows if row.quantity == "db")
+    assert "here they do)" in report.diagnosis
+    assert "shape" not in report.diagnosis and "mismatch" not in report.diagnosis
+
+
+def test_rounding_noise_is_not_a_constant_factor():
+    net, X, Y = sigmoid_net()
+
+    def noisy(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3, keys=("dW",))
+        rng = np.random.default_rng(0)
+        return {"dW": [dW * (1 + 1e-7 * rng.standard_normal(dW.shape)) for dW in results["dW"]]}
+
+    report = compare(net, X, Y, against=noisy)
+    assert not report.ok
+    assert "constant_factor" not in codes(report) and "times ours" not in report.diagnosis
+    assert codes(report) == ["rounding", "float32"]
+    assert report.diagnosis.startswith("dE/dW⁽⁴⁾ differs from ours by at most ")
+
+
+def test_a_mismatch_in_the_loss_alone_is_named():
+    net, X, Y = net_of((3, 4, 3), m=4)
+
+    def wrong_loss(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 2)
+        results["loss"] = results["loss"] / 3.0        # averaged over the outputs, E only
+        return results
+
+    report = compare(net, X, Y, against=wrong_loss)
+    assert report.first_divergence.name == "E"
+    assert codes(report) == ["loss_only", "outputs_mean"]
+    assert report.diagnosis.startswith("Only the loss differs (yours ")
+    assert "backprop is right and the mistake is in the formula of E" in report.diagnosis
+    text = str(report)
+    assert "first divergence: E, loss; every row after it agrees" in text
+    assert "inherits" not in text
+
+
+def test_inheritance_is_claimed_only_when_later_rows_fail():
+    net, X, Y = sigmoid_net()
+    report = run(net, X, Y, "derivative_missing", layer=2)
+    assert "everything after it in computation order inherits the error" in str(report)
+    assert all(later.kind == "inherits" for later in report.later)
+    # dW transposed at every layer, gradients only: db agrees, each dW is its own instance
+    square = sigmoid_net(sizes=(3, 3, 3, 3))
+    report = run(*square, "transposed", GRADIENTS_ONLY)
+    assert report.first_divergence.name == "dE/dW⁽⁴⁾"
+    assert [(later.row.name, later.kind) for later in report.later] == [
+        ("dE/dW⁽³⁾", "second instance"), ("dE/dW⁽²⁾", "second instance")]
+    text = str(report)
+    assert "inherits" not in text
+    assert ("also dE/dW⁽³⁾, dW[1] (net.layers[1]): a second, independent instance of the "
+            "same mistake: dE/dW⁽³⁾ is the transpose of the right gradient") in text
+
+
+# ---------------------------------------------------------------- float32
+def test_float32_code_is_recognised_and_a_tolerance_suggested():
+    net, X, Y = sigmoid_net()
+    report = run(net, X, Y, "float32")
+    assert not report.ok
+    assert codes(report)[-1] == "float32"
+    finding = report.findings[-1]
+    assert "the candidate looks like float32" in finding.message
+    assert "every value it gave for them is a float32 number" in finding.message
+    suggested = finding.message.split("compare with --tolerance ")[1].split(" ")[0]
+    tolerance = float(suggested)
+    assert 1e-6 <= tolerance <= 1e-4
+    atol = 1e-12
+    if "--atol " in finding.message:
+        atol = float(finding.message.split("--atol ")[1].split(" ")[0])
+    assert run(net, X, Y, "float32").ok is False
+    again = compare(net, X, Y, against=buggy_backprop.make(
+        "float32", activations=["sigmoid"] * 3, loss="half_sse"), tolerance=tolerance, atol=atol)
+    assert again.ok, str(again)
+
+
+def test_one_entry_off_by_a_little_is_not_rounding():
+    net, X, Y = sigmoid_net()
+
+    def one_entry(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3, keys=("dW",))
+        results["dW"][2] = results["dW"][2].copy()
+        results["dW"][2][0, 1] *= 1 + 1e-7
+        return results
+
+    report = compare(net, X, Y, against=one_entry)
+    assert report.first_divergence.name == "dE/dW⁽⁴⁾"
+    assert report.findings == []
+    assert report.diagnosis.startswith("none of the classic mistakes explains dE/dW⁽⁴⁾")
+
+
+def test_an_unexplained_loss_is_not_described_as_a_gradient():
+    net, X, Y = sigmoid_net()
+
+    def odd_loss(weights, biases, X, Y):
+        results = buggy_backprop.user_backprop(weights, biases, X, Y,
+                                               activations=["sigmoid"] * 3, mistake="sign")
+        results["loss"] = results["loss"] + 0.25
+        return results
+
+    report = compare(net, X, Y, against=odd_loss)
+    assert report.first_divergence.name == "E" and report.findings == []
+    assert report.diagnosis.startswith("none of the classic factors explains E (yours ")
+    assert "transposed" not in report.diagnosis

@@ -124,3 +124,21 @@ def test_cli_gradcheck_bad_input(tmp_path, capsys):
     catalogue.xor(samples=catalogue.XOR_SAMPLES).save(path)
     assert main(["gradcheck", str(path), "--top", "0"]) == 2
     assert "--top: expected at least 1" in capsys.readouterr().err
+
+
+def test_nothing_checked_is_a_failure():
+    """1-1 ReLU with z = w·1 + b = 0: both parameters sit on the kink."""
+    net = Network.from_arrays([[[0.0]]], [[0.0]], "relu", "half_sse")
+    report = gradcheck(net, [([1.0], [0.5])])
+    assert len(report.kinks) == 2 and report.failures == []
+    assert not report.ok
+    assert ("nothing checked: every parameter is at a kink (below), and a check that checks "
+            "nothing fails") in str(report)
+
+
+def test_a_nan_gradient_never_passes():
+    net = Network.from_arrays([[[0.1, 0.2], [0.3, -0.4]]], [[0.0, 0.0]], "linear",
+                              "cross_entropy")
+    report = gradcheck(net, [([1.0, 2.0], [0.0, 1.0])])       # ln of the output -0.5
+    assert not report.ok
+    assert report.failures and report.entries[0].status == "FAIL"

@@ -3,7 +3,8 @@
 Runs the network file's samples (or ``--data FILE.npz`` with arrays X and Y)
 through the per-neuron network and through the other implementation, prints
 the table of :func:`neuronsim.crosscheck.compare.compare`, and exits 0 if everything
-agrees, 1 on a mismatch, 2 on bad input.
+agrees, 1 on a mismatch or when nothing was compared, 2 on bad input or an
+exception in the user's code (reported with their function, file and line).
 """
 
 import importlib
@@ -17,6 +18,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..core.network import Network
 from ..crosscheck.compare import compare, is_recurrent, sequence_arrays
+from ..crosscheck.usercode import UserCodeError, run_user_module
 from .explain import add_float_only_numbers_option, refuse_non_float
 
 
@@ -24,26 +26,29 @@ def load_function(text):
     """``module:function`` or ``path/to/file.py:function`` -> the function.
 
     A module name is looked up with the current folder first on the path, so
-    ``mycode:backprop`` finds ./mycode.py.
+    ``mycode:backprop`` finds ./mycode.py.  A module that is not there is a bad
+    argument (NeuronsimError); an exception raised while Python runs the
+    module is the user's (:class:`~neuronsim.crosscheck.usercode.UserCodeError`).
     """
     module_name, _, function_name = text.rpartition(":")
     if not module_name or not function_name:
         raise NeuronsimError(f"--against {text!r}: expected numpy, torch, module:function "
                              "or a file ending in .npz")
-    try:
-        if module_name.endswith(".py"):
-            spec = importlib.util.spec_from_file_location(
-                os.path.splitext(os.path.basename(module_name))[0], module_name)
-            if spec is None or not os.path.isfile(module_name):
-                raise NeuronsimError(f"--against: no such file {module_name!r}")
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            if os.getcwd() not in sys.path:
-                sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise NeuronsimError(f"--against {text!r}: cannot import {module_name!r} ({exc})") from None
+    if module_name.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(
+            os.path.splitext(os.path.basename(module_name))[0], module_name)
+        if spec is None or not os.path.isfile(module_name):
+            raise NeuronsimError(f"--against: no such file {module_name!r}")
+        module = importlib.util.module_from_spec(spec)
+        run_user_module(lambda: spec.loader.exec_module(module), module_name, module_name)
+    else:
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        try:
+            module = run_user_module(lambda: importlib.import_module(module_name), module_name)
+        except ImportError as exc:  # the module itself is not there
+            raise NeuronsimError(f"--against {text!r}: cannot import {module_name!r} "
+                                 f"({exc})") from None
     function = module
     for part in function_name.split("."):
         function = getattr(function, part, None)
@@ -84,13 +89,18 @@ def batch(net, args):
 
 
 def run_crosscheck(args):
+    """Exit 0 when everything compared agrees, 1 on a mismatch or when nothing was
+    compared, 2 on bad input or when the user's code raised an exception."""
     refuse_non_float(args)
     net = Network.from_spec(args.spec)
-    against = against_argument(args.against)
-    X, Y = batch(net, args)
     try:
+        against = against_argument(args.against)
+        X, Y = batch(net, args)
         report = compare(net, X, Y, against=against, tolerance=args.tolerance, atol=args.atol,
                          convention=args.convention)
+    except UserCodeError as exc:  # theirs, not a neuronsim input error: say so
+        print(f"neuronsim crosscheck: error in your code: {exc}", file=sys.stderr)
+        return 2
     except ImportError as exc:  # torch missing
         raise NeuronsimError(str(exc)) from None
     print(report)
@@ -104,16 +114,19 @@ def register(subparsers):
         description="Compare every activation, the loss, every delta and the gradients dW, db "
                     "with the per-neuron simulator, layer by layer; name the first divergence "
                     "and the classic mistake that explains it.  Always float64, as numpy and "
-                    "torch compute.  A recurrent network is compared step by step (forward "
-                    "t = 1..T, the loss, backward from t = T, then dW, dU, db), against "
-                    "torch.nn.RNN + nn.Linear for torch; a function then gets "
-                    "f(W, U, b, dense, X, Y) (docs/recurrent.md).  Exit status 0: all agree, "
-                    "1: a mismatch, 2: bad input.")
+                    "torch compute.  A network with recurrent layers (any stack) is compared "
+                    "step by step (forward t = 1..T, the loss, backward from t = T, then dW, "
+                    "dU, db, dE/da[0] per layer), against one torch.nn.RNN per recurrent layer "
+                    "and nn.Linear per dense layer for torch; a function then gets "
+                    "f(layers, X, Y), or f(W, U, b, dense, X, Y) for one recurrent first "
+                    "layer (docs/checking.md).  Exit status 0: all agree, "
+                    "1: a mismatch or nothing compared, 2: bad input or an exception in your "
+                    "code.")
     parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     parser.add_argument("--against", required=True, metavar="WHAT",
                         help="numpy (built-in vectorized reference), torch (autograd), "
                              "module:function (your f(weights, biases, X, Y) returning a dict; "
-                             "f(W, U, b, dense, X, Y) for a recurrent network), "
+                             "f(layers, X, Y) for a network with recurrent layers), "
                              "or FILE.npz (saved arrays)")
     parser.add_argument("--data", metavar="FILE.npz",
                         help="the batch: arrays X (m, n_in) and Y (m, n_out); for a recurrent "

@@ -31,6 +31,7 @@ _SYMBOLS = {
     "a": ("a", "a", "a"),
     "delta": ("δ", r"\delta", "&delta;"),
     "w": ("w", "w", "w"),
+    "u": ("u", "u", "u"),
     "b": ("b", "b", "b"),
     "t": ("t", "t", "t"),
 }
@@ -107,6 +108,18 @@ def bias_label(layer_index, neuron_index, convention="nielsen", style="text",
     if as_weight:
         return symbol("w", (neuron_index + 1, 0), sup, style)
     return symbol("b", (neuron_index + 1,), sup, style)
+
+
+def recurrent_weight_label(layer_index, neuron_index, from_index, style="text"):
+    """u_ji^(l) of ``net.layers[layer_index].neurons[neuron_index].recurrent_weights[from_index]``:
+    from neuron i of the same layer at the step before.  The superscript is
+    the layer's own number in both conventions (u feeds and leaves layer l)."""
+    return symbol("u", (neuron_index + 1, from_index + 1), layer_index + 2, style)
+
+
+def initial_state_label(layer_index, neuron_index, style="text"):
+    """a_j^(l)[0], the initial state of a recurrent neuron."""
+    return neuron_label("a", layer_index, neuron_index, style) + "[0]"
 
 
 def target_label(neuron_index, style="text"):

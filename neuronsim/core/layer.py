@@ -115,6 +115,10 @@ class Layer:
         for neuron in self.neurons:
             neuron.clear_grad_sums()
 
+    def parameter_names(self):
+        """The names of :meth:`parameters`, in order: each neuron's attributes."""
+        return ("weights", "bias")
+
     def parameters(self):
         """(W, b): the rows of weights (row j = into neuron j) and the biases."""
         return [n.weights for n in self.neurons], [n.bias for n in self.neurons]

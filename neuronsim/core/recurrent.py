@@ -254,6 +254,12 @@ class RecurrentLayer:
         return grads
 
     # ------------------------------------------------------------ parameters
+    def parameter_names(self):
+        """The names of :meth:`parameters`, in order: each neuron's attributes, and
+        the layer's ``initial_state`` when it is learned."""
+        names = ("weights", "recurrent_weights", "bias")
+        return names + ("initial_state",) if self.learn_initial_state else names
+
     def parameters(self):
         """(W, U, b), and a[0] when it is learned."""
         neurons = self.neurons

@@ -31,13 +31,15 @@ An entry passes when |yours - ours| <= atol + tolerance · |ours|.  Layers are
 numbered as in the textbook (inputs = layer 1, so ``net.layers[0]`` is layer
 2); lists in the dicts and rows of X are 0-based.
 
-A :class:`~neuronsim.core.recurrent.RecurrentNetwork` is compared step by step
-(:func:`compare_recurrent`; section "recurrent networks" below and
-docs/recurrent.md, "Cross-checking your BPTT"): X (m, T, n_in), Y (m, T,
-n_out) with NaN rows for steps without a target or (m, n_out) for the last
-step; a function is called as ``f(W, U, b, dense, X, Y)`` and may also return
-``"dU"``; "numpy" is :func:`neuronsim.crosscheck.vectorized.rnn_bptt`, "torch" is
-``torch.nn.RNN`` + ``nn.Linear``.
+A network with a recurrent layer (any stack of dense and recurrent layers) is
+compared step by step (:func:`compare_recurrent`, :mod:`neuronsim.crosscheck.compare_rnn`;
+docs/checking.md, "Stacks"): X (m, T, n_in), Y (m, T, n_out) with NaN rows for
+steps without a target or (m, n_out) for the last step; rows per time step,
+per layer, and dU, dE/da[0] for recurrent layers; "numpy" is
+:func:`neuronsim.crosscheck.vectorized_stack.stack_bptt`, "torch" one
+``torch.nn.RNN`` per recurrent layer and ``nn.Linear`` + activation per dense
+layer; a function is called as ``f(layers, X, Y)`` (or ``f(W, U, b, dense,
+X, Y)`` for one recurrent first layer followed by dense layers).
 """
 
 import os
@@ -46,18 +48,20 @@ import numpy as np
 
 from ..core.errors import ShapeError
 from .compare_rnn import compare_recurrent, is_recurrent, sequence_arrays
-from .diagnosis import diagnose
+from .diagnosis import diagnose, float32_finding, later_rows
 from .results import (
     QUANTITIES,
     Report,
     _against_name,
     _name_of,
+    _superscript,
     build_rows,
     check_results,
     copy_network,
     load_results,
     save_results,
 )
+from .usercode import call_user_function, shape_hint
 from .vectorized import BatchGradients, network_arrays, network_gradients
 
 # compare() is the entry point; the result-file helpers are re-exported for users.
@@ -95,7 +99,7 @@ def per_neuron_batch(net, X, Y):
         derivatives=arrays["derivative"], output_grads=arrays["output_grad"],
         deltas=arrays["delta"], dW=[dW for dW, _ in grads], db=[db for _, db in grads],
         sample_losses=np.array(sample_losses, dtype=float),
-        loss=float(sum(sample_losses) / n))
+        loss=float(sum(sample_losses) / n), targets=Y)
 
 
 def batch_arrays(net, X, Y):
@@ -111,14 +115,26 @@ def batch_arrays(net, X, Y):
         raise ShapeError(f"Y: expected shape ({X.shape[0]}, {net.n_outputs}), got {Y.shape}")
     if X.shape[0] == 0:
         raise ShapeError("X: expected at least one sample")
+    for name, array in (("X", X), ("Y", Y)):
+        refuse_non_finite(name, array)
     return X, Y
+
+
+def refuse_non_finite(name, array):
+    """ShapeError naming the first NaN or infinite entry of a batch array."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ShapeError(f"{name}[{', '.join(map(str, index))}] is {array[index]}: the batch "
+                         "must be finite numbers (a NaN would be compared with NaN)")
 
 
 # ---------------------------------------------------------------- the other side
 def candidate_results(net, X, Y, against):
     """The dict of quantities computed by ``against`` (see the module docstring)."""
     if isinstance(against, str) and against == "numpy":
-        return network_gradients(net, X, Y).as_dict()
+        with np.errstate(all="ignore"):      # a NaN is reported in the table, not warned
+            return network_gradients(net, X, Y).as_dict()
     if isinstance(against, str) and against == "torch":
         from .torch_bridge import torch_gradients
 
@@ -127,8 +143,10 @@ def candidate_results(net, X, Y, against):
         arrays = network_arrays(net)
         weights = [W.copy() for W in arrays["weights"]]
         biases = [b.copy() for b in arrays["biases"]]
-        return check_results(against(weights, biases, X.copy(), Y.copy()), len(net.layers),
-                             _name_of(against))
+        hint = shape_hint([("X", X.shape)] + [(f"weights[{l}] = W" + _superscript(l + 2),
+                                                 W.shape) for l, W in enumerate(weights)])
+        results = call_user_function(against, (weights, biases, X.copy(), Y.copy()), hint)
+        return check_results(results, len(net.layers), _name_of(against))
     if isinstance(against, (str, os.PathLike)):
         return load_results(against, len(net.layers))
     raise ValueError(f"against: expected 'numpy', 'torch', a function or an .npz path, "
@@ -139,8 +157,10 @@ def compare(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12, convention="
     """Compare ``against`` with the per-neuron network on the batch (X, Y).
 
     Returns a :class:`Report`.  ``tolerance`` is relative, ``atol`` an
-    absolute floor: an entry passes if |yours - ours| <= atol + tolerance·|ours|.
-    ``convention`` ("nielsen" or "ng") picks the weight superscripts in labels.
+    absolute floor: an entry passes if both sides are finite and |yours - ours|
+    <= atol + tolerance·|ours|.  ``convention`` ("nielsen" or "ng") picks the
+    weight superscripts in labels.  An exception raised by a function given as
+    ``against`` becomes a :class:`neuronsim.crosscheck.usercode.UserCodeError`.
     """
     if not tolerance >= 0 or not atol >= 0:
         raise ValueError(f"tolerance and atol must be >= 0, got {tolerance} and {atol}")
@@ -151,7 +171,14 @@ def compare(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12, convention="
     candidate = candidate_results(net, X, Y, against)
     rows = build_rows(reference, candidate, len(net.layers), tolerance, atol, convention)
     failing = [row for row in rows if not row.ok]
-    findings, diagnosis = [], ""
+    findings, diagnosis, later = [], "", []
     if failing:
         findings, diagnosis = diagnose(net, reference, candidate, rows, failing[0])
-    return Report(rows, _against_name(against), len(X), tolerance, atol, findings, diagnosis)
+        later = later_rows(rows, failing[0], findings, "deltas" in candidate,
+                           lambda row: diagnose(net, reference, candidate, rows, row))
+        extra = float32_finding(rows, tolerance, atol)
+        if extra is not None:
+            findings.append(extra)
+            diagnosis = f"{diagnosis} {extra.message}"
+    return Report(rows, _against_name(against), len(X), tolerance, atol, findings, diagnosis,
+                  later=later)

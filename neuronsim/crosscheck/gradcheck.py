@@ -20,7 +20,10 @@ averages two different slopes.  Such a parameter is reported with status
 ``kink`` (not compared) instead of failing, or passing, by luck.
 """
 
-from ..core.labels import bias_label, partial_label, weight_label
+import math
+
+from ..core.labels import (bias_label, initial_state_label, partial_label,
+                           recurrent_weight_label, weight_label)
 
 # numpy and tabulate are imported where used, so that ``import neuronsim``
 # (which exports gradcheck) stays free of them.
@@ -32,13 +35,16 @@ class GradientEntry:
     """One parameter: its label, where it is (0-based), both values, the errors."""
 
     __slots__ = ("label", "layer", "neuron", "input", "analytic", "numeric",
-                 "abs_error", "rel_error", "status", "excess")
+                 "abs_error", "rel_error", "status", "excess", "name")
 
-    def __init__(self, label, layer, neuron, input, analytic, numeric, status, excess):
+    def __init__(self, label, layer, neuron, input, analytic, numeric, status, excess,
+                 name=None):
         self.label = label
         self.layer = layer
         self.neuron = neuron
-        self.input = input          # None for a bias
+        self.input = input          # None for a bias or an initial state
+        # "weights", "recurrent_weights", "bias" or "initial_state"
+        self.name = name or ("bias" if input is None else "weights")
         self.analytic = analytic
         self.numeric = numeric
         self.abs_error = abs(analytic - numeric)
@@ -49,8 +55,11 @@ class GradientEntry:
 
     def where(self):
         """The Python path of the parameter, e.g. ``layers[1].neurons[0].weights[1]``."""
+        if self.name == "initial_state":
+            return f"layers[{self.layer}].initial_state[{self.neuron}]"
         path = f"layers[{self.layer}].neurons[{self.neuron}]"
-        return path + (".bias" if self.input is None else f".weights[{self.input}]")
+        return path + (f".{self.name}" if self.input is None else
+                       f".{self.name}[{self.input}]")
 
     def __repr__(self):
         return (f"GradientEntry({self.label}: analytic {self.analytic!r}, "
@@ -58,12 +67,14 @@ class GradientEntry:
 
 
 class GradcheckReport:
-    """``entries`` worst first (kinks last), ``ok`` (no entry fails), ``failures``,
-    ``kinks``; ``str(report)`` is the table (``to_text(limit)`` shows more or less)."""
+    """``entries`` worst first (kinks last), ``ok`` (at least one parameter checked
+    and none fails: a NaN or infinity fails), ``failures``, ``kinks``;
+    ``str(report)`` is the table (``to_text(limit)`` shows more or less)."""
 
-    def __init__(self, entries, eps, tolerance, atol, n_samples, reduction, loss):
+    def __init__(self, entries, eps, tolerance, atol, n_samples, reduction, loss, note=None):
+        self.note = note
         order = {"FAIL": 0, "ok": 1, "kink": 2}
-        self.entries = sorted(entries, key=lambda e: (order[e.status], -e.excess))
+        self.entries = sorted(entries, key=lambda e: (order[e.status], -_finite_or_inf(e.excess)))
         self.eps = eps
         self.tolerance = tolerance
         self.atol = atol
@@ -72,7 +83,7 @@ class GradcheckReport:
         self.loss = loss
         self.failures = [e for e in self.entries if e.status == "FAIL"]
         self.kinks = [e for e in self.entries if e.status == "kink"]
-        self.ok = not self.failures
+        self.ok = len(self.kinks) < len(self.entries) and not self.failures
 
     def to_text(self, limit=20):
         from tabulate import tabulate
@@ -86,6 +97,7 @@ class GradcheckReport:
             f"(reduction {self.reduction}), E = {self.loss:.12g}",
             f"pass: |analytic - numeric| <= {self.atol:g} + {self.tolerance:g} · "
             "max(|analytic|, |numeric|); labels as in the textbook, paths 0-based",
+        ] + ([self.note] if self.note else []) + [
             "",
             tabulate(table, headers=["parameter", "where", "analytic", "numeric",
                                      "rel error", "status"],
@@ -101,6 +113,9 @@ class GradcheckReport:
             lines.append(f"{len(self.failures)} of {counted} checked parameters FAIL; worst "
                          f"{worst.label} ({worst.where()}): analytic {worst.analytic:.12g}, "
                          f"numeric {worst.numeric:.12g}")
+        elif counted == 0:
+            lines.append("nothing checked: every parameter is at a kink (below), and a check "
+                         "that checks nothing fails; move the inputs off z = 0")
         else:
             lines.append(f"all {counted} checked parameters agree")
         if self.kinks:
@@ -119,64 +134,106 @@ class GradcheckReport:
                 f"{len(self.failures)} fail, {len(self.kinks)} at kinks)")
 
 
-def sample_batch(net, samples):
-    """(X, Y) arrays from (input, target) pairs or {"input", "target"} dicts."""
-    from .compare import batch_arrays
+def _finite_or_inf(value):
+    """NaN sorts as the worst excess (a NaN never passes)."""
+    return float("inf") if math.isnan(value) else value
 
+
+def sample_pairs(net, samples):
+    """Checked (input, target) pairs from pairs or {"input", "target"} dicts
+    (default: the network's own samples); sequences for a recurrent network."""
     if samples is None:
         samples = net.samples
-    inputs, targets = [], []
-    for sample in samples:
-        if isinstance(sample, dict):
-            inputs.append(sample.get("input"))
-            targets.append(sample.get("target"))
-        else:
-            x, t = sample
-            inputs.append(x)
-            targets.append(t)
-    if not inputs:
+    if not samples:
         raise ValueError("gradcheck needs at least one sample")
-    return batch_arrays(net, inputs, targets)
+    return net.sample_pairs(samples)
 
 
 def _batch_loss(net, pairs):
     """E of the batch (mean or sum of sample losses) and the sign pattern of
-    every relu/leaky_relu input z (to notice a kink being crossed)."""
+    every relu/leaky_relu input z, at every step (to notice a kink being crossed)."""
     total = 0.0
     signs = []
+    kinked = [l for l, layer in enumerate(net.layers) if layer.activation.name in KINKED]
     for x, t in pairs:
         total += net.loss_of(x, t)
-        for layer in net.layers:
-            if layer.activation.name in KINKED:
-                signs.extend(neuron.z > 0 for neuron in layer.neurons)
+        steps = net.history if net.is_sequential else [[layer.neurons for layer in net.layers]]
+        for step in steps:
+            for l in kinked:
+                signs.extend(value.z > 0 for value in step[l])
     n = len(pairs) if net.reduction == "mean" else 1
     return total / n, signs
 
 
-def gradcheck(net, samples=None, eps=1e-6, tolerance=1e-6, atol=1e-8, convention="nielsen"):
-    """Compare back_prop's gradient with central differences for every parameter.
+def parameter_places(net, convention="nielsen"):
+    """Every parameter of every layer kind, in the order of ``gradient_arrays()``:
+    (label, name, (layer, neuron, input), get, set, (layer, group, row, column)),
+    where ``gradient_arrays()[layer][group][row][column]`` is its gradient
+    (column None for a vector)."""
+    labels = {"weights": lambda l, j, k: weight_label(l, j, k, convention),
+              "recurrent_weights": recurrent_weight_label}
+    places = []
+    for l, layer in enumerate(net.layers):
+        for group, name in enumerate(layer.parameter_names()):
+            if name == "initial_state":
+                if layer.initial_state is None:
+                    layer.initial_state = [0.0] * layer.size
+                for j in range(layer.size):
+                    places.append((initial_state_label(l, j), name, (l, j, None),
+                                   lambda j=j, layer=layer: layer.initial_state[j],
+                                   lambda v, j=j, layer=layer: layer.initial_state.__setitem__(j, v),
+                                   (l, group, j, None)))
+                continue
+            for j, neuron in enumerate(layer.neurons):
+                if name == "bias":
+                    places.append((bias_label(l, j, convention), name, (l, j, None),
+                                   lambda neuron=neuron: neuron.bias,
+                                   lambda v, neuron=neuron: setattr(neuron, "bias", v),
+                                   (l, group, j, None)))
+                    continue
+                values = getattr(neuron, name)
+                for k in range(len(values)):
+                    places.append((labels[name](l, j, k), name, (l, j, k),
+                                   lambda neuron=neuron, name=name, k=k: getattr(neuron, name)[k],
+                                   lambda v, neuron=neuron, name=name, k=k:
+                                       getattr(neuron, name).__setitem__(k, v),
+                                   (l, group, j, k)))
+    return places
 
-    ``samples``: (input, target) pairs or dicts (default: the network's own).
-    Works on a copy; ``net`` is not changed.  Returns a :class:`GradcheckReport`.
+
+def gradcheck(net, samples=None, eps=1e-6, tolerance=1e-6, atol=1e-8, convention="nielsen"):
+    """Compare back_prop's gradient with central differences for every parameter
+    of every layer kind (weights, recurrent weights, biases, a learned a[0]).
+
+    ``samples``: (input, target) pairs or dicts (default: the network's own;
+    sequences for a network with a recurrent layer).  Works on a copy; ``net``
+    is not changed.  Returns a :class:`GradcheckReport`.
+
+    Backpropagation through time is checked in full: a truncated gradient
+    (``truncation`` k) is by definition not the derivative of E, so the
+    analytic side here runs with ``truncation=None``.
     """
     from .results import copy_network
 
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
-    X, Y = sample_batch(net, samples)
-    pairs = [(x.tolist(), t.tolist()) for x, t in zip(X, Y)]
+    pairs = sample_pairs(net, samples)
 
     analytic = copy_network(net)
     for x, t in pairs:
         analytic.forward_pass(x)
-        analytic.back_prop(t)
+        if analytic.is_sequential:
+            analytic.back_prop(t, truncation=None)
+        else:
+            analytic.back_prop(t)
     gradients = analytic.gradient_arrays()
 
     probe = copy_network(net)
+    places = parameter_places(probe, convention)
     loss, _ = _batch_loss(probe, pairs)
     entries = []
-
-    def check(label, where, get, set_, exact):
+    for label, name, where, get, set_, (l, group, row, column) in places:
+        exact = gradients[l][group][row] if column is None else gradients[l][group][row, column]
         value = get()
         set_(value + eps)
         plus, plus_signs = _batch_loss(probe, pairs)
@@ -189,27 +246,12 @@ def gradcheck(net, samples=None, eps=1e-6, tolerance=1e-6, atol=1e-8, convention
             status = "kink"
         else:
             status = "ok" if excess <= 1.0 else "FAIL"
-        entries.append(GradientEntry(label, *where, float(exact), numeric, status, excess))
-
-    for l, layer in enumerate(probe.layers):
-        dW, db = gradients[l]
-        for j, neuron in enumerate(layer.neurons):
-            for k in range(len(neuron.weights)):
-                def get(neuron=neuron, k=k):
-                    return neuron.weights[k]
-
-                def set_(value, neuron=neuron, k=k):
-                    neuron.weights[k] = value
-
-                check(partial_label(weight_label(l, j, k, convention)), (l, j, k),
-                      get, set_, dW[j, k])
-
-            def get_bias(neuron=neuron):
-                return neuron.bias
-
-            def set_bias(value, neuron=neuron):
-                neuron.bias = value
-
-            check(partial_label(bias_label(l, j, convention)), (l, j, None),
-                  get_bias, set_bias, db[j])
-    return GradcheckReport(entries, eps, tolerance, atol, len(pairs), net.reduction, loss)
+        entries.append(GradientEntry(partial_label(label), *where, float(exact), numeric,
+                                     status, excess, name))
+    note = None
+    if net.is_sequential and net.truncation is not None:
+        note = (f"backpropagation through time in full: the network's truncation "
+                f"k = {net.truncation} gives a gradient that is not dE/dθ, so it is not "
+                "what finite differences measure")
+    return GradcheckReport(entries, eps, tolerance, atol, len(pairs), net.reduction, loss,
+                           note)

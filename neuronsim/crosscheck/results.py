@@ -4,8 +4,12 @@
 ``compare_recurrent`` (:mod:`neuronsim.crosscheck.compare_rnn`) both build
 their tables from these pieces: a :class:`Row` is one quantity at one layer
 (reference, candidate, errors), a :class:`Report` the whole table with the
-first divergence and the diagnosis.  An entry passes when
-|yours - ours| <= atol + tolerance · |ours|.
+first divergence and the diagnosis.  An entry passes when both sides are
+finite and |yours - ours| <= atol + tolerance · |ours|: a NaN or infinity on
+either side fails with its place (two NaNs never agree), and a report that
+compared nothing is not ok.  A layout that holds the same entries in the same
+order (db as (n, 1) for (n,)) is compared in neuronsim's shape, and the report
+says so.
 """
 
 import os
@@ -24,8 +28,10 @@ from ..core.labels import (
 )
 
 QUANTITIES = ("activations", "deltas", "dW", "db", "loss")
-RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "loss")
-PER_LAYER = ("activations", "deltas", "dW", "db")
+RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "da0", "loss")
+PER_LAYER = ("activations", "deltas", "dW", "dU", "db", "da0")
+#: per-layer keys that only some layers have (recurrent weights, a learned initial state)
+SOME_LAYERS = ("dU", "da0")
 
 
 def copy_network(net):
@@ -41,9 +47,11 @@ def copy_network(net):
 def check_results(results, n_layers, where="results", known=QUANTITIES):
     """Validate a results dict; return it with float arrays (lists per layer).
 
-    ``known`` is the allowed keys; "loss" is one number and "dU" (recurrent
-    networks) one array, every other key a list with one array per layer
-    (for a recurrent network None in that list: not given for that layer).
+    ``known`` is the allowed keys; "loss" is one number, every other key a
+    list with one array per layer.  For a network that reads sequences
+    (``known`` has "dU") an entry may be None: not given for that layer (and
+    "dU", "da0" are None at the layers without recurrent weights or a learned
+    initial state; :func:`spread_per_layer` makes those lists).
     """
     if not isinstance(results, dict):
         raise ValueError(f"{where}: expected a dict with keys among {', '.join(known)}, "
@@ -54,12 +62,6 @@ def check_results(results, n_layers, where="results", known=QUANTITIES):
     checked = {}
     for key, value in results.items():
         if value is None:
-            continue
-        if key == "dU":
-            try:
-                checked[key] = np.asarray(value, dtype=float)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}['dU']: not an array of numbers ({exc})") from None
             continue
         if key == "loss":
             try:
@@ -80,38 +82,82 @@ def check_results(results, n_layers, where="results", known=QUANTITIES):
     return checked
 
 
+def spread_per_layer(value, n_layers, layers, where):
+    """``dU`` or ``da0`` as a list of ``n_layers`` entries.
+
+    ``layers`` are the indices of the layers that have the parameter.  Given
+    as such a list (None at every other layer) it is kept; one array on its
+    own is the parameter of the only such layer.  ValueError otherwise.
+    """
+    if isinstance(value, (list, tuple)) and len(value) == n_layers and all(
+            value[l] is None for l in range(n_layers) if l not in layers) and (
+            len(layers) != 1 or n_layers > 1 or np.ndim(value) != 2):
+        return list(value)
+    if len(layers) == 1:
+        spread = [None] * n_layers
+        spread[layers[0]] = value
+        return spread
+    listed = ", ".join(map(str, layers)) or "none"
+    raise ValueError(f"{where}: expected a list of {n_layers} entries, an array at the "
+                     f"layers that have this parameter ({listed}) and None at the others")
+
+
 def save_results(path, results):
     """Write a results dict to ``path`` (.npz) as ``activations_0``, ..., ``loss``
-    (and ``dU`` for a recurrent network)."""
+    (``dU_l``, ``da0_l`` at the layers that have them; a lone ``dU`` array is
+    saved as ``dU``)."""
     flat = {}
     for key, value in results.items():
-        if key in ("loss", "dU"):
+        if value is None:
+            continue
+        if key == "loss" or (key in SOME_LAYERS and isinstance(value, np.ndarray)):
             flat[key] = np.asarray(value, dtype=float)
         else:
             for l, array in enumerate(value):
-                flat[f"{key}_{l}"] = np.asarray(array, dtype=float)
+                if array is not None:
+                    flat[f"{key}_{l}"] = np.asarray(array, dtype=float)
     np.savez(path, **flat)
 
 
-def load_results(path, n_layers, recurrent=False):
-    """Read an .npz written by :func:`save_results` (no pickles are loaded)."""
+def load_results(path, n_layers, recurrent=False, layers_with=None):
+    """Read an .npz written by :func:`save_results` (no pickles are loaded).
+
+    For a network that reads sequences (``recurrent``), ``layers_with`` maps
+    "dU" and "da0" to the indices of the layers that have them; a lone ``dU``
+    (or ``da0``) is the parameter of the only such layer.
+    """
     path = os.fspath(path)
     with np.load(path, allow_pickle=False) as data:
         stored = {name: data[name] for name in data.files}
+    layers_with = layers_with or {"dU": [0], "da0": []}
     results = {}
-    singles = ("loss", "dU") if recurrent else ("loss",)
+    per_layer = PER_LAYER if recurrent else QUANTITIES[:-1]
+    singles = ("loss",) + (SOME_LAYERS if recurrent else ())
     for name, array in stored.items():
         key, _, index = name.rpartition("_")
         if name in singles:
             results[name] = array
-        elif key in PER_LAYER and index.isdigit() and int(index) < n_layers:
+        elif key in per_layer and index.isdigit() and int(index) < n_layers:
+            if key in SOME_LAYERS and int(index) not in layers_with[key]:
+                raise ValueError(f"{path}: unexpected array {name!r} (layer {index} has no "
+                                 f"{key})")
             results.setdefault(key, [None] * n_layers)[int(index)] = array
         else:
-            raise ValueError(f"{path}: unexpected array {name!r} (expected {' or '.join(singles)} "
-                             f"or activations_l, deltas_l, dW_l, db_l with l < {n_layers})")
-    for key, arrays in results.items():
-        if key not in singles and any(a is None for a in arrays):
-            missing = [f"{key}_{l}" for l, a in enumerate(arrays) if a is None]
+            raise ValueError(f"{path}: unexpected array {name!r} (expected loss or "
+                             f"{', '.join(k + '_l' for k in per_layer)} with l < {n_layers})")
+    for key, arrays in list(results.items()):
+        if key == "loss":
+            continue
+        if key in SOME_LAYERS:
+            if isinstance(arrays, np.ndarray):
+                results[key] = spread_per_layer(arrays, n_layers, layers_with[key],
+                                                f"{path}: {key}")
+                continue
+            layers = layers_with[key]
+        else:
+            layers = range(n_layers)
+        missing = [f"{key}_{l}" for l in layers if arrays[l] is None]
+        if missing:
             raise ValueError(f"{path}: {key} given for some layers only; missing {missing[0]}")
     return check_results(results, n_layers, path,
                          RECURRENT_QUANTITIES if recurrent else QUANTITIES)
@@ -126,7 +172,8 @@ def _name_of(function):
 
 
 # ---------------------------------------------------------------- one row
-KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "db": "db", "loss": "loss"}
+KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "dU": "dU", "db": "db",
+           "da0": "da0", "loss": "loss"}
 
 
 class Row:
@@ -148,7 +195,10 @@ class Row:
         self.atol = atol
         self.label_entry = label_entry
         self.step = None           # recurrent networks: 0-based time index (t = step + 1)
-        self.shape_note = None
+        self.shape_note = None     # a layout that cannot be read: "shape (4, 3), expected (3, 4)"
+        self.layout_note = None    # a layout read as ours: "given as (3, 1), read as (3,)"
+        self.nonfinite = []        # [(side, index, value)]: first NaN/inf of neuronsim, yours
+        self.errors = None         # |yours - ours| where both are finite
         self.max_abs = self.max_rel = None
         self.worst = None          # index into the arrays
         self.ok = True
@@ -158,21 +208,61 @@ class Row:
     def _measure(self):
         reference, candidate = self.reference, self.candidate
         if candidate.shape != reference.shape:
-            if np.squeeze(candidate).shape == np.squeeze(reference).shape:
+            if same_entries(candidate.shape, reference.shape):
+                self.layout_note = f"given as {candidate.shape}, read as {reference.shape}"
                 candidate = self.candidate = candidate.reshape(reference.shape)
             else:
                 self.ok = False
                 self.shape_note = (f"shape {candidate.shape}, expected {reference.shape}")
                 return
-        errors = entry_errors(candidate, reference)
+        for side, array in (("neuronsim", reference), ("yours", candidate)):
+            bad = ~np.isfinite(array)
+            if bad.any():
+                index = tuple(int(i) for i in np.argwhere(bad)[0])
+                self.nonfinite.append((side, index, float(array[index])))
+        finite = np.isfinite(reference) & np.isfinite(candidate)
+        with np.errstate(invalid="ignore", over="ignore"):
+            errors = self.errors = np.where(finite, np.abs(candidate - reference), 0.0)
         self.max_abs = float(errors.max()) if errors.size else 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(errors == 0, 0.0, errors / np.abs(reference))
             excess = np.where(errors == 0, 0.0, errors / (self.atol + self.tolerance * np.abs(reference)))
         self.max_rel = float(relative.max()) if relative.size else 0.0
-        if excess.size and excess.max() > 0:
+        if self.nonfinite:
+            self.ok = False
+            self.worst = self.nonfinite[0][1]
+        elif excess.size and excess.max() > 0:
             self.worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
             self.ok = bool(excess.max() <= 1.0)
+
+    def passes(self, tolerance, atol):
+        """Would this row pass with another tolerance?  (Never with NaN, inf or a bad shape.)"""
+        if not self.given:
+            return True
+        if self.shape_note or self.nonfinite:
+            return False
+        return bool(np.all(self.errors <= atol + tolerance * np.abs(self.reference)))
+
+    @property
+    def scaled_error(self):
+        """The largest |yours - ours| over the largest |ours| of the row (None if not measured)."""
+        if self.errors is None or self.nonfinite:
+            return None
+        scale = float(np.max(np.abs(self.reference))) if self.reference.size else 0.0
+        if scale == 0.0:
+            return None if self.max_abs else 0.0
+        return self.max_abs / scale
+
+    def nonfinite_text(self):
+        """"neuronsim has nan at δ₁⁽²⁾ of X[0]; yours has inf at ..." (or "")."""
+        parts = []
+        for side, index, value in self.nonfinite:
+            array = self.reference if side == "neuronsim" else self.candidate
+            count = int(np.sum(~np.isfinite(array)))
+            more = f" (and {count - 1} more non-finite entr{'y' if count == 2 else 'ies'})" \
+                if count > 1 else ""
+            parts.append(f"{side} has {value} at {self.label_entry(index)}{more}")
+        return "; ".join(parts)
 
     @property
     def status(self):
@@ -180,6 +270,9 @@ class Row:
             return "not given"
         if self.shape_note:
             return "FAIL (shape)"
+        if self.nonfinite:
+            values = [value for _, _, value in self.nonfinite]
+            return "FAIL (NaN)" if any(np.isnan(values)) else "FAIL (inf)"
         return "ok" if self.ok else "FAIL"
 
     @property
@@ -191,7 +284,9 @@ class Row:
         if self.layer is None:
             return "loss"
         if self.quantity == "dU":
-            return "dU (net.layers[0], the recurrent weights)"
+            return f"dU[{self.layer}] (net.layers[{self.layer}], the recurrent weights)"
+        if self.quantity == "da0":
+            return f"da0[{self.layer}] (net.layers[{self.layer}], the initial state a[0])"
         if self.step is not None:
             return (f"{self.quantity}[{self.layer}][:, {self.step}] (net.layers[{self.layer}], "
                     f"t = {self.step + 1})")
@@ -201,13 +296,22 @@ class Row:
         return f"Row({self.name}, {self.status})"
 
 
+def same_entries(given, expected):
+    """True if an array of shape ``given`` holds the entries of shape ``expected`` in the
+    same order, differing only by axes of length 1 (db as (1, n) or (n, 1) for (n,)).
+    The report always says when it read such a layout (Row.layout_note)."""
+    return given != expected and tuple(n for n in given if n != 1) == \
+        tuple(n for n in expected if n != 1)
+
+
 def entry_errors(candidate, reference):
-    """|candidate - reference|, with equal infinities and two NaNs counting as 0."""
-    with np.errstate(invalid="ignore"):
+    """|candidate - reference| entry by entry; inf wherever either side is NaN or
+    infinite, so a non-finite entry never counts as agreement (not even NaN
+    against NaN, or inf against inf)."""
+    finite = np.isfinite(candidate) & np.isfinite(reference)
+    with np.errstate(invalid="ignore", over="ignore"):
         errors = np.abs(candidate - reference)
-    same = (candidate == reference) | (np.isnan(candidate) & np.isnan(reference))
-    errors = np.where(same, 0.0, errors)
-    return np.where(np.isnan(errors), np.inf, errors)
+    return np.where(finite, errors, np.inf)
 
 
 def _superscript(number):
@@ -241,19 +345,42 @@ def build_rows(reference, candidate, n_layers, tolerance, atol, convention="niel
 
 
 # ---------------------------------------------------------------- the report
+class Later:
+    """A failing row after the first divergence: ``kind`` is "inherits" (a row it
+    depends on fails before it), "second instance" (the first divergence's mistake
+    again, reproduced from correct inputs) or "independent" (everything it depends
+    on agrees); ``findings`` and ``text`` its own diagnosis (empty when inherited);
+    ``upstream_fails``: a row it depends on fails too (its mistake then reproduces
+    it from neuronsim's correct inputs all the same)."""
+
+    def __init__(self, row, kind, findings=(), text="", upstream_fails=False):
+        self.row = row
+        self.kind = kind
+        self.findings = list(findings)
+        self.text = text
+        self.upstream_fails = upstream_fails
+
+    def __repr__(self):
+        return f"Later({self.row.name}, {self.kind})"
+
+
 class Report:
     """The result of :func:`compare`.
 
-    ``ok`` (every given quantity within tolerance), ``rows`` (one
-    :class:`Row` per quantity and layer, in computation order),
-    ``first_divergence`` (the first failing Row, or None), ``findings`` (the
-    classic mistakes that explain it, :class:`neuronsim.crosscheck.diagnosis.Finding`)
-    and ``diagnosis`` (those findings in words; "" when ok).  ``str(report)``
-    is the table.
+    ``ok`` (something was compared and every given quantity is finite and
+    within tolerance), ``rows`` (one :class:`Row` per quantity and layer, in
+    computation order), ``first_divergence`` (the first failing Row, or None),
+    ``findings`` (the classic mistakes that explain it,
+    :class:`neuronsim.crosscheck.diagnosis.Finding`), ``diagnosis`` (those findings in
+    words; "" when ok), ``later`` (a :class:`Later` for every failing row after
+    the first divergence) and ``reason`` (why it is not ok, in one line; ""
+    when ok).  ``str(report)`` is the table.
     """
 
-    def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis, heading=None):
+    def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis, heading=None,
+                 later=(), quantities=None):
         self.rows = rows
+        self.quantities = quantities or (RECURRENT_QUANTITIES if heading else QUANTITIES)
         self.heading = heading
         self.against = against
         self.batch_size = m
@@ -261,13 +388,25 @@ class Report:
         self.atol = atol
         self.findings = findings
         self.diagnosis = diagnosis
+        self.later = list(later)
         failing = [row for row in rows if not row.ok]
         self.first_divergence = failing[0] if failing else None
-        self.ok = not failing
+        self.ok = bool(self.compared) and not failing
 
     @property
     def compared(self):
         return [row for row in self.rows if row.given]
+
+    @property
+    def reason(self):
+        if not self.compared:
+            return ("nothing compared: the results had none of "
+                    + ", ".join(self.quantities)
+                    + "; a check that compares nothing fails")
+        if self.first_divergence is None:
+            return ""
+        row = self.first_divergence
+        return f"{row.name} differs ({row.status})"
 
     def __str__(self):
         table = []
@@ -282,8 +421,10 @@ class Report:
                 else:
                     ours = _number(row.reference[row.worst])
                     yours = _number(row.candidate[row.worst])
-                table.append([row.name, _error(row.max_abs), _error(row.max_rel),
-                              row.worst_label or "", ours, yours, row.status])
+                errors = [None, None] if row.nonfinite else [row.max_abs, row.max_rel]
+                table.append([row.name, _error(errors[0]), _error(errors[1]),
+                              row.worst_label or "", ours, yours,
+                              row.status + (" (layout)" if row.layout_note else "")])
         heading = self.heading or [
             f"batch of {self.batch_size}",
             "layers as in the textbook (inputs = layer 1, net.layers[0] is layer 2); "
@@ -298,21 +439,57 @@ class Report:
                      tablefmt="simple", disable_numparse=True),
             "",
         ]
+        read = [f"{row.name} {row.layout_note}" for row in self.rows if row.layout_note]
+        if read:
+            lines.append("layout: " + "; ".join(read) + " (the same entries in the same "
+                         "order, compared in neuronsim's shape)")
         if not self.compared:
-            lines.append("nothing compared: the results had none of "
-                         + ", ".join(RECURRENT_QUANTITIES if self.heading else QUANTITIES))
+            lines.append(self.reason)
         elif self.ok:
             lines.append(f"all {len(self.compared)} compared quantities agree")
         else:
-            row = self.first_divergence
-            lines.append(f"first divergence: {row.name}, {row.where()}; everything after it "
-                         "in computation order inherits the error")
-            lines.append(f"diagnosis: {self.diagnosis}")
+            lines += self._divergence_lines()
         return "\n".join(lines)
 
+    def _divergence_lines(self):
+        row = self.first_divergence
+        after = [other for other in self.rows[self.rows.index(row) + 1:] if other.given]
+        inherited = [later.row for later in self.later if later.kind == "inherits"]
+        tail = ""
+        if not self.later:
+            tail = ("; every row after it agrees" if after
+                    else "; no row after it was compared")
+        elif len(inherited) == len(after):
+            tail = "; everything after it in computation order inherits the error"
+        lines = [f"first divergence: {row.name}, {row.where()}{tail}",
+                 f"diagnosis: {self.diagnosis}"]
+        if inherited and not tail:
+            lines.append(f"inherited: {_names(inherited)} fail{'s' if len(inherited) == 1 else ''}"
+                         " after a row that they depend on fails")
+        for later in self.later:
+            if later.kind == "second instance":
+                lines.append(f"also {later.row.name}, {later.row.where()}: a second, "
+                             f"independent instance of the same mistake: {later.text}")
+            elif later.kind == "independent":
+                why = ("a mistake of its own, reproduced from correct inputs"
+                       if later.upstream_fails else
+                       "fails on its own (every row it depends on agrees)")
+                lines.append(f"also {later.row.name}, {later.row.where()}: {why}: {later.text}")
+        return lines
+
     def __repr__(self):
-        state = "ok" if self.ok else f"first divergence {self.first_divergence.name}"
+        if self.ok:
+            state = "ok"
+        elif self.first_divergence is None:
+            state = "nothing compared"
+        else:
+            state = f"first divergence {self.first_divergence.name}"
         return f"Report(against {self.against}: {state})"
+
+
+def _names(rows):
+    names = [row.name for row in rows]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _number(value):

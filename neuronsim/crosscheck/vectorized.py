@@ -26,9 +26,12 @@ sample, shape (m, n_l), the layout of ``X`` and of user functions checked by
 :mod:`neuronsim.crosscheck.compare`.  Python lists are 0-based: ``dW[0]`` is
 textbook layer 2 (the inputs are layer 1).
 
-Recurrent networks: :func:`rnn_bptt` (and :func:`recurrent_network_gradients`
-for a :class:`~neuronsim.core.recurrent.RecurrentNetwork`) are re-exported from
-:mod:`neuronsim.crosscheck.vectorized_rnn`, the independent numpy BPTT.
+Networks that read sequences: :mod:`neuronsim.crosscheck.vectorized_stack` is the
+numpy reference for every stack of layer kinds (this module's network is its
+case T = 1 without a recurrent layer; a test shows they agree).  The older
+"one recurrent first layer" calls :func:`rnn_bptt` and
+:func:`recurrent_network_gradients` are re-exported from
+:mod:`neuronsim.crosscheck.vectorized_rnn`, a thin layer over it.
 """
 
 import numpy as np
@@ -36,8 +39,8 @@ import numpy as np
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from ..core.losses import LOSSES
 
-# Backpropagation through time, the matrix reference for recurrent networks, is
-# written in its own module (no code shared with this one or with recurrent.py).
+# Backpropagation through time is vectorized_stack's (no code shared with this module
+# or with the core); vectorized_rnn keeps the older call for one recurrent first layer.
 from .vectorized_rnn import (
     RNNForward,
     RNNGradients,
@@ -234,12 +237,14 @@ class BatchGradients:
     (dE/da) and ``deltas[l]`` (dE/dz) have shape (m, n_l); ``dW[l]`` has the
     shape of W^(l), (n_l, n_(l-1)); ``db[l]`` shape (n_l,); ``loss`` is the
     batch loss (mean or sum of ``sample_losses``).  Index l is 0-based over
-    the layers with weights (``l = 0`` is textbook layer 2); ``inputs`` is X.
+    the layers with weights (``l = 0`` is textbook layer 2); ``inputs`` is X,
+    ``targets`` is Y.
     """
 
     def __init__(self, inputs, zs, activations, derivatives, output_grads, deltas,
-                 dW, db, sample_losses, loss):
+                 dW, db, sample_losses, loss, targets=None):
         self.inputs = inputs
+        self.targets = targets
         self.zs = zs
         self.activations = activations
         self.derivatives = derivatives
@@ -325,7 +330,7 @@ def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
         derivatives=[d.T.copy() for d in derivatives],
         output_grads=[g.T.copy() for g in output_grads],
         deltas=[d.T.copy() for d in deltas], dW=dW, db=db,
-        sample_losses=sample_losses, loss=float(batch_loss))
+        sample_losses=sample_losses, loss=float(batch_loss), targets=T.T.copy())
 
 
 def network_arrays(net):
