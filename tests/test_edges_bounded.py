@@ -15,10 +15,10 @@ import json
 import os
 
 import pytest
+from bounded import assert_well_behaved, run_bounded
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bounded import assert_well_behaved, run_bounded
 from neuronsim.cli.main import build_parser
 
 VALUES = ["nan", "inf", "-inf", "1e999", "1e99999999", "-1e6", "0", "1", "2", "-1", "1/0",

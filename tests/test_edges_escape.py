@@ -8,8 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuronsim.cli.main import main
-from neuronsim.render.escape import (escape_for, latex_text, markdown_cell, terminal_output,
-                                     terminal_text)
+from neuronsim.render.escape import (
+    escape_for,
+    latex_text,
+    markdown_cell,
+    terminal_output,
+    terminal_text,
+)
 
 HOSTILE = ["\\input{/etc/passwd}", "\\write18{rm -rf ~}", "$x$", "a|b", "line\nbreak",
            "\x1b[2J\x1b[31mred", "\u202etxt.exe", "<script>alert(1)</script>", "%comment",

@@ -21,12 +21,14 @@ def first_non_finite(net):
             where = f"layer {l + 2}, neuron {j + 1}"
             for k, w in enumerate(neuron.weights):
                 if not finite(w):
-                    return (f"{where}: {weight_label(l, j, k)} "
-                            f"(net.layers[{l}].neurons[{j}].weights[{k}])", w)
+                    label = (f"{where}: {weight_label(l, j, k)} "
+                             f"(net.layers[{l}].neurons[{j}].weights[{k}])")
+                    return label, w
             for k, u in enumerate(getattr(neuron, "recurrent_weights", ())):
                 if not finite(u):
-                    return (f"{where}: recurrent weight {k + 1} "
-                            f"(net.layers[{l}].neurons[{j}].recurrent_weights[{k}])", u)
+                    label = (f"{where}: recurrent weight {k + 1} "
+                             f"(net.layers[{l}].neurons[{j}].recurrent_weights[{k}])")
+                    return label, u
             if not finite(neuron.bias):
                 return f"{where}: {bias_label(l, j)} (net.layers[{l}].neurons[{j}].bias)", \
                     neuron.bias
