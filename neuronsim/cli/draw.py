@@ -12,11 +12,15 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render import draw
 from . import budgets
-from .explain import add_numbers_option, load_spec, parse_vector
+from .core import load
+from .explain import add_numbers_option, parse_vector
 
 
 def _sample(net, args):
     """(x, t) to show, either possibly None."""
+    if args.input is not None and net.is_sequential:
+        raise NeuronsimError(f"--input: {args.spec} is a recurrent network, which reads "
+                             "sequences: draw one of the file's samples (--sample K)")
     if args.input is not None:
         x = parse_vector(args.input, net, "--input", net.sizes[0])
         if args.target is None:
@@ -34,7 +38,8 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load_spec(args.spec, args.numbers, budgets.for_drawing("draw"))
+    net = load(args.spec, args.numbers, recurrent=True,   # any network
+               budget=budgets.for_drawing("draw"))
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"
     if needs_target and t is None:
@@ -63,7 +68,9 @@ def register(subparsers):
         "draw", help="draw the network: neurons with a, z or δ, edges by weight or gradient",
         description="Draw a network file as a diagram: neurons in columns (textbook numbering, "
                     "inputs = layer 1) labelled with a, z or δ of one sample; edges coloured "
-                    "by sign (blue +, orange −) and as wide as their magnitude.  SVG needs "
+                    "by sign (blue +, orange −) and as wide as their magnitude.  A recurrent "
+                    "layer's neurons carry a loop (their weights u_ji from a[t-1]) and show "
+                    "the values of the last time step.  SVG needs "
                     "nothing; PNG needs matplotlib (pip install \"neuronsim[plot]\").")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
