@@ -208,9 +208,12 @@ def for_trace(steps, layers=None, neurons=None, sections=None, command="trace",
                     "give fewer --steps or " + SHRINK)
         if batched:
             return
-        refuse_over(command, steps * (size.parameters + 5 * size.neurons), TRACE_NUMBERS,
-                    "recorded numbers", "a trace records every number of every step, even "
-                    "with --layer/--neuron; give fewer --steps or " + SHRINK)
+        recorded = steps * (size.parameters + 5 * size.neurons) * size.time_steps
+        refuse_over(command, int(recorded), TRACE_NUMBERS, "recorded numbers",
+                    "a trace records every number of every step, even with --layer/--neuron; "
+                    "give fewer --steps or " + SHRINK)
+        if size.recurrent:
+            return    # per-time-step tables: trace bounds their cells itself (with --times)
         rows = steps * table_rows(size, layers, neurons, sections)
         refuse_over(command, rows, TABLE_ROWS, "table rows",
                     "print a part with --layer L, --neuron J or --sections")
