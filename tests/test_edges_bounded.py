@@ -118,7 +118,7 @@ def argument_vectors(draw, command, files):
 
 
 FAMILIES = [["trace", "train"], ["explain", "early-update"], ["worksheet", "check"],
-            ["step", "report"], ["draw"], ["gradcheck"], ["demo"]]
+            ["step", "report"], ["draw"], ["gradcheck"], ["demo"], ["gradient-flow"]]
 
 
 @pytest.mark.parametrize("commands", FAMILIES, ids=lambda c: "+".join(c))
