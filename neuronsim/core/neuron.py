@@ -34,11 +34,19 @@ class Neuron:
     (a = g(z)) and ``derivative`` (g'(z)).  After ``back_prop``:
     ``output_grad`` (dE/da), ``delta`` (dE/dz), and the properties
     ``weight_grads`` (dE/dw_k = a_k δ) and ``bias_grad`` (dE/db = δ).
+
+    With an optimizer (neuronsim.core.optimizers), each parameter keeps its
+    state: ``optimizer_state["weights"][k]`` for w_k and
+    ``optimizer_state["bias"]`` for b, dicts with torch's names (exp_avg = m,
+    exp_avg_sq = v, step = t, momentum_buffer, ...); ``batch_grad`` holds the
+    g of the last update (after penalty and clipping) and ``penalty_grad``
+    the penalty's share of it.  All None without an optimizer.
     """
 
     __slots__ = ("weights", "bias", "activation", "inputs", "z", "output",
                  "derivative", "output_grad", "delta", "bias_grad_sum",
-                 "_summed", "_latest_inputs", "_latest_delta")
+                 "_summed", "_latest_inputs", "_latest_delta",
+                 "optimizer_state", "batch_grad", "penalty_grad")
 
     def __init__(self, weights, bias, activation):
         self.weights = list(weights)
@@ -50,6 +58,7 @@ class Neuron:
         self.derivative = None
         self.output_grad = None
         self.delta = None
+        self.optimizer_state = self.batch_grad = self.penalty_grad = None
         self.clear_grad_sums()
 
     def forward_pass(self, inputs):
