@@ -14,7 +14,7 @@ import pytest
 
 from neuronsim import Network
 from neuronsim.cli import main
-from neuronsim.core.errors import NeuronsimError, SpecError
+from neuronsim.core.errors import NeuronsimError, NumericalError, SpecError
 from neuronsim.core.labels import (
     gate_bias_label,
     gate_recurrent_label,
@@ -183,6 +183,16 @@ def test_save_and_load_keep_every_gate_and_state(tmp_path):
     assert list(lstm["gates"]["forget"]) == ["weights", "recurrent_weights", "bias_ih", "bias_hh"]
     x = [[1, 0], [0, 1]]
     assert again.forward_pass(x) == net.forward_pass(x)
+
+
+def test_a_non_finite_gate_parameter_is_named_and_not_saved(tmp_path):
+    net = Network.from_spec(stack_spec())
+    net.layers[1].gates["forget"][1].bias_hh = float("nan")
+    with pytest.raises(NumericalError, match=r"not saved: layer 3, forget gate of unit 2: "
+                                             r"b_hf,2⁽³⁾ \(net\.layers\[1\]\.neurons\[3\]\.bias_hh\) "
+                                             "is nan"):
+        net.save(tmp_path / "nan.json")
+    assert not (tmp_path / "nan.json").exists()
 
 
 def test_size_and_init_draw_gate_by_gate_in_torch_order():

@@ -9,7 +9,7 @@ the other NaN reports.
 import math
 
 from ..core.errors import NumericalError
-from ..core.labels import bias_label, weight_label
+from ..core.labels import bias_label, gate_bias_label, gate_weight_label, weight_label
 
 
 def first_non_finite(net):
@@ -18,17 +18,29 @@ def first_non_finite(net):
     finite = getattr(net.numbers, "is_finite", math.isfinite)
     for l, layer in enumerate(net.layers):
         for j, neuron in enumerate(layer.neurons):
-            where = f"layer {l + 2}, neuron {j + 1}"
+            gate = getattr(neuron, "gate", None)   # an LSTM or GRU layer's gate neuron
+            unit = j % layer.size + 1
+            where = (f"layer {l + 2}, neuron {j + 1}" if gate is None
+                     else f"layer {l + 2}, {gate} gate of unit {unit}")
             for k, w in enumerate(neuron.weights):
                 if not finite(w):
-                    label = (f"{where}: {weight_label(l, j, k)} "
-                             f"(net.layers[{l}].neurons[{j}].weights[{k}])")
+                    name = (weight_label(l, j, k) if gate is None
+                            else gate_weight_label(l, gate, unit - 1, k))
+                    label = f"{where}: {name} (net.layers[{l}].neurons[{j}].weights[{k}])"
                     return label, w
             for k, u in enumerate(getattr(neuron, "recurrent_weights", ())):
                 if not finite(u):
                     label = (f"{where}: recurrent weight {k + 1} "
                              f"(net.layers[{l}].neurons[{j}].recurrent_weights[{k}])")
                     return label, u
+            if gate is not None:
+                for side in ("ih", "hh"):
+                    b = getattr(neuron, f"bias_{side}")
+                    if not finite(b):
+                        label = (f"{where}: {gate_bias_label(l, gate, unit - 1, side)} "
+                                 f"(net.layers[{l}].neurons[{j}].bias_{side})")
+                        return label, b
+                continue
             if not finite(neuron.bias):
                 return f"{where}: {bias_label(l, j)} (net.layers[{l}].neurons[{j}].bias)", \
                     neuron.bias
