@@ -341,3 +341,31 @@ def test_optimizer_file_refused_in_one_line(capsys, tmp_path):
     status, out, err = run(capsys, "trace", str(path), "--batch-size", "full")
     assert status == 2 and out == ""
     assert "not traced yet" in err and err.count("\n") == 1
+
+
+def test_precise_numbers(capsys):
+    net = Network.from_spec(example_path("rnn"), numbers="precise:30")
+    tracer = RecurrentTracer(batches=True).attach(net)
+    for s in net.samples[:3]:
+        net.forward_pass(s["input"])
+        net.back_prop(s["target"])
+    gradients = flat(net.gradient_arrays())
+    net.update_weights(net.learning_rate)
+    parameters = tracer.batches[0].parameters
+    close([float(p.gradient) for p in parameters], gradients, "precise gradients")
+    assert [p.new for p in parameters] == _values(net)
+    status, out, err = run(capsys, "trace", "rnn-parity", "--batch-size", "3", "--numbers",
+                           "precise:30", "--digits", "25", "--layer", "3", "--times", "4",
+                           "--sections", "update")
+    assert status == 0 and err == ""
+    assert "b₁⁽³⁾ ← b₁⁽³⁾ − η·(Σₛ dEₛ/db₁⁽³⁾)/3 = " in out
+
+
+def _values(net):
+    """The parameters in the tracer's order, as the network holds them (no conversion)."""
+    values = []
+    for layer in net.layers:
+        for neuron in layer.neurons:
+            values += list(neuron.weights) + list(getattr(neuron, "recurrent_weights", []))
+            values.append(neuron.bias)
+    return values
