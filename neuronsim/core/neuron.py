@@ -79,6 +79,27 @@ class Neuron:
         self.output_grad = output_grad
         self.accumulate(output_grad * self.derivative)
 
+    @property
+    def weight_grads(self):
+        """dE/dw_k = a_k · δ for this sample (the last back_prop); None before one."""
+        delta = self.delta
+        if delta is None:
+            return None
+        return [a * delta for a in self.inputs]
+
+    @property
+    def bias_grad(self):
+        """dE/db = δ for this sample (the last back_prop)."""
+        return self.delta
+
+    # ------------------------------------------------------------------
+    # The batch sums, and the simulator's one speed trick (module docstring):
+    # Σ_samples a_k δ is kept as ``_summed`` (the batch's earlier samples)
+    # plus the latest sample's inputs and δ, added in only when another sample
+    # arrives.  An online update (one sample) then applies w - η·(a_k δ) in
+    # one pass over the weights, with the same numbers.  Everything that
+    # reads or changes these fields is below; ``weight_grad_sum`` is the sum.
+    # ------------------------------------------------------------------
     def accumulate(self, delta):
         """Store δ = dE/dz and add this sample to the batch sums:
         Σ dE/dw_k += a_k δ and Σ dE/db += δ.
@@ -109,19 +130,6 @@ class Neuron:
         if self._latest_inputs is None:
             return [0] * len(self.weights)
         return self._sum_with_latest()
-
-    @property
-    def weight_grads(self):
-        """dE/dw_k = a_k · δ for this sample (the last back_prop); None before one."""
-        delta = self.delta
-        if delta is None:
-            return None
-        return [a * delta for a in self.inputs]
-
-    @property
-    def bias_grad(self):
-        """dE/db = δ for this sample (the last back_prop)."""
-        return self.delta
 
     def apply_update(self, learning_rate, batch_size, update_bias=True):
         """w ← w - η · (Σ dE/dw) / n, the same for b; then clear the sums.

@@ -46,6 +46,7 @@ from ..core.recurrent import RecurrentLayer
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
 from .atomic import atomic_write_text
+from .reading import read_text_file
 
 FORMAT_NAME = "neuronsim-network"
 FORMAT_VERSION = 1
@@ -758,32 +759,38 @@ def _recurrent_layer(layer, numbers):
 LAYER_BUILDERS = {"dense": _dense_layer, "recurrent": _recurrent_layer}
 
 
-def read_spec_file(path):
-    """Parse a network file; errors name the file (and line for bad JSON)."""
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"{path}: file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+def read_spec_file(path, limit=MAX_FILE_BYTES):
+    """Parse a network file; errors name the file (and line for bad JSON).
+
+    The bytes are read by :func:`neuronsim.files.reading.read_text_file`
+    (a regular file, at most ``limit`` bytes); a key written twice in one
+    object is refused, naming the key (JSON would silently keep the last).
+    """
+    text = read_text_file(path, limit, what="network file")
     if not text.strip():
         raise SpecError(f"{path}: the file is empty")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant,
+                          object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise SpecError(f"{path}: JSON nested too deeply") from None
-    except SpecError as exc:  # NaN or Infinity, from _reject_constant
+    except SpecError as exc:  # NaN, Infinity or a duplicate key
         raise SpecError(f"{path}: {exc}") from None
     except ValueError as exc:  # an integer of more than 4300 digits
         raise SpecError(f"{path}: not a usable JSON number ({exc})") from None
+
+
+def _object_without_duplicates(pairs):
+    """A JSON object as a dict, refusing a key that appears twice."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise SpecError(f"the key {_show(key)} appears twice in one object (JSON would "
+                            "keep only the last; write it once)")
+        out[key] = value
+    return out
 
 
 def _reject_constant(name):
