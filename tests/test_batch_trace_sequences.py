@@ -177,7 +177,7 @@ def test_each_sequence_term_is_that_sequence_alone(name, truncation):
 
 def test_initial_state_parameters_are_labelled_and_updated():
     net = network("stack")
-    tracer, seen = run_batches(net, 3)
+    tracer, _ = run_batches(net, 3)
     batch = tracer.batches[0]
     a0 = [p for p in batch.parameters if p.kind == "initial_state"]
     assert [(p.layer, p.neuron) for p in a0] == [(1, 0), (1, 1)]

@@ -350,9 +350,9 @@ def trace_sequences_of(net, args):
             "or fewer --steps" + (" or a smaller --batch-size)" if batch else ")"))
     net.truncation = truncation_of(args, net)
     rate = learning_rate(net, args, args.spec)
-    view = dict(format=options["format"], digits=options["digits"],
-                convention=options["convention"], times=args.times,
-                sections=options["sections"], layers=layers, neurons=neurons)
+    view = {"format": options["format"], "digits": options["digits"],
+            "convention": options["convention"], "times": args.times,
+            "sections": options["sections"], "layers": layers, "neurons": neurons}
     if batch is None:
         tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
         text = render_sequences(tracer.sequences, **view)

@@ -63,7 +63,14 @@ from dataclasses import dataclass, field
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
-from ..render.tables import _equations, _heading, _paragraph, _Writer, notation_note, render_batch
+from ..render.tables import (
+    _equations,
+    _heading,
+    _paragraph,
+    _Writer,
+    notation_note,
+    render_batch,
+)
 from .tracer import ParameterRecord, Recorder
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
@@ -318,7 +325,7 @@ class RecurrentTracer(Recorder):
         for l, layer in enumerate(net.layers):
             per_sequence = [sample.layers[l] for sample in samples]
 
-            def add(j, kind, index, old, terms, total, updated=True):
+            def add(j, kind, index, old, terms, total, updated=True, l=l):
                 parameters.append(ParameterRecord(l, j, kind, index, old, terms, total, divisor,
                                                   total / divisor, updated=updated))
 
