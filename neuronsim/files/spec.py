@@ -46,6 +46,7 @@ from ..core.recurrent import RecurrentLayer
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
 from .atomic import atomic_write_text
+from .saving import check_savable
 from .reading import read_text_file
 
 FORMAT_NAME = "neuronsim-network"
@@ -445,6 +446,17 @@ def _state_array(value, shape, where, key):
     return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
+def _scale(layer, where):
+    """The ``scale`` of a layer drawn by ``init`` (every kind): above 0, at most MAX_SCALE."""
+    scale = layer.get("scale")
+    if scale is not None:
+        _number(scale, f"{where}.scale")
+        if not 0 < scale <= MAX_SCALE:
+            raise SpecError(f"{where}.scale: must be above 0 and at most {MAX_SCALE:g}, "
+                            f"got {scale}")
+    return scale
+
+
 def _check_total_size(layers, n_inputs):
     """Refuse an oversized network before building any of it.
 
@@ -518,12 +530,7 @@ def _check_layer(layer, where, n_in, bias_layout, rng):
         raise SpecError(f"{where}: give weights (a list of rows) or size + init")
     size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
     init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
-    scale = layer.get("scale")
-    if scale is not None:
-        _number(scale, f"{where}.scale")
-        if not 0 < scale <= MAX_SCALE:
-            raise SpecError(f"{where}.scale: must be above 0 and at most {MAX_SCALE:g}, "
-                            f"got {scale}")
+    scale = _scale(layer, where)
     if "seed" in layer:
         layer_rng = random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
     else:
@@ -598,9 +605,7 @@ def _check_recurrent_layer(layer, where, n_in, bias_layout, rng):
                             "(size + init draws both)")
         size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
         init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
-        scale = layer.get("scale")
-        if scale is not None:
-            _number(scale, f"{where}.scale")
+        scale = _scale(layer, where)
         if size * (n_in + size + 1) > MAX_PARAMETERS:
             raise SpecError(f"{where}.size: {size} recurrent neurons of {n_in} inputs is more "
                             f"than {MAX_PARAMETERS:,} parameters")
@@ -999,6 +1004,13 @@ def _plain(value, where):
 def save_spec(spec, path):
     """Write ``spec`` as JSON to ``path`` atomically (temp file + rename)."""
     atomic_write_text(path, json.dumps(spec, indent=2, allow_nan=False) + "\n")
+
+
+def save_network(net, path, bias_layout="separate"):
+    """``Network.save``: refuse a non-finite parameter by its place (nothing is
+    written), then write the network file atomically."""
+    check_savable(net, path)
+    save_spec(spec_from_network(net, bias_layout=bias_layout), path)
 
 
 def recurrent_network_from_arrays(weights, recurrent_weights, biases, dense, activation,
