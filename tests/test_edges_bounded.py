@@ -104,6 +104,10 @@ def argument_vectors(draw, command, files):
         argv.append(draw(st.sampled_from(["w_11^(2)", "δ_1^(3)", "\x1b[31m", "b_9^(9)"])))
     if command == "check":
         argv.append(files[draw(st.sampled_from(ANSWERS))])
+    if command == "crosscheck":   # --against is required: a reference, a file or user code
+        argv += ["--against", draw(st.sampled_from(["numpy", "torch", files["zero"],
+                                                    files["fifo"], "nosuch:function",
+                                                    files["folder"] + "/x.npz"]))]
     if command == "train":
         # train may run for minutes within its budget (budgets.TRAIN_WORK); a few
         # epochs keep a legitimate run short here (a drawn --epochs comes later and wins)
@@ -118,7 +122,8 @@ def argument_vectors(draw, command, files):
 
 
 FAMILIES = [["trace", "train"], ["explain", "early-update"], ["worksheet", "check"],
-            ["step", "report"], ["draw"], ["gradcheck"], ["demo"], ["gradient-flow"]]
+            ["step", "report"], ["draw"], ["gradcheck", "crosscheck"], ["demo"],
+            ["gradient-flow"]]
 
 
 @pytest.mark.parametrize("commands", FAMILIES, ids=lambda c: "+".join(c))
