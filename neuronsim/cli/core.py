@@ -220,7 +220,7 @@ def trace_batch_size(text, samples, steps, parameters=0):
     if traced * parameters > MAX_BATCH_TRACE_TERMS:
         raise NeuronsimError(
             f"--steps {steps} with --batch-size {text} traces {traced:,} samples of "
-            f"{parameters:,} weights and biases each; at most {MAX_BATCH_TRACE_TERMS:,} "
+            f"{parameters:,} parameters each; at most {MAX_BATCH_TRACE_TERMS:,} "
             "gradient terms (--layer L or --neuron J show fewer parameters; fewer --steps or "
             "a smaller --batch-size fewer samples)")
     return size
