@@ -19,7 +19,12 @@ from ..render.tables import (
     render_batches,
     render_trace,
 )
-from ..trace.recurrent import RecurrentTracer, check_times, render_sequences
+from ..trace.recurrent import (
+    RecurrentTracer,
+    check_times,
+    render_sequence_batches,
+    render_sequences,
+)
 from ..trace.tracer import Tracer
 from . import budgets
 from .loading import load_network_argument
@@ -215,15 +220,18 @@ def trace_batch_size(text, samples, steps, parameters=0):
     if traced * parameters > MAX_BATCH_TRACE_TERMS:
         raise NeuronsimError(
             f"--steps {steps} with --batch-size {text} traces {traced:,} samples of "
-            f"{parameters:,} weights and biases each; at most {MAX_BATCH_TRACE_TERMS:,} "
+            f"{parameters:,} parameters each; at most {MAX_BATCH_TRACE_TERMS:,} "
             "gradient terms (--layer L or --neuron J show fewer parameters; fewer --steps or "
             "a smaller --batch-size fewer samples)")
     return size
 
 
 def shown_parameters(net, layers, neurons):
-    """The weights and biases that the --layer/--neuron filters (0-based sets) show."""
+    """The parameters that the --layer/--neuron filters (0-based sets) show: each
+    neuron's weights and bias, a recurrent neuron's recurrent weights and a
+    learned initial state."""
     return sum(layer.n_inputs + 1
+               + (layer.size + bool(layer.learn_initial_state) if layer.is_recurrent else 0)
                for l, layer in enumerate(net.layers) if layers is None or l in layers
                for j in range(layer.size) if neurons is None or j in neurons)
 
@@ -302,10 +310,11 @@ def zero_based(numbers, first):
 
 def trace_sequences_of(net, args):
     """``trace`` of a network with a recurrent layer: per-time-step tables of
-    ``--steps`` online steps, one sequence each, from ``--sample`` on."""
+    ``--steps`` online steps, one sequence each, from ``--sample`` on; with
+    ``--batch-size``, ``--steps`` batch steps (each sequence's tables, then
+    the batch's sums and its one update)."""
     for option, given in (("--input/--target", args.input is not None or args.target is not None),
-                          ("--bias-as-weight", args.bias_as_weight),
-                          ("--batch-size", args.batch_size not in (None, "1"))):
+                          ("--bias-as-weight", args.bias_as_weight)):
         if given:
             raise NeuronsimError(
                 f"{option}: not for a recurrent network's per-time-step trace ({args.spec} "
@@ -313,12 +322,22 @@ def trace_sequences_of(net, args):
                 "'neuronsim train --batch-size' trains in batches)")
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples (sequences)")
-    pairs = starting_at([(s["input"], s["target"]) for s in net.samples], args.sample)
+    pairs = [(s["input"], s["target"]) for s in net.samples]
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
-    traced = [pairs[i % len(pairs)] for i in range(args.steps)]
+    batch = trace_batch_size(args.batch_size, pairs, args.steps,
+                             shown_parameters(net, layers, neurons))
+    if batch is None:
+        pairs = starting_at(pairs, args.sample)
+        traced = [pairs[i % len(pairs)] for i in range(args.steps)]
+    elif args.sample != 1:
+        raise NeuronsimError("--sample: online steps over the file's sequences only (not with "
+                             "--batch-size, whose batches follow the file's order)")
+    else:
+        batches = batches_of(pairs, batch)
+        traced = [pair for i in range(args.steps) for pair in batches[i % len(batches)]]
     for xs, _ in traced:
         check_times(args.times, len(xs))
     shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
@@ -328,13 +347,19 @@ def trace_sequences_of(net, args):
         raise NeuronsimError(
             f"this trace shows {cells:,} neuron-steps (sequences x time steps x neurons); at "
             f"most {MAX_SEQUENCE_TRACE_CELLS:,} (--times T, --layer L or --neuron J show fewer, "
-            "or fewer --steps)")
+            "or fewer --steps" + (" or a smaller --batch-size)" if batch else ")"))
     net.truncation = truncation_of(args, net)
     rate = learning_rate(net, args, args.spec)
-    tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
-    text = render_sequences(tracer.sequences, format=options["format"], digits=options["digits"],
-                            convention=options["convention"], times=args.times,
-                            sections=options["sections"], layers=layers, neurons=neurons)
+    view = {"format": options["format"], "digits": options["digits"],
+            "convention": options["convention"], "times": args.times,
+            "sections": options["sections"], "layers": layers, "neurons": neurons}
+    if batch is None:
+        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
+        text = render_sequences(tracer.sequences, **view)
+    else:
+        tracer = trace_batches(net, pairs, args.steps, batch, rate,
+                               RecurrentTracer(batches=True))
+        text = render_sequence_batches(tracer.batches, **view)
     emit(args, text, title="neuronsim: backpropagation through time")
     return 0
 
@@ -542,7 +567,8 @@ def add_trace_arguments(parser):
                              "the same weights, then the accumulated gradient (the sum, divided by n "
                              "for a mean loss), the batch loss and one update; the samples in file order cut "
                              "into batches of N as 'train --no-shuffle' does ('full': all of "
-                             "them; 1: online, as without this option); feed-forward networks")
+                             "them; 1: online, as without this option); a recurrent network's "
+                             "samples are sequences, each with its per-time-step tables")
     add_time_options(parser)
     parser.add_argument("--times", type=int, nargs="+", metavar="T",
                         help="recurrent networks: show the forward and backward tables of these "
