@@ -88,10 +88,11 @@ def test_recurrent_rows(report):
         try:
             import torch  # noqa: F401
         except ImportError:
-            assert names == ["neuronsim", "flat plain Python BPTT"], section
+            assert names == ["neuronsim", "flat plain Python BPTT", "flat BPTT, comprehensions"]
             assert "torch per sample: skipped (not installed)" in section
         else:
-            assert names == ["neuronsim", "flat plain Python BPTT", "torch per sample, CPU"]
+            assert names == ["neuronsim", "flat plain Python BPTT", "flat BPTT, comprehensions",
+                             "torch per sample, CPU"], section
             assert re.search(r"torch max relative difference in weights and biases "
                              r"\d\.\de-\d\d", section)
             assert re.search(r"^  neuronsim / torch, step +\d+\.\d\d$", section, re.M)
@@ -154,12 +155,15 @@ def test_the_bit_identity_check_has_teeth():
 
 
 @pytest.mark.parametrize("shape,steps", [("4-r8-2", 10), ("3-r5-4-2", 4), ("2-r3-2", 1)])
-def test_flat_bptt_is_bit_identical_to_neuronsim(shape, steps):
-    """One BPTT step per sequence, three sequences: every W, U, b and dense weight equal."""
+@pytest.mark.parametrize("small_fan_in", [0, float("inf")])
+def test_flat_bptt_is_bit_identical_to_neuronsim(shape, steps, small_fan_in):
+    """One BPTT step per sequence, three sequences: every W, U, b and dense weight
+    equal, in explicit loops and in whole-list idioms."""
     bench = load_script("bench")
     problem = bench.RecurrentProblem(shape, steps)
     net = bench.recurrent_neuronsim_build(problem)
-    flat = bench.recurrent_flat_build(problem)
+    flat = bench.recurrent_flat_build(problem, small_fan_in)
+    assert flat.loops == (small_fan_in > 0)
     for xs, ts in problem.samples[:3]:
         assert flat.step(xs, ts, 0.3) == pytest.approx(net.step(xs, ts, 0.3), rel=1e-14)
     assert bench.recurrent_values(flat) == bench.recurrent_values(net)
