@@ -51,10 +51,10 @@ def _network_from_torch(*args, **kwargs):
     return network_from_torch(*args, **kwargs)
 
 
-def _network_to_torch(net):
+def _network_to_torch(net, **options):
     from .crosscheck.torch_bridge import network_to_torch
 
-    return network_to_torch(net)
+    return network_to_torch(net, **options)
 
 
 def _network_html(net):

@@ -407,15 +407,25 @@ def test_precise_traces_may_show_more_than_17_digits(capsys):
     assert status == 2 and "--digits: expected 1 to 17, got 30" in err
 
 
-@pytest.mark.parametrize("command", [["trace"], ["step"], ["report", "-o", "walk.html"]])
-def test_recurrent_files_are_sent_to_the_rnn_commands(capsys, command, tmp_path, monkeypatch):
+@pytest.mark.parametrize("command, expected", [
+    (["trace"], "Backward pass through time (t = T down to 1)"),
+    (["step"], "t = 4, layer 3, neuron 1: δ₁⁽³⁾[4]"),
+    (["report", "-o", "walk.html"], "computations over 4 time steps"),
+    (["draw"], 'class="loop'),
+])
+def test_recurrent_files_work_in_the_classroom_commands(capsys, command, expected, tmp_path,
+                                                        monkeypatch):
+    """trace, step, report and draw took feed-forward files only; now every network
+    (tests/test_trace_stack.py checks the numbers)."""
     from neuronsim.files.bundled import example_path
 
     monkeypatch.chdir(tmp_path)
-    status, _, err = run(capsys, command[0], example_path("rnn"), *command[1:])
-    assert status == 2
-    assert err.strip().endswith("a recurrent network: use neuronsim rnn-trace / rnn-train")
-    assert not (tmp_path / "walk.html").exists()
+    status, out, err = run(capsys, command[0], example_path("rnn"), *command[1:])
+    assert status == 0 and err == ""
+    assert expected in out
+    if command[0] == "report":
+        page = (tmp_path / "walk.html").read_text(encoding="utf-8")
+        assert page.count('<section class="computation"') == 71
 
 
 def test_gradcheck_checks_recurrent_files(capsys):

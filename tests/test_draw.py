@@ -300,7 +300,11 @@ def test_cli_takes_bundled_example_names(capsys):
     (["xor", "--input", "1", "0", "--edges", "gradient"],
      "--edges gradient needs a target: --input given without --target; give --input and "
      "--target"),
-    (["rnn"], "rnn: a recurrent network: use neuronsim rnn-trace / rnn-train"),
+    (["rnn", "--edges", "gradient"],
+     "edges='gradient' shows one sample's a·δ; a recurrent network's gradient is a sum over "
+     "time steps (neuronsim trace shows it): draw its weights"),
+    (["rnn", "--input", "1"], "--input: rnn is a recurrent network, which reads sequences: "
+                              "draw one of the file's samples (--sample K)"),
 ])
 def test_cli_error_messages(argv, message, capsys):
     assert main(["draw"] + argv) == 2

@@ -315,8 +315,8 @@ def test_trace_writes_the_paired_delta_of_a_recurrent_output():
     net.step([[1.0], [-1.0]], [[0.3], [0.9]], 0.1)
     record = tracer.sequences[0]
     assert record.paired_output
-    d1, d2 = record.recurrent[0].deltas
-    a1, a2 = record.recurrent[0].outputs
+    d1, d2 = record.layers[0].neurons[0].deltas
+    a1, a2 = record.layers[0].neurons[0].outputs
     text = render_sequences(tracer.sequences, digits=6)
     assert (f"δ₁⁽²⁾[2] = (a₁⁽²⁾[2] − t₁[2]) = ({a2:.6f} − 0.9) = {d2:.6f}".replace("-", "−")
             in text)
@@ -415,10 +415,10 @@ def test_trace_records_and_tables_show_the_numbers():
     tracer = RecurrentTracer().attach(net)
     net.step([[1], [0], [1]], [[1], None, [0]], 0.5)
     record = tracer.sequences[0]
-    assert record.recurrent[0].deltas == net.history_of(0, 0, "delta")
+    assert record.layers[0].neurons[0].deltas == net.history_of(0, 0, "delta")
     # δ[t] = (output path + recurrent path) · g'(z)
     for t in range(3):
-        r = record.recurrent[1]
+        r = record.layers[0].neurons[1]
         assert r.deltas[t] == (r.output_paths[t] + r.recurrent_paths[t]) * r.derivatives[t]
     text = render_sequences(tracer.sequences, digits=6)
     assert "targets at steps 1, 3; full BPTT" in text

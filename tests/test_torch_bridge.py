@@ -204,3 +204,176 @@ def test_cli_against_torch_when_missing(tmp_path, capsys, monkeypatch):
     catalogue.mazur(samples=[catalogue.MAZUR_SAMPLE]).save(path)
     assert main(["crosscheck", str(path), "--against", "torch"]) == 2
     assert "needs the optional package torch" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- nn.RNN both ways
+def relative_error(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+def rnn_model(torch, batch_first, nonlinearity="tanh", seed=7):
+    """StackModule(nn.RNN(3, 4, num_layers=2), nn.Linear(4, 2), nn.Sigmoid())."""
+    from neuronsim.crosscheck.torch_bridge import StackModule
+
+    torch.manual_seed(seed)
+    f64 = torch.float64
+    rnn = torch.nn.RNN(3, 4, num_layers=2, nonlinearity=nonlinearity, batch_first=batch_first,
+                       dtype=f64)
+    linear = torch.nn.Linear(4, 2, dtype=f64)
+    return StackModule([rnn, linear, torch.nn.Sigmoid()]), rnn, linear
+
+
+def torch_run(torch, model, X, Y, batch_first):
+    """Outputs (m, T, n_out) and the half_sse loss (mean over sequences), backward done."""
+    model.zero_grad()
+    inputs = torch.tensor(X) if batch_first else torch.tensor(X).transpose(0, 1)
+    out = model(inputs)
+    out = out if batch_first else out.transpose(0, 1)
+    loss = 0.5 * ((out - torch.tensor(Y)) ** 2).sum() / len(X)
+    loss.backward()
+    return out.detach().numpy(), loss.item()
+
+
+def ours(net, X, Y):
+    outputs, losses = [], []
+    for x, y in zip(X, Y):
+        outputs.append(net.forward_pass(x.tolist()))
+        losses.append(net.back_prop(y.tolist()))
+    return np.array(outputs), float(np.mean(losses)), net.gradient_arrays()
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_two_layers_round_trip_gives_the_same_outputs_and_gradients(torch, batch_first,
+                                                                        nonlinearity):
+    model, rnn, linear = rnn_model(torch, batch_first, nonlinearity)
+    rng = np.random.default_rng(1)
+    X, Y = rng.uniform(-1, 1, (3, 5, 3)), rng.uniform(0, 1, (3, 5, 2))
+    expected, loss = torch_run(torch, model, X, Y, batch_first)
+
+    net = Network.from_torch(model)
+    assert [layer.kind for layer in net.layers] == ["recurrent", "recurrent", "dense"]
+    outputs, our_loss, grads = ours(net, X, Y)
+    assert relative_error(outputs, expected) <= RTOL_EXACT
+    assert relative_error(our_loss, loss) <= RTOL_EXACT
+    for l in range(2):
+        W, U, b = net.to_arrays()[l]
+        assert np.array_equal(W, getattr(rnn, f"weight_ih_l{l}").detach().numpy())
+        assert np.array_equal(U, getattr(rnn, f"weight_hh_l{l}").detach().numpy())
+        both = getattr(rnn, f"bias_ih_l{l}") + getattr(rnn, f"bias_hh_l{l}")
+        assert np.array_equal(b, both.detach().numpy())         # b = b_ih + b_hh
+        dW, dU, db = grads[l]
+        assert relative_error(dW, getattr(rnn, f"weight_ih_l{l}").grad) <= RTOL_EXACT
+        assert relative_error(dU, getattr(rnn, f"weight_hh_l{l}").grad) <= RTOL_EXACT
+        # dE/db_ih = dE/db_hh = dE/db
+        assert relative_error(db, getattr(rnn, f"bias_ih_l{l}").grad) <= RTOL_EXACT
+        assert relative_error(db, getattr(rnn, f"bias_hh_l{l}").grad) <= RTOL_EXACT
+    assert relative_error(grads[2][0], linear.weight.grad) <= RTOL_EXACT
+    assert relative_error(grads[2][1], linear.bias.grad) <= RTOL_EXACT
+
+    back = net.to_torch(batch_first=batch_first)
+    assert type(back).__name__ == "StackModule"
+    rnns = [m for m in back.layers if isinstance(m, torch.nn.RNN)]
+    assert [(r.num_layers, r.batch_first, r.nonlinearity) for r in rnns] == \
+        [(1, batch_first, nonlinearity)] * 2
+    assert all(not r.bias_hh_l0.detach().any() for r in rnns)   # b in b_ih, zeros in b_hh
+    again, again_loss = torch_run(torch, back, X, Y, batch_first)
+    assert relative_error(again, expected) <= RTOL_EXACT
+    assert relative_error(again_loss, loss) <= RTOL_EXACT
+    for l, layer_rnn in enumerate(rnns):
+        assert relative_error(layer_rnn.weight_ih_l0.grad, getattr(rnn, f"weight_ih_l{l}").grad) \
+            <= RTOL_EXACT
+        assert relative_error(layer_rnn.weight_hh_l0.grad, getattr(rnn, f"weight_hh_l{l}").grad) \
+            <= RTOL_EXACT
+        assert relative_error(layer_rnn.bias_ih_l0.grad, grads[l][2]) <= RTOL_EXACT
+    assert relative_error(back.layers[2].weight.grad, linear.weight.grad) <= RTOL_EXACT
+    assert Network.from_torch(back).to_spec() == net.to_spec()
+
+
+def test_an_sgd_step_in_torch_moves_the_bias_sum_by_twice(torch):
+    model, rnn, _ = rnn_model(torch, True)
+    rng = np.random.default_rng(2)
+    X, Y = rng.uniform(-1, 1, (2, 3, 3)), rng.uniform(0, 1, (2, 3, 2))
+    net = Network.from_torch(model)
+    _, _, grads = ours(net, X, Y)
+    before = (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach().clone()
+    torch_run(torch, model, X, Y, True)
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    moved = (rnn.bias_ih_l0 + rnn.bias_hh_l0).detach() - before
+    assert relative_error(moved, -2 * 0.1 * grads[0][2]) <= 1e-10
+
+
+def test_learned_initial_state_round_trip(torch):
+    net = Network.from_spec({"inputs": 2, "loss": "half_sse", "layers": [
+        {"activation": "tanh", "size": 3, "init": "uniform", "seed": 1},
+        {"type": "recurrent", "activation": "relu", "size": 2, "init": "uniform", "seed": 2,
+         "initial_state": [0.4, 0.1], "learn_initial_state": True},
+        {"type": "recurrent", "activation": "tanh", "size": 2, "init": "uniform", "seed": 3,
+         "initial_state": [-0.2, 0.3]},
+        {"activation": "linear", "size": 1, "init": "uniform", "seed": 4}]})
+    model = net.to_torch()
+    assert isinstance(model.initial_state_2, torch.nn.Parameter)
+    assert "initial_state_3" in dict(model.named_buffers())
+    X, Y = np.random.default_rng(3).uniform(-1, 1, (2, 4, 2)), np.full((2, 4, 1), 0.5)
+    expected, _ = torch_run(torch, model, X, Y, True)
+    outputs, _, grads = ours(net, X, Y)
+    assert relative_error(outputs, expected) <= RTOL_EXACT
+    assert relative_error(grads[1][3], model.initial_state_2.grad[0]) <= RTOL_EXACT
+    again = Network.from_torch(model)
+    assert again.to_spec() == net.to_spec()
+
+
+def test_a_logits_rnn_model_gets_softmax_with_cross_entropy(torch):
+    from neuronsim.crosscheck.torch_bridge import StackModule
+
+    f64 = torch.float64
+    torch.manual_seed(4)
+    model = StackModule([torch.nn.RNN(2, 3, dtype=f64, batch_first=True),
+                         torch.nn.Linear(3, 3, dtype=f64)])
+    net = Network.from_torch(model, loss="cross_entropy")
+    assert net.layers[-1].activation.name == "softmax"
+    X = np.random.default_rng(4).uniform(-1, 1, (2, 3, 2))
+    labels = np.array([[0, 2, 1], [1, 1, 0]])
+    logits = model(torch.tensor(X))
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 3),
+                                             torch.tensor(labels.reshape(-1)), reduction="sum")
+    loss = loss / len(X)
+    loss.backward()
+    _, our_loss, grads = ours(net, X, np.eye(3)[labels])
+    assert relative_error(our_loss, loss.item()) <= RTOL_EXACT
+    assert relative_error(grads[0][1], model.layers[0].weight_hh_l0.grad) <= RTOL_EXACT
+
+
+def test_an_nn_sequential_holding_an_rnn_is_read(torch):
+    nn = torch.nn
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.RNN(3, 2, num_layers=2, bias=True),
+                          nn.Linear(2, 1))
+    net = Network.from_torch(model)
+    assert repr(net) == "Network(2-3-r2-r2-1; tanh, tanh, tanh, linear; loss half_sse)"
+
+
+@pytest.mark.parametrize("modules, message", [
+    (lambda nn: [nn.RNN(2, 2), nn.Tanh()], r"module\[1\]: Tanh after an nn.RNN"),
+    (lambda nn: [nn.RNN(2, 2, bidirectional=True)], "a bidirectional nn.RNN is not supported"),
+    (lambda nn: [nn.RNN(2, 2, num_layers=2, dropout=0.5)], r"nn.RNN\(dropout=0.5\)"),
+    (lambda nn: [nn.LSTM(2, 2)], r"module\[0\]: LSTM is not supported"),
+    (lambda nn: [nn.Linear(2, 2), nn.RNN(2, 2, bias=False)], "some Linear and RNN layers have "
+                                                             "bias=False"),
+    (lambda nn: [nn.RNN(2, 2), nn.Linear(2, 2)], None),
+])
+def test_from_torch_rnn_errors(torch, modules, message):
+    model = torch.nn.Sequential(*modules(torch.nn))
+    if message is None:
+        Network.from_torch(model)
+        return
+    with pytest.raises(ValueError, match=message):
+        Network.from_torch(model)
+
+
+def test_to_torch_refuses_a_recurrent_kind_torch_lacks(torch):
+    net = Network.from_spec({"inputs": 1, "loss": "half_sse", "layers": [
+        {"type": "recurrent", "activation": "sigmoid", "size": 2, "init": "uniform", "seed": 1}]})
+    with pytest.raises(ValueError, match=r"net.layers\[0\]: torch.nn.RNN has tanh and relu "
+                                         "recurrent layers only, not sigmoid"):
+        net.to_torch()

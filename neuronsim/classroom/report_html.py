@@ -588,3 +588,68 @@ _SCRIPT = """
   go(isNaN(start) ? 0 : start);
 })();
 """
+
+
+# ---------------------------------------------------------------- sequences
+def sequence_walkthrough_html(record, computations, title="neuronsim walkthrough", note="",
+                              diagram="", tables="", digits=9):
+    """One self-contained page for a network with a recurrent layer (any stack):
+    the diagram (``diagram``, SVG text), then the computations of
+    :func:`neuronsim.trace.walk.walk_sequence` one at a time (t = 1..T forward,
+    the loss, t = T..1 backward, the sums over t, the update) with Next/Back,
+    the arrow keys, PageDown/PageUp, Home/End and ``j`` (backward), and the
+    trace's per-time-step tables (``tables``, HTML) below.  ``computations``
+    must come in the "html" format; ``title`` and ``note`` are escaped here."""
+    items = []
+    total = len(computations)
+    for i, c in enumerate(computations):
+        formulas = "".join(f'<p class="equation">{line.formula}</p>' for line in c.lines)
+        items.append(f'<section class="computation" data-phase="{c.phase}" hidden>'
+                     f'<h3>[{i + 1}/{total}] {PHASE_TITLES[c.phase]} · {c.title}</h3>'
+                     f'{formulas}</section>')
+    xs = "; ".join("(" + ", ".join(format_number(v, digits) for v in x) + ")"
+                   for x in record.inputs[:8])
+    if record.steps > 8:
+        xs += f"; … ({record.steps} steps)"
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>
+body{{font-family:sans-serif;margin:2em;max-width:72em}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #999;padding:2px 8px}}
+p.equation{{font-family:serif;font-size:1.1em}}
+section.computation{{border:2px solid #2166ac;border-radius:6px;padding:0.5em 1em}}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>A sequence of T = {record.steps} time step{'s' if record.steps != 1 else ''}: x = {html.escape(xs)}</p>
+<p>{html.escape(note)}</p>
+<div class="diagram">{diagram}</div>
+<p><button id="back">◀ Back</button> <button id="next">Next ▶</button>
+<span id="where"></span></p>
+{''.join(items)}
+<h2>Every table of the step</h2>
+{tables}
+<script>
+(function () {{
+  var items = document.querySelectorAll("section.computation"), at = 0;
+  function show(i) {{
+    at = Math.max(0, Math.min(items.length - 1, i));
+    for (var k = 0; k < items.length; k++) items[k].hidden = (k !== at);
+    document.getElementById("where").textContent = (at + 1) + " of " + items.length;
+    history.replaceState(null, "", "#" + (at + 1));
+  }}
+  document.getElementById("next").onclick = function () {{ show(at + 1); }};
+  document.getElementById("back").onclick = function () {{ show(at - 1); }};
+  document.addEventListener("keydown", function (e) {{
+    if (e.key === "ArrowRight" || e.key === "PageDown") show(at + 1);
+    else if (e.key === "ArrowLeft" || e.key === "PageUp") show(at - 1);
+    else if (e.key === "Home") show(0);
+    else if (e.key === "End") show(items.length - 1);
+    else if (e.key === "j") {{
+      for (var k = 0; k < items.length; k++)
+        if (items[k].getAttribute("data-phase") === "backward") {{ show(k); break; }}
+    }}
+  }});
+  show(parseInt(location.hash.slice(1), 10) - 1 || 0);
+}})();
+</script>
+</body></html>
+"""

@@ -74,6 +74,12 @@ class Stepper:
         return format_number(x, self.digits)
 
     def header(self):
+        if hasattr(self.step, "inputs"):   # a sequence (a network with a recurrent layer)
+            xs = "; ".join("(" + ", ".join(self.num(v) for v in x) + ")"
+                           for x in self.step.inputs[:8])
+            more = f"; … ({len(self.step.inputs)} steps)" if len(self.step.inputs) > 8 else ""
+            return (f"{self.title}: a sequence of T = {self.step.steps} time steps, "
+                    f"x = {xs}{more}")
         x = ", ".join(self.num(v) for v in self.step.input)
         text = f"{self.title}: input x = ({x})"
         if self.step.target is not None:
@@ -98,12 +104,19 @@ class Stepper:
 
 
 def known_values(computations, upto):
-    """Values computed by ``computations[:upto + 1]``: {(quantity, layer, neuron, index): value}."""
+    """Values computed by ``computations[:upto + 1]``:
+    {(quantity, layer, neuron, index, time): value} (time None outside a sequence)."""
     known = {}
     for c in computations[:upto + 1]:
         for line in c.lines:
-            known[(line.quantity, c.layer, c.neuron, line.index)] = line.value
+            known[(line.quantity, c.layer, c.neuron, line.index, c.time)] = line.value
     return known
+
+
+# each gradient's quantity and the quantity of its parameter's new value
+NEW_VALUE = {"weight_grads": "new_weights", "bias_grad": "new_bias",
+             "recurrent_grads": "new_recurrent_weights",
+             "initial_state_grad": "new_initial_state"}
 
 
 def table_so_far(computations, upto, digits=9, mark=True):
@@ -114,27 +127,33 @@ def table_so_far(computations, upto, digits=9, mark=True):
     """
     known = known_values(computations, upto)
     current = computations[upto]
+    timed = any(c.time is not None for c in computations)
     neurons = []
     for c in computations:
-        if c.layer is not None and (c.layer, c.neuron) not in neurons:
-            neurons.append((c.layer, c.neuron))
+        if c.layer is not None and (c.time, c.layer, c.neuron) not in neurons:
+            if c.time is not None or not timed:
+                neurons.append((c.time, c.layer, c.neuron))
 
-    def cell(quantity, l, j, k=None):
-        value = known.get((quantity, l, j, k))
+    def cell(quantity, l, j, t, k=None):
+        value = known.get((quantity, l, j, k, t))
         return "" if value is None else format_number(value, digits)
 
     rows = []
-    for l, j in neurons:
-        here = mark and (current.layer, current.neuron) == (l, j)
-        rows.append(["▶" if here else "", str(lab.textbook_layer(l)), str(j + 1), cell("z", l, j),
-                     cell("output", l, j), cell("derivative", l, j),
-                     cell("output_grad", l, j), cell("delta", l, j)])
-    headers = ["", "layer", "neuron", "z", "a = g(z)", "g'(z)", "dE/da", "δ = dE/dz"]
+    for t, l, j in neurons:
+        here = mark and (current.time, current.layer, current.neuron) == (t, l, j)
+        rows.append(["▶" if here else ""] + ([str(t)] if timed else [])
+                    + [str(lab.textbook_layer(l)), str(j + 1), cell("z", l, j, t),
+                       cell("output", l, j, t), cell("derivative", l, j, t),
+                       cell("output_grad", l, j, t), cell("delta", l, j, t)])
+    headers = (["", "t"] if timed else [""]) + ["layer", "neuron", "z", "a = g(z)", "g'(z)",
+                                                "dE/da", "δ = dE/dz"]
+    if timed:   # a sequence: its steps' dE/da are in the trace's backward tables
+        rows, headers = [row[:-2] + row[-1:] for row in rows], headers[:-2] + headers[-1:]
     if not mark:
         rows, headers = [row[1:] for row in rows], headers[1:]
     text = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
                     stralign="left")
-    loss = known.get(("loss", None, None, None))
+    loss = known.get(("loss", None, None, None, None))
     if loss is not None:
         text += f"\n\nE = {format_number(loss, digits)}"
     if current.phase in ("gradients", "update"):
@@ -150,11 +169,11 @@ def _parameter_table(computations, upto, known, digits, mark):
         if c.phase != "gradients":
             continue
         for line in c.lines:
-            new_quantity = "new_weights" if line.quantity == "weight_grads" else "new_bias"
-            grad = known.get((line.quantity, c.layer, c.neuron, line.index))
+            new_quantity = NEW_VALUE.get(line.quantity, "new_bias")
+            grad = known.get((line.quantity, c.layer, c.neuron, line.index, None))
             if grad is None:
                 continue
-            new = known.get((new_quantity, c.layer, c.neuron, line.index))
+            new = known.get((new_quantity, c.layer, c.neuron, line.index, None))
             here = mark and (current.layer, current.neuron) == (c.layer, c.neuron)
             label = line.label.replace("dE/d", "", 1)
             rows.append(["▶" if here else "", label, format_number(grad, digits),

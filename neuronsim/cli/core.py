@@ -1,6 +1,7 @@
 """``neuronsim trace`` and ``neuronsim train``."""
 
 import argparse
+import os
 import sys
 
 from tabulate import tabulate
@@ -10,6 +11,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..core.network import Network
 from ..files.atomic import atomic_write_text
+from ..files.bundled import EXAMPLES, example_path
 from ..render.numfmt import format_number
 from ..render.tables import (
     FORMATS,
@@ -19,6 +21,7 @@ from ..render.tables import (
     render_batches,
     render_trace,
 )
+from ..trace.recurrent import RecurrentTracer, check_times, render_sequences
 from ..trace.tracer import Tracer
 from .explain import (
     add_numbers_option,
@@ -39,6 +42,13 @@ LONG_TRACE_LINES = 5000
 # and records at most this many per-sample gradient terms (samples x parameters shown).
 MAX_BATCH_TRACE_SAMPLES = 1000
 MAX_BATCH_TRACE_TERMS = 1_000_000
+
+# trace of a recurrent network: at most this many neuron-steps shown in all
+# (sequences traced x time steps shown x neurons shown).
+MAX_SEQUENCE_TRACE_CELLS = 20_000
+
+# bundled examples by name; "rnn-parity" is the recurrent example's own name
+EXAMPLE_NAMES = dict({name: name for name in EXAMPLES}, **{"rnn-parity": "rnn"})
 
 
 def add_view_options(parser):
@@ -91,11 +101,11 @@ def max_digits(net):
     return max(17, getattr(net.numbers, "digits", 17))
 
 
-def emit(args, text):
+def emit(args, text, title="neuronsim trace"):
     """Print ``text`` or write it to --output (a whole document for HTML/LaTeX files)."""
     if getattr(args, "output", None):
         if args.format == "html":
-            text = html_document(text)
+            text = html_document(text, title=title)
         elif args.format == "latex":
             text = latex_document(text)
         atomic_write_text(args.output, text)
@@ -105,7 +115,11 @@ def emit(args, text):
 
 
 def load(path, numbers="float", recurrent=False):
-    """The network of a file; a recurrent one only where the command handles it."""
+    """The network of a file, or of a bundled example's name (mazur, four-layer,
+    xor, rnn or rnn-parity; a file of that name in the working directory wins);
+    a recurrent one only where the command handles it."""
+    if not os.path.exists(path) and path in EXAMPLE_NAMES:
+        path = example_path(EXAMPLE_NAMES[path])
     net = Network.from_spec(path, numbers=numbers)
     if not recurrent and net.is_sequential:
         raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace / rnn-train")
@@ -211,8 +225,40 @@ def shown_parameters(net, layers, neurons):
 
 
 # ------------------------------------------------------------------ trace
+def starting_at(samples, number):
+    """The samples from --sample ``number`` (counted from 1) on, then the ones before."""
+    if not 1 <= number <= len(samples):
+        raise NeuronsimError(f"--sample {number}: the file has samples 1 to {len(samples)}")
+    return samples[number - 1:] + samples[:number - 1]
+
+
+def truncation_of(args, net):
+    """BPTT as --full / --truncation K say, else the file's."""
+    if args.full:
+        if args.truncation is not None:
+            raise NeuronsimError("--full and --truncation: give one of them")
+        return None
+    if args.truncation is not None:
+        if args.truncation < 1:
+            raise NeuronsimError(f"--truncation: expected k >= 1, got {args.truncation}")
+        return args.truncation
+    return net.truncation
+
+
+def refuse_time_options(args, net):
+    """--truncation, --full and --times need a network with a recurrent layer."""
+    for option, given in (("--truncation", args.truncation is not None), ("--full", args.full),
+                          ("--times", getattr(args, "times", None) is not None)):
+        if given:
+            raise NeuronsimError(f"{option}: {args.spec} is a feed-forward network (no "
+                                 "recurrent layer, no time steps)")
+
+
 def run_trace(args):
-    net = load(args.spec, args.numbers)
+    net = load(args.spec, args.numbers, recurrent=True)
+    if net.is_sequential:
+        return trace_sequences_of(net, args)
+    refuse_time_options(args, net)
     samples = sample_list(net, args, args.spec)
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
@@ -220,6 +266,11 @@ def run_trace(args):
     layers, neurons = options["layers"], options["neurons"]
     batch = trace_batch_size(args.batch_size, samples, args.steps,
                              shown_parameters(net, layers, neurons))
+    if args.sample != 1 and (args.input is not None or batch is not None):
+        raise NeuronsimError("--sample: online steps over the file's samples only (not with "
+                             "--input or --batch-size, whose batches follow the file's order)")
+    if args.input is None:
+        samples = starting_at(samples, args.sample)
     rate = learning_rate(net, args, args.spec)
     if batch is None:
         tracer = trace_steps(net, samples, args.steps, rate)
@@ -236,15 +287,64 @@ def run_trace(args):
     return 0
 
 
+def trace_sequences_of(net, args):
+    """``trace`` of a network with a recurrent layer: per-time-step tables of
+    ``--steps`` online steps, one sequence each, from ``--sample`` on."""
+    for option, given in (("--input/--target", args.input is not None or args.target is not None),
+                          ("--bias-as-weight", args.bias_as_weight),
+                          ("--batch-size", args.batch_size not in (None, "1"))):
+        if given:
+            raise NeuronsimError(
+                f"{option}: not for a recurrent network's per-time-step trace ({args.spec} "
+                "reads sequences: the file's samples, --sample N picks the first; "
+                "'neuronsim train --batch-size' trains in batches)")
+    if not net.samples:
+        raise NeuronsimError(f"{args.spec}: the file has no samples (sequences)")
+    pairs = starting_at([(s["input"], s["target"]) for s in net.samples], args.sample)
+    if args.steps < 1:
+        raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
+    options = view_options(args, net)
+    layers, neurons = options["layers"], options["neurons"]
+    traced = [pairs[i % len(pairs)] for i in range(args.steps)]
+    for xs, _ in traced:
+        check_times(args.times, len(xs))
+    shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
+                for j in range(layer.size) if neurons is None or j in neurons)
+    cells = sum(len(args.times or xs) for xs, _ in traced) * shown
+    if cells > MAX_SEQUENCE_TRACE_CELLS:
+        raise NeuronsimError(
+            f"this trace shows {cells:,} neuron-steps (sequences x time steps x neurons); at "
+            f"most {MAX_SEQUENCE_TRACE_CELLS:,} (--times T, --layer L or --neuron J show fewer, "
+            "or fewer --steps)")
+    net.truncation = truncation_of(args, net)
+    rate = learning_rate(net, args, args.spec)
+    tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
+    text = render_sequences(tracer.sequences, format=options["format"], digits=options["digits"],
+                            convention=options["convention"], times=args.times,
+                            sections=options["sections"], layers=layers, neurons=neurons)
+    emit(args, text, title="neuronsim: backpropagation through time")
+    return 0
+
+
 # ------------------------------------------------------------------ train
 def run_train(args):
     net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
+    if net.is_sequential:
+        net.truncation = truncation_of(args, net)
+    else:
+        refuse_time_options(args, net)
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
     history, table, batch = train_with_table(net, samples, rate, args)
     mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
     header = (f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
               f"{format_number(rate)}, reduction {net.reduction}")
+    if net.is_sequential:
+        bptt = ("full BPTT" if net.truncation is None
+                else f"truncated BPTT (k = {net.truncation})")
+        header = (f"training {args.spec}: {len(samples)} sequences, {bptt}, {mode}, learning "
+                  f"rate {format_number(rate)}, loss {net.step_loss} over steps, "
+                  f"{net.reduction} over sequences")
     sys.stdout.write(finish_training(net, args, header, history, table, samples))
     return 0
 
@@ -366,48 +466,97 @@ def _positive_int(text):
 
 
 # ------------------------------------------------------------------ parsers
+TRACE_DESCRIPTION = (
+    "Every number of N training steps, in tables.  A feed-forward network: forward (z, a, "
+    "g'(z)), loss, backward (δ as a chain-rule product), gradients and update of each sample. "
+    "A network with a recurrent layer (any stack): per-time-step tables, forward t = 1..T and "
+    "backward t = T down to 1 for every layer (dE/da as the path from the layer above plus "
+    "the recurrent path from t+1), each parameter's contribution per step and its total, the "
+    "update.")
+
+TRAIN_DESCRIPTION = ("Gradient descent on the file's samples, the loss per epoch.  A network "
+                     "with a recurrent layer trains on its sequences by backpropagation "
+                     "through time (--truncation K or --full, else the file's).")
+
+
+def add_time_options(parser):
+    """--truncation and --full: BPTT of a network with a recurrent layer."""
+    parser.add_argument("--truncation", type=int, metavar="K",
+                        help="recurrent networks: truncated BPTT, k steps back (default: the "
+                             "file's)")
+    parser.add_argument("--full", action="store_true",
+                        help="recurrent networks: full BPTT whatever the file says")
+
+
+def add_trace_arguments(parser):
+    """The arguments of ``trace`` (and of its alias ``rnn-trace``)."""
+    parser.add_argument("spec", metavar="SPEC",
+                        help="network file (JSON, see docs/spec.md), any stack of layers, or a "
+                             "bundled example's name (mazur, four-layer, xor, rnn)")
+    add_sample_options(parser, default="the file's samples")
+    parser.add_argument("--sample", type=int, default=1, metavar="N",
+                        help="the file's sample to start with, counted from 1 (default 1)")
+    parser.add_argument("--steps", type=int, default=1, metavar="N",
+                        help="steps to trace (default 1): online steps cycling through the "
+                             "samples (one sequence each for a recurrent network), or with "
+                             "--batch-size, batch steps")
+    parser.add_argument("--batch-size", metavar="N|full",
+                        help="trace batch steps: every sample's forward and backward pass with "
+                             "the same weights, then the accumulated gradient (the sum, divided by n "
+                             "for a mean loss), the batch loss and one update; the samples in file order cut "
+                             "into batches of N as 'train --no-shuffle' does ('full': all of "
+                             "them; 1: online, as without this option); feed-forward networks")
+    add_time_options(parser)
+    parser.add_argument("--times", type=int, nargs="+", metavar="T",
+                        help="recurrent networks: show the forward and backward tables of these "
+                             "time steps only (counted from 1)")
+    add_view_options(parser)
+    add_numbers_option(parser)
+    parser.set_defaults(run=run_trace)
+
+
+def add_train_arguments(parser):
+    """The arguments of ``train`` (and of its alias ``rnn-train``)."""
+    parser.add_argument("spec", metavar="SPEC",
+                        help="network file (JSON, see docs/spec.md), any stack of layers, or a "
+                             "bundled example's name")
+    parser.add_argument("--epochs", type=int, default=100, metavar="N",
+                        help="passes over the samples (default 100)")
+    parser.add_argument("--learning-rate", metavar="ETA",
+                        help="a finite number > 0, e.g. 0.5 or 1/2 (default: the file's "
+                             "learning_rate)")
+    parser.add_argument("--batch-size", default="1", metavar="N",
+                        help="1 = online (default), N = mini-batch, 'full' = full batch")
+    add_time_options(parser)
+    parser.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
+    parser.add_argument("--no-shuffle", action="store_true", help="keep the samples' order")
+    parser.add_argument("--stop-loss", type=float, metavar="E",
+                        help="stop once an epoch's loss is at most E")
+    parser.add_argument("--every", type=int, metavar="K",
+                        help="print the loss every K epochs, K >= 1 (default: a tenth of "
+                             "--epochs)")
+    parser.add_argument("--digits", type=int, default=6, metavar="N",
+                        help="significant digits of the losses, 1 to 17 (default 6)")
+    parser.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
+    parser.add_argument("--show-outputs", action="store_true",
+                        help="at the end, each sample's output from the trained network beside "
+                             "its target, with its loss")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (it is drawn on stderr only when that is a terminal)")
+    parser.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
+    add_numbers_option(parser)
+    parser.set_defaults(run=run_train)
+
+
 def register(subparsers):
     trace = subparsers.add_parser(
-        "trace", help="trace backpropagation steps of a network file, every number shown")
-    trace.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
-    add_sample_options(trace, default="the file's samples")
-    trace.add_argument("--steps", type=int, default=1, metavar="N",
-                       help="steps to trace (default 1): online steps cycling through the "
-                            "samples, or with --batch-size, batch steps")
-    trace.add_argument("--batch-size", metavar="N|full",
-                       help="trace batch steps: every sample's forward and backward pass with "
-                            "the same weights, then the accumulated gradient (the sum, divided by n "
-                            "for a mean loss), the batch loss and one update; the samples in file order cut "
-                            "into batches of N as 'train --no-shuffle' does ('full': all of "
-                            "them; 1: online, as without this option)")
-    add_view_options(trace)
-    add_numbers_option(trace)
-    trace.set_defaults(run=run_trace)
+        "trace", help="trace backpropagation steps of a network file, every number shown "
+                      "(per time step for a recurrent network)",
+        description=TRACE_DESCRIPTION)
+    add_trace_arguments(trace)
 
-    train = subparsers.add_parser("train", help="train a network file by gradient descent")
-    train.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
-    train.add_argument("--epochs", type=int, default=100, metavar="N",
-                       help="passes over the samples (default 100)")
-    train.add_argument("--learning-rate", metavar="ETA",
-                       help="a finite number > 0 (default: the file's learning_rate)")
-    train.add_argument("--batch-size", default="1", metavar="N",
-                       help="1 = online (default), N = mini-batch, 'full' = full batch")
-    train.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
-    train.add_argument("--no-shuffle", action="store_true", help="keep the samples' order")
-    train.add_argument("--stop-loss", type=float, metavar="E",
-                       help="stop once an epoch's loss is at most E")
-    train.add_argument("--every", type=int, metavar="K",
-                       help="print the loss every K epochs, K >= 1 (default: a tenth of "
-                            "--epochs)")
-    train.add_argument("--digits", type=int, default=6, metavar="N",
-                       help="significant digits of the losses, 1 to 17 (default 6)")
-    train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
-    train.add_argument("--show-outputs", action="store_true",
-                       help="at the end, each sample's output from the trained network beside "
-                            "its target, with its loss")
-    train.add_argument("--quiet", action="store_true",
-                       help="no progress bar (it is drawn on stderr only when that is a terminal)")
-    train.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
-    train.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
-    add_numbers_option(train)
-    train.set_defaults(run=run_train)
+    train = subparsers.add_parser(
+        "train", help="train a network file by gradient descent (BPTT for a recurrent one)",
+        description=TRAIN_DESCRIPTION)
+    add_train_arguments(train)

@@ -114,17 +114,19 @@ def register(subparsers):
         description="Compare every activation, the loss, every delta and the gradients dW, db "
                     "with the per-neuron simulator, layer by layer; name the first divergence "
                     "and the classic mistake that explains it.  Always float64, as numpy and "
-                    "torch compute.  A recurrent network is compared step by step (forward "
-                    "t = 1..T, the loss, backward from t = T, then dW, dU, db), against "
-                    "torch.nn.RNN + nn.Linear for torch; a function then gets "
-                    "f(W, U, b, dense, X, Y) (docs/recurrent.md).  Exit status 0: all agree, "
+                    "torch compute.  A network with recurrent layers (any stack) is compared "
+                    "step by step (forward t = 1..T, the loss, backward from t = T, then dW, "
+                    "dU, db, dE/da[0] per layer), against one torch.nn.RNN per recurrent layer "
+                    "and nn.Linear per dense layer for torch; a function then gets "
+                    "f(layers, X, Y), or f(W, U, b, dense, X, Y) for one recurrent first "
+                    "layer (docs/checking.md).  Exit status 0: all agree, "
                     "1: a mismatch or nothing compared, 2: bad input or an exception in your "
                     "code.")
     parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
     parser.add_argument("--against", required=True, metavar="WHAT",
                         help="numpy (built-in vectorized reference), torch (autograd), "
                              "module:function (your f(weights, biases, X, Y) returning a dict; "
-                             "f(W, U, b, dense, X, Y) for a recurrent network), "
+                             "f(layers, X, Y) for a network with recurrent layers), "
                              "or FILE.npz (saved arrays)")
     parser.add_argument("--data", metavar="FILE.npz",
                         help="the batch: arrays X (m, n_in) and Y (m, n_out); for a recurrent "

@@ -11,11 +11,28 @@ import sys
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render import draw
-from .explain import add_numbers_option, load_spec, parse_vector
+from ..core.numbers import get_numbers
+from .core import load
+from .explain import add_numbers_option, parse_vector
+
+
+def load_network(spec, numbers):
+    """A network of any kind from a file path or a bundled example's name; an error
+    names the file."""
+    get_numbers(numbers)   # an unknown --numbers is reported before the file is read
+    try:
+        return load(spec, numbers, recurrent=True)
+    except NeuronsimError as exc:
+        if str(exc).startswith(str(spec)):
+            raise
+        raise NeuronsimError(f"{spec}: {exc}") from None
 
 
 def _sample(net, args):
     """(x, t) to show, either possibly None."""
+    if args.input is not None and net.is_sequential:
+        raise NeuronsimError(f"--input: {args.spec} is a recurrent network, which reads "
+                             "sequences: draw one of the file's samples (--sample K)")
     if args.input is not None:
         x = parse_vector(args.input, net, "--input", net.sizes[0])
         if args.target is None:
@@ -33,7 +50,7 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_network(args.spec, args.numbers)
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"
     if needs_target and t is None:
@@ -62,7 +79,9 @@ def register(subparsers):
         "draw", help="draw the network: neurons with a, z or δ, edges by weight or gradient",
         description="Draw a network file as a diagram: neurons in columns (textbook numbering, "
                     "inputs = layer 1) labelled with a, z or δ of one sample; edges coloured "
-                    "by sign (blue +, orange −) and as wide as their magnitude.  SVG needs "
+                    "by sign (blue +, orange −) and as wide as their magnitude.  A recurrent "
+                    "layer's neurons carry a loop (their weights u_ji from a[t-1]) and show "
+                    "the values of the last time step.  SVG needs "
                     "nothing; PNG needs matplotlib (pip install \"neuronsim[plot]\").")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")

@@ -8,9 +8,11 @@ script, diagram and data are all inside the one file, written atomically.
 
 import os
 
-from ..classroom.report_html import walkthrough_html
+from ..classroom.report_html import sequence_walkthrough_html, walkthrough_html
 from ..core.errors import NeuronsimError
 from ..files.atomic import atomic_write_text
+from ..render import draw
+from ..trace.recurrent import render_sequence
 from .core import view_options
 from .step import add_walk_options, build_walk, network_title
 
@@ -22,6 +24,17 @@ def run_report(args):
     if not any(c.layer is not None for c in computations):
         raise NeuronsimError(_nothing_selected(args, net))
     title = args.title or f"neuronsim walkthrough: {network_title(net, args.spec)}"
+    if net.is_sequential:   # a sequence: its time steps, one computation at a time
+        tables = render_sequence(step, format="html", digits=args.digits,
+                                 convention=args.convention, layers=layers, neurons=neurons)
+        page = sequence_walkthrough_html(step, computations, title=title, note=note,
+                                         diagram=draw.svg(net, convention=args.convention),
+                                         tables=tables, digits=args.digits)
+        atomic_write_text(args.output, page)
+        print(f"wrote {args.output} ({page_size(os.path.getsize(args.output))}, "
+              f"{len(computations)} computations over {step.steps} time steps; open it in a "
+              "browser, step with the arrow keys)")
+        return 0
     page = walkthrough_html(step, computations, title=title, note=note, digits=args.digits,
                             convention=args.convention, bias_as_weight=args.bias_as_weight,
                             layers=layers, neurons=neurons)

@@ -1,97 +1,25 @@
-"""``neuronsim rnn-trace``, ``rnn-train``, ``rnn-gradient-flow`` and the ``rnn`` demo."""
+"""``neuronsim gradient-flow`` (vanishing and exploding gradients), the ``rnn`` demo,
+and the aliases ``rnn-trace`` / ``rnn-train`` / ``rnn-gradient-flow`` kept for earlier
+scripts: ``trace`` and ``train`` take every network file, recurrent ones included."""
 
 import itertools
-import os
+import math
 import sys
 
 from ..core.errors import NeuronsimError
-from ..core.labels import CONVENTIONS
-from ..core.network import Network
-from ..files.atomic import atomic_write_text
-from ..files.bundled import example_path
 from ..render.numfmt import format_number
-from ..render.tables import FORMATS, html_document, latex_document
+from ..render.tables import FORMATS, _Writer
 from ..trace.recurrent import (
-    SECTIONS,
     RecurrentTracer,
+    flow_header,
     gradient_flow,
     plot_gradient_flow,
     render_gradient_flow,
     render_sequences,
 )
-from .core import finish_training, trace_steps, train_with_table
-from .explain import check_learning_rate, parse_number
+from .core import add_trace_arguments, add_train_arguments, emit, load, starting_at, trace_steps
 
-# bundled recurrent examples by name (the key of neuronsim.files.bundled.EXAMPLES and
-# the file's own name); a file of that name in the working directory wins
-RNN_EXAMPLES = {"rnn": "rnn", "rnn-parity": "rnn"}
 MAX_FLOW_LENGTH = 1000
-
-
-def _load(spec):
-    """A recurrent network from a file path or a bundled example name (rnn, rnn-parity)."""
-    if not os.path.exists(spec) and spec in RNN_EXAMPLES:
-        spec = example_path(RNN_EXAMPLES[spec])
-    net = Network.from_spec(spec)
-    if not net.is_sequential:
-        raise NeuronsimError(f"{spec}: a feed-forward network (no recurrent layer): use "
-                             "neuronsim trace / train")
-    return net
-
-
-def _add_view_options(parser):
-    parser.add_argument("--format", choices=list(FORMATS), default="plain",
-                        help="plain text (default), GitHub Markdown, LaTeX or HTML")
-    parser.add_argument("--digits", type=int, default=9, metavar="N",
-                        help="significant digits shown (default 9)")
-    parser.add_argument("--convention", choices=CONVENTIONS, default="nielsen",
-                        help="weight superscript: nielsen (default) or ng")
-    parser.add_argument("--times", type=int, nargs="+", metavar="T",
-                        help="show the forward and backward tables of these time steps only "
-                             "(counted from 1)")
-    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
-                        help="which tables to show (default: all)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write to FILE (atomically) instead of stdout")
-
-
-def _view(args):
-    if not 1 <= args.digits <= 17:
-        raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
-    return dict(format=args.format, digits=args.digits, convention=args.convention,
-                times=getattr(args, "times", None), sections=tuple(args.sections))
-
-
-def _emit(args, text):
-    if getattr(args, "output", None):
-        if args.format == "html":
-            text = html_document(text, title="neuronsim: backpropagation through time")
-        elif args.format == "latex":
-            text = latex_document(text)
-        atomic_write_text(args.output, text)
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(text)
-
-
-def _truncation(args, net):
-    if getattr(args, "full", False):
-        return None
-    if getattr(args, "truncation", None) is not None:
-        if args.truncation < 1:
-            raise NeuronsimError(f"--truncation: expected k >= 1, got {args.truncation}")
-        return args.truncation
-    return net.truncation
-
-
-def _rate(args, net, source):
-    """--learning-rate (a decimal or a fraction such as 1/2), else the file's."""
-    if args.learning_rate is not None:
-        rate = parse_number(args.learning_rate, net.numbers.convert, "--learning-rate")
-        return check_learning_rate(rate, net.numbers, args.learning_rate)
-    if net.learning_rate is None:
-        raise NeuronsimError(f"{source}: no learning_rate in the file; give --learning-rate")
-    return check_learning_rate(net.learning_rate, net.numbers)
 
 
 def _samples(net, source):
@@ -105,45 +33,90 @@ def trace_sequences(net, pairs, count, rate):
     return trace_steps(net, pairs, count, rate, RecurrentTracer())
 
 
-# ------------------------------------------------------------------ rnn-trace
-def run_trace(args):
-    net = _load(args.spec)
-    pairs = _samples(net, args.spec)
-    if not 1 <= args.sample <= len(pairs):
-        raise NeuronsimError(f"--sample {args.sample}: the file has samples 1 to {len(pairs)}")
-    if args.steps < 1:
-        raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
-    net.truncation = _truncation(args, net)
-    rate = _rate(args, net, args.spec)
-    pairs = pairs[args.sample - 1:] + pairs[:args.sample - 1]
-    tracer = trace_sequences(net, pairs, args.steps, rate)
-    _emit(args, render_sequences(tracer.sequences, **_view(args)))
-    return 0
+# ------------------------------------------------------------------ gradient-flow
+def network_gradient_flow(net, xs, target):
+    """|δ^(l)[t]| (the Euclidean norm over the layer's neurons) for t = T..1 of each
+    recurrent layer of ``net``, with ``target`` at the last step only (full BPTT),
+    so every δ[t] comes from E_T alone and its size shows how far the error
+    travels back.  Returns {"steps": [T, ..., 1], "layer l": [|δ[t]|, ...], ...}
+    (textbook layer numbers)."""
+    net.forward_pass(xs)
+    net.back_prop([None] * (len(xs) - 1) + [target], truncation=None)
+    steps = list(range(len(xs), 0, -1))
+    flow = {"steps": steps}
+    for l, layer in enumerate(net.layers):
+        if layer.is_recurrent:
+            flow[f"layer {l + 2}"] = [
+                math.sqrt(sum(float(step[l][j].delta) ** 2 for j in range(layer.size)))
+                for step in (net.history[t - 1] for t in steps)]
+    return flow
 
 
-# ------------------------------------------------------------------ rnn-train
-def run_train(args):
-    net = _load(args.spec)
-    pairs = _samples(net, args.spec)
-    net.truncation = _truncation(args, net)
-    rate = _rate(args, net, args.spec)
-    history, table, _ = train_with_table(net, pairs, rate, args)
-    bptt = "full BPTT" if net.truncation is None else f"truncated BPTT (k = {net.truncation})"
-    header = (f"training {args.spec}: {len(pairs)} sequences, {bptt}, learning rate "
-              f"{format_number(rate)}, loss {net.step_loss} over steps, {net.reduction} over "
-              "sequences")
-    sys.stdout.write(finish_training(net, args, header, history, table))
-    return 0
+def render_network_flow(flow, spec, format, digits):
+    """The table of :func:`network_gradient_flow` and |δ[1]| / |δ[T]| per layer."""
+    w = _Writer(format, digits, "nielsen", False)
+    names = [k for k in flow if k != "steps"]
+    rows = [[str(t)] + [w.num(flow[name][i]) for name in names]
+            for i, t in enumerate(flow["steps"])]
+    text = w.table(rows, ["t"] + [flow_header(w, name) for name in names])
+    lines = [f"{spec}: |δ[t]| of each recurrent layer (the length of its vector of δ_j[t]), "
+             "with a target at the last step only, full BPTT; going back one step multiplies "
+             "δ by Uᵀ·diag(g'(z[t])) (and adds what comes from the layer above).", "", text, ""]
+    for name in names:
+        first, last = flow[name][0], flow[name][-1]
+        if first > 0 and last > 0:
+            ratio = last / first
+            lines.append(f"{name}: |δ[1]| / |δ[T]| = {w.num(ratio)} (10^{math.log10(ratio):.1f})")
+        else:
+            lines.append(f"{name}: |δ[1]| / |δ[T]| = {w.num(last)} / {w.num(first)}")
+    return "\n".join(lines) + "\n"
 
 
-# ------------------------------------------------------------------ rnn-gradient-flow
 def run_gradient_flow(args):
-    if not 1 <= args.length <= MAX_FLOW_LENGTH:
-        raise NeuronsimError(f"--length: expected 1 to {MAX_FLOW_LENGTH}, got {args.length}")
     if not 1 <= args.digits <= 17:
         raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
-    flow = gradient_flow(args.length, args.recurrent_weight, args.input_weight, args.bias)
-    text = render_gradient_flow(flow, args.format, args.digits, args.recurrent_weight)
+    one_neuron = any(getattr(args, name) is not None
+                     for name in ("recurrent_weight", "input_weight", "bias"))
+    if args.spec is None and (one_neuron or args.one_neuron_default):
+        return _one_neuron_flow(args)
+    if one_neuron:
+        raise NeuronsimError("--recurrent-weight, --input-weight and --bias build the "
+                             "one-neuron example: give them without SPEC")
+    spec = args.spec or "rnn"
+    net = load(spec, recurrent=True)
+    if not net.is_sequential:
+        raise NeuronsimError(f"{spec}: a feed-forward network (no recurrent layer): no "
+                             "gradient flows through time")
+    pairs = starting_at(_samples(net, spec), args.sample)
+    xs, targets = pairs[0]
+    if not isinstance(targets[0], (list, tuple)) and targets[0] is not None:
+        targets = [None] * (len(xs) - 1) + [targets]
+    target = [t for t in targets if t is not None][-1]
+    if args.length is not None:
+        if not 1 <= args.length <= MAX_FLOW_LENGTH:
+            raise NeuronsimError(f"--length: expected 1 to {MAX_FLOW_LENGTH}, got {args.length}")
+        xs = [xs[t % len(xs)] for t in range(args.length)]
+    flow = network_gradient_flow(net, xs, target)
+    text = render_network_flow(flow, spec, args.format, args.digits)
+    if args.length is not None:
+        text += (f"(the sample's inputs repeated to T = {args.length} steps; the target at "
+                 "step T is the sample's last target)\n")
+    if args.plot:
+        plot_gradient_flow(flow, args.plot, title=f"|δ[t]| going back in time: {spec}")
+        text += f"plot saved to {args.plot}\n"
+    sys.stdout.write(text)
+    return 0
+
+
+def _one_neuron_flow(args):
+    """The one-neuron comparison of tanh, sigmoid and linear (:func:`gradient_flow`)."""
+    length = 20 if args.length is None else args.length
+    if not 1 <= length <= MAX_FLOW_LENGTH:
+        raise NeuronsimError(f"--length: expected 1 to {MAX_FLOW_LENGTH}, got {length}")
+    u = 1.5 if args.recurrent_weight is None else args.recurrent_weight
+    flow = gradient_flow(length, u, 1.0 if args.input_weight is None else args.input_weight,
+                         0.0 if args.bias is None else args.bias)
+    text = render_gradient_flow(flow, args.format, args.digits, u)
     if args.plot:
         plot_gradient_flow(flow, args.plot)
         text += f"plot saved to {args.plot}\n"
@@ -205,68 +178,59 @@ def run_rnn_demo(net, args, epochs=100, every=10):
     lines += ["", "input    " + "  ".join(f"{x[0]:>5d}" for x in xs),
               "parity   " + "  ".join(f"{t[0]:>5d}" for t in ts),
               "output   " + "  ".join(f"{float(y[0]):5.3f}" for y in outputs)]
-    _emit(args, text + "\n".join(lines) + "\n")
+    emit(args, text + "\n".join(lines) + "\n",
+         title="neuronsim: backpropagation through time")
     return 0
 
 
 # ------------------------------------------------------------------ parsers
+def add_flow_arguments(parser):
+    parser.add_argument("spec", metavar="SPEC", nargs="?",
+                        help="a network file with a recurrent layer, or a bundled example's "
+                             "name (default: rnn, the bundled parity network)")
+    parser.add_argument("--sample", type=int, default=1, metavar="N",
+                        help="the file's sample (sequence) to use, counted from 1 (default 1)")
+    parser.add_argument("--length", type=int, metavar="T",
+                        help=f"sequence length, 1 to {MAX_FLOW_LENGTH}: the sample's inputs "
+                             "repeated (one-neuron example: default 20)")
+    parser.add_argument("--recurrent-weight", type=float, metavar="U",
+                        help="without SPEC: the one-neuron example (tanh, sigmoid and linear "
+                             "side by side) with recurrent weight U (default 1.5)")
+    parser.add_argument("--input-weight", type=float, metavar="W",
+                        help="the one-neuron example's input weight (default 1)")
+    parser.add_argument("--bias", type=float, metavar="B",
+                        help="the one-neuron example's bias (default 0)")
+    parser.add_argument("--format", choices=list(FORMATS), default="plain")
+    parser.add_argument("--digits", type=int, default=4, metavar="N",
+                        help="significant digits, 1 to 17 (default 4)")
+    parser.add_argument("--plot", metavar="FILE", help="also save a plot (needs matplotlib)")
+    parser.set_defaults(run=run_gradient_flow)
+
+
 def register(subparsers):
-    trace = subparsers.add_parser(
-        "rnn-trace", help="trace backpropagation through time for a recurrent network file",
-        description="Per-time-step forward tables, backward tables for t = T down to 1 "
-                    "(δ[t] as the output path at t plus the recurrent path from t+1, with "
-                    "numbers), each weight's contribution per step, and the update.")
-    trace.add_argument("spec", metavar="SPEC",
-                       help="recurrent network file (docs/spec.md) or a bundled example "
-                            "name: rnn (also rnn-parity)")
-    trace.add_argument("--sample", type=int, default=1, metavar="N",
-                       help="the file's sample (sequence) to start with, counted from 1")
-    trace.add_argument("--steps", type=int, default=1, metavar="N",
-                       help="training steps (sequences) to trace (default 1)")
-    trace.add_argument("--truncation", type=int, metavar="K",
-                       help="truncated BPTT, k steps back (default: the file's)")
-    trace.add_argument("--full", action="store_true", help="full BPTT whatever the file says")
-    trace.add_argument("--learning-rate", metavar="ETA",
-                       help="a finite number > 0, e.g. 0.5 or 1/2 (default: the file's)")
-    _add_view_options(trace)
-    trace.set_defaults(run=run_trace)
-
-    train = subparsers.add_parser("rnn-train", help="train a recurrent network file (BPTT)")
-    train.add_argument("--quiet", action="store_true",
-                       help="no progress bar (it is drawn on stderr only when that is a terminal)")
-    train.add_argument("spec", metavar="SPEC",
-                       help="recurrent network file (docs/spec.md) or a bundled example "
-                            "name: rnn (also rnn-parity)")
-    train.add_argument("--epochs", type=int, default=100, metavar="N",
-                       help="passes over the sequences (default 100)")
-    train.add_argument("--learning-rate", metavar="ETA",
-                       help="a finite number > 0, e.g. 0.5 or 1/2 (default: the file's)")
-    train.add_argument("--batch-size", default="1", metavar="N",
-                       help="sequences per update: 1 (default), N, or 'full'")
-    train.add_argument("--truncation", type=int, metavar="K",
-                       help="truncated BPTT, k steps back (default: the file's)")
-    train.add_argument("--full", action="store_true", help="full BPTT whatever the file says")
-    train.add_argument("--seed", type=int, default=0, help="shuffling seed (default 0)")
-    train.add_argument("--no-shuffle", action="store_true")
-    train.add_argument("--stop-loss", type=float, metavar="E")
-    train.add_argument("--every", type=int, metavar="K",
-                       help="print the loss every K epochs, K >= 1 (default: a tenth of "
-                            "--epochs)")
-    train.add_argument("--digits", type=int, default=6, metavar="N",
-                       help="significant digits of the losses, 1 to 17 (default 6)")
-    train.add_argument("--save", metavar="FILE", help="save the trained network (atomically)")
-    train.set_defaults(run=run_train)
-
     flow = subparsers.add_parser(
-        "rnn-gradient-flow", help="vanishing and exploding gradients: |δ[t]| by t",
-        description="One recurrent neuron per activation (tanh, sigmoid, linear) on one "
-                    "sequence with a target at the last step; prints |δ[t]| for t = T..1.")
-    flow.add_argument("--length", type=int, default=20, metavar="T",
-                      help=f"sequence length, 1 to {MAX_FLOW_LENGTH} (default 20)")
-    flow.add_argument("--recurrent-weight", type=float, default=1.5, metavar="U")
-    flow.add_argument("--input-weight", type=float, default=1.0, metavar="W")
-    flow.add_argument("--bias", type=float, default=0.0, metavar="B")
-    flow.add_argument("--format", choices=list(FORMATS), default="plain")
-    flow.add_argument("--digits", type=int, default=4)
-    flow.add_argument("--plot", metavar="FILE", help="also save a plot (needs matplotlib)")
-    flow.set_defaults(run=run_gradient_flow)
+        "gradient-flow", help="vanishing and exploding gradients: |δ[t]| by t",
+        description="|δ[t]| of each recurrent layer for t = T down to 1, on one of the file's "
+                    "sequences with a target at the last step only (default: the bundled "
+                    "recurrent example).  With --recurrent-weight U (and no SPEC): one "
+                    "recurrent neuron per activation (tanh, sigmoid, linear) side by side.")
+    add_flow_arguments(flow)
+    flow.set_defaults(one_neuron_default=False)
+
+    alias = "an alias of 'neuronsim {0}', kept for earlier scripts: {0} takes every network file"
+    trace = subparsers.add_parser(
+        "rnn-trace", help=f"{alias.format('trace')}",
+        description=f"This command is {alias.format('trace')}, recurrent ones included.")
+    add_trace_arguments(trace)
+    train = subparsers.add_parser(
+        "rnn-train", help=f"{alias.format('train')}",
+        description=f"This command is {alias.format('train')}, recurrent ones included.")
+    add_train_arguments(train)
+    old_flow = subparsers.add_parser(
+        "rnn-gradient-flow", help="an alias of 'neuronsim gradient-flow' (without SPEC: the "
+                                  "one-neuron example, as before)",
+        description="This command is an alias of 'neuronsim gradient-flow', kept for earlier "
+                    "scripts; without SPEC it shows the one-neuron example (tanh, sigmoid and "
+                    "linear side by side), as it always did.")
+    add_flow_arguments(old_flow)
+    old_flow.set_defaults(one_neuron_default=True)

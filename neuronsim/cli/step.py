@@ -15,12 +15,15 @@ from ..classroom.stepper import Stepper, run, whole_walk
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.tables import SECTIONS, _Writer, notation_note
-from ..trace.walk import walk
+from ..trace.recurrent import RecurrentTracer, _TimeWriter, time_note
+from ..trace.walk import walk, walk_sequence
 from .core import (
     LAYER_HELP,
+    MAX_SEQUENCE_TRACE_CELLS,
     learning_rate,
     load,
     sample_list,
+    starting_at,
     trace_steps,
     view_options,
 )
@@ -29,7 +32,10 @@ from .explain import add_numbers_option, add_sample_options
 
 def add_walk_options(parser, filters=True):
     """Options of ``step`` and ``report``: the network file, the sample, the labels."""
-    parser.add_argument("spec", metavar="SPEC", help="network file (JSON, see docs/spec.md)")
+    parser.add_argument("spec", metavar="SPEC",
+                        help="network file (JSON, see docs/spec.md), any stack of layers, or a "
+                             "bundled example's name; a recurrent network is walked through "
+                             "its time steps")
     parser.add_argument("--sample", type=int, default=1, metavar="K",
                         help="which of the file's samples to use, counted from 1 (default 1)")
     add_sample_options(parser, default="the file's sample --sample K")
@@ -50,9 +56,36 @@ def add_walk_options(parser, filters=True):
     parser.set_defaults(format="plain", sections=list(SECTIONS), layer=None, neuron=None)
 
 
+def traced_sequence(net, args):
+    """One traced step of a network with a recurrent layer on the file's sequence
+    --sample K; (net, SequenceRecord, options)."""
+    for option, given in (("--input/--target", args.input is not None or args.target is not None),
+                          ("--bias-as-weight", args.bias_as_weight)):
+        if given:
+            raise NeuronsimError(f"{option}: not for a recurrent network ({args.spec} reads "
+                                 "sequences: the file's samples, --sample K picks one)")
+    if not net.samples:
+        raise NeuronsimError(f"{args.spec}: the file has no samples (sequences)")
+    chosen = starting_at([(s["input"], s["target"]) for s in net.samples], args.sample)[0]
+    options = view_options(args, net)
+    layers, neurons = options["layers"], options["neurons"]
+    shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
+                for j in range(layer.size) if neurons is None or j in neurons)
+    if len(chosen[0]) * shown > MAX_SEQUENCE_TRACE_CELLS:
+        raise NeuronsimError(
+            f"this walk has {len(chosen[0]) * shown:,} neuron-steps (time steps x neurons); at "
+            f"most {MAX_SEQUENCE_TRACE_CELLS:,} (--layer L or --neuron J walk fewer)")
+    rate = learning_rate(net, args, args.spec)
+    tracer = trace_steps(net, [chosen], 1, rate, RecurrentTracer())
+    return net, tracer.sequences[0], options
+
+
 def traced_step(args):
-    """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options)."""
-    net = load(args.spec, args.numbers)
+    """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options)
+    (a :class:`~neuronsim.trace.recurrent.SequenceRecord` for a recurrent network)."""
+    net = load(args.spec, args.numbers, recurrent=True)
+    if net.is_sequential:
+        return traced_sequence(net, args)
     samples = sample_list(net, args, args.spec)
     if args.input is not None:
         chosen = samples[0]
@@ -73,6 +106,13 @@ def network_title(net, spec):
 def build_walk(args, format="plain"):
     """(net, step, computations, notation note) for ``args``."""
     net, step, options = traced_step(args)
+    if net.is_sequential:
+        computations = walk_sequence(step, format=format, digits=options["digits"],
+                                     convention=options["convention"],
+                                     layers=options["layers"], neurons=options["neurons"])
+        w = _TimeWriter("plain", options["digits"], options["convention"], False)
+        note = notation_note(w) + "\n" + time_note(w, step.recurrent_layers)
+        return net, step, computations, note
     computations = walk(step, format=format, digits=options["digits"],
                         convention=options["convention"],
                         bias_as_weight=options["bias_as_weight"],

@@ -342,7 +342,6 @@ class Network:
             outputs = self.forward_pass(x, initial_state)
         finally:
             self.tracer = tracer
-        self._fresh_forward = False
         if self.is_sequential:
             return self._sequence_loss(target)
         target = self.vector(target, self.n_outputs, "target")
@@ -498,13 +497,16 @@ class Network:
 
     @classmethod
     def from_torch(cls, module, loss="half_sse", **options):
-        """A network from an ``nn.Sequential`` of Linear layers and activations
-        (see :mod:`neuronsim.crosscheck.torch_bridge`; needs the optional torch)."""
+        """A network from an ``nn.Sequential`` of Linear layers and activations, or
+        a ``StackModule`` with ``nn.RNN`` layers (see
+        :mod:`neuronsim.crosscheck.torch_bridge`; needs the optional torch)."""
         return service("network_from_torch")(module, loss, **options)
 
-    def to_torch(self):
-        """This network as a float64 ``nn.Sequential`` (weights copied)."""
-        return service("network_to_torch")(self)
+    def to_torch(self, **options):
+        """This network as a float64 ``nn.Sequential`` (weights copied), or a
+        ``StackModule`` of ``nn.RNN`` and Linear layers when it has a recurrent
+        layer (option ``batch_first``, default True)."""
+        return service("network_to_torch")(self, **options)
 
     def __repr__(self):
         """Sizes from the inputs on; a recurrent layer's size is written r4."""

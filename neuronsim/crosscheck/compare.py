@@ -31,13 +31,15 @@ An entry passes when |yours - ours| <= atol + tolerance · |ours|.  Layers are
 numbered as in the textbook (inputs = layer 1, so ``net.layers[0]`` is layer
 2); lists in the dicts and rows of X are 0-based.
 
-A :class:`~neuronsim.core.recurrent.RecurrentNetwork` is compared step by step
-(:func:`compare_recurrent`; section "recurrent networks" below and
-docs/recurrent.md, "Cross-checking your BPTT"): X (m, T, n_in), Y (m, T,
-n_out) with NaN rows for steps without a target or (m, n_out) for the last
-step; a function is called as ``f(W, U, b, dense, X, Y)`` and may also return
-``"dU"``; "numpy" is :func:`neuronsim.crosscheck.vectorized.rnn_bptt`, "torch" is
-``torch.nn.RNN`` + ``nn.Linear``.
+A network with a recurrent layer (any stack of dense and recurrent layers) is
+compared step by step (:func:`compare_recurrent`, :mod:`neuronsim.crosscheck.compare_rnn`;
+docs/checking.md, "Stacks"): X (m, T, n_in), Y (m, T, n_out) with NaN rows for
+steps without a target or (m, n_out) for the last step; rows per time step,
+per layer, and dU, dE/da[0] for recurrent layers; "numpy" is
+:func:`neuronsim.crosscheck.vectorized_stack.stack_bptt`, "torch" one
+``torch.nn.RNN`` per recurrent layer and ``nn.Linear`` + activation per dense
+layer; a function is called as ``f(layers, X, Y)`` (or ``f(W, U, b, dense,
+X, Y)`` for one recurrent first layer followed by dense layers).
 """
 
 import os

@@ -1,12 +1,60 @@
-"""Cross-checking backpropagation through time: :func:`neuronsim.crosscheck.compare.compare`
-for a :class:`~neuronsim.core.recurrent.RecurrentNetwork`.
+"""Cross-checking a network that reads sequences: :func:`neuronsim.crosscheck.compare.compare`
+for any stack of dense and recurrent layers (a recurrent layer anywhere, several of
+them, a learned initial state, many-to-one, truncated BPTT).
 
 The feed-forward machinery (rows, report, result files) lives in
-:mod:`neuronsim.crosscheck.compare`; this module adds the recurrent batch, the
-candidates (numpy BPTT, torch.nn.RNN, user code, .npz), the per-step rows
-and the BPTT diagnosis.
+:mod:`neuronsim.crosscheck.results`; this module adds the batch of sequences,
+the per-neuron reference, the candidates, the per-step rows and the BPTT
+diagnosis.
+
+Arrays
+------
+X (m, T, n_in): m sequences of T steps.  Y (m, T, n_out): a target per step (a
+row of NaNs = no target at that step), or Y (m, n_out): the target of the last
+step only (many-to-one).  Per layer l (0-based, ``net.layers[l]``, textbook
+layer l + 2): ``activations[l]`` and ``deltas[l]`` of shape (m, T, n_l), deltas
+being dE/dz of each sequence's own loss (before the batch reduction, summed over
+every E_t that reaches the step); ``dW[l]``, ``db[l]``, and for a recurrent
+layer ``dU[l]`` and, when its initial state is learned, ``da0[l]`` = dE/da[0]:
+the reduced batch gradient, as ``net.gradient_arrays()``.  ``dU`` and ``da0``
+are lists with None at the layers that have no such parameter; a network with
+one recurrent layer (one learned initial state) may give that array alone.
+
+Computation order (the rows): a of every layer at t = 1 (bottom up), then at
+t = 2, ...; E; then δ backward from t = T (top layer down), then t = T-1, ...;
+then the gradients from the output layer down: dW, dU, db, da0 of each layer.
+
+Candidates
+----------
+``"numpy"``
+    :func:`neuronsim.crosscheck.vectorized_stack.stack_bptt`, the numpy
+    reference for every stack (one forward/backward pair per layer kind);
+``"torch"``
+    the stack built in float64 torch: one ``nn.RNN`` per recurrent layer
+    (tanh or relu; b_ih = b, b_hh = 0), ``nn.Linear`` + activation module per
+    dense layer, autograd; truncated BPTT built from its definition;
+a function
+    ``f(layers, X, Y)``: ``layers`` is a list of dicts, bottom first, the ones
+    :func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt` takes::
+
+        {"kind": "dense", "W": (n, n_prev), "b": (n,), "activation": name}
+        {"kind": "recurrent", "W": (n, n_prev), "U": (n, n), "b": (n,),
+         "h0": (n,) a[0] (zeros when fixed at zero), "learn_h0": bool, "activation": name}
+
+    (an activation with a parameter is ``{"name": "leaky_relu", "slope": s}``),
+    X and Y as given (copies).  A network whose first layer is recurrent and
+    whose other layers are dense may also be checked by a function written
+    for the older convention ``f(W, U, b, dense, X, Y)`` (dense = [(W_l, b_l),
+    ...]): it is called that way when it takes six positional arguments and
+    not three.  The function returns a dict with any of the keys of
+    :data:`~neuronsim.crosscheck.results.RECURRENT_QUANTITIES`;
+a path to an ``.npz`` file
+    the same saved with :func:`~neuronsim.crosscheck.results.save_results`
+    (``activations_0``, ..., ``dU_1``, ``da0_1``, ``loss``; a lone ``dU`` is
+    the one recurrent layer's).
 """
 
+import inspect
 import os
 
 import numpy as np
@@ -14,9 +62,10 @@ import numpy as np
 from ..core.errors import ShapeError
 from ..core.labels import (
     bias_label,
+    initial_state_label,
     neuron_label,
     partial_label,
-    symbol,
+    recurrent_weight_label,
     weight_label,
     weight_superscript,
 )
@@ -34,21 +83,10 @@ from .results import (
     entry_errors,
     load_results,
     same_entries,
+    spread_per_layer,
 )
 from .usercode import call_user_function, shape_hint
-
-# Recurrent networks
-# A RecurrentNetwork (neuronsim.core.recurrent) is checked step by step.  Arrays:
-#   X (m, T, n_in): m sequences of T steps;
-#   Y (m, T, n_out): a target per step (a row of NaNs = no target at that step),
-#     or Y (m, n_out): the target of the last step only (many-to-one);
-#   activations[l], deltas[l]: (m, T, n_l), layer l = 0 the recurrent layer;
-#     deltas are dE/dz of each sequence's own loss (before the batch reduction);
-#   dW[l], db[l], dU: the reduced batch gradient, as net.gradient_arrays().
-# Computation order: a of every layer at t = 1, then at t = 2, ...; E; then
-# backward from t = T: δ of the dense layers (output first) and of the
-# recurrent layer at T, then at T-1, ...; then the gradients (sums over t) from
-# the output layer back, the recurrent layer's dW, dU, db last.
+from .vectorized_stack import activate, stack_bptt
 
 
 def is_recurrent(net):
@@ -56,15 +94,35 @@ def is_recurrent(net):
     return getattr(net, "is_sequential", False)
 
 
-def check_comparable(net):
-    """This comparison lays out one recurrent first layer and dense layers after
-    it; other stacks are refused in one line rather than compared wrongly."""
+def activation_spec(activation):
+    """"tanh", or {"name": "leaky_relu", "slope": s} for an activation with parameters."""
+    params = {k: float(v) for k, v in getattr(activation, "params", {}).items()}
+    return dict(params, name=activation.name) if params else activation.name
+
+
+def stack_layers(net):
+    """The layers of ``net`` as the dicts of
+    :func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt` (float64 copies)."""
+    layers = []
+    for layer, arrays in zip(net.layers, net.to_arrays()):
+        entry = {"kind": layer.kind, "W": arrays[0], "b": arrays[-1],
+                 "activation": activation_spec(layer.activation)}
+        if layer.kind == "recurrent":
+            W, U, b = arrays[:3]
+            state = layer.initial_state
+            entry.update(W=W, U=U, b=b, learn_h0=bool(layer.learn_initial_state),
+                         h0=np.zeros(len(b)) if state is None
+                         else np.array([float(v) for v in state]))
+        layers.append(entry)
+    return layers
+
+
+def recurrent_indices(net):
+    """The 0-based indices of the recurrent layers, and of those with a learned a[0]."""
     kinds = [layer.kind for layer in net.layers]
-    if kinds[0] != "recurrent" or "recurrent" in kinds[1:] or net.layers[0].learn_initial_state:
-        raise ShapeError(
-            "crosscheck compares a recurrent first layer (with a fixed initial state) "
-            f"followed by dense layers; this network's layers are {', '.join(kinds)} "
-            "(use gradcheck, or neuronsim.crosscheck.vectorized_stack, for other stacks)")
+    recurrent = [l for l, kind in enumerate(kinds) if kind == "recurrent"]
+    learned = [l for l in recurrent if net.layers[l].learn_initial_state]
+    return recurrent, learned
 
 
 def sequence_batch(net, X, Y):
@@ -157,11 +215,13 @@ def _target_lists(Y, mask):
 class RecurrentBatch:
     """The per-neuron reference for a batch of sequences, arrays (m, T, n_l).
 
-    ``activations``, ``deltas`` per layer (recurrent first); for the
-    recurrent layer also ``output_paths`` (e[t] = ∂E_t/∂a[t]), ``output_grads``
-    (dE/da[t] = e[t] + r[t]) and ``derivatives`` (g'(z[t])); ``states``
-    (m, T+1, n: a[0..T]); ``step_losses`` (m, T, 0 where no target, times
-    1/n_T for step_loss "mean"); ``dW``, ``db`` per layer, ``dU``; ``loss``.
+    Per layer l: ``activations[l]``, ``deltas[l]``; for a recurrent layer also
+    ``output_paths[l]`` (e[t] = ∂E/∂a[t] from the layer above or the loss),
+    ``output_grads[l]`` (dE/da[t] = e[t] + r[t]), ``derivatives[l]`` (g'(z[t]))
+    and ``states[l]`` (m, T+1, n: a[0..T]), None for a dense layer;
+    ``step_losses`` (m, T, 0 where no target, times 1/n_T for step_loss
+    "mean"); ``dW``, ``db``, ``dU``, ``da0`` per layer (None where a layer has
+    no such parameter); ``loss``; ``inputs`` and ``mask``.
     """
 
     def __init__(self, **fields):
@@ -169,208 +229,159 @@ class RecurrentBatch:
 
 
 def per_neuron_sequences(net, X, Y, mask):
-    """Run every sequence through a copy of the recurrent ``net`` (BPTT with its
-    own truncation); ``net`` itself is not touched."""
-    check_comparable(net)
+    """Run every sequence through a copy of ``net`` (BPTT with its own
+    truncation); ``net`` itself is not touched."""
     copy = copy_network(net)
-    per_step = {"output_paths": "output_path", "output_grads": "output_grad",
-                "derivatives": "derivative", "deltas": "delta"}
-    fields = {name: [] for name in ["states", "step_losses", *per_step]}
-    dense = range(1, len(copy.layers))
-    dense_a = [[] for _ in dense]
-    dense_delta = [[] for _ in dense]
-    sequence_losses = []
+    L = len(copy.layers)
+    recurrent, learned = recurrent_indices(copy)
+    per_step = {"activations": "output", "deltas": "delta", "output_paths": "output_path",
+                "output_grads": "output_grad", "derivatives": "derivative"}
+    fields = {name: [[] for _ in range(L)] for name in per_step}
+    states = [[] for _ in range(L)]
+    step_losses, sequence_losses = [], []
+
+    def value(record, attribute):
+        number = getattr(record, attribute, None)
+        return 0.0 if number is None else number
+
     for x, targets in zip(X, _target_lists(Y, mask)):
         copy.forward_pass(x.tolist())
         sequence_losses.append(copy.back_prop(targets))
-        fields["states"].append(copy.states_of(0))
-        for name, attribute in per_step.items():
-            fields[name].append([[getattr(r, attribute) for r in step[0]]
-                                 for step in copy.history])
+        for l in range(L):
+            for name, attribute in per_step.items():
+                if name in ("activations", "deltas") or l in recurrent:
+                    fields[name][l].append([[value(r, attribute) for r in step[l]]
+                                            for step in copy.history])
+            if l in recurrent:
+                states[l].append(copy.states_of(l))
         scale = 1.0 / sum(v is not None for v in copy.step_losses) \
             if copy.step_loss == "mean" else 1.0
-        fields["step_losses"].append([0.0 if v is None else v * scale for v in copy.step_losses])
-        for i, l in enumerate(dense):
-            dense_a[i].append([[s.output for s in step[l]] for step in copy.history])
-            dense_delta[i].append([[0.0 if s.delta is None else s.delta for s in step[l]]
-                                   for step in copy.history])
-    arrays = {name: np.array(rows, dtype=float) for name, rows in fields.items()}
+        step_losses.append([0.0 if v is None else v * scale for v in copy.step_losses])
+    arrays = {name: [np.array(rows, dtype=float) if rows else None for rows in per_layer]
+              for name, per_layer in fields.items()}
     grads = copy.gradient_arrays()
     n = len(X) if copy.reduction == "mean" else 1
     return RecurrentBatch(
-        inputs=X, mask=mask,
-        activations=[arrays["states"][:, 1:]] + [np.array(a, dtype=float) for a in dense_a],
-        deltas=[arrays["deltas"]] + [np.array(d, dtype=float) for d in dense_delta],
-        states=arrays["states"], output_paths=arrays["output_paths"],
-        output_grads=arrays["output_grads"], derivatives=arrays["derivatives"],
-        step_losses=arrays["step_losses"],
-        dW=[grads[0][0]] + [g for g, _ in grads[1:]], dU=grads[0][1],
-        db=[grads[0][2]] + [g for _, g in grads[1:]],
+        inputs=X, mask=mask, kinds=[layer.kind for layer in copy.layers],
+        activations=arrays["activations"], deltas=arrays["deltas"],
+        output_paths=arrays["output_paths"], output_grads=arrays["output_grads"],
+        derivatives=arrays["derivatives"],
+        states=[np.array(s, dtype=float) if s else None for s in states],
+        step_losses=np.array(step_losses, dtype=float),
+        dW=[g[0] for g in grads], db=[g[2] if l in recurrent else g[1]
+                                      for l, g in enumerate(grads)],
+        dU=[g[1] if l in recurrent else None for l, g in enumerate(grads)],
+        da0=[g[3] if l in learned else None for l, g in enumerate(grads)],
         loss=float(sum(sequence_losses) / n))
 
 
 # ---------------------------------------------------------------- the other side
-def recurrent_candidate(net, X, Y, targets, mask, against):
-    """The results dict of ``against`` for a recurrent network.
+def stack_results(net, X, targets, mask, truncation="default"):
+    """The cross-check dict of the numpy stack reference
+    (:func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt`) for ``net``;
+    ``truncation`` "default" is the network's own."""
+    k = net.truncation if truncation == "default" else truncation
+    with np.errstate(all="ignore"):     # a NaN is reported in the table, not warned
+        result = stack_bptt(stack_layers(net), X, targets, mask, net.loss.name,
+                            step_loss=net.step_loss, reduction=net.reduction, truncation=k)
+    return results_of_stack(net, result)
 
-    A function is called as ``f(W, U, b, dense, X, Y)``: W (n, n_in) the
-    recurrent layer's input weights (``torch.nn.RNN.weight_ih_l0``), U (n, n)
-    its recurrent weights (row j = the weights into neuron j from each neuron
-    of the layer at t-1, ``weight_hh_l0``), b (n,) its bias (torch's
-    ``bias_ih_l0 + bias_hh_l0``), ``dense`` = [(W_l, b_l), ...] the dense
-    layers, X (m, T, n_in) and Y as given (copies).
-    """
+
+def results_of_stack(net, result):
+    """A :class:`~neuronsim.crosscheck.vectorized_stack.StackResult` as the cross-check dict."""
+    recurrent, learned = recurrent_indices(net)
+    grads = result.grads
+    return {"activations": list(result.activations), "deltas": list(result.deltas),
+            "dW": [g[0] for g in grads],
+            "dU": [g[1] if l in recurrent else None for l, g in enumerate(grads)],
+            "db": [g[2] if l in recurrent else g[1] for l, g in enumerate(grads)],
+            "da0": [g[3] if l in learned else None for l, g in enumerate(grads)],
+            "loss": result.loss}
+
+
+def takes(function, count):
+    """True if ``function`` can be called with ``count`` positional arguments
+    (None when its signature cannot be read)."""
+    try:
+        inspect.signature(function).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:
+        return None
+    return True
+
+
+def older_convention(net, function):
+    """True when ``function`` is to be called as f(W, U, b, dense, X, Y): the
+    network is one recurrent first layer with dense layers after it, and the
+    function takes six positional arguments and not three."""
+    kinds = [layer.kind for layer in net.layers]
+    if kinds[0] != "recurrent" or "recurrent" in kinds[1:]:
+        return False
+    six, three = takes(function, 6), takes(function, 3)
+    if six is None:
+        return True
+    return six and not three
+
+
+def call_function(net, X, Y, function):
+    """The results dict of a user function (either calling convention, see
+    the module docstring), checked."""
     n_layers = len(net.layers)
-    if isinstance(against, str) and against == "numpy":
-        from .vectorized import recurrent_network_gradients
-
-        return recurrent_network_gradients(net, X, targets, mask).as_dict()
-    if isinstance(against, str) and against == "torch":
-        return torch_recurrent_results(net, X, targets, mask)
-    if callable(against):
-        (W, U, b), dense = net.to_arrays()[0], net.to_arrays()[1:]
+    if older_convention(net, function):
+        arrays = net.to_arrays()
+        (W, U, b), dense = arrays[0][:3], arrays[1:]
         hint = shape_hint([("X", X.shape), ("W", W.shape), ("U", U.shape)]
                           + [(f"dense[{l}][0]", Wl.shape) for l, (Wl, _) in enumerate(dense)])
-        results = call_user_function(
-            against, (W, U, b, [(Wl.copy(), bl.copy()) for Wl, bl in dense], X.copy(),
-                      Y.copy()), hint)
-        return check_results(results, n_layers, _name_of(against), RECURRENT_QUANTITIES)
+        args = (W, U, b, [(Wl.copy(), bl.copy()) for Wl, bl in dense], X.copy(), Y.copy())
+    else:
+        layers = stack_layers(net)
+        shapes = [("X", X.shape)]
+        for l, layer in enumerate(layers):
+            shapes += [(f"layers[{l}]['{key}']", layer[key].shape)
+                       for key in ("W", "U") if key in layer]
+        hint = shape_hint(shapes)
+        args = (layers, X.copy(), Y.copy())
+    results = call_user_function(function, args, hint)
+    where = _name_of(function)
+    if isinstance(results, dict):
+        results = spread(net, results, where)
+    return check_results(results, n_layers, where, RECURRENT_QUANTITIES)
+
+
+def spread(net, results, where):
+    """``dU`` and ``da0`` as lists with one entry per layer (see the module docstring)."""
+    recurrent, learned = recurrent_indices(net)
+    results = dict(results)
+    for key, layers in (("dU", recurrent), ("da0", learned)):
+        if results.get(key) is not None:
+            results[key] = spread_per_layer(results[key], len(net.layers), layers,
+                                            f"{where}[{key!r}]")
+    return results
+
+
+def recurrent_candidate(net, X, Y, targets, mask, against):
+    """The results dict of ``against`` for a network that reads sequences."""
+    n_layers = len(net.layers)
+    if isinstance(against, str) and against == "numpy":
+        return stack_results(net, X, targets, mask)
+    if isinstance(against, str) and against == "torch":
+        from .torch_bridge import torch_stack_results
+
+        return torch_stack_results(net, X, targets, mask)
+    if callable(against):
+        return call_function(net, X, Y, against)
     if isinstance(against, (str, os.PathLike)):
-        return load_results(against, n_layers, recurrent=True)
+        recurrent, learned = recurrent_indices(net)
+        return load_results(against, n_layers, recurrent=True,
+                            layers_with={"dU": recurrent, "da0": learned})
     raise ValueError(f"against: expected 'numpy', 'torch', a function or an .npz path, "
                      f"got {against!r}")
 
 
-def torch_recurrent_results(net, X, targets, mask):
-    """The recurrent cross-check quantities computed by ``torch.nn.RNN`` + ``nn.Linear``.
-
-    float64; the RNN gets b_ih = b, b_hh = 0.  The RNN is run one step at a
-    time (``rnn(X[:, t:t+1], h)``) so that autograd's dE/da[t] of every
-    state is kept; δ[t] = dE/da[t] · g'(z[t]).  Truncated BPTT with k steps is
-    built from its definition: E_t is computed from the state a[t-k], detached.
-    """
-    from .torch_bridge import _activation_module, _sample_losses, _torch
-    from .vectorized import is_paired
-
-    torch = _torch()
-    name = net.layers[0].activation.name
-    if name not in ("tanh", "relu"):
-        raise ValueError(f"torch.nn.RNN has tanh and relu recurrent layers only; this "
-                         f"network's recurrent layer is {name}")
-    f64 = torch.float64
-    arrays = net.to_arrays()
-    (W, U, b), dense = arrays[0], arrays[1:]
-    m, steps, n_in = X.shape
-    rnn = torch.nn.RNN(n_in, len(b), nonlinearity=name, batch_first=True, dtype=f64)
-    linears = []
-    with torch.no_grad():
-        for parameter, value in ((rnn.weight_ih_l0, W), (rnn.weight_hh_l0, U),
-                                 (rnn.bias_ih_l0, b), (rnn.bias_hh_l0, np.zeros_like(b))):
-            parameter.copy_(torch.tensor(value, dtype=f64))
-        for (Wl, bl), layer in zip(dense, net.layers[1:]):
-            linear = torch.nn.Linear(Wl.shape[1], Wl.shape[0], dtype=f64)
-            linear.weight.copy_(torch.tensor(Wl, dtype=f64))
-            linear.bias.copy_(torch.tensor(bl, dtype=f64))
-            linears.append((linear, _activation_module(torch.nn, layer.activation)))
-    inputs = torch.tensor(X, dtype=f64)
-    goal = torch.tensor(targets, dtype=f64)
-    weight = mask.astype(float)
-    if net.step_loss == "mean":
-        weight = weight / mask.sum(axis=1, keepdims=True)
-    weight = torch.tensor(weight, dtype=f64)
-    initial = net.layers[0].initial_state
-    h0 = torch.zeros(m, len(b), dtype=f64) if initial is None else \
-        torch.tensor([float(v) for v in initial], dtype=f64).expand(m, len(b))
-    paired = bool(dense) and is_paired(net.loss.name, net.layers[-1].activation.name)
-
-    def run(start, stop, h, keep):
-        states = []
-        for s in range(start, stop):
-            out, _ = rnn(inputs[:, s:s + 1], h.unsqueeze(0).contiguous())
-            h = out[:, 0]
-            if keep:
-                h.retain_grad()
-            states.append(h)
-        return states
-
-    def head(h, keep):
-        zs, activations, a = [], [], h
-        for linear, module in linears:
-            z = linear(a)
-            if keep:
-                z.retain_grad()
-            a = z if module is None else module(z)
-            zs.append(z)
-            activations.append(a)
-        return zs, activations
-
-    def step_loss(zs, activations, h, s):
-        z, a = (zs[-1], activations[-1]) if linears else (h, h)
-        return (_sample_losses(torch, net.loss.name, paired, z, a, goal[:, s])
-                * weight[:, s]).sum()
-
-    k = net.truncation
-    runs, heads, total = [], {}, 0
-    if k is None or k >= steps:
-        states = run(0, steps, h0, True)
-        runs.append((0, states))
-        for s, h in enumerate(states):
-            heads[s] = head(h, True)
-            if mask[:, s].any():
-                total = total + step_loss(*heads[s], h, s)
-    else:
-        with torch.no_grad():
-            states = run(0, steps, h0, False)
-        for s in range(steps):
-            if not mask[:, s].any():
-                continue
-            start = max(0, s - k + 1)
-            again = run(start, s + 1, h0 if start == 0 else states[start - 1].detach(), True)
-            runs.append((start, again))
-            heads[s] = head(again[-1], True)
-            total = total + step_loss(*heads[s], again[-1], s)
-    total.backward()
-    with torch.no_grad():
-        a_values = torch.stack([h.detach() for h in states], dim=1).numpy()
-        dense_a = [torch.stack([head(h, False)[1][l] for h in states], dim=1).numpy()
-                   for l in range(len(linears))]
-    prime = 1.0 - a_values ** 2 if name == "tanh" else (a_values > 0).astype(float)
-    dE_da = np.zeros_like(a_values)
-    for start, again in runs:
-        for offset, h in enumerate(again):
-            if h.grad is not None:
-                dE_da[:, start + offset] += h.grad.numpy()
-    dense_deltas = [np.zeros_like(A) for A in dense_a]
-    for s, (zs, _) in heads.items():
-        for l, z in enumerate(zs):
-            if z.grad is not None:
-                dense_deltas[l][:, s] = z.grad.numpy()
-    n = m if net.reduction == "mean" else 1
-
-    def grad(parameter):
-        return np.zeros(tuple(parameter.shape)) if parameter.grad is None else \
-            parameter.grad.numpy() / n
-
-    return {"activations": [a_values] + dense_a,
-            "deltas": [dE_da * prime] + dense_deltas,
-            "dW": [grad(rnn.weight_ih_l0)] + [grad(linear.weight) for linear, _ in linears],
-            "dU": grad(rnn.weight_hh_l0),
-            "db": [grad(rnn.bias_ih_l0)] + [grad(linear.bias) for linear, _ in linears],
-            "loss": float(total.detach()) / n}
-
-
 # ---------------------------------------------------------------- rows
-def _u_label(j, i, convention):
-    """u_ji^(2): into recurrent neuron j from neuron i of the layer at t-1.
-
-    The superscript is 2 in both conventions: u feeds layer 2 (nielsen) and
-    comes from layer 2 at t-1 (ng, superscript = the layer a weight comes from).
-    """
-    return "u" + symbol("w", (j + 1, i + 1), 2)[1:]
-
-
 def build_recurrent_rows(reference, candidate, tolerance, atol, convention="nielsen"):
-    """The rows of a recurrent network in computation order (see above)."""
+    """The rows of a network that reads sequences, in computation order (see above)."""
     n_layers = len(reference.activations)
     steps = reference.mask.shape[1]
     rows = []
@@ -401,15 +412,19 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
         kind = "a" if quantity == "activations" else "delta"
         label = (lambda i, l=l, s=s:
                  f"{neuron_label(kind, l, i[1])}[{s + 1}] of X[{i[0]}]")
+        first = s == (0 if quantity == "activations" else steps - 1)
         if array is not None and array.shape != ref.shape:
-            first = s == (0 if quantity == "activations" else steps - 1)
             add(quantity, l, None if first else s, name if not first else
                 symbol_name + _superscript(l + 2), ref if first else ref[:, s],
                 array if first else None, label)
             return
         add(quantity, l, s, name, ref[:, s], None if array is None else array[:, s], label)
-        if s == (0 if quantity == "activations" else steps - 1):
+        if first:
             rows[-1].layout_note = layouts.get((quantity, l))
+
+    def per_layer(key, l):
+        given = candidate.get(key)
+        return None if given is None else given[l]
 
     for s in range(steps):
         for l in range(n_layers):
@@ -420,24 +435,27 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
             step_row("deltas", l, s, "δ")
     for l in range(n_layers - 1, -1, -1):
         sup = _superscript(weight_superscript(l, convention))
-        given = candidate.get("dW")
-        add("dW", l, None, "dE/dW" + sup, reference.dW[l], None if given is None else given[l],
+        own = _superscript(l + 2)
+        add("dW", l, None, "dE/dW" + sup, reference.dW[l], per_layer("dW", l),
             lambda i, l=l: partial_label(weight_label(l, i[0], i[1], convention)))
-        if l == 0:
-            add("dU", 0, None, "dE/dU" + _superscript(2), reference.dU, candidate.get("dU"),
-                lambda i: partial_label(_u_label(i[0], i[1], convention)))
-        given = candidate.get("db")
-        add("db", l, None, "dE/db" + sup, reference.db[l], None if given is None else given[l],
+        if reference.dU[l] is not None:
+            add("dU", l, None, "dE/dU" + own, reference.dU[l], per_layer("dU", l),
+                lambda i, l=l: partial_label(recurrent_weight_label(l, i[0], i[1])))
+        add("db", l, None, "dE/db" + sup, reference.db[l], per_layer("db", l),
             lambda i, l=l: partial_label(bias_label(l, i[0], convention)))
+        if reference.da0[l] is not None:
+            add("da0", l, None, "dE/da" + own + "[0]", reference.da0[l], per_layer("da0", l),
+                lambda i, l=l: partial_label(initial_state_label(l, i[0])))
     return rows
 
 
 # ---------------------------------------------------------------- diagnosis
-def diagnose_recurrent(net, reference, X, targets, mask, row, rows=()):
-    """Findings that explain the failing ``row`` of a recurrent cross-check, and
+def diagnose_recurrent(net, reference, X, targets, mask, row, rows=(), cache=None):
+    """Findings that explain the failing ``row`` of a cross-check over time, and
     the text: a NaN or infinity, a difference at rounding level, the loss alone
     (when every other row of ``rows`` agrees), or a BPTT mistake
-    (:func:`_bptt_findings`)."""
+    (:func:`_bptt_findings`).  ``cache`` keeps the numpy results of other
+    truncations between rows."""
     from .diagnosis import (
         loss_only_finding,
         nonfinite_finding,
@@ -451,7 +469,8 @@ def diagnose_recurrent(net, reference, X, targets, mask, row, rows=()):
     finding = rounding_finding(row)
     if finding is not None:
         return [finding], finding.message
-    found, text = _bptt_findings(net, reference, X, targets, mask, row)
+    found, text = _bptt_findings(net, reference, X, targets, mask, row,
+                                 {} if cache is None else cache)
     zeros = None if found else zeros_finding(row)      # a BPTT mistake may give zeros too
     if zeros is not None:
         return [zeros], zeros.message
@@ -461,9 +480,9 @@ def diagnose_recurrent(net, reference, X, targets, mask, row, rows=()):
     return [alone] + found, " ".join(f.message for f in [alone] + found)
 
 
-def _bptt_findings(net, reference, X, targets, mask, row):
-    """Findings that explain the first failing ``row`` of a recurrent
-    cross-check, and the text for the report.
+def _bptt_findings(net, reference, X, targets, mask, row, cache):
+    """Findings that explain the first failing ``row`` of a cross-check over
+    time, and the text for the report.
 
     Rebuilds the row's quantity the way each BPTT mistake would (from the
     reference values before it, which agree) and names those that reproduce
@@ -474,11 +493,6 @@ def _bptt_findings(net, reference, X, targets, mask, row):
     factors (m, T, 2, -1).
     """
     from .diagnosis import Finding
-    from .vectorized_rnn import (
-        _activation_spec,
-        apply_activation,
-        recurrent_network_gradients,
-    )
 
     R, C = row.reference, row.candidate
     if row.shape_note:
@@ -501,19 +515,26 @@ def _bptt_findings(net, reference, X, targets, mask, row):
 
     m, steps = mask.shape
     n = m if net.reduction == "mean" else 1
-    arrays = net.to_arrays()
-    (W, U, b), dense = arrays[0], arrays[1:]
-    specs = [_activation_spec(layer.activation) for layer in net.layers]
-    states, D = reference.states, reference.deltas[0]
-    truncation = net.truncation if net.truncation is None or net.truncation < steps else None
+    layers = stack_layers(net)
+    learned = any(layer.get("learn_h0") for layer in layers)
+    # k >= T is full BPTT for the weights; a learned a[0] needs k >= T + 1 (vectorized_stack)
+    truncation = net.truncation
+    if truncation is not None and (truncation > steps or truncation == steps and not learned):
+        truncation = None
     method = "full BPTT" if truncation is None else f"BPTT truncated at k = {truncation}"
+    has_recurrent = any(layer["kind"] == "recurrent" for layer in layers)
     variants = []          # (code, message, array), most specific first
 
     def truncations():
-        for k in [None] + list(range(1, min(steps, 30))):
+        """Every other truncation k (None: full BPTT), with its numpy results."""
+        if not has_recurrent:
+            return
+        others = [None] + list(range(1, min(steps, 30))) + ([steps] if learned else [])
+        for k in others:
             if k == truncation:
                 continue
-            other = recurrent_network_gradients(net, X, targets, mask, truncation=k)
+            if k not in cache:
+                cache[k] = stack_results(net, X, targets, mask, truncation=k)
             if k is None:
                 text = f"full BPTT, but the network uses {method}"
             else:
@@ -522,32 +543,34 @@ def _bptt_findings(net, reference, X, targets, mask, row):
                         f"uses {method}")
                 if k == 1:
                     text += "; with k = 1 δ[t] has no recurrent path from t+1 at all"
-            yield k, other, text
+            yield k, cache[k], text
 
     q, l, s = row.quantity, row.layer, row.step
     t = None if s is None else s + 1
-    if q == "activations" and l == 0:
-        x, a_prev = X[:, s], states[:, s]
-        g = specs[0]
+    layer = None if l is None else layers[l]
+    inputs = None if l is None else (X if l == 0 else reference.activations[l - 1])
+    sup = "" if l is None else _superscript(l + 2)
+    if q == "activations" and layer["kind"] == "recurrent":
+        x, a_prev = inputs[:, s], reference.states[l][:, s]
+        g, W, U, b = layer["activation"], layer["W"], layer["U"], layer["b"]
         variants += [
-            ("recurrent_term_missing", f"a⁽²⁾[{t}] is computed without the recurrent term: "
+            ("recurrent_term_missing", f"a{sup}[{t}] is computed without the recurrent term: "
              "z[t] = W x[t] + b, the U a[t-1] part is missing",
-             apply_activation(g, x @ W.T + b)),
-            ("recurrent_transposed", f"z⁽²⁾[{t}] uses U the wrong way round: a[t-1] U (Uᵀ "
+             activate(g, x @ W.T + b)),
+            ("recurrent_transposed", f"z{sup}[{t}] uses U the wrong way round: a[t-1] U (Uᵀ "
              "a[t-1]) instead of a[t-1] Uᵀ (row j of U = the weights into neuron j)",
-             apply_activation(g, x @ W.T + a_prev @ U + b)),
-            ("bias_missing", f"a⁽²⁾[{t}] is computed without the bias b",
-             apply_activation(g, x @ W.T + a_prev @ U.T)),
-            ("activation_missing", f"a⁽²⁾[{t}] = z[t]: the activation g is not applied",
+             activate(g, x @ W.T + a_prev @ U + b)),
+            ("bias_missing", f"a{sup}[{t}] is computed without the bias b",
+             activate(g, x @ W.T + a_prev @ U.T)),
+            ("activation_missing", f"a{sup}[{t}] = z[t]: the activation g is not applied",
              x @ W.T + a_prev @ U.T + b)]
     elif q == "activations":
-        a_prev = reference.activations[l - 1][:, s]
-        Wl, bl = dense[l - 1]
+        a_prev, W, b = inputs[:, s], layer["W"], layer["b"]
         variants += [
             ("bias_missing", f"{row.name} is computed without the bias",
-             apply_activation(specs[l], a_prev @ Wl.T)),
+             activate(layer["activation"], a_prev @ W.T)),
             ("activation_missing", f"{row.name} = z: the activation is not applied",
-             a_prev @ Wl.T + bl)]
+             a_prev @ W.T + b)]
     elif q == "loss":
         SL = reference.step_losses
         if mask[:, :-1].any():
@@ -562,33 +585,32 @@ def _bptt_findings(net, reference, X, targets, mask, row):
             variants.append(("step_sum", "E is the sum over the steps, but the network takes "
                              "their mean (step_loss \"mean\")",
                              (SL * per_sequence[:, None]).sum() / n))
-    elif q == "deltas" and l == 0:
-        e, g_prime = reference.output_paths[:, s], reference.derivatives[:, s]
-        if s < steps - 1:
-            variants.append(("recurrent_path_missing", f"δ⁽²⁾[{t}] has only the output path "
-                             f"e[{t}] ⊙ g'(z[{t}]): the recurrent path from t+1, "
-                             f"r_j[{t}] = Σ_i u_ij δ_i[{t + 1}] (δ[t+1] U in rows), is missing",
-                             e * g_prime))
-        variants.append(("derivative_missing", f"δ⁽²⁾[{t}] = dE/da[{t}] without ⊙ g'(z[{t}])",
-                         reference.output_grads[:, s]))
-        if truncation is None and s < steps - 1:
-            variants.append(("recurrent_path_transposed", "the recurrent path uses U the wrong "
-                             f"way round: δ[{t + 1}] Uᵀ instead of δ[{t + 1}] U "
-                             "(r_j = Σ_i u_ij δ_i, a column of U)",
-                             (e + D[:, s + 1] @ U.T) * g_prime))
+    elif q == "deltas":
+        if layer["kind"] == "recurrent":
+            e, g_prime = reference.output_paths[l][:, s], reference.derivatives[l][:, s]
+            D, U = reference.deltas[l], layer["U"]
+            if s < steps - 1:
+                variants.append(("recurrent_path_missing", f"δ{sup}[{t}] has only the output "
+                                 f"path e[{t}] ⊙ g'(z[{t}]): the recurrent path from t+1, "
+                                 f"r_j[{t}] = Σ_i u_ij δ_i[{t + 1}] (δ[t+1] U in rows), is "
+                                 "missing", e * g_prime))
+            variants.append(("derivative_missing", f"δ{sup}[{t}] = dE/da[{t}] without "
+                             f"⊙ g'(z[{t}])", reference.output_grads[l][:, s]))
+            if truncation is None and s < steps - 1:
+                variants.append(("recurrent_path_transposed", "the recurrent path uses U the "
+                                 f"wrong way round: δ[{t + 1}] Uᵀ instead of δ[{t + 1}] U "
+                                 "(r_j = Σ_i u_ij δ_i, a column of U)",
+                                 (e + D[:, s + 1] @ U.T) * g_prime))
         for k, other, text in truncations():
-            variants.append(("truncation", f"δ⁽²⁾[{t}] is what {text}", other.deltas[:, s]))
+            variants.append(("truncation", f"{row.name} is what {text}",
+                             other["deltas"][l][:, s]))
     elif q in ("dW", "dU", "db"):
-        if l == 0:
-            inputs = {"dW": X, "dU": states[:, :-1], "db": None}[q]
-            deltas = D
-        else:
-            inputs = states[:, 1:] if l == 1 else reference.activations[l - 1]
-            inputs = None if q == "db" else inputs
-            deltas = reference.deltas[l]
+        deltas = reference.deltas[l]
+        given = {"dW": inputs, "dU": None if reference.states[l] is None
+                 else reference.states[l][:, :-1], "db": None}[q]
 
         def contribution(step, prev=None):
-            prev = inputs if prev is None else prev
+            prev = given if prev is None else prev
             if q == "db":
                 return deltas[:, step].sum(axis=0) / n
             return deltas[:, step].T @ prev[:, step] / n
@@ -605,15 +627,16 @@ def _bptt_findings(net, reference, X, targets, mask, row):
         if q == "dU":
             variants.append(("same_step_state", "dE/dU uses a[t] where it needs a[t-1]: "
                              "dE/du_ji = Σ_t δ_j[t] a_i[t-1]",
-                             sum(contribution(step, states[:, 1:]) for step in range(steps))))
+                             sum(contribution(step, reference.states[l][:, 1:])
+                                 for step in range(steps))))
         if R.ndim == 2 and R.shape[0] == R.shape[1]:
             variants.append(("transposed", f"{row.name} is ours transposed: write it as Δᵀ "
                              "A_prev (row j = the weights into neuron j)", R.T))
-        if l == 0:
-            for k, other, text in truncations():
-                index = {"dW": 0, "dU": 1, "db": 2}[q]
-                variants.append(("truncation", f"{row.name} is what {text}",
-                                 other.grads[0][index]))
+        for k, other, text in truncations():
+            variants.append(("truncation", f"{row.name} is what {text}", other[q][l]))
+    elif q == "da0":
+        for k, other, text in truncations():
+            variants.append(("truncation", f"{row.name} is what {text}", other[q][l]))
     for code, message, variant in variants:
         if close(variant) and not close(R):
             finding = Finding(code, message + ".")
@@ -654,9 +677,45 @@ def _factor_findings(Finding, R, C, close, m, steps):
     return [Finding("constant_factor", f"yours is a constant {c:.12g} times ours.")]
 
 
+def _heading(net, m, steps, convention):
+    """The lines under the report's title: the batch, the method, the numbering."""
+    truncation = net.truncation
+    method = "full BPTT" if truncation is None else f"BPTT truncated at k = {truncation}"
+    recurrent, _ = recurrent_indices(net)
+    kinds = [layer.kind for layer in net.layers]
+    if kinds[0] == "recurrent" and len(recurrent) == 1:
+        layout = "net.layers[0], the recurrent layer, is layer 2"
+    else:
+        numbers = ", ".join(str(l + 2) for l in recurrent)
+        layout = (f"net.layers[0] is layer 2; recurrent: layer{'s' if len(recurrent) > 1 else ''}"
+                  f" {numbers}")
+    heading = [f"{m} sequence{'s' if m > 1 else ''} of {steps} step{'s' if steps > 1 else ''} "
+               f"({method})",
+               f"layers as in the textbook (inputs = layer 1, {layout}); time steps t = 1..T; "
+               "X[i] is sequence i (from 0)"]
+    if convention == "ng":
+        if len(recurrent) == 1:
+            own = recurrent[0] + 2
+            heading.append(
+                f"convention ng: a weight's superscript is the layer it comes from; the "
+                f"recurrent weights u_ji{_superscript(own)} (dE/dU{_superscript(own)}) keep "
+                f"superscript {own}, since they come from layer {own} at t−1")
+        else:
+            heading.append("convention ng: a weight's superscript is the layer it comes from; "
+                           "the recurrent weights u_ji⁽ˡ⁾ (dE/dU⁽ˡ⁾) keep their own layer's "
+                           "number l, since they come from layer l at t−1")
+    return heading
+
+
+def _torch_name(net):
+    kinds = {layer.kind for layer in net.layers}
+    parts = ["torch.nn.RNN"] + (["nn.Linear"] if "dense" in kinds else [])
+    return f"torch ({' + '.join(parts)}, autograd)"
+
+
 def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
                       convention="nielsen"):
-    """:func:`compare` for a recurrent network (the array layout above)."""
+    """:func:`compare` for a network that reads sequences (the array layout above)."""
     X, Y, targets, mask = sequence_batch(net, X, Y)
     reference = per_neuron_sequences(net, X, Y, mask)
     candidate = recurrent_candidate(net, X, Y, targets, mask, against)
@@ -664,8 +723,10 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
     failing = [row for row in rows if not row.ok]
     findings, diagnosis, later = [], "", []
     if failing:
+        cache = {}
+
         def diagnose_row(row):
-            return diagnose_recurrent(net, reference, X, targets, mask, row, rows)
+            return diagnose_recurrent(net, reference, X, targets, mask, row, rows, cache)
 
         findings, diagnosis = diagnose_row(failing[0])
         later = later_rows(rows, failing[0], findings, "deltas" in candidate, diagnose_row,
@@ -675,15 +736,12 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
             findings.append(extra)
             diagnosis = f"{diagnosis} {extra.message}"
     m, steps = mask.shape
-    method = "full BPTT" if net.truncation is None else f"BPTT truncated at k = {net.truncation}"
-    heading = [f"{m} sequence{'s' if m > 1 else ''} of {steps} step{'s' if steps > 1 else ''} "
-               f"({method})",
-               "layers as in the textbook (inputs = layer 1, net.layers[0], the recurrent layer, "
-               "is layer 2); time steps t = 1..T; X[i] is sequence i (from 0)"]
-    if convention == "ng":
-        heading.append("convention ng: a weight's superscript is the layer it comes from; "
-                       "the recurrent weights u_ji⁽²⁾ (dE/dU⁽²⁾) keep superscript 2, since "
-                       "they come from layer 2 at t−1")
-    name = ("torch (torch.nn.RNN + nn.Linear, autograd)" if isinstance(against, str)
-            and against == "torch" else _against_name(against))
-    return Report(rows, name, m, tolerance, atol, findings, diagnosis, heading, later)
+    if isinstance(against, str) and against in ("numpy", "torch"):
+        name = _torch_name(net) if against == "torch" else \
+            "numpy (neuronsim.crosscheck.vectorized_stack)"
+    else:
+        name = _against_name(against)
+    _, learned = recurrent_indices(net)
+    quantities = [q for q in RECURRENT_QUANTITIES if q != "da0" or learned]
+    return Report(rows, name, m, tolerance, atol, findings, diagnosis,
+                  _heading(net, m, steps, convention), later, quantities)

@@ -28,8 +28,10 @@ from ..core.labels import (
 )
 
 QUANTITIES = ("activations", "deltas", "dW", "db", "loss")
-RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "loss")
-PER_LAYER = ("activations", "deltas", "dW", "db")
+RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "da0", "loss")
+PER_LAYER = ("activations", "deltas", "dW", "dU", "db", "da0")
+#: per-layer keys that only some layers have (recurrent weights, a learned initial state)
+SOME_LAYERS = ("dU", "da0")
 
 
 def copy_network(net):
@@ -45,9 +47,11 @@ def copy_network(net):
 def check_results(results, n_layers, where="results", known=QUANTITIES):
     """Validate a results dict; return it with float arrays (lists per layer).
 
-    ``known`` is the allowed keys; "loss" is one number and "dU" (recurrent
-    networks) one array, every other key a list with one array per layer
-    (for a recurrent network None in that list: not given for that layer).
+    ``known`` is the allowed keys; "loss" is one number, every other key a
+    list with one array per layer.  For a network that reads sequences
+    (``known`` has "dU") an entry may be None: not given for that layer (and
+    "dU", "da0" are None at the layers without recurrent weights or a learned
+    initial state; :func:`spread_per_layer` makes those lists).
     """
     if not isinstance(results, dict):
         raise ValueError(f"{where}: expected a dict with keys among {', '.join(known)}, "
@@ -58,12 +62,6 @@ def check_results(results, n_layers, where="results", known=QUANTITIES):
     checked = {}
     for key, value in results.items():
         if value is None:
-            continue
-        if key == "dU":
-            try:
-                checked[key] = np.asarray(value, dtype=float)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{where}['dU']: not an array of numbers ({exc})") from None
             continue
         if key == "loss":
             try:
@@ -84,38 +82,82 @@ def check_results(results, n_layers, where="results", known=QUANTITIES):
     return checked
 
 
+def spread_per_layer(value, n_layers, layers, where):
+    """``dU`` or ``da0`` as a list of ``n_layers`` entries.
+
+    ``layers`` are the indices of the layers that have the parameter.  Given
+    as such a list (None at every other layer) it is kept; one array on its
+    own is the parameter of the only such layer.  ValueError otherwise.
+    """
+    if isinstance(value, (list, tuple)) and len(value) == n_layers and all(
+            value[l] is None for l in range(n_layers) if l not in layers) and (
+            len(layers) != 1 or n_layers > 1 or np.ndim(value) != 2):
+        return list(value)
+    if len(layers) == 1:
+        spread = [None] * n_layers
+        spread[layers[0]] = value
+        return spread
+    listed = ", ".join(map(str, layers)) or "none"
+    raise ValueError(f"{where}: expected a list of {n_layers} entries, an array at the "
+                     f"layers that have this parameter ({listed}) and None at the others")
+
+
 def save_results(path, results):
     """Write a results dict to ``path`` (.npz) as ``activations_0``, ..., ``loss``
-    (and ``dU`` for a recurrent network)."""
+    (``dU_l``, ``da0_l`` at the layers that have them; a lone ``dU`` array is
+    saved as ``dU``)."""
     flat = {}
     for key, value in results.items():
-        if key in ("loss", "dU"):
+        if value is None:
+            continue
+        if key == "loss" or (key in SOME_LAYERS and isinstance(value, np.ndarray)):
             flat[key] = np.asarray(value, dtype=float)
         else:
             for l, array in enumerate(value):
-                flat[f"{key}_{l}"] = np.asarray(array, dtype=float)
+                if array is not None:
+                    flat[f"{key}_{l}"] = np.asarray(array, dtype=float)
     np.savez(path, **flat)
 
 
-def load_results(path, n_layers, recurrent=False):
-    """Read an .npz written by :func:`save_results` (no pickles are loaded)."""
+def load_results(path, n_layers, recurrent=False, layers_with=None):
+    """Read an .npz written by :func:`save_results` (no pickles are loaded).
+
+    For a network that reads sequences (``recurrent``), ``layers_with`` maps
+    "dU" and "da0" to the indices of the layers that have them; a lone ``dU``
+    (or ``da0``) is the parameter of the only such layer.
+    """
     path = os.fspath(path)
     with np.load(path, allow_pickle=False) as data:
         stored = {name: data[name] for name in data.files}
+    layers_with = layers_with or {"dU": [0], "da0": []}
     results = {}
-    singles = ("loss", "dU") if recurrent else ("loss",)
+    per_layer = PER_LAYER if recurrent else QUANTITIES[:-1]
+    singles = ("loss",) + (SOME_LAYERS if recurrent else ())
     for name, array in stored.items():
         key, _, index = name.rpartition("_")
         if name in singles:
             results[name] = array
-        elif key in PER_LAYER and index.isdigit() and int(index) < n_layers:
+        elif key in per_layer and index.isdigit() and int(index) < n_layers:
+            if key in SOME_LAYERS and int(index) not in layers_with[key]:
+                raise ValueError(f"{path}: unexpected array {name!r} (layer {index} has no "
+                                 f"{key})")
             results.setdefault(key, [None] * n_layers)[int(index)] = array
         else:
-            raise ValueError(f"{path}: unexpected array {name!r} (expected {' or '.join(singles)} "
-                             f"or activations_l, deltas_l, dW_l, db_l with l < {n_layers})")
-    for key, arrays in results.items():
-        if key not in singles and any(a is None for a in arrays):
-            missing = [f"{key}_{l}" for l, a in enumerate(arrays) if a is None]
+            raise ValueError(f"{path}: unexpected array {name!r} (expected loss or "
+                             f"{', '.join(k + '_l' for k in per_layer)} with l < {n_layers})")
+    for key, arrays in list(results.items()):
+        if key == "loss":
+            continue
+        if key in SOME_LAYERS:
+            if isinstance(arrays, np.ndarray):
+                results[key] = spread_per_layer(arrays, n_layers, layers_with[key],
+                                                f"{path}: {key}")
+                continue
+            layers = layers_with[key]
+        else:
+            layers = range(n_layers)
+        missing = [f"{key}_{l}" for l in layers if arrays[l] is None]
+        if missing:
             raise ValueError(f"{path}: {key} given for some layers only; missing {missing[0]}")
     return check_results(results, n_layers, path,
                          RECURRENT_QUANTITIES if recurrent else QUANTITIES)
@@ -130,7 +172,8 @@ def _name_of(function):
 
 
 # ---------------------------------------------------------------- one row
-KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "db": "db", "loss": "loss"}
+KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "dU": "dU", "db": "db",
+           "da0": "da0", "loss": "loss"}
 
 
 class Row:
@@ -241,7 +284,9 @@ class Row:
         if self.layer is None:
             return "loss"
         if self.quantity == "dU":
-            return "dU (net.layers[0], the recurrent weights)"
+            return f"dU[{self.layer}] (net.layers[{self.layer}], the recurrent weights)"
+        if self.quantity == "da0":
+            return f"da0[{self.layer}] (net.layers[{self.layer}], the initial state a[0])"
         if self.step is not None:
             return (f"{self.quantity}[{self.layer}][:, {self.step}] (net.layers[{self.layer}], "
                     f"t = {self.step + 1})")
@@ -333,8 +378,9 @@ class Report:
     """
 
     def __init__(self, rows, against, m, tolerance, atol, findings, diagnosis, heading=None,
-                 later=()):
+                 later=(), quantities=None):
         self.rows = rows
+        self.quantities = quantities or (RECURRENT_QUANTITIES if heading else QUANTITIES)
         self.heading = heading
         self.against = against
         self.batch_size = m
@@ -355,7 +401,7 @@ class Report:
     def reason(self):
         if not self.compared:
             return ("nothing compared: the results had none of "
-                    + ", ".join(RECURRENT_QUANTITIES if self.heading else QUANTITIES)
+                    + ", ".join(self.quantities)
                     + "; a check that compares nothing fails")
         if self.first_divergence is None:
             return ""

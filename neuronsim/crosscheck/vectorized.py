@@ -26,9 +26,12 @@ sample, shape (m, n_l), the layout of ``X`` and of user functions checked by
 :mod:`neuronsim.crosscheck.compare`.  Python lists are 0-based: ``dW[0]`` is
 textbook layer 2 (the inputs are layer 1).
 
-Recurrent networks: :func:`rnn_bptt` (and :func:`recurrent_network_gradients`
-for a :class:`~neuronsim.core.recurrent.RecurrentNetwork`) are re-exported from
-:mod:`neuronsim.crosscheck.vectorized_rnn`, the independent numpy BPTT.
+Networks that read sequences: :mod:`neuronsim.crosscheck.vectorized_stack` is the
+numpy reference for every stack of layer kinds (this module's network is its
+case T = 1 without a recurrent layer; a test shows they agree).  The older
+"one recurrent first layer" calls :func:`rnn_bptt` and
+:func:`recurrent_network_gradients` are re-exported from
+:mod:`neuronsim.crosscheck.vectorized_rnn`, a thin layer over it.
 """
 
 import numpy as np
@@ -36,8 +39,8 @@ import numpy as np
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS
 from ..core.losses import LOSSES
 
-# Backpropagation through time, the matrix reference for recurrent networks, is
-# written in its own module (no code shared with this one or with recurrent.py).
+# Backpropagation through time is vectorized_stack's (no code shared with this module
+# or with the core); vectorized_rnn keeps the older call for one recurrent first layer.
 from .vectorized_rnn import (
     RNNForward,
     RNNGradients,

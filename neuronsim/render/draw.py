@@ -95,12 +95,28 @@ class Text:
 
 
 @dataclass
+class Loop:
+    """A recurrent neuron's loop: its recurrent weights u_ji (from its own layer
+    at the step before), drawn as an arc over the circle, coloured by u_jj."""
+    x: float
+    y: float
+    r: float
+    colour: str
+    width: float
+    layer: int          # textbook layer
+    neuron: int         # from 1
+    value: object       # u_jj
+    title: str
+
+
+@dataclass
 class Diagram:
     width: float
     height: float
     circles: list = field(default_factory=list)
     edges: list = field(default_factory=list)
     texts: list = field(default_factory=list)
+    loops: list = field(default_factory=list)
 
 
 def sign_colour(value):
@@ -120,12 +136,24 @@ def _tint(colour, strength):
 
 
 # ------------------------------------------------------------------ values
+def _at_last_step(net):
+    """For a network that read a sequence: (x[T], the neurons' records of step T);
+    else None.  A sequence's diagram shows its last time step."""
+    history = getattr(net, "history", None) if net.is_sequential else None
+    if not history:
+        return None
+    return net.inputs[-1], history[-1]
+
+
 def _neuron_value(net, layer_index, j, show):
     """The value ``show`` asks for, or None if the network has not computed it."""
+    last = _at_last_step(net)
     if layer_index < 0:
-        inputs = getattr(net, "inputs", None)
+        inputs = last[0] if last else (None if net.is_sequential else net.inputs)
         return None if inputs is None else inputs[j]
-    neuron = net.layers[layer_index].neurons[j]
+    neuron = last[1][layer_index][j] if last else net.layers[layer_index].neurons[j]
+    if net.is_sequential and last is None:
+        return None
     return {"a": neuron.output, "z": neuron.z, "delta": neuron.delta}[show]
 
 
@@ -137,6 +165,10 @@ def _edge_values(net, edges):
     """[l][j][k]: w_jk or dE/dw_jk = a_k δ_j of ``net.layers[l]``."""
     if edges == "weight":
         return [[list(n.weights) for n in layer.neurons] for layer in net.layers]
+    if net.is_sequential:
+        raise NeuronsimError("edges='gradient' shows one sample's a·δ; a recurrent network's "
+                             "gradient is a sum over time steps (neuronsim trace shows it): "
+                             "draw its weights")
     for layer in net.layers:
         for neuron in layer.neurons:
             if neuron.delta is None or neuron.inputs is None:
@@ -155,7 +187,10 @@ def _tooltip(net, layer_index, j, convention, digits):
     lines = [f"layer {lab.textbook_layer(layer_index)}, neuron {j + 1} "
              f"(net.layers[{layer_index}].neurons[{j}])",
              f"{lab.bias_label(layer_index, j, convention)} = {format_number(neuron.bias, digits)}"]
-    for kind, value in (("z", neuron.z), ("a", neuron.output), ("delta", neuron.delta)):
+    if net.layers[layer_index].is_recurrent:
+        lines.append("recurrent: also reads its layer's a[t-1] (values of the last step T)")
+    for kind in ("z", "a", "delta"):
+        value = _neuron_value(net, layer_index, j, kind)
         if value is not None:
             lines.append(f"{lab.neuron_label(kind, layer_index, j)} = "
                          f"{format_number(value, digits)}")
@@ -240,11 +275,30 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3):
                     diagram.texts.append(Text(x, y + radius + 15.0,
                                               format_number(value, digits), 12.0, "value"))
 
+    _recurrent_loops(diagram, net, position, radii, scale, low, high, digits)
     if edge_labels:
         _place_edge_labels(diagram, digits)
     _headings(diagram, net, position)
-    _caption(diagram, show, edges, labelled, edge_labels, thin)
+    _caption(diagram, show, edges, labelled, edge_labels, thin, net)
     return diagram
+
+
+def _recurrent_loops(diagram, net, position, radii, scale, low, high, digits):
+    """A loop over each neuron of a recurrent layer: its recurrent weights u_ji
+    (the tooltip lists them), coloured and sized by u_jj."""
+    for l, layer in enumerate(net.layers):
+        if not layer.is_recurrent:
+            continue
+        for j, neuron in enumerate(layer.neurons):
+            x, y = position(l + 1, j)
+            own = neuron.recurrent_weights[j]
+            title = "; ".join(f"{lab.recurrent_weight_label(l, j, i)} = {format_number(u, digits)}"
+                              for i, u in enumerate(neuron.recurrent_weights))
+            width = low + (high - low) * min(float(abs(own)) / scale, 1.0)
+            diagram.loops.append(Loop(x, y, radii[l + 1], sign_colour(own), width,
+                                      lab.textbook_layer(l), j + 1, own,
+                                      f"recurrent weights into neuron {j + 1} (from a[t-1]): "
+                                      f"{title}"))
 
 
 def _place_edge_labels(diagram, digits):
@@ -279,6 +333,7 @@ def _overlap(a, b):
 
 
 def _headings(diagram, net, position):
+    """Each column's layer number, size and activation; recurrent layers say so."""
     last = len(net.sizes) - 1
     for column, n in enumerate(net.sizes):
         x, _ = position(column, 0)
@@ -288,12 +343,14 @@ def _headings(diagram, net, position):
             activation = net.layers[column - 1].activation.name
             first = f"layer {column + 1}" + (" (output)" if column == last else "")
             second = f"{n} × {activation}"
+            if net.layers[column - 1].is_recurrent:
+                second += ", recurrent ↻"
         diagram.texts.append(Text(x, 28.0, first, 13.0, "heading"))
         diagram.texts.append(Text(x, 46.0, second, 11.0, "heading"))
 
 
-def _caption(diagram, show, edges, labelled, edge_labels, thin):
-    """Two or three lines under the picture saying what it shows."""
+def _caption(diagram, show, edges, labelled, edge_labels, thin, net=None):
+    """Two to four lines under the picture saying what it shows."""
     quantity = {"a": "activations a = g(z)", "z": "weighted inputs z = Σ w·a + b",
                 "delta": "deltas δ = dE/dz"}[show]
     edge_text = "weights w" if edges == "weight" else "gradients dE/dw = a·δ of this sample"
@@ -308,6 +365,12 @@ def _caption(diagram, show, edges, labelled, edge_labels, thin):
         notes.append("edges thinned")
     if notes:
         lines.append("; ".join(notes + ["hover for values"]))
+    recurrent = [str(l + 2) for l, layer in enumerate(net.layers)
+                 if layer.is_recurrent] if net is not None else []
+    if recurrent:
+        lines.append(f"recurrent layer{'s' if len(recurrent) > 1 else ''} "
+                     f"{', '.join(recurrent)}: the loop ↻ over each neuron is its weights u_ji "
+                     "from its own layer at the step before; values of the last time step T")
     diagram.height += 16.0 * (len(lines) - 1)
     for i, line in enumerate(lines):
         y = diagram.height - 12.0 - 16.0 * (len(lines) - 1 - i)
@@ -330,6 +393,16 @@ def to_svg(diagram):
             f'stroke-opacity="{e.opacity:g}" data-layer="{e.layer}" data-from="{e.source}" '
             f'data-to="{e.target}" data-value={quoteattr(_attribute(e.value))}>'
             f'<title>{escape(e.title)}</title></line>')
+    out.append('</g>\n<g class="loops">')
+    for c in diagram.loops:
+        kind = {POSITIVE: "positive", NEGATIVE: "negative"}.get(c.colour, "zero")
+        x0, x1, y0 = c.x - 0.6 * c.r, c.x + 0.6 * c.r, c.y - 0.8 * c.r
+        out.append(
+            f'<path class="loop {kind}" d="M {x0:.2f} {y0:.2f} A {0.75 * c.r:.2f} '
+            f'{0.75 * c.r:.2f} 0 1 1 {x1:.2f} {y0:.2f}" fill="none" stroke="{c.colour}" '
+            f'stroke-width="{c.width:.2f}" data-layer="{c.layer}" data-neuron="{c.neuron}" '
+            f'data-value={quoteattr(_attribute(c.value))}><title>{escape(c.title)}</title>'
+            '</path>')
     out.append('</g>\n<g class="neurons">')
     for c in diagram.circles:
         value = "" if c.value is None else f' data-value={quoteattr(_attribute(c.value))}'
@@ -391,6 +464,12 @@ def _matplotlib_figure(diagram, scale=2.0):
     for e in diagram.edges:
         axes.plot([e.x1, e.x2], [e.y1, e.y2], color=e.colour, linewidth=e.width * points,
                   alpha=e.opacity, solid_capstyle="butt", zorder=1)
+    from matplotlib.patches import Arc
+
+    for c in diagram.loops:
+        axes.add_patch(Arc((c.x, c.y - 1.35 * c.r), 1.5 * c.r, 1.5 * c.r, theta1=-35,
+                           theta2=215, edgecolor=c.colour, linewidth=c.width * points,
+                           zorder=1))
     for c in diagram.circles:
         axes.add_patch(CirclePatch((c.x, c.y), c.r, facecolor=c.fill, edgecolor="#333333",
                                    linewidth=(1.2 if c.r > 8 else 0.6) * points, zorder=2))

@@ -1,36 +1,48 @@
-"""Tracing backpropagation through time: records and tables per time step.
+"""Tracing a network that reads sequences: records and tables per time step.
 
-A :class:`RecurrentTracer` observes a :class:`~neuronsim.core.recurrent.RecurrentNetwork`
-(the network calls it after the forward pass, after BPTT, and before and
-after the weight update, only while ``tracer.enabled``).  Each sequence
-becomes a :class:`SequenceRecord` of plain data; :func:`render_sequence`
-turns it into tables:
+A :class:`RecurrentTracer` observes a :class:`~neuronsim.core.network.Network`
+with at least one recurrent layer, in any stack (dense → recurrent → dense,
+two or three recurrent layers in a row, a learned initial state).  The
+network calls it after the forward pass, after BPTT, and before and after
+the weight update, only while ``tracer.enabled``.  Each sequence becomes a
+:class:`SequenceRecord` of plain data: one :class:`LayerSeries` per layer,
+one :class:`NeuronSeries` per neuron, whose ``steps[t - 1]`` is the
+neuron's :class:`~neuronsim.core.through_time.NeuronStep` of time step t.
+:func:`render_sequence` turns a record into tables:
 
-* forward pass, step by step: z, a and g'(z) of every neuron at each t, with
-  each recurrent z written out (inputs x[t] and the layer's a[t-1]);
+* forward pass, step by step: z, a and g'(z) of every neuron of every layer
+  at each t, each z written out (a dense z from the layer below at t, a
+  recurrent z also from its own layer's a[t-1]);
 * the loss E_t of every step with a target, and their sum (or mean);
-* backward pass through time, t = T down to 1: for each neuron its output
-  path (∂E_t/∂a[t] through the dense layers), its recurrent path from t+1
-  (Σ_i u_ij δ_i[t+1]) and δ[t], written out as a sum with numbers;
-* each weight's contribution at every step and their total (the gradient);
+* backward pass through time, t = T down to 1, every layer from the output
+  down: for each neuron dE/da[t] as its output path (from the layer above
+  at t, Σ_m w_mj δ_m[t]; ∂E_t/∂a[t] at the output) and, for a recurrent
+  neuron, its recurrent path from t+1 (Σ_i u_ij δ_i[t+1]), then δ[t] written
+  out as a product with numbers (truncated BPTT: δ̃, the part carried);
+* each parameter's contribution at every step and their total, the
+  gradient (W, U, b, and a learned a[0] with dE/da_i[0] = Σ_j u_ji δ_j[1]);
 * the update, when one followed.
+
+The tables of a feed-forward step are :mod:`neuronsim.render.tables`'s; this
+module shares its writer, headings and equation helpers and adds the time
+steps and the recurrent weights.
 
 :func:`gradient_flow` and :func:`render_gradient_flow` show vanishing and
 exploding gradients: |δ[t]| by t for tanh, sigmoid and linear neurons.
 
-Labels: textbook numbering (input layer 1, so the recurrent layer is layer 2
-and ``net.layers[l]`` is layer l+2; neurons from 1); time steps t = 1..T
-with a[0] the initial state.  w_jk feeds recurrent neuron j from input k,
-u_ji from neuron i of its own layer at the previous step.  The number
-formatting and the table/heading helpers are those of
-:mod:`neuronsim.render.tables`.
+Labels: textbook numbering (input layer 1, so ``net.layers[l]`` is layer
+l+2; neurons from 1); time steps t = 1..T with a[0] the initial state.
+w_jk^(l) feeds neuron j of layer l from neuron k of the layer below at the
+same step, u_ji^(l) from neuron i of its own layer at the step before
+(superscript = the layer's own number in both conventions,
+:func:`neuronsim.core.labels.recurrent_weight_label`).
 
     >>> from neuronsim.core.recurrent import RecurrentNetwork
     >>> net = RecurrentNetwork.from_arrays([[0.5]], [[0.8]], [0.0], loss="half_sse")
     >>> tracer = RecurrentTracer().attach(net)
     >>> round(net.step([[1.0], [0.0]], [[0.5], [0.2]], 0.1), 9)
     0.012533056
-    >>> round(tracer.sequences[0].recurrent[0].deltas[0], 9)
+    >>> round(tracer.sequences[0].layers[0].neurons[0].deltas[0], 9)
     0.054822476
 """
 
@@ -47,22 +59,30 @@ SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 
 # ---------------------------------------------------------------- records
 @dataclass
-class RecurrentNeuronRecord:
-    """Recurrent neuron j (0-based) over one sequence: its parameters and, per
-    step (lists indexed t-1), the values of :class:`~neuronsim.core.recurrent.RecurrentNeuron`."""
+class NeuronSeries:
+    """Neuron j (0-based) of ``net.layers[layer]`` over one sequence.
 
+    ``weights`` (w_jk), ``recurrent_weights`` (u_ji; None for a dense
+    neuron) and ``bias`` as they were during the sequence; ``steps[t - 1]``
+    is its :class:`~neuronsim.core.through_time.NeuronStep` of step t
+    (inputs, z, output, derivative, previous, output_grad, delta,
+    output_path, recurrent_path, delta_parts).  ``grad_totals``: this
+    sequence's dE/dθ for each of ``weights``, ``recurrent_weights`` and the
+    bias, summed over t in the order the network sums them (t = T..1, and
+    by age for truncated BPTT), so they equal the network's gradient of a
+    one-sequence batch exactly.  Update: the reduced batch gradient applied
+    and the new values.
+    """
+
+    layer: int
     neuron: int
     weights: list
-    recurrent_weights: list
     bias: object
-    zs: list
-    outputs: list
-    derivatives: list
-    output_paths: list = None
-    recurrent_paths: list = None
-    output_grads: list = None
-    deltas: list = None
-    delta_parts: list = None
+    steps: list
+    recurrent_weights: list = None
+    weight_totals: list = None
+    recurrent_totals: list = None
+    bias_total: object = None
     batch_weight_grads: list = None
     batch_recurrent_grads: list = None
     batch_bias_grad: object = None
@@ -70,39 +90,75 @@ class RecurrentNeuronRecord:
     new_recurrent_weights: list = None
     new_bias: object = None
 
+    def _over_time(self, quantity):
+        return [getattr(step, quantity) for step in self.steps]
+
+    @property
+    def zs(self):
+        return self._over_time("z")
+
+    @property
+    def outputs(self):
+        return self._over_time("output")
+
+    @property
+    def derivatives(self):
+        return self._over_time("derivative")
+
+    @property
+    def output_grads(self):
+        return self._over_time("output_grad")
+
+    @property
+    def deltas(self):
+        return self._over_time("delta")
+
+    @property
+    def output_paths(self):
+        return self._over_time("output_path")
+
+    @property
+    def recurrent_paths(self):
+        return self._over_time("recurrent_path")
+
 
 @dataclass
-class DenseNeuronRecord:
-    """Dense neuron j of ``net.layers[layer]``: parameters and per-step
-    :class:`~neuronsim.core.through_time.NeuronStep` values (``steps[t-1]``)."""
+class LayerSeries:
+    """``net.layers[layer]`` over one sequence: its kind ("dense",
+    "recurrent"), activation name, :class:`NeuronSeries` per neuron and, for
+    a recurrent layer, ``states`` [a[0], ..., a[T]].  A learned initial
+    state adds ``initial_state_grad`` (dE/da[0] of this sequence,
+    Σ_j u_ji δ_j[1]) and, at the update, the value before, the reduced batch
+    gradient and the new value."""
 
     layer: int
-    neuron: int
-    weights: list
-    bias: object
-    steps: list
-    batch_weight_grads: list = None
-    batch_bias_grad: object = None
-    new_weights: list = None
-    new_bias: object = None
+    kind: str
+    activation: str
+    neurons: list
+    states: list = None
+    learn_initial_state: bool = False
+    initial_state_grad: list = None
+    old_initial_state: list = None
+    batch_initial_state_grad: list = None
+    new_initial_state: list = None
+
+    @property
+    def is_recurrent(self):
+        return self.kind == "recurrent"
 
 
 @dataclass
 class SequenceRecord:
-    """One sequence: forward pass, BPTT and the update if one followed.
-
-    ``states`` is [a[0], ..., a[T]] of the recurrent layer; ``dense[l][j]``
-    is neuron j of ``net.layers[l + 1]``.
-    """
+    """One sequence through the whole stack: forward pass, BPTT and the
+    update if one followed.  ``layers[l]`` is the :class:`LayerSeries` of
+    ``net.layers[l]``; ``inputs`` are x[1..T], ``outputs`` y[1..T]."""
 
     index: int
     inputs: list
-    states: list
     activations: list
     loss_name: str
     step_loss: str
-    recurrent: list
-    dense: list
+    layers: list
     outputs: list
     paired_output: bool = False
     targets: list = None
@@ -120,20 +176,32 @@ class SequenceRecord:
     def steps(self):
         return len(self.inputs)
 
+    @property
+    def recurrent_layers(self):
+        """0-based indices of the recurrent layers."""
+        return [series.layer for series in self.layers if series.is_recurrent]
 
-def check_traceable(net):
-    """These tables show one recurrent layer followed by dense layers; other
-    stacks are refused in one line (rather than shown wrongly)."""
-    kinds = [layer.kind for layer in net.layers]
-    if kinds[0] != "recurrent" or "recurrent" in kinds[1:]:
-        raise NeuronsimError(
-            f"the per-time-step tables show a recurrent first layer followed by dense "
-            f"layers; this network's layers are {', '.join(kinds)} (stacked recurrent "
-            "networks train, cross-check and gradcheck already; their tables come next)")
+
+def _network_sum(products):
+    """Σ of ``products`` in the given order, as the neurons add them to their
+    batch sums (starting from the integer 0)."""
+    total = 0
+    for value in products:
+        total = total + value
+    return total
+
+
+def _parts(step, truncated):
+    """The δ that the network added to the sums at this step: all of δ[t]
+    (full BPTT), or each part by age (truncated); none if nothing reached it."""
+    if step.delta is None:
+        return []
+    return list(step.delta_parts) if truncated else [step.delta]
 
 
 class RecurrentTracer(Recorder):
-    """Records a :class:`SequenceRecord` per back-propagated sequence.
+    """Records a :class:`SequenceRecord` per back-propagated sequence, for any
+    stack of layers with a recurrent one.
 
     ``keep=False`` with a ``sink`` hands each finished record to the sink
     and keeps nothing.
@@ -147,23 +215,26 @@ class RecurrentTracer(Recorder):
     def on_forward(self, net):
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)   # a forward pass without BPTT
-        check_traceable(net)
+        if not net.is_sequential:
+            raise NeuronsimError("this network has no recurrent layer: trace it with "
+                                 "neuronsim.trace.Tracer (one step, no time)")
         self.count += 1
-        recurrent = [RecurrentNeuronRecord(j, n.weights, n.recurrent_weights, n.bias,
-                                           net.history_of(0, j, "z"),
-                                           net.history_of(0, j, "output"),
-                                           net.history_of(0, j, "derivative"))
-                     for j, n in enumerate(net.layers[0].neurons)]
-        dense = [[DenseNeuronRecord(l, j, n.weights, n.bias,
-                                    [step[l][j] for step in net.history])
-                  for j, n in enumerate(layer.neurons)]
-                 for l, layer in enumerate(net.layers[1:], start=1)]
+        layers = []
+        for l, layer in enumerate(net.layers):
+            neurons = [NeuronSeries(l, j, n.weights, n.bias, [step[l][j] for step in net.history],
+                                    getattr(n, "recurrent_weights", None))
+                       for j, n in enumerate(layer.neurons)]
+            series = LayerSeries(l, layer.kind, layer.activation.name, neurons)
+            if layer.is_recurrent:
+                series.states = net.states_of(l)
+                series.learn_initial_state = layer.learn_initial_state
+            layers.append(series)
         self._current = SequenceRecord(
-            index=self.count, inputs=net.inputs, states=net.states_of(0),
+            index=self.count, inputs=net.inputs,
             activations=[layer.activation.name for layer in net.layers],
             activation_params=[dict(layer.activation.params) for layer in net.layers],
-            loss_name=net.loss.name, step_loss=net.step_loss, recurrent=recurrent,
-            dense=dense, outputs=net.step_outputs, paired_output=net._paired_output,
+            loss_name=net.loss.name, step_loss=net.step_loss, layers=layers,
+            outputs=net.step_outputs, paired_output=net._paired_output,
             reduction=net.reduction, update_biases=net.update_biases)
 
     def on_backward(self, net):
@@ -174,13 +245,19 @@ class RecurrentTracer(Recorder):
         record.step_losses = net.step_losses
         record.loss = net.last_loss
         record.truncation = net.last_truncation
-        for j, r in enumerate(record.recurrent):
-            r.output_paths = net.history_of(0, j, "output_path")
-            r.recurrent_paths = net.history_of(0, j, "recurrent_path")
-            r.output_grads = net.history_of(0, j, "output_grad")
-            r.deltas = net.history_of(0, j, "delta")
-            r.delta_parts = (None if net.last_truncation is None
-                             else net.history_of(0, j, "delta_parts"))
+        truncated = net.last_truncation is not None
+        for series, layer in zip(record.layers, net.layers):
+            for r in series.neurons:
+                later_first = list(reversed(r.steps))
+                parts = [(s, part) for s in later_first for part in _parts(s, truncated)]
+                r.weight_totals = [_network_sum(s.inputs[k] * part for s, part in parts)
+                                   for k in range(len(r.weights))]
+                r.bias_total = _network_sum(part for _, part in parts)
+                if series.is_recurrent:
+                    r.recurrent_totals = [_network_sum(s.previous[i] * part for s, part in parts)
+                                          for i in range(len(r.recurrent_weights))]
+            if series.is_recurrent and series.learn_initial_state:
+                series.initial_state_grad = list(layer.initial_state_grad)
         self._pending.append(record)
 
     def before_update(self, net, learning_rate):
@@ -191,30 +268,43 @@ class RecurrentTracer(Recorder):
         record.learning_rate = learning_rate
         record.batch_size = net.samples_in_batch
         record.updated = True
-        for r, x in zip(record.recurrent, net.layers[0].neurons):
-            r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
-            r.batch_recurrent_grads = [s / n for s in x.recurrent_grad_sum]
-            r.batch_bias_grad = x.bias_grad_sum / n
-        for records, layer in zip(record.dense, net.layers[1:]):
-            for r, x in zip(records, layer.neurons):
+        for series, layer in zip(record.layers, net.layers):
+            for r, x in zip(series.neurons, layer.neurons):
                 r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
                 r.batch_bias_grad = x.bias_grad_sum / n
+                if series.is_recurrent:
+                    r.batch_recurrent_grads = [s / n for s in x.recurrent_grad_sum]
+            if series.is_recurrent and series.learn_initial_state:
+                series.old_initial_state = list(layer.initial_state or [0] * layer.size)
+                series.batch_initial_state_grad = [s / n for s in layer.initial_state_grad_sum]
 
     def after_update(self, net):
         record = self._current
         if record is None:
             return
-        for r, x in zip(record.recurrent, net.layers[0].neurons):
-            r.new_weights, r.new_recurrent_weights, r.new_bias = (x.weights, x.recurrent_weights,
-                                                                  x.bias)
-        for records, layer in zip(record.dense, net.layers[1:]):
-            for r, x in zip(records, layer.neurons):
+        for series, layer in zip(record.layers, net.layers):
+            for r, x in zip(series.neurons, layer.neurons):
                 r.new_weights, r.new_bias = x.weights, x.bias
+                if series.is_recurrent:
+                    r.new_recurrent_weights = x.recurrent_weights
+            if series.is_recurrent and series.learn_initial_state:
+                series.new_initial_state = list(layer.initial_state)
         self._finish_batch()
 
     def render(self, **options):
+        """All kept sequences as tables (see :func:`render_sequences`)."""
         self.flush()
         return render_sequences(self.sequences, **options)
+
+    def _repr_html_(self):
+        """Jupyter display: the first sequences' tables as HTML."""
+        self.flush()
+        shown = self.sequences[:3]
+        more = len(self.sequences) - len(shown)
+        text = render_sequences(shown, format="html", digits=6) if shown else ""
+        if more > 0:
+            text += f"<p>… and {more} more sequence{'s' if more != 1 else ''} (tracer.render())</p>"
+        return text or "<p>no sequence traced yet</p>"
 
 
 # ---------------------------------------------------------------- labels
@@ -229,15 +319,19 @@ class _TimeWriter(_Writer):
         """Input k at step t: a_k^(1)[t], the input layer's activation."""
         return self.at(self.a(-1, k), t)
 
-    def u(self, j, i):
-        """u_ji^(2): into recurrent neuron j from neuron i of the same layer, one step
-        earlier.  The superscript is 2 in both conventions: u feeds layer 2
-        (nielsen) and comes from layer 2 at t-1 (ng)."""
-        return "u" + lab.symbol("w", (j + 1, i + 1), 2, self.style)[1:]
+    def u(self, layer, j, i):
+        """u_ji^(l): into recurrent neuron j of ``net.layers[layer]`` from neuron i
+        of the same layer, one step earlier.  The superscript is the layer's own
+        number in both conventions (u feeds layer l and comes from layer l at t-1)."""
+        return lab.recurrent_weight_label(layer, j, i, self.style)
 
-    def carried_delta(self, i, truncated):
-        """δ_i of layer 2, or δ̃_i (the part truncated BPTT carries one step further back)."""
-        label = self.delta(0, i)
+    def a0(self, layer, i):
+        """a_i^(l)[0], the initial state."""
+        return lab.initial_state_label(layer, i, self.style)
+
+    def carried_delta(self, layer, i, truncated):
+        """δ_i of the layer, or δ̃_i (the part truncated BPTT carries one step further back)."""
+        label = self.delta(layer, i)
         if not truncated:
             return label
         tilde = {"text": ("δ", "δ̃"), "latex": (r"\delta", r"\tilde{\delta}"),
@@ -246,6 +340,28 @@ class _TimeWriter(_Writer):
 
     def error(self, t):
         return f"E_{t}" if self.style == "latex" else f"E[{t}]"
+
+    def text(self, sentence):
+        """A note in prose: LaTeX text mode gets ASCII spellings of its symbols."""
+        if self.style != "latex":
+            return sentence
+        for plain, latex in _LATEX_NOTE:
+            sentence = sentence.replace(plain, latex)
+        return self.prose(sentence)
+
+    def table(self, rows, headers):
+        """A table; in LaTeX the column titles and the "—" cells in ASCII spellings."""
+        if self.style == "latex":
+            for plain, latex in _LATEX_NOTE:
+                headers = [h.replace(plain, latex) for h in headers]
+            rows = [["--" if cell == "—" else cell for cell in row] for row in rows]
+        return super().table(rows, headers)
+
+
+# Symbols of the notes that LaTeX's text mode spells otherwise (before _Writer.prose).
+_LATEX_NOTE = [("δ̃", r"$\tilde{\delta}$"), ("∂", r"$\partial$"), ("—", "--"), ("≥", r"$\geq$"),
+               (">=", r"$\geq$"), ("<=", r"$\leq$"),
+               ("θ", r"$\theta$")]
 
 
 # ---------------------------------------------------------------- sections
@@ -266,37 +382,43 @@ def _header(record, w):
     return text
 
 
-def forward_section(record, w, times):
+def _shown(record, layers=None, neurons=None):
+    """(series, neuron record) of every neuron the filters keep (0-based sets), in
+    forward order."""
+    for series in record.layers:
+        if layers is not None and series.layer not in layers:
+            continue
+        for r in series.neurons:
+            if neurons is None or r.neuron in neurons:
+                yield series, r
+
+
+def _z_equation(record, w, series, r, t):
+    """z_j^(l)[t] = Σ_k w_jk a_k^(l-1)[t] (+ Σ_i u_ji a_i^(l)[t-1]) + b_j, with numbers."""
+    l, j, s = series.layer, r.neuron, r.steps[t - 1]
+    symbolic = [f"{w.w(l, j, k)}{w.times}{w.at(w.a(l - 1, k), t)}" for k in range(len(s.inputs))]
+    numeric = [f"{w.fac(v)}{w.times}{w.fac(a)}" for v, a in zip(r.weights, s.inputs)]
+    if series.is_recurrent:
+        symbolic += [f"{w.u(l, j, q)}{w.times}{w.at(w.a(l, q), t - 1)}"
+                     for q in range(len(s.previous))]
+        numeric += [f"{w.fac(u)}{w.times}{w.fac(a)}"
+                    for u, a in zip(r.recurrent_weights, s.previous)]
+    symbolic.append(w.b(l, j))
+    numeric.append(w.fac(r.bias))
+    return w.equation(f"{w.at(w.z(l, j), t)} = {w.sum_of(symbolic)} = "
+                      f"{w.sum_of(numeric)} = {w.num(s.z)}")
+
+
+def forward_section(record, w, times, layers=None, neurons=None):
     rows, equations = [], []
     for t in times:
-        i = t - 1
-        for r in record.recurrent:
-            j = r.neuron
-            rows.append([str(t), "2", w.cell(w.a(0, j)), record.activations[0], w.num(r.zs[i]),
-                         w.num(r.outputs[i]), w.num(r.derivatives[i])])
-            xs, previous = record.inputs[i], record.states[i]
-            symbolic = ([f"{w.w(0, j, k)}{w.times}{w.x(k, t)}" for k in range(len(xs))]
-                        + [f"{w.u(j, q)}{w.times}{w.at(w.a(0, q), t - 1)}"
-                           for q in range(len(previous))] + [w.b(0, j)])
-            numeric = ([f"{w.fac(v)}{w.times}{w.fac(x)}" for v, x in zip(r.weights, xs)]
-                       + [f"{w.fac(u)}{w.times}{w.fac(a)}"
-                          for u, a in zip(r.recurrent_weights, previous)] + [w.fac(r.bias)])
-            equations.append(w.equation(f"{w.at(w.z(0, j), t)} = {w.sum_of(symbolic)} = "
-                                        f"{w.sum_of(numeric)} = {w.num(r.zs[i])}"))
-        for records in record.dense:
-            for r in records:
-                l, j, s = r.layer, r.neuron, r.steps[i]
-                rows.append([str(t), str(lab.textbook_layer(l)), w.cell(w.a(l, j)),
-                             record.activations[l], w.num(s.z), w.num(s.output),
-                             w.num(s.derivative)])
-                if record.activations[l] == "softmax":
-                    continue
-                symbolic = [f"{w.w(l, j, k)}{w.times}{w.at(w.a(l - 1, k), t)}"
-                            for k in range(len(s.inputs))] + [w.b(l, j)]
-                numeric = [f"{w.fac(v)}{w.times}{w.fac(a)}"
-                           for v, a in zip(r.weights, s.inputs)] + [w.fac(r.bias)]
-                equations.append(w.equation(f"{w.at(w.z(l, j), t)} = {w.sum_of(symbolic)} = "
-                                            f"{w.sum_of(numeric)} = {w.num(s.z)}"))
+        for series, r in _shown(record, layers, neurons):
+            l, s = series.layer, r.steps[t - 1]
+            rows.append([str(t), str(lab.textbook_layer(l)), w.cell(w.a(l, r.neuron)),
+                         record.activations[l], w.num(s.z), w.num(s.output),
+                         w.num(s.derivative)])
+            if series.is_recurrent or record.activations[l] != "softmax":
+                equations.append(_z_equation(record, w, series, r, t))
     headers = ["t", "layer", "neuron", "g", "z", "a = g(z)", "g'(z)"]
     return w.table(rows, headers), equations
 
@@ -319,86 +441,91 @@ def loss_section(record, w):
     else:
         text = f"E = {w.sum_of(terms)} = {numbers} = {w.num(record.loss)}"
     output_label = "outputs y[t]" if last == 0 else f"outputs a^({last + 2})[t]"
+    if w.style == "latex" and last > 0:
+        output_label = f"outputs $a^{{({last + 2})}}[t]$"
     headers = ["t", "target", output_label, f"E[t] ({record.loss_name})"]
     return w.table(rows, headers), [w.equation(text)]
 
 
-def _recurrent_delta_equation(record, w, r, t):
-    """δ_j[t] = (output path + Σ_i u_ij δ_i[t+1]) · g'(z_j[t]), with numbers;
-    δ_j[t] = (a_j[t] − t_j[t]) + (Σ_i u_ij δ_i[t+1]) · g'(z_j[t]) when the
-    recurrent layer is a paired output layer (sigmoid, binary cross-entropy)."""
-    i, j = t - 1, r.neuron
-    steps = record.steps
-    d = w.at(w.delta(0, j), t)
-    sym, num = [], []
-    if not record.dense and record.paired_output:
-        return _paired_recurrent_delta_equation(record, w, r, t)
-    if record.dense:
-        first = record.dense[0]
-        if record.targets[i] is not None:
-            sym.append(w.sum_of([f"{w.w(1, m, j)}{w.times}{w.at(w.delta(1, m), t)}"
-                                 for m in range(len(first))]))
-            num.append(w.sum_of([f"{w.fac(n.weights[j])}{w.times}{w.fac(n.steps[i].delta)}"
-                                 for n in first]))
-        else:
-            sym.append("0")
-            num.append("0")
-    else:
-        sym.append(w.at(w.partial(w.a(0, j)), t))
-        num.append(w.fac(r.output_paths[i]))
-    if t < steps:
-        rs, rn = _recurrent_path_terms(record, w, j, t)
-        sym.append(rs)
-        num.append(rn)
-    sym_text = " + ".join(f"({s})" for s in sym) if len(sym) > 1 else sym[0]
-    num_text = " + ".join(f"({s})" for s in num) if len(num) > 1 else num[0]
-    return w.equation(f"{d} = ({sym_text}){w.times}g'({w.at(w.z(0, j), t)}) = "
-                      f"({num_text}){w.times}{w.fac(r.derivatives[i])} = {w.num(r.deltas[i])}")
+def _from_above(record, w, l, j, t):
+    """(symbols, numbers) of the output path of neuron j of layer l at step t from
+    the layer above, Σ_m w_mj^(l+1) δ_m^(l+1)[t]; ("0", "0") if nothing came down."""
+    above = record.layers[l + 1].neurons
+    if above[0].steps[t - 1].delta is None:
+        return "0", "0"
+    sym = w.sum_of([f"{w.w(l + 1, m, j)}{w.times}{w.at(w.delta(l + 1, m), t)}"
+                    for m in range(len(above))])
+    num = w.sum_of([f"{w.fac(n.weights[j])}{w.times}{w.fac(n.steps[t - 1].delta)}"
+                    for n in above])
+    return sym, num
 
 
-def _recurrent_path_terms(record, w, j, t):
-    """(symbols, numbers) of Σ_i u_ij δ_i[t+1] (or δ̃, the part truncation carries)."""
-    i = t - 1
-    later = record.recurrent
+def _recurrent_path_terms(record, w, l, j, t):
+    """(symbols, numbers) of Σ_i u_ij^(l) δ_i^(l)[t+1] (or δ̃, the part truncation
+    carries); t = 0 gives dE/da_j[0]."""
+    later = record.layers[l].neurons
     truncated = record.truncation is not None
     if truncated:
-        carried = [sum(n.delta_parts[i + 1][:record.truncation - 1]) for n in later]
+        carried = [sum(n.steps[t].delta_parts[:record.truncation - 1]) for n in later]
     else:
-        carried = [n.deltas[i + 1] for n in later]
-    sym = w.sum_of([f"{w.u(q, j)}{w.times}{w.at(w.carried_delta(q, truncated), t + 1)}"
+        carried = [n.steps[t].delta for n in later]
+    sym = w.sum_of([f"{w.u(l, q, j)}{w.times}{w.at(w.carried_delta(l, q, truncated), t + 1)}"
                     for q in range(len(later))])
     num = w.sum_of([f"{w.fac(n.recurrent_weights[j])}{w.times}{w.fac(c)}"
                     for n, c in zip(later, carried)])
     return sym, num
 
 
-def _paired_recurrent_delta_equation(record, w, r, t):
+def _recurrent_delta_equation(record, w, series, r, t):
+    """δ_j[t] = (output path + Σ_i u_ij δ_i[t+1]) · g'(z_j[t]), with numbers;
+    δ_j[t] = (a_j[t] − t_j[t]) + (Σ_i u_ij δ_i[t+1]) · g'(z_j[t]) when the
+    recurrent layer is a paired output layer (sigmoid, binary cross-entropy)."""
+    l, j, s = series.layer, r.neuron, r.steps[t - 1]
+    last = len(record.layers) - 1
+    if l == last and record.paired_output:
+        return _paired_recurrent_delta_equation(record, w, series, r, t)
+    d = w.at(w.delta(l, j), t)
+    if l < last:
+        above = _from_above(record, w, l, j, t)
+        sym, num = [above[0]], [above[1]]
+    else:
+        sym, num = [w.at(w.partial(w.a(l, j)), t)], [w.fac(s.output_path)]
+    if t < record.steps:
+        rs, rn = _recurrent_path_terms(record, w, l, j, t)
+        sym.append(rs)
+        num.append(rn)
+    sym_text = " + ".join(f"({x})" for x in sym) if len(sym) > 1 else sym[0]
+    num_text = " + ".join(f"({x})" for x in num) if len(num) > 1 else num[0]
+    return w.equation(f"{d} = ({sym_text}){w.times}g'({w.at(w.z(l, j), t)}) = "
+                      f"({num_text}){w.times}{w.fac(s.derivative)} = {w.num(s.delta)}")
+
+
+def _paired_recurrent_delta_equation(record, w, series, r, t):
     """δ_j[t] = (a_j[t] − t_j[t]) + (Σ_i u_ij δ_i[t+1]) · g'(z_j[t]): the output
     path of a paired loss goes straight to z, as for a paired dense output layer."""
-    i, j = t - 1, r.neuron
-    d = w.at(w.delta(0, j), t)
-    target = record.targets[i]
+    l, j, s = series.layer, r.neuron, r.steps[t - 1]
+    d = w.at(w.delta(l, j), t)
+    target = record.targets[t - 1]
     scale = "" if record.step_loss == "sum" else f"{w.times}(1/n_T)"
     if target is None:
         sym, num = ["0"], ["0"]
     else:
-        sym = [f"({w.at(w.a(0, j), t)}{w.minus}{w.at(w.t(j), t)}){scale}"]
-        num = [f"({w.num(r.outputs[i])}{w.minus}{w.fac(target[j])}){scale}"]
+        sym = [f"({w.at(w.a(l, j), t)}{w.minus}{w.at(w.t(j), t)}){scale}"]
+        num = [f"({w.num(s.output)}{w.minus}{w.fac(target[j])}){scale}"]
     if t < record.steps:
-        rs, rn = _recurrent_path_terms(record, w, j, t)
-        sym.append(f"({rs}){w.times}g'({w.at(w.z(0, j), t)})")
-        num.append(f"({rn}){w.times}{w.fac(r.derivatives[i])}")
-    return w.equation(f"{d} = {' + '.join(sym)} = {' + '.join(num)} = {w.num(r.deltas[i])}")
+        rs, rn = _recurrent_path_terms(record, w, l, j, t)
+        sym.append(f"({rs}){w.times}g'({w.at(w.z(l, j), t)})")
+        num.append(f"({rn}){w.times}{w.fac(s.derivative)}")
+    return w.equation(f"{d} = {' + '.join(sym)} = {' + '.join(num)} = {w.num(s.delta)}")
 
 
-def _dense_delta_equation(record, w, r, t):
-    i, l, j = t - 1, r.layer, r.neuron
-    s = r.steps[i]
+def _dense_delta_equation(record, w, series, r, t):
+    l, j, s = series.layer, r.neuron, r.steps[t - 1]
     d = w.at(w.delta(l, j), t)
     last = len(record.activations) - 1
     scale = "" if record.step_loss == "sum" else " (times 1/n_T, the mean over steps)"
     if l == last:
-        target = record.targets[i][j]
+        target = record.targets[t - 1][j]
         if record.paired_output:
             return w.equation(f"{d} = {w.at(w.a(l, j), t)}{w.minus}{w.at(w.t(j), t)} = "
                               f"{w.num(s.output)}{w.minus}{w.fac(target)}{scale} = "
@@ -409,43 +536,48 @@ def _dense_delta_equation(record, w, r, t):
         return w.equation(f"{d} = {w.partial(w.at(w.a(l, j), t))}{w.times}"
                           f"g'({w.at(w.z(l, j), t)}) = {w.fac(s.output_grad)}{w.times}"
                           f"{w.fac(s.derivative)} = {w.num(s.delta)}")
-    nxt = record.dense[l]   # dense records of net.layers[l + 1]
-    sym = [f"{w.w(l + 1, m, j)}{w.times}{w.at(w.delta(l + 1, m), t)}" for m in range(len(nxt))]
-    num = [f"{w.fac(n.weights[j])}{w.times}{w.fac(n.steps[i].delta)}" for n in nxt]
-    return w.equation(f"{d} = ({w.sum_of(sym)}){w.times}g'({w.at(w.z(l, j), t)}) = "
-                      f"({w.sum_of(num)}){w.times}{w.fac(s.derivative)} = {w.num(s.delta)}")
+    sym, num = _from_above(record, w, l, j, t)
+    if record.activations[l] == "softmax":
+        return w.equation(f"{d} = {w.num(s.delta)} (softmax Jacobian applied to dE/da = "
+                          f"{sym} = {num} = {w.num(s.output_grad)})")
+    return w.equation(f"{d} = ({sym}){w.times}g'({w.at(w.z(l, j), t)}) = "
+                      f"({num}){w.times}{w.fac(s.derivative)} = {w.num(s.delta)}")
 
 
-def backward_section(record, w, times):
-    """One table per step, t = T down to 1, and the δ equations."""
+def backward_section(record, w, times, layers=None, neurons=None):
+    """One table per step, t = T down to 1, every layer from the output down, and
+    the δ equations."""
     parts = []
+    shown = list(_shown(record, layers, neurons))
     for t in sorted(times, reverse=True):
         i = t - 1
         rows, equations = [], []
-        if record.targets[i] is not None:
-            for records in reversed(record.dense):
-                for r in records:
-                    s = r.steps[i]
-                    rows.append([str(lab.textbook_layer(r.layer)),
-                                 w.cell(w.delta(r.layer, r.neuron)), w.num(s.output_grad), "—",
-                                 w.num(s.output_grad), w.num(s.derivative), w.num(s.delta)])
-                    equations.append(_dense_delta_equation(record, w, r, t))
-        for r in record.recurrent:
-            rows.append(["2", w.cell(w.delta(0, r.neuron)), w.num(r.output_paths[i]),
-                         w.num(r.recurrent_paths[i]), w.num(r.output_grads[i]),
-                         w.num(r.derivatives[i]), w.num(r.deltas[i])])
-            equations.append(_recurrent_delta_equation(record, w, r, t))
+        for series, r in sorted(shown, key=lambda pair: -pair[0].layer):   # stable
+            s = r.steps[i]
+            if s.delta is None:
+                continue   # a layer above every recurrent layer at a step without a target
+            label = w.cell(w.delta(series.layer, r.neuron))
+            layer = str(lab.textbook_layer(series.layer))
+            if series.is_recurrent:
+                rows.append([layer, label, w.num(s.output_path), w.num(s.recurrent_path),
+                             w.num(s.output_grad), w.num(s.derivative), w.num(s.delta)])
+                equations.append(_recurrent_delta_equation(record, w, series, r, t))
+            else:
+                rows.append([layer, label, w.num(s.output_grad), "—", w.num(s.output_grad),
+                             w.num(s.derivative), w.num(s.delta)])
+                equations.append(_dense_delta_equation(record, w, series, r, t))
         headers = ["layer", "neuron", "output path ∂E_t/∂a", "recurrent path from t+1",
                    "dE/da", "g'(z)", "δ = dE/dz"]
         note = "" if record.targets[i] is not None else " (no target: output path 0)"
         parts += [_heading(w, f"t = {t}{note}", level=3), w.table(rows, headers),
                   _equations(w, equations)]
-    if not record.dense and record.paired_output:
-        parts.append(f"{record.activations[0]} output with {record.loss_name}: the output "
-                     "path goes straight to z, δ[t] = (a[t] − t[t]) + (recurrent path)·g'(z[t]), "
-                     "so an infinite dE/da of an output that rounded to 0 or 1 does not "
-                     "enter δ.")
-    parts.append(truncation_note(record.truncation, record.steps))
+    top = record.layers[-1]
+    if top.is_recurrent and record.paired_output:
+        parts.append(w.text(
+            f"{record.activations[-1]} output with {record.loss_name}: the output "
+            "path goes straight to z, δ[t] = (a[t] − t[t]) + (recurrent path)·g'(z[t]), "
+            "so an infinite dE/da of an output that rounded to 0 or 1 does not enter δ."))
+    parts.append(w.text(truncation_note(record.truncation, record.steps)))
     return parts
 
 
@@ -475,97 +607,124 @@ def truncation_note(k, steps):
     return text
 
 
-def gradients_section(record, w):
-    """Each parameter's contribution at every step and the total Σ_t."""
+def _contribution_row(w, label, values, total):
+    """label | the value at each step ("—" where nothing reached it) | the total."""
+    return ([w.cell(label)] + ["—" if v is None else w.num(v) for v in values]
+            + [w.num(total)])
+
+
+def gradients_section(record, w, layers=None, neurons=None):
+    """Each parameter's contribution at every step and the total Σ_t; a learned
+    a[0]'s gradient Σ_j u_ji δ_j[1] written out."""
     steps = record.steps
-    rows = []
-    for r in record.recurrent:
-        j = r.neuron
+    rows, equations = [], []
+    for series, r in _shown(record, layers, neurons):
+        l, j = series.layer, r.neuron
+        deltas = r.deltas
         for k in range(len(r.weights)):
-            values = [d * xs[k] for d, xs in zip(r.deltas, record.inputs)]
-            rows.append([w.cell(w.w(0, j, k))] + [w.num(v) for v in values]
-                        + [w.num(sum(values))])
-        for q in range(len(r.recurrent_weights)):
-            values = [d * prev[q] for d, prev in zip(r.deltas, record.states)]
-            rows.append([w.cell(w.u(j, q))] + [w.num(v) for v in values]
-                        + [w.num(sum(values))])
-        rows.append([w.cell(w.b(0, j))] + [w.num(d) for d in r.deltas]
-                    + [w.num(sum(r.deltas))])
-    for records in record.dense:
-        for r in records:
-            l, j = r.layer, r.neuron
-            has = [s.delta is not None for s in r.steps]
-            for k in range(len(r.weights)):
-                values = [s.inputs[k] * s.delta if s.delta is not None else 0 for s in r.steps]
-                rows.append([w.cell(w.w(l, j, k))]
-                            + [w.num(v) if h else "—" for v, h in zip(values, has)]
-                            + [w.num(sum(values))])
-            values = [s.delta if s.delta is not None else 0 for s in r.steps]
-            rows.append([w.cell(w.b(l, j))] + [w.num(v) if h else "—" for v, h in zip(values, has)]
-                        + [w.num(sum(values))])
+            values = [None if d is None else d * s.inputs[k] for d, s in zip(deltas, r.steps)]
+            rows.append(_contribution_row(w, w.w(l, j, k), values, r.weight_totals[k]))
+        if series.is_recurrent:
+            for q in range(len(r.recurrent_weights)):
+                values = [d * s.previous[q] for d, s in zip(deltas, r.steps)]
+                rows.append(_contribution_row(w, w.u(l, j, q), values, r.recurrent_totals[q]))
+        rows.append(_contribution_row(w, w.b(l, j), deltas, r.bias_total))
+        if series.is_recurrent and series.learn_initial_state:
+            grad = series.initial_state_grad[j]
+            rows.append(_contribution_row(w, w.a0(l, j), [grad] + [None] * (steps - 1), grad))
+            sym, num = _recurrent_path_terms(record, w, l, j, 0)
+            equations.append(w.equation(f"{w.partial(w.a0(l, j))} = {sym} = {num} = "
+                                        f"{w.num(grad)}"))
     headers = ["parameter"] + [f"t = {t}" for t in range(1, steps + 1)] + ["total dE/dθ = Σ_t"]
-    formula = (f"dE/d{w.w(0, 0, 0)} = Σ_t {w.at(w.delta(0, 0), 't')}{w.times}"
-               f"{w.x(0, 't')};  dE/d{w.u(0, 0)} = Σ_t {w.at(w.delta(0, 0), 't')}{w.times}"
-               f"{w.at(w.a(0, 0), 't−1')};  dE/d{w.b(0, 0)} = Σ_t {w.at(w.delta(0, 0), 't')}")
-    return w.table(rows, headers), [w.equation(formula)] if w.style != "latex" else []
+    formulas = []
+    if w.style != "latex":
+        for l in record.recurrent_layers:
+            if layers is not None and l not in layers:
+                continue
+            d = w.at(w.delta(l, 0), "t")
+            formulas.append(w.equation(
+                f"dE/d{w.w(l, 0, 0)} = Σ_t {d}{w.times}{w.at(w.a(l - 1, 0), 't')};  "
+                f"dE/d{w.u(l, 0, 0)} = Σ_t {d}{w.times}{w.at(w.a(l, 0), 't−1')};  "
+                f"dE/d{w.b(l, 0)} = Σ_t {d}"))
+    return w.table(rows, headers), formulas + equations
 
 
-def update_section(record, w):
+def update_section(record, w, layers=None, neurons=None):
     rows = []
     eta = w.num(record.learning_rate)
 
     def add(label, old, grad, new):
         rows.append([w.cell(label), w.num(old), w.num(grad), eta, w.num(new)])
 
-    for r in record.recurrent:
-        j = r.neuron
+    for series, r in _shown(record, layers, neurons):
+        l, j = series.layer, r.neuron
         for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
-            add(w.w(0, j, k), *values)
-        for q, values in enumerate(zip(r.recurrent_weights, r.batch_recurrent_grads,
-                                       r.new_recurrent_weights)):
-            add(w.u(j, q), *values)
-        add(w.b(0, j), r.bias, r.batch_bias_grad, r.new_bias)
-    for records in record.dense:
-        for r in records:
-            for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
-                add(w.w(r.layer, r.neuron, k), *values)
-            add(w.b(r.layer, r.neuron), r.bias, r.batch_bias_grad, r.new_bias)
+            add(w.w(l, j, k), *values)
+        if series.is_recurrent:
+            for q, values in enumerate(zip(r.recurrent_weights, r.batch_recurrent_grads,
+                                           r.new_recurrent_weights)):
+                add(w.u(l, j, q), *values)
+        add(w.b(l, j), r.bias, r.batch_bias_grad, r.new_bias)
+        if series.is_recurrent and series.learn_initial_state:
+            add(w.a0(l, j), series.old_initial_state[j], series.batch_initial_state_grad[j],
+                series.new_initial_state[j])
     grad = ("dE/dθ" if not record.batch_size or record.batch_size == 1
             else f"dE/dθ ({record.reduction} over {record.batch_size} sequences)")
     headers = ["parameter", "old", grad, "η", "new = old − η·dE/dθ"]
+    if not record.update_biases:
+        headers[-1] += " (biases fixed)"
     return w.table(rows, headers)
 
 
-def time_note(w):
-    return ("Time steps t = 1..T; a[0] is the initial state.  Recurrent neuron j of layer 2 "
-            "has input weights w_jk (from input k at the same step), recurrent weights u_ji "
-            "(from neuron i of layer 2 at the step before) and bias b_j; "
-            "net.layers[0].neurons[j].weights[k], .recurrent_weights[i] and .bias in Python.  "
-            "u_ji carries superscript (2) in both conventions: it feeds layer 2 (nielsen) and "
-            "comes from layer 2 at t−1 (ng).")
+def time_note(w, recurrent_layers=(0,)):
+    """What t, a[0], w, u and b mean, for the recurrent layers (0-based indices)."""
+    numbers = [lab.textbook_layer(l) for l in recurrent_layers]
+    if numbers == [2]:
+        return ("Time steps t = 1..T; a[0] is the initial state.  Recurrent neuron j of layer 2 "
+                "has input weights w_jk (from input k at the same step), recurrent weights u_ji "
+                "(from neuron i of layer 2 at the step before) and bias b_j; "
+                "net.layers[0].neurons[j].weights[k], .recurrent_weights[i] and .bias in "
+                "Python.  u_ji carries superscript (2) in both conventions: it feeds layer 2 "
+                "(nielsen) and comes from layer 2 at t−1 (ng).")
+    names = ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}" if len(numbers) > 1 \
+        else str(numbers[0])
+    layer_word = "layers" if len(numbers) > 1 else "layer"
+    return (f"Time steps t = 1..T; a[0] is the initial state.  Recurrent {layer_word} "
+            f"{names}: neuron j of recurrent layer l has input weights w_jk (from neuron k of "
+            "layer l−1 at the same step), recurrent weights u_ji (from neuron i of layer l at "
+            "the step before) and bias b_j; net.layers[l−2].neurons[j].weights[k], "
+            ".recurrent_weights[i] and .bias in Python.  u_ji carries the superscript (l) of "
+            "its own layer in both conventions: it feeds layer l (nielsen) and comes from "
+            "layer l at t−1 (ng).  Every other layer is dense and runs once per step.")
+
+
+def check_times(times, steps):
+    """The time steps to show, sorted (all of 1..T if ``times`` is None), or ValueError."""
+    if times is None:
+        return list(range(1, steps + 1))
+    times = sorted(set(times))
+    for t in times:
+        if not 1 <= t <= steps:
+            raise ValueError(f"time step {t}: the sequence has steps 1 to {steps}")
+    return times
 
 
 def render_sequence(record, format="plain", digits=9, convention="nielsen", times=None,
-                    sections=SECTIONS):
+                    sections=SECTIONS, layers=None, neurons=None):
     """One :class:`SequenceRecord` as text in ``format`` (plain, markdown, latex, html).
 
     ``times``: the steps t (from 1) whose forward and backward tables are
-    shown (default all); the loss, gradient and update tables are always whole.
+    shown (default all); ``layers``/``neurons``: 0-based indices of the rows
+    to show (default all; equations still use every number they need).
     """
     w = _TimeWriter(format, digits, convention, False)
     for name in sections:
         if name not in SECTIONS:
             raise ValueError(f"unknown section {name!r} (known: {', '.join(SECTIONS)})")
-    steps = record.steps
-    if times is None:
-        times = range(1, steps + 1)
-    times = sorted(set(times))
-    for t in times:
-        if not 1 <= t <= steps:
-            raise ValueError(f"time step {t}: the sequence has steps 1 to {steps}")
+    times = check_times(times, record.steps)
     parts = [_heading(w, _header(record, w), level=1)]
     if "forward" in sections:
-        table, eqs = forward_section(record, w, times)
+        table, eqs = forward_section(record, w, times, layers, neurons)
         parts += [_heading(w, "Forward pass, step by step"), table, _equations(w, eqs)]
     if record.loss is None:
         return "\n\n".join(p for p in parts if p)
@@ -575,26 +734,27 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
                   table, _equations(w, eqs)]
     if "backward" in sections:
         parts += [_heading(w, "Backward pass through time (t = T down to 1)")]
-        parts += backward_section(record, w, times)
+        parts += backward_section(record, w, times, layers, neurons)
     if "gradients" in sections:
-        table, eqs = gradients_section(record, w)
+        table, eqs = gradients_section(record, w, layers, neurons)
         parts += [_heading(w, "Each parameter's contribution per step, and the total"), table,
                   _equations(w, eqs)]
     if "update" in sections and record.updated:
         parts += [_heading(w, f"Update after the whole sequence (η = {w.num(record.learning_rate)})"),
-                  update_section(record, w)]
+                  update_section(record, w, layers, neurons)]
     return "\n\n".join(p for p in parts if p)
 
 
 def render_sequences(records, format="plain", digits=9, convention="nielsen", times=None,
-                     sections=SECTIONS):
+                     sections=SECTIONS, layers=None, neurons=None):
     """Every record, after the notation notes; ready to print or save."""
     w = _TimeWriter(format, digits, convention, False)
-    notes = [notation_note(w), time_note(w)]
+    recurrent = records[0].recurrent_layers if records else [0]
+    notes = [notation_note(w), w.text(time_note(w, recurrent))]
     if format == "html":
         notes = [f"<p>{n}</p>" for n in notes]
-    body = notes + [render_sequence(r, format, digits, convention, times, sections)
-                    for r in records]
+    body = notes + [render_sequence(r, format, digits, convention, times, sections, layers,
+                                    neurons) for r in records]
     return "\n\n".join(body) + "\n"
 
 
@@ -630,13 +790,19 @@ def gradient_flow(length=20, recurrent_weight=1.5, input_weight=1.0, bias=0.0,
     return out
 
 
+def flow_header(w, name):
+    """"|δ[t]| name"; a Markdown table cell escapes its bars."""
+    header = f"|δ[t]| {name}"
+    return header.replace("|", "\\|") if w.fmt == "markdown" else header
+
+
 def render_gradient_flow(flow, format="plain", digits=4, recurrent_weight=None):
     """The table of :func:`gradient_flow`: t, then |δ[t]| per activation."""
     w = _Writer(format, digits, "nielsen", False)
     names = [k for k in flow if k != "steps"]
     rows = [[str(t)] + [w.num(flow[name][i]) for name in names]
             for i, t in enumerate(flow["steps"])]
-    headers = ["t"] + [f"|δ[t]| {name}" for name in names]
+    headers = ["t"] + [flow_header(w, name) for name in names]
     text = w.table(rows, headers)
     lines = [text, "", "Going back one step multiplies δ by u·g'(z[t]) (one neuron, no input "
              "after t = 1): g' <= 1 for tanh, <= 1/4 for sigmoid, = 1 for linear."]

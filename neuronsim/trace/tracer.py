@@ -309,6 +309,12 @@ class Tracer(Recorder):
     # ------------------------------------------------------------- hooks
     def on_forward(self, net):
         """Called by ``net.forward_pass``: snapshot z, a and g'(z) of every neuron."""
+        if net.is_sequential:
+            from ..core.errors import NeuronsimError
+
+            raise NeuronsimError("this network has a recurrent layer: trace its sequences with "
+                                 "neuronsim.trace.recurrent.RecurrentTracer (tables per time "
+                                 "step)")
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)  # a forward pass without back_prop
         self.count += 1

@@ -91,6 +91,7 @@ class Computation:
     neuron: object
     title: str
     lines: list = field(default_factory=list)
+    time: object = None    # the time step t (from 1) of a sequence's walk, else None
 
     @property
     def value(self):
@@ -314,3 +315,125 @@ def _update_computation(step, w, r):
     if step.batch_size and step.batch_size > 1:
         title += f" (dE/dw: {step.reduction} over {step.batch_size} samples)"
     return Computation("update", "new_weights", l, j, title, lines)
+
+
+# ---------------------------------------------------------------- sequences
+def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers=None,
+                  neurons=None):
+    """The computations of a :class:`~neuronsim.trace.recurrent.SequenceRecord`
+    (a network with a recurrent layer, any stack) in teaching order:
+
+    1. forward, t = 1..T, layer by layer: z_j[t] written out (x[t] from the
+       layer below, and a[t-1] of its own layer for a recurrent neuron), then
+       a_j[t] = g(z_j[t]) and g'(z_j[t]);
+    2. the loss E over the steps;
+    3. backward, t = T down to 1, the output layer first: δ_j[t] as the
+       chain-rule product of the trace (output path + recurrent path);
+    4. each neuron's gradients summed over t (and dE/da[0] of a learned
+       initial state);
+    5. the update, when one followed.
+
+    Each :class:`Computation` carries its ``time`` (None for the loss and the
+    sums over t); the formulas are the trace's (:mod:`neuronsim.trace.recurrent`).
+    """
+    from . import recurrent as rec
+
+    w = rec._TimeWriter(format, digits, convention, False)
+    shown = list(rec._shown(record, layers, neurons))
+    out = []
+    for t in range(1, record.steps + 1):
+        for series, r in shown:
+            l, j, s = series.layer, r.neuron, r.steps[t - 1]
+            where = f"t = {t}, {_where(r)}"
+            out.append(Computation("forward", "z", l, j,
+                                   f"{where}: weighted input {w.at(w.z(l, j), t)}",
+                                   [Line("z", w.at(w.z(l, j), t),
+                                         rec._z_equation(record, w, series, r, t), s.z)], t))
+            a, z, g = w.at(w.a(l, j), t), w.at(w.z(l, j), t), series.activation
+            gp = f"g'({z})"
+            out.append(Computation("forward", "output", l, j, f"{where}: activation {a} = {g}({z})",
+                                   [Line("output", a, w.equation(
+                                       f"{a} = {g}({z}) = {g}({w.num(s.z)}) = {w.num(s.output)}"),
+                                       s.output),
+                                    Line("derivative", gp, w.equation(f"{gp} = {w.num(s.derivative)}"),
+                                         s.derivative)], t))
+    if record.loss is None:
+        return out
+    equation = rec.loss_section(record, w)[1][0]
+    out.append(Computation("loss", "loss", None, None,
+                           f"loss E ({record.loss_name}, {record.step_loss} over steps)",
+                           [Line("loss", "E", equation, record.loss)]))
+    for t in range(record.steps, 0, -1):
+        for series, r in sorted(shown, key=lambda pair: -pair[0].layer):
+            l, j, s = series.layer, r.neuron, r.steps[t - 1]
+            if s.delta is None:
+                continue
+            equation = (rec._recurrent_delta_equation if series.is_recurrent
+                        else rec._dense_delta_equation)(record, w, series, r, t)
+            out.append(Computation("backward", "delta", l, j,
+                                   f"t = {t}, {_where(r)}: {w.at(w.delta(l, j), t)}",
+                                   [Line("delta", w.at(w.delta(l, j), t), equation, s.delta)], t))
+    for series, r in shown:
+        out.append(_sequence_gradients(record, w, series, r))
+    if record.updated:
+        for series, r in shown:
+            out.append(_sequence_update(record, w, series, r))
+    return out
+
+
+def _sum_over_time(w, label, terms, total):
+    """dE/dθ = Σ_t (its product at each step) = total."""
+    return w.equation(f"{w.partial(label)} = {w.sum_of(terms)} = {w.num(total)}")
+
+
+def _sequence_gradients(record, w, series, r):
+    """Each parameter of one neuron: its products at every step, summed over t."""
+    l, j = series.layer, r.neuron
+    steps = [(t, s) for t, s in enumerate(r.steps, start=1) if s.delta is not None]
+    lines = []
+    for k, total in enumerate(r.weight_totals):
+        label = w.w(l, j, k)
+        terms = [f"{w.fac(s.inputs[k])}{w.times}{w.fac(s.delta)}" for _, s in steps]
+        lines.append(Line("weight_grads", w.partial(label), _sum_over_time(w, label, terms, total),
+                          total, k))
+    if series.is_recurrent:
+        for i, total in enumerate(r.recurrent_totals):
+            label = w.u(l, j, i)
+            terms = [f"{w.fac(s.previous[i])}{w.times}{w.fac(s.delta)}" for _, s in steps]
+            lines.append(Line("recurrent_grads", w.partial(label),
+                              _sum_over_time(w, label, terms, total), total, i))
+    label = w.b(l, j)
+    lines.append(Line("bias_grad", w.partial(label),
+                      _sum_over_time(w, label, [w.fac(s.delta) for _, s in steps], r.bias_total),
+                      r.bias_total))
+    if series.is_recurrent and series.learn_initial_state:
+        from .recurrent import _recurrent_path_terms
+
+        grad = series.initial_state_grad[j]
+        sym, num = _recurrent_path_terms(record, w, l, j, 0)
+        lines.append(Line("initial_state_grad", w.partial(w.a0(l, j)), w.equation(
+            f"{w.partial(w.a0(l, j))} = {sym} = {num} = {w.num(grad)}"), grad))
+    return Computation("gradients", "weight_grads", l, j,
+                       f"{_where(r)}: gradients summed over t = 1..{record.steps}", lines)
+
+
+def _sequence_update(record, w, series, r):
+    """θ ← θ − η · dE/dθ for each parameter of one neuron."""
+    l, j = series.layer, r.neuron
+    eta = w.num(record.learning_rate)
+    rows = [("new_weights", w.w(l, j, k), old, g, new, k)
+            for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights))]
+    if series.is_recurrent:
+        rows += [("new_recurrent_weights", w.u(l, j, i), old, g, new, i)
+                 for i, (old, g, new) in enumerate(zip(r.recurrent_weights,
+                                                       r.batch_recurrent_grads,
+                                                       r.new_recurrent_weights))]
+    rows.append(("new_bias", w.b(l, j), r.bias, r.batch_bias_grad, r.new_bias, None))
+    if series.is_recurrent and series.learn_initial_state:
+        rows.append(("new_initial_state", w.a0(l, j), series.old_initial_state[j],
+                     series.batch_initial_state_grad[j], series.new_initial_state[j], None))
+    lines = [Line(quantity, label, w.equation(
+        f"{label}{w.gets}{label}{w.minus}{w.eta}{w.times}{w.partial(label)} = {w.num(old)}"
+        f"{w.minus}{eta}{w.times}{w.fac(g)} = {w.num(new)}"), new, index)
+        for quantity, label, old, g, new, index in rows]
+    return Computation("update", "new_weights", l, j, f"{_where(r)}: new parameters", lines)
