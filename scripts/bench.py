@@ -354,12 +354,16 @@ def parameters_after_one_step(impl, problem):
 
 
 def relative_difference(reference, other):
-    """Largest |a - b| / |a| over two equally long lists (inf if the lengths differ)."""
+    """Largest |a - b| / |a| over two equally long lists; inf if the lengths differ or a
+    NaN or infinity makes a difference unmeasurable (so that a check never passes on it)."""
     if len(reference) != len(other):
         return math.inf
     worst = 0.0
     for a, b in zip(reference, other):
-        worst = max(worst, abs(a - b) / max(abs(a), 1e-300))
+        difference = abs(a - b) / max(abs(a), 1e-300)
+        if not math.isfinite(difference):
+            return math.inf
+        worst = max(worst, difference)
     return worst
 
 

@@ -154,6 +154,14 @@ def test_the_bit_identity_check_has_teeth():
     assert 0 < bench.flat_mismatch(previous, problem) < 1e-12
 
 
+def test_a_nan_never_agrees():
+    bench = load_script("bench")
+    assert bench.relative_difference([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert bench.relative_difference([1.0, 2.0], [1.0, float("nan")]) == float("inf")
+    assert bench.relative_difference([float("nan")], [float("nan")]) == float("inf")
+    assert bench.relative_difference([1.0], [1.0, 2.0]) == float("inf")
+
+
 @pytest.mark.parametrize("shape,steps", [("4-r8-2", 10), ("3-r5-4-2", 4), ("2-r3-2", 1)])
 @pytest.mark.parametrize("small_fan_in", [0, float("inf")])
 def test_flat_bptt_is_bit_identical_to_neuronsim(shape, steps, small_fan_in):
