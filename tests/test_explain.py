@@ -470,7 +470,10 @@ def test_latex_for_softmax_networks_compiles(tmp_path):
     assert (tmp_path / "explain.pdf").stat().st_size > 0
 
 
-def test_cli_explain_refuses_a_recurrent_network(capsys):
-    assert main(["explain", "rnn", "w_11^(2)"]) == 2
-    assert capsys.readouterr().err == ("neuronsim: error: rnn: a recurrent network: use "
-                                       "neuronsim rnn-trace / rnn-train\n")
+def test_cli_explain_takes_a_recurrent_network(capsys):
+    """Recurrent networks are explained through time (tests/test_hand_recurrent.py)."""
+    assert main(["explain", "rnn", "w_11^(2)"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Explain ∂E/∂w₁₁⁽²⁾\n")
+    assert "∂E/∂w₁₁⁽²⁾ = Σ_t δ₁⁽²⁾[t] · a₁⁽¹⁾[t]" in out
+    assert out.rstrip().endswith("exactly equal to the value above.")

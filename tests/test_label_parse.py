@@ -138,3 +138,75 @@ def test_labels_outside_the_network(text, convention, message):
 
 def test_check_target_accepts_inputs():
     assert check_target(Target("a", -1, 1), mazur()) == Target("a", -1, 1)
+
+
+# ---------------------------------------------------------------- recurrent networks
+@pytest.mark.parametrize("convention", ["nielsen", "ng"])
+@pytest.mark.parametrize("text", [
+    "u_12^(2)", "u₁₂⁽²⁾", "u_1,2^(2)", "dE/du_12^(2)", "U_12^(2)", "U2[0,1]", "U2[0][1]",
+    "layers[0].neurons[0].recurrent_weights[1]"])
+def test_forms_of_one_recurrent_weight(text, convention):
+    """u's superscript is its layer's own number in both conventions."""
+    assert parse_label(text, convention, load_example("rnn")) == Target("u", 0, 0, 1)
+
+
+@pytest.mark.parametrize("text, target", [
+    ("δ_1^(2)[3]", Target("delta", 0, 0, None, 3)), ("δ₁⁽²⁾[3]", Target("delta", 0, 0, None, 3)),
+    ("delta_2^(2)[1]", Target("delta", 0, 1, None, 1)), ("z_1^(3)[4]", Target("z", 1, 0, None, 4)),
+    ("z₁⁽³⁾[4]", Target("z", 1, 0, None, 4)), ("a_3^(2)[2]", Target("a", 0, 2, None, 2)),
+    ("a_1^(2)[0]", Target("a", 0, 0, None, 0)), ("a₁⁽²⁾[0]", Target("a", 0, 0, None, 0)),
+    ("a_1^(1)[2]", Target("a", -1, 0, None, 2)),
+    ("net.history[2][0][1].delta", Target("delta", 0, 1, None, 3)),
+    ("history[0][1][0].output", Target("a", 1, 0, None, 1)),
+    ("layers[0].initial_state[1]", Target("a", 0, 1, None, 0)),
+])
+def test_quantities_at_a_time_step(text, target):
+    assert parse_label(text, net=load_example("rnn")) == target
+
+
+@pytest.mark.parametrize("style", ["text", "ascii", "latex"])
+def test_every_recurrent_label_reads_back(style):
+    net = load_example("rnn")
+    targets = [Target("u", 0, j, i) for j in range(4) for i in range(4)]
+    targets += [Target(kind, l, j, None, t) for l, layer in enumerate(net.layers)
+                for j in range(layer.size) for kind in ("z", "a", "delta") for t in (1, 4)]
+    targets += [Target("a", 0, j, None, 0) for j in range(4)]
+    for target in targets:
+        text = target.label("nielsen", style)
+        assert parse_label(text, "nielsen", net) == target, text
+
+
+@pytest.mark.parametrize("text, message", [
+    ("u_11^(3)", "'u_11^(3)': textbook layer 3 is a dense layer; recurrent weights u belong to "
+                 "recurrent layers (layer 2 here)"),
+    ("a_1^(3)[0]", "'a_1^(3)[0]': textbook layer 3 is a dense layer; only a recurrent layer has "
+                   "an initial state a[0] (layer 2 here)"),
+    ("δ_1^(2)", "'δ_1^(2)': this network reads sequences: give the time step, for example "
+                "δ₁⁽²⁾[1] for t = 1"),
+    ("δ_1^(2)[0]", "'δ_1^(2)[0]': step 0 holds only the initial state a[0]; z and δ start at "
+                   "t = 1"),
+    ("w_11^(2)[2]", "'w_11^(2)[2]': a weight or bias has no time step (its gradient sums over "
+                    "every step): write it without [t]"),
+    ("u_15^(2)", "'u_15^(2)': recurrent weights of textbook layer 2 come from neurons i = 1 to "
+                 "4 of the same layer"),
+    ("u_10^(2)", "'u_10^(2)': textbook labels count neurons from 1"),
+    ("δ_5^(2)[1]", "'δ_5^(2)[1]': textbook layer 2 has neurons 1 to 4"),
+    ("a_1^(1)[0]", "'a_1^(1)[0]': the inputs x[t] start at t = 1"),
+    ("U2[0]", "U2[0]: a recurrent weight needs two indices, U2[j,i] (0-based)"),
+])
+def test_recurrent_labels_that_name_nothing(text, message):
+    with pytest.raises(LabelError) as info:
+        parse_label(text, net=load_example("rnn"))
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_steps_beyond_the_sequence_and_steps_on_a_feed_forward_network():
+    with pytest.raises(LabelError, match=r"^'δ_1\^\(2\)\[5\]': the sequence has time steps "
+                                         r"t = 1 to 4$"):
+        check_target(parse_label("δ_1^(2)[5]"), load_example("rnn"), "δ_1^(2)[5]", steps=4)
+    with pytest.raises(LabelError, match="feed-forward and has no time steps"):
+        parse_label("δ_1^(2)[1]", net=mazur())
+    with pytest.raises(LabelError, match="layer 2 is a dense layer; recurrent weights u belong "
+                                         r"to recurrent layers \(this network has none\)"):
+        parse_label("u_11^(2)", net=mazur())

@@ -121,7 +121,10 @@ def test_two_layers_with_zero_output_delta_say_why_nothing_differs():
                        "nothing here.")
 
 
-def test_cli_refuses_a_recurrent_network(capsys):
-    assert main(["early-update", "rnn"]) == 2
-    assert capsys.readouterr().err == ("neuronsim: error: rnn: a recurrent network: use "
-                                       "neuronsim rnn-trace / rnn-train\n")
+def test_cli_shows_the_mistake_through_time_for_a_recurrent_network(capsys):
+    """Recurrent networks: tests/test_hand_recurrent.py checks the numbers."""
+    assert main(["early-update", "rnn"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("THE EARLY-UPDATE MISTAKE THROUGH TIME (shown on purpose)")
+    assert ("the first delta that differs is δ₁⁽²⁾[4]: BPTT computed it through the "
+            "weights of layer 3, already updated at step 4.") in out

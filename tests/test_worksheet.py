@@ -410,12 +410,11 @@ def test_precise_numbers_read_back_exactly():
             assert parse_value(plain_number(x), numbers) == x
 
 
-def test_worksheet_and_check_refuse_a_recurrent_network(tmp_path, capsys):
-    message = ("neuronsim: error: rnn: a recurrent network: use neuronsim rnn-trace / "
-               "rnn-train\n")
-    assert main(["worksheet", "rnn"]) == 2
-    assert capsys.readouterr().err == message
-    answers = tmp_path / "a.csv"
-    answers.write_text("cell,value\nE,1\n")
-    assert main(["check", "rnn", str(answers)]) == 2
-    assert capsys.readouterr().err == message
+def test_worksheet_and_check_take_a_recurrent_network(tmp_path, capsys):
+    """A recurrent network's worksheet has cells per time step (tests/test_hand_recurrent.py)."""
+    key = tmp_path / "key.csv"
+    assert main(["worksheet", "rnn", "--answers", "-o", str(key)]) == 0
+    assert capsys.readouterr().out == f"wrote {key}\n"
+    assert "forward,z_1^(2)[1]," in key.read_text()
+    assert main(["check", "rnn", str(key), "--tolerance", "0"]) == 0
+    assert "123 of 123 cells are right" in capsys.readouterr().out

@@ -30,6 +30,7 @@ from .explain import (
     parse_number,
     sample_from_args,
 )
+from .optimizer_options import add_optimizer_options, apply_optimizer_options
 
 LAYER_HELP = ("{verb} only these layers.  Layer numbers count the input layer as layer 1 "
               "(layers with neurons are 2 to L) in both conventions; --convention changes "
@@ -335,16 +336,17 @@ def run_train(args):
         refuse_time_options(args, net)
     samples = sample_list(net, args, args.spec)
     rate = learning_rate(net, args, args.spec)
+    beyond = apply_optimizer_options(net, args)
     history, table, batch = train_with_table(net, samples, rate, args)
     mode = "online" if batch == 1 else ("full-batch" if batch is None else f"mini-batch of {batch}")
     header = (f"training {args.spec}: {len(samples)} samples, {mode}, learning rate "
-              f"{format_number(rate)}, reduction {net.reduction}")
+              f"{format_number(rate)}, reduction {net.reduction}{beyond}")
     if net.is_sequential:
         bptt = ("full BPTT" if net.truncation is None
                 else f"truncated BPTT (k = {net.truncation})")
         header = (f"training {args.spec}: {len(samples)} sequences, {bptt}, {mode}, learning "
                   f"rate {format_number(rate)}, loss {net.step_loss} over steps, "
-                  f"{net.reduction} over sequences")
+                  f"{net.reduction} over sequences{beyond}")
     sys.stdout.write(finish_training(net, args, header, history, table, samples))
     return 0
 
@@ -546,6 +548,7 @@ def add_train_arguments(parser):
     parser.add_argument("--input", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--target", nargs="+", help=argparse.SUPPRESS)
     add_numbers_option(parser)
+    add_optimizer_options(parser)
     parser.set_defaults(run=run_train)
 
 

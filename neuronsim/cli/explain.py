@@ -63,10 +63,10 @@ def add_convention_option(parser):
                              "(default; w_jk^(l) feeds layer l) or ng (w_jk^(l) feeds layer l+1)")
 
 
-def load_spec(spec, numbers):
-    """A feed-forward network from a file path, or a bundled example's name
-    (mazur, four-layer, xor).  A recurrent network file is refused in one line:
-    these commands walk one forward pass of a feed-forward network."""
+def load_spec(spec, numbers, sequences=False):
+    """A network from a file path, or a bundled example's name (mazur,
+    four-layer, xor, rnn).  Unless ``sequences`` (the command handles networks
+    with recurrent layers), a recurrent network file is refused in one line."""
     get_numbers(numbers)   # an unknown --numbers is reported before the file is read
     shown = spec
     if not os.path.exists(spec) and spec in EXAMPLES:
@@ -77,7 +77,7 @@ def load_spec(spec, numbers):
         if str(exc).startswith(str(spec)):
             raise
         raise NeuronsimError(f"{spec}: {exc}") from None
-    if net.is_sequential:
+    if net.is_sequential and not sequences:
         raise NeuronsimError(f"{shown}: a recurrent network: use neuronsim rnn-trace / "
                              "rnn-train")
     return net
@@ -93,8 +93,33 @@ def sample_from_args(net, args):
         return None, None
     if args.input is None or args.target is None:
         raise NeuronsimError("give both --input and --target")
+    if net.is_sequential:
+        return sequence_from_args(net, args)
     return (parse_vector(args.input, net, "--input", net.sizes[0]),
             parse_vector(args.target, net, "--target", net.sizes[-1]))
+
+
+def sequence_from_args(net, args):
+    """A sequence for a network with a recurrent layer: ``--input`` gives x[1],
+    x[2], ... one after another (T × inputs numbers); ``--target`` gives one
+    target per step (T × outputs numbers) or the last step's only (outputs
+    numbers: many-to-one)."""
+    n_in, n_out = net.n_inputs, net.n_outputs
+    if len(args.input) % n_in:
+        raise NeuronsimError(f"--input: a sequence of vectors of {n_in} numbers, one after "
+                             f"another: expected a multiple of {n_in} numbers, got "
+                             f"{len(args.input)}")
+    xs = parse_vector(args.input, net, "--input", len(args.input))
+    steps = len(xs) // n_in
+    xs = [xs[t * n_in:(t + 1) * n_in] for t in range(steps)]
+    if len(args.target) not in (n_out, steps * n_out):
+        raise NeuronsimError(f"--target: expected {n_out} numbers (the target of the last "
+                             f"step) or {steps * n_out} (one target of {n_out} per step), got "
+                             f"{len(args.target)}")
+    ts = parse_vector(args.target, net, "--target", len(args.target))
+    if len(ts) == n_out:
+        return xs, ts
+    return xs, [ts[t * n_out:(t + 1) * n_out] for t in range(steps)]
 
 
 def parse_vector(texts, net, option, length):
@@ -143,7 +168,7 @@ def check_digits(digits):
 
 
 def run_explain(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
     explanation = explain(net, args.label, x, t, convention=args.convention)
     sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
@@ -152,7 +177,7 @@ def run_explain(args):
 
 
 def run_early_update(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
     comparison = compare_early_update(net, x, t, learning_rate_from_args(net, args))
     sys.stdout.write(render_comparison(comparison, args.format, check_digits(args.digits),
@@ -168,11 +193,16 @@ def register(subparsers):
                     "same in numbers, and the value the simulator computes.  Labels: "
                     "w_22^(2), b_1^(3) or w_10^(3) (a bias as the weight w_j0), δ_1^(2) "
                     "(textbook numbering, read in --convention), W2[1,1] or b3[0] (0-based "
-                    "indices), layers[0].neurons[1].weights[1] (docs/explain.md).")
+                    "indices), layers[0].neurons[1].weights[1] (docs/explain.md).  With "
+                    "recurrent layers the derivation runs through time: u_12^(2) (a recurrent "
+                    "weight, U2[0,1]), δ_1^(2)[3] (a delta at step 3), a_1^(2)[0] (an initial "
+                    "state); --input gives x[1], x[2], ... one after another and --target one "
+                    "target per step or the last step's.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("label", metavar="LABEL",
-                        help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'")
+                        help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'; recurrent: "
+                             "'u_12^(2)', 'δ_1^(2)[3]', 'a_1^(2)[0]'")
     add_convention_option(parser)
     parser.add_argument("--bias-as-weight", action="store_true",
                         help="show each bias as w_j0 on a constant input a_0 = 1")
@@ -189,6 +219,10 @@ def register(subparsers):
         description="Shows the early-update mistake next to the true step, neuron by neuron: "
                     "the mistaken step updates each layer as soon as its deltas exist, so "
                     "the layer before gets deltas computed with already-changed weights.  "
+                    "With recurrent layers, through time: backpropagation through time "
+                    "updates every layer as soon as its delta at step t exists, so the layer "
+                    "below at step t goes through the changed W and step t-1 through the "
+                    "changed recurrent weights U (always full BPTT, for both steps).  "
                     "The simulator itself never does this.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")

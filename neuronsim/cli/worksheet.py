@@ -23,7 +23,7 @@ from .explain import (
 
 
 def run_worksheet(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
@@ -38,9 +38,9 @@ def run_worksheet(args):
 
 
 def run_check(args):
-    net = load_spec(args.spec, args.numbers)
+    net = load_spec(args.spec, args.numbers, sequences=True)
     x, t = sample_from_args(net, args)
-    answers = read_answers(args.answers, args.convention, net)
+    answers = read_answers(args.answers, args.convention, net, x, t)
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
@@ -61,7 +61,11 @@ def register(subparsers):
         description="Writes the cells of one online step in computation order: z and a of "
                     "each neuron, the loss, each delta, dE/dw and dE/db, the new weights; "
                     "with the given weights, sample and learning rate.  Fill in the value "
-                    "column and mark it with 'neuronsim check'.")
+                    "column and mark it with 'neuronsim check'.  With recurrent layers, one "
+                    "sequence step with cells per time step (z[t], a[t], E[t], δ[t] from T "
+                    "down, gradients summed over the steps, dE/da[0] of a learned initial "
+                    "state); at most 3000 cells (use a shorter sequence: --input x[1] x[2] ... "
+                    "--target), full BPTT only (truncation k < T is refused).")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("--format", choices=FORMATS, default="csv")

@@ -115,6 +115,16 @@ class Layer:
         for neuron in self.neurons:
             neuron.clear_grad_sums()
 
+    def update_entries(self, update_bias=True):
+        """What an optimizer updates: (owner, attribute, Σ dE/dθ, penalized) for
+        each neuron's weights (penalized) and bias (neuronsim.core.optimizers)."""
+        entries = []
+        for n in self.neurons:
+            entries.append((n, "weights", n.weight_grad_sum, True))
+            if update_bias:
+                entries.append((n, "bias", n.bias_grad_sum, False))
+        return entries
+
     def parameter_names(self):
         """The names of :meth:`parameters`, in order: each neuron's attributes."""
         return ("weights", "bias")

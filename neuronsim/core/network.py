@@ -33,6 +33,9 @@ one step's values are kept per time step in ``history``.  Everything else
 from .errors import NumericalError, ShapeError
 from .labels import bias_label, neuron_label, weight_label
 from .numbers import FLOAT
+from .optimizers import Optimizer, OptimizerError, optimizer_update
+from .regularization import Clip, Penalty
+from .schedules import Schedule
 from .services import service
 from .through_time import (back_prop_through_time, check_truncation, forward_through_time,
                            sequence_of, step_targets_of)
@@ -84,6 +87,11 @@ class Network:
         self.targets = None      # target[t] (None: no target at step t)
         self.step_losses = None  # E_t (None: no target at step t)
         self.last_truncation = None
+        # beyond plain gradient descent (neuronsim.core.optimizers); None: not used
+        self.optimizer = None    # Optimizer: θ ← optimizer(θ, g) instead of θ − η·g
+        self.schedule = None     # Schedule: η per epoch
+        self.clip = None         # Clip: g clipped by norm or value before the update
+        self.penalty = None      # Penalty: λ₁·Σ|w| + (λ₂/2)·Σw² added to the loss
         self._paired_output = (loss.paired_with is not None
                                and loss.paired_with == self.layers[-1].activation.name)
 
@@ -302,7 +310,9 @@ class Network:
 
         n is the number of samples back-propagated since the last update
         (1 for ``reduction="sum"``).  Clears the batch sums.  Does nothing
-        if no sample was back-propagated.
+        if no sample was back-propagated.  With an optimizer, a penalty or
+        clipping, each parameter moves as :func:`~neuronsim.core.optimizers.optimizer_update`
+        says; with a schedule, η is the schedule's rate.
         """
         if learning_rate is None:
             learning_rate = self.learning_rate
@@ -310,16 +320,84 @@ class Network:
         if self.samples_in_batch == 0:
             return
         n = self.samples_in_batch if self.reduction == "mean" else 1
+        if self.schedule is not None:
+            learning_rate = self.schedule.rate(learning_rate)
+        plain = self.optimizer is None and self.clip is None and self.penalty is None
         tracer = self.tracer
         tracing = tracer is not None and tracer.enabled
         if tracing:
+            if not plain:
+                raise OptimizerError(
+                    "the trace writes plain gradient-descent updates (w - η·g) only; an "
+                    "optimizer's, penalty's or clipping's update is not traced yet: trace "
+                    "without them (docs/optimizers.md)")
             tracer.before_update(self, learning_rate)
-        for layer in self.layers:
-            layer.apply_update(learning_rate, n, self.update_biases)
+        if plain:
+            for layer in self.layers:
+                layer.apply_update(learning_rate, n, self.update_biases)
+        else:
+            optimizer_update(self, learning_rate, n)
         self.samples_in_batch = 0
         self._fresh_forward = False   # z and a belong to the old weights now
         if tracing:
             tracer.after_update(self)
+
+    # ------------------------------------------------ beyond gradient descent
+    def set_optimizer(self, name=None, **options):
+        """Update with torch.optim's optimizer ``name`` ("sgd", "rmsprop",
+        "adagrad", "adam", "adamw") and its options by torch's names, for
+        example ``set_optimizer("adam", betas=(0.9, 0.99))``; the rate is the
+        learning rate (docs/optimizers.md).  None: plain gradient descent.
+        Every parameter's state starts afresh.  Returns the network."""
+        self.optimizer = None if name is None else Optimizer(name, **options).bind(self.numbers)
+        self._forget_optimizer_state()
+        return self
+
+    def set_schedule(self, name=None, **options):
+        """η per epoch as torch.optim.lr_scheduler: "step" (step_size, gamma),
+        "exponential" (gamma), "cosine" (T_max, eta_min), "linear" (start_factor,
+        end_factor, total_iters); None: a constant rate.  Returns the network."""
+        self.schedule = None if name is None else Schedule(name, **options).bind(self.numbers)
+        return self
+
+    def set_clip(self, max_norm=None, value=None):
+        """Clip each batch gradient by its global 2-norm (``max_norm``) or by
+        ``value``, as torch.nn.utils; neither: no clipping.  Returns the network."""
+        if max_norm is None and value is None:
+            self.clip = None
+            return self
+        clip = Clip(max_norm, value)
+        if clip.max_norm is not None and getattr(self.numbers, "exact", False):
+            raise OptimizerError("clip max_norm: numbers='fraction' cannot hold the square "
+                                 "root of the norm; clip by value, or use numbers='precise'")
+        self.clip = clip
+        return self
+
+    def set_penalty(self, l1=0, l2=0):
+        """Add λ₁·Σ|w| + (λ₂/2)·Σw² over the weights to the loss (0, 0: none).
+        Returns the network."""
+        self.penalty = Penalty(l1, l2).bind(self.numbers) if (l1 or l2) else None
+        return self
+
+    def penalty_value(self):
+        """R = λ₁·Σ|w| + (λ₂/2)·Σw² of the current weights (0 without a penalty)."""
+        if self.penalty is None:
+            return 0
+        weights = [w for layer in self.layers for n in layer.neurons
+                   for w in n.weights + getattr(n, "recurrent_weights", [])]
+        return self.penalty.value(weights)
+
+    def _forget_optimizer_state(self):
+        for layer in self.layers:
+            if layer.is_recurrent:
+                layer.optimizer_state = None
+            for neuron in layer.neurons:
+                neuron.optimizer_state = None
+
+    def end_epoch(self):
+        """The end of a training epoch: the schedule's next rate (if any)."""
+        if self.schedule is not None:
+            self.schedule.step()
 
     def step(self, x, target, learning_rate=None):
         """One online step: forward, back_prop, update.  Returns the loss.
@@ -377,7 +455,9 @@ class Network:
         each taken before its batch's update.  Training stops early once an
         epoch's loss is <= ``stop_loss``.  ``on_epoch(epoch, loss)`` is called
         after each epoch (1-based), ``on_batch(epoch, samples_done, loss_so_far)``
-        after each update (for progress bars).  A NaN or infinity stops training with a
+        after each update (for progress bars).  The update is the network's optimizer's,
+        with its penalty and clipping, if set (``set_optimizer`` ...); a schedule steps
+        at the end of each epoch.  A NaN or infinity stops training with a
         :class:`~neuronsim.core.errors.NumericalError` naming where it appeared.
         """
         pairs = self._sample_pairs(self.samples if samples is None else samples)

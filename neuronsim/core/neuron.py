@@ -34,11 +34,19 @@ class Neuron:
     (a = g(z)) and ``derivative`` (g'(z)).  After ``back_prop``:
     ``output_grad`` (dE/da), ``delta`` (dE/dz), and the properties
     ``weight_grads`` (dE/dw_k = a_k δ) and ``bias_grad`` (dE/db = δ).
+
+    With an optimizer (neuronsim.core.optimizers), each parameter keeps its
+    state: ``optimizer_state["weights"][k]`` for w_k and
+    ``optimizer_state["bias"]`` for b, dicts with torch's names (exp_avg = m,
+    exp_avg_sq = v, step = t, momentum_buffer, ...); ``batch_grad`` holds the
+    g of the last update (after penalty and clipping) and ``penalty_grad``
+    the penalty's share of it.  All None without an optimizer.
     """
 
     __slots__ = ("weights", "bias", "activation", "inputs", "z", "output",
                  "derivative", "output_grad", "delta", "bias_grad_sum",
-                 "_summed", "_latest_inputs", "_latest_delta")
+                 "_summed", "_latest_inputs", "_latest_delta",
+                 "optimizer_state", "batch_grad", "penalty_grad")
 
     def __init__(self, weights, bias, activation):
         self.weights = list(weights)
@@ -50,6 +58,7 @@ class Neuron:
         self.derivative = None
         self.output_grad = None
         self.delta = None
+        self.optimizer_state = self.batch_grad = self.penalty_grad = None
         self.clear_grad_sums()
 
     def forward_pass(self, inputs):
@@ -70,6 +79,27 @@ class Neuron:
         self.output_grad = output_grad
         self.accumulate(output_grad * self.derivative)
 
+    @property
+    def weight_grads(self):
+        """dE/dw_k = a_k · δ for this sample (the last back_prop); None before one."""
+        delta = self.delta
+        if delta is None:
+            return None
+        return [a * delta for a in self.inputs]
+
+    @property
+    def bias_grad(self):
+        """dE/db = δ for this sample (the last back_prop)."""
+        return self.delta
+
+    # ------------------------------------------------------------------
+    # The batch sums, and the simulator's one speed trick (module docstring):
+    # Σ_samples a_k δ is kept as ``_summed`` (the batch's earlier samples)
+    # plus the latest sample's inputs and δ, added in only when another sample
+    # arrives.  An online update (one sample) then applies w - η·(a_k δ) in
+    # one pass over the weights, with the same numbers.  Everything that
+    # reads or changes these fields is below; ``weight_grad_sum`` is the sum.
+    # ------------------------------------------------------------------
     def accumulate(self, delta):
         """Store δ = dE/dz and add this sample to the batch sums:
         Σ dE/dw_k += a_k δ and Σ dE/db += δ.
@@ -100,19 +130,6 @@ class Neuron:
         if self._latest_inputs is None:
             return [0] * len(self.weights)
         return self._sum_with_latest()
-
-    @property
-    def weight_grads(self):
-        """dE/dw_k = a_k · δ for this sample (the last back_prop); None before one."""
-        delta = self.delta
-        if delta is None:
-            return None
-        return [a * delta for a in self.inputs]
-
-    @property
-    def bias_grad(self):
-        """dE/db = δ for this sample (the last back_prop)."""
-        return self.delta
 
     def apply_update(self, learning_rate, batch_size, update_bias=True):
         """w ← w - η · (Σ dE/dw) / n, the same for b; then clear the sums.

@@ -37,6 +37,9 @@ class FloatNumbers:
     exp = staticmethod(math.exp)
     tanh = staticmethod(math.tanh)
     log1p = staticmethod(math.log1p)
+    sqrt = staticmethod(math.sqrt)   # correctly rounded, as torch's Tensor.sqrt
+    cos = staticmethod(math.cos)
+    pi = math.pi
     inf = math.inf
     nan = math.nan
 
@@ -95,6 +98,7 @@ class FractionNumbers:
         raise NeuronsimError(FRACTION_REFUSAL)
 
     exp = tanh = log = log1p = inf = nan = property(_refuse)
+    sqrt = cos = pi = property(_refuse)   # optimizers check first, with their own message
 
     @staticmethod
     def convert(value):
@@ -178,6 +182,9 @@ class PreciseNumbers:
         self.exp = ctx.exp
         self.tanh = ctx.tanh
         self.log1p = ctx.log1p
+        self.sqrt = ctx.sqrt
+        self.cos = ctx.cos
+        self.pi = ctx.pi
 
     def convert(self, value):
         """int, float (exact binary value), Fraction or decimal text -> mpf."""

@@ -43,12 +43,15 @@ class RecurrentNeuron:
     After ``back_prop`` at step t: ``output_path`` (e[t]), ``recurrent_path``
     (r[t]), ``output_grad`` (dE/da = e + r) and ``delta`` (dE/dz).  Batch
     sums: ``weight_grad_sum``, ``recurrent_grad_sum``, ``bias_grad_sum``.
+    With an optimizer: ``optimizer_state`` (also ``["recurrent_weights"][i]``
+    for u_i), ``batch_grad`` and ``penalty_grad``, as on a dense Neuron.
     """
 
     __slots__ = ("weights", "recurrent_weights", "bias", "activation",
                  "inputs", "previous", "z", "output", "derivative",
                  "output_path", "recurrent_path", "output_grad", "delta",
-                 "weight_grad_sum", "recurrent_grad_sum", "bias_grad_sum")
+                 "weight_grad_sum", "recurrent_grad_sum", "bias_grad_sum",
+                 "optimizer_state", "batch_grad", "penalty_grad")
 
     def __init__(self, weights, recurrent_weights, bias, activation):
         self.weights = list(weights)
@@ -57,6 +60,7 @@ class RecurrentNeuron:
         self.activation = activation
         self.inputs = self.previous = self.z = self.output = self.derivative = None
         self.output_path = self.recurrent_path = self.output_grad = self.delta = None
+        self.optimizer_state = self.batch_grad = self.penalty_grad = None
         self.clear_grad_sums()
 
     def forward_pass(self, inputs, previous):
@@ -121,14 +125,17 @@ class RecurrentLayer:
     ``learn_initial_state`` it is a parameter like the weights: dE/da[0] is
     summed over the batch in ``initial_state_grad_sum`` and updated with
     them.  During a sequence ``state`` is the latest a[t] and
-    ``start_state`` the a[0] the sequence started from.
+    ``start_state`` the a[0] the sequence started from.  With an optimizer,
+    a learned a[0] keeps its state in ``optimizer_state["initial_state"][i]``
+    (and ``batch_grad``, ``penalty_grad`` as on a neuron).
     """
 
     kind = "recurrent"
     is_recurrent = True
     __slots__ = ("neurons", "activation", "initial_state", "learn_initial_state", "state",
                  "start_state", "initial_state_grad", "initial_state_grad_sum",
-                 "_later_deltas", "_step_deltas", "_truncation")
+                 "_later_deltas", "_step_deltas", "_truncation",
+                 "optimizer_state", "batch_grad", "penalty_grad")
 
     def __init__(self, neurons, activation, initial_state=None, learn_initial_state=False):
         self.neurons = list(neurons)
@@ -138,6 +145,7 @@ class RecurrentLayer:
         self.state = self.start_state = None
         self.initial_state_grad = None
         self._later_deltas = self._step_deltas = self._truncation = None
+        self.optimizer_state = self.batch_grad = self.penalty_grad = None
         self.clear_grad_sums()
 
     @classmethod
@@ -292,6 +300,21 @@ class RecurrentLayer:
         for neuron in self.neurons:
             neuron.clear_grad_sums()
         self.initial_state_grad_sum = [0] * len(self.neurons)
+
+    def update_entries(self, update_bias=True):
+        """What an optimizer updates: (owner, attribute, Σ dE/dθ, penalized) for
+        each neuron's w (penalized), u (penalized) and b, and a learned a[0]."""
+        entries = []
+        for n in self.neurons:
+            entries.append((n, "weights", n.weight_grad_sum, True))
+            entries.append((n, "recurrent_weights", n.recurrent_grad_sum, True))
+            if update_bias:
+                entries.append((n, "bias", n.bias_grad_sum, False))
+        if self.learn_initial_state:
+            if self.initial_state is None:
+                self.initial_state = [0] * self.size
+            entries.append((self, "initial_state", self.initial_state_grad_sum, False))
+        return entries
 
     def __repr__(self):
         return f"RecurrentLayer({self.n_inputs} -> {self.size}, {self.activation.name})"

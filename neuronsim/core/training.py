@@ -82,6 +82,7 @@ def gradient_descent(net, pairs, epochs, learning_rate, batch_size, shuffle, see
                     on_batch(epoch, position, total / position if mean else total)
         epoch_loss = total / len(order) if mean else total
         history.append(epoch_loss)
+        net.end_epoch()   # a schedule's next rate, as scheduler.step() after an epoch
         if on_epoch is not None:
             on_epoch(epoch, epoch_loss)
         if stop_loss is not None and epoch_loss <= stop_loss:

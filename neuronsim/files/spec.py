@@ -41,7 +41,10 @@ from ..core.layer import Layer
 from ..core.losses import LOSSES, get_loss
 from ..core.network import REDUCTIONS, STEP_LOSSES, Network
 from ..core.numbers import get_numbers
+from ..core.optimizers import OPTIMIZERS, check_options
 from ..core.recurrent import RecurrentLayer
+from ..core.regularization import Clip, Penalty
+from ..core.schedules import check_schedule_options
 from .atomic import atomic_write_text
 
 FORMAT_NAME = "neuronsim-network"
@@ -58,15 +61,17 @@ BIAS_LAYOUTS = ("separate", "first_column")
 
 _TOP_KEYS = {"format", "version", "name", "description", "inputs", "layers", "loss",
              "learning_rate", "reduction", "update_biases", "bias_layout", "seed", "samples",
-             "step_loss", "truncation"}
+             "step_loss", "truncation", "optimizer", "schedule", "clip", "penalty"}
+# keys beyond plain gradient descent (docs/optimizers.md), each checked by its function
+_TRAINING_KEYS = ("optimizer", "schedule", "clip", "penalty")
 # keys that only a network with a recurrent layer reads
 _SEQUENCE_KEYS = ("step_loss", "truncation")
 MAX_STEPS = 100_000
 _LAYER_KEYS = {"type", "activation", "weights", "biases", "size", "init", "seed", "scale",
-               "slope", "name"}
+               "slope", "name", "optimizer_state"}
 _RECURRENT_KEYS = {"type", "activation", "weights", "recurrent_weights", "biases",
                    "initial_state", "learn_initial_state", "size", "init", "seed", "scale",
-                   "slope", "name"}
+                   "slope", "name", "optimizer_state"}
 LAYER_TYPES = ("dense", "recurrent")
 
 
@@ -217,6 +222,12 @@ def check_spec(spec):
         out_layers.append(checked)
     out = {"inputs": n_inputs, "layers": out_layers}
     out.update(check_common_keys(spec))
+    out.update(check_training_keys(spec))
+    for i, (layer, checked) in enumerate(zip(layers, out_layers)):
+        if "optimizer_state" in layer:
+            checked["optimizer_state"] = check_optimizer_state(
+                layer["optimizer_state"], f"layers[{i}].optimizer_state", checked,
+                out.get("optimizer"))
     samples = spec.get("samples", [])
     if sequential:
         out["step_loss"] = _choice(spec.get("step_loss", "sum"), STEP_LOSSES, "step_loss",
@@ -271,6 +282,166 @@ def check_common_keys(spec):
     if not isinstance(spec.get("samples", []), list):
         raise SpecError('samples: expected a list of {"input", "target"} objects')
     return out
+
+
+# ------------------------------------------------ beyond plain gradient descent
+def check_training_keys(spec):
+    """optimizer, schedule, clip and penalty (docs/optimizers.md), each checked by
+    its function below; absent keys stay absent."""
+    checks = {"optimizer": _check_optimizer, "schedule": _check_schedule,
+              "clip": _check_clip, "penalty": _check_penalty}
+    return {key: checks[key](spec[key]) for key in _TRAINING_KEYS if key in spec}
+
+
+def _exact_options(value, where):
+    """The options of an object beside its name, "3/8" text read as a fraction
+    (accepted only with numbers="fraction", as every fraction in a file)."""
+    return {k: _fraction(v, f"{where}.{k}") if isinstance(v, str) else v
+            for k, v in value.items() if k != "name"}
+
+
+def _json_value(value):
+    """An option as the file writes it: a fraction as its "p/q" text."""
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}" if value.denominator != 1 \
+            else value.numerator
+    if isinstance(value, dict):
+        return {k: _json_value(v) for k, v in value.items()}
+    return value
+
+
+def _named_object(value, where, known):
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: expected an object such as {{\"name\": \"{known[0]}\"}}, "
+                        f"got {_show(value)}")
+    if "name" not in value:
+        raise SpecError(f"{where}.name: missing (one of {', '.join(known)})")
+    return _choice(value["name"], known, f"{where}.name", where)
+
+
+def _check_optimizer(value):
+    """{"name": "adam", "betas": [0.9, 0.999], ...}: torch.optim's options by name."""
+    name = _named_object(value, "optimizer", list(OPTIMIZERS))
+    options = _exact_options(value, "optimizer")
+    try:
+        checked = check_options(name, options)
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return {"name": name, **checked}
+
+
+SCHEDULE_STATE = ("last_epoch", "lr", "base_lr")
+
+
+def _check_schedule(value):
+    """{"name": "step", "step_size": 10, ...}; a saved one adds last_epoch, lr, base_lr."""
+    from ..core.schedules import SCHEDULES
+    name = _named_object(value, "schedule", list(SCHEDULES))
+    options = {k: v for k, v in _exact_options(value, "schedule").items()
+               if k not in SCHEDULE_STATE}
+    try:
+        out = {"name": name, **check_schedule_options(name, options)}
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    state = [key for key in SCHEDULE_STATE if key in value]
+    if state and len(state) != len(SCHEDULE_STATE):
+        missing = [key for key in SCHEDULE_STATE if key not in value][0]
+        raise SpecError(f"schedule.{missing}: missing (a saved schedule has last_epoch, lr "
+                        "and base_lr)")
+    if state:
+        out["last_epoch"] = _int(value["last_epoch"], "schedule.last_epoch", 0, 2**63)
+        for key in ("lr", "base_lr"):
+            if _number(value[key], f"schedule.{key}") < 0:
+                raise SpecError(f"schedule.{key}: must be >= 0, got {value[key]}")
+            out[key] = value[key]
+    return out
+
+
+def _check_clip(value):
+    """{"max_norm": 1.0} or {"value": 0.5}."""
+    if not isinstance(value, dict):
+        raise SpecError(f'clip: expected {{"max_norm": N}} or {{"value": V}}, got {_show(value)}')
+    unknown = sorted(set(value) - {"max_norm", "value"})
+    if unknown:
+        raise SpecError(f"clip.{unknown[0]}: unknown key (known: max_norm, value)")
+    value = _exact_options(value, "clip")
+    try:
+        Clip(value.get("max_norm"), value.get("value"))
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return value
+
+
+def _check_penalty(value):
+    """{"l1": λ₁, "l2": λ₂}."""
+    if not isinstance(value, dict):
+        raise SpecError(f'penalty: expected {{"l1": λ1, "l2": λ2}}, got {_show(value)}')
+    unknown = sorted(set(value) - {"l1", "l2"})
+    if unknown:
+        raise SpecError(f"penalty.{unknown[0]}: unknown key (known: l1, l2)")
+    value = _exact_options(value, "penalty")
+    try:
+        Penalty(value.get("l1", 0), value.get("l2", 0))
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return {"l1": value.get("l1", 0), "l2": value.get("l2", 0)}
+
+
+# a layer's parameters as the file names them, with their shapes
+def _state_shapes(checked):
+    rows = len(checked["weights"])
+    shapes = {"weights": (rows, len(checked["weights"][0])), "biases": (rows,)}
+    if checked["type"] == "recurrent":
+        shapes["recurrent_weights"] = (rows, rows)
+        if checked.get("learn_initial_state"):
+            shapes["initial_state"] = (rows,)
+    return shapes
+
+
+def check_optimizer_state(value, where, checked, optimizer):
+    """A layer's saved optimizer state: {"weights": {"exp_avg": [[...]], ...},
+    "biases": {...}, ...}, each state name of the optimizer, shaped as its parameter."""
+    if optimizer is None:
+        raise SpecError(f"{where}: only with an \"optimizer\" (the state is its)")
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: expected an object by parameter, got {_show(value)}")
+    shapes = _state_shapes(checked)
+    name = optimizer["name"]
+    expected = list(OPTIMIZERS[name].new_state(optimizer))
+    out = {}
+    for parameter, states in value.items():
+        place = f"{where}.{parameter}"
+        if parameter not in shapes:
+            raise SpecError(f"{place}: not a parameter of this layer "
+                            f"(its parameters: {', '.join(shapes)})")
+        if not isinstance(states, dict):
+            raise SpecError(f"{place}: expected an object by state name, got {_show(states)}")
+        for key in states:
+            if key not in expected:
+                raise SpecError(f"{place}.{key}: not a state of {name} with these options "
+                                f"(its state: {', '.join(expected) or 'none'})")
+        for key in expected:
+            if key not in states:
+                raise SpecError(f"{place}.{key}: missing")
+        out[parameter] = {key: _state_array(states[key], shapes[parameter], f"{place}.{key}",
+                                            key) for key in expected}
+    return out
+
+
+def _state_array(value, shape, where, key):
+    """Numbers (or whole step counts, or null for a momentum buffer not yet
+    started) shaped as the parameter."""
+    if len(shape) == 2:
+        if not isinstance(value, list) or len(value) != shape[0]:
+            raise SpecError(f"{where}: expected {shape[0]} rows, got {_show(value)}")
+        return [_state_array(row, shape[1:], f"{where}[{j}]", key) for j, row in enumerate(value)]
+    if not isinstance(value, list) or len(value) != shape[0]:
+        raise SpecError(f"{where}: expected a list of {shape[0]}, got {_show(value)}")
+    if key == "step":
+        return [_int(v, f"{where}[{i}]", 0, 2**63) for i, v in enumerate(value)]
+    if key == "momentum_buffer":
+        return [None if v is None else _number(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
 def _check_total_size(layers, n_inputs):
@@ -503,11 +674,61 @@ def network_from_spec(spec, numbers="float"):
     layers = [LAYER_BUILDERS[layer["type"]](layer, numbers) for layer in checked["layers"]]
     rate = checked.get("learning_rate")
     sequence_options = {key: checked[key] for key in _SEQUENCE_KEYS if key in checked}
-    return Network(layers, get_loss(checked["loss"], numbers),
-                   reduction=checked["reduction"], update_biases=checked["update_biases"],
-                   learning_rate=None if rate is None else numbers.convert(rate),
-                   numbers=numbers, samples=checked["samples"], name=checked.get("name"),
-                   **sequence_options)
+    net = Network(layers, get_loss(checked["loss"], numbers),
+                  reduction=checked["reduction"], update_biases=checked["update_biases"],
+                  learning_rate=None if rate is None else numbers.convert(rate),
+                  numbers=numbers, samples=checked["samples"], name=checked.get("name"),
+                  **sequence_options)
+    _set_training(net, checked)
+    return net
+
+
+def _set_training(net, checked):
+    """The optimizer, schedule, clip and penalty of a checked spec, and each
+    layer's saved optimizer state (given back to each parameter)."""
+    try:
+        if "optimizer" in checked:
+            options = {k: v for k, v in checked["optimizer"].items() if k != "name"}
+            net.set_optimizer(checked["optimizer"]["name"], **options)
+        if "schedule" in checked:
+            options = {k: v for k, v in checked["schedule"].items() if k != "name"}
+            net.set_schedule(checked["schedule"]["name"], **options)
+        if "clip" in checked:
+            net.set_clip(**checked["clip"])
+        if "penalty" in checked:
+            net.set_penalty(**checked["penalty"])
+    except ValueError as exc:   # fraction mode refusing a square root, ...
+        raise SpecError(str(exc)) from None
+    convert = net.numbers.convert
+    for layer, entry in zip(net.layers, checked["layers"]):
+        for parameter, states in entry.get("optimizer_state", {}).items():
+            _give_state(layer, parameter, states, convert)
+
+
+_STATE_OWNERS = {"weights": "weights", "recurrent_weights": "recurrent_weights",
+                 "biases": "bias"}
+
+
+def _give_state(layer, parameter, states, convert):
+    """File arrays {state name: values shaped as the parameter} -> each scalar's dict."""
+    def one(key, value):
+        return value if key == "step" or value is None else convert(value)
+
+    names = list(states)
+    if parameter == "initial_state":
+        layer.optimizer_state = {"initial_state": [
+            {key: one(key, states[key][i]) for key in names} for i in range(layer.size)]}
+        return
+    attribute = _STATE_OWNERS[parameter]
+    for j, neuron in enumerate(layer.neurons):
+        if neuron.optimizer_state is None:
+            neuron.optimizer_state = {}
+        if attribute == "bias":
+            neuron.optimizer_state["bias"] = {key: one(key, states[key][j]) for key in names}
+        else:
+            width = len(getattr(neuron, attribute))
+            neuron.optimizer_state[attribute] = [{key: one(key, states[key][j][k])
+                                                  for key in names} for k in range(width)]
 
 
 def _activation_of(layer, numbers):
@@ -621,11 +842,16 @@ def spec_from_network(net, bias_layout="separate"):
                 entry["initial_state"] = [to_json(v) for v in layer.initial_state]
             if layer.learn_initial_state:
                 entry["learn_initial_state"] = True
+        if net.optimizer is not None:
+            state = _optimizer_state_of(layer, to_json)
+            if state:
+                entry["optimizer_state"] = state
         layers.append(entry)
     spec["layers"] = layers
     spec["loss"] = net.loss.name
     if net.learning_rate is not None:
         spec["learning_rate"] = to_json(net.learning_rate)
+    spec.update(_training_of(net, to_json))
     spec["reduction"] = net.reduction
     if sequential:
         spec["step_loss"] = net.step_loss
@@ -652,6 +878,45 @@ def spec_from_network(net, bias_layout="separate"):
             samples.append({"input": xs, "target": target})
         spec["samples"] = samples
     return spec
+
+
+def _training_of(net, to_json):
+    """The file's optimizer, schedule, clip and penalty keys (none for plain descent)."""
+    out = {}
+    if net.optimizer is not None:
+        out["optimizer"] = net.optimizer.to_spec()
+    if net.schedule is not None:
+        out["schedule"] = net.schedule.to_spec(to_json)
+    if net.clip is not None:
+        out["clip"] = net.clip.to_spec()
+    if net.penalty is not None:
+        out["penalty"] = net.penalty.to_spec()
+    return {key: _json_value(value) for key, value in out.items()}
+
+
+def _optimizer_state_of(layer, to_json):
+    """A layer's optimizer state as the file writes it: by parameter, by state
+    name, an array shaped as the parameter (see check_optimizer_state)."""
+    def one(key, value):
+        return value if key == "step" or value is None else to_json(value)
+
+    out = {}
+    for parameter, attribute in _STATE_OWNERS.items():
+        per_neuron = [(n.optimizer_state or {}).get(attribute) for n in layer.neurons]
+        if any(not s for s in per_neuron) or (attribute != "bias" and not per_neuron[0][0]):
+            continue   # not updated (a fixed bias), or no state (sgd without momentum)
+        if attribute == "bias":
+            out[parameter] = {key: [one(key, s[key]) for s in per_neuron]
+                              for key in per_neuron[0]}
+        else:
+            out[parameter] = {key: [[one(key, s[key]) for s in row] for row in per_neuron]
+                              for key in per_neuron[0][0]}
+    if layer.is_recurrent and layer.optimizer_state is not None:
+        states = layer.optimizer_state["initial_state"]
+        if states[0]:
+            out["initial_state"] = {key: [one(key, s[key]) for s in states]
+                                    for key in states[0]}
+    return out
 
 
 def network_from_arrays(weights, biases, activations, loss, bias_layout, options):

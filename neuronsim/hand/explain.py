@@ -42,15 +42,26 @@ Markdown or LaTeX, ending with the value the simulator computes.
 
 from dataclasses import dataclass, field
 
-from ..core import labels as lab
 from ..core.errors import NeuronsimError
-from ..core.layer import Layer
-from ..core.network import Network
 from ..core.numbers import is_exact
-from ..render.numfmt import factor, format_number
+from ..render.numfmt import format_number
+from .common import (  # noqa: F401  (copy_network, first_sample, is_paired: used from here too)
+    DERIVATIVE_FORMULAS,
+    FORMATS,
+    Writer,
+    convention_note,
+    copy_network,
+    derivative_legend,
+    display,
+    first_sample,
+    heading,
+    inline,
+    is_paired,
+    loss_derivative,
+    numbers_name,
+)
+from .explain_time import TimeExplanation, explain_through_time, render_time_explanation
 from .label_parse import parse_label
-
-FORMATS = ("plain", "markdown", "latex")
 
 # Show at most this many paths one by one; compute the path sum only when
 # there are at most MAX_PATHS_SUMMED (their number grows as the product of
@@ -61,49 +72,6 @@ MAX_PATHS_SUMMED = 20_000
 # A z sum with more terms than this shows its first two, the explained
 # parameter's and the last, with "…" between.
 MAX_Z_TERMS = 8
-
-# g'(z) of each activation, as taught.
-DERIVATIVE_FORMULAS = {
-    "sigmoid": "a(1 − a)",
-    "tanh": "1 − a²",
-    "relu": "1 if z > 0, else 0",
-    "leaky_relu": "1 if z > 0, else s",
-    "linear": "1",
-    "softmax": "a_i(δ_ij − a_j) (the softmax Jacobian)",
-}
-
-
-def copy_network(net):
-    """A new network with the same weights, activations, loss and numbers.
-
-    Activation and loss objects hold no state, so they are shared; every
-    weight list is new.  No tracer is attached to the copy.
-    """
-    layers = [Layer.from_weights([list(n.weights) for n in layer.neurons],
-                                 [n.bias for n in layer.neurons], layer.activation)
-              for layer in net.layers]
-    return Network(layers, net.loss, reduction=net.reduction, update_biases=net.update_biases,
-                   learning_rate=net.learning_rate, numbers=net.numbers,
-                   samples=net.samples, name=net.name)
-
-
-def first_sample(net, x=None, t=None, where="the network"):
-    """(x, t): the given pair, or the network file's first sample."""
-    if x is not None or t is not None:
-        if x is None or t is None:
-            raise NeuronsimError("give both an input x and a target t")
-        return list(x), list(t)
-    if not net.samples:
-        raise NeuronsimError(f"{where} has no samples: give an input and a target")
-    sample = net.samples[0]
-    return list(sample["input"]), list(sample["target"])
-
-
-def is_paired(net):
-    """True when the output delta is the paired a - t (see neuronsim.core.losses)."""
-    paired_with = net.loss.paired_with
-    return paired_with is not None and paired_with == net.layers[-1].activation.name
-
 
 @dataclass
 class Factor:
@@ -163,6 +131,8 @@ def explain(net, label, x=None, t=None, convention="nielsen"):
     read in ``convention`` ("nielsen" or "ng").  ``x``, ``t``: the sample
     (default: the network's first sample).  Returns an :class:`Explanation`.
     """
+    if net.is_sequential:
+        return explain_through_time(net, label, x, t, convention)
     target = parse_label(label, convention, net)
     if target.kind not in ("w", "b", "delta"):
         raise NeuronsimError(f"{label!r}: explain takes a weight, a bias or a delta "
@@ -174,7 +144,7 @@ def explain(net, label, x=None, t=None, convention="nielsen"):
     paired = is_paired(work)
     n_paths = count_paths(work, target.layer)
     out = Explanation(target=target, label_text=label, convention=convention,
-                      numbers_name=_numbers_name(work.numbers), exact=is_exact(work.numbers),
+                      numbers_name=numbers_name(work.numbers), exact=is_exact(work.numbers),
                       x=work.inputs, t=work.target, loss_name=work.loss.name,
                       loss_value=loss_value,
                       activations=[layer.activation.name for layer in work.layers],
@@ -267,76 +237,13 @@ def paths_from_z(net, layer_index, j, paired):
     return paths
 
 
-def _numbers_name(numbers):
-    digits = getattr(numbers, "digits", None)
-    return f"{numbers.name}:{digits}" if digits else numbers.name
-
-
 # ---------------------------------------------------------------- rendering
-class _Writer:
-    """Labels and numbers for one output format (plain, markdown, latex)."""
-
-    def __init__(self, fmt, digits, convention, bias_as_weight=False):
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-        self.fmt = fmt
-        self.style = "latex" if fmt == "latex" else "text"
-        self.digits = digits
-        self.convention = convention
-        self.bias_as_weight = bias_as_weight
-        latex = fmt == "latex"
-        self.times = r" \cdot " if latex else " · "
-        self.minus = " - " if latex else " − "
-        self.arrow = r" \to " if latex else " → "
-
-    def num(self, x):
-        return format_number(x, self.digits, self.style)
-
-    def fac(self, x):
-        return factor(x, self.digits, self.style)
-
-    def label(self, kind, layer, j, k=None):
-        if kind == "w":
-            return lab.weight_label(layer, j, k, self.convention, self.style)
-        if kind == "b":
-            return lab.bias_label(layer, j, self.convention, self.style, self.bias_as_weight)
-        return lab.neuron_label(kind, layer, j, self.style)
-
-    def one(self):
-        """a_0, the constant input 1 of a bias shown as the weight w_j0."""
-        return lab.symbol("a", (0,), None, self.style)
-
-    def t(self, i):
-        return lab.target_label(i, self.style)
-
-    def partial(self, top, bottom):
-        if self.style == "latex":
-            return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
-        return f"∂{top}/∂{bottom}"
-
-    def math(self, text):
-        """A displayed equation (LaTeX: an align* row is added by the caller)."""
-        return text
-
-    def text(self, text):
-        """Prose: in LaTeX, escape _ and ^ and write the few symbols as math."""
-        if self.style == "latex":
-            text = text.replace("_", r"\_").replace("^", r"\^{}")
-            for symbol, latex in _LATEX_SYMBOLS.items():
-                text = text.replace(symbol, latex)
-        return text
-
-
-_LATEX_SYMBOLS = {"−": "-", "Σ": r"$\Sigma$", "δ": r"$\delta$", "²": r"$^2$",
-                  "∂": r"$\partial$", "·": r"$\cdot$", "→": r"$\to$", "…": r"\dots{}"}
-
-
 def _factor_symbols(w, f, net_activations, loss_name, n_outputs):
     """(∂-form, meaning) of one factor, e.g. ('∂a₁⁽⁴⁾/∂z₁⁽⁴⁾', "g'(z₁⁽⁴⁾)")."""
     kind = f.kind
     if kind == "dE/da":
         a = w.label("a", f.layer, f.i)
-        return w.partial("E", a), _loss_derivative(w, loss_name, a, w.t(f.i), n_outputs)
+        return w.partial("E", a), loss_derivative(w, loss_name, a, w.t(f.i), n_outputs)
     if kind == "dE/dz":
         a, t = w.label("a", f.layer, f.i), w.t(f.i)
         if loss_name == "cross_entropy":
@@ -365,20 +272,6 @@ def _factor_symbols(w, f, net_activations, loss_name, n_outputs):
     return w.partial(z, w.label("b", f.layer, f.i)), w.one() if w.bias_as_weight else "1"
 
 
-def _loss_derivative(w, loss_name, a, t, n_outputs):
-    """dE/da as taught, for the output neuron with labels a and t."""
-    m = w.minus
-    if loss_name == "half_sse":
-        return f"({a}{m}{t})"
-    if loss_name == "sse":
-        return f"2({a}{m}{t})"
-    if loss_name == "mse":
-        return f"2({a}{m}{t})/{n_outputs}"
-    if loss_name == "binary_cross_entropy":
-        return f"({a}{m}{t})/({a}(1{m}{a}))"
-    return f"(−{t}/{a})" if w.style != "latex" else f"(-{t}/{a})"
-
-
 def _node_chain(w, factors, target):
     """w → z → a → … → E for one path."""
     nodes = []
@@ -399,20 +292,6 @@ def _node_chain(w, factors, target):
         else:
             nodes.append("E")
     return w.arrow.join(nodes)
-
-
-def convention_note(convention, bias_as_weight=False):
-    """The sentences every explain output carries about the weight labels."""
-    if convention == "nielsen":
-        rule = ("w_jk^(l) feeds neuron j of layer l from neuron k of layer l-1; "
-                "b_j^(l) is the bias of neuron j of layer l")
-    else:
-        rule = ("w_jk^(l) feeds neuron j of layer l+1 from neuron k of layer l; "
-                "b_j^(l) feeds z_j^(l+1)")
-    bias = ("  Biases are shown as weights w_j0^(l) = b_j^(l) on a constant input a_0 = 1."
-            if bias_as_weight else "")
-    return (f"Weight convention {convention}: {rule}.{bias}  Textbook numbering: the input "
-            f"layer is layer 1 and neurons count from 1; Python indices count from 0.")
 
 
 def shortcut_note(net, w=None):
@@ -462,7 +341,9 @@ def render_explanation(e, format="plain", digits=9, bias_as_weight=False):
     constant input a_0 = 1, so z_j = Σ_k w_jk a_k with k from 0 and
     ∂z_j/∂w_j0 = a_0 = 1.
     """
-    w = _Writer(format, digits, e.convention, bias_as_weight)
+    if isinstance(e, TimeExplanation):
+        return render_time_explanation(e, format, digits, bias_as_weight)
+    w = Writer(format, digits, e.convention, bias_as_weight)
     net = e.net
     target = e.target
     what = w.label(target.kind, target.layer, target.neuron, target.input)
@@ -472,27 +353,27 @@ def render_explanation(e, format="plain", digits=9, bias_as_weight=False):
     n_out = len(net.layers[-1].neurons)
     lines = []
     title = f"Explain {lhs}" if w.style != "latex" else f"Explain ${lhs}$"
-    lines.append(_heading(w, title))
+    lines.append(heading(w, title))
     lines.append(w.text(convention_note(e.convention, bias_as_weight)))
-    lines.append(w.text(f"Label {e.label_text!r} read as ") + _inline(w, what)
+    lines.append(w.text(f"Label {e.label_text!r} read as ") + inline(w, what)
                  + w.text(f" = {target.python()}."))
     x = ", ".join(w.num(v) for v in e.x)
     t = ", ".join(w.num(v) for v in e.t)
     lines.append(w.text(f"Sample x = ({x}), t = ({t}); loss {e.loss_name}, E = "
                         f"{w.num(e.loss_value)}; numbers {e.numbers_name}.  One forward and "
                         "one backward pass on a copy of the network (no update)."))
-    legend = _derivative_legend(w, e, target.layer)
+    legend = derivative_legend(w, e, target.layer)
     if legend:
         lines.append(w.text(legend))
     if target.kind in ("w", "b"):
-        lines.append(w.text("The parameter enters E only through ") + _inline(w, _z_label(w, e))
+        lines.append(w.text("The parameter enters E only through ") + inline(w, _z_label(w, e))
                      + w.text(":"))
-        lines.append(_display(w, _z_sum_lines(w, e)))
+        lines.append(display(w, _z_sum_lines(w, e)))
     start = _z_label(w, e)
     if e.n_paths == 1:
-        lines.append(w.text("One path leads from ") + _inline(w, start) + w.text(" to E."))
+        lines.append(w.text("One path leads from ") + inline(w, start) + w.text(" to E."))
     else:
-        lines.append(_inline(w, start) + w.text(
+        lines.append(inline(w, start) + w.text(
             f" reaches E along {e.n_paths} paths (each neuron feeds every neuron of the next "
             f"layer), so the derivative is the sum over the paths."))
     if e.path_sum is None:
@@ -509,9 +390,9 @@ def render_explanation(e, format="plain", digits=9, bias_as_weight=False):
         if len(e.paths) > MAX_PATHS_SHOWN:
             terms += " + …" if w.style != "latex" else r" + \dots"
         lines.append(w.text("Sum over the paths:"))
-        lines.append(_display(w, [f"{lhs} = {terms} = {w.num(e.path_sum)}"]))
+        lines.append(display(w, [f"{lhs} = {terms} = {w.num(e.path_sum)}"]))
     lines.append(w.text("Backpropagation form (the same sum, grouped layer by layer):"))
-    lines.append(_display(w, _backprop_lines(w, e)))
+    lines.append(display(w, _backprop_lines(w, e)))
     if target.layer == len(net.layers) - 1:
         lines.append(w.text(shortcut_note(net, w)))
     lines.append(w.text(_agreement(w, e)))
@@ -569,65 +450,21 @@ def _sum_shown(terms, here, w):
     return " + ".join(shown)
 
 
-def _heading(w, text):
-    if w.fmt == "markdown":
-        return "### " + text
-    if w.fmt == "latex":
-        return r"\subsection*{" + text + "}"
-    return text + "\n" + "=" * len(text)
-
-
-def _inline(w, label):
-    return f"${label}$" if w.style == "latex" else label
-
-
-def _display(w, equations):
-    if w.fmt == "latex":
-        return "\\begin{align*}\n" + " \\\\\n".join(equations) + "\n\\end{align*}"
-    if w.fmt == "markdown":
-        return "\n".join(f"    {e}" for e in equations)
-    return "\n".join(f"  {e}" for e in equations)
-
-
-def _derivative_legend(w, e, first_layer):
-    """"layers 2, 3: g = sigmoid, g'(z) = a(1 − a); ..." for the activations on
-    the paths (a paired output layer only beside a hidden layer with the same g);
-    leaky_relu shows its slope s, layers with different slopes listed apart."""
-    last = len(e.activations) - 1
-    groups = {}                       # (name, g'(z) text) -> textbook layers
-    for index in range(first_layer, last + 1):
-        name = e.activations[index]
-        formula = DERIVATIVE_FORMULAS[name]
-        if name == "leaky_relu":
-            slope = e.net.layers[index].activation.params["slope"]
-            formula = f"1 if z > 0, else s = {format_number(slope, w.digits)}"
-        if e.paired and index == last:
-            if (name, formula) in groups:          # listed with the layers it shares g with
-                groups[name, formula].append(str(index + 2))
-            continue
-        groups.setdefault((name, formula), []).append(str(index + 2))
-    if not groups:
-        return ""
-    parts = [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)}: "
-             f"g = {name}, g'(z) = {formula}" for (name, formula), layers in groups.items()]
-    return "Activations on the paths: " + "; ".join(parts) + "."
-
-
 def _path_block(w, e, number, factors, value, lhs, n_out):
     symbols = [_factor_symbols(w, f, e.activations, e.loss_name, n_out) for f in factors]
     chain = _node_chain(w, factors, e.target)
     partials = w.times.join(s for s, _ in symbols)
     meanings = w.times.join(m for _, m in symbols)
     numbers = w.times.join(w.fac(f.value) for f in factors)
-    head = w.text(f"Path {number}: ") + _inline(w, chain)
+    head = w.text(f"Path {number}: ") + inline(w, chain)
     if w.fmt == "latex":
         rows = [f"{lhs} &= {partials}", f"&= {meanings}", f"&= {numbers}",
                 f"&= {w.num(value)}"]
-        return head + "\n" + _display(w, rows)
+        return head + "\n" + display(w, rows)
     pad = " " * (len(lhs) + 1)
     rows = [f"{lhs} = {partials}", f"{pad}= {meanings}", f"{pad}= {numbers}",
             f"{pad}= {w.num(value)}"]
-    return head + "\n" + _display(w, rows)
+    return head + "\n" + display(w, rows)
 
 
 def _backprop_lines(w, e):

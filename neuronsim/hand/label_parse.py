@@ -17,6 +17,11 @@ numpy style, 0-based indices                   ``W2[1,1]``, ``W2[1][1]``, ``b3[0
 Python API, 0-based, no convention             ``layers[0].neurons[1].weights[1]``,
                                                ``net.layers[1].neurons[0].bias``, ``... .delta``,
                                                ``... .z``, ``... .output``
+recurrent weights u_ji^(l) (recurrent layers)  ``u_12^(2)``, ``u₁₂⁽²⁾``, ``dE/du_12^(2)``,
+                                               ``U2[0,1]``, ``layers[0].neurons[0].recurrent_weights[1]``
+a time step t (networks that read sequences)   ``δ_1^(2)[3]``, ``z₂⁽³⁾[1]``, ``a_1^(2)[2]``,
+                                               ``net.history[2][0][0].delta`` (history[t-1])
+an initial state a[0] (recurrent layers)       ``a_1^(2)[0]``, ``a₁⁽²⁾[0]``, ``layers[0].initial_state[0]``
 =============================================  ==========================================
 
 Textbook labels count layers and neurons from 1 (the input layer is layer 1);
@@ -35,6 +40,16 @@ number after ``W`` or ``b`` in the numpy style is that same superscript:
 carries the superscript of its neuron's weights: layer l in ``"nielsen"``,
 l-1 in ``"ng"``.  Superscripts of z, a and δ are always the textbook layer.
 
+A recurrent weight u_ji^(l) feeds neuron j of layer l from neuron i of the
+same layer at the step before (:func:`neuronsim.core.labels.recurrent_weight_label`):
+its superscript is the layer's own number in both conventions, and so is the
+number after ``U`` (``U2[0,1]`` is ``u_12^(2)``).  In a network that reads
+sequences z, a and δ belong to a time step, written after the label in
+brackets: ``δ_1^(2)[3]`` is δ of neuron 1 of layer 2 at t = 3 (steps count
+from 1, as in the trace tables), and ``a_1^(2)[0]`` is the initial state of
+a recurrent layer.  Weights, biases and u carry no step: their gradient is a
+sum over every step.
+
     >>> parse_label("w_22^(2)")
     Target(kind='w', layer=0, neuron=1, input=1)
     >>> parse_label("w₂₂⁽²⁾", convention="ng").python()
@@ -47,6 +62,12 @@ l-1 in ``"ng"``.  Superscripts of z, a and δ are always the textbook layer.
     True
     >>> parse_label("w₁₀⁽²⁾", convention="ng").label("ng", bias_as_weight=True)
     'w₁₀⁽²⁾'
+    >>> parse_label("u_12^(2)", convention="ng") == parse_label("U2[0,1]") == Target("u", 0, 0, 1)
+    True
+    >>> parse_label("δ₁⁽²⁾[3]")
+    Target(kind='delta', layer=0, neuron=0, input=None, step=3)
+    >>> parse_label("a_1^(2)[0]").label()
+    'a₁⁽²⁾[0]'
 """
 
 import re
@@ -55,17 +76,20 @@ from dataclasses import dataclass
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 
-KINDS = ("w", "b", "delta", "z", "a")
+KINDS = ("w", "u", "b", "delta", "z", "a")
 
-_KIND_NAMES = {"w": "w", "b": "b", "delta": "delta", "δ": "delta", "d": "delta",
+_KIND_NAMES = {"w": "w", "u": "u", "b": "b", "delta": "delta", "δ": "delta", "d": "delta",
                "z": "z", "a": "a", "output": "a"}
 _SUBSCRIPT = dict(zip("₀₁₂₃₄₅₆₇₈₉", "0123456789"))
 _SUPERSCRIPT = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾", "0123456789()"))
 
 _PYTHON_FORM = re.compile(
     r"^(?:net\.)?layers\[(\d+)\]\.neurons\[(\d+)\]\."
-    r"(?:(weights)\[(\d+)\]|(bias|delta|z|output|a))$")
-_NUMPY_FORM = re.compile(r"^([Wb])(\d+)\[(\d+)(?:(?:\]\[|,)(\d+))?\]$")
+    r"(?:(weights|recurrent_weights)\[(\d+)\]|(bias|delta|z|output|a))$")
+_PYTHON_HISTORY = re.compile(r"^(?:net\.)?history\[(\d+)\]\[(\d+)\]\[(\d+)\]\.(delta|z|output)$")
+_PYTHON_INITIAL = re.compile(r"^(?:net\.)?layers\[(\d+)\]\.(?:initial_state|start_state)\[(\d+)\]$")
+_NUMPY_FORM = re.compile(r"^([WUb])(\d+)\[(\d+)(?:(?:\]\[|,)(\d+))?\]$")
+_STEP = re.compile(r"\[(?P<step>\d+)\]$")
 _TEXTBOOK = re.compile(r"^(?P<name>[a-zδ]+)(?P<rest>.*)$")
 _SUB = re.compile(r"_(?P<sub>\d+(?:,\d+)*)")
 _SUP = re.compile(r"\^\(?(?P<sup>\d+)\)?")
@@ -76,38 +100,59 @@ class LabelError(NeuronsimError, ValueError):
     """A label that cannot be read, or that names no quantity of the network."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Target:
     """One quantity of a network, by 0-based Python indices.
 
-    ``kind``: "w" (a weight), "b" (a bias), "delta" (δ = dE/dz), "z" or "a".
+    ``kind``: "w" (a weight), "u" (a recurrent weight), "b" (a bias),
+    "delta" (δ = dE/dz), "z" or "a".
     ``layer``: index into ``net.layers`` (-1 only for an input a_k^(1)).
     ``neuron``: index into ``layer.neurons``.  ``input``: weights only, the k
-    of w_jk.
+    of w_jk (the i of u_ji).  ``step``: z, a and δ of a network that reads
+    sequences, the time step t = 1..T (0: the initial state a[0]); None
+    otherwise.
     """
 
     kind: str
     layer: int
     neuron: int
     input: int = None
+    step: int = None
+
+    def __repr__(self):
+        step = "" if self.step is None else f", step={self.step}"
+        return (f"Target(kind={self.kind!r}, layer={self.layer}, neuron={self.neuron}, "
+                f"input={self.input}{step})")
 
     def python(self):
         """Where the value lives in the Python API (0-based)."""
         if self.kind == "a" and self.layer == -1:
+            if self.step is not None:
+                return f"net.inputs[{self.step - 1}][{self.neuron}]"
             return f"net.inputs[{self.neuron}]"
-        base = f"net.layers[{self.layer}].neurons[{self.neuron}]"
-        attribute = {"w": f"weights[{self.input}]", "b": "bias", "delta": "delta",
-                     "z": "z", "a": "output"}[self.kind]
-        return f"{base}.{attribute}"
+        attribute = {"w": f"weights[{self.input}]", "u": f"recurrent_weights[{self.input}]",
+                     "b": "bias", "delta": "delta", "z": "z", "a": "output"}[self.kind]
+        if self.step == 0:
+            return f"net.layers[{self.layer}].start_state[{self.neuron}]"
+        if self.step is not None:
+            return f"net.history[{self.step - 1}][{self.layer}][{self.neuron}].{attribute}"
+        return f"net.layers[{self.layer}].neurons[{self.neuron}].{attribute}"
 
     def label(self, convention="nielsen", style="text", bias_as_weight=False):
-        """The textbook label in ``convention`` (w₂₂⁽²⁾, b₁⁽³⁾, δ₁⁽²⁾, ...); a bias
-        as w_j0 (w₁₀⁽³⁾) with ``bias_as_weight``."""
+        """The textbook label in ``convention`` (w₂₂⁽²⁾, b₁⁽³⁾, δ₁⁽²⁾, u₁₂⁽²⁾,
+        δ₁⁽²⁾[3], ...); a bias as w_j0 (w₁₀⁽³⁾) with ``bias_as_weight``."""
         if self.kind == "w":
             return lab.weight_label(self.layer, self.neuron, self.input, convention, style)
+        if self.kind == "u":
+            return lab.recurrent_weight_label(self.layer, self.neuron, self.input, style)
         if self.kind == "b":
             return lab.bias_label(self.layer, self.neuron, convention, style, bias_as_weight)
-        return lab.neuron_label(self.kind, self.layer, self.neuron, style)
+        text = lab.neuron_label(self.kind, self.layer, self.neuron, style)
+        return text if self.step is None else f"{text}[{self.step}]"
+
+    def at(self, step):
+        """The same neuron quantity at time step ``step``."""
+        return Target(self.kind, self.layer, self.neuron, self.input, step)
 
 
 def _normalise(text):
@@ -153,12 +198,20 @@ def parse_label(text, convention="nielsen", net=None):
 
 
 def _python_form(text):
+    match = _PYTHON_HISTORY.match(text)
+    if match:
+        t, layer, neuron, attribute = match.groups()
+        kind = {"output": "a"}.get(attribute, attribute)
+        return Target(kind, int(layer), int(neuron), None, int(t) + 1)
+    match = _PYTHON_INITIAL.match(text)
+    if match:
+        return Target("a", int(match.group(1)), int(match.group(2)), None, 0)
     match = _PYTHON_FORM.match(text)
     if not match:
         return None
     layer, neuron, weights, k, attribute = match.groups()
     if weights:
-        return Target("w", int(layer), int(neuron), int(k))
+        return Target("w" if weights == "weights" else "u", int(layer), int(neuron), int(k))
     kind = {"bias": "b", "output": "a"}.get(attribute, attribute)
     return Target(kind, int(layer), int(neuron))
 
@@ -168,6 +221,11 @@ def _numpy_form(text, convention):
     if not match:
         return None
     letter, sup, j, k = match.groups()
+    if letter == "U":      # u's superscript is its layer's own number in both conventions
+        if k is None:
+            raise LabelError(f"{text}: a recurrent weight needs two indices, U{sup}[j,i] "
+                             "(0-based)")
+        return Target("u", int(sup) - 2, int(j), int(k))
     layer = _weight_layer(int(sup), convention)
     if letter == "W":
         if k is None:
@@ -184,6 +242,18 @@ def _weight_layer(superscript, convention):
 
 
 def _textbook_form(cleaned, original, convention):
+    step = _STEP.search(cleaned)
+    text = cleaned[:step.start()] if step else cleaned
+    target = _textbook_quantity(text, original, convention)
+    if step is None:
+        return target
+    if target.kind not in ("z", "a", "delta"):
+        raise LabelError(f"{original!r}: a weight or bias has no time step (its gradient "
+                         "sums over every step): write it without [t]")
+    return target.at(int(step.group("step")))
+
+
+def _textbook_quantity(cleaned, original, convention):
     text = cleaned
     if text.startswith("(") and ")" in text:      # (w_22)^(2)
         inner, _, after = text[1:].partition(")")
@@ -197,8 +267,9 @@ def _textbook_form(cleaned, original, convention):
     kind = _KIND_NAMES.get(name)
     if kind is None:
         raise LabelError(
-            f"cannot read the label {original!r}: expected w_jk^(l), b_j^(l), δ_j^(l), z_j^(l) "
-            "or a_j^(l) (textbook numbering), W2[j,k] or b2[j] (0-based indices), or "
+            f"cannot read the label {original!r}: expected w_jk^(l), u_ji^(l), b_j^(l), "
+            "δ_j^(l), z_j^(l) or a_j^(l), with [t] for a time step (textbook numbering), "
+            "W2[j,k] or b2[j] (0-based indices), or "
             "layers[l].neurons[j].weights[k] (docs/explain.md lists every form)")
     sub = _SUB.search(rest)
     sup = _SUP.search(rest)
@@ -217,9 +288,11 @@ def _textbook_form(cleaned, original, convention):
     if kind in ("w", "b"):
         layer = _weight_layer(superscript, convention)
     else:
-        layer = superscript - 2          # textbook layer l -> net.layers[l - 2]
-    if indices[0] < 1:
+        layer = superscript - 2          # textbook layer l -> net.layers[l - 2] (u too)
+    if indices[0] < 1 or (kind == "u" and indices[1] < 1):
         raise LabelError(f"{original!r}: textbook labels count neurons from 1")
+    if kind == "u":
+        return Target("u", layer, indices[0] - 1, indices[1] - 1)
     if kind == "w" and indices[1] == 0:   # w_j0: the bias, the weight on a_0 = 1
         return Target("b", layer, indices[0] - 1)
     if kind == "w":
@@ -229,24 +302,30 @@ def _textbook_form(cleaned, original, convention):
 
 def _subscripts(sub, kind, original):
     parts = sub.split(",")
-    if kind == "w":
+    if kind in ("w", "u"):
+        pair = "j and k" if kind == "w" else "j and i"
         if len(parts) == 1:
             if len(sub) != 2:
-                raise LabelError(f"{original!r}: a weight has two subscripts j and k, written "
-                                 "together when both are single digits (w_22^(2)) and "
-                                 "with a comma otherwise (w_12,3^(2))")
+                raise LabelError(f"{original!r}: a weight has two subscripts {pair}, written "
+                                 f"together when both are single digits ({kind}_22^(2)) and "
+                                 f"with a comma otherwise ({kind}_12,3^(2))")
             parts = [sub[0], sub[1]]
         if len(parts) != 2:
-            raise LabelError(f"{original!r}: a weight has two subscripts, j and k")
+            raise LabelError(f"{original!r}: a weight has two subscripts, {pair}")
     elif len(parts) != 1:
         raise LabelError(f"{original!r}: {kind} has one subscript, the neuron j")
     return [int(p) for p in parts]
 
 
-def check_target(target, net, text=None, convention="nielsen"):
-    """Raise :class:`LabelError` unless ``target`` exists in ``net``."""
+def check_target(target, net, text=None, convention="nielsen", steps=None):
+    """Raise :class:`LabelError` unless ``target`` exists in ``net``.
+
+    ``steps``: the length T of the sequence the quantity belongs to, when
+    known (then a step must be 1..T, or 0 for an initial state).
+    """
     shown = repr(text) if text is not None else target.python()
     n_layers = len(net.layers)
+    _check_step(target, net, shown, steps)
     if target.kind == "a" and target.layer == -1:
         if not 0 <= target.neuron < net.n_inputs:
             raise LabelError(f"{shown}: the input layer has neurons 1 to {net.n_inputs}")
@@ -260,6 +339,14 @@ def check_target(target, net, text=None, convention="nielsen"):
         raise LabelError(f"{shown}: layers with neurons are 2 to {n_layers + 1} "
                          "(layer 1 is the input layer)")
     layer = net.layers[target.layer]
+    if target.kind == "u" and not layer.is_recurrent:
+        raise LabelError(f"{shown}: textbook layer {target.layer + 2} is a {layer.kind} layer; "
+                         f"recurrent weights u belong to recurrent layers "
+                         f"({_recurrent_layer_names(net)})")
+    if target.step == 0 and not layer.is_recurrent:
+        raise LabelError(f"{shown}: textbook layer {target.layer + 2} is a {layer.kind} layer; "
+                         f"only a recurrent layer has an initial state a[0] "
+                         f"({_recurrent_layer_names(net)})")
     if not 0 <= target.neuron < layer.size:
         raise LabelError(f"{shown}: textbook layer {target.layer + 2} has neurons 1 to "
                          f"{layer.size} (Python neurons[0] to neurons[{layer.size - 1}])")
@@ -267,4 +354,34 @@ def check_target(target, net, text=None, convention="nielsen"):
         raise LabelError(f"{shown}: neurons of textbook layer {target.layer + 2} have inputs "
                          f"k = 1 to {layer.n_inputs} (Python weights[0] to "
                          f"weights[{layer.n_inputs - 1}])")
+    if target.kind == "u" and not 0 <= target.input < layer.size:
+        raise LabelError(f"{shown}: recurrent weights of textbook layer {target.layer + 2} "
+                         f"come from neurons i = 1 to {layer.size} of the same layer")
     return target
+
+
+def _recurrent_layer_names(net):
+    numbers = [str(index + 2) for index, layer in enumerate(net.layers) if layer.is_recurrent]
+    if not numbers:
+        return "this network has none"
+    return f"layer{'s' if len(numbers) > 1 else ''} {', '.join(numbers)} here"
+
+
+def _check_step(target, net, shown, steps):
+    """A time step where the network has time steps, and only there."""
+    per_step = target.kind in ("z", "a", "delta")
+    if not net.is_sequential:
+        if target.step is not None:
+            raise LabelError(f"{shown}: this network is feed-forward and has no time steps: "
+                             f"write the label without [t]")
+        return
+    if per_step and target.step is None:
+        raise LabelError(f"{shown}: this network reads sequences: give the time step, for "
+                         f"example {target.at(1).label()} for t = 1")
+    if target.step == 0 and target.kind != "a":
+        raise LabelError(f"{shown}: step 0 holds only the initial state a[0]; z and δ start "
+                         "at t = 1")
+    if target.step == 0 and target.layer == -1:
+        raise LabelError(f"{shown}: the inputs x[t] start at t = 1")
+    if steps is not None and target.step is not None and target.step > steps:
+        raise LabelError(f"{shown}: the sequence has time steps t = 1 to {steps}")

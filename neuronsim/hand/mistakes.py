@@ -14,6 +14,15 @@ network that never produced the forward pass, so its update is not the
 gradient step.  :func:`compare_early_update` runs both on copies of a
 network and lists the difference neuron by neuron.
 
+A network with recurrent layers makes the same mistake through time
+(:func:`early_update_through_time`): backpropagation through time walks
+t = T down to 1, and at each step every layer is updated as soon as its
+δ[t] exists, so the layer below at the same step gets its δ[t] through the
+changed W, and the step before gets δ[t-1] through the changed U (the
+recurrent path r[t-1] = Σ_i u_ij δ_i[t]).  With one time step it is the
+feed-forward mistake exactly.  The demonstration always uses full BPTT,
+for the true step too (truncated BPTT would walk each step once per age).
+
 This lives outside the core on purpose: ``Network``, ``Layer`` and
 ``Neuron`` have no option for it, and it reuses their methods in the wrong
 order (``Layer.apply_update`` before ``Layer.input_grads``).  Nothing else in
@@ -30,11 +39,15 @@ neuronsim calls it.
 from dataclasses import dataclass
 
 from ..core import labels as lab
-from ..core.errors import ShapeError
+from ..core.errors import NeuronsimError, ShapeError
+from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
-from .explain import copy_network, first_sample, is_paired
+from .common import copy_network, first_sample, is_paired
 
 FORMATS = ("plain", "markdown", "latex")
+
+# A sequence's comparison lists every δ[t]: at most this many.
+MAX_DELTA_ROWS = 3000
 
 
 def early_update_step(net, x, target, learning_rate=None):
@@ -106,9 +119,12 @@ class EarlyUpdateComparison:
 
 
 def compare_early_update(net, x=None, t=None, learning_rate=None):
-    """The true step and the early-update mistake on copies of ``net``."""
+    """The true step and the early-update mistake on copies of ``net``
+    (a :class:`SequenceComparison` for a network with recurrent layers)."""
     x, t = first_sample(net, x, t, net.name or "the network")
     rate = net.learning_rate if learning_rate is None else learning_rate
+    if net.is_sequential:
+        return compare_through_time(net, x, t, rate)
     right, wrong = copy_network(net), copy_network(net)
     right.forward_pass(x)
     value = right.back_prop(t)
@@ -130,6 +146,8 @@ def render_comparison(comparison, format="plain", digits=9, convention="nielsen"
 
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r} (known: {', '.join(FORMATS)})")
+    if isinstance(comparison, SequenceComparison):
+        return render_sequence_comparison(comparison, format, digits, convention)
     style = "latex" if format == "latex" else "text"
     tablefmt = {"plain": "simple", "markdown": "github", "latex": "latex_raw"}[format]
 
@@ -183,3 +201,198 @@ def _summary(comparison):
             f"{lab.neuron_label('delta', first.layer, first.neuron)}: it was computed with the "
             f"weights of layer {layer + 1} after their update.  {changed} of "
             f"{len(comparison.rows)} neurons end the step with different weights or deltas.")
+
+
+# ---------------------------------------------------------------- through time
+def early_update_through_time(net, xs, targets, learning_rate=None):
+    """THE EARLY-UPDATE MISTAKE THROUGH TIME: one online step on a sequence whose
+    BPTT (t = T down to 1, full) updates every layer as soon as its δ[t] exists,
+    before the layer below uses its W at step t and before the step before uses
+    its U.
+
+    Changes ``net``'s weights; returns the sequence's loss.  For teaching only:
+    use ``net.step`` for the correct step.
+    """
+    rate = net.learning_rate if learning_rate is None else learning_rate
+    if rate is None:
+        raise ValueError("no learning rate: pass one or set learning_rate in the network file")
+    rate = net.numbers.convert(rate)
+    one = net.numbers.one       # n = 1 in the network's numbers (0 / 1 stays exact)
+    net.forward_pass(xs)
+    targets = step_targets_of(net, targets, len(net.history))
+    layers = net.layers
+    top = len(layers) - 1
+    scale = 1
+    if net.step_loss == "mean":
+        scale = net.numbers.convert(1) / sum(v is not None for v in targets)
+    for layer in layers:
+        if layer.is_recurrent:
+            layer.start_back_prop(None)
+    losses = []
+    for index in range(len(net.history) - 1, -1, -1):
+        records = net.history[index]
+        for layer, saved in zip(layers, records):
+            layer.recall_step(saved)
+        grads = deltas = None
+        if targets[index] is not None:
+            loss, grads, deltas = net.output_error(targets[index], scale)
+            losses.append(loss)
+        for l in range(top, -1, -1):
+            layer = layers[l]
+            if grads is None and not layer.is_recurrent:
+                continue     # nothing reaches this layer at this step
+            layer.back_prop_step(grads, False, None, records[l], deltas if l == top else None)
+            layer.apply_update(rate, one, net.update_biases)   # THE MISTAKE: too early
+            grads = layer.input_grads() if l > 0 else None   # through the weights just changed
+        for layer in layers:
+            if layer.is_recurrent:
+                layer.end_step()
+    for layer in layers:
+        if layer.is_recurrent:
+            layer.end_back_prop()       # dE/da[0] through the changed U
+        layer.apply_update(rate, one, net.update_biases)   # a learned a[0] (the other sums are 0)
+    total = sum(losses[1:], losses[0])
+    return total / len(losses) if net.step_loss == "mean" else total
+
+
+@dataclass
+class SequenceComparison:
+    """The true step and the mistake on a sequence: ``deltas`` are (t, layer,
+    neuron, true δ, early δ) from t = T down (δ None where no gradient reaches);
+    ``parameters`` are (kind, layer, neuron, k, true, early) with kind "w", "u",
+    "b" or "a[0]" (a learned initial state)."""
+
+    deltas: list
+    parameters: list
+    xs: list
+    targets: list
+    learning_rate: object
+    loss: object
+    truncation: object
+
+    def first_difference(self):
+        """The first δ, in the order BPTT computes them, that differs."""
+        return next((row for row in self.deltas if row[3] != row[4]), None)
+
+    @property
+    def rows(self):
+        return self.deltas + self.parameters
+
+
+def compare_through_time(net, xs, targets, learning_rate):
+    """The true step (full BPTT) and :func:`early_update_through_time` on copies of ``net``."""
+    right, wrong = copy_network(net), copy_network(net)
+    xs = sequence_of(right, xs)
+    rows = len(xs) * sum(layer.size for layer in net.layers)
+    if rows > MAX_DELTA_ROWS:
+        raise NeuronsimError(f"early-update: {rows} deltas to compare (T = {len(xs)} steps × "
+                             f"{rows // len(xs)} neurons), more than {MAX_DELTA_ROWS}: use a "
+                             "shorter sequence (--input, --target) or a smaller network")
+    right.forward_pass(xs)
+    value = right.back_prop(targets, None)
+    right.update_weights(learning_rate)
+    early_update_through_time(wrong, xs, targets, learning_rate)
+    deltas = []
+    for t in range(len(xs), 0, -1):
+        for l in range(len(net.layers) - 1, -1, -1):
+            for j, (good, bad) in enumerate(zip(right.history[t - 1][l],
+                                                wrong.history[t - 1][l])):
+                if good.delta is not None:
+                    deltas.append((t, l, j, good.delta, bad.delta))
+    parameters = []
+    for l, (good, bad) in enumerate(zip(right.layers, wrong.layers)):
+        for j, (n_good, n_bad) in enumerate(zip(good.neurons, bad.neurons)):
+            parameters += [("w", l, j, k, a, b)
+                           for k, (a, b) in enumerate(zip(n_good.weights, n_bad.weights))]
+            if good.is_recurrent:
+                parameters += [("u", l, j, i, a, b) for i, (a, b) in
+                               enumerate(zip(n_good.recurrent_weights, n_bad.recurrent_weights))]
+            parameters.append(("b", l, j, None, n_good.bias, n_bad.bias))
+        if good.is_recurrent and good.learn_initial_state:
+            parameters += [("a[0]", l, j, None, a, b) for j, (a, b)
+                           in enumerate(zip(good.initial_state, bad.initial_state))]
+    return SequenceComparison(deltas, parameters, xs, right.targets,
+                              right.numbers.convert(learning_rate), value, net.truncation)
+
+
+def render_sequence_comparison(comparison, format="plain", digits=9, convention="nielsen"):
+    """Step by step from T down: each δ[t], then each new w, u, b (and a[0]),
+    true vs mistaken."""
+    from tabulate import tabulate
+
+    style = "latex" if format == "latex" else "text"
+    tablefmt = {"plain": "simple", "markdown": "github", "latex": "latex_raw"}[format]
+
+    def num(v):
+        return format_number(v, digits, style)
+
+    def cell(label):
+        return f"${label}$" if style == "latex" else label
+
+    rows = []
+    for t, l, j, good, bad in comparison.deltas:
+        rows.append([str(t), str(l + 2), str(j + 1),
+                     cell(lab.neuron_label("delta", l, j, style) + f"[{t}]"),
+                     num(good), num(bad), num(bad - good), "" if good == bad else "differs"])
+    for kind, l, j, k, good, bad in comparison.parameters:
+        label = _parameter_label(kind, l, j, k, convention, style)
+        rows.append(["", str(l + 2), str(j + 1), cell("new " + label), num(good), num(bad),
+                     num(bad - good), "" if good == bad else "differs"])
+    table = tabulate(rows, headers=["t", "layer", "neuron", "quantity", "true step",
+                                    "early update (MISTAKE)", "difference", ""],
+                     tablefmt=tablefmt, disable_numparse=True, stralign="left")
+    intro = _sequence_intro(comparison, convention)
+    summary = _sequence_summary(comparison, style)
+    if style == "latex":
+        intro = intro.replace("δ", r"$\delta$").replace("−", "-")
+        summary = summary.replace("δ", r"$\delta$")
+    return intro + "\n\n" + table + "\n\n" + summary + "\n"
+
+
+def _math(label, style):
+    return f"${label}$" if style == "latex" else label
+
+
+def _parameter_label(kind, l, j, k, convention, style):
+    """w_jk^(l), u_ji^(l), b_j^(l) or a_j^(l)[0] of net.layers[l].neurons[j]."""
+    if kind == "w":
+        return lab.weight_label(l, j, k, convention, style)
+    if kind == "u":
+        return lab.recurrent_weight_label(l, j, k, style)
+    if kind == "b":
+        return lab.bias_label(l, j, convention, style)
+    return lab.initial_state_label(l, j, style)
+
+
+def _sequence_intro(comparison, convention):
+    k = comparison.truncation
+    truncated = (f"  (The file asks for truncated BPTT with k = {k}; both steps here use full "
+                 "BPTT, which walks each step once.)" if k is not None else "")
+    return ("THE EARLY-UPDATE MISTAKE THROUGH TIME (shown on purpose): backpropagation through "
+            "time walks t = T down to 1, and here every layer is updated as soon as its δ[t] "
+            "exists, so the layer below gets δ[t] through the changed W and the step before "
+            "gets δ[t−1] through the changed recurrent weights U.  The true step computes every "
+            "δ of every step with the weights of the forward pass and updates once, at the end.  "
+            f"One online step on a sequence of T = {len(comparison.xs)} steps, learning rate "
+            f"{format_number(comparison.learning_rate)}.  Textbook numbering (input layer = "
+            f"layer 1, neurons from 1, time steps from 1); weight convention {convention}."
+            + truncated)
+
+
+def _sequence_summary(comparison, style="text"):
+    first = comparison.first_difference()
+    changed = sum(1 for row in comparison.rows if row[-2] != row[-1])
+    if first is None:
+        return ("No delta differs: every δ happens to be computed before any weight it goes "
+                "through has changed, or the changes are zero on this sample, so the mistake "
+                "changes nothing here (on other samples it can).")
+    t, l, j = first[0], first[1], first[2]
+    through = (f"the weights of layer {l + 3}, already updated at step {t}"
+               if t == len(comparison.xs) else
+               f"weights already updated (W of layer {l + 3} at step {t}, or U at step "
+               f"{t + 1} and later)")
+    return (f"The output deltas agree; the first delta that differs is "
+            f"{_math(lab.neuron_label('delta', l, j, style) + f'[{t}]', style)}: BPTT "
+            f"computed it through {through}.  "
+            f"{changed} of {len(comparison.rows)} numbers (deltas, new weights) end the step "
+            "different.")

@@ -24,11 +24,16 @@ Cells are named by their ASCII labels (``z_1^(2)``, ``delta_1^(4)``,
 ``bias_as_weight`` a bias is the weight w_j0 on a constant input a_0 = 1
 (``dE/dw_10^(2)``).  check reads those and the other label forms of
 :mod:`neuronsim.hand.label_parse`.
+
+A network with recurrent layers gets the worksheet of one sequence step,
+cells per time step (z, a and δ of each neuron at each step, the loss of
+each step, gradients summed over the steps, the update): see
+:mod:`neuronsim.hand.worksheet_time`, whose :class:`SequenceStep` this
+module marks with the same rules.  :func:`make_step` picks the kind.
 """
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -36,12 +41,13 @@ from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
 from ..render.numfmt import format_number
+from .cells import QUANTITIES, Cell, parse_cell  # noqa: F401  (QUANTITIES: used from here too)
 from .explain import convention_note, copy_network, first_sample, is_paired
-from .label_parse import LabelError, Target, parse_label
+from .label_parse import LabelError, Target
+from .worksheet_time import SequenceStep, sequence_cells, sequence_sample
 
 FORMATS = ("csv", "markdown", "latex")
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
-QUANTITIES = ("z", "a", "E", "delta", "dE/dw", "dE/db", "new w", "new b")
 CSV_COLUMNS = ["section", "cell", "formula", "python", "value"]
 DEFAULT_TOLERANCE = 1e-3
 
@@ -55,55 +61,26 @@ STATUS_TEXT = {
 }
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One number of the step: ``quantity`` (one of QUANTITIES) and, except
-    for E, the 0-based :class:`~neuronsim.hand.label_parse.Target` it belongs to."""
-
-    quantity: str
-    target: Target = None
-
-    @property
-    def section(self):
-        return {"z": "forward", "a": "forward", "E": "loss", "delta": "backward",
-                "dE/dw": "gradients", "dE/db": "gradients"}.get(self.quantity, "update")
-
-    def label(self, convention="nielsen", style="ascii", bias_as_weight=False):
-        """``z_1^(2)``, ``dE/dw_12^(3)``, ``new b_1^(2)`` (in ``style``);
-        ``new w_10^(2)`` for a bias with ``bias_as_weight``."""
-        if self.quantity == "E":
-            return "E"
-        t = self.target
-        if bias_as_weight and t.kind == "b":
-            text = lab.bias_label(t.layer, t.neuron, convention, style, as_weight=True)
-        else:
-            text = t.label(convention, style)
-        if self.quantity.startswith("dE/"):
-            if style == "latex":
-                return rf"\partial E/\partial {text}"
-            return f"dE/d{text}" if style == "ascii" else f"∂E/∂{text}"
-        if self.quantity.startswith("new "):
-            return rf"\text{{new }} {text}" if style == "latex" else f"new {text}"
-        return text
-
-    def python(self):
-        """Where the simulator keeps this number (0-based Python indices)."""
-        if self.quantity == "E":
-            return "net.back_prop(t) (its return value)"
-        t = self.target
-        base = f"net.layers[{t.layer}].neurons[{t.neuron}]"
-        return {"z": f"{base}.z", "a": f"{base}.output", "delta": f"{base}.delta",
-                "dE/dw": f"{base}.weight_grads[{t.input}]", "dE/db": f"{base}.bias_grad",
-                "new w": f"{base}.weights[{t.input}] after the update",
-                "new b": f"{base}.bias after the update"}[self.quantity]
+def make_step(net, x=None, t=None, learning_rate=None):
+    """The step a worksheet lays out: a :class:`Step`, or a
+    :class:`~neuronsim.hand.worksheet_time.SequenceStep` for a network with
+    recurrent layers."""
+    if net.is_sequential:
+        return SequenceStep(net, x, t, learning_rate)
+    return Step(net, x, t, learning_rate)
 
 
-def worksheet_cells(net):
+def worksheet_cells(net, x=None, t=None):
     """Every cell of one step, in computation order (see the module docstring).
+
+    A network with recurrent layers: the cells of its sequence step on
+    (x, t) (default: its first sample).
 
     Forward, each neuron's z then its a; in a softmax layer every z comes
     first, since each a_j needs all of them.
     """
+    if net.is_sequential:
+        return sequence_cells(net, sequence_sample(net, x, t)[1])
     cells = []
     for l, layer in enumerate(net.layers):
         if layer.activation.is_layerwise:
@@ -168,6 +145,30 @@ class Step:
                     values[Cell("new w", Target("w", l, j, k))] = w
                 values[Cell("new b", Target("b", l, j))] = n.bias
         return values
+
+    def python(self, cell):
+        """Where the simulator keeps this cell's number."""
+        return cell.python()
+
+    def formula(self, cell, bias_as_weight=False):
+        """The cell's formula as text."""
+        return formula(cell, self, bias_as_weight)
+
+    def given(self, convention="nielsen", bias_as_weight=False):
+        """(label, python, number) of every given number: x, t, η, weights, biases."""
+        net = self.before
+        rows = [(lab.neuron_label("a", -1, k, "ascii") + f" = x_{k + 1}", f"x[{k}]", v)
+                for k, v in enumerate(self.x)]
+        rows += [(lab.target_label(j, "ascii"), f"t[{j}]", v) for j, v in enumerate(self.t)]
+        rows.append(("eta", "learning_rate", self.learning_rate))
+        for l, layer in enumerate(net.layers):
+            for j, n in enumerate(layer.neurons):
+                rows += [(lab.weight_label(l, j, k, convention, "ascii"),
+                          f"net.layers[{l}].neurons[{j}].weights[{k}]", w)
+                         for k, w in enumerate(n.weights)]
+                rows.append((lab.bias_label(l, j, convention, "ascii", as_weight=bias_as_weight),
+                             f"net.layers[{l}].neurons[{j}].bias", n.bias))
+        return rows
 
     def old_value(self, cell):
         """The weight or bias before the step, for a new-weight cell; else 0."""
@@ -346,37 +347,23 @@ def render_worksheet(net, format="csv", x=None, t=None, learning_rate=None,
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r} (known: {', '.join(FORMATS)})")
     lab.check_convention(convention)
-    step = Step(net, x, t, learning_rate)
+    step = make_step(net, x, t, learning_rate)
     if digits is None and format != "csv":
         digits = 9
     rows = []
     for cell in step.cells:
         value = value_text(step.true_values[cell], format, digits) if filled else ""
-        rows.append((cell, formula(cell, step, bias_as_weight), value))
+        rows.append((cell, step.formula(cell, bias_as_weight), value))
     if format == "csv":
         return _worksheet_csv(step, rows, convention, digits, bias_as_weight)
     return _worksheet_table(step, rows, convention, format, digits, bias_as_weight)
 
 
 def _given_rows(step, convention, digits, fmt="csv", bias_as_weight=False):
-    """(label, python, value) of every given number: x, t, η, weights, biases."""
-    net = step.before
-    rows = []
-    for k, v in enumerate(step.x):
-        rows.append((lab.neuron_label("a", -1, k, "ascii") + f" = x_{k + 1}",
-                     f"x[{k}]", value_text(v, fmt, digits)))
-    for j, v in enumerate(step.t):
-        rows.append((lab.target_label(j, "ascii"), f"t[{j}]", value_text(v, fmt, digits)))
-    rows.append(("eta", "learning_rate", value_text(step.learning_rate, fmt, digits)))
-    for l, layer in enumerate(net.layers):
-        for j, n in enumerate(layer.neurons):
-            for k, w in enumerate(n.weights):
-                rows.append((lab.weight_label(l, j, k, convention, "ascii"),
-                             f"net.layers[{l}].neurons[{j}].weights[{k}]",
-                             value_text(w, fmt, digits)))
-            rows.append((lab.bias_label(l, j, convention, "ascii", as_weight=bias_as_weight),
-                         f"net.layers[{l}].neurons[{j}].bias", value_text(n.bias, fmt, digits)))
-    return rows
+    """(label, python, value text) of every given number: x, t, η, weights, biases
+    (and, with recurrent layers, x[t], t[t], u and a[0])."""
+    return [(label, python, value_text(value, fmt, digits))
+            for label, python, value in step.given(convention, bias_as_weight)]
 
 
 def _worksheet_csv(step, rows, convention, digits, bias_as_weight=False):
@@ -387,7 +374,7 @@ def _worksheet_csv(step, rows, convention, digits, bias_as_weight=False):
         writer.writerow(["given", label, "", python, value])
     for cell, text, value in rows:
         writer.writerow([cell.section, cell.label(convention, "ascii", bias_as_weight), text,
-                         cell.python(), value])
+                         step.python(cell), value])
     return out.getvalue()
 
 
@@ -414,18 +401,22 @@ def _worksheet_table(step, rows, convention, fmt, digits, bias_as_weight=False):
     head = [("## " + title) if fmt == "markdown" else r"\section*{" + prose(title) + "}",
             prose(convention_note(convention))
             + (prose(" Each bias b_j is written as the weight w_j0 on a constant input "
-                     "a_0 = 1.") if bias_as_weight else ""),
+                     "a_0 = 1.") if bias_as_weight else "")
+            + (prose(" u_ji^(l) feeds neuron j of recurrent layer l from neuron i of the same "
+                     "layer at the step before; [t] is the time step, t = 1..T, and a[0] the "
+                     "initial state.") if net.is_sequential else ""),
             prose(f"Loss {net.loss.name}; numbers {_numbers_label(step.numbers)}; fill in the "
                   "value column in this order (each cell uses only cells above it).")]
     given = [[prose(label), prose(python), value] for label, python, value
              in _given_rows(step, convention, digits, fmt, bias_as_weight)]
     body = [[str(i), prose(cell.section),
              cell_text(cell.label(convention, style, bias_as_weight)),
-             prose(text), prose(cell.python()), value]
+             prose(text), prose(step.python(cell)), value]
             for i, (cell, text, value) in enumerate(rows, start=1)]
     given_table = tabulate(given, headers=["given", "Python", "value"], tablefmt=tablefmt,
                            disable_numparse=True, stralign="left")
-    table = tabulate(body, headers=["#", "section", "cell", "formula", "Python", "value"],
+    number = r"\#" if style == "latex" else "#"
+    table = tabulate(body, headers=[number, "section", "cell", "formula", "Python", "value"],
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
     return "\n\n".join(head + [given_table, table]) + "\n"
 
@@ -436,39 +427,11 @@ def _numbers_label(numbers):
 
 
 # ---------------------------------------------------------------- reading answers
-_BIAS_AS_WEIGHT = re.compile(r"w_(\d),?0(?=\^)|w_(\d+),0(?=\^)")
-
-
-def parse_cell(text, convention="nielsen"):
-    """A worksheet cell from its label: "z_1^(2)", "δ₁⁽⁴⁾", "dE/dw_12^(3)", "new b_1^(2)".
-
-    A bias written as the weight on a_0 = 1 (``w_10^(2)``, ``new w_1,0^(2)``)
-    is read as the bias b_1^(2): textbook weights otherwise count k from 1.
-    """
-    text = _BIAS_AS_WEIGHT.sub(lambda m: f"b_{m.group(1) or m.group(2)}", text.strip())
-    if text == "E":
-        return Cell("E")
-    quantity = None
-    lowered = text.lower()
-    if lowered.startswith("new "):
-        target = parse_label(text[4:], convention)
-        quantity = "new w" if target.kind == "w" else "new b" if target.kind == "b" else None
-    elif lowered.startswith(("de/d", "∂e/∂", "dc/d")):
-        target = parse_label(text, convention)
-        quantity = {"w": "dE/dw", "b": "dE/db", "z": "delta"}.get(target.kind)
-        if target.kind == "z":
-            target = Target("delta", target.layer, target.neuron)
-    else:
-        target = parse_label(text, convention)
-        quantity = target.kind if target.kind in ("z", "a", "delta") else None
-    if quantity is None:
-        raise LabelError(f"{text!r} is not a worksheet cell (cells are z, a, E, δ, dE/dw, "
-                         "dE/db, new w and new b)")
-    return Cell(quantity, target)
-
-
-def read_answers(source, convention="nielsen", net=None):
+def read_answers(source, convention="nielsen", net=None, x=None, t=None):
     """{Cell: text} from a filled worksheet CSV (a path, or text with newlines).
+
+    ``x``, ``t``: the sample of a network with recurrent layers, whose cells
+    depend on its length (default: the network's first sample).
 
     Needs the columns ``cell`` and ``value``; rows of section ``given`` are
     skipped.  Raises NeuronsimError naming the line of a bad row; with
@@ -490,7 +453,7 @@ def read_answers(source, convention="nielsen", net=None):
         raise NeuronsimError("answers: expected a CSV file with the columns cell and value "
                              "(as written by neuronsim worksheet --format csv)")
     answers = {}
-    known = None if net is None else set(worksheet_cells(net))
+    known = None if net is None else set(worksheet_cells(net, x, t))
     strangers = []       # (line, label) of rows naming no cell of net
     for row in reader:
         line = reader.line_num
@@ -510,8 +473,10 @@ def read_answers(source, convention="nielsen", net=None):
         line, label = strangers[0]
         more = (f"; so do {len(strangers) - 1} more rows (lines "
                 f"{_line_list([n for n, _ in strangers[1:]])})" if len(strangers) > 1 else "")
+        hint = ("wrong --convention, or a sheet of another sequence (give its --input and "
+                "--target)?" if net.is_sequential else "wrong --convention?")
         raise NeuronsimError(f"answers line {line}: {label!r} is not a cell of this network "
-                             f"(wrong --convention?){more}")
+                             f"({hint}){more}")
     return answers
 
 
@@ -578,7 +543,7 @@ def check_answers(net, answers, x=None, t=None, learning_rate=None, tolerance=No
     (exact) with fraction numbers, DEFAULT_TOLERANCE otherwise.  Returns a
     :class:`CheckResult` (``bias_as_weight``: its labels show biases as w_j0).
     """
-    step = Step(net, x, t, learning_rate)
+    step = make_step(net, x, t, learning_rate)
     exact = is_exact(step.numbers)
     if tolerance is None:
         tolerance = 0 if exact else DEFAULT_TOLERANCE
@@ -638,12 +603,14 @@ def render_check(result, format="plain", digits=9):
                      "" if r.status in ("right", "blank", "unreadable")
                      else format_number(r.from_own, digits, style),
                      STATUS_TEXT[r.status]])
-    table = tabulate(rows, headers=["#", "cell", "your value", "correct value",
+    table = tabulate(rows, headers=[r"\#" if style == "latex" else "#", "cell", "your value",
+                                    "correct value",
                                     "from your earlier values", "verdict"],
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
     summary = summary_paragraph(result, digits)
     if style == "latex":
-        summary = summary.replace("_", r"\_").replace("^", r"\^{}").replace("δ", r"$\delta$")
+        summary = (summary.replace("_", r"\_").replace("^", r"\^{}").replace("δ", r"$\delta$")
+                   .replace("−", "-"))
     return table + "\n\n" + summary + "\n"
 
 

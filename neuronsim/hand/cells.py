@@ -1,0 +1,112 @@
+"""The cells of a worksheet: one number of a step each, and reading a cell's label.
+
+Cells are named by their ASCII labels (``z_1^(2)``, ``delta_1^(4)``,
+``dE/dw_12^(3)``, ``new b_1^(2)``; in a network that reads sequences also
+``z_1^(2)[3]``, ``E[3]``, ``dE/du_12^(2)``, ``new a_1^(2)[0]``), in the chosen
+weight convention.
+"""
+
+import re
+from dataclasses import dataclass
+
+from ..core import labels as lab
+from .label_parse import LabelError, Target, parse_label
+
+QUANTITIES = ("z", "a", "E", "delta", "dE/dw", "dE/du", "dE/db", "dE/da[0]",
+              "new w", "new u", "new b", "new a[0]")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One number of the step: ``quantity`` (one of QUANTITIES) and, except
+    for E, the 0-based :class:`~neuronsim.hand.label_parse.Target` it belongs to.
+
+    In a network that reads sequences z, a and δ carry their time step in the
+    target (``Target("delta", 0, 1, step=3)``, δ_2^(2)[3]), the loss of one
+    step is ``Cell("E", step=t)`` (E[t]), and the gradients and updates of
+    recurrent weights and learned initial states are "dE/du", "new u"
+    (target kind "u") and "dE/da[0]", "new a[0]" (target ``Target("a", l, j,
+    step=0)``).
+    """
+
+    quantity: str
+    target: Target = None
+    step: int = None
+
+    @property
+    def section(self):
+        if self.quantity.startswith("dE/"):
+            return "gradients"
+        return {"z": "forward", "a": "forward", "E": "loss",
+                "delta": "backward"}.get(self.quantity, "update")
+
+    def label(self, convention="nielsen", style="ascii", bias_as_weight=False):
+        """``z_1^(2)``, ``dE/dw_12^(3)``, ``new b_1^(2)`` (in ``style``);
+        ``new w_10^(2)`` for a bias with ``bias_as_weight``."""
+        if self.quantity == "E":
+            return "E" if self.step is None else f"E[{self.step}]"
+        t = self.target
+        if bias_as_weight and t.kind == "b":
+            text = lab.bias_label(t.layer, t.neuron, convention, style, as_weight=True)
+        else:
+            text = t.label(convention, style)
+        if self.quantity.startswith("dE/"):
+            if style == "latex":
+                return rf"\partial E/\partial {text}"
+            return f"dE/d{text}" if style == "ascii" else f"∂E/∂{text}"
+        if self.quantity.startswith("new "):
+            return rf"\text{{new }} {text}" if style == "latex" else f"new {text}"
+        return text
+
+    def python(self):
+        """Where the simulator keeps this number (0-based Python indices)."""
+        if self.quantity == "E":
+            return "net.back_prop(t) (its return value)"
+        t = self.target
+        base = f"net.layers[{t.layer}].neurons[{t.neuron}]"
+        return {"z": f"{base}.z", "a": f"{base}.output", "delta": f"{base}.delta",
+                "dE/dw": f"{base}.weight_grads[{t.input}]", "dE/db": f"{base}.bias_grad",
+                "new w": f"{base}.weights[{t.input}] after the update",
+                "new b": f"{base}.bias after the update"}[self.quantity]
+
+
+_BIAS_AS_WEIGHT = re.compile(r"w_(\d),?0(?=\^)|w_(\d+),0(?=\^)")
+
+
+def parse_cell(text, convention="nielsen"):
+    """A worksheet cell from its label: "z_1^(2)", "δ₁⁽⁴⁾", "dE/dw_12^(3)", "new b_1^(2)".
+
+    A bias written as the weight on a_0 = 1 (``w_10^(2)``, ``new w_1,0^(2)``)
+    is read as the bias b_1^(2): textbook weights otherwise count k from 1.
+    """
+    text = _BIAS_AS_WEIGHT.sub(lambda m: f"b_{m.group(1) or m.group(2)}", text.strip())
+    if text == "E":
+        return Cell("E")
+    loss_at = _LOSS_AT_STEP.match(text)
+    if loss_at:
+        return Cell("E", None, int(loss_at.group(1) or loss_at.group(2)))
+    quantity = None
+    lowered = text.lower()
+    if lowered.startswith("new "):
+        target = parse_label(text[4:], convention)
+        quantity = _NEW.get((target.kind, target.step == 0))
+    elif lowered.startswith(("de/d", "∂e/∂", "dc/d")):
+        target = parse_label(text, convention)
+        quantity = _GRADIENT.get((target.kind, target.step == 0))
+        if target.kind == "z":
+            target = Target("delta", target.layer, target.neuron, None, target.step)
+    else:
+        target = parse_label(text, convention)
+        quantity = target.kind if target.kind in ("z", "a", "delta") else None
+    if quantity is None:
+        raise LabelError(f"{text!r} is not a worksheet cell (cells are z, a, E, δ, dE/dw, "
+                         "dE/db, new w and new b; with recurrent layers also E[t], dE/du, "
+                         "new u, dE/da[0] and new a[0])")
+    return Cell(quantity, target)
+
+
+_LOSS_AT_STEP = re.compile(r"^E(?:\[(\d+)\]|_(\d+))$")
+_NEW = {("w", False): "new w", ("u", False): "new u", ("b", False): "new b",
+        ("a", True): "new a[0]"}
+_GRADIENT = {("w", False): "dE/dw", ("u", False): "dE/du", ("b", False): "dE/db",
+             ("z", False): "delta", ("a", True): "dE/da[0]"}
