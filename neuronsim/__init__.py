@@ -79,7 +79,7 @@ for _name, _function in {
         "network_from_arrays": spec.network_from_arrays,
         "load_network": spec.load_network,
         "spec_from_network": spec.spec_from_network,
-        "save_spec": spec.save_spec,
+        "save_network": spec.save_network,
         "recurrent_network_from_arrays": spec.recurrent_network_from_arrays,
         "network_from_torch": _network_from_torch,
         "network_to_torch": _network_to_torch,

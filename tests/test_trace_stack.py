@@ -280,7 +280,7 @@ def test_gradient_flow_takes_a_file(capsys, stack_file):
 
 @pytest.mark.parametrize("argv, message", [
     (["trace", "{stack}", "--times", "4"], "time step 4: the sequence has steps 1 to 3"),
-    (["trace", "{stack}", "--batch-size", "2"], "--batch-size: not for a recurrent network"),
+    (["trace", "{stack}", "--batch-size", "3"], "--batch-size 3: there are 2 samples"),
     (["trace", "{stack}", "--input", "1", "0", "--target", "1"], "--input/--target: not for"),
     (["trace", "{stack}", "--full", "--truncation", "2"], "--full and --truncation"),
     (["trace", "{rnn}", "--steps", "1001"], "--times T, --layer L or --neuron J show fewer"),

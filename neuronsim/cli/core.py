@@ -1,7 +1,6 @@
 """``neuronsim trace`` and ``neuronsim train``."""
 
 import argparse
-import os
 import sys
 
 from tabulate import tabulate
@@ -9,9 +8,8 @@ from tabulate import tabulate
 from ..classroom.progress import ProgressBar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
-from ..core.network import Network
 from ..files.atomic import atomic_write_text
-from ..files.bundled import EXAMPLES, example_path
+from ..files.saving import check_savable
 from ..render.numfmt import format_number
 from ..render.tables import (
     FORMATS,
@@ -21,8 +19,15 @@ from ..render.tables import (
     render_batches,
     render_trace,
 )
-from ..trace.recurrent import RecurrentTracer, check_times, render_sequences
+from ..trace.recurrent import (
+    RecurrentTracer,
+    check_times,
+    render_sequence_batches,
+    render_sequences,
+)
 from ..trace.tracer import Tracer
+from . import budgets
+from .loading import load_network_argument
 from .explain import (
     add_numbers_option,
     add_sample_options,
@@ -47,9 +52,6 @@ MAX_BATCH_TRACE_TERMS = 1_000_000
 # trace of a recurrent network: at most this many neuron-steps shown in all
 # (sequences traced x time steps shown x neurons shown).
 MAX_SEQUENCE_TRACE_CELLS = 20_000
-
-# bundled examples by name; "rnn-parity" is the recurrent example's own name
-EXAMPLE_NAMES = dict({name: name for name in EXAMPLES}, **{"rnn-parity": "rnn"})
 
 
 def add_view_options(parser):
@@ -115,16 +117,12 @@ def emit(args, text, title="neuronsim trace"):
         sys.stdout.write(text)
 
 
-def load(path, numbers="float", recurrent=False):
-    """The network of a file, or of a bundled example's name (mazur, four-layer,
-    xor, rnn or rnn-parity; a file of that name in the working directory wins);
-    a recurrent one only where the command handles it."""
-    if not os.path.exists(path) and path in EXAMPLE_NAMES:
-        path = example_path(EXAMPLE_NAMES[path])
-    net = Network.from_spec(path, numbers=numbers)
-    if not recurrent and net.is_sequential:
-        raise NeuronsimError(f"{path}: a recurrent network: use neuronsim rnn-trace / rnn-train")
-    return net
+def load(path, numbers="float", recurrent=False, budget=None):
+    """The network of a file or a bundled example's name, checked against the
+    command's ``budget`` (neuronsim.cli.budgets) before it is built; a
+    recurrent one only where the command handles it."""
+    return load_network_argument(path, numbers, "any" if recurrent else "feed-forward",
+                                 budget)
 
 
 def sample_list(net, args, source):
@@ -148,16 +146,23 @@ def learning_rate(net, args, source):
     return check_learning_rate(rate, net.numbers, args.learning_rate)
 
 
-def trace_steps(net, samples, steps, rate, tracer=None):
+def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
     """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on
-    (a new :class:`Tracer` unless one is given, e.g. a recurrent one)."""
+    (a new :class:`Tracer` unless one is given, e.g. a recurrent one).
+
+    Exact fractions are measured after every step and refused past
+    budgets.FRACTION_DIGITS digits, naming the step.
+    """
     tracer = (Tracer() if tracer is None else tracer).attach(net)
-    for i in range(steps):
-        x, t = samples[i % len(samples)]
-        net.forward_pass(x)
-        net.back_prop(t)
-        net.update_weights(rate)
-    tracer.detach(net)
+    try:
+        for i in range(steps):
+            x, t = samples[i % len(samples)]
+            net.forward_pass(x)
+            net.back_prop(t)
+            net.update_weights(rate)
+            budgets.check_fraction_size(net, i + 1, command)
+    finally:
+        tracer.detach(net)
     return tracer
 
 
@@ -178,12 +183,15 @@ def trace_batches(net, samples, steps, size, rate, tracer=None):
     """
     tracer = (Tracer(batches=True) if tracer is None else tracer).attach(net)
     batches = batches_of(samples, size)
-    for step in range(steps):
-        for x, t in batches[step % len(batches)]:
-            net.forward_pass(x)
-            net.back_prop(t)
-        net.update_weights(rate)
-    tracer.detach(net)
+    try:
+        for step in range(steps):
+            for x, t in batches[step % len(batches)]:
+                net.forward_pass(x)
+                net.back_prop(t)
+            net.update_weights(rate)
+            budgets.check_fraction_size(net, step + 1, "trace")
+    finally:
+        tracer.detach(net)
     return tracer
 
 
@@ -212,15 +220,18 @@ def trace_batch_size(text, samples, steps, parameters=0):
     if traced * parameters > MAX_BATCH_TRACE_TERMS:
         raise NeuronsimError(
             f"--steps {steps} with --batch-size {text} traces {traced:,} samples of "
-            f"{parameters:,} weights and biases each; at most {MAX_BATCH_TRACE_TERMS:,} "
+            f"{parameters:,} parameters each; at most {MAX_BATCH_TRACE_TERMS:,} "
             "gradient terms (--layer L or --neuron J show fewer parameters; fewer --steps or "
             "a smaller --batch-size fewer samples)")
     return size
 
 
 def shown_parameters(net, layers, neurons):
-    """The weights and biases that the --layer/--neuron filters (0-based sets) show."""
+    """The parameters that the --layer/--neuron filters (0-based sets) show: each
+    neuron's weights and bias, a recurrent neuron's recurrent weights and a
+    learned initial state."""
     return sum(layer.n_inputs + 1
+               + (layer.size + bool(layer.learn_initial_state) if layer.is_recurrent else 0)
                for l, layer in enumerate(net.layers) if layers is None or l in layers
                for j in range(layer.size) if neurons is None or j in neurons)
 
@@ -256,13 +267,17 @@ def refuse_time_options(args, net):
 
 
 def run_trace(args):
-    net = load(args.spec, args.numbers, recurrent=True)
+    if args.steps < 1:
+        raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
+    batched = args.batch_size not in (None, "1")
+    budget = budgets.for_trace(args.steps, layers=zero_based(args.layer, 2),
+                               neurons=zero_based(args.neuron, 1), sections=args.sections,
+                               batched=batched)
+    net = load(args.spec, args.numbers, recurrent=True, budget=budget)
     if net.is_sequential:
         return trace_sequences_of(net, args)
     refuse_time_options(args, net)
     samples = sample_list(net, args, args.spec)
-    if args.steps < 1:
-        raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
     batch = trace_batch_size(args.batch_size, samples, args.steps,
@@ -288,12 +303,18 @@ def run_trace(args):
     return 0
 
 
+def zero_based(numbers, first):
+    """--layer (first = 2) or --neuron (first = 1) numbers as a 0-based set; None if not given."""
+    return None if not numbers else {n - first for n in numbers}
+
+
 def trace_sequences_of(net, args):
     """``trace`` of a network with a recurrent layer: per-time-step tables of
-    ``--steps`` online steps, one sequence each, from ``--sample`` on."""
+    ``--steps`` online steps, one sequence each, from ``--sample`` on; with
+    ``--batch-size``, ``--steps`` batch steps (each sequence's tables, then
+    the batch's sums and its one update)."""
     for option, given in (("--input/--target", args.input is not None or args.target is not None),
-                          ("--bias-as-weight", args.bias_as_weight),
-                          ("--batch-size", args.batch_size not in (None, "1"))):
+                          ("--bias-as-weight", args.bias_as_weight)):
         if given:
             raise NeuronsimError(
                 f"{option}: not for a recurrent network's per-time-step trace ({args.spec} "
@@ -301,12 +322,22 @@ def trace_sequences_of(net, args):
                 "'neuronsim train --batch-size' trains in batches)")
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples (sequences)")
-    pairs = starting_at([(s["input"], s["target"]) for s in net.samples], args.sample)
+    pairs = [(s["input"], s["target"]) for s in net.samples]
     if args.steps < 1:
         raise NeuronsimError(f"--steps: expected at least 1, got {args.steps}")
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
-    traced = [pairs[i % len(pairs)] for i in range(args.steps)]
+    batch = trace_batch_size(args.batch_size, pairs, args.steps,
+                             shown_parameters(net, layers, neurons))
+    if batch is None:
+        pairs = starting_at(pairs, args.sample)
+        traced = [pairs[i % len(pairs)] for i in range(args.steps)]
+    elif args.sample != 1:
+        raise NeuronsimError("--sample: online steps over the file's sequences only (not with "
+                             "--batch-size, whose batches follow the file's order)")
+    else:
+        batches = batches_of(pairs, batch)
+        traced = [pair for i in range(args.steps) for pair in batches[i % len(batches)]]
     for xs, _ in traced:
         check_times(args.times, len(xs))
     shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
@@ -316,20 +347,29 @@ def trace_sequences_of(net, args):
         raise NeuronsimError(
             f"this trace shows {cells:,} neuron-steps (sequences x time steps x neurons); at "
             f"most {MAX_SEQUENCE_TRACE_CELLS:,} (--times T, --layer L or --neuron J show fewer, "
-            "or fewer --steps)")
+            "or fewer --steps" + (" or a smaller --batch-size)" if batch else ")"))
     net.truncation = truncation_of(args, net)
     rate = learning_rate(net, args, args.spec)
-    tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
-    text = render_sequences(tracer.sequences, format=options["format"], digits=options["digits"],
-                            convention=options["convention"], times=args.times,
-                            sections=options["sections"], layers=layers, neurons=neurons)
+    view = {"format": options["format"], "digits": options["digits"],
+            "convention": options["convention"], "times": args.times,
+            "sections": options["sections"], "layers": layers, "neurons": neurons}
+    if batch is None:
+        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
+        text = render_sequences(tracer.sequences, **view)
+    else:
+        tracer = trace_batches(net, pairs, args.steps, batch, rate,
+                               RecurrentTracer(batches=True))
+        text = render_sequence_batches(tracer.batches, **view)
     emit(args, text, title="neuronsim: backpropagation through time")
     return 0
 
 
 # ------------------------------------------------------------------ train
 def run_train(args):
-    net = load(args.spec, args.numbers, recurrent=True)   # the same train() for both
+    if args.epochs < 1:
+        raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
+    budget = budgets.for_train(args.epochs, 1 if args.input is not None else None)
+    net = load(args.spec, args.numbers, recurrent=True, budget=budget)   # one train() for both
     if net.is_sequential:
         net.truncation = truncation_of(args, net)
     else:
@@ -371,12 +411,16 @@ def train_with_table(net, samples, rate, args):
         if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
             lines.append(f"{epoch:6d}   {format_number(loss, args.digits)}")
 
+    budgets.refuse_over("train", args.epochs, budgets.MAX_EPOCHS, "epochs",
+                        "give fewer --epochs (one loss per epoch is kept)")
     bar = ProgressBar(len(samples), stream=sys.stderr, enabled=False if args.quiet else None)
+    on_batch = bar_mover(bar, args.epochs) if bar.enabled else None
+    if getattr(net.numbers, "exact", False):
+        on_batch = fraction_watch(net, on_batch)
     try:
         history = net.train(samples, epochs=args.epochs, learning_rate=rate, batch_size=batch,
                             shuffle=not args.no_shuffle, seed=args.seed,
-                            stop_loss=args.stop_loss, on_epoch=report,
-                            on_batch=bar_mover(bar, args.epochs) if bar.enabled else None)
+                            stop_loss=args.stop_loss, on_epoch=report, on_batch=on_batch)
     finally:
         bar.close()
     if lines and not lines[-1].startswith(f"{len(history):6d}"):
@@ -393,9 +437,24 @@ def finish_training(net, args, header, history, table, samples=None):
     if getattr(args, "show_outputs", False) and samples:
         out += ["", outputs_table(net, samples, args.digits)]
     if args.save:
+        check_savable(net, args.save)
         net.save(args.save)
         out.append(f"saved the trained network to {args.save}")
     return "\n".join(out) + "\n"
+
+
+def fraction_watch(net, on_batch=None, command="train"):
+    """An on_batch hook that refuses exact fractions grown past
+    budgets.FRACTION_DIGITS digits (naming the update), then calls ``on_batch``."""
+    updates = {"count": 0}
+
+    def watch(epoch, done, loss):
+        updates["count"] += 1
+        budgets.check_fraction_size(net, f"{updates['count']} (epoch {epoch})", command)
+        if on_batch is not None:
+            on_batch(epoch, done, loss)
+
+    return watch
 
 
 def outputs_table(net, samples, digits):
@@ -501,13 +560,15 @@ def add_trace_arguments(parser):
     parser.add_argument("--steps", type=int, default=1, metavar="N",
                         help="steps to trace (default 1): online steps cycling through the "
                              "samples (one sequence each for a recurrent network), or with "
-                             "--batch-size, batch steps")
+                             f"--batch-size, batch steps; capped at {budgets.MAX_STEPS:,}, not "
+                             "streamed: the trace keeps every number until it prints them")
     parser.add_argument("--batch-size", metavar="N|full",
                         help="trace batch steps: every sample's forward and backward pass with "
                              "the same weights, then the accumulated gradient (the sum, divided by n "
                              "for a mean loss), the batch loss and one update; the samples in file order cut "
                              "into batches of N as 'train --no-shuffle' does ('full': all of "
-                             "them; 1: online, as without this option); feed-forward networks")
+                             "them; 1: online, as without this option); a recurrent network's "
+                             "samples are sequences, each with its per-time-step tables")
     add_time_options(parser)
     parser.add_argument("--times", type=int, nargs="+", metavar="T",
                         help="recurrent networks: show the forward and backward tables of these "

@@ -12,13 +12,13 @@ import importlib.util
 import os
 import sys
 
-import numpy as np
-
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
-from ..core.network import Network
 from ..crosscheck.compare import compare, is_recurrent, sequence_arrays
 from ..crosscheck.usercode import UserCodeError, run_user_module
+from ..files.reading import load_arrays
+from . import budgets
+from .core import load
 from .explain import add_float_only_numbers_option, refuse_non_float
 
 
@@ -63,7 +63,7 @@ def against_argument(text):
     if text in ("numpy", "torch"):
         return text
     if text.endswith(".npz"):
-        if not os.path.isfile(text):
+        if not os.path.exists(text):
             raise NeuronsimError(f"--against: no such file {text!r}")
         return text
     return load_function(text)
@@ -72,11 +72,11 @@ def against_argument(text):
 def batch(net, args):
     """X, Y from --data (an .npz with arrays X and Y) or the file's samples."""
     if args.data:
-        with np.load(args.data, allow_pickle=False) as data:
-            if "X" not in data.files or "Y" not in data.files:
-                raise NeuronsimError(f"--data {args.data}: expected arrays named X and Y, "
-                                     f"found {', '.join(data.files) or 'none'}")
-            return data["X"], data["Y"]
+        data = load_arrays(args.data, "npz")   # size-limited, no pickles, real numbers
+        if "X" not in data or "Y" not in data:
+            raise NeuronsimError(f"--data {args.data}: expected arrays named X and Y, "
+                                 f"found {', '.join(data) or 'none'}")
+        return data["X"], data["Y"]
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples; give --data FILE.npz "
                              "with arrays X and Y")
@@ -92,7 +92,7 @@ def run_crosscheck(args):
     """Exit 0 when everything compared agrees, 1 on a mismatch or when nothing was
     compared, 2 on bad input or when the user's code raised an exception."""
     refuse_non_float(args)
-    net = Network.from_spec(args.spec)
+    net = load(args.spec, recurrent=True, budget=budgets.single_step("crosscheck"))
     try:
         against = against_argument(args.against)
         X, Y = batch(net, args)

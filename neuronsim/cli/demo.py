@@ -9,12 +9,27 @@ from ..core.labels import weight_label
 from ..files.bundled import EXAMPLES, MAZUR_WEIGHT_NAMES, example_path
 from ..render.numfmt import format_number
 from ..render.tables import FORMATS, SECTIONS, render_trace
+from . import budgets
 from .core import add_view_options, emit, load, sample_list, trace_steps, view_options
 from .digits import run_demo_digits
 from .explain import add_numbers_option
 from .rnn import run_rnn_demo
 
 # ------------------------------------------------------------------ demo
+# The work of each demo (its fixed steps and epochs), budgeted like the command
+# it resembles: a slow number system (--numbers precise:10000) can make a
+# training demo take hours.
+DEMO_BUDGETS = {
+    "mazur": lambda command: budgets.for_trace(1, command=command),
+    "four-layer": lambda command: budgets.for_trace(1, command=command),
+    "xor": lambda command: budgets.for_train(XOR_EPOCHS, command=command, narrow=DEMO_NARROW),
+    "rnn": lambda command: budgets.for_train(RNN_EPOCHS, command=command, narrow=DEMO_NARROW),
+}
+DEMO_NARROW = ("the demo trains for a fixed number of epochs: use --numbers float or fewer "
+               "--numbers precise digits")
+XOR_EPOCHS = 1000
+RNN_EPOCHS = 100
+
 # Each view option of ``demo``, and whether the user changed it from its default.
 DEMO_OPTIONS = {
     "--format": lambda args: args.format != "plain",
@@ -55,11 +70,12 @@ def run_demo(args):
         raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     if name == "digits":
         return run_demo_digits(args)
-    net = load(example_path(name), args.numbers, recurrent=(name == "rnn"))
+    net = load(example_path(name), args.numbers, recurrent=(name == "rnn"),
+               budget=DEMO_BUDGETS[name](f"demo {name}"))
     if name == "xor":
         return _demo_xor(net, args)
     if name == "rnn":
-        return run_rnn_demo(net, args)
+        return run_rnn_demo(net, args, epochs=RNN_EPOCHS)
     samples = sample_list(net, argparse.Namespace(input=None, target=None), name)
     tracer = trace_steps(net, samples, 1, net.learning_rate)
     options = view_options(args, net)
@@ -98,7 +114,7 @@ def _mazur_summary(tracer, net, args):
 
 
 def _demo_xor(net, args):
-    epochs, every = 1000, 100
+    epochs, every = XOR_EPOCHS, 100
     rows = []
 
     def report(epoch, loss):

@@ -19,6 +19,7 @@ from ..classroom import datasets
 from ..classroom.progress import ProgressBar, train_with_progress
 from ..core.errors import NeuronsimError
 from ..core.network import Network
+from . import budgets
 from .explain import check_learning_rate
 
 CLASSES = 10
@@ -113,12 +114,22 @@ def report(result, epochs, learning_rate):
     return "\n".join(lines) + "\n"
 
 
+# The training images of the split (three quarters of scikit-learn's 1797), for
+# the work budget, known before scikit-learn is imported.
+TRAIN_IMAGES = 1348
+
+
 def run(epochs, hidden, learning_rate, seed, plot=None, quiet=False):
     """Train, print the report and write the plot if asked; returns 0."""
     for name, value in (("--epochs", epochs), ("--hidden", hidden)):
         if value < 1:
             raise NeuronsimError(f"{name}: expected at least 1, got {value}")
     check_learning_rate(learning_rate)
+    size = budgets.NetworkSize([64, hidden, 10], 65 * hidden + (hidden + 1) * 10,
+                               samples=TRAIN_IMAGES)
+    budgets.check_network("digits", size)
+    budgets.for_train(epochs, command="digits",
+                      narrow="give fewer --epochs or a smaller --hidden")(size, "float")
     if plot:
         from ..classroom.plots import figure_format, require_matplotlib
 

@@ -11,21 +11,9 @@ import sys
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render import draw
-from ..core.numbers import get_numbers
+from . import budgets
 from .core import load
 from .explain import add_numbers_option, parse_vector
-
-
-def load_network(spec, numbers):
-    """A network of any kind from a file path or a bundled example's name; an error
-    names the file."""
-    get_numbers(numbers)   # an unknown --numbers is reported before the file is read
-    try:
-        return load(spec, numbers, recurrent=True)
-    except NeuronsimError as exc:
-        if str(exc).startswith(str(spec)):
-            raise
-        raise NeuronsimError(f"{spec}: {exc}") from None
 
 
 def _sample(net, args):
@@ -50,7 +38,8 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load_network(args.spec, args.numbers)
+    net = load(args.spec, args.numbers, recurrent=True,   # any network
+               budget=budgets.for_drawing("draw"))
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"
     if needs_target and t is None:

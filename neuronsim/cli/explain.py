@@ -6,19 +6,17 @@ sample (``--input``/``--target``) and ``--learning-rate``.
 """
 
 import math
-import os
 import sys
-from fractions import Fraction
 
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
-from ..core.network import Network
-from ..core.numbers import get_numbers
-from ..files.bundled import EXAMPLES, example_path
+from ..files.number_text import is_fraction_text, read_float, read_number, shown
 from ..hand.explain import FORMATS as EXPLAIN_FORMATS
 from ..hand.explain import explain, render_explanation
 from ..hand.mistakes import FORMATS as MISTAKE_FORMATS
 from ..hand.mistakes import compare_early_update, render_comparison
+from . import budgets
+from .loading import load_network_argument
 
 NUMBERS_HELP = ("arithmetic: float (float64, the default), fraction (exact, for linear/relu/"
                 "leaky_relu with squared-error losses) or precise[:DIGITS] (mpmath, 50 digits "
@@ -63,24 +61,13 @@ def add_convention_option(parser):
                              "(default; w_jk^(l) feeds layer l) or ng (w_jk^(l) feeds layer l+1)")
 
 
-def load_spec(spec, numbers, sequences=False):
+def load_spec(spec, numbers, budget=None, sequences=False):
     """A network from a file path, or a bundled example's name (mazur,
-    four-layer, xor, rnn).  Unless ``sequences`` (the command handles networks
-    with recurrent layers), a recurrent network file is refused in one line."""
-    get_numbers(numbers)   # an unknown --numbers is reported before the file is read
-    shown = spec
-    if not os.path.exists(spec) and spec in EXAMPLES:
-        spec = example_path(spec)
-    try:
-        net = Network.from_spec(spec, numbers=numbers)
-    except NeuronsimError as exc:
-        if str(exc).startswith(str(spec)):
-            raise
-        raise NeuronsimError(f"{spec}: {exc}") from None
-    if net.is_sequential and not sequences:
-        raise NeuronsimError(f"{shown}: a recurrent network: use neuronsim rnn-trace / "
-                             "rnn-train")
-    return net
+    four-layer, xor, rnn), checked against the command's ``budget``.  Unless
+    ``sequences`` (the command handles networks with recurrent layers), a
+    recurrent network file is refused in one line."""
+    return load_network_argument(spec, numbers, "any" if sequences else "feed-forward",
+                                 budget)
 
 
 def sample_from_args(net, args):
@@ -152,13 +139,18 @@ def parse_number(text, convert, option):
 
     Decimals are read as a network file reads them (as floats: 0.1 is 1/10
     in fraction mode, its float64 value in precise mode); "1/2" is exact.
+    The text is read by neuronsim.files.number_text: bounded in length and
+    exponent, finite (nan, inf and 1e999 are refused, naming ``option``).
     """
-    text = text.strip().replace("−", "-")
+    if is_fraction_text(text):
+        value = read_number(text, option)
+    else:
+        value = read_float(text, option)
     try:
-        return convert(float(text) if "/" not in text else Fraction(text))
-    except (ValueError, ZeroDivisionError, OverflowError):
+        return convert(value)
+    except (ValueError, ZeroDivisionError, OverflowError, TypeError):
         raise NeuronsimError(f"{option}: expected a number or a fraction such as 1/2, "
-                             f"got {text!r}") from None
+                             f"got {shown(text)}") from None
 
 
 def check_digits(digits):
@@ -168,7 +160,7 @@ def check_digits(digits):
 
 
 def run_explain(args):
-    net = load_spec(args.spec, args.numbers, sequences=True)
+    net = load_spec(args.spec, args.numbers, budgets.single_step("explain"), sequences=True)
     x, t = sample_from_args(net, args)
     explanation = explain(net, args.label, x, t, convention=args.convention)
     sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
@@ -177,7 +169,8 @@ def run_explain(args):
 
 
 def run_early_update(args):
-    net = load_spec(args.spec, args.numbers, sequences=True)
+    net = load_spec(args.spec, args.numbers, budgets.for_comparison("early-update"),
+                    sequences=True)
     x, t = sample_from_args(net, args)
     comparison = compare_early_update(net, x, t, learning_rate_from_args(net, args))
     sys.stdout.write(render_comparison(comparison, args.format, check_digits(args.digits),

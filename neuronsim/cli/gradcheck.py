@@ -8,13 +8,15 @@ agrees, 1 if one fails, 2 on bad input.
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..crosscheck.gradcheck import gradcheck
+from . import budgets
 from .core import load
 from .explain import add_float_only_numbers_option, refuse_non_float
 
 
 def run_gradcheck(args):
     refuse_non_float(args)
-    net = load(args.spec, recurrent=True)   # every layer kind
+    net = load(args.spec, recurrent=True,   # every layer kind
+               budget=budgets.for_gradcheck("gradcheck"))
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples to check the gradient on")
     if args.top is not None and args.top < 1:

@@ -11,10 +11,13 @@ status 2, never a traceback.
 
 import argparse
 import importlib
+import re
 import sys
 
 from .. import __version__
 from ..core.errors import NeuronsimError
+from ..files.number_text import read_float
+from ..render.escape import terminal_output, terminal_text
 
 COMMAND_MODULES = (
     "neuronsim.cli.demo",
@@ -30,11 +33,57 @@ COMMAND_MODULES = (
 )
 
 
+# A negative number, as an argument (``--input -1e6 1``, ``--target -1/2``), is a value,
+# not an option: argparse's own pattern knows only -1 and -.5.
+# "-inf" and "-nan" too, so that they reach the check that refuses them by name.
+NEGATIVE_NUMBER = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?(/\d+)?|inf|infinity|nan)$",
+                             re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (and exit status 2), like every error."""
+    """argparse, with the checks every option of every command shares:
+
+    - a usage mistake is one line (and exit status 2), like every error;
+    - a negative number is read as a value (``--input -1e6 1``);
+    - an option of type float takes finite numbers only (nan and inf are
+      refused, naming the option), read with bounded length and exponent;
+    - a file name (-o/--output, --save, metavar FILE) may not be empty.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
+
+    def add_argument(self, *names, **kwargs):
+        if kwargs.get("type") is float:
+            kwargs["type"] = finite_float
+        elif kwargs.get("type") is None and (kwargs.get("metavar") == "FILE"
+                                             or kwargs.get("dest") in ("output", "save")
+                                             or "--output" in names or "--save" in names):
+            kwargs["type"] = file_name
+        return super().add_argument(*names, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {terminal_text(message)} "
+                     f"(see '{self.prog} --help')\n")
+
+
+def finite_float(text):
+    """An option's float: finite, with bounded length and exponent."""
+    try:
+        return read_float(text, "")
+    except NeuronsimError as exc:
+        raise argparse.ArgumentTypeError(str(exc).lstrip(": ")) from None
+
+
+finite_float.__name__ = "number"
+
+
+def file_name(text):
+    """An option's file name: not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a file name, got {text!r}")
+    return text
 
 
 def build_parser():
@@ -58,21 +107,39 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    saved, sys.stdout = sys.stdout, VisibleControls(sys.stdout)
     try:
         return args.run(args) or 0
-    except NeuronsimError as exc:
-        print(f"neuronsim: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, OSError) as exc:
-        # Unknown names, impossible options, unwritable output files: still the
-        # user's input, still one line.
-        print(f"neuronsim: error: {exc}", file=sys.stderr)
+    except (NeuronsimError, ValueError, OSError) as exc:
+        # Input errors; and unknown names, impossible options, unwritable output
+        # files: still the user's input, still one line (control characters and
+        # newlines from the user's text shown as visible escapes).
+        print(f"neuronsim: error: {terminal_text(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("neuronsim: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        sys.stdout = saved
+
+
+class VisibleControls:
+    """Standard output as a command writes it: every control character and
+    escape sequence in the text (a network's name, a student's answer) is
+    shown as a visible escape such as ``\\x1b``; lines and tabs stay.
+    ``raw`` is the stream itself (the interactive stepper draws its screens
+    with escape sequences of its own)."""
+
+    def __init__(self, stream):
+        self.raw = stream
+
+    def write(self, text):
+        return self.raw.write(terminal_output(text))
+
+    def __getattr__(self, name):     # flush, isatty, fileno, encoding, ...
+        return getattr(self.raw, name)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from .step import add_walk_options, build_walk, network_title
 
 
 def run_report(args):
-    net, step, computations, note = build_walk(args, format="html")
+    net, step, computations, note = build_walk(args, format="html", command="report")
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
     if not any(c.layer is not None for c in computations):

@@ -17,6 +17,7 @@ from ..trace.recurrent import (
     render_gradient_flow,
     render_sequences,
 )
+from . import budgets
 from .core import add_trace_arguments, add_train_arguments, emit, load, starting_at, trace_steps
 
 MAX_FLOW_LENGTH = 1000
@@ -83,7 +84,7 @@ def run_gradient_flow(args):
         raise NeuronsimError("--recurrent-weight, --input-weight and --bias build the "
                              "one-neuron example: give them without SPEC")
     spec = args.spec or "rnn"
-    net = load(spec, recurrent=True)
+    net = load(spec, recurrent=True, budget=budgets.single_step("gradient-flow"))
     if not net.is_sequential:
         raise NeuronsimError(f"{spec}: a feed-forward network (no recurrent layer): no "
                              "gradient flows through time")

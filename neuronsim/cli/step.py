@@ -14,9 +14,11 @@ import sys
 from ..classroom.stepper import Stepper, run, whole_walk
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
+from ..render.escape import terminal_text
 from ..render.tables import SECTIONS, _Writer, notation_note
 from ..trace.recurrent import RecurrentTracer, _TimeWriter, time_note
 from ..trace.walk import walk, walk_sequence
+from . import budgets
 from .core import (
     LAYER_HELP,
     MAX_SEQUENCE_TRACE_CELLS,
@@ -26,6 +28,7 @@ from .core import (
     starting_at,
     trace_steps,
     view_options,
+    zero_based,
 )
 from .explain import add_numbers_option, add_sample_options
 
@@ -76,14 +79,21 @@ def traced_sequence(net, args):
             f"this walk has {len(chosen[0]) * shown:,} neuron-steps (time steps x neurons); at "
             f"most {MAX_SEQUENCE_TRACE_CELLS:,} (--layer L or --neuron J walk fewer)")
     rate = learning_rate(net, args, args.spec)
-    tracer = trace_steps(net, [chosen], 1, rate, RecurrentTracer())
+    tracer = trace_steps(net, [chosen], 1, rate, RecurrentTracer(),
+                         command=getattr(args, "command", "step"))
     return net, tracer.sequences[0], options
 
 
-def traced_step(args):
+def traced_step(args, command="step"):
     """Load ``args.spec``, run one traced step on the chosen sample; (net, step, options)
-    (a :class:`~neuronsim.trace.recurrent.SequenceRecord` for a recurrent network)."""
-    net = load(args.spec, args.numbers, recurrent=True)
+    (a :class:`~neuronsim.trace.recurrent.SequenceRecord` for a recurrent network).
+
+    The walk is budgeted (neuronsim.cli.budgets.for_walk) before the network
+    is built; ``report`` also draws the whole network in its diagram.
+    """
+    budget = budgets.for_walk(command, layers=zero_based(args.layer, 2),
+                              neurons=zero_based(args.neuron, 1), diagram=command == "report")
+    net = load(args.spec, args.numbers, recurrent=True, budget=budget)
     if net.is_sequential:
         return traced_sequence(net, args)
     samples = sample_list(net, args, args.spec)
@@ -95,17 +105,18 @@ def traced_step(args):
         raise NeuronsimError(f"--sample {args.sample}: the file has samples 1 to {len(samples)}")
     rate = learning_rate(net, args, args.spec)
     options = view_options(args, net)
-    tracer = trace_steps(net, [chosen], 1, rate)
+    tracer = trace_steps(net, [chosen], 1, rate, command=command)
     return net, tracer.steps[0], options
 
 
 def network_title(net, spec):
-    return net.name or os.path.splitext(os.path.basename(spec))[0]
+    """The network's name (or file name), control characters made visible."""
+    return terminal_text(net.name or os.path.splitext(os.path.basename(spec))[0])
 
 
-def build_walk(args, format="plain"):
+def build_walk(args, format="plain", command="step"):
     """(net, step, computations, notation note) for ``args``."""
-    net, step, options = traced_step(args)
+    net, step, options = traced_step(args, command)
     if net.is_sequential:
         computations = walk_sequence(step, format=format, digits=options["digits"],
                                      convention=options["convention"],
@@ -140,9 +151,11 @@ def _interactive(stepper):
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
 
+    screen = getattr(sys.stdout, "raw", sys.stdout)   # the stepper's own escape sequences
+
     def write(text):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        screen.write(text)
+        screen.flush()
 
     try:
         tty.setcbreak(fd)

@@ -11,6 +11,7 @@ from ..hand.worksheet import (
     render_check,
     render_worksheet,
 )
+from . import budgets
 from .explain import (
     add_convention_option,
     add_numbers_option,
@@ -23,7 +24,8 @@ from .explain import (
 
 
 def run_worksheet(args):
-    net = load_spec(args.spec, args.numbers, sequences=True)
+    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("worksheet"),
+                    sequences=True)
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
@@ -38,11 +40,11 @@ def run_worksheet(args):
 
 
 def run_check(args):
-    net = load_spec(args.spec, args.numbers, sequences=True)
-    x, t = sample_from_args(net, args)
-    answers = read_answers(args.answers, args.convention, net, x, t)
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
+    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("check"), sequences=True)
+    x, t = sample_from_args(net, args)
+    answers = read_answers(args.answers, args.convention, net, x, t)
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
                            args.tolerance, args.convention, args.bias_as_weight)
     sys.stdout.write(render_check(result, args.format, check_digits(args.digits)))

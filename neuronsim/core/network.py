@@ -129,8 +129,9 @@ class Network:
         return service("spec_from_network")(self, bias_layout=bias_layout)
 
     def save(self, path, bias_layout="separate"):
-        """Write the network file atomically (temporary file, then rename)."""
-        service("save_spec")(self.to_spec(bias_layout=bias_layout), path)
+        """Write the network file atomically (temporary file, then rename); a
+        non-finite parameter is refused by its place and nothing is written."""
+        service("save_network")(self, path, bias_layout)
 
     # ----------------------------------------------------------- shape
     @property

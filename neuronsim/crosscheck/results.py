@@ -18,6 +18,7 @@ from copy import deepcopy
 import numpy as np
 from tabulate import tabulate
 
+from ..files.reading import load_arrays
 from ..core.labels import (
     bias_label,
     neuron_label,
@@ -127,8 +128,7 @@ def load_results(path, n_layers, recurrent=False, layers_with=None):
     (or ``da0``) is the parameter of the only such layer.
     """
     path = os.fspath(path)
-    with np.load(path, allow_pickle=False) as data:
-        stored = {name: data[name] for name in data.files}
+    stored = load_arrays(path, "npz")   # size-limited, no pickles, real numbers only
     layers_with = layers_with or {"dU": [0], "da0": []}
     results = {}
     per_layer = PER_LAYER if recurrent else QUANTITIES[:-1]

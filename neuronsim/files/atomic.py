@@ -11,8 +11,14 @@ import tempfile
 
 
 def atomic_write_text(path, text, encoding="utf-8"):
-    """Write ``text`` to ``path`` atomically."""
-    atomic_write_bytes(path, text.encode(encoding))
+    """Write ``text`` to ``path`` atomically; a character the encoding cannot
+    write is a ValueError naming the file and the position."""
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{os.fspath(path)}: cannot write character {exc.object[exc.start]!r} "
+                         f"at position {exc.start} as {encoding}; nothing was written") from None
+    atomic_write_bytes(path, data)
 
 
 def atomic_write_bytes(path, data):
@@ -27,8 +33,11 @@ def atomic_write_bytes(path, data):
     path = os.fspath(path)
     target = os.path.realpath(path)
     if os.path.exists(target) and not os.path.isfile(target):
-        with open(target, "wb") as handle:
-            handle.write(data)
+        try:
+            with open(target, "wb") as handle:
+                handle.write(data)
+        except OSError as exc:
+            raise OSError(f"{path}: cannot write ({exc.strerror or exc})") from None
         return
     folder = os.path.dirname(target)
     try:
@@ -43,11 +52,16 @@ def atomic_write_bytes(path, data):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            # disk full, quota, a read-only folder: name the user's file, not the
+            # temporary one; the old file (if any) is untouched
+            raise OSError(f"{path}: cannot write ({exc.strerror or exc}); the file is "
+                          "unchanged") from None
         raise
 
 

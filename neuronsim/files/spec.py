@@ -46,6 +46,8 @@ from ..core.recurrent import RecurrentLayer
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
 from .atomic import atomic_write_text
+from .saving import check_savable
+from .reading import read_text_file
 
 FORMAT_NAME = "neuronsim-network"
 FORMAT_VERSION = 1
@@ -444,6 +446,17 @@ def _state_array(value, shape, where, key):
     return [_number(v, f"{where}[{i}]") for i, v in enumerate(value)]
 
 
+def _scale(layer, where):
+    """The ``scale`` of a layer drawn by ``init`` (every kind): above 0, at most MAX_SCALE."""
+    scale = layer.get("scale")
+    if scale is not None:
+        _number(scale, f"{where}.scale")
+        if not 0 < scale <= MAX_SCALE:
+            raise SpecError(f"{where}.scale: must be above 0 and at most {MAX_SCALE:g}, "
+                            f"got {scale}")
+    return scale
+
+
 def _check_total_size(layers, n_inputs):
     """Refuse an oversized network before building any of it.
 
@@ -517,12 +530,7 @@ def _check_layer(layer, where, n_in, bias_layout, rng):
         raise SpecError(f"{where}: give weights (a list of rows) or size + init")
     size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
     init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
-    scale = layer.get("scale")
-    if scale is not None:
-        _number(scale, f"{where}.scale")
-        if not 0 < scale <= MAX_SCALE:
-            raise SpecError(f"{where}.scale: must be above 0 and at most {MAX_SCALE:g}, "
-                            f"got {scale}")
+    scale = _scale(layer, where)
     if "seed" in layer:
         layer_rng = random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
     else:
@@ -597,9 +605,7 @@ def _check_recurrent_layer(layer, where, n_in, bias_layout, rng):
                             "(size + init draws both)")
         size = _int(layer["size"], f"{where}.size", 1, MAX_LAYER_SIZE)
         init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
-        scale = layer.get("scale")
-        if scale is not None:
-            _number(scale, f"{where}.scale")
+        scale = _scale(layer, where)
         if size * (n_in + size + 1) > MAX_PARAMETERS:
             raise SpecError(f"{where}.size: {size} recurrent neurons of {n_in} inputs is more "
                             f"than {MAX_PARAMETERS:,} parameters")
@@ -758,32 +764,38 @@ def _recurrent_layer(layer, numbers):
 LAYER_BUILDERS = {"dense": _dense_layer, "recurrent": _recurrent_layer}
 
 
-def read_spec_file(path):
-    """Parse a network file; errors name the file (and line for bad JSON)."""
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise SpecError(f"{path}: file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}")
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+def read_spec_file(path, limit=MAX_FILE_BYTES):
+    """Parse a network file; errors name the file (and line for bad JSON).
+
+    The bytes are read by :func:`neuronsim.files.reading.read_text_file`
+    (a regular file, at most ``limit`` bytes); a key written twice in one
+    object is refused, naming the key (JSON would silently keep the last).
+    """
+    text = read_text_file(path, limit, what="network file")
     if not text.strip():
         raise SpecError(f"{path}: the file is empty")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant,
+                          object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError as exc:
         raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise SpecError(f"{path}: JSON nested too deeply") from None
-    except SpecError as exc:  # NaN or Infinity, from _reject_constant
+    except SpecError as exc:  # NaN, Infinity or a duplicate key
         raise SpecError(f"{path}: {exc}") from None
     except ValueError as exc:  # an integer of more than 4300 digits
         raise SpecError(f"{path}: not a usable JSON number ({exc})") from None
+
+
+def _object_without_duplicates(pairs):
+    """A JSON object as a dict, refusing a key that appears twice."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise SpecError(f"the key {_show(key)} appears twice in one object (JSON would "
+                            "keep only the last; write it once)")
+        out[key] = value
+    return out
 
 
 def _reject_constant(name):
@@ -992,6 +1004,13 @@ def _plain(value, where):
 def save_spec(spec, path):
     """Write ``spec`` as JSON to ``path`` atomically (temp file + rename)."""
     atomic_write_text(path, json.dumps(spec, indent=2, allow_nan=False) + "\n")
+
+
+def save_network(net, path, bias_layout="separate"):
+    """``Network.save``: refuse a non-finite parameter by its place (nothing is
+    written), then write the network file atomically."""
+    check_savable(net, path)
+    save_spec(spec_from_network(net, bias_layout=bias_layout), path)
 
 
 def recurrent_network_from_arrays(weights, recurrent_weights, biases, dense, activation,

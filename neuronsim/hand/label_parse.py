@@ -179,6 +179,10 @@ def _normalise(text):
     return text.replace("∂", "d")
 
 
+# A label is typed by people: bounded, so that no index can ask for a gigantic integer.
+MAX_LABEL_CHARS = 100
+
+
 def parse_label(text, convention="nielsen", net=None):
     """The :class:`Target` a label names (see the module docstring for forms).
 
@@ -188,6 +192,9 @@ def parse_label(text, convention="nielsen", net=None):
     lab.check_convention(convention)
     if not isinstance(text, str) or not text.strip():
         raise LabelError("empty label: expected something like w_22^(2), b_1^(3) or δ_1^(2)")
+    if len(text) > MAX_LABEL_CHARS:
+        raise LabelError(f"a label of {len(text):,} characters; labels have at most "
+                         f"{MAX_LABEL_CHARS} (e.g. w_22^(2), layers[0].neurons[1].weights[1])")
     cleaned = _normalise(text)
     target = _python_form(cleaned) or _numpy_form(cleaned, convention)
     if target is None:

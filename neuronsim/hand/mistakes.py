@@ -36,10 +36,11 @@ neuronsim calls it.
     1
 """
 
+import sys
 from dataclasses import dataclass
 
 from ..core import labels as lab
-from ..core.errors import NeuronsimError, ShapeError
+from ..core.errors import NeuronsimError, NumericalError, ShapeError
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
 from .common import copy_network, first_sample, is_paired
@@ -80,7 +81,27 @@ def early_update_step(net, x, target, learning_rate=None):
         if index > 0:
             grads = layer.input_grads()                   # uses the weights just changed
             net.layers[index - 1].back_prop(grads, False)
+            _check_exact_length(net, index - 1)
     return value
+
+
+def _check_exact_length(net, index):
+    """Stop, naming the layer, once an exact delta of ``net.layers[index]`` is
+    longer than Python writes (sys.get_int_max_str_digits()): with exact
+    fractions the early update about doubles the deltas' length at every
+    layer, so a deep network's next layer would take minutes."""
+    most = sys.get_int_max_str_digits()
+    if not getattr(net.numbers, "exact", False) or not most:
+        return
+    for j, neuron in enumerate(net.layers[index].neurons):
+        value = neuron.delta
+        bits = max(value.numerator.bit_length(), value.denominator.bit_length())
+        if bits * 0.30103 > most:
+            raise NumericalError(
+                f"early-update: the exact delta of layer {index + 2}, neuron {j + 1} has about "
+                f"{int(bits * 0.30103):,} digits, more than can be written ({most:,}): the "
+                "early update about doubles the deltas' length at every layer; use --numbers "
+                "precise:50 (docs/number-modes.md)")
 
 
 @dataclass

@@ -35,11 +35,13 @@ module marks with the same rules.  :func:`make_step` picks the kind.
 import csv
 import io
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
+from ..files.number_text import read_number
+from ..files.reading import read_text_file
+from ..render.escape import escape_for, latex_text, terminal_text
 from ..render.numfmt import format_number
 from .cells import QUANTITIES, Cell, parse_cell  # noqa: F401  (QUANTITIES: used from here too)
 from .explain import convention_note, copy_network, first_sample, is_paired
@@ -317,20 +319,25 @@ def value_text(x, fmt, digits=None):
 def parse_value(text, numbers):
     """A student's number ("0.25", "-1/4", "−2.5e-3") in ``numbers``; None if blank.
 
-    Raises ValueError for text that is not a number.
+    Read by :func:`neuronsim.files.number_text.read_number` (bounded length
+    and exponent, so no answer can hang the marking).  Raises ValueError for
+    text that is not a number, or one beyond the range of ``numbers``.
     """
     text = (text or "").strip().replace("−", "-")
     if not text:
         return None
     try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError):
+        value = read_number(text, "answer")
+    except NeuronsimError:
         raise ValueError(f"{text!r} is not a number") from None
     if "/" not in text and getattr(numbers, "context", None) is not None:
         # precise numbers read a decimal themselves, rounded once to their
         # precision, so that an answer key's numbers read back exactly
         return numbers.convert(text)
-    return numbers.convert(value)
+    try:
+        return numbers.convert(value)
+    except OverflowError:
+        raise ValueError(f"{text!r} is beyond the range of {numbers.name} numbers") from None
 
 
 # ---------------------------------------------------------------- worksheet
@@ -397,8 +404,11 @@ def _worksheet_table(step, rows, convention, fmt, digits, bias_as_weight=False):
                 text = text.replace(symbol, latex)
         return text
 
-    title = f"Worksheet: one backpropagation step of {net.name or 'the network'}"
-    head = [("## " + title) if fmt == "markdown" else r"\section*{" + prose(title) + "}",
+    # the network's name is the user's text: escaped, never markup
+    name = escape_for(fmt)(net.name) if net.name else "the network"
+    title = "Worksheet: one backpropagation step of "
+    head = [("## " + title + name) if fmt == "markdown"
+            else r"\section*{" + prose(title) + name + "}",
             prose(convention_note(convention))
             + (prose(" Each bias b_j is written as the weight w_j0 on a constant input "
                      "a_0 = 1.") if bias_as_weight else "")
@@ -427,6 +437,15 @@ def _numbers_label(numbers):
 
 
 # ---------------------------------------------------------------- reading answers
+# An answers CSV larger than this is not a filled worksheet (the largest
+# worksheet neuronsim writes, neuronsim.cli.budgets.WORKSHEET_CELLS cells, is
+# a few megabytes).
+MAX_ANSWERS_BYTES = 16 * 1024 * 1024
+# ... nor one of more rows than a worksheet of that size has (one row per cell,
+# and the given values).
+MAX_ANSWERS_ROWS = 50_000
+
+
 def read_answers(source, convention="nielsen", net=None, x=None, t=None):
     """{Cell: text} from a filled worksheet CSV (a path, or text with newlines).
 
@@ -440,23 +459,28 @@ def read_answers(source, convention="nielsen", net=None, x=None, t=None):
     """
     if "\n" in source:
         text = source
+        name = "answers"
     else:
-        try:
-            with open(source, encoding="utf-8-sig", newline="") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise NeuronsimError(f"{source}: cannot read ({exc.strerror or exc})") from None
-        except UnicodeDecodeError:
-            raise NeuronsimError(f"{source}: not a text file (expected UTF-8 CSV)") from None
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "cell" not in reader.fieldnames or "value" not in reader.fieldnames:
+        text = read_text_file(source, MAX_ANSWERS_BYTES, what="answers CSV",
+                              encoding="utf-8-sig")
+        name = source
+    csv_rows = csv.DictReader(io.StringIO(text, newline=""))
+    reader = _ReadableRows(csv_rows, name)
+    try:
+        fieldnames = csv_rows.fieldnames
+    except csv.Error as exc:
+        raise NeuronsimError(f"{name} line 1: not readable as CSV ({exc})") from None
+    if not fieldnames or "cell" not in fieldnames or "value" not in fieldnames:
         raise NeuronsimError("answers: expected a CSV file with the columns cell and value "
                              "(as written by neuronsim worksheet --format csv)")
     answers = {}
     known = None if net is None else set(worksheet_cells(net, x, t))
     strangers = []       # (line, label) of rows naming no cell of net
-    for row in reader:
+    for number, row in enumerate(reader, start=1):
         line = reader.line_num
+        if number > MAX_ANSWERS_ROWS:
+            raise NeuronsimError(f"{name} line {line}: more than {MAX_ANSWERS_ROWS:,} rows; "
+                                 "a worksheet has one row per cell")
         if (row.get("section") or "").strip() == "given" or not (row.get("cell") or "").strip():
             continue
         try:
@@ -478,6 +502,33 @@ def read_answers(source, convention="nielsen", net=None, x=None, t=None):
         raise NeuronsimError(f"answers line {line}: {label!r} is not a cell of this network "
                              f"({hint}){more}")
     return answers
+
+
+class _ReadableRows:
+    """The rows of a csv.DictReader; a row the csv module cannot read (a field
+    longer than csv.field_size_limit(), a stray quote) becomes one line
+    naming the file and line."""
+
+    def __init__(self, reader, name):
+        self.reader = reader
+        self.name = name
+
+    @property
+    def line_num(self):
+        return self.reader.line_num
+
+    def __iter__(self):
+        while True:
+            try:
+                row = next(self.reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise NeuronsimError(f"{self.name} line {self.reader.line_num}: not readable "
+                                     f"as CSV ({exc})") from None
+            if None in row:     # more fields than columns
+                row.pop(None)
+            yield row
 
 
 def _line_list(lines, shown=5):
@@ -595,10 +646,11 @@ def render_check(result, format="plain", digits=9):
     if tablefmt is None:
         raise ValueError(f"unknown format {format!r} (known: plain, markdown, latex)")
     style = "latex" if format == "latex" else "text"
+    escape = escape_for(format)     # the student's text, shown as typed, never as markup
     rows = []
     for i, r in enumerate(result.rows, start=1):
         label = result.label(r.cell, style)
-        rows.append([str(i), f"${label}$" if style == "latex" else label, r.text,
+        rows.append([str(i), f"${label}$" if style == "latex" else label, escape(r.text),
                      format_number(r.correct, digits, style),
                      "" if r.status in ("right", "blank", "unreadable")
                      else format_number(r.from_own, digits, style),
@@ -609,8 +661,9 @@ def render_check(result, format="plain", digits=9):
                      tablefmt=tablefmt, disable_numparse=True, stralign="left")
     summary = summary_paragraph(result, digits)
     if style == "latex":
-        summary = (summary.replace("_", r"\_").replace("^", r"\^{}").replace("δ", r"$\delta$")
-                   .replace("−", "-"))
+        summary = latex_text(summary).replace("δ", r"$\delta$").replace("−", "-")
+    else:
+        summary = terminal_text(summary)
     return table + "\n\n" + summary + "\n"
 
 

@@ -19,8 +19,11 @@ Python's ``g`` format.
     ('(1/2)', '(−1/2)')
 """
 
+import sys
 from decimal import Context, Decimal
 from fractions import Fraction
+
+from ..core.errors import NumericalError
 
 STYLES = ("text", "latex", "html")
 
@@ -57,13 +60,33 @@ def format_number(x, digits=9, style="text"):
 
 
 def format_fraction(x, style="text"):
-    """An exact fraction: 3/8 (text, HTML) or \\frac{3}{8} (LaTeX); 2 for 2/1."""
+    """An exact fraction: 3/8 (text, HTML) or \\frac{3}{8} (LaTeX); 2 for 2/1.
+
+    A fraction too long for Python to write (more digits than
+    ``sys.get_int_max_str_digits()``, 4300 by default) is a NumericalError
+    that says so and points to precise numbers.
+    """
+    _check_writable(x)
     if x.denominator == 1:
         return str(x.numerator)
     if style == "latex":
         sign = "-" if x < 0 else ""
         return rf"{sign}\frac{{{abs(x.numerator)}}}{{{x.denominator}}}"
     return f"{x.numerator}/{x.denominator}"
+
+
+def _check_writable(x):
+    """Raise if the numerator or denominator of ``x`` has more digits than
+    Python converts to text (exact fractions grow with depth and steps)."""
+    most = sys.get_int_max_str_digits()
+    if not most:
+        return
+    bits = max(x.numerator.bit_length(), x.denominator.bit_length())
+    if bits * 0.30103 > most:
+        raise NumericalError(
+            f"an exact fraction of about {int(bits * 0.30103):,} digits is too long to write "
+            f"(at most {most:,} digits): exact fractions grow with every layer and step; use "
+            "--numbers precise:50 (numbers='precise:50'; docs/number-modes.md)")
 
 
 def format_mpf(x, digits=9, style="text"):

@@ -118,6 +118,15 @@ class _Writer:
             return f"Σₛ dEₛ/d{label}"
         return f"d{self.loss_of_sample(s)}/d{label}"
 
+    def parameter(self, p):
+        """The label of a :class:`~neuronsim.trace.tracer.ParameterRecord` (a weight or
+        a bias; a writer for other layer kinds adds their parameters)."""
+        if p.kind == "weight":
+            return self.w(p.layer, p.neuron, p.index)
+        if p.kind == "bias":
+            return self.b(p.layer, p.neuron)
+        raise ValueError(f"no label for parameters of kind {p.kind!r}")
+
     def one(self):
         """a_0 = 1, the constant input of a bias shown as a weight."""
         return lab.symbol("a", (0,), None, self.style)
@@ -511,11 +520,7 @@ def render_trace(steps, format="plain", digits=9, layers=None, neurons=None,
 # ---------------------------------------------------------------- batch steps
 def _parameter_label(w, p):
     """The label of a :class:`~neuronsim.trace.tracer.ParameterRecord`."""
-    if p.kind == "weight":
-        return w.w(p.layer, p.neuron, p.index)
-    if p.kind == "bias":
-        return w.b(p.layer, p.neuron)
-    raise ValueError(f"no label for parameters of kind {p.kind!r}")
+    return w.parameter(p)
 
 
 def _selected_parameters(batch, w, layers, neurons):
@@ -629,7 +634,7 @@ def _unseen_note(batch):
 
 def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
                  bias_as_weight=False, convention="nielsen", sections=SECTIONS,
-                 render_sample=None):
+                 render_sample=None, writer=None):
     """One :class:`~neuronsim.trace.tracer.BatchRecord` as text in ``format``.
 
     Each sample's step (every section but the update, which no single sample
@@ -637,10 +642,11 @@ def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
     as ``sections`` selects them.  Options as in :func:`render_step`.
     ``render_sample`` writes one sample's record (default :func:`render_step`;
     a network whose samples are sequences passes its per-time-step renderer,
-    called with the same arguments and ``title``).
+    called with the same arguments and ``title``, and its ``writer``: a
+    :class:`_Writer` subclass that labels its kinds of parameters).
     """
     render_sample = render_step if render_sample is None else render_sample
-    w = _Writer(format, digits, convention, bias_as_weight)
+    w = (_Writer if writer is None else writer)(format, digits, convention, bias_as_weight)
     _check_sections(sections)
     n, b = batch.size, batch.index
     title = f"Batch step {b}: {_samples(n)}, every δ with the same weights, then one update"

@@ -23,6 +23,18 @@ neuron's :class:`~neuronsim.core.through_time.NeuronStep` of time step t.
   gradient (W, U, b, and a learned a[0] with dE/da_i[0] = Σ_j u_ji δ_j[1]);
 * the update, when one followed.
 
+With ``batches=True`` the tracer also keeps a
+:class:`~neuronsim.trace.tracer.BatchRecord` per update, as the feed-forward
+:class:`~neuronsim.trace.tracer.Tracer` does: the sequences back-propagated
+since the last update (each a :class:`SequenceRecord`), each parameter's
+terms dE_s/dθ (sequence s's own gradient, its total over t), their sum Σ_s
+and, for a mean loss, Σ_s / n; the batch loss and the one update
+θ ← θ − η·(Σ_s dE_s/dθ)/n.  The parameters are w, u (kind
+"recurrent_weight"), b and a learned a[0] (kind "initial_state", ``neuron``
+= i).  :func:`render_sequence_batches` writes them: each sequence's
+per-time-step tables, then the batch's sums and update
+(:func:`neuronsim.render.tables.render_batch`).
+
 The tables of a feed-forward step are :mod:`neuronsim.render.tables`'s; this
 module shares its writer, headings and equation helpers and adds the time
 steps and the recurrent weights.
@@ -51,8 +63,15 @@ from dataclasses import dataclass, field
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
-from ..render.tables import _equations, _heading, _Writer, notation_note
-from .tracer import Recorder
+from ..render.tables import (
+    _equations,
+    _heading,
+    _paragraph,
+    _Writer,
+    notation_note,
+    render_batch,
+)
+from .tracer import ParameterRecord, Recorder
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 
@@ -204,7 +223,9 @@ class RecurrentTracer(Recorder):
     stack of layers with a recurrent one.
 
     ``keep=False`` with a ``sink`` hands each finished record to the sink
-    and keeps nothing.
+    and keeps nothing.  ``batches=True`` also keeps a
+    :class:`~neuronsim.trace.tracer.BatchRecord` per update in ``batches``
+    (rendered by :meth:`render_batches`).
     """
 
     @property
@@ -261,6 +282,7 @@ class RecurrentTracer(Recorder):
         self._pending.append(record)
 
     def before_update(self, net, learning_rate):
+        self._open_batch(net, learning_rate)
         record = self._current
         if record is None:
             return
@@ -279,6 +301,7 @@ class RecurrentTracer(Recorder):
                 series.batch_initial_state_grad = [s / n for s in layer.initial_state_grad_sum]
 
     def after_update(self, net):
+        self._close_batch(net)
         record = self._current
         if record is None:
             return
@@ -291,10 +314,65 @@ class RecurrentTracer(Recorder):
                 series.new_initial_state = list(layer.initial_state)
         self._finish_batch()
 
+    # ------------------------------------------------------------- batches
+    def _parameter_records(self, net, samples, divisor):
+        """Layer by layer, each neuron's w, u and b, then the layer's learned a[0]:
+        the terms are each sequence's totals over t (``weight_totals``,
+        ``recurrent_totals``, ``bias_total``, ``initial_state_grad``), the total
+        is the network's batch sum and the gradient Σ / divisor, as
+        ``apply_update`` divides it."""
+        parameters = []
+        for l, layer in enumerate(net.layers):
+            per_sequence = [sample.layers[l] for sample in samples]
+
+            def add(j, kind, index, old, terms, total, updated=True, l=l):
+                parameters.append(ParameterRecord(l, j, kind, index, old, terms, total, divisor,
+                                                  total / divisor, updated=updated))
+
+            for j, neuron in enumerate(layer.neurons):
+                series = [s.neurons[j] for s in per_sequence]
+                for k, (old, total) in enumerate(zip(neuron.weights, neuron.weight_grad_sum)):
+                    add(j, "weight", k, old, [r.weight_totals[k] for r in series], total)
+                if layer.is_recurrent:
+                    for q, (old, total) in enumerate(zip(neuron.recurrent_weights,
+                                                         neuron.recurrent_grad_sum)):
+                        add(j, "recurrent_weight", q, old,
+                            [r.recurrent_totals[q] for r in series], total)
+                add(j, "bias", None, neuron.bias, [r.bias_total for r in series],
+                    neuron.bias_grad_sum, net.update_biases)
+            if layer.is_recurrent and layer.learn_initial_state:
+                state = layer.initial_state or [0] * layer.size
+                for i, (old, total) in enumerate(zip(state, layer.initial_state_grad_sum)):
+                    add(i, "initial_state", None, old,
+                        [s.initial_state_grad[i] for s in per_sequence], total)
+        return parameters
+
+    def _new_values(self, net, parameters):
+        for p in parameters:
+            layer = net.layers[p.layer]
+            if p.kind == "initial_state":
+                p.new = layer.initial_state[p.neuron]
+                continue
+            neuron = layer.neurons[p.neuron]
+            if p.kind == "bias":
+                p.new = neuron.bias
+            elif p.kind == "recurrent_weight":
+                p.new = neuron.recurrent_weights[p.index]
+            else:
+                p.new = neuron.weights[p.index]
+
     def render(self, **options):
         """All kept sequences as tables (see :func:`render_sequences`)."""
         self.flush()
         return render_sequences(self.sequences, **options)
+
+    def render_batches(self, **options):
+        """The kept batch steps as tables (see :func:`render_sequence_batches`;
+        needs ``batches=True``)."""
+        if not self.record_batches:
+            raise ValueError("this tracer records no batches: create it with "
+                             "RecurrentTracer(batches=True)")
+        return render_sequence_batches(self.batches, **options)
 
     def _repr_html_(self):
         """Jupyter display: the first sequences' tables as HTML."""
@@ -341,6 +419,14 @@ class _TimeWriter(_Writer):
     def error(self, t):
         return f"E_{t}" if self.style == "latex" else f"E[{t}]"
 
+    def parameter(self, p):
+        """A batch parameter's label: w, b, and u_ji^(l) or a learned a_i^(l)[0]."""
+        if p.kind == "recurrent_weight":
+            return self.u(p.layer, p.neuron, p.index)
+        if p.kind == "initial_state":
+            return self.a0(p.layer, p.neuron)
+        return super().parameter(p)
+
     def text(self, sentence):
         """A note in prose: LaTeX text mode gets ASCII spellings of its symbols."""
         if self.style != "latex":
@@ -365,9 +451,10 @@ _LATEX_NOTE = [("δ̃", r"$\tilde{\delta}$"), ("∂", r"$\partial$"), ("—", "-
 
 
 # ---------------------------------------------------------------- sections
-def _header(record, w):
+def _header(record, w, title=None):
     steps = record.steps
-    text = f"Sequence {record.index}: T = {steps} time step{'s' if steps != 1 else ''}"
+    title = f"Sequence {record.index}" if title is None else title
+    text = f"{title}: T = {steps} time step{'s' if steps != 1 else ''}"
     if record.targets is not None:
         with_target = [t + 1 for t, v in enumerate(record.targets) if v is not None]
         if len(with_target) == steps:
@@ -710,19 +797,20 @@ def check_times(times, steps):
 
 
 def render_sequence(record, format="plain", digits=9, convention="nielsen", times=None,
-                    sections=SECTIONS, layers=None, neurons=None):
+                    sections=SECTIONS, layers=None, neurons=None, title=None):
     """One :class:`SequenceRecord` as text in ``format`` (plain, markdown, latex, html).
 
     ``times``: the steps t (from 1) whose forward and backward tables are
     shown (default all); ``layers``/``neurons``: 0-based indices of the rows
     to show (default all; equations still use every number they need).
+    ``title`` replaces "Sequence i" in the first heading.
     """
     w = _TimeWriter(format, digits, convention, False)
     for name in sections:
         if name not in SECTIONS:
             raise ValueError(f"unknown section {name!r} (known: {', '.join(SECTIONS)})")
     times = check_times(times, record.steps)
-    parts = [_heading(w, _header(record, w), level=1)]
+    parts = [_heading(w, _header(record, w, title), level=1)]
     if "forward" in sections:
         table, eqs = forward_section(record, w, times, layers, neurons)
         parts += [_heading(w, "Forward pass, step by step"), table, _equations(w, eqs)]
@@ -755,6 +843,35 @@ def render_sequences(records, format="plain", digits=9, convention="nielsen", ti
         notes = [f"<p>{n}</p>" for n in notes]
     body = notes + [render_sequence(r, format, digits, convention, times, sections, layers,
                                     neurons) for r in records]
+    return "\n\n".join(body) + "\n"
+
+
+def _sequence_renderer(times):
+    """:func:`render_sequence` with the call of ``render_batch``'s ``render_sample``."""
+    def render(record, format, digits, layers, neurons, bias_as_weight, convention, sections,
+               title=None):
+        return render_sequence(record, format, digits, convention, times, sections, layers,
+                               neurons, title=title)
+    return render
+
+
+def render_sequence_batches(batches, format="plain", digits=9, convention="nielsen", times=None,
+                            sections=SECTIONS, layers=None, neurons=None):
+    """Every :class:`~neuronsim.trace.tracer.BatchRecord` of a :class:`RecurrentTracer`
+    after the notation notes: each sequence's per-time-step tables (all sections
+    but its own update), then the batch loss (Σ_s E_s)/n, the accumulated
+    gradient (Σ_s dE_s/dθ)/n of every w, u, b and learned a[0] with each
+    sequence's term, and the one update (no ÷ n for ``reduction="sum"``).
+    Options as in :func:`render_sequences`."""
+    w = _TimeWriter(format, digits, convention, False)
+    recurrent = batches[0].samples[0].recurrent_layers if batches else [0]
+    for batch in batches:
+        for record in batch.samples:
+            check_times(times, record.steps)
+    body = [_paragraph(w, notation_note(w)), _paragraph(w, w.text(time_note(w, recurrent)))]
+    body += [render_batch(b, format, digits, layers, neurons, False, convention, sections,
+                          render_sample=_sequence_renderer(times), writer=_TimeWriter)
+             for b in batches]
     return "\n\n".join(body) + "\n"
 
 
