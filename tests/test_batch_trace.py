@@ -506,8 +506,8 @@ def test_cli_bounds_the_gradient_terms_of_a_wide_network(tmp_path, capsys):
     net.save(path)
     assert main(["trace", path, "--batch-size", "full", "--steps", "3"]) == 2
     assert capsys.readouterr().err == (
-        "neuronsim: error: --steps 3 with --batch-size full traces 60 samples of 21,110 weights "
-        "and biases each; at most 1,000,000 gradient terms (--layer L or --neuron J show fewer "
+        "neuronsim: error: --steps 3 with --batch-size full traces 60 samples of 21,110 parameters "
+        "each; at most 1,000,000 gradient terms (--layer L or --neuron J show fewer "
         "parameters; fewer --steps or a smaller --batch-size fewer samples)\n")
     assert main(["trace", path, "--batch-size", "full", "--steps", "3", "--layer", "3",
                  "--sections", "update", "--digits", "4"]) == 0
