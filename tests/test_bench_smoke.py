@@ -1,7 +1,8 @@
 """scripts/bench.py runs end to end in --quick mode and prints every row.
 
 Timings of a quick run mean nothing; this checks the script works and that
-its baseline computes the same step as neuronsim (the benchmark's premise).
+its flat yardsticks compute neuronsim's step bit for bit (the benchmark's
+premise), for dense networks and for one BPTT step of a recurrent one.
 """
 
 import importlib.util
@@ -32,7 +33,9 @@ def report():
     bench = load_script("bench")
     out = io.StringIO()
     status = bench.main(["--quick", "--shapes", "2-2-2,4-2-2-1", "--stream-steps", "2",
-                         "--train-epoch", "--train-samples", "5"], out=out)
+                         "--train-epoch", "--train-samples", "5",
+                         "--recurrent-shapes", "4-r8-2,3-r5-4-2", "--sequence-length", "4"],
+                        out=out)
     assert status == 0
     return out.getvalue()
 
@@ -48,10 +51,53 @@ def test_every_shape_has_every_row(report):
                  if re.match(r"^\S.{27} +\d", line)]
         expected = ROWS[:4] + (["micrograd"] if "micrograd:" not in section else []) + ROWS[4:]
         assert names == expected, section
-        assert "one step agrees with neuronsim: max relative weight difference" in section
+        assert ("one step agrees with neuronsim: flat bit-identical; the others' max relative "
+                "difference in weights and biases") in section
         for ratio in ("neuronsim / flat, step", "neuronsim / flat, peak memory",
                       "tracer disabled / none, step", "tracing on / none, step"):
             assert re.search(rf"^  {re.escape(ratio)} +\d+\.\d\d", section, re.M), ratio
+        assert re.search(r"^  neuronsim / flat, step +\d+\.\d\d  target <= 1.6: "
+                         r"(met|MISSED by \d+ %)$", section, re.M)
+
+
+def test_flat_variants_side_by_side(report):
+    """Per shape: the yardstick first, the variants it beat, the previous yardstick
+    (whose last bits may or may not differ in a short check of a tiny network: see
+    test_the_bit_identity_check_has_teeth), and a line that says which was fastest."""
+    for shape in ("2-2-2", "4-2-2-1"):
+        section = report.split(f"## flat variants at {shape}: ")[1].split("\n## ")[0]
+        lines = section.splitlines()
+        assert re.match(r"^yardstick \(loops at fan-in <= 16\) +[\d.]+ +1\.00  bit-identical$",
+                        lines[2]), section
+        assert re.search(r"^comprehensions everywhere +[\d.]+ +[\d.]+  bit-identical$",
+                         section, re.M)
+        assert re.search(r"^previous yardstick \(η·δ first\) +[\d.]+ +[\d.]+  "
+                         r"(differ in the last bits|bit-identical)$", section, re.M)
+        assert re.search(r"^(the yardstick is the fastest bit-identical variant|"
+                         r"faster than the yardstick in this run: .+)$", section, re.M)
+
+
+def test_recurrent_rows(report):
+    """One BPTT step: neuronsim, the flat loop (bit-identical) and torch (or a note)."""
+    for shape, params in (("4-r8-2", "122 parameters"), ("3-r5-4-2", "79 parameters")):
+        section = report.split(f"## recurrent {shape}, T = 4  ")[1].split("\n## ")[0]
+        assert params in section
+        assert "one BPTT step agrees with neuronsim: flat bit-identical" in section
+        names = [line[:28].strip() for line in section.splitlines()
+                 if re.match(r"^\S.{27} +\d", line)]
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            assert names == ["neuronsim", "flat plain Python BPTT", "flat BPTT, comprehensions"]
+            assert "torch per sample: skipped (not installed)" in section
+        else:
+            assert names == ["neuronsim", "flat plain Python BPTT", "flat BPTT, comprehensions",
+                             "torch per sample, CPU"], section
+            assert re.search(r"torch max relative difference in weights and biases "
+                             r"\d\.\de-\d\d", section)
+            assert re.search(r"^  neuronsim / torch, step +\d+\.\d\d$", section, re.M)
+        assert re.search(r"^  neuronsim / flat plain Python BPTT, step +\d+\.\d\d$",
+                         section, re.M)
 
 
 def test_micrograd_row_or_a_note(report):
@@ -76,21 +122,61 @@ def test_scale_runs_and_the_verdict(report):
 
 
 @pytest.mark.parametrize("activations", [("relu", "linear"), ("sigmoid", "sigmoid"),
-                                         ("tanh", "linear")])
-def test_flat_baseline_computes_neuronsim_step(activations):
-    """Same weights after three online steps, to rounding (the baseline fuses η·δ)."""
+                                         ("tanh", "linear"), ("relu", "tanh")])
+@pytest.mark.parametrize("small_fan_in", [0, 4, 16, float("inf")])
+def test_flat_baseline_is_bit_identical_to_neuronsim(activations, small_fan_in):
+    """Same weights and biases, bit for bit, after three online steps, whichever
+    layers run explicit loops; the same forward pass; the same loss to rounding."""
     bench = load_script("bench")
+    flat_baseline = load_script("flat_baseline")
     problem = bench.Problem([5, 4, 3, 2], *activations)
     net = bench.neuronsim_build()(problem)
-    flat = bench.flat_build(problem)
+    weights, biases = problem.parameters_lists()
+    flat = flat_baseline.FlatNetwork(weights, biases, problem.activations, small_fan_in)
     for x, t in problem.samples[:3]:
-        assert flat.step(x, t, 0.3) == pytest.approx(net.step(x, t, 0.3), rel=1e-12)
-    for layer, matrix, biases in zip(net.layers, flat.weights, flat.biases):
-        for neuron, row, b in zip(layer.neurons, matrix, biases):
-            assert row == pytest.approx(neuron.weights, rel=1e-12, abs=1e-15)
-            assert b == pytest.approx(neuron.bias, rel=1e-12, abs=1e-15)
+        assert flat.step(x, t, 0.3) == pytest.approx(net.step(x, t, 0.3), rel=1e-15)
+    assert flat.weights == [[n.weights for n in layer.neurons] for layer in net.layers]
+    assert flat.biases == [[n.bias for n in layer.neurons] for layer in net.layers]
     x = problem.samples[5][0]
-    assert flat.forward(x) == pytest.approx(net.forward_pass(x), rel=1e-12, abs=1e-15)
+    assert flat.forward(x) == net.forward_pass(x)
+
+
+def test_the_bit_identity_check_has_teeth():
+    """The previous yardstick (η·δ first) passes a 1e-12 comparison but not the check."""
+    bench = load_script("bench")
+    flat_baseline = load_script("flat_baseline")
+    problem = bench.Problem([5, 4, 3, 2], "tanh", "linear")
+
+    def previous(problem):
+        return flat_baseline.PreviousFlatNetwork(*problem.parameters_lists(), problem.activations)
+
+    assert bench.flat_mismatch(bench.flat_build, problem) is None
+    assert 0 < bench.flat_mismatch(previous, problem) < 1e-12
+
+
+def test_a_nan_never_agrees():
+    bench = load_script("bench")
+    assert bench.relative_difference([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert bench.relative_difference([1.0, 2.0], [1.0, float("nan")]) == float("inf")
+    assert bench.relative_difference([float("nan")], [float("nan")]) == float("inf")
+    assert bench.relative_difference([1.0], [1.0, 2.0]) == float("inf")
+
+
+@pytest.mark.parametrize("shape,steps", [("4-r8-2", 10), ("3-r5-4-2", 4), ("2-r3-2", 1)])
+@pytest.mark.parametrize("small_fan_in", [0, float("inf")])
+def test_flat_bptt_is_bit_identical_to_neuronsim(shape, steps, small_fan_in):
+    """One BPTT step per sequence, three sequences: every W, U, b and dense weight
+    equal, in explicit loops and in whole-list idioms."""
+    bench = load_script("bench")
+    problem = bench.RecurrentProblem(shape, steps)
+    net = bench.recurrent_neuronsim_build(problem)
+    flat = bench.recurrent_flat_build(problem, small_fan_in)
+    assert flat.loops == (small_fan_in > 0)
+    for xs, ts in problem.samples[:3]:
+        assert flat.step(xs, ts, 0.3) == pytest.approx(net.step(xs, ts, 0.3), rel=1e-14)
+    assert bench.recurrent_values(flat) == bench.recurrent_values(net)
+    assert bench.recurrent_values(flat) != bench.recurrent_values(
+        bench.recurrent_flat_build(problem))          # the steps did change the weights
 
 
 def test_ab_versions_runs_against_a_copy_of_itself(tmp_path):
