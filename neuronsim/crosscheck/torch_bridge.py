@@ -57,8 +57,6 @@ and :func:`torch_stack_results` compute the quantities
 
 import numpy as np
 
-from ..core.gates import refuse_gated_layers
-
 MISSING_TORCH = ("the PyTorch bridge needs the optional package torch: "
                  "pip install 'neuronsim[torch]' (CPU: pip install torch==2.13.0)")
 
