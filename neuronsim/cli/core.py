@@ -117,12 +117,11 @@ def emit(args, text, title="neuronsim trace"):
         sys.stdout.write(text)
 
 
-def load(path, numbers="float", recurrent=False, budget=None):
-    """The network of a file or a bundled example's name, checked against the
-    command's ``budget`` (neuronsim.cli.budgets) before it is built; a
-    recurrent one only where the command handles it."""
-    return load_network_argument(path, numbers, "any" if recurrent else "feed-forward",
-                                 budget)
+def load(path, numbers="float", budget=None):
+    """The network of a file or a bundled example's name (any kind of network),
+    checked against the command's ``budget`` (neuronsim.cli.budgets) before it
+    is built."""
+    return load_network_argument(path, numbers, budget)
 
 
 def sample_list(net, args, source):
@@ -273,7 +272,7 @@ def run_trace(args):
     budget = budgets.for_trace(args.steps, layers=zero_based(args.layer, 2),
                                neurons=zero_based(args.neuron, 1), sections=args.sections,
                                batched=batched)
-    net = load(args.spec, args.numbers, recurrent=True, budget=budget)
+    net = load(args.spec, args.numbers, budget=budget)
     if net.is_sequential:
         return trace_sequences_of(net, args)
     refuse_time_options(args, net)
@@ -369,7 +368,7 @@ def run_train(args):
     if args.epochs < 1:
         raise NeuronsimError(f"--epochs: expected at least 1, got {args.epochs}")
     budget = budgets.for_train(args.epochs, 1 if args.input is not None else None)
-    net = load(args.spec, args.numbers, recurrent=True, budget=budget)   # one train() for both
+    net = load(args.spec, args.numbers, budget=budget)   # one train() for both
     if net.is_sequential:
         net.truncation = truncation_of(args, net)
     else:

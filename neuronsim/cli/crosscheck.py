@@ -92,7 +92,7 @@ def run_crosscheck(args):
     """Exit 0 when everything compared agrees, 1 on a mismatch or when nothing was
     compared, 2 on bad input or when the user's code raised an exception."""
     refuse_non_float(args)
-    net = load(args.spec, recurrent=True, budget=budgets.single_step("crosscheck"))
+    net = load(args.spec, budget=budgets.single_step("crosscheck"))
     try:
         against = against_argument(args.against)
         X, Y = batch(net, args)

@@ -70,7 +70,7 @@ def run_demo(args):
         raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     if name == "digits":
         return run_demo_digits(args)
-    net = load(example_path(name), args.numbers, recurrent=(name == "rnn"),
+    net = load(example_path(name), args.numbers,
                budget=DEMO_BUDGETS[name](f"demo {name}"))
     if name == "xor":
         return _demo_xor(net, args)

@@ -38,7 +38,7 @@ def _sample(net, args):
 
 
 def run_draw(args):
-    net = load(args.spec, args.numbers, recurrent=True,   # any network
+    net = load(args.spec, args.numbers,   # any network
                budget=budgets.for_drawing("draw"))
     x, t = _sample(net, args)
     needs_target = args.show == "delta" or args.edges == "gradient"

@@ -15,7 +15,7 @@ from .explain import add_float_only_numbers_option, refuse_non_float
 
 def run_gradcheck(args):
     refuse_non_float(args)
-    net = load(args.spec, recurrent=True,   # every layer kind
+    net = load(args.spec,   # every layer kind
                budget=budgets.for_gradcheck("gradcheck"))
     if not net.samples:
         raise NeuronsimError(f"{args.spec}: the file has no samples to check the gradient on")

@@ -18,14 +18,10 @@ from ..files.bundled import network_file
 from ..files.spec import load_network, read_spec_file
 from .budgets import NETWORK_FILE_BYTES, NetworkSize, check_network
 
-KINDS = ("feed-forward", "recurrent", "any")
-
-
-def load_network_argument(text, numbers="float", kind="feed-forward", budget=None):
+def load_network_argument(text, numbers="float", budget=None):
     """The network ``text`` names, in ``numbers``.
 
-    ``kind``: "feed-forward" refuses a recurrent network (and "recurrent" a
-    feed-forward one) in one line saying which commands take it.
+    Every command takes every network (any stack of layer kinds).
     ``budget(size, numbers)``: the command's check of a
     :class:`~neuronsim.cli.budgets.NetworkSize`; it raises to refuse.  Every
     network, budget or not, is held to budgets.PARAMETERS.
@@ -42,13 +38,6 @@ def load_network_argument(text, numbers="float", kind="feed-forward", budget=Non
         net = load_network(spec, numbers)
     except NeuronsimError as exc:
         raise type(exc)(f"{path}: {exc}") from None
-    recurrent = net.is_sequential
-    if kind == "feed-forward" and recurrent:
-        raise NeuronsimError(f"{text}: a recurrent network: use neuronsim rnn-trace / "
-                             "rnn-train")
-    if kind == "recurrent" and not recurrent:
-        raise NeuronsimError(f"{text}: a feed-forward network (no recurrent layer): use "
-                             "neuronsim trace / train")
     if budget is not None and size is None:
         budget(NetworkSize.of_network(net), numbers)
     return net

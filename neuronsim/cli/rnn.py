@@ -86,7 +86,7 @@ def run_gradient_flow(args):
         raise NeuronsimError("--recurrent-weight, --input-weight and --bias build the "
                              "one-neuron example: give them without SPEC")
     spec = args.spec or "rnn"
-    net = load(spec, recurrent=True, budget=budgets.single_step("gradient-flow"))
+    net = load(spec, budget=budgets.single_step("gradient-flow"))
     if not net.is_sequential:
         raise NeuronsimError(f"{spec}: a feed-forward network (no recurrent layer): no "
                              "gradient flows through time")

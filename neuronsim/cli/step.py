@@ -93,7 +93,7 @@ def traced_step(args, command="step"):
     """
     budget = budgets.for_walk(command, layers=zero_based(args.layer, 2),
                               neurons=zero_based(args.neuron, 1), diagram=command == "report")
-    net = load(args.spec, args.numbers, recurrent=True, budget=budget)
+    net = load(args.spec, args.numbers, budget=budget)
     if net.is_sequential:
         return traced_sequence(net, args)
     samples = sample_list(net, args, args.spec)

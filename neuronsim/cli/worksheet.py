@@ -24,8 +24,7 @@ from .explain import (
 
 
 def run_worksheet(args):
-    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("worksheet"),
-                    sequences=True)
+    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("worksheet"))
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
@@ -42,7 +41,7 @@ def run_worksheet(args):
 def run_check(args):
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
-    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("check"), sequences=True)
+    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("check"))
     x, t = sample_from_args(net, args)
     answers = read_answers(args.answers, args.convention, net, x, t)
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
