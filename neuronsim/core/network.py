@@ -332,11 +332,11 @@ class Network:
         tracer = self.tracer
         tracing = tracer is not None and tracer.enabled
         if tracing:
-            if not plain:
+            if not plain and self.is_sequential:
                 raise OptimizerError(
-                    "the trace writes plain gradient-descent updates (w - η·g) only; an "
-                    "optimizer's, penalty's or clipping's update is not traced yet: trace "
-                    "without them (docs/optimizers.md)")
+                    "the trace of a recurrent network writes plain gradient-descent updates "
+                    "(w - η·g) only; an optimizer's, penalty's or clipping's update is not "
+                    "traced yet there: trace without them (docs/optimizers.md)")
             tracer.before_update(self, learning_rate)
         if plain:
             for layer in self.layers:

@@ -444,6 +444,293 @@ def update_section(step, w, records):
     return w.table(rows, headers)
 
 
+# ---------------------------------------------------------------- optimizer updates
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+# Symbols of the optimizer lines: (text and HTML, LaTeX).
+_OPT_SYMBOLS = {
+    "m": ("m", "m"), "v": ("v", "v"), "mhat": ("m̂", r"\hat{m}"), "vhat": ("v̂", r"\hat{v}"),
+    "vmax": ("vₘₐₓ", r"v_{\max}"), "t": ("t", "t"), "beta1": ("β₁", r"\beta_1"),
+    "beta2": ("β₂", r"\beta_2"), "eps": ("ε", r"\varepsilon"), "eta": ("η", r"\eta"),
+    "lam": ("λ", r"\lambda"), "mu": ("μ", r"\mu"), "tau": ("τ", r"\tau"),
+    "alpha": ("α", r"\alpha"), "G": ("G", "G"), "b": ("b", "b"), "gbar": ("ḡ", r"\bar{g}"),
+    "s": ("s", "s"), "etat": ("ηₜ", r"\eta_t"), "g": ("g", "g"),
+}
+
+
+class _Lines:
+    """The equations of one parameter's optimizer step, in one format: each
+    "name ← formula = formula in numbers = value", the value read from the
+    core's state after the step (never computed here)."""
+
+    def __init__(self, w, label):
+        self.w = w
+        self.label = label
+        self.latex = w.style == "latex"
+        self.lines = []
+
+    def s(self, name):
+        return _OPT_SYMBOLS[name][1 if self.latex else 0]
+
+    def n(self, x):
+        return self.w.fac(x)
+
+    def power(self, base, exponent):
+        if self.latex:
+            return f"{base}^{{{exponent}}}"
+        return base + ("ᵗ" if exponent == "t" else str(exponent).translate(_SUPERSCRIPT))
+
+    def square(self, x):
+        return f"{x}^2" if self.latex else f"{x}²"
+
+    def sqrt(self, x):
+        if self.latex:
+            return rf"\sqrt{{{x}}}"
+        return f"√({x})" if " " in x else f"√{x}"
+
+    def frac(self, a, b):
+        return rf"\frac{{{a}}}{{{b}}}" if self.latex else f"{a}/{b}"
+
+    def add(self, lhs, symbolic, numeric, value, assign=True):
+        """One line: lhs ← symbolic = numeric = value (= instead of ← for a
+        quantity that is shown, not kept)."""
+        op = self.w.gets if assign else " = "
+        self.lines.append(self.w.equation(
+            f"{self.label}: {lhs}{op}{symbolic} = {numeric} = {self.w.num(value)}"))
+
+
+def _lerp_text(L, start, end, weight, start_num, end_num):
+    """torch.lerp(start, end, weight) in its two branches, as the core computes it;
+    ``weight`` is (symbol, number)."""
+    t, m = L.w.times, L.w.minus
+    w_sym, w_num = weight
+    a, e = L.n(start_num), L.n(end_num)
+    if abs(w_num) < 0.5:
+        return (f"{start} + {w_sym}{t}({end}{m}{start})",
+                f"{a} + {L.n(w_num)}{t}({e}{m}{a})")
+    return (f"{end}{m}({end}{m}{start}){t}(1{m}{w_sym})",
+            f"{e}{m}({e}{m}{a}){t}(1{m}{L.n(w_num)})")
+
+
+def _decay_line(L, o, theta_label, theta, g):
+    """g ← g + λ·θ (weight decay inside the gradient); returns the new g."""
+    t = L.w.times
+    lam = o["weight_decay"]
+    if lam == 0:
+        return g
+    new = g + lam * theta
+    L.add(L.s("g"), f"{L.s('g')} + {L.s('lam')}{t}{theta_label}",
+          f"{L.n(g)} + {L.n(lam)}{t}{L.n(theta)}", new)
+    return new
+
+
+def _sgd_lines(L, o, th, theta, g, before, after, new, lr, optimizer):
+    t, m, S = L.w.times, L.w.minus, L.s
+    gs = S("g")
+    if optimizer:
+        g = _decay_line(L, o, th, theta, g)
+        mu = o["momentum"]
+        if mu != 0:
+            buf = after["momentum_buffer"]
+            if before.get("momentum_buffer") is None:
+                L.add(S("b"), gs + (r"\ (\text{first step})" if L.latex else " (first step)"),
+                      L.n(g), buf)
+            else:
+                L.add(S("b"), f"{S('mu')}{t}{S('b')} + (1{m}{S('tau')}){t}{gs}",
+                      f"{L.n(mu)}{t}{L.n(before['momentum_buffer'])} + "
+                      f"{L.n(1 - o['dampening'])}{t}{L.n(g)}", buf)
+            if o["nesterov"]:
+                nesterov = g + mu * buf
+                L.add(gs, f"{gs} + {S('mu')}{t}{S('b')}", f"{L.n(g)} + {L.n(mu)}{t}{L.n(buf)}",
+                      nesterov)
+                g = nesterov
+            else:
+                g = buf
+    L.add(th, f"{th}{m}{S('eta')}{t}{gs}", f"{L.n(theta)}{m}{L.n(lr)}{t}{L.n(g)}", new)
+
+
+def _rmsprop_lines(L, o, th, theta, g, before, after, new, lr):
+    t, m, S = L.w.times, L.w.minus, L.s
+    gs, v_s, eps = S("g"), S("v"), S("eps")
+    alpha = o["alpha"]
+    g = _decay_line(L, o, th, theta, g)
+    v = after["square_avg"]
+    L.add(v_s, f"{S('alpha')}{t}{v_s} + (1{m}{S('alpha')}){t}{L.square(gs)}",
+          f"{L.n(alpha)}{t}{L.n(before['square_avg'])} + {L.n(1 - alpha)}{t}"
+          f"{L.n(g)}{t}{L.n(g)}", v)
+    if o["centered"]:
+        gbar = after["grad_avg"]
+        sym, num = _lerp_text(L, S("gbar"), gs, (f"(1{m}{S('alpha')})", 1 - alpha),
+                              before["grad_avg"], g)
+        L.add(S("gbar"), sym, num, gbar)
+        inner = L.sqrt(f"{v_s}{m}{L.square(S('gbar'))}")
+        inner_num = L.sqrt(f"{L.n(v)}{m}{L.n(gbar)}{t}{L.n(gbar)}")
+    else:
+        inner, inner_num = L.sqrt(v_s), L.sqrt(L.n(v))
+    denom, denom_num = f"({inner} + {eps})", f"({inner_num} + {L.n(o['eps'])})"
+    if o["momentum"] > 0:
+        buf = after["momentum_buffer"]
+        L.add(S("b"), f"{S('mu')}{t}{S('b')} + {L.frac(gs, denom)}",
+              f"{L.n(o['momentum'])}{t}{L.n(before['momentum_buffer'])} + "
+              f"{L.frac(L.n(g), denom_num)}", buf)
+        L.add(th, f"{th}{m}{S('eta')}{t}{S('b')}", f"{L.n(theta)}{m}{L.n(lr)}{t}{L.n(buf)}",
+              new)
+    else:
+        L.add(th, f"{th}{m}{L.frac(S('eta') + t + gs, denom)}",
+              f"{L.n(theta)}{m}{L.frac(L.n(lr) + t + L.n(g), denom_num)}", new)
+
+
+def _adagrad_lines(L, o, th, theta, g, before, after, new, lr):
+    t, m, S = L.w.times, L.w.minus, L.s
+    gs = S("g")
+    step = after["step"]
+    g = _decay_line(L, o, th, theta, g)
+    eta, eta_num = S("eta"), L.n(lr)
+    if o["lr_decay"] != 0:
+        eta = f"{S('eta')}/(1 + ({S('t')}{m}1){t}lr_decay)"
+        eta_num = f"{L.n(lr)}/(1 + {step - 1}{t}{L.n(o['lr_decay'])})"
+        if L.latex:
+            eta = eta.replace("lr_decay", r"\text{lr\_decay}")
+        eta, eta_num = f"({eta})", f"({eta_num})"
+    total = after["sum"]
+    L.add(S("G"), f"{S('G')} + {L.square(gs)}", f"{L.n(before['sum'])} + {L.n(g)}{t}{L.n(g)}",
+          total)
+    denom = f"({L.sqrt(S('G'))} + {S('eps')})"
+    denom_num = f"({L.sqrt(L.n(total))} + {L.n(o['eps'])})"
+    L.add(th, f"{th}{m}{eta}{t}{L.frac(gs, denom)}",
+          f"{L.n(theta)}{m}{eta_num}{t}{L.frac(L.n(g), denom_num)}", new)
+
+
+def _adam_lines(L, o, th, theta, g, before, after, new, lr, decoupled):
+    t, m, S = L.w.times, L.w.minus, L.s
+    gs, eps, eta = S("g"), S("eps"), S("eta")
+    step = after["step"]
+    beta1, beta2 = o["betas"]
+    lam = o["weight_decay"]
+    if decoupled and lam != 0:
+        shrunk = theta * (1 - lr * lam)
+        L.add(th, f"{th}{t}(1{m}{eta}{t}{S('lam')})",
+              f"{L.n(theta)}{t}(1{m}{L.n(lr)}{t}{L.n(lam)})", shrunk)
+        theta = shrunk
+    elif not decoupled:
+        g = _decay_line(L, o, th, theta, g)
+    m_new, v_new = after["exp_avg"], after["exp_avg_sq"]
+    sym, num = _lerp_text(L, S("m"), gs, (f"(1{m}{S('beta1')})", 1 - beta1),
+                          before["exp_avg"], g)
+    L.add(S("m"), sym, num, m_new)
+    L.add(S("v"), f"{S('beta2')}{t}{S('v')} + (1{m}{S('beta2')}){t}{L.square(gs)}",
+          f"{L.n(beta2)}{t}{L.n(before['exp_avg_sq'])} + {L.n(1 - beta2)}{t}"
+          f"{L.n(g)}{t}{L.n(g)}", v_new)
+    v_used, v_name = v_new, S("v")
+    if o["amsgrad"]:
+        v_used = after["max_exp_avg_sq"]
+        L.add(S("vmax"), f"max({S('vmax')}, {S('v')})",
+              f"max({L.n(before['max_exp_avg_sq'])}, {L.n(v_new)})", v_used)
+        v_name = S("vmax")
+    b1t, b2t = L.power(S("beta1"), S("t")), L.power(S("beta2"), S("t"))
+    b1n, b2n = L.power(L.n(beta1), step), L.power(L.n(beta2), step)
+    # m̂ and v̂ are shown for reading; the step below is torch's, with m and v
+    L.add(S("mhat"), L.frac(S("m"), f"(1{m}{b1t})"), L.frac(L.n(m_new), f"(1{m}{b1n})"),
+          m_new / (1 - beta1 ** step), assign=False)
+    L.add(S("vhat"), L.frac(v_name, f"(1{m}{b2t})"), L.frac(L.n(v_used), f"(1{m}{b2n})"),
+          v_used / (1 - beta2 ** step), assign=False)
+    step_size = f"({L.frac(eta, f'(1{m}{b1t})')})"
+    step_size_num = f"({L.frac(L.n(lr), f'(1{m}{b1n})')})"
+    denom = f"({L.frac(L.sqrt(v_name), L.sqrt(f'1{m}{b2t}'))} + {eps})"
+    denom_num = f"({L.frac(L.sqrt(L.n(v_used)), L.sqrt(f'1{m}{b2n}'))} + {L.n(o['eps'])})"
+    L.add(th, f"{th}{m}{step_size}{t}{L.frac(S('m'), denom)}",
+          f"{L.n(theta)}{m}{step_size_num}{t}{L.frac(L.n(m_new), denom_num)}", new)
+
+
+def _optimizer_lines(w, rule, label, theta, g, before, after, new, lr):
+    """The equations of one parameter's step: ``before``/``after`` its state
+    (dicts, as the core kept them), ``new`` its value after the step."""
+    L = _Lines(w, label)
+    o, name, th = rule.options, rule.optimizer, label
+    if name in (None, "sgd"):
+        _sgd_lines(L, o, th, theta, g, before, after, new, lr, name is not None)
+        return L.lines
+    L.lines.append(w.equation(f"{label}: {L.s('t')} = {after['step']}"))
+    if name == "rmsprop":
+        _rmsprop_lines(L, o, th, theta, g, before, after, new, lr)
+    elif name == "adagrad":
+        _adagrad_lines(L, o, th, theta, g, before, after, new, lr)
+    else:
+        _adam_lines(L, o, th, theta, g, before, after, new, lr, name == "adamw")
+    return L.lines
+
+
+def _rule_text(w, rule):
+    """"adam (betas (0.9, 0.999), eps 1e-08, …); penalty …; clipping …" for the heading."""
+    parts = []
+    if rule.optimizer is not None:
+        options = ", ".join(
+            f"{key} {', '.join(w.num(x) for x in value) if isinstance(value, tuple) else value if isinstance(value, bool) else w.num(value)}"
+            for key, value in rule.options.items())
+        parts.append(f"{rule.optimizer} ({options})")
+    if rule.penalty is not None:
+        parts.append(f"penalty l1 {rule.penalty['l1']}, l2 {rule.penalty['l2']} (weights only)")
+    if rule.clip is not None:
+        if "max_norm" in rule.clip:
+            norm = "" if rule.clip_norm is None else f", N = {w.num(rule.clip_norm)}"
+            parts.append(f"clipping by global norm (max_norm {rule.clip['max_norm']}{norm})")
+        else:
+            parts.append(f"clipping each g to [−{rule.clip['value']}, {rule.clip['value']}]")
+    return "; ".join(parts)
+
+
+def optimizer_update_section(step, w, records):
+    """The update by an optimizer, a penalty or clipping: a table (θ, dE/dθ,
+    the penalty's share, g as applied, θ new) and each parameter's lines, read
+    from the core's state before and after the step (``StepRecord.rule``)."""
+    rule = step.rule
+    penalty, clip = rule.penalty is not None, rule.clip is not None
+    rows, equations = [], []
+    for r in records:
+        l, j = r.layer, r.neuron
+        params = [(w.w(l, j, k), "weights", k, old, grad, applied, new,
+                   None if r.penalty_weight_grads is None else r.penalty_weight_grads[k])
+                  for k, (old, grad, applied, new) in enumerate(zip(
+                      r.weights, r.batch_weight_grads, r.applied_weight_grads, r.new_weights))]
+        bias = (w.b(l, j), "bias", None, r.bias, r.batch_bias_grad, r.applied_bias_grad,
+                r.new_bias, None)
+        params = [bias] + params if w.bias_as_weight else params + [bias]
+        for label, name, k, old, grad, applied, new, share in params:
+            fixed = applied is None
+            row = [w.cell(label), w.num(old), w.num(grad)]
+            if penalty:
+                row.append(w.num(share))
+            if clip:
+                row.append("" if fixed else w.num(applied))
+            row.append(f"{w.num(new)} (fixed)" if fixed else w.num(new))
+            rows.append(row)
+            if fixed:
+                continue
+            before = _state_of(r.state_before, name, k, rule.initial)
+            after = _state_of(r.state_after, name, k, rule.initial)
+            equations += _optimizer_lines(w, rule, label, old, applied, before, after, new,
+                                          step.learning_rate)
+    if step.batch_size and step.batch_size > 1:
+        grad = f"dE/dw ({step.reduction} over {step.batch_size} samples)"
+    else:
+        grad = "dE/dw"
+    headers = ["parameter", "old", grad]
+    if penalty:
+        headers.append("+ penalty dR/dw")
+    if clip:
+        headers.append("g (clipped)")
+    headers.append("new")
+    return w.table(rows, headers), equations
+
+
+def _state_of(state, name, k, initial):
+    """One parameter's optimizer state in a neuron's ``optimizer_state`` (the
+    initial state when the neuron had none yet)."""
+    if state is None or name not in state:
+        return dict(initial)
+    return state[name][k] if k is not None else state[name]
+
+
 # ---------------------------------------------------------------- assembly
 def _heading(w, text, level=2):
     text = w.prose(text)
@@ -499,7 +786,11 @@ def render_step(step, format="plain", digits=9, layers=None, neurons=None,
                   _equations(w, eqs)]
     if "gradients" in sections and step.loss is not None:
         parts += [_heading(w, "Gradients of this sample"), gradients_section(step, w, records)]
-    if "update" in sections and step.updated:
+    if "update" in sections and step.updated and step.rule is not None:
+        table, eqs = optimizer_update_section(step, w, records)
+        parts += [_heading(w, f"Update (learning rate η = {w.num(step.learning_rate)}): "
+                              f"{_rule_text(w, step.rule)}"), table, _equations(w, eqs)]
+    elif "update" in sections and step.updated:
         parts += [_heading(w, f"Update (learning rate η = {w.num(step.learning_rate)})"),
                   update_section(step, w, records)]
     return "\n\n".join(p for p in parts if p)
@@ -671,7 +962,15 @@ def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
                else f"Σ over the {_samples(n)}: reduction sum")
         table, eqs = accumulated_section(batch, w, parameters)
         summary += [_heading(w, f"Accumulated gradient ({how})"), table, _equations(w, eqs)]
-    if "update" in sections and batch.updated:
+    # an optimizer's, penalty's or clipping's update: the last sample's record holds it
+    last = batch.samples[-1] if batch.samples else None
+    rule = getattr(last, "rule", None)
+    if "update" in sections and batch.updated and rule is not None:
+        table, eqs = optimizer_update_section(last, w, list(_selected(last, layers, neurons)))
+        summary += [_heading(w, f"Update, once for the batch (learning rate η = "
+                                f"{w.num(batch.learning_rate)}): {_rule_text(w, rule)}"),
+                    table, _equations(w, eqs)]
+    elif "update" in sections and batch.updated:
         table, eqs = batch_update_section(batch, w, parameters)
         summary += [_heading(w, f"Update, once for the batch (learning rate η = "
                                 f"{w.num(batch.learning_rate)})"), table, _equations(w, eqs)]

@@ -65,6 +65,15 @@ class NeuronRecord:
     new_weights: list = None
     new_bias: object = None
     jacobian_sum: object = None   # softmax layers: Σ_i dE/da_i a_i over the whole layer
+    # An update by an optimizer, a penalty or clipping (``StepRecord.rule``):
+    # the g each parameter applied (after the penalty and clipping), the
+    # penalty's share of it, and the optimizer state before and after (copies
+    # of ``neuron.optimizer_state``, None before the first step).
+    applied_weight_grads: list = None
+    applied_bias_grad: object = None
+    penalty_weight_grads: list = None
+    state_before: dict = None
+    state_after: dict = None
 
 
 @dataclass
@@ -92,10 +101,53 @@ class StepRecord:
     updated: bool = False
     activation_params: list = field(default_factory=list)
     sizes: list = field(default_factory=list)   # neurons in each of net.layers
+    rule: object = None   # an UpdateRule when the update is not plain w − η·g
 
     def neurons(self):
         """Every recorded neuron, in forward order."""
         return [record for layer in self.layers for record in layer]
+
+
+@dataclass
+class UpdateRule:
+    """How an update beyond plain gradient descent moved the parameters.
+
+    ``optimizer``: torch's name ("sgd", "rmsprop", "adagrad", "adam", "adamw"),
+    None for θ − η·g with a penalty or clipping only; ``options``: its options
+    in the numbers the core computed with; ``initial``: a fresh state (what a
+    parameter starts from before its first step); ``penalty``, ``clip``:
+    descriptions, or None.
+    """
+
+    optimizer: object
+    options: dict
+    initial: dict
+    penalty: object = None
+    clip: object = None
+    clip_norm: object = None   # clipping by norm: the global norm N of the batch gradient
+
+
+def update_rule(net):
+    """The :class:`UpdateRule` of ``net``'s next update, None for plain w − η·g."""
+    if net.optimizer is None and net.penalty is None and net.clip is None:
+        return None
+    optimizer = net.optimizer
+    return UpdateRule(
+        optimizer=None if optimizer is None else optimizer.name,
+        options={} if optimizer is None else dict(optimizer._numeric),
+        initial={} if optimizer is None else optimizer.new_state(),
+        penalty=None if net.penalty is None else net.penalty.to_spec(),
+        clip=None if net.clip is None else net.clip.to_spec())
+
+
+def copy_state(state):
+    """A copy of ``neuron.optimizer_state`` (its dicts and lists; numbers are immutable)."""
+    if state is None:
+        return None
+    out = {}
+    for name, value in state.items():
+        out[name] = [dict(s) for s in value] if isinstance(value, list) else dict(value)
+    return out
 
 
 @dataclass
@@ -372,11 +424,14 @@ class Tracer(Recorder):
         step.learning_rate = learning_rate
         step.batch_size = net.samples_in_batch
         step.updated = True
+        step.rule = update_rule(net)
         layers = net.layers
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
             record.batch_weight_grads = [s / n for s in neuron.weight_grad_sum]
             record.batch_bias_grad = neuron.bias_grad_sum / n
+            if step.rule is not None:
+                record.state_before = copy_state(neuron.optimizer_state)
 
     def after_update(self, net):
         """Called by ``net.update_weights`` after the update: the new weights."""
@@ -385,10 +440,20 @@ class Tracer(Recorder):
         if step is None:
             return
         layers = net.layers
+        if step.rule is not None and net.clip is not None:
+            step.rule.clip_norm = net.clip.last_norm
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
             record.new_weights = neuron.weights
             record.new_bias = neuron.bias
+            if step.rule is not None:
+                # the core's own numbers: g as applied, the penalty's share, the state
+                applied = neuron.batch_grad
+                record.applied_weight_grads = list(applied["weights"])
+                record.applied_bias_grad = applied.get("bias")
+                share = neuron.penalty_grad or {}
+                record.penalty_weight_grads = share.get("weights")
+                record.state_after = copy_state(neuron.optimizer_state)
         self._finish_batch()
 
     # ------------------------------------------------------------- batches
