@@ -226,3 +226,30 @@ def test_cli_trace_of_a_file_with_an_optimizer_exits_0(tmp_path, capsys, argv):
     assert main(["trace", str(path), "--steps", "2", *argv]) == 0
     out = capsys.readouterr().out
     assert re.search(r"adam|\badam\b", out)
+
+
+@pytest.mark.parametrize("numbers, name, options", [
+    ("precise:30", "adam", {"amsgrad": True}),
+    ("precise:30", "rmsprop", {"centered": True}),
+    ("fraction", "sgd", {"momentum": 0.5, "nesterov": True, "weight_decay": 0.25}),
+])
+def test_other_number_modes_trace_the_cores_numbers(numbers, name, options):
+    def build():
+        if numbers == "fraction":    # fraction mode runs linear layers only
+            from neuronsim import Network
+            net = Network.from_arrays([[[1, 2], [3, -1]], [[1, -2], [2, 1]]], [[0, 1], [1, 0]],
+                                      activations="linear", loss="half_sse",
+                                      numbers=numbers, update_biases=False)
+        else:
+            net = load_example("mazur", numbers=numbers)
+        return net.set_optimizer(name, **options)
+
+    traced, plain = build(), build()
+    tracer = Tracer().attach(traced)
+    run(traced, 2, 1)
+    run(plain, 2, 1)
+    for r in tracer.steps[-1].neurons():
+        neuron = plain.layers[r.layer].neurons[r.neuron]
+        assert r.new_weights == neuron.weights and r.state_after == neuron.optimizer_state
+    for fmt in ("plain", "latex", "html", "markdown"):
+        assert "(fixed)" in render_trace(tracer.steps, format=fmt, digits=8)

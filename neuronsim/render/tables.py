@@ -624,8 +624,9 @@ def _adam_lines(L, o, th, theta, g, before, after, new, lr, decoupled):
     v_used, v_name = v_new, S("v")
     if o["amsgrad"]:
         v_used = after["max_exp_avg_sq"]
-        L.add(S("vmax"), f"max({S('vmax')}, {S('v')})",
-              f"max({L.n(before['max_exp_avg_sq'])}, {L.n(v_new)})", v_used)
+        fmax = r"\max" if L.latex else "max"
+        L.add(S("vmax"), f"{fmax}({S('vmax')}, {S('v')})",
+              f"{fmax}({L.n(before['max_exp_avg_sq'])}, {L.n(v_new)})", v_used)
         v_name = S("vmax")
     b1t, b2t = L.power(S("beta1"), S("t")), L.power(S("beta2"), S("t"))
     b1n, b2n = L.power(L.n(beta1), step), L.power(L.n(beta2), step)
