@@ -662,12 +662,17 @@ def _optimizer_lines(w, rule, label, theta, g, before, after, new, lr):
 
 
 def _rule_text(w, rule):
-    """"adam (betas (0.9, 0.999), eps 1e-08, …); penalty …; clipping …" for the heading."""
+    """"adam (betas 0.9, 0.999, eps 1e-08, …); penalty …; clipping …" for the heading."""
+    def option(value):
+        if isinstance(value, bool):
+            return str(value)
+        if isinstance(value, tuple):
+            return ", ".join(w.num(x) for x in value)
+        return w.num(value)
+
     parts = []
     if rule.optimizer is not None:
-        options = ", ".join(
-            f"{key} {', '.join(w.num(x) for x in value) if isinstance(value, tuple) else value if isinstance(value, bool) else w.num(value)}"
-            for key, value in rule.options.items())
+        options = ", ".join(f"{key} {option(value)}" for key, value in rule.options.items())
         parts.append(f"{rule.optimizer} ({options})")
     if rule.penalty is not None:
         parts.append(f"penalty l1 {rule.penalty['l1']}, l2 {rule.penalty['l2']} (weights only)")
