@@ -10,7 +10,11 @@ layer l+2.  Every rendering says which weight convention it prints
 Sections of a step: forward (z, a, g'(z) with each z written out), loss,
 backward (dE/da, g'(z), δ with the chain-rule product in numbers),
 gradients (dE/dw = a_k δ_j) and, on a step that ends a batch, the update
-(w − η·dE/dw).
+(w − η·dE/dw).  An update by an optimizer, a penalty or clipping
+(``StepRecord.rule``) is written per parameter instead: g (and the penalty's
+share, and g as clipped), the optimizer's state before and after, and the new
+value, each line in torch's order of operations and ending in the number the
+core kept (:func:`optimizer_update_section`).
 
 A batch step (:func:`render_batch`, records of ``Tracer(batches=True)``) is
 each sample's step without an update, then the batch's own sections: the
