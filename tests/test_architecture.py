@@ -112,3 +112,24 @@ def test_import_neuronsim_needs_neither_numpy_nor_tabulate():
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_command_imports_only_its_own_module():
+    """`neuronsim trace` loads the trace command's module and what it needs (tabulate for
+    the tables), not numpy and not the other commands; `--help` lists every command."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys; from neuronsim.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): status = main(['trace', 'mazur'])\n"
+            "print(status, sorted(m for m in ('numpy', 'neuronsim.cli.crosscheck', "
+            "'neuronsim.cli.digits', 'neuronsim.crosscheck.compare') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 []"
+    from neuronsim.cli.main import COMMANDS
+    helped = subprocess.run([sys.executable, "-m", "neuronsim", "--help"], capture_output=True,
+                            text=True, timeout=60)
+    assert helped.returncode == 0
+    assert all(name in helped.stdout for name in COMMANDS)

@@ -2,7 +2,10 @@
 
 Each command lives in its own module with ``register(subparsers)``, which
 adds the command's parser and sets ``run=function(args) -> exit status``.
-``COMMAND_MODULES`` lists them in the order ``neuronsim --help`` shows.
+``COMMANDS`` maps each command to its module, in the order ``neuronsim
+--help`` shows them.  Only the module of the command being run is imported
+(with what it needs); ``neuronsim --help`` and an unknown command import
+them all.  That keeps start-up short: ``neuronsim trace`` never loads numpy.
 
 Errors in the user's input (a bad network file, a wrong vector length, an
 unknown name) print one line ``neuronsim: error: ...`` and exit with
@@ -19,18 +22,21 @@ from ..core.errors import NeuronsimError
 from ..files.number_text import read_float
 from ..render.escape import terminal_output, terminal_text
 
-COMMAND_MODULES = (
-    "neuronsim.cli.demo",
-    "neuronsim.cli.core",
-    "neuronsim.cli.explain", "neuronsim.cli.worksheet",
-    "neuronsim.cli.step",
-    "neuronsim.cli.report",
-    "neuronsim.cli.crosscheck",
-    "neuronsim.cli.gradcheck",
-    "neuronsim.cli.rnn",
-    "neuronsim.cli.draw",
-    "neuronsim.cli.digits",
-)
+COMMANDS = {
+    "demo": "neuronsim.cli.demo",
+    "trace": "neuronsim.cli.core", "train": "neuronsim.cli.core",
+    "explain": "neuronsim.cli.explain", "early-update": "neuronsim.cli.explain",
+    "worksheet": "neuronsim.cli.worksheet", "check": "neuronsim.cli.worksheet",
+    "step": "neuronsim.cli.step",
+    "report": "neuronsim.cli.report",
+    "crosscheck": "neuronsim.cli.crosscheck",
+    "gradcheck": "neuronsim.cli.gradcheck",
+    "gradient-flow": "neuronsim.cli.rnn", "rnn-trace": "neuronsim.cli.rnn",
+    "rnn-train": "neuronsim.cli.rnn", "rnn-gradient-flow": "neuronsim.cli.rnn",
+    "draw": "neuronsim.cli.draw",
+    "digits": "neuronsim.cli.digits",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))   # each module once, in order
 
 
 # A negative number, as an argument (``--input -1e6 1``, ``--target -1/2``), is a value,
@@ -86,7 +92,18 @@ def file_name(text):
     return text
 
 
-def build_parser():
+def command_of(argv):
+    """The command an argument list names (its first word that is not an
+    option), or None."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv=None):
+    """The parser for ``argv``: only the named command's module is imported;
+    with no command (``--help``) or an unknown one, every module."""
     parser = _Parser(
         prog="neuronsim",
         description="A reference simulator for backpropagation, one Python object per neuron. "
@@ -95,14 +112,17 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"neuronsim {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",
                                        parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    module = COMMANDS.get(command_of(argv or []))
+    for name in (module,) if module else COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv=None):
     """Run the command line; returns the exit status (0 ok, 1 check failed, 2 bad input)."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
