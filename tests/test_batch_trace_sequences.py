@@ -188,15 +188,17 @@ def test_initial_state_parameters_are_labelled_and_updated():
     assert "dE/da₁⁽³⁾[0] = (dE₁/da₁⁽³⁾[0] + dE₂/da₁⁽³⁾[0] + dE₃/da₁⁽³⁾[0])/3" in text
 
 
-def test_update_refused_with_an_optimizer():
+def test_update_with_an_optimizer_is_traced():
+    """Once pinned the refusal; an optimizer's batch update is traced now
+    (tests/test_trace_optimizers_sequences.py checks its numbers)."""
     net = network("stack")
     net.set_optimizer("adam")
     tracer = RecurrentTracer(batches=True).attach(net)
     net.forward_pass(net.samples[0]["input"])
     net.back_prop(net.samples[0]["target"])
-    with pytest.raises(Exception, match="not traced yet"):
-        net.update_weights(0.1)
-    assert tracer.batches == []
+    net.update_weights(0.1)
+    assert len(tracer.batches) == 1 and tracer.sequences[0].rule.optimizer == "adam"
+    assert [p.new for p in tracer.batches[0].parameters] == parameter_values(net)
 
 
 def test_render_batches_needs_batches():
@@ -334,13 +336,14 @@ def test_bad_values_exit_2_in_one_line(capsys, stack_file, argv, message):
     assert message in err and err.count("\n") == 1
 
 
-def test_optimizer_file_refused_in_one_line(capsys, tmp_path):
+def test_optimizer_file_is_traced(capsys, tmp_path):
+    """Once pinned the refusal; ``neuronsim trace`` of a file with an optimizer exits 0."""
     spec = dict(stack_spec(), optimizer={"name": "adam"})
     path = tmp_path / "adam.json"
     path.write_text(json.dumps(spec))
     status, out, err = run(capsys, "trace", str(path), "--batch-size", "full")
-    assert status == 2 and out == ""
-    assert "not traced yet" in err and err.count("\n") == 1
+    assert status == 0 and err == ""
+    assert "Update, once for the batch (learning rate η = 0.4): adam (" in out
 
 
 def test_precise_numbers(capsys):

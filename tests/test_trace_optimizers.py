@@ -199,19 +199,19 @@ def test_batch_update_is_the_optimizers_not_w_minus_eta_g():
     assert "dE/dw (mean over 3 samples)" in text
 
 
-def test_recurrent_trace_still_refuses_in_one_line():
-    from neuronsim.core.optimizers import OptimizerError
-    from neuronsim.trace.recurrent import RecurrentTracer
+def test_recurrent_trace_records_the_update():
+    """Once pinned the refusal; tests/test_trace_optimizers_sequences.py checks the numbers."""
     from neuronsim.core.recurrent import RecurrentNetwork
+    from neuronsim.trace.recurrent import RecurrentTracer
 
     net = RecurrentNetwork.from_arrays([[0.5]], [[0.1]], [0.0], [([[1.0]], [0.0])])
     net.set_optimizer("adam")
-    RecurrentTracer().attach(net)
+    tracer = RecurrentTracer().attach(net)
     net.forward_pass([[1.0], [0.5]])
     net.back_prop([[0.2], [0.3]])
-    with pytest.raises(OptimizerError, match="not traced yet") as error:
-        net.update_weights(0.1)
-    assert "\n" not in str(error.value)
+    net.update_weights(0.1)
+    record = tracer.sequences[0].layers[0].neurons[0]
+    assert record.state_after == net.layers[0].neurons[0].optimizer_state
 
 
 @pytest.mark.parametrize("argv", [[], ["--format", "latex"], ["--format", "html"],

@@ -332,11 +332,6 @@ class Network:
         tracer = self.tracer
         tracing = tracer is not None and tracer.enabled
         if tracing:
-            if not plain and self.is_sequential:
-                raise OptimizerError(
-                    "the trace of a recurrent network writes plain gradient-descent updates "
-                    "(w - η·g) only; an optimizer's, penalty's or clipping's update is not "
-                    "traced yet there: trace without them (docs/optimizers.md)")
             tracer.before_update(self, learning_rate)
         if plain:
             for layer in self.layers:

@@ -25,6 +25,7 @@ the ÷ n for ``reduction="sum"``).  The same ``sections`` names select them:
 """
 
 import re
+from dataclasses import dataclass
 
 from tabulate import tabulate
 
@@ -693,38 +694,66 @@ def optimizer_update_section(step, w, records):
     """The update by an optimizer, a penalty or clipping: a table (θ, dE/dθ,
     the penalty's share, g as applied, θ new) and each parameter's lines, read
     from the core's state before and after the step (``StepRecord.rule``)."""
-    rule = step.rule
-    penalty, clip = rule.penalty is not None, rule.clip is not None
-    rows, equations = [], []
+    params = []
     for r in records:
         l, j = r.layer, r.neuron
-        params = [(w.w(l, j, k), "weights", k, old, grad, applied, new,
-                   None if r.penalty_weight_grads is None else r.penalty_weight_grads[k])
-                  for k, (old, grad, applied, new) in enumerate(zip(
-                      r.weights, r.batch_weight_grads, r.applied_weight_grads, r.new_weights))]
-        bias = (w.b(l, j), "bias", None, r.bias, r.batch_bias_grad, r.applied_bias_grad,
-                r.new_bias, None)
-        params = [bias] + params if w.bias_as_weight else params + [bias]
-        for label, name, k, old, grad, applied, new, share in params:
-            fixed = applied is None
-            row = [w.cell(label), w.num(old), w.num(grad)]
-            if penalty:
-                row.append(w.num(share))
-            if clip:
-                row.append("" if fixed else w.num(applied))
-            row.append(f"{w.num(new)} (fixed)" if fixed else w.num(new))
-            rows.append(row)
-            if fixed:
-                continue
-            before = _state_of(r.state_before, name, k, rule.initial)
-            after = _state_of(r.state_after, name, k, rule.initial)
-            equations += _optimizer_lines(w, rule, label, old, applied, before, after, new,
-                                          step.learning_rate)
+        weights = [UpdatedParameter(w.w(l, j, k), old, grad, applied, new,
+                                    None if r.penalty_weight_grads is None
+                                    else r.penalty_weight_grads[k],
+                                    _state_of(r.state_before, "weights", k, step.rule.initial),
+                                    _state_of(r.state_after, "weights", k, step.rule.initial))
+                   for k, (old, grad, applied, new) in enumerate(zip(
+                       r.weights, r.batch_weight_grads, r.applied_weight_grads, r.new_weights))]
+        bias = UpdatedParameter(w.b(l, j), r.bias, r.batch_bias_grad, r.applied_bias_grad,
+                                r.new_bias, None,
+                                _state_of(r.state_before, "bias", None, step.rule.initial),
+                                _state_of(r.state_after, "bias", None, step.rule.initial))
+        params += [bias] + weights if w.bias_as_weight else weights + [bias]
     if step.batch_size and step.batch_size > 1:
         grad = f"dE/dw ({step.reduction} over {step.batch_size} samples)"
     else:
         grad = "dE/dw"
-    headers = ["parameter", "old", grad]
+    return optimizer_update_table(w, step.rule, step.learning_rate, params, grad)
+
+
+@dataclass
+class UpdatedParameter:
+    """One parameter of an optimizer's, penalty's or clipping's update:
+    ``label``, ``old``, the reduced gradient ``grad``, g as ``applied`` (None:
+    not updated, a fixed bias), ``new``, the penalty's ``share`` and the
+    optimizer state ``before``/``after`` the step (dicts with torch's names)."""
+
+    label: str
+    old: object
+    grad: object
+    applied: object
+    new: object
+    share: object
+    before: dict
+    after: dict
+
+
+def optimizer_update_table(w, rule, learning_rate, params, grad_header):
+    """The table and the per-parameter lines of an update by ``rule`` (an
+    :class:`~neuronsim.trace.tracer.UpdateRule`) for a list of
+    :class:`UpdatedParameter` in the order given; any layer kind's tracer
+    calls it with its own labels."""
+    penalty, clip = rule.penalty is not None, rule.clip is not None
+    rows, equations = [], []
+    for p in params:
+        fixed = p.applied is None
+        row = [w.cell(p.label), w.num(p.old), w.num(p.grad)]
+        if penalty:
+            row.append(w.num(p.share))
+        if clip:
+            row.append("" if fixed else w.num(p.applied))
+        row.append(f"{w.num(p.new)} (fixed)" if fixed else w.num(p.new))
+        rows.append(row)
+        if fixed:
+            continue
+        equations += _optimizer_lines(w, rule, p.label, p.old, p.applied, p.before, p.after,
+                                      p.new, learning_rate)
+    headers = ["parameter", "old", grad_header]
     if penalty:
         headers.append("+ penalty dR/dw")
     if clip:
@@ -935,7 +964,7 @@ def _unseen_note(batch):
 
 def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
                  bias_as_weight=False, convention="nielsen", sections=SECTIONS,
-                 render_sample=None, writer=None):
+                 render_sample=None, writer=None, render_update=None):
     """One :class:`~neuronsim.trace.tracer.BatchRecord` as text in ``format``.
 
     Each sample's step (every section but the update, which no single sample
@@ -944,7 +973,10 @@ def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
     ``render_sample`` writes one sample's record (default :func:`render_step`;
     a network whose samples are sequences passes its per-time-step renderer,
     called with the same arguments and ``title``, and its ``writer``: a
-    :class:`_Writer` subclass that labels its kinds of parameters).
+    :class:`_Writer` subclass that labels its kinds of parameters, and its
+    ``render_update(record, w, layers, neurons)``: the (table, lines) of an
+    optimizer's update from the last sample's record, default
+    :func:`optimizer_update_section` of the kept neurons).
     """
     render_sample = render_step if render_sample is None else render_sample
     w = (_Writer if writer is None else writer)(format, digits, convention, bias_as_weight)
@@ -976,7 +1008,11 @@ def render_batch(batch, format="plain", digits=9, layers=None, neurons=None,
     last = batch.samples[-1] if batch.samples else None
     rule = getattr(last, "rule", None)
     if "update" in sections and batch.updated and rule is not None:
-        table, eqs = optimizer_update_section(last, w, list(_selected(last, layers, neurons)))
+        if render_update is None:
+            table, eqs = optimizer_update_section(last, w,
+                                                  list(_selected(last, layers, neurons)))
+        else:
+            table, eqs = render_update(last, w, layers, neurons)
         summary += [_heading(w, f"Update, once for the batch (learning rate η = "
                                 f"{w.num(batch.learning_rate)}): {_rule_text(w, rule)}"),
                     table, _equations(w, eqs)]

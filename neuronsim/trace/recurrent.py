@@ -67,11 +67,15 @@ from ..render.tables import (
     _equations,
     _heading,
     _paragraph,
+    _rule_text,
+    _state_of,
     _Writer,
+    UpdatedParameter,
     notation_note,
+    optimizer_update_table,
     render_batch,
 )
-from .tracer import ParameterRecord, Recorder
+from .tracer import ParameterRecord, Recorder, copy_state, update_rule
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 
@@ -108,6 +112,13 @@ class NeuronSeries:
     new_weights: list = None
     new_recurrent_weights: list = None
     new_bias: object = None
+    # An update by an optimizer, a penalty or clipping (``SequenceRecord.rule``):
+    # g as applied per parameter name ("weights", "recurrent_weights", "bias"),
+    # the penalty's share, and copies of ``optimizer_state`` before and after.
+    applied: dict = None
+    penalty: dict = None
+    state_before: dict = None
+    state_after: dict = None
 
     def _over_time(self, quantity):
         return [getattr(step, quantity) for step in self.steps]
@@ -160,6 +171,9 @@ class LayerSeries:
     old_initial_state: list = None
     batch_initial_state_grad: list = None
     new_initial_state: list = None
+    applied_initial_state_grad: list = None   # g as applied, with ``SequenceRecord.rule``
+    state_before: dict = None   # copies of the layer's optimizer_state (a learned a[0])
+    state_after: dict = None
 
     @property
     def is_recurrent(self):
@@ -190,6 +204,7 @@ class SequenceRecord:
     update_biases: bool = True
     updated: bool = False
     activation_params: list = field(default_factory=list)
+    rule: object = None   # an UpdateRule when the update is not plain w − η·g
 
     @property
     def steps(self):
@@ -290,28 +305,44 @@ class RecurrentTracer(Recorder):
         record.learning_rate = learning_rate
         record.batch_size = net.samples_in_batch
         record.updated = True
+        record.rule = update_rule(net)
         for series, layer in zip(record.layers, net.layers):
             for r, x in zip(series.neurons, layer.neurons):
                 r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
                 r.batch_bias_grad = x.bias_grad_sum / n
                 if series.is_recurrent:
                     r.batch_recurrent_grads = [s / n for s in x.recurrent_grad_sum]
+                if record.rule is not None:
+                    r.state_before = copy_state(x.optimizer_state)
             if series.is_recurrent and series.learn_initial_state:
                 series.old_initial_state = list(layer.initial_state or [0] * layer.size)
                 series.batch_initial_state_grad = [s / n for s in layer.initial_state_grad_sum]
+                if record.rule is not None:
+                    series.state_before = copy_state(layer.optimizer_state)
 
     def after_update(self, net):
         self._close_batch(net)
         record = self._current
         if record is None:
             return
+        rule = record.rule
+        if rule is not None and net.clip is not None:
+            rule.clip_norm = net.clip.last_norm
         for series, layer in zip(record.layers, net.layers):
             for r, x in zip(series.neurons, layer.neurons):
                 r.new_weights, r.new_bias = x.weights, x.bias
                 if series.is_recurrent:
                     r.new_recurrent_weights = x.recurrent_weights
+                if rule is not None:
+                    # the core's own numbers: g as applied, the penalty's share, the state
+                    r.applied = dict(x.batch_grad)
+                    r.penalty = dict(x.penalty_grad or {})
+                    r.state_after = copy_state(x.optimizer_state)
             if series.is_recurrent and series.learn_initial_state:
                 series.new_initial_state = list(layer.initial_state)
+                if rule is not None:
+                    series.applied_initial_state_grad = list(layer.batch_grad["initial_state"])
+                    series.state_after = copy_state(layer.optimizer_state)
         self._finish_batch()
 
     # ------------------------------------------------------------- batches
@@ -763,6 +794,45 @@ def update_section(record, w, layers=None, neurons=None):
     return w.table(rows, headers)
 
 
+def optimizer_update_section(record, w, layers=None, neurons=None):
+    """The update by an optimizer, a penalty or clipping (``record.rule``):
+    the shared table and per-parameter lines of
+    :func:`neuronsim.render.tables.optimizer_update_table`, for each shown
+    neuron's w, u and b and a learned a[0], in the order of the plain update."""
+    rule = record.rule
+    params = []
+
+    def add(label, name, k, old, grad, new, owner):
+        applied = (owner.applied or {}).get(name)   # None: a fixed bias
+        share = (owner.penalty or {}).get(name)
+        if k is not None:
+            applied = None if applied is None else applied[k]
+            share = None if share is None else share[k]
+        params.append(UpdatedParameter(
+            label, old, grad, applied, new, share,
+            _state_of(owner.state_before, name, k, rule.initial),
+            _state_of(owner.state_after, name, k, rule.initial)))
+
+    for series, r in _shown(record, layers, neurons):
+        l, j = series.layer, r.neuron
+        for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
+            add(w.w(l, j, k), "weights", k, *values, r)
+        if series.is_recurrent:
+            for q, values in enumerate(zip(r.recurrent_weights, r.batch_recurrent_grads,
+                                           r.new_recurrent_weights)):
+                add(w.u(l, j, q), "recurrent_weights", q, *values, r)
+        add(w.b(l, j), "bias", None, r.bias, r.batch_bias_grad, r.new_bias, r)
+        if series.is_recurrent and series.learn_initial_state:
+            params.append(UpdatedParameter(
+                w.a0(l, j), series.old_initial_state[j], series.batch_initial_state_grad[j],
+                series.applied_initial_state_grad[j], series.new_initial_state[j], None,
+                _state_of(series.state_before, "initial_state", j, rule.initial),
+                _state_of(series.state_after, "initial_state", j, rule.initial)))
+    grad = ("dE/dθ" if not record.batch_size or record.batch_size == 1
+            else f"dE/dθ ({record.reduction} over {record.batch_size} sequences)")
+    return optimizer_update_table(w, rule, record.learning_rate, params, grad)
+
+
 def time_note(w, recurrent_layers=(0,)):
     """What t, a[0], w, u and b mean, for the recurrent layers (0-based indices)."""
     numbers = [lab.textbook_layer(l) for l in recurrent_layers]
@@ -827,7 +897,12 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
         table, eqs = gradients_section(record, w, layers, neurons)
         parts += [_heading(w, "Each parameter's contribution per step, and the total"), table,
                   _equations(w, eqs)]
-    if "update" in sections and record.updated:
+    if "update" in sections and record.updated and record.rule is not None:
+        table, eqs = optimizer_update_section(record, w, layers, neurons)
+        parts += [_heading(w, f"Update after the whole sequence (η = "
+                              f"{w.num(record.learning_rate)}): {_rule_text(w, record.rule)}"),
+                  table, _equations(w, eqs)]
+    elif "update" in sections and record.updated:
         parts += [_heading(w, f"Update after the whole sequence (η = {w.num(record.learning_rate)})"),
                   update_section(record, w, layers, neurons)]
     return "\n\n".join(p for p in parts if p)
@@ -870,7 +945,8 @@ def render_sequence_batches(batches, format="plain", digits=9, convention="niels
             check_times(times, record.steps)
     body = [_paragraph(w, notation_note(w)), _paragraph(w, w.text(time_note(w, recurrent)))]
     body += [render_batch(b, format, digits, layers, neurons, False, convention, sections,
-                          render_sample=_sequence_renderer(times), writer=_TimeWriter)
+                          render_sample=_sequence_renderer(times), writer=_TimeWriter,
+                          render_update=optimizer_update_section)
              for b in batches]
     return "\n\n".join(body) + "\n"
 
