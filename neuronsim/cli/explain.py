@@ -61,12 +61,6 @@ def add_convention_option(parser):
                              "(default; w_jk^(l) feeds layer l) or ng (w_jk^(l) feeds layer l+1)")
 
 
-def load_spec(spec, numbers, budget=None):
-    """A network from a file path, or a bundled example's name (mazur,
-    four-layer, xor, rnn), checked against the command's ``budget``."""
-    return load_network_argument(spec, numbers, budget)
-
-
 def sample_from_args(net, args):
     """(x, t) as given on the command line, or (None, None) for the file's sample.
 
@@ -157,7 +151,7 @@ def check_digits(digits):
 
 
 def run_explain(args):
-    net = load_spec(args.spec, args.numbers, budgets.single_step("explain"))
+    net = load_network_argument(args.spec, args.numbers, budgets.single_step("explain"))
     x, t = sample_from_args(net, args)
     explanation = explain(net, args.label, x, t, convention=args.convention)
     sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
@@ -166,7 +160,7 @@ def run_explain(args):
 
 
 def run_early_update(args):
-    net = load_spec(args.spec, args.numbers, budgets.for_comparison("early-update"))
+    net = load_network_argument(args.spec, args.numbers, budgets.for_comparison("early-update"))
     x, t = sample_from_args(net, args)
     comparison = compare_early_update(net, x, t, learning_rate_from_args(net, args))
     sys.stdout.write(render_comparison(comparison, args.format, check_digits(args.digits),

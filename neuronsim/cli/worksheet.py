@@ -12,19 +12,19 @@ from ..hand.worksheet import (
     render_worksheet,
 )
 from . import budgets
+from .core import load
 from .explain import (
     add_convention_option,
     add_numbers_option,
     add_sample_options,
     check_digits,
     learning_rate_from_args,
-    load_spec,
     sample_from_args,
 )
 
 
 def run_worksheet(args):
-    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("worksheet"))
+    net = load(args.spec, args.numbers, budgets.for_worksheet("worksheet"))
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
@@ -41,7 +41,7 @@ def run_worksheet(args):
 def run_check(args):
     if args.tolerance is not None and not args.tolerance >= 0:
         raise NeuronsimError(f"--tolerance: must be at least 0, got {args.tolerance}")
-    net = load_spec(args.spec, args.numbers, budgets.for_worksheet("check"))
+    net = load(args.spec, args.numbers, budgets.for_worksheet("check"))
     x, t = sample_from_args(net, args)
     answers = read_answers(args.answers, args.convention, net, x, t)
     result = check_answers(net, answers, x, t, learning_rate_from_args(net, args),
