@@ -372,14 +372,20 @@ def _check_schedule(value):
     return out
 
 
+def _keyed_options(value, where, keys, example):
+    """An object of ``keys`` only (``example`` shows one), fractions read exactly."""
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: expected {example}, got {_show(value)}")
+    unknown = sorted(set(value) - set(keys))
+    if unknown:
+        raise SpecError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(keys)})")
+    return _exact_options(value, where)
+
+
 def _check_clip(value):
     """{"max_norm": 1.0} or {"value": 0.5}."""
-    if not isinstance(value, dict):
-        raise SpecError(f'clip: expected {{"max_norm": N}} or {{"value": V}}, got {_show(value)}')
-    unknown = sorted(set(value) - {"max_norm", "value"})
-    if unknown:
-        raise SpecError(f"clip.{unknown[0]}: unknown key (known: max_norm, value)")
-    value = _exact_options(value, "clip")
+    value = _keyed_options(value, "clip", ("max_norm", "value"),
+                           '{"max_norm": N} or {"value": V}')
     try:
         Clip(value.get("max_norm"), value.get("value"))
     except ValueError as exc:
@@ -389,12 +395,7 @@ def _check_clip(value):
 
 def _check_penalty(value):
     """{"l1": λ₁, "l2": λ₂}."""
-    if not isinstance(value, dict):
-        raise SpecError(f'penalty: expected {{"l1": λ1, "l2": λ2}}, got {_show(value)}')
-    unknown = sorted(set(value) - {"l1", "l2"})
-    if unknown:
-        raise SpecError(f"penalty.{unknown[0]}: unknown key (known: l1, l2)")
-    value = _exact_options(value, "penalty")
+    value = _keyed_options(value, "penalty", ("l1", "l2"), '{"l1": λ1, "l2": λ2}')
     try:
         Penalty(value.get("l1", 0), value.get("l2", 0))
     except ValueError as exc:
