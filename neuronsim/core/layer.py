@@ -14,6 +14,15 @@ list of layers of any kind through the same few methods (docs/architecture.md):
 forward_pass, back_prop (or set_deltas at a paired output), apply_update,
 and, in a network that reads sequences, remember_step / recall_step /
 back_prop_step (neuronsim.core.through_time).
+
+**Why the layer runs its neurons' lines itself.**  ``forward_pass`` and
+``back_prop`` loop over the neurons and write out what
+:meth:`Neuron.forward_pass` and :meth:`Neuron.back_prop` do (the same lines,
+in the same order: the numbers are identical), instead of calling those
+methods once per neuron.  In a small network a step is mostly calls, and this
+saves two per neuron; the neuron's methods stay the definition, for one
+neuron at a time.  The running gradient sums are the neuron's business: the
+layer hands each δ to :meth:`Neuron.accumulate`.
 """
 
 from operator import mul
@@ -48,10 +57,23 @@ class Layer:
         return len(self.neurons[0].weights)
 
     def forward_pass(self, inputs):
-        """Run every neuron on ``inputs``; return the list of outputs a_j."""
-        if self.activation.is_layerwise:
+        """Run every neuron on ``inputs``; return the list of outputs a_j.
+
+        For each neuron j (Neuron.forward_pass, written out: see the module
+        docstring): z_j = Σ_k w_jk a_k + b_j, a_j = g(z_j), and g'(z_j).
+        """
+        activation = self.activation
+        if activation.is_layerwise:
             return self._forward_layerwise(inputs)
-        self.outputs = outputs = [neuron.forward_pass(inputs) for neuron in self.neurons]
+        g, g_prime = activation.function, activation.derivative
+        outputs = []
+        for neuron in self.neurons:
+            neuron.inputs = inputs
+            neuron.z = z = sum(map(mul, neuron.weights, inputs)) + neuron.bias
+            neuron.output = a = g(z)
+            neuron.derivative = g_prime(z, a)
+            outputs.append(a)
+        self.outputs = outputs
         return outputs
 
     def _forward_layerwise(self, inputs):
@@ -84,8 +106,9 @@ class Layer:
                 neuron.output_grad = grad
                 neuron.accumulate(neuron.output * (grad - jacobian_sum))
         else:
-            for neuron, grad in zip(neurons, output_grads):
-                neuron.back_prop(grad)
+            for neuron, grad in zip(neurons, output_grads):   # Neuron.back_prop, written out
+                neuron.output_grad = grad
+                neuron.accumulate(grad * neuron.derivative)       # δ = dE/da · g'(z)
         return self.input_grads() if need_input_grads else None
 
     def set_deltas(self, deltas, output_grads, need_input_grads=True):
@@ -99,11 +122,12 @@ class Layer:
         return self.input_grads() if need_input_grads else None
 
     def input_grads(self):
-        """dE/da_k of the layer's inputs: Σ_j w_jk δ_j (that is, Wᵀ δ)."""
-        grads = [0] * self.n_inputs
+        """dE/da_k of the layer's inputs: Σ_j w_jk δ_j (that is, Wᵀ δ), summed over j in order."""
+        grads = [0] * len(self.neurons[0].weights)
         for neuron in self.neurons:
             delta = neuron.delta
-            grads = [g + w * delta for g, w in zip(grads, neuron.weights)]
+            for k, w in enumerate(neuron.weights):
+                grads[k] += w * delta
         return grads
 
     def apply_update(self, learning_rate, batch_size, update_bias=True):

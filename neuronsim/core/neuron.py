@@ -45,7 +45,7 @@ class Neuron:
 
     __slots__ = ("weights", "bias", "activation", "inputs", "z", "output",
                  "derivative", "output_grad", "delta", "bias_grad_sum",
-                 "_summed", "_latest_inputs", "_latest_delta",
+                 "_summed", "_latest_inputs",
                  "optimizer_state", "batch_grad", "penalty_grad")
 
     def __init__(self, weights, bias, activation):
@@ -95,7 +95,8 @@ class Neuron:
     # ------------------------------------------------------------------
     # The batch sums, and the simulator's one speed trick (module docstring):
     # Σ_samples a_k δ is kept as ``_summed`` (the batch's earlier samples)
-    # plus the latest sample's inputs and δ, added in only when another sample
+    # plus the latest sample's inputs (``_latest_inputs``) and δ (``delta``,
+    # which only accumulate sets), added in only when another sample
     # arrives.  An online update (one sample) then applies w - η·(a_k δ) in
     # one pass over the weights, with the same numbers.  Everything that
     # reads or changes these fields is below; ``weight_grad_sum`` is the sum.
@@ -110,16 +111,15 @@ class Neuron:
         learning then updates with a_k δ directly: see the module docstring.)
         ``weight_grad_sum`` always gives the whole sum.
         """
-        self.delta = delta
         if self._latest_inputs is not None:
-            self._summed = self._sum_with_latest()
+            self._summed = self._sum_with_latest()   # (with the previous sample's δ)
+        self.delta = delta
         self._latest_inputs = self.inputs
-        self._latest_delta = delta
         self.bias_grad_sum += delta
 
     def _sum_with_latest(self):
         """The batch's Σ a_k δ: the sums so far plus the latest sample's products."""
-        inputs, delta = self._latest_inputs, self._latest_delta
+        inputs, delta = self._latest_inputs, self.delta
         if self._summed is None:
             return [a * delta for a in inputs]
         return [s + a * delta for s, a in zip(self._summed, inputs)]
@@ -140,7 +140,7 @@ class Neuron:
         if self._latest_inputs is not None:
             if self._summed is None and batch_size == 1:
                 # One sample: Σ dE/dw_k is the single product a_k δ.
-                delta = self._latest_delta
+                delta = self.delta
                 self.weights = [w - learning_rate * (a * delta)
                                 for w, a in zip(self.weights, self._latest_inputs)]
             else:
@@ -148,13 +148,13 @@ class Neuron:
                                 for w, s in zip(self.weights, self._sum_with_latest())]
         if update_bias:
             self.bias = self.bias - learning_rate * (self.bias_grad_sum / batch_size)
-        self.clear_grad_sums()
+        self._summed = self._latest_inputs = None   # clear_grad_sums(), written out
+        self.bias_grad_sum = 0
 
     def clear_grad_sums(self):
         """Start a new batch: every running gradient sum back to 0."""
         self._summed = None
         self._latest_inputs = None
-        self._latest_delta = None
         self.bias_grad_sum = 0
 
     def __repr__(self):
