@@ -15,19 +15,15 @@ forward_pass, back_prop (or set_deltas at a paired output), apply_update,
 and, in a network that reads sequences, remember_step / recall_step /
 back_prop_step (neuronsim.core.through_time).
 
-**Why the layer runs its neurons' lines itself.**  ``forward_pass`` and
-``back_prop`` loop over the neurons and write out what
-:meth:`Neuron.forward_pass` and :meth:`Neuron.back_prop` do (the same lines,
-in the same order: the numbers are identical), instead of calling those
-methods once per neuron.  In a small network a step is mostly calls, and this
-saves two per neuron; the neuron's methods stay the definition, for one
-neuron at a time.  The running gradient sums are the neuron's business: the
-layer hands each δ to :meth:`Neuron.accumulate`.
+The layer runs its neurons' forward pass, back_prop and update through
+:func:`~neuronsim.core.neuron.forward_neurons`, ``back_prop_neurons`` and
+``update_neurons``: the neuron methods' lines, written out for the whole layer
+in one loop (one call per layer instead of one per neuron; see neuron.py).
 """
 
 from operator import mul
 
-from .neuron import Neuron
+from .neuron import Neuron, back_prop_neurons, forward_neurons, update_neurons
 from .through_time import NeuronStep
 
 
@@ -59,21 +55,13 @@ class Layer:
     def forward_pass(self, inputs):
         """Run every neuron on ``inputs``; return the list of outputs a_j.
 
-        For each neuron j (Neuron.forward_pass, written out: see the module
-        docstring): z_j = Σ_k w_jk a_k + b_j, a_j = g(z_j), and g'(z_j).
+        For each neuron j (Neuron.forward_pass): z_j = Σ_k w_jk a_k + b_j,
+        a_j = g(z_j), and g'(z_j).
         """
         activation = self.activation
         if activation.is_layerwise:
             return self._forward_layerwise(inputs)
-        g, g_prime = activation.function, activation.derivative
-        outputs = []
-        for neuron in self.neurons:
-            neuron.inputs = inputs
-            neuron.z = z = sum(map(mul, neuron.weights, inputs)) + neuron.bias
-            neuron.output = a = g(z)
-            neuron.derivative = g_prime(z, a)
-            outputs.append(a)
-        self.outputs = outputs
+        self.outputs = outputs = forward_neurons(self.neurons, inputs, activation)
         return outputs
 
     def _forward_layerwise(self, inputs):
@@ -106,9 +94,7 @@ class Layer:
                 neuron.output_grad = grad
                 neuron.accumulate(neuron.output * (grad - jacobian_sum))
         else:
-            for neuron, grad in zip(neurons, output_grads):   # Neuron.back_prop, written out
-                neuron.output_grad = grad
-                neuron.accumulate(grad * neuron.derivative)       # δ = dE/da · g'(z)
+            back_prop_neurons(neurons, output_grads)   # each Neuron.back_prop
         return self.input_grads() if need_input_grads else None
 
     def set_deltas(self, deltas, output_grads, need_input_grads=True):
@@ -132,8 +118,7 @@ class Layer:
 
     def apply_update(self, learning_rate, batch_size, update_bias=True):
         """Every neuron: w ← w - η · (Σ dE/dw) / n (see Neuron.apply_update)."""
-        for neuron in self.neurons:
-            neuron.apply_update(learning_rate, batch_size, update_bias)
+        update_neurons(self.neurons, learning_rate, batch_size, update_bias)
 
     def clear_grad_sums(self):
         for neuron in self.neurons:
