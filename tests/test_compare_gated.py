@@ -218,3 +218,22 @@ def test_truncation_mistake_on_a_gated_network():
     report = compare(net, X, Y, against=lambda layers, X, Y: results)
     assert not report.ok
     assert [f.code for f in report.findings] == ["truncation"], report.diagnosis
+
+
+@pytest.mark.parametrize("against", ["numpy", "torch"])
+def test_crosscheck_command_takes_gated_files(tmp_path, capsys, against):
+    if against == "torch":
+        pytest.importorskip("torch")
+    from neuronsim.cli.main import main
+
+    net = Network.from_spec({"inputs": 2, "loss": "half_sse", "layers": [
+        {"type": "lstm", "size": 2, "init": "uniform", "seed": 1},
+        {"type": "gru", "size": 2, "init": "uniform", "seed": 3},
+        {"activation": "linear", "size": 1, "init": "uniform", "seed": 2}]})
+    X, _ = batch(m=2, steps=3)
+    net.samples = [{"input": x.tolist(), "target": [0.5]} for x in X]
+    path = tmp_path / "gated.json"
+    net.save(path)
+    assert main(["crosscheck", str(path), "--against", against]) == 0
+    out = capsys.readouterr().out
+    assert "all 64 compared quantities agree" in out and "δ_z⁽³⁾[1]" in out
