@@ -5,6 +5,7 @@ scripts: ``trace`` and ``train`` take every network file, recurrent ones include
 import itertools
 import math
 import sys
+import textwrap
 
 from ..core.errors import NeuronsimError
 from ..render.numfmt import format_number
@@ -242,6 +243,56 @@ def run_rnn_demo(net, args, epochs=100, every=10):
               "output   " + "  ".join(f"{float(y[0]):5.3f}" for y in outputs)]
     emit(args, text + "\n".join(lines) + "\n",
          title="neuronsim: backpropagation through time")
+    return 0
+
+
+# ------------------------------------------------------------------ demo long-range
+LONG_RANGE_STEPS, LONG_RANGE_SEQUENCES = 20, 600
+MAX_LONG_RANGE_STEPS, MAX_LONG_RANGE_SEQUENCES = 100, 20_000
+MAX_LONG_RANGE_WORK = 100_000      # time steps of training per network (~1 min for the LSTM)
+
+
+def run_long_range_demo(args, elman_name, lstm_name):
+    """``neuronsim demo long-range``: the bundled Elman network and LSTM learn
+    to remember the first input (:mod:`neuronsim.classroom.long_range`)."""
+    from ..classroom.long_range import race
+    from ..files.bundled import example_path
+
+    steps = LONG_RANGE_STEPS if args.steps is None else args.steps
+    sequences = LONG_RANGE_SEQUENCES if args.sequences is None else args.sequences
+    if not 2 <= steps <= MAX_LONG_RANGE_STEPS:
+        raise NeuronsimError(f"--steps: expected 2 to {MAX_LONG_RANGE_STEPS}, got {steps}")
+    if not 1 <= sequences <= MAX_LONG_RANGE_SEQUENCES:
+        raise NeuronsimError(f"--sequences: expected 1 to {MAX_LONG_RANGE_SEQUENCES}, "
+                             f"got {sequences}")
+    if steps * sequences > MAX_LONG_RANGE_WORK:
+        raise NeuronsimError(f"demo long-range: --steps {steps} × --sequences {sequences} = "
+                             f"{steps * sequences:,} time steps of training, more than "
+                             f"{MAX_LONG_RANGE_WORK:,}: give fewer --sequences or a smaller "
+                             "--steps")
+    nets = {"Elman": load(example_path(elman_name)), "LSTM": load(example_path(lstm_name))}
+    rows = race(nets, steps, sequences, noise=1.0, seed=0)
+    intro = (
+        "neuronsim demo long-range: remember the first input. At t = 1 input 1 holds a signal "
+        "+1 or -1 (with a marker 1 on input 2); then come "
+        f"{steps - 1} step{'s' if steps > 2 else ''} of noise, uniform in [-1, 1], on input 1. "
+        "The target, at the last step only, is 1 for +1 and 0 for -1.\n\n"
+        f"Two networks of 3 recurrent units, the bundled {elman_name} (Elman, tanh) and "
+        f"{lstm_name} (LSTM), each with a sigmoid output, binary cross-entropy, full BPTT "
+        "and Adam at learning rate 0.01, train online on the same "
+        f"{sequences} fresh sequence{'s' if sequences > 1 else ''}; the accuracy is on 200 "
+        "other sequences (chance: about 50 %).")
+    lines = [textwrap.fill(part, 95) for part in intro.split("\n\n")]
+    lines = [lines[0], "", lines[1], "", "sequences   Elman    LSTM"]
+    lines += [f"{done:9d}   {scores['Elman']:5.0%}   {scores['LSTM']:5.0%}"
+              for done, scores in rows]
+    lines += ["", textwrap.fill(
+        "Why: going back one step, an Elman layer multiplies the error by Uᵀ·diag(g'(z)), so "
+        "what reaches t = 1 vanishes and drowns in the noise steps' gradients; an LSTM's cell "
+        "carries dE/dc back through its forget gate (f ≈ 0.95 here), and its input gate learns "
+        f"to open on the marker. See 'neuronsim gradient-flow {elman_name} --against "
+        f"{lstm_name}'.", 95)]
+    emit(args, "\n".join(lines) + "\n", title="neuronsim: remembering the first input")
     return 0
 
 
