@@ -1,6 +1,15 @@
 """Cross-checking a network that reads sequences: :func:`neuronsim.crosscheck.compare.compare`
-for any stack of dense and recurrent layers (a recurrent layer anywhere, several of
+for any stack of dense, Elman, LSTM and GRU layers (a recurrent layer anywhere, several of
 them, a learned initial state, many-to-one, truncated BPTT).
+
+An LSTM or GRU layer (torch's layout, gates i, f, g, o / r, z, n) gives: its
+h as ``activations[l]`` (m, T, n); its gates' δ side by side as ``deltas[l]``
+(m, T, 4n or 3n); ``dW``, ``dU``, ``db`` (dE/db_ih, the input-side bias) and
+``db_hh`` (dE/db_hh) in torch's shapes; ``da0`` (dE/dh[0]) and, for an LSTM,
+``dc0`` (dE/dc[0]) when the initial state is learned.  Its rows are per gate,
+and the diagnosis tries the classic gated mistakes
+(:mod:`neuronsim.crosscheck.gated_mistakes`) as variants of the numpy
+reference run on the same batch.
 
 The feed-forward machinery (rows, report, result files) lives in
 :mod:`neuronsim.crosscheck.results`; this module adds the batch of sequences,
