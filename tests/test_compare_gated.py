@@ -4,13 +4,12 @@ classic gated mistakes (tests/buggy_gated.py writes each one)."""
 
 import numpy as np
 import pytest
+from buggy_gated import gru_user, lstm_user
 
 from neuronsim import Network
 from neuronsim.crosscheck.compare import compare
-from neuronsim.crosscheck.compare_rnn import stack_results, sequence_batch
+from neuronsim.crosscheck.compare_rnn import sequence_batch, stack_results
 from neuronsim.crosscheck.results import save_results
-
-from buggy_gated import gru_user, lstm_user
 
 
 def gated_net(kind, size=3, learn=False, truncation=None, top="tanh", states=True):
@@ -237,3 +236,20 @@ def test_crosscheck_command_takes_gated_files(tmp_path, capsys, against):
     assert main(["crosscheck", str(path), "--against", against]) == 0
     out = capsys.readouterr().out
     assert "all 64 compared quantities agree" in out and "δ_z⁽³⁾[1]" in out
+
+
+def test_an_unknown_gated_mistake_says_what_was_tried():
+    net = gated_net("lstm")
+    X, Y = batch()
+
+    def user(layers, X, Y):
+        results = lstm_user()(layers, X, Y)
+        results["dU"][0] = results["dU"][0] + 0.01 * np.arange(results["dU"][0].size).reshape(
+            results["dU"][0].shape)
+        return results
+
+    report = compare(net, X, Y, against=user)
+    assert not report.ok and report.findings == []
+    assert report.first_divergence.name == "dE/dU_i⁽²⁾"
+    assert report.diagnosis.startswith("nothing here explains dE/dU_i⁽²⁾: it is not one of the "
+                                       "classic LSTM mistakes (the forget gate missing")

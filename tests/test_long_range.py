@@ -80,6 +80,6 @@ def test_other_demos_refuse_the_long_range_options(capsys):
 def test_bundled_pair_in_gradient_flow(capsys):
     assert main(["gradient-flow", "long-range-elman", "--against", "long-range-lstm"]) == 0
     out = capsys.readouterr().out
-    elman = [line for line in out.splitlines() if "(Elman): |dE/dh[1]|" in line][0]
-    lstm = [line for line in out.splitlines() if "(LSTM): |dE/dh[1]|" in line][0]
+    elman = next(line for line in out.splitlines() if "(Elman): |dE/dh[1]|" in line)
+    lstm = next(line for line in out.splitlines() if "(LSTM): |dE/dh[1]|" in line)
     assert "(10^-7" in elman and "(10^-1" in lstm

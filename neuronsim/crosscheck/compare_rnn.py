@@ -827,10 +827,23 @@ def _bptt_findings(net, reference, X, targets, mask, row, cache):
     if row.worst is not None:
         worst = (f" Compare the worst entry by hand: {row.worst_label}, neuronsim "
                  f"{_number(row.reference[row.worst])}, yours {_number(row.candidate[row.worst])}.")
+    if layer is not None and layer["kind"] in GATED:
+        return [], (f"nothing here explains {row.name}: it is not one of the classic "
+                    f"{layer['kind'].upper()} mistakes (" + GATED_CHECKED[layer["kind"]]
+                    + "), another truncation of BPTT, or a constant factor (m, T, 2, -1)."
+                    + worst)
     return [], (f"nothing here explains {row.name}: it is not the recurrent term missing or U "
                 "the wrong way round (forward or backward), g' missing, one step's contribution "
                 "instead of the sum over t, a[t] for a[t-1] in dE/dU, another truncation of "
                 "BPTT, a transposed gradient, or a constant factor (m, T, 2, -1)." + worst)
+
+
+#: the gated mistakes gated_findings tries, in words (for "nothing here explains")
+GATED_CHECKED = {
+    "lstm": "the forget gate missing on the cell path back, tanh'(c) missing in the path from "
+            "h to c, the gates loaded in another order, h and c confused",
+    "gru": "the update gate the wrong way round (z for 1 − z), the gates loaded in another "
+           "order"}
 
 
 def gated_findings(net, X, targets, mask, row, rows, cache):

@@ -108,7 +108,7 @@ def _cell_fed_forward(p, A_prev, state):
     """The gates read C[t-1] where they need H[t-1]: Z = X Wᵀ + b_ih + C[t-1] Uᵀ + b_hh."""
     if p["kind"] != "lstm":
         return step_forward(p, A_prev, state)
-    H_prev, C_prev = state
+    _, C_prev = state
     Z = A_prev @ p["W"].T + p["b_ih"] + C_prev @ p["U"].T + p["b_hh"]
     Z_i, Z_f, Z_g, Z_o = _split(Z, 4)
     I, F, G, O = _sigmoid(Z_i), _sigmoid(Z_f), np.tanh(Z_g), _sigmoid(Z_o)
@@ -133,7 +133,7 @@ def _gru_reversed_forward(p, A_prev, state):
     if p["kind"] != "gru":
         return step_forward(p, A_prev, state)
     H, (_,), cache = step_forward(p, A_prev, state)
-    R, Zu, N = cache.gates
+    _, Zu, N = cache.gates
     H = Zu * N + (1.0 - Zu) * cache.H_prev
     return H, (H,), GRUCache(p, cache.X_t, cache.H_prev, cache.Z, cache.gates,
                              cache.H_tilde_n, H)
@@ -198,8 +198,9 @@ def mistakes(kinds):
             Mistake("forget_gate_missing", "the cell path back misses the forget gate: "
                     "dE/dc[t−1] gets dE/dc[t] where it needs f[t] ⊙ dE/dc[t]", "lstm",
                     (step_forward, _lstm_variant_backward(forget=False))),
-            Mistake("cell_tanh_derivative_missing", "tanh'(c) is missing in the path from h "
-                    "to c: dE/dc[t] = dE/dh[t] ⊙ o + f[t+1] ⊙ dE/dc[t+1], where it needs "
+            Mistake("cell_tanh_derivative_missing", "tanh'(c) is missing in the output "
+                    "gate's path from h to c (h = o ⊙ tanh(c)): dE/dc[t] = dE/dh[t] ⊙ o "
+                    "+ f[t+1] ⊙ dE/dc[t+1], where it needs "
                     "dE/dh[t] ⊙ o ⊙ (1 − tanh²(c[t])) + ...", "lstm",
                     (step_forward, _lstm_variant_backward(tanh_derivative=False))),
             Mistake("h_c_confused", "h and c confused: the gates read c[t−1] where they need "

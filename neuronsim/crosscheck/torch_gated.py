@@ -21,11 +21,6 @@ import numpy as np
 from .torch_bridge import _activation_module, _sample_losses, _torch
 from .vectorized import is_paired
 
-def U_rows(arrays, rows):
-    """The units of a recurrent layer: the columns of U."""
-    return arrays[1][0]
-
-
 #: torch's cell class and number of gates of each kind
 CELLS = {"lstm": ("LSTMCell", 4), "gru": ("GRUCell", 3), "recurrent": ("RNNCell", 1)}
 
@@ -51,7 +46,7 @@ def _cell(torch, kind, layer, arrays):
         cell.weight_hh.copy_(torch.tensor(U, dtype=f64))
         cell.bias_ih.copy_(torch.tensor(b_ih, dtype=f64))
         cell.bias_hh.copy_(torch.tensor(b_hh, dtype=f64))
-    return cell, n_in, rows
+    return cell, rows
 
 
 def torch_gated_results(net, X, targets, mask):
@@ -72,13 +67,13 @@ def torch_gated_results(net, X, targets, mask):
             stack.append(("dense", linear, _activation_module(torch.nn, layer.activation), 0))
             initial.append(())
             continue
-        cell, n_in, rows = _cell(torch, layer.kind, layer, arrays)
+        cell, rows = _cell(torch, layer.kind, layer, arrays)
         stack.append((layer.kind, cell, None, rows))
         names = ("initial_state", "initial_cell") if layer.kind == "lstm" else ("initial_state",)
         learn = bool(layer.learn_initial_state)
         values = [getattr(layer, name) for name in names]
         initial.append(tuple(
-            torch.tensor([0.0] * len(U_rows(arrays, rows)) if value is None
+            torch.tensor([0.0] * layer.size if value is None
                          else [float(v) for v in value], dtype=f64).requires_grad_(learn)
             for value in values))
     inputs = torch.tensor(X, dtype=f64)
