@@ -13,6 +13,7 @@ from ..core.labels import CONVENTIONS
 from ..files.number_text import is_fraction_text, read_float, read_number, shown
 from ..hand.explain import FORMATS as EXPLAIN_FORMATS
 from ..hand.explain import explain, render_explanation
+from ..hand.explain_update import explain_update, render_update_explanation
 from ..hand.mistakes import FORMATS as MISTAKE_FORMATS
 from ..hand.mistakes import compare_early_update, render_comparison
 from . import budgets
@@ -153,6 +154,15 @@ def check_digits(digits):
 def run_explain(args):
     net = load_network_argument(args.spec, args.numbers, budgets.single_step("explain"))
     x, t = sample_from_args(net, args)
+    if args.update:
+        explanation = explain_update(net, args.label, x, t, learning_rate_from_args(net, args),
+                                     convention=args.convention)
+        sys.stdout.write(render_update_explanation(explanation, args.format,
+                                                   check_digits(args.digits),
+                                                   bias_as_weight=args.bias_as_weight))
+        return 0
+    if args.learning_rate is not None:
+        raise NeuronsimError("--learning-rate: only with --update (a derivative needs no rate)")
     explanation = explain(net, args.label, x, t, convention=args.convention)
     sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
                                         bias_as_weight=args.bias_as_weight))
@@ -180,7 +190,10 @@ def register(subparsers):
                     "recurrent layers the derivation runs through time: u_12^(2) (a recurrent "
                     "weight, U2[0,1]), δ_1^(2)[3] (a delta at step 3), a_1^(2)[0] (an initial "
                     "state); --input gives x[1], x[2], ... one after another and --target one "
-                    "target per step or the last step's.")
+                    "target per step or the last step's.  --update: the parameter's update "
+                    "step instead, line by line (g with its penalty share and clipping, then "
+                    "the optimizer's state m, v, m̂, v̂ or its momentum buffer, and the new "
+                    "value), each number checked against the simulator's own update.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("label", metavar="LABEL",
@@ -192,8 +205,11 @@ def register(subparsers):
     parser.add_argument("--format", choices=EXPLAIN_FORMATS, default="plain")
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9; fractions are exact)")
+    parser.add_argument("--update", action="store_true",
+                        help="explain the weight's or bias's update step by the file's "
+                             "optimizer, penalty and clipping (feed-forward networks)")
     add_numbers_option(parser)
-    add_sample_options(parser, learning_rate=False)
+    add_sample_options(parser)
     parser.set_defaults(run=run_explain)
 
     parser = subparsers.add_parser(
