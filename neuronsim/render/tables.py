@@ -304,7 +304,36 @@ def loss_section(step, w):
                 else "  (computed from z: −ln a_j = logsumexp(z) − z_j)")
         if w.style == "latex":
             note = ""
-    return [w.equation(f"E = {sym_text} = {num_text} = {w.num(step.loss)}") + note]
+    lines = [w.equation(f"E = {sym_text} = {num_text} = {w.num(step.loss)}") + note]
+    if step.batch_size == 1:            # a batch's penalty is in its batch loss
+        lines += penalty_lines(w, step.rule, step.loss)
+    return lines
+
+
+def penalty_lines(w, rule, data_loss):
+    """With a penalty (``rule.penalty``): R = λ₁·Σ|w| + (λ₂/2)·Σw² over the weights
+    the update starts from, with numbers, and the total E + R the update
+    minimises; [] without one.  R is the core's (``net.penalty_value()``)."""
+    if rule is None or rule.penalty is None or rule.penalty_value is None:
+        return []
+    latex = w.style == "latex"
+    weights, sym, num = rule.penalty_weights, [], []
+    l1, l2 = rule.penalty["l1"], rule.penalty["l2"]
+    if l1:
+        lam = r"\lambda_1" if latex else "λ₁"
+        total = r"\sum |w|" if latex else "Σ|w|"
+        sym.append(f"{lam}{w.times}{total}")
+        num.append(f"{w.fac(l1)}{w.times}({w.sum_of([f'|{w.num(x)}|' for x in weights])})")
+    if l2:
+        lam = r"(\lambda_2/2)" if latex else "(λ₂/2)"
+        total = r"\sum w^2" if latex else "Σw²"
+        square = (lambda x: f"{w.fac(x)}^2") if latex else (lambda x: f"{w.fac(x)}²")
+        sym.append(f"{lam}{w.times}{total}")
+        num.append(f"({w.num(l2)}/2){w.times}({w.sum_of([square(x) for x in weights])})")
+    value = rule.penalty_value
+    return [w.equation(f"R = {' + '.join(sym)} = {' + '.join(num)} = {w.num(value)}"),
+            w.equation(f"E + R = {w.fac(data_loss)} + {w.fac(value)} = "
+                       f"{w.num(data_loss + value)}")]
 
 
 # ---------------------------------------------------------------- backward
@@ -885,7 +914,9 @@ def batch_loss_section(batch, w):
         num = f"({w.sum_of(values)})/{batch.size}"
     else:
         sym, num = w.sum_of(names), w.sum_of(values)
-    return [w.equation(f"E = {sym} = {num} = {w.num(batch.loss)}")]
+    lines = [w.equation(f"E = {sym} = {num} = {w.num(batch.loss)}")]
+    rule = getattr(batch.samples[-1], "rule", None) if batch.samples else None
+    return lines + penalty_lines(w, rule, batch.loss)
 
 
 def accumulated_section(batch, w, parameters):
