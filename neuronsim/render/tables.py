@@ -331,7 +331,14 @@ def penalty_lines(w, rule, data_loss):
         sym.append(f"{lam}{w.times}{total}")
         num.append(f"({w.num(l2)}/2){w.times}({w.sum_of([square(x) for x in weights])})")
     value = rule.penalty_value
-    return [w.equation(f"R = {' + '.join(sym)} = {' + '.join(num)} = {w.num(value)}"),
+    if latex:     # one row per term: the sums are too long for one line of the page
+        rows = [f"R &= {' + '.join(sym)}"] + [f"&{'=' if i == 0 else '+'} {term}"
+                                               for i, term in enumerate(num)]
+        r_line = ("\\begin{align*}\n" + " \\\\\n".join(rows + [f"&= {w.num(value)}"])
+                  + "\n\\end{align*}")
+    else:
+        r_line = w.equation(f"R = {' + '.join(sym)} = {' + '.join(num)} = {w.num(value)}")
+    return [r_line,
             w.equation(f"E + R = {w.fac(data_loss)} + {w.fac(value)} = "
                        f"{w.num(data_loss + value)}")]
 
@@ -529,6 +536,12 @@ class _Lines:
         """One line: lhs ← symbolic = numeric = value (= instead of ← for a
         quantity that is shown, not kept)."""
         op = self.w.gets if assign else " = "
+        if self.latex:    # three rows: with many digits one line is wider than the page
+            self.lines.append(
+                "\\begin{align*}\n"
+                f"{self.label}\\colon\\ {lhs} &{op.strip()} {symbolic} \\\\\n"
+                f"&= {numeric} \\\\\n&= {self.w.num(value)}\n\\end{{align*}}")
+            return
         self.lines.append(self.w.equation(
             f"{self.label}: {lhs}{op}{symbolic} = {numeric} = {self.w.num(value)}"))
 
