@@ -29,7 +29,7 @@ def run_worksheet(args):
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
                             args.convention, filled=args.answers, digits=digits,
-                            bias_as_weight=args.bias_as_weight)
+                            bias_as_weight=args.bias_as_weight, update=args.update)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output}")
@@ -75,6 +75,11 @@ def register(subparsers):
     parser.add_argument("--digits", type=int, metavar="N",
                         help="significant digits of numbers (default: all in CSV, 9 otherwise)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+    parser.add_argument("--update", action="store_true",
+                        help="the update cell by cell: N (clipping by norm), then per weight "
+                             "and bias g, the optimizer's state (m, v, m̂, v̂; the momentum "
+                             "buffer; ḡ; G) and the new value (feed-forward networks); check "
+                             "marks these cells when the sheet has them")
     add_convention_option(parser)
     add_bias_as_weight_option(parser)
     add_numbers_option(parser)

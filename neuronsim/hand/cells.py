@@ -15,6 +15,17 @@ from .label_parse import LabelError, Target, parse_label
 QUANTITIES = ("z", "a", "E", "delta", "dE/dw", "dE/du", "dE/db", "dE/da[0]",
               "new w", "new u", "new b", "new a[0]")
 
+# The update cells of a step by an optimizer, a penalty or clipping (``worksheet
+# --update``): the global norm N (clipping by norm; no target) and, per weight
+# or bias, the g the optimizer is given, then the optimizer's quantities (names
+# of neuronsim.hand.update_step), labelled "m w_12^(3)", "vhat b_1^(2)", "N".
+UPDATE_QUANTITIES = ("N", "g", "m", "v", "vmax", "mhat", "vhat", "buf", "gbar", "G")
+# Their symbols in text and LaTeX labels.
+UPDATE_SYMBOLS = {"N": ("N", "N"), "g": ("g", "g"), "m": ("m", "m"), "v": ("v", "v"),
+                  "vmax": ("vₘₐₓ", r"v_{\max}"), "mhat": ("m̂", r"\hat{m}"),
+                  "vhat": ("v̂", r"\hat{v}"), "buf": ("buf", r"\text{buf}"),
+                  "gbar": ("ḡ", r"\bar{g}"), "G": ("G", "G")}
+
 
 @dataclass(frozen=True)
 class Cell:
@@ -41,10 +52,12 @@ class Cell:
                 "delta": "backward"}.get(self.quantity, "update")
 
     def label(self, convention="nielsen", style="ascii", bias_as_weight=False):
-        """``z_1^(2)``, ``dE/dw_12^(3)``, ``new b_1^(2)`` (in ``style``);
-        ``new w_10^(2)`` for a bias with ``bias_as_weight``."""
+        """``z_1^(2)``, ``dE/dw_12^(3)``, ``new b_1^(2)``, ``m w_12^(3)`` (in
+        ``style``); ``new w_10^(2)`` for a bias with ``bias_as_weight``."""
         if self.quantity == "E":
             return "E" if self.step is None else f"E[{self.step}]"
+        if self.quantity == "N":
+            return "N"
         t = self.target
         if bias_as_weight and t.kind == "b":
             text = lab.bias_label(t.layer, t.neuron, convention, style, as_weight=True)
@@ -56,6 +69,11 @@ class Cell:
             return f"dE/d{text}" if style == "ascii" else f"∂E/∂{text}"
         if self.quantity.startswith("new "):
             return rf"\text{{new }} {text}" if style == "latex" else f"new {text}"
+        if self.quantity in UPDATE_SYMBOLS:
+            if style == "ascii":
+                return f"{self.quantity} {text}"
+            symbol = UPDATE_SYMBOLS[self.quantity][style == "latex"]
+            return rf"{symbol}\,{text}" if style == "latex" else f"{symbol} {text}"
         return text
 
     def python(self):
@@ -82,6 +100,16 @@ def parse_cell(text, convention="nielsen"):
     text = _BIAS_AS_WEIGHT.sub(lambda m: f"b_{m.group(1) or m.group(2)}", text.strip())
     if text == "E":
         return Cell("E")
+    if text == "N":
+        return Cell("N")
+    first, _, rest = text.partition(" ")
+    first = _UPDATE_NAMES.get(first, first)
+    if first in UPDATE_QUANTITIES and rest.strip():
+        target = parse_label(rest.strip(), convention)
+        if target.kind not in ("w", "b") or target.step is not None:
+            raise LabelError(f"{text!r}: the update cell {first} belongs to a weight or a "
+                             "bias (for example m w_12^(3), vhat b_1^(2))")
+        return Cell(first, target)
     loss_at = _LOSS_AT_STEP.match(text)
     if loss_at:
         return Cell("E", None, int(loss_at.group(1) or loss_at.group(2)))
@@ -101,10 +129,13 @@ def parse_cell(text, convention="nielsen"):
     if quantity is None:
         raise LabelError(f"{text!r} is not a worksheet cell (cells are z, a, E, δ, dE/dw, "
                          "dE/db, new w and new b; with recurrent layers also E[t], dE/du, "
-                         "new u, dE/da[0] and new a[0])")
+                         "new u, dE/da[0] and new a[0]; update cells N, g w_12^(3), "
+                         "m w_12^(3), v, vmax, mhat, vhat, buf, gbar, G)")
     return Cell(quantity, target)
 
 
+# An update cell's name as written in text labels ("m̂ w₁₂⁽³⁾") → its quantity.
+_UPDATE_NAMES = {text: q for q, (text, _) in UPDATE_SYMBOLS.items()}
 _LOSS_AT_STEP = re.compile(r"^E(?:\[(\d+)\]|_(\d+))$")
 _NEW = {("w", False): "new w", ("u", False): "new u", ("b", False): "new b",
         ("a", True): "new a[0]"}
