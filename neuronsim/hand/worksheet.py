@@ -9,7 +9,12 @@ A worksheet lists every number of one online step in computation order:
    δ_j^(l) = (Σ_m w_mj^(l+1) δ_m^(l+1)) g'(z_j^(l)); a softmax layer takes the
    whole Jacobian instead of g'(z): δ_j = a_j (dE/da_j − Σ_i dE/da_i a_i);
 4. gradients, layer by layer: dE/dw_jk^(l) = a_k^(l-1) δ_j^(l), dE/db_j^(l) = δ_j^(l);
-5. the update: new w = w − η·dE/dw, new b = b − η·dE/db.
+5. the update: new w = w − η·dE/dw, new b = b − η·dE/db; with an optimizer, a
+   penalty or clipping the new values are theirs, and ``update=True``
+   (``worksheet --update``) lists the update cell by cell (:func:`update_cells`:
+   N, then per parameter g, the optimizer's m, v, m̂, v̂ / momentum buffer / ḡ / G
+   and the new value), each computed by :mod:`neuronsim.hand.update_step` in
+   torch's order of operations.
 
 :func:`render_worksheet` writes it blank (or filled: an answer key) as CSV,
 Markdown or LaTeX.  :func:`check_answers` marks a filled CSV cell by cell
