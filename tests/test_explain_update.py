@@ -22,7 +22,7 @@ from neuronsim.hand.explain_update import (
     explain_update,
     render_update_explanation,
 )
-from neuronsim.render.numfmt import format_number
+from neuronsim.render.numfmt import factor, format_number
 
 OPTIMIZERS = [
     (None, {}),
@@ -173,8 +173,8 @@ def test_what_it_refuses():
     net = configured(load_example("four-layer"), "adam", {})
     with pytest.raises(NeuronsimError, match="takes a weight or a bias"):
         explain_update(net, "δ_1^(2)")
-    with pytest.raises(NeuronsimError, match="feed-forward networks for now"):
-        explain_update(load_example("rnn"), "w_11^(2)")
+    with pytest.raises(NeuronsimError, match="this initial state is fixed"):
+        explain_update(load_example("rnn").set_optimizer("adam"), "a_1^(2)[0]")
 
 
 def test_schedule_rate_is_the_one_used():
@@ -240,3 +240,52 @@ def test_cli(tmp_path, capsys):
     assert r"\hat{m}" in capsys.readouterr().out
     assert main(["explain", str(spec), "w_11^(3)", "--learning-rate", "0.2"]) == 2
     assert "--learning-rate: only with --update" in capsys.readouterr().err
+
+
+def sequence_labels(net):
+    """Every w, u, b and learned a[0] of a network that reads sequences."""
+    for l, layer in enumerate(net.layers):
+        for j, neuron in enumerate(layer.neurons):
+            for k in range(len(neuron.weights)):
+                yield f"w_{j + 1}{k + 1}^({l + 2})"
+            for i in range(len(getattr(neuron, "recurrent_weights", None) or [])):
+                yield f"u_{j + 1}{i + 1}^({l + 2})"
+            yield f"b_{j + 1}^({l + 2})"
+            if layer.is_recurrent and layer.learn_initial_state:
+                yield f"a_{j + 1}^({l + 2})[0]"
+
+
+@pytest.mark.parametrize("case", [1, 2, 5, 6, 8, 9])
+@pytest.mark.parametrize("name", ["stack", "rnn"])
+def test_sequence_networks_every_parameter_bit_for_bit(name, case):
+    from test_trace_optimizers_sequences import stack_spec
+
+    optimizer, options = OPTIMIZERS[case]
+    net = Network.from_spec(stack_spec()) if name == "stack" else load_example("rnn")
+    configured(net, optimizer, options, {"l1": 0.01, "l2": 0.01}, {"max_norm": 0.1})
+    for sample in net.samples[:2]:
+        net.step(sample["input"], sample["target"], 0.1)
+    before = snapshot(net)
+    seen = set()
+    for label in sequence_labels(net):
+        e = explain_update(net, label)
+        assert e.mismatches == [], (label, e.mismatches)
+        seen.add(label[0])
+        text = render_update_explanation(e, digits=6)
+        assert "(the batch is this one sequence)" in text and "bit for bit" in text
+        assert text.isascii() is False and render_update_explanation(e, "latex").isascii()
+    assert seen == ({"w", "u", "b", "a"} if name == "stack" else {"w", "u", "b"})
+    assert snapshot(net) == before
+
+
+def test_sequence_initial_state_lines():
+    from test_trace_optimizers_sequences import stack_spec
+
+    net = Network.from_spec(stack_spec()).set_optimizer("sgd", momentum=0.9)
+    net.step(net.samples[0]["input"], net.samples[0]["target"], 0.1)
+    e = explain_update(net, "a_2^(3)[0]")
+    text = render_update_explanation(e, digits=6)
+    assert "read as a₂⁽³⁾[0] = net.layers[1].initial_state[1]." in text
+    state = net.layers[1].optimizer_state["initial_state"][1]["momentum_buffer"]
+    assert f"b ← μ·b + (1 − τ)·g = 0.9·{factor(state, 6)} + 1·" in text
+    assert "'neuronsim explain FILE a_2^(3)[0]' derives it" in text

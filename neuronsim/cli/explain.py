@@ -206,8 +206,9 @@ def register(subparsers):
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9; fractions are exact)")
     parser.add_argument("--update", action="store_true",
-                        help="explain the weight's or bias's update step by the file's "
-                             "optimizer, penalty and clipping (feed-forward networks)")
+                        help="explain the parameter's update step by the file's "
+                             "optimizer, penalty and clipping (w, b; with recurrent layers "
+                             "also u and a learned a[0])")
     add_numbers_option(parser)
     add_sample_options(parser)
     parser.set_defaults(run=run_explain)

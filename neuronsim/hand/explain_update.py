@@ -5,7 +5,9 @@ explain.explain`), a weight or bias θ moves by the network's update rule.  This
 module writes that move step by step, in torch.optim's order of operations:
 
 1. the gradient g: dE/dθ of the sample (a_k·δ_j for a weight, δ_j for a bias;
-   the batch is this one sample), plus the penalty's share dR/dθ = λ₁·sign(θ) +
+   the batch is this one sample; for a network that reads sequences, dE/dθ of
+   the sequence, summed over its time steps, for every w, u, b and learned
+   a[0], whose derivation ``explain`` without --update writes), plus the penalty's share dR/dθ = λ₁·sign(θ) +
    λ₂·θ (weights only), then clipped by value or by the global norm N;
 2. the optimizer's lines (:mod:`neuronsim.hand.update_step` computes each
    quantity again from the state before the step): for Adam t, m, v, m̂, v̂,
@@ -45,6 +47,7 @@ from .update_step import (
     STATE_QUANTITIES,
     copy_with_rule,
     count_updated,
+    entry_of,
     gradient_chain,
     parameter_state,
     update_chain,
@@ -95,6 +98,8 @@ class UpdateExplanation:
     state_where: str = ""
     mismatches: list = field(default_factory=list)
     numbers: object = None       # the network's number system
+    sequential: bool = False     # the sample is a sequence (x[1], x[2], ...)
+    where: str = ""              # the parameter in the Python API
 
 
 def explain_update(net, label, x=None, t=None, learning_rate=None, convention="nielsen"):
@@ -104,14 +109,15 @@ def explain_update(net, label, x=None, t=None, learning_rate=None, convention="n
     the network's first); ``learning_rate``: η (default the network's, or its
     schedule's rate now).  Returns an :class:`UpdateExplanation`.
     """
-    if net.is_sequential:
-        raise NeuronsimError("explain --update: works on feed-forward networks for now; a "
-                             "network that reads sequences shows each parameter's update in "
-                             "'neuronsim trace FILE --sections update'")
     target = parse_label(label, convention, net)
-    if target.kind not in ("w", "b"):
+    learned = target.kind == "a" and target.step == 0
+    if target.kind not in ("w", "b", "u") and not learned:
         raise NeuronsimError(f"{label!r}: explain --update takes a weight or a bias "
-                             "(for example w_22^(2), b_1^(3))")
+                             "(for example w_22^(2), b_1^(3); with recurrent layers also "
+                             "u_12^(2) or a learned initial state a_1^(2)[0])")
+    if learned and not net.layers[target.layer].learn_initial_state:
+        raise NeuronsimError(f"{label!r}: this initial state is fixed (the layer's "
+                             "learn_initial_state is false): no update changes it")
     x, t = first_sample(net, x, t, net.name or "the network")
     work = copy_with_rule(net)
     rate = work.learning_rate if learning_rate is None else learning_rate
@@ -121,43 +127,54 @@ def explain_update(net, label, x=None, t=None, learning_rate=None, convention="n
     used_rate = update_rate(work, rate)
     work.forward_pass(x)
     loss_value = work.back_prop(t)
-    neuron = work.layers[target.layer].neurons[target.neuron]
-    name, k = ("weights", target.input) if target.kind == "w" else ("bias", None)
-    theta = neuron.weights[k] if k is not None else neuron.bias
-    inputs = work.inputs if target.layer == 0 else work.layers[target.layer - 1].outputs
-    factors = (inputs[k], neuron.delta) if k is not None else (neuron.delta,)
+    layer = work.layers[target.layer]
+    if learned:
+        owner, name, k = layer, "initial_state", target.neuron
+    else:
+        owner = layer.neurons[target.neuron]
+        name, k = {"w": ("weights", target.input), "u": ("recurrent_weights", target.input),
+                   "b": ("bias", None)}[target.kind]
+    theta = getattr(owner, name) if k is None else getattr(owner, name)[k]
+    total, _ = entry_of(work, owner, name)
+    if work.is_sequential:
+        factors = ()          # dE/dθ sums over the time steps: `explain` derives it
+    elif k is not None:
+        inputs = work.inputs if target.layer == 0 else work.layers[target.layer - 1].outputs
+        factors = (inputs[k], owner.delta)
+    else:
+        factors = (owner.delta,)
     optimizer = work.optimizer
     e = UpdateExplanation(
         target=target, label_text=label, convention=convention,
-        numbers_name=numbers_name(work.numbers), x=work.inputs, t=work.target,
+        numbers_name=numbers_name(work.numbers), x=x, t=t,
         loss_name=work.loss.name, loss_value=loss_value,
         optimizer=None if optimizer is None else optimizer.name,
         options={} if optimizer is None else dict(optimizer._numeric),
         penalty=work.penalty, clip=work.clip, learning_rate=used_rate,
         schedule=None if work.schedule is None else work.schedule.name,
-        theta=theta, grad=neuron.weight_grads[k] if k is not None else neuron.bias_grad,
+        theta=theta, grad=total if k is None else total[k],
         grad_factors=factors, fixed=name == "bias" and not work.update_biases,
-        numbers=work.numbers)
-    place = target.python()
-    owner_where = place[:place.rindex(".")]
-    e.state_where = (f"{owner_where}.optimizer_state[{name!r}]"
-                     + (f"[{k}]" if k is not None else ""))
+        numbers=work.numbers, sequential=work.is_sequential)
+    where = (f"net.layers[{target.layer}]" if learned
+             else f"net.layers[{target.layer}].neurons[{target.neuron}]")
+    e.where = f"{where}.{name}" + (f"[{k}]" if k is not None else "")
+    e.state_where = f"{where}.optimizer_state[{name!r}]" + (f"[{k}]" if k is not None else "")
     if not e.fixed:
-        e.gradient = gradient_chain(work, neuron, name, k)
-        e.fresh = not (neuron.optimizer_state or {}).get(name)
-        e.before = parameter_state(neuron, name, k, optimizer)
+        e.gradient = gradient_chain(work, owner, name, k)
+        e.fresh = not (owner.optimizer_state or {}).get(name)
+        e.before = parameter_state(owner, name, k, optimizer)
         e.chain = update_chain(optimizer, theta, e.gradient["g"], e.before, used_rate)
         e.n_updated = count_updated(work)
     work.update_weights(rate)
-    e.simulator_new = neuron.weights[k] if k is not None else neuron.bias
+    e.simulator_new = getattr(owner, name) if k is None else getattr(owner, name)[k]
     if not e.fixed:
-        if neuron.batch_grad is not None:      # plain gradient descent keeps no g
-            applied = neuron.batch_grad[name]
+        if owner.batch_grad is not None:      # plain gradient descent keeps no g
+            applied = owner.batch_grad[name]
             e.simulator_g = applied[k] if k is not None else applied
         if work.clip is not None:
             e.simulator_norm = work.clip.last_norm
         if optimizer is not None:
-            state = neuron.optimizer_state[name]
+            state = owner.optimizer_state[name]
             e.simulator_state = dict(state[k] if k is not None else state)
         e.mismatches = _mismatches(e)
     elif e.simulator_new != theta:
@@ -272,17 +289,17 @@ def render_update_explanation(e, format="plain", digits=9, bias_as_weight=False)
     """An :class:`UpdateExplanation` as text (plain, markdown or latex)."""
     w = Writer(format, digits, e.convention, bias_as_weight)
     target = e.target
-    theta = w.label(target.kind, target.layer, target.neuron, target.input)
+    theta = (target.label(e.convention, w.style) if target.kind == "a"
+             else w.label(target.kind, target.layer, target.neuron, target.input))
     rule = e.optimizer or "θ ← θ − η·g"
     title = f"Explain the update of {theta} ({rule})" if w.style != "latex" else \
         f"Explain the update of ${theta}$ ({e.optimizer or 'gradient descent'})"
     parts = [heading(w, title), _prose(w, convention_note(e.convention, bias_as_weight))]
     parts.append(_prose(w, f"Label {e.label_text!r} read as ") + inline(w, theta)
-                 + _prose(w, f" = {target.python()}."))
-    x = ", ".join(_pnum(w, v) for v in e.x)
-    t = ", ".join(_pnum(w, v) for v in e.t)
+                 + _prose(w, f" = {e.where}."))
+    x, t = _sample_text(w, e.x), _sample_text(w, e.t)
     parts.append(_prose(
-        w, f"Sample x = ({x}), t = ({t}); loss {e.loss_name}, E = {_pnum(w, e.loss_value)}; "
+        w, f"Sample x = {x}, t = {t}; loss {e.loss_name}, E = {_pnum(w, e.loss_value)}; "
         f"numbers {e.numbers_name}.  One forward pass, one backward pass and one update on "
         "a copy of the network (the network itself is not changed)."))
     parts.append(_prose(w, _rule_sentence(w, e)))
@@ -294,8 +311,9 @@ def render_update_explanation(e, format="plain", digits=9, bias_as_weight=False)
     parts.append(_prose(w, _state_sentence(w, e)))
     pen = _Pen(w)
     _gradient_lines(pen, e, theta)
-    parts.append(_prose(w, "1. The gradient g this update applies (the batch is this one "
-                           "sample):"))
+    one = "sequence" if e.sequential else "sample"
+    parts.append(_prose(w, f"1. The gradient g this update applies (the batch is this one "
+                           f"{one}):"))
     parts.append(display(w, pen.rows))
     pen.rows = []
     _optimizer_lines(pen, e, theta)
@@ -307,6 +325,16 @@ def render_update_explanation(e, format="plain", digits=9, bias_as_weight=False)
         parts.append(_prose(w, _textbook_note(w, e)))
     parts.append(_prose(w, _agreement(w, e, theta)))
     return "\n\n".join(parts) + "\n"
+
+
+def _sample_text(w, values):
+    """(1, 0.5) for a vector; ((1, 0), (0, 1)) for a sequence; none for a step
+    without a target."""
+    if values is None:
+        return "none"
+    if isinstance(values, (list, tuple)):
+        return "(" + ", ".join(_sample_text(w, v) for v in values) + ")"
+    return _pnum(w, values)
 
 
 def _pnum(w, x):
@@ -369,7 +397,11 @@ def _gradient_lines(pen, e, theta):
     layer, j = target.layer, target.neuron
     d = w.label("delta", layer, j)
     grad = w.partial("E", theta)
-    if target.kind == "w":
+    if e.sequential:
+        pen.line(grad, "", "", e.grad, assign=False,
+                 note=f"summed over the time steps; 'neuronsim explain FILE {e.label_text}' "
+                      "derives it")
+    elif target.kind == "w":
         a = w.label("a", layer - 1, target.input)
         pen.line(grad, f"{a}{t}{d}", f"{pen.n(e.grad_factors[0])}{t}{pen.n(e.grad_factors[1])}",
                  e.grad, assign=False)
@@ -576,7 +608,7 @@ def _textbook_note(w, e):
 
 
 def _agreement(w, e, theta):
-    where = e.target.python()
+    where = e.where
     parts = [f"The simulator (net.update_weights on the copy) gives {where} = "
              f"{_pnum(w, e.simulator_new)}"]
     if e.simulator_state is not None:

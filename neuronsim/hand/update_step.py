@@ -210,18 +210,21 @@ def gradient_chain(net, owner, name, k, given=None):
     (mean + share), ``norm`` (N, clipping by norm, over every parameter
     updated), ``coef`` (max_norm/(N + 10⁻⁶)) and ``g`` (as clipped).
 
-    Read from ``net`` after back_prop and before the update.  ``given``: the
-    same keys taken as given (``norm`` included).
+    ``owner`` is a neuron, or a recurrent layer for its learned initial state
+    (``name`` "initial_state").  Read from ``net`` after back_prop and before
+    the update.  ``given``: the same keys taken as given (``norm`` included).
     """
     from ..core.regularization import CLIP_EPS
 
     chain = _Chain(given)
     numbers = net.numbers
     n = net.samples_in_batch if net.reduction == "mean" else 1
-    total = owner.bias_grad_sum if name == "bias" else owner.weight_grad_sum[k]
+    total, penalized = entry_of(net, owner, name)
+    if k is not None:
+        total = total[k]
     theta = getattr(owner, name) if k is None else getattr(owner, name)[k]
     g = chain.let("mean", lambda: total / n)
-    if net.penalty is not None and name == "weights":
+    if net.penalty is not None and penalized:
         share = chain.let("share", lambda: net.penalty.gradient([theta])[0])
         g = chain.let("penalized", lambda: g + share)
     clip = net.clip
@@ -236,6 +239,16 @@ def gradient_chain(net, owner, name, k, given=None):
     else:
         chain.let("g", lambda: g)
     return chain.values
+
+
+def entry_of(net, owner, name):
+    """(Σ dE/dθ, penalized) of ``owner.name`` as its layer gives it to the
+    update (``update_entries``); a fixed bias is given with its sum."""
+    for layer in net.layers:
+        for entry_owner, entry_name, grad_sum, penalized in layer.update_entries(True):
+            if entry_owner is owner and entry_name == name:
+                return grad_sum, penalized
+    raise ValueError(f"{name} is not a parameter the update changes")
 
 
 def global_norm(net):
