@@ -195,6 +195,12 @@ def latex_documents():
         for label, as_weight in (("w_21^(3)", False), ("b_1^(2)", True)):
             yield render_update_explanation(explain_update(net, label), "latex", digits=6,
                                             bias_as_weight=as_weight)
+    from test_trace_optimizers_sequences import stack_spec
+
+    net = configured(Network.from_spec(stack_spec()), "adam", {"amsgrad": True}, {"l2": 0.01})
+    net.step(net.samples[0]["input"], net.samples[0]["target"], 0.1)
+    for label in ("u_12^(3)", "a_1^(3)[0]", "w_11^(2)"):
+        yield render_update_explanation(explain_update(net, label), "latex", digits=6)
 
 
 def test_every_format_renders_and_latex_is_ascii():

@@ -24,7 +24,7 @@ from .explain import (
 
 
 def run_worksheet(args):
-    net = load(args.spec, args.numbers, budgets.for_worksheet("worksheet"))
+    net = load(args.spec, args.numbers, budgets.for_worksheet("worksheet", args.update))
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),

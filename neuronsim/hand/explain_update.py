@@ -198,8 +198,6 @@ def _mismatches(e):
     for key, value in (e.simulator_state or {}).items():
         quantity = STATE_QUANTITIES[key]
         ours = e.chain.get(quantity)
-        if quantity == "buf" and "buf" not in e.chain:
-            ours = None
         if not _same(ours, value):
             found.append((key, ours, value))
     return found
@@ -259,9 +257,6 @@ class _Pen:
     def square(self, x):
         return f"{x}^2" if self.latex else f"{x}²"
 
-    def text(self, words):
-        return rf"\text{{{words}}}" if self.latex else words
-
     def line(self, lhs, symbolic, numeric, value, assign=True, note=""):
         """lhs ← symbolic = numeric = value (``=`` for a quantity shown, not kept)."""
         op = self.gets if assign else "="
@@ -270,9 +265,7 @@ class _Pen:
             parts.append(numeric)
         parts.append(self.w.num(value))
         if note and self.latex:
-            for symbol, latex in _LATEX_PROSE.items():
-                note = note.replace(symbol, latex)
-            note = rf"\quad\text{{({note})}}"
+            note = rf"\quad\text{{({_prose(self.w, note)})}}"
         elif note:
             note = f"   ({note})"
         if self.latex:
