@@ -126,6 +126,15 @@ def test_first_adam_step_by_hand():
     assert "The biases are fixed (update_biases is false)" in fixed
 
 
+def test_plain_gradient_descent():
+    net = load_example("mazur")
+    e = explain_update(net, "w_11^(3)")
+    assert e.optimizer is None and e.mismatches == [] and e.simulator_g is None
+    text = render_update_explanation(e)
+    assert "No optimizer: θ ← θ − η·g" in text and "Plain gradient descent keeps no state." in text
+    assert f"w₁₁⁽³⁾ ← w₁₁⁽³⁾ − η·g = 0.4 − 0.5·{format_number(e.grad, 9)} = " in text
+
+
 def test_sgd_momentum_lines_and_second_step():
     net = Network.from_arrays([[[2.0]]], [[0.0]], activations="linear", loss="half_sse",
                               learning_rate=0.1, update_biases=False)
