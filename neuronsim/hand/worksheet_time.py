@@ -280,8 +280,12 @@ class SequenceStep:
                 total = sum(losses[1:], losses[0])
                 return total / len(losses) if net.step_loss == "mean" else total
             last = len(layers) - 1
+            target = self.targets[cell.step - 1]
+            if self.paired:        # as the simulator: E from z (neuronsim.core.losses)
+                return net.loss.paired_value([z(last, i, cell.step)
+                                              for i in range(layers[last].size)], target)
             outputs = [a(last, i, cell.step) for i in range(layers[last].size)]
-            return net.loss.value(outputs, self.targets[cell.step - 1])
+            return net.loss.value(outputs, target)
         if q == "dE/da[0]":
             layer = layers[target.layer]
             return sum(n.recurrent_weights[target.neuron] * delta(target.layer, j, 1)
