@@ -425,3 +425,22 @@ def test_a_gated_output_layer_reads_its_own_h_at_each_step(kind):
     assert abs(loss - expected.loss) <= 1e-12 * expected.loss
     for mine, theirs in zip(net.gradient_arrays()[0], expected.grads[0]):
         assert np.max(np.abs(mine - theirs)) <= 1e-12 * np.max(np.abs(theirs))
+
+
+def test_the_ng_convention_names_gate_weights_by_the_layer_they_come_from():
+    net = stack("dense-lstm-gru-rnn-dense")
+    assert explain(net, "w_f,12^(2)", convention="ng").value == \
+        explain(net, "w_f,12^(3)").value
+    assert explain(net, "u_f,12^(3)", convention="ng").value == \
+        explain(net, "u_f,12^(3)").value
+    text = render_explanation(explain(net, "b_hz,1^(3)", convention="ng"))
+    assert "∂E/∂b_hz,1⁽³⁾ = Σ_t δ_z,1⁽⁴⁾[t]" in text
+
+
+def test_label_parse_docstring_examples_run():
+    import doctest
+
+    import neuronsim.hand.label_parse
+
+    result = doctest.testmod(neuronsim.hand.label_parse)
+    assert result.failed == 0 and result.attempted >= 13

@@ -248,3 +248,14 @@ def test_cli_worksheet_and_check_on_a_gated_network(tmp_path, capsys):
     assert main(["early-update", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "an gru layer is not shown by early-update yet" in err
+
+
+def test_the_ng_convention_and_biases_as_weights():
+    """Gate weights and biases take the convention's superscript (u keeps its layer's);
+    a gate's two biases stay b_x and b_h when the other biases are shown as w_j0."""
+    net = stack("dense-lstm-gru-rnn-dense")
+    text = render_worksheet(net, "csv", convention="ng", filled=True, bias_as_weight=True)
+    assert "dE/dw_f,12^(2)" in text and "dE/du_f,12^(3)" in text and "dE/db_xo,1^(2)" in text
+    assert "dE/dw_10^(1)" in text                      # the dense layer's bias, as w_j0
+    answers = read_answers(text, "ng", net)
+    assert check_answers(net, answers, convention="ng", bias_as_weight=True).all_right

@@ -58,7 +58,7 @@ class Cell:
         if self.quantity == "E":
             return "E" if self.step is None else f"E[{self.step}]"
         t = self.target
-        if bias_as_weight and t.kind == "b":
+        if bias_as_weight and t.kind == "b" and t.gate is None:   # a gate has two biases
             text = lab.bias_label(t.layer, t.neuron, convention, style, as_weight=True)
         else:
             text = t.label(convention, style)
