@@ -444,3 +444,15 @@ def test_label_parse_docstring_examples_run():
 
     result = doctest.testmod(neuronsim.hand.label_parse)
     assert result.failed == 0 and result.attempted >= 13
+
+
+@pytest.mark.parametrize("name", ["dense-gru-on-top", "dense-lstm-gru-rnn-dense"])
+def test_step_loss_mean_scales_the_output_path_exactly(name):
+    net = stack(name, step_loss="mean")
+    arrays = run(stack(name, step_loss="mean")).gradient_arrays()
+    for label, index in gate_parameter_labels(net):
+        e = explain(net, label)
+        assert e.value == e.simulator_value == arrays[index[0]][index[1]][index[2:]], label
+    label = {"dense-gru-on-top": "w_n,11^(3)", "dense-lstm-gru-rnn-dense": "w_n,11^(4)"}[name]
+    text = render_explanation(explain(net, label))
+    assert "exactly equal to the value above" in text

@@ -259,3 +259,15 @@ def test_the_ng_convention_and_biases_as_weights():
     assert "dE/dw_10^(1)" in text                      # the dense layer's bias, as w_j0
     answers = read_answers(text, "ng", net)
     assert check_answers(net, answers, convention="ng", bias_as_weight=True).all_right
+
+
+@pytest.mark.parametrize("name", ["dense-gru-on-top", "lstm-dense"])
+def test_step_loss_mean_cells_reproduce_exactly(name):
+    step = make_step(stack(name, step_loss="mean"))
+    seen = {}
+    for cell in step.cells:
+        assert step.compute(cell, seen) == step.true_values[cell], cell
+        seen[cell] = step.true_values[cell]
+    if name == "dense-gru-on-top":
+        cell = next(c for c in step.cells if c.label() == "dE/dh_1^(3)[1]")
+        assert step.formula(cell).startswith("dE_t/dh_j[t] / n_T + a_z,j[t+1] · dE/dh_j[t+1]")
