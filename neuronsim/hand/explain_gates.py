@@ -295,7 +295,7 @@ def gated_rows(w, e, l, j, t, eq):
         target = f"{w.t(j)}[{t}]"
         scale = ("" if e.step_loss == "sum"
                  else f"{w.times}1/{sum(v is not None for v in net.targets)}")
-        rows.append(f"{epath} {eq}{w.partial('E', h)} = "
+        rows.append(f"{epath} {eq}{w.partial(f'E_{t}', h)}{scale} = "   # this step's loss
                     f"{loss_derivative(w, e.loss_name, h, target, layer.size)}{scale} = "
                     f"{w.num(line.e)}")
     elif line.source == "above":
