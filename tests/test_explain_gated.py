@@ -121,15 +121,15 @@ def test_gate_labels_read_as_gradcheck_prints_them():
 
 
 @pytest.mark.parametrize("label, message", [
-    ("w_12^(3)", "'w_12^(3)': textbook layer 3 is an LSTM layer: name the gate q (i, f, g, o), "
-                 "as in w_f,12^(2), u_i,21^(2), b_xo,1^(2) or b_ho,1^(2)"),
-    ("b_o,1^(3)", "'b_o,1^(3)': a gate has two biases: b_xo,j^(l) (input side, torch's b_io) "
-                  "or b_ho,j^(l) (recurrent side, b_ho)"),
+    ("w_12^(3)", ("'w_12^(3)': textbook layer 3 is an LSTM layer: name the gate q (i, f, g, "
+                  "o), as in w_f,12^(2), u_i,21^(2), b_xo,1^(2) or b_ho,1^(2)")),
+    ("b_o,1^(3)", ("'b_o,1^(3)': a gate has two biases: b_xo,j^(l) (input side, torch's b_io) "
+                   "or b_ho,j^(l) (recurrent side, b_ho)")),
     ("w_q,12^(3)", "'w_q,12^(3)': 'q' is not a gate"),
     ("w_r,11^(3)", "'w_r,11^(3)': textbook layer 3 is an LSTM layer, whose gates are i, f, g, o"),
     ("c_1^(4)[2]", "'c_1^(4)[2]': textbook layer 4 is a GRU layer: its units have no cell state"),
-    ("w_f,11^(2)", "'w_f,11^(2)': textbook layer 2 is a dense layer; gate labels belong to LSTM "
-                   "and GRU layers (layers 3, 4 here)"),
+    ("w_f,11^(2)", ("'w_f,11^(2)': textbook layer 2 is a dense layer; gate labels belong to "
+                    "LSTM and GRU layers (layers 3, 4 here)")),
     ("h_1^(5)[1]", "'h_1^(5)[1]': textbook layer 5 is a recurrent layer; h and c belong to"),
     ("δ_f,1^(3)[0]", "'δ_f,1^(3)[0]': step 0 holds only the initial state a[0]"),
     ("w_f,10^(3)", "'w_f,10^(3)': a gate has two biases, not one weight w_j0"),

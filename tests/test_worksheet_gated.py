@@ -16,6 +16,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from test_explain_gated import STACKS, T, reference_layers, run, stack
 
 from neuronsim.cli.main import main
 from neuronsim.core.errors import NeuronsimError
@@ -30,7 +31,6 @@ from neuronsim.hand.worksheet import (
     render_check,
     render_worksheet,
 )
-from test_explain_gated import STACKS, T, reference_layers, run, stack
 
 
 @pytest.mark.parametrize("numbers", ["float", "precise:30"])

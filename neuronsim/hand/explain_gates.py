@@ -436,7 +436,6 @@ def parameter_block(w, e, display, inline):
     """dE/dθ = Σ_t δ_q,j[t] · ∂z_q,j[t]/∂θ for a gate's w, u, b^x or b^h."""
     net, target = e.net, e.target
     l, j, gate = target.layer, target.neuron, target.gate
-    layer = net.layers[l]
     letter = _letter(gate)
     times = w.times
     before = _before(w, "t")
