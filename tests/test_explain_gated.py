@@ -456,3 +456,29 @@ def test_step_loss_mean_scales_the_output_path_exactly(name):
     label = {"dense-gru-on-top": "w_n,11^(3)", "dense-lstm-gru-rnn-dense": "w_n,11^(4)"}[name]
     text = render_explanation(explain(net, label))
     assert "exactly equal to the value above" in text
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_gated_output_layer_matches_torch_at_every_step(kind):
+    """The regression above against torch.nn.LSTM / nn.GRU in float64: a loss at
+    every step on the layer's own h[t]."""
+    torch = pytest.importorskip("torch")
+    net = Network.from_spec({"inputs": 2, "loss": "mse", "layers": [
+        {"type": kind, "size": 2, "init": "uniform", "seed": 5}]})
+    xs = [[1.0, 0.0], [0.5, -1.0], [-1.0, 1.0]]
+    ys = [[0.3, 0.1], [0.8, -0.2], [0.1, 0.4]]
+    net.forward_pass(xs)
+    loss = net.back_prop(ys)
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(2, 2, batch_first=True,
+                                                                 dtype=torch.float64)
+    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+    with torch.no_grad():
+        for name, value in zip(names, net.layers[0].parameters()):
+            getattr(module, name).copy_(torch.tensor(value, dtype=torch.float64))
+    out, _ = module(torch.tensor([xs], dtype=torch.float64))
+    expected = ((out[0] - torch.tensor(ys, dtype=torch.float64)) ** 2).mean(dim=1).sum()
+    expected.backward()
+    assert abs(loss - expected.item()) <= 1e-12 * expected.item()
+    for name, mine in zip(names, net.gradient_arrays()[0]):
+        theirs = getattr(module, name).grad.numpy()
+        assert np.max(np.abs(mine - theirs)) <= 1e-12 * np.max(np.abs(theirs)), name
