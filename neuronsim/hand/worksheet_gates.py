@@ -397,9 +397,10 @@ def formula(step, cell):
             return "Σ_t a_r,j[t] · δ_n,j[t]"
         return f"Σ_t δ_{letter},j[t]"
     if q == "dE/dh[0]":
-        direct = "a_z,i[1] · dE/dh_i[1] + " if layer.kind == "gru" else ""
-        return f"{direct}Σ_q Σ_j u_q,ji · δ_q,j[1] (r · δ for the new gate)" if direct \
-            else "Σ_q Σ_j u_q,ji · δ_q,j[1]"
+        if layer.kind == "gru":
+            return ("a_z,i[1] · dE/dh_i[1] + Σ_q Σ_j u_q,ji · δ_q,j[1] "
+                    "(a_r,j[1] · δ_n,j[1] for the new gate)")
+        return "Σ_q Σ_j u_q,ji · δ_q,j[1]"
     if q == "dE/dc[0]":
         return "a_f,i[1] · dE/dc_i[1]"
     if q in ("new h[0]", "new c[0]"):
