@@ -190,7 +190,10 @@ def register(subparsers):
                     "recurrent layers the derivation runs through time: u_12^(2) (a recurrent "
                     "weight, U2[0,1]), δ_1^(2)[3] (a delta at step 3), a_1^(2)[0] (an initial "
                     "state); --input gives x[1], x[2], ... one after another and --target one "
-                    "target per step or the last step's.  --update: the parameter's update "
+                    "target per step or the last step's.  LSTM and GRU layers, gate by gate: "
+                    "w_f,12^(2), u_i,21^(2), b_xo,1^(2) and b_ho,1^(2) (a gate's two biases), "
+                    "δ_f,1^(2)[3], h_1^(2)[3] (dE/dh), c_1^(2)[3] (dE/dc), h_1^(2)[0].  "
+                    "--update: the parameter's update "
                     "step instead, line by line (g with its penalty share and clipping, then "
                     "the optimizer's state m, v, m̂, v̂ or its momentum buffer, and the new "
                     "value), each number checked against the simulator's own update.")
@@ -198,7 +201,8 @@ def register(subparsers):
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("label", metavar="LABEL",
                         help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'; recurrent: "
-                             "'u_12^(2)', 'δ_1^(2)[3]', 'a_1^(2)[0]'")
+                             "'u_12^(2)', 'δ_1^(2)[3]', 'a_1^(2)[0]'; LSTM/GRU: 'w_f,12^(2)', "
+                             "'b_xo,1^(2)', 'δ_f,1^(2)[3]', 'c_1^(2)[3]'")
     add_convention_option(parser)
     parser.add_argument("--bias-as-weight", action="store_true",
                         help="show each bias as w_j0 on a constant input a_0 = 1")
@@ -223,7 +227,7 @@ def register(subparsers):
                     "updates every layer as soon as its delta at step t exists, so the layer "
                     "below at step t goes through the changed W and step t-1 through the "
                     "changed recurrent weights U (always full BPTT, for both steps).  "
-                    "The simulator itself never does this.")
+                    "Not yet on LSTM and GRU layers.  The simulator itself never does this.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     add_convention_option(parser)

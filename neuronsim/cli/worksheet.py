@@ -66,7 +66,9 @@ def register(subparsers):
                     "sequence step with cells per time step (z[t], a[t], E[t], δ[t] from T "
                     "down, gradients summed over the steps, dE/da[0] of a learned initial "
                     "state); at most 3000 cells (use a shorter sequence: --input x[1] x[2] ... "
-                    "--target), full BPTT only (truncation k < T is refused).")
+                    "--target), full BPTT only (truncation k < T is refused).  LSTM and GRU "
+                    "layers: each gate's z, a and δ, and c, h, dE/dh and dE/dc per unit and "
+                    "step; every gate's w, u and two biases.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("--format", choices=FORMATS, default="csv")
