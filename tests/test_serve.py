@@ -97,6 +97,37 @@ def test_an_epoch_is_one_pass_of_train_in_file_order():
     assert session.updates == 4 and session.epochs == 1 and session.phase == "forward"
 
 
+def test_ten_epochs_in_one_press_and_counts_that_are_refused():
+    session, limits = new_session("xor")
+    actions.act(session, "epoch", {"count": "10"}, limits)
+    net, pairs = reference("xor")
+    net.train(epochs=10, learning_rate=net.learning_rate, batch_size=1, shuffle=False)
+    assert parameters(session.net) == parameters(net)
+    assert session.epochs == 10 and session.updates == 40
+    assert session.losses[-1] == (40, sum(net.loss_of(x, t) for x, t in pairs) / 4)
+    for count in ("1000", "-1", "ten", None):
+        actions.act(session, "epoch", {"count": count}, limits)
+        assert session.message[0] == "error" and session.epochs == 10
+    small = Limits(work=10_000)
+    actions.act(session, "epoch", {"count": "100"}, small)
+    assert "press Epoch with fewer epochs" in session.message[1] and session.epochs == 10
+
+
+def test_a_sequence_shows_the_tables_of_the_chosen_time_step():
+    session, limits = new_session("rnn")
+    actions.backward(session)
+    assert "t = 4" in page.tables_html(session)
+    actions.act(session, "time", {"t": "2"}, limits)
+    text = page.tables_html(session)
+    assert '<option value="2" selected>' in text
+    for t in ("0", "5", "x", None):
+        actions.act(session, "time", {"t": t}, limits)
+        assert session.message[0] == "error" and session.time_step == 2
+    mazur, _ = new_session("mazur", limits)
+    actions.act(mazur, "time", {"t": "1"}, limits)
+    assert "reads no sequences" in mazur.message[1]
+
+
 @pytest.mark.parametrize("key", sorted(actions.OPTIMIZERS))
 def test_every_optimizer_steps_as_the_reference(key):
     session, limits = new_session("four-layer")
@@ -372,7 +403,7 @@ def running_server(limits=None, **options):
     from neuronsim.serve.app import create_app
 
     app = create_app(limits or Limits(), **options)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

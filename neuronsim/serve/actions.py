@@ -179,6 +179,7 @@ def adopt_spec(session, spec, name, limits):
         notes.append(f"the file has no learning rate: η = {DEFAULT_RATE}")
     session.net, session.name = net, name
     session.sample = session.updates = session.epochs = 0
+    session.time_step = None
     session.losses.clear()
     session.selected = None
     session.optimizer = _optimizer_key(net)
@@ -252,7 +253,9 @@ def trace_copy(net, pair, phase):
 
 def _replay(session, phase):
     """The session's step up to ``phase`` (:func:`trace_copy`): ``session.shown``,
-    ``record`` and ``refusal`` become its results; returns the copy."""
+    ``record`` and ``refusal`` become its results; returns the copy.
+    ``session.before`` is the network the shown step started from."""
+    session.before = session.net
     pair = sample_pair(session.net, session.sample)
     work, session.record, session.refusal = trace_copy(session.net, pair, phase)
     session.shown = work
@@ -301,7 +304,7 @@ def update(session):
         raise ActionError("Update applies the gradients of a backward pass: press Backward "
                           "first (or Step, which does all three)")
     work = _replay(session, "updated")
-    session.net = clone(work)
+    session.before, session.net = session.net, clone(work)
     session.message = ("info", f"update {session.updates + 1}: the weights moved by "
                                f"{OPTIMIZER_TITLES.get(session.optimizer, 'the file’s optimizer')}")
     _after_update(session)
@@ -310,22 +313,36 @@ def update(session):
 def step(session):
     need_network(session)
     work = _replay(session, "updated")
-    session.net = clone(work)
+    session.before, session.net = session.net, clone(work)
     session.message = ("info", f"step {session.updates + 1} on sample {session.sample + 1}: "
                                "forward, backward, update")
     _after_update(session)
 
 
-def epoch(session):
-    """One pass over every sample, online, in the file's order (no tracing:
-    ``Network.train``), then the chosen sample's forward pass."""
+EPOCH_COUNTS = (1, 10, 100)
+
+
+def epoch(session, count="1", limits=None):
+    """``count`` passes over every sample (1, 10 or 100), online, in the file's
+    order (no tracing: ``Network.train``), then the chosen sample's forward
+    pass.  More epochs than ``limits.work`` allows in one action are refused.
+    The loss curve gets one point, after the last epoch."""
     net = need_network(session)
-    net.train(epochs=1, learning_rate=net.learning_rate, batch_size=1, shuffle=False)
-    session.epochs += 1
-    count = len(net.samples)
-    session.updates += count - 1
-    steps = "1 online step" if count == 1 else f"{count} online steps"
-    session.message = ("info", f"epoch {session.epochs}: {steps}, one per sample")
+    if count not in [str(n) for n in EPOCH_COUNTS]:
+        raise ActionError(f"epochs {shown(str(count))}: one of "
+                          f"{', '.join(map(str, EPOCH_COUNTS))}")
+    count = session.epoch_count = int(count)
+    if limits is not None and count > 1:
+        size = budgets.NetworkSize.of_network(net)
+        budgets.refuse_over("serve", count * budgets.step_work(size, "float", len(net.samples)),
+                            limits.work, "work units", "press Epoch with fewer epochs")
+    net.train(epochs=count, learning_rate=net.learning_rate, batch_size=1, shuffle=False)
+    session.epochs += count
+    session.updates += count * len(net.samples) - 1   # _after_update adds the last one
+    steps = "1 online step" if len(net.samples) == 1 else f"{len(net.samples)} online steps"
+    what = f"epoch {session.epochs}" if count == 1 else \
+        f"epochs {session.epochs - count + 1} to {session.epochs}"
+    session.message = ("info", f"{what}: {steps} each, one per sample")
     _after_update(session)
     _replay(session, "forward")
 
@@ -463,6 +480,19 @@ def choose_sample(session, text):
     session.message = ("info", f"sample {session.sample + 1}")
 
 
+def choose_time_step(session, text):
+    """The time step t (from 1) whose forward and backward tables a sequence shows."""
+    net = need_network(session)
+    if not net.is_sequential:
+        raise ActionError("time steps: this network reads no sequences")
+    steps = len(sample_pair(net, session.sample)[0])
+    if not (isinstance(text, str) and text.isdigit() and len(text) < 10
+            and 1 <= int(text) <= steps):
+        raise ActionError(f"time step {shown(str(text))}: the sequence has steps 1 to {steps}")
+    session.time_step = int(text)
+    session.message = None
+
+
 def set_optimizer(session, key):
     net = need_network(session)
     if key not in OPTIMIZERS:
@@ -495,7 +525,7 @@ def select(session, kind, layer, neuron, index=None):
 
 # ------------------------------------------------------------------ dispatch
 ACTIONS = ("forward", "backward", "update", "step", "epoch", "load", "edit", "sample",
-           "optimizer", "select", "close")
+           "optimizer", "select", "time", "close")
 
 
 def act(session, action, params, limits):
@@ -511,7 +541,7 @@ def act(session, action, params, limits):
         elif action == "step":
             step(session)
         elif action == "epoch":
-            epoch(session)
+            epoch(session, params.get("count", "1"), limits)
         elif action == "load":
             load_bundled(session, params.get("name"), limits)
         elif action == "edit":
@@ -523,6 +553,8 @@ def act(session, action, params, limits):
         elif action == "select":
             select(session, params.get("kind"), params.get("layer", ""),
                    params.get("neuron", ""), params.get("index", ""))
+        elif action == "time":
+            choose_time_step(session, params.get("t"))
         elif action == "close":
             session.selected = None
             session.message = None

@@ -94,10 +94,13 @@ def controls_html(session):
         known["file"] = f"the file's ({net.optimizer.name})"
     optimizers = "".join(f'<option value="{key}"{" selected" if key == session.optimizer else ""}>'
                          f'{escape(title)}</option>' for key, title in known.items())
+    counts = "".join(f'<option value="{n}"{" selected" if n == session.epoch_count else ""}>'
+                     f'{n}</option>' for n in actions.EPOCH_COUNTS)
     return (f'<div class="controls"><label>sample <select name="sample">{samples}</select>'
             f'</label> <label>learning rate η <input data-field="lr" size="10" '
             f'value="{escape(repr(net.learning_rate))}"></label> '
-            f'<label>optimizer <select name="optimizer">{optimizers}</select></label></div>')
+            f'<label>optimizer <select name="optimizer">{optimizers}</select></label> '
+            f'<label>Epoch runs <select name="epochs">{counts}</select> epoch(s)</label></div>')
 
 
 def diagrams_html(session):
@@ -160,7 +163,7 @@ def charts_html(session):
     parts = ['<figure><figcaption>loss over every sample, after each update</figcaption>'
              + loss_svg(list(session.losses)) + '</figure>']
     net = session.net
-    if net.n_inputs == 2 and not net.is_sequential and net.samples:
+    if net.n_inputs == 2 and not net.is_sequential and len(net.samples) >= 2:
         try:
             picture = _boundary(session)
             parts.append('<figure><figcaption>decision boundary (current weights)'
@@ -215,16 +218,17 @@ def details_html(session):
         value = net.layers[l].neurons[j].weights[k]
         edit = (f'<p><label>{title} = <input data-field="w:{l}:{j}:{k}" size="22" '
                 f'value="{escape(repr(value))}"></label></p>')
+    start = session.before or net   # the weights of the step the tables show
     try:
-        x, t = actions.sample_pair(net, session.sample)
-        derivation = escape(render_explanation(explain(net, label, x, t), "plain", DIGITS))
+        x, t = actions.sample_pair(start, session.sample)
+        derivation = escape(render_explanation(explain(start, label, x, t), "plain", DIGITS))
         derivation = f'<pre class="explain">{derivation}</pre>'
     except (NeuronsimError, ValueError) as exc:
         derivation = f'<p class="message error">explain: {escape(str(exc))}</p>'
     rows = _trace_rows(session.record, l, j)
     return (f'<section class="details"><h2>{title} <button data-action="close">close'
-            f'</button></h2>{edit}<h3>The chain rule with the current weights, sample '
-            f'{session.sample + 1}</h3>{derivation}<div class="rows">{rows}</div></section>')
+            f'</button></h2>{edit}<h3>The chain rule with the weights of the step shown, '
+            f'sample {session.sample + 1}</h3>{derivation}<div class="rows">{rows}</div></section>')
 
 
 def _parameters(net):
@@ -289,7 +293,14 @@ def tables_html(session):
     if record is None:
         return ""
     if is_sequence(record):
-        body = render_sequence(record, format="html", digits=DIGITS, title="This sequence")
+        steps = record.steps
+        t = min(session.time_step or steps, steps)
+        choices = "".join(f'<option value="{i}"{" selected" if i == t else ""}>t = {i}</option>'
+                          for i in range(1, steps + 1))
+        body = (f'<p><label>forward and backward tables of time step <select name="time">'
+                f'{choices}</select></label> (the neuron table above has every step)</p>'
+                + render_sequence(record, format="html", digits=DIGITS, times=[t],
+                                  title="This sequence"))
     else:
         body = render_step(record, format="html", digits=DIGITS, title="This step")
     return ('<details class="tables" open><summary>The trace of this step: every number, '
@@ -337,7 +348,7 @@ def page_html(session, limits, bundled=()):
         f'<option value="{escape(name)}"'
         f'{" selected" if session.net is not None and name == session.name else ""}>'
         f'{escape(name)}</option>' for name in bundled]
-    buttons = "".join(f'<button data-action="{a}">{a.capitalize()}</button>'
+    buttons = "".join(f'<button data-action="{a}" id="{a}">{a.capitalize()}</button>'
                       for a in ("forward", "backward", "update", "step", "epoch"))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -391,6 +402,7 @@ figcaption { font-size: 12px; color: #555; }
 .diagrams figure { flex: 1 1 460px; max-width: 620px; }
 figure svg.neuronsim-diagram { width: 100%; height: auto; }
 svg .neuron, svg .edge { cursor: pointer; }
+svg .labels, svg .loops { pointer-events: none; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 13px; background: #fff; }
 td, th { border: 1px solid #bbb; padding: 2px 8px; text-align: right; }
 th { background: #eef2f6; }
@@ -469,6 +481,10 @@ SCRIPT = """
       var action = button.dataset.action;
       if (action === "play") { play(); }
       else if (action === "stop") { setPlaying(false); }
+      else if (action === "epoch") {
+        var count = document.querySelector('select[name="epochs"]');
+        act(action, {count: count ? count.value : "1"});
+      }
       else { act(action); }
       return;
     }
@@ -491,6 +507,8 @@ SCRIPT = """
       act("edit", {field: el.dataset.field, value: el.value});
     } else if (el.name === "sample") {
       act("sample", {sample: el.value});
+    } else if (el.name === "time") {
+      act("time", {t: el.value});
     } else if (el.name === "optimizer") {
       act("optimizer", {optimizer: el.value});
     } else if (el.id === "network" && el.value) {

@@ -56,11 +56,14 @@ class Session:
     ``net``: the network as it stands (its weights are the current ones);
     ``shown``: a copy after the passes the page shows (``phase``: "fresh",
     "forward", "backward" or "updated"), whose z, a and δ the diagram draws;
+    ``before``: the network those passes started from (``net`` itself unless
+    they ended in an update);
     ``record``: the trace record of those passes (a StepRecord, or a
     SequenceRecord for a network that reads sequences), None if nothing was
     traced or the tracer refused the network (``refusal`` says why);
     ``sample``: the 0-based index of the sample the passes use;
     ``losses``: (updates so far, loss over every sample) after each update;
+    ``time_step``: the time step whose tables the page shows (a sequence);
     ``selected``: what the student clicked, ("neuron", l, j) or
     ("weight", l, j, k), 0-based, or None; ``message``: the last action's
     result, (kind, text) with kind "info" or "error".
@@ -70,6 +73,7 @@ class Session:
     net: object = None
     name: str = ""
     shown: object = None
+    before: object = None
     record: object = None
     refusal: str = None
     phase: str = "fresh"
@@ -80,6 +84,8 @@ class Session:
     selected: tuple = None
     message: tuple = None
     optimizer: str = "gd"
+    epoch_count: int = 1    # epochs one press of Epoch runs (the menu's choice)
+    time_step: int = None   # a sequence's tables show this step t (from 1); None: the last
     last_seen: float = 0.0
     cache: dict = field(default_factory=dict, repr=False)   # pictures kept while unchanged
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
