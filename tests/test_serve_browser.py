@@ -75,6 +75,13 @@ def type_into(browser, selector, text):
     browser.js(f"document.querySelector({selector!r}).blur()")
 
 
+def choose(browser, selector, value):
+    """Pick ``value`` in the menu ``selector`` (its change event, as a student's pick)."""
+    browser.js(f"(function(){{var s = document.querySelector({selector!r}); s.value = "
+               f"{value!r}; s.dispatchEvent(new Event('change', {{bubbles: true}})); "
+               "return true;})()")
+
+
 def click_at(browser, selector):
     box = browser.js(f"(function(){{var e = document.querySelector({selector!r}); "
                      "e.scrollIntoView({block: 'center'}); var r = e"
@@ -152,13 +159,25 @@ def test_edit_a_weight_step_and_read_the_delta_that_trace_prints(site, browser, 
     save_copy(path)
 
 
-def test_play_and_stop_on_xor_then_a_recurrent_network(site, browser, tmp_path):
+def test_adam_learns_xor_play_stops_and_a_recurrent_network_shows_time(site, browser, tmp_path):
     browser.open(f"{site}/?network=xor")
-    for _ in range(3):
-        browser.click("epoch")
-        time.sleep(0.3)
+    choose(browser, 'select[name="optimizer"]', "adam")
     wait_for(browser, "document.querySelector('#panel .message').textContent"
-                      ".indexOf('epoch 3') >= 0")
+                      ".indexOf('optimizer: Adam') >= 0")
+    type_into(browser, 'input[data-field="lr"]', "0.1")
+    wait_for(browser, "document.querySelector('#panel .message').textContent"
+                      ".indexOf('η = 0.1') >= 0")
+    browser.js("document.querySelector('select[name=\"epochs\"]').value = '100'")
+    browser.click("epoch")
+    wait_for(browser, "document.querySelector('#panel .message').textContent"
+                      ".indexOf('epochs 1 to 100') >= 0")
+    browser.click("epoch")
+    wait_for(browser, "document.querySelector('#panel .message').textContent"
+                      ".indexOf('epochs 101 to 200') >= 0")
+    # Adam at η = 0.1 learns XOR in 200 epochs (plain gradient descent stays at 0.5)
+    output = float(browser.js("document.querySelector('td[data-quantity=\"a\"]"
+                              "[data-layer=\"3\"]').dataset.value"))
+    assert output < 0.1   # sample 1 is (0, 0) with target 0
     browser.click("play")
     wait_for(browser, "/step [0-9]+/.test(document.querySelector('#panel .message').textContent)")
     time.sleep(1.0)
@@ -176,8 +195,7 @@ def test_play_and_stop_on_xor_then_a_recurrent_network(site, browser, tmp_path):
     check_png(path, WIDTH, HEIGHT)
     save_copy(path)
     # a recurrent network: every time step in the neuron table
-    browser.js("(function(){var s = document.getElementById('network'); s.value = 'rnn'; "
-               "s.dispatchEvent(new Event('change', {bubbles: true})); return true;})()")
+    choose(browser, "#network", "rnn")
     wait_for(browser, "document.querySelector('#panel .message').textContent"
                       ".indexOf('loaded rnn') >= 0")
     browser.click("backward")
