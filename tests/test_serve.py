@@ -10,6 +10,7 @@ import contextlib
 import html
 import http.client
 import json
+import os
 import re
 import socket
 import threading
@@ -407,7 +408,7 @@ def running_server(limits=None, **options):
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -578,7 +579,7 @@ def test_an_unexpected_error_is_a_page_not_a_crash(monkeypatch):
         def broken(*args):
             raise RuntimeError("a bug")
 
-        monkeypatch.setattr(actions, "act", broken)
+        monkeypatch.setattr(actions, "act", broken)   # processes=0: the same process
         status, _, text = client.act(sid, "step")
         assert status == 500 and "Something went wrong" in text and "a bug" not in text
         monkeypatch.undo()
@@ -593,6 +594,42 @@ def test_a_network_named_on_the_command_line_starts_every_tab():
         assert "loaded four &lt;layer&gt;" in text
         _, _, text = client.act(sid, "step")
         assert message(text)[0] == "info"
+
+
+def test_sessions_in_a_worker_process_and_the_process_ends_with_the_server():
+    with running_server(processes=1) as (client, app):
+        sid, text = client.new("xor")
+        assert "loaded xor" in text
+        _, _, text = client.act(sid, "step")
+        assert message(text) == ("info", "step 1 on sample 1: forward, backward, update")
+        status, _, text = client.get(f"/s/{sid}/download/network")
+        assert status == 200 and json.loads(text)["name"] == "xor"
+        pids = list(app.state.workers.executors[0]._processes)
+        assert pids and all(pid != os.getpid() for pid in pids)
+    deadline = time.monotonic() + 20
+    while any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(
+            f"/proc/{pid}/status").read() for pid in pids):
+        assert time.monotonic() < deadline, "the worker process outlived the server"
+        time.sleep(0.1)
+
+
+def test_the_directory_counts_routes_and_forgets():
+    from neuronsim.serve.workers import Directory, Gone
+
+    now = [0.0]
+    directory = Directory(Limits(max_sessions=4, idle_seconds=10), 2, clock=lambda: now[0])
+    made = [directory.new() for _ in range(4)]
+    assert sorted(index for _, index in made) == [0, 0, 1, 1]
+    with pytest.raises(StoreFull):
+        directory.new()
+    assert directory.find(made[0][0]) == made[0][1]
+    for sid in ("nope", None, 3):
+        with pytest.raises(Gone):
+            directory.find(sid)
+    now[0] = 11.0
+    with pytest.raises(Gone):
+        directory.find(made[1][0])
+    assert len(directory) == 0
 
 
 # ------------------------------------------------------------------ the command

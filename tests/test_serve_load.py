@@ -34,6 +34,7 @@ THINK = 2.0           # seconds a student looks at the page between presses (1 t
 P95_LIMIT = 0.200     # seconds
 DEADLINE = 60         # seconds for the whole run, whatever happens
 EXAMPLES = ["mazur", "xor", "four-layer", "rnn"]
+PROCESSES = 2         # worker processes, as `neuronsim serve` starts on this 2-core machine
 
 # The socket is made with proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on such
 # sockets, and without it every answer waits 40 ms for a delayed ACK (Nagle).
@@ -46,19 +47,20 @@ sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 sock.bind(("127.0.0.1", 0))
 print(sock.getsockname()[1], flush=True)
-server = uvicorn.Server(uvicorn.Config(create_app(Limits()), log_level="warning",
-                                       lifespan="off"))
+app = create_app(Limits(), processes=int(sys.argv[1]))
+server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
 server.run(sockets=[sock])
 """
 
 
 @pytest.fixture()
 def server_port():
-    process = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", SERVER, str(PROCESSES)],
+                               stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         port = int(process.stdout.readline())
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 90   # spawning the workers imports neuronsim twice
         while True:   # until it answers
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

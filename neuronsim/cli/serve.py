@@ -8,6 +8,7 @@ unless ``--host`` opens it to a network (``--host 0.0.0.0``: every address of
 this computer; the command prints the addresses to share).
 """
 
+import os
 import socket
 
 from ..core.errors import NeuronsimError
@@ -58,6 +59,10 @@ def run_serve(args):
         raise NeuronsimError(f"--port: expected 1 to 65535, got {args.port}")
     if args.max_sessions < 1:
         raise NeuronsimError(f"--max-sessions: expected at least 1, got {args.max_sessions}")
+    if args.workers is None:
+        args.workers = os.cpu_count() or 1
+    if not 0 <= args.workers <= 64:
+        raise NeuronsimError(f"--workers: expected 0 to 64, got {args.workers}")
     if not args.idle_minutes > 0:
         raise NeuronsimError(f"--idle-minutes: expected a number > 0, got {args.idle_minutes}")
     limits = Limits(max_sessions=args.max_sessions, idle_seconds=args.idle_minutes * 60)
@@ -67,14 +72,20 @@ def run_serve(args):
         spec, name = spec_from_network(net), net.name or args.spec
         from ..serve.actions import check_size
         check_size(spec, limits)
-    app = create_app(limits, default_spec=spec, default_name=name)
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+
+    def ready():
+        print(f"neuronsim serve: open http://{_bracketed(args.host)}:{args.port}/ in a browser"
+              + ("" if local else "; students open " + " or ".join(
+                  addresses_to_share(args.host, args.port))), flush=True)
+        print("each tab has its own network; press Ctrl+C to stop", flush=True)
+
+    app = create_app(limits, default_spec=spec, default_name=name, processes=args.workers,
+                     on_ready=ready)
     import uvicorn
 
-    local = args.host in ("127.0.0.1", "localhost", "::1")
-    print(f"neuronsim serve: open http://{_bracketed(args.host)}:{args.port}/ in a browser"
-          + ("" if local else "; students open " + " or ".join(
-              addresses_to_share(args.host, args.port))), flush=True)
-    print("each tab has its own network; press Ctrl+C to stop", flush=True)
+    print(f"neuronsim serve: starting {args.workers} worker process"
+          f"{'es' if args.workers != 1 else ''}…", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -101,6 +112,9 @@ def register(subparsers):
                              "saying the classroom is full")
     parser.add_argument("--idle-minutes", type=float, default=30, metavar="M",
                         help="a tab idle this long loses its network (default 30)")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes that hold the sessions and compute (default: one per "
+                             "core; 0: the server's own process)")
     parser.add_argument("--log-level", default="warning",
                         choices=["critical", "error", "warning", "info", "debug"],
                         help="uvicorn's log level (default warning)")

@@ -15,12 +15,15 @@
 No route takes a file name: nothing on the server's disk is read or written
 on a request (the network a teacher names on the command line is read once,
 at start).  Every request body is read up to ``Limits.body_bytes`` and no
-further; every action runs under its session's lock in a worker thread, so
-one student's long epoch does not stop the server from answering the others.
+further.  The sessions live and compute in worker processes, one per core by
+default (:mod:`neuronsim.serve.workers`): this process only routes, so it
+answers while the workers compute, and the workers use every core.
 A request that goes wrong in an unexpected way gets a page saying so (and a
 line in the server's log), never a crash of the server.
 """
 
+import asyncio
+import contextlib
 import logging
 from urllib.parse import parse_qs
 
@@ -30,9 +33,19 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..core.errors import NeuronsimError
-from . import actions, downloads
-from .page import CSS, SCRIPT, notice_html, page_html, panel_html
-from .sessions import Limits, SessionStore, StoreFull
+from . import actions
+from .page import CSS, SCRIPT, notice_html
+from .sessions import Limits, StoreFull
+from .workers import (
+    GONE,
+    Gone,
+    Workers,
+    in_worker_act,
+    in_worker_download,
+    in_worker_message,
+    in_worker_new,
+    in_worker_upload,
+)
 
 log = logging.getLogger("neuronsim.serve")
 
@@ -46,10 +59,6 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_FIELDS = 20          # form fields of one action
-GONE = ("This session has ended", "it was idle for too long, or the server restarted, or the "
-        "address is not one this server gave out. Reload the page to start a new session.")
-
-
 class BodyTooLarge(Exception):
     pass
 
@@ -84,22 +93,23 @@ def html(text, status=200):
     return HTMLResponse(text, status_code=status, headers=HEADERS)
 
 
-def create_app(limits=None, default_spec=None, default_name=None, store=None):
+def create_app(limits=None, default_spec=None, default_name=None, processes=0, on_ready=None):
     """The application.  ``default_spec``: a network file's dict that every new
-    session starts with (``neuronsim serve SPEC``), named ``default_name``."""
+    session starts with (``neuronsim serve SPEC``), named ``default_name``;
+    ``processes``: worker processes that hold the sessions (0: the server's own
+    process, one worker thread; see :mod:`neuronsim.serve.workers`); ``on_ready()``
+    is called once the workers have started and the server answers."""
     limits = limits or Limits()
-    store = store or SessionStore(limits)
-    bundled = actions.bundled_names()
+    workers = Workers(limits, processes, default_spec, default_name)
+    directory = workers.directory
 
-    def start(session, name):
-        if default_spec is not None and name is None:
-            actions.adopt_spec(session, default_spec, default_name or "network", limits)
-        elif name:
-            actions.load_bundled(session, name, limits)
+    async def run(index, function, *args):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(workers.executor(index), function, *args)
 
     async def index(request):
         try:
-            session = store.new()
+            sid, where = directory.new()
         except StoreFull:
             return html(notice_html(
                 "The classroom is full",
@@ -108,80 +118,47 @@ def create_app(limits=None, default_spec=None, default_name=None, store=None):
                 f"{limits.idle_seconds / 60:g} minutes: try again in a few minutes, or ask "
                 "the teacher to start the server with a larger --max-sessions."), 503)
         name = request.query_params.get("network")
-        with session.lock:
-            try:
-                await run_in_threadpool(start, session, name)
-            except (NeuronsimError, ValueError, ArithmeticError) as exc:
-                session.message = ("error", str(exc))
-            return html(page_html(session, limits, bundled))
+        return html(await run(where, in_worker_new, sid, name))
 
     async def act(request):
-        session = store.get(request.path_params["sid"])
-        if session is None:
-            return html(notice_html(*GONE), 410)
+        sid = request.path_params["sid"]
         try:
-            fields = form_fields(await read_body(request, limits.body_bytes))
-        except BodyTooLarge:
-            return await _panel_message(session, f"a request of more than "
-                                                 f"{limits.body_bytes:,} bytes", 413)
-        except actions.ActionError as exc:
-            return await _panel_message(session, str(exc), 400)
-        action = fields.pop("action", "")
-
-        def work():
-            with session.lock:
-                actions.act(session, action, fields, limits)
-                return panel_html(session, limits)
-
-        return html(await run_in_threadpool(work))
-
-    async def _panel_message(session, text, status):
-        def work():
-            with session.lock:
-                session.message = ("error", text)
-                return panel_html(session, limits)
-        return html(await run_in_threadpool(work), status)
+            where = directory.find(sid)
+            try:
+                fields = form_fields(await read_body(request, limits.body_bytes))
+            except BodyTooLarge:
+                text = f"a request of more than {limits.body_bytes:,} bytes"
+                return html(await run(where, in_worker_message, sid, text), 413)
+            except actions.ActionError as exc:
+                return html(await run(where, in_worker_message, sid, str(exc)), 400)
+            action = fields.pop("action", "")
+            return html(await run(where, in_worker_act, sid, action, fields))
+        except Gone:
+            return html(notice_html(*GONE), 410)
 
     async def upload(request):
-        session = store.get(request.path_params["sid"])
-        if session is None:
-            return html(notice_html(*GONE), 410)
+        sid = request.path_params["sid"]
         try:
-            body = await read_body(request, limits.body_bytes)
-        except BodyTooLarge:
-            return await _panel_message(
-                session, f"the file is larger than {limits.body_bytes:,} bytes; a network "
-                         "for the classroom is much smaller (upload a smaller network)", 413)
-
-        def work():
-            with session.lock:
-                try:
-                    actions.load_upload(session, body, limits)
-                except (NeuronsimError, ValueError, ArithmeticError) as exc:
-                    session.message = ("error", f"upload: {exc}")
-                return panel_html(session, limits)
-
-        return html(await run_in_threadpool(work))
+            where = directory.find(sid)
+            try:
+                body = await read_body(request, limits.body_bytes)
+            except BodyTooLarge:
+                text = (f"the file is larger than {limits.body_bytes:,} bytes; a network for "
+                        "the classroom is much smaller (upload a smaller network)")
+                return html(await run(where, in_worker_message, sid, text), 413)
+            return html(await run(where, in_worker_upload, sid, body))
+        except Gone:
+            return html(notice_html(*GONE), 410)
 
     async def download(request):
-        session = store.get(request.path_params["sid"])
-        if session is None:
-            return html(notice_html(*GONE), 410)
-        what = request.path_params["what"]
-
-        def work():
-            with session.lock:
-                if what == "network":
-                    return downloads.network_file(session)
-                if what == "trace":
-                    return downloads.trace_file(session,
-                                                request.query_params.get("format", "plain"))
-                if what == "walkthrough":
-                    return downloads.walkthrough_file(session)
-                raise NeuronsimError("unknown download (network, trace or walkthrough)")
-
+        sid = request.path_params["sid"]
         try:
-            text, filename, media = await run_in_threadpool(work)
+            where = directory.find(sid)
+            text, filename, media = await run(where, in_worker_download, sid,
+                                              request.path_params["what"],
+                                              request.query_params.get("format", "plain"))
+        except Gone:
+            return html(notice_html(*GONE), 410)
         except (NeuronsimError, ValueError, ArithmeticError) as exc:
             return html(notice_html("Nothing to download", str(exc)), 400)
         headers = {"Content-Disposition": f'attachment; filename="{filename}"',
@@ -217,8 +194,19 @@ def create_app(limits=None, default_spec=None, default_name=None, store=None):
         Route("/app.js", script),
         Route("/app.css", style),
     ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        await asyncio.get_running_loop().run_in_executor(None, workers.warm_up)
+        if on_ready is not None:
+            on_ready()
+        try:
+            yield
+        finally:
+            workers.shutdown()
+
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found,
-                                                       Exception: failure})
-    app.state.store = store
+                                                       Exception: failure},
+                    lifespan=lifespan)
+    app.state.workers = workers
     app.state.limits = limits
     return app

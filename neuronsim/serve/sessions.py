@@ -111,15 +111,15 @@ class SessionStore:
         with self._lock:
             return len(self._sessions)
 
-    def new(self):
-        """A new empty session; StoreFull when ``max_sessions`` are open
-        (idle ones are forgotten first)."""
+    def new(self, sid=None):
+        """A new empty session (under ``sid``, or a new random id); StoreFull when
+        ``max_sessions`` are open (idle ones are forgotten first)."""
         now = self.clock()
         with self._lock:
             self._expire(now)
             if len(self._sessions) >= self.limits.max_sessions:
                 raise StoreFull(self.limits.max_sessions)
-            sid = secrets.token_urlsafe(16)
+            sid = sid or secrets.token_urlsafe(16)
             session = Session(id=sid, losses=deque(maxlen=self.limits.history), last_seen=now)
             self._sessions[sid] = session
             return session
