@@ -606,6 +606,13 @@ def test_sessions_in_a_worker_process_and_the_process_ends_with_the_server():
         assert status == 200 and json.loads(text)["name"] == "xor"
         pids = list(app.state.workers.executors[0]._processes)
         assert pids and all(pid != os.getpid() for pid in pids)
+        os.kill(pids[0], 9)   # a worker that dies: its sessions end, a new one starts
+        status, _, text = client.act(sid, "step")
+        assert status == 410 and "session has ended" in text
+        sid, text = client.new("mazur")
+        _, _, text = client.act(sid, "step")
+        assert message(text)[0] == "info"
+        pids += list(app.state.workers.executors[0]._processes)
     deadline = time.monotonic() + 20
     while any(os.path.exists(f"/proc/{pid}") and "zombie" not in open(
             f"/proc/{pid}/status").read() for pid in pids):

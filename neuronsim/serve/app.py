@@ -25,6 +25,7 @@ line in the server's log), never a crash of the server.
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import BrokenExecutor
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -105,7 +106,12 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
 
     async def run(index, function, *args):
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(workers.executor(index), function, *args)
+        try:
+            return await loop.run_in_executor(workers.executor(index), function, *args)
+        except BrokenExecutor:   # the worker process died (killed, out of memory)
+            log.error("neuronsim serve: worker %d died; starting a new one", index)
+            await loop.run_in_executor(None, workers.restart, index)
+            raise Gone() from None
 
     async def index(request):
         try:
@@ -118,7 +124,10 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
                 f"{limits.idle_seconds / 60:g} minutes: try again in a few minutes, or ask "
                 "the teacher to start the server with a larger --max-sessions."), 503)
         name = request.query_params.get("network")
-        return html(await run(where, in_worker_new, sid, name))
+        try:
+            return html(await run(where, in_worker_new, sid, name))
+        except Gone:
+            return html(notice_html(*GONE), 410)
 
     async def act(request):
         sid = request.path_params["sid"]

@@ -182,10 +182,12 @@ class Workers:
         else:
             context = multiprocessing.get_context("spawn")
             setup += (os.getpid(),)
+            self.setup = setup
             self.executors = [ProcessPoolExecutor(max_workers=1, mp_context=context,
                                                   initializer=_start_worker, initargs=setup)
                               for _ in range(processes)]
         self.directory = Directory(limits, len(self.executors))
+        self._restarting = threading.Lock()
 
     def warm_up(self):
         """Start every worker now (a spawned process imports neuronsim first)."""
@@ -194,6 +196,17 @@ class Workers:
 
     def executor(self, index):
         return self.executors[index]
+
+    def restart(self, index):
+        """A new process in place of worker ``index``, which died (its sessions
+        are gone: their tabs get the page that says so)."""
+        old = self.executors[index]
+        with self._restarting:
+            if self.executors[index] is old:
+                self.executors[index] = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker, initargs=self.setup)
+                old.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self):
         for executor in self.executors:
