@@ -215,3 +215,25 @@ def test_a_bad_edit_is_a_message_in_the_page(site, browser):
     browser.click("step")
     wait_for(browser, "document.querySelector('#panel .message').textContent"
                       ".indexOf('step 1') >= 0")
+
+
+def test_upload_a_network_file_from_the_page(site, browser, tmp_path):
+    browser.open(f"{site}/")
+    spec = json.load(open(example_path("four-layer")))
+    spec["name"] = "<img src=x onerror=alert(1)> four"
+    path = tmp_path / "mine.json"
+    path.write_text(json.dumps(spec))
+    root = browser.call("DOM.getDocument", session=True)["root"]["nodeId"]
+    node = browser.call("DOM.querySelector", session=True, nodeId=root,
+                        selector="#upload")["nodeId"]
+    browser.call("DOM.setFileInputFiles", session=True, nodeId=node, files=[str(path)])
+    text = wait_for(browser, "(function(){var m = document.querySelector('#panel .message'); "
+                             "return m && m.textContent.indexOf('loaded') >= 0 && "
+                             "m.textContent;})()")
+    assert text == "loaded <img src=x onerror=alert(1)> four"
+    assert browser.js("document.querySelectorAll('#panel img').length") == 0
+    path.write_text("{ not json")
+    browser.call("DOM.setFileInputFiles", session=True, nodeId=node, files=[str(path)])
+    text = wait_for(browser, "(document.querySelector('#panel .message.error') || {})"
+                             ".textContent")
+    assert "upload: line 1, column 3: not valid JSON" in text
