@@ -23,7 +23,6 @@ Labels use textbook numbering (input layer = layer 1, neurons from 1); edit
 fields and click targets carry 0-based Python indices.
 """
 
-import json
 import logging
 from html import escape
 
@@ -534,7 +533,3 @@ SCRIPT = """
   runNext();
 })();
 """
-
-
-def json_text(data):
-    return json.dumps(data, indent=2, allow_nan=False) + "\n"
