@@ -534,6 +534,23 @@ def test_malformed_requests_get_a_message_and_the_server_goes_on(server):
     assert got == 200 and message(text)[0] == "info"
 
 
+def test_a_stalled_upload_does_not_hold_up_the_others(server):
+    stalled_sid, _ = server.new("mazur")
+    other, _ = server.new("xor")
+    stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        stalled.sendall(f"POST /s/{stalled_sid}/upload HTTP/1.1\r\nHost: x\r\n"
+                        "Content-Length: 200000\r\n\r\n{".encode())
+        start = time.monotonic()
+        status, _, text = server.act(other, "step")
+        assert status == 200 and message(text)[0] == "info"
+        assert time.monotonic() - start < 5
+    finally:
+        stalled.close()
+    status, _, text = server.act(stalled_sid, "forward")
+    assert status == 200 and message(text)[0] == "info"
+
+
 def test_a_huge_upload_is_refused_without_reading_it(server):
     sid, _ = server.new("mazur")
     status, _, text = server.request("POST", f"/s/{sid}/upload", b"{" + b" " * 400_000 + b"}")
