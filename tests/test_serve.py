@@ -504,6 +504,15 @@ def test_no_address_reads_a_server_file(server, path):
     assert "root:" not in text and "import" not in text
 
 
+def test_a_network_name_in_the_address_is_only_a_bundled_name(server):
+    for name in ("../../../etc/passwd", "/etc/passwd", "setup.cfg", "<b>x</b>"):
+        status, _, text = server.get("/?network=" + urllib.parse.quote(name))
+        assert status == 200
+        kind, said = message(text)
+        assert kind == "error" and said.startswith("unknown example")
+        assert "root:" not in text and "<b>x</b>" not in text
+
+
 def test_no_route_takes_a_file_name():
     need_extra()
     from neuronsim.serve.app import create_app
