@@ -414,9 +414,9 @@ def edit(session, field, text):
             raise ActionError(f"learning rate η: expected a number > 0, got {shown(text)}")
         old, net.learning_rate, label = net.learning_rate, value, "η"
     elif field.split(":")[0] in ("x", "t"):
-        old, label = _edit_sample(net, session.sample, field, text)
+        values, k, label = _sample_place(net, session.sample, field)
         value = read_value(text, label)
-        _set_sample_value(net, session.sample, field, value)
+        old, values[k] = values[k], value
     else:
         neuron, attribute, k, label = parameter_place(net, field)
         value = read_value(text, label)
@@ -457,16 +457,6 @@ def _sample_place(net, index, field):
         return values, k, f"{name}{k + 1}[{t + 1}] of sample {index + 1}"
     k = _index(parts[1], len(values), "index")
     return values, k, f"{name}{k + 1} of sample {index + 1}"
-
-
-def _edit_sample(net, index, field, text):
-    values, k, label = _sample_place(net, index, field)
-    return values[k], label
-
-
-def _set_sample_value(net, index, field, value):
-    values, k, _ = _sample_place(net, index, field)
-    values[k] = value
 
 
 def choose_sample(session, text):
