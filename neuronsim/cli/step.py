@@ -16,7 +16,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.escape import terminal_text
 from ..render.tables import SECTIONS, _Writer, notation_note
-from ..trace.recurrent import RecurrentTracer, _TimeWriter, time_note
+from ..trace.recurrent import RecurrentTracer, time_notes
 from ..trace.walk import walk, walk_sequence
 from . import budgets
 from .core import (
@@ -121,8 +121,8 @@ def build_walk(args, format="plain", command="step"):
         computations = walk_sequence(step, format=format, digits=options["digits"],
                                      convention=options["convention"],
                                      layers=options["layers"], neurons=options["neurons"])
-        w = _TimeWriter("plain", options["digits"], options["convention"], False)
-        note = notation_note(w) + "\n" + time_note(w, step.recurrent_layers)
+        w = _Writer("plain", options["digits"], options["convention"], False)
+        note = "\n".join([notation_note(w)] + time_notes(step))
         return net, step, computations, note
     computations = walk(step, format=format, digits=options["digits"],
                         convention=options["convention"],
