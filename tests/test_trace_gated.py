@@ -484,3 +484,37 @@ def test_an_lstm_output_layer_is_scored_with_each_steps_own_h():
                                for y, t in zip(ys, targets)]
     assert loss == sum(net.step_losses)
     assert net.history[0][0][0].output_path == ys[0][0] - targets[0][0]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_gated_output_layer_with_a_target_at_every_step_equals_torch(kind):
+    """nn.LSTM / nn.GRU as the output layer, half_sse at every step, in float64."""
+    torch = pytest.importorskip("torch", reason="torch is optional")
+    torch.manual_seed(5)
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(
+        2, 3, batch_first=True, dtype=torch.float64)
+    X = torch.randn(1, 4, 2, dtype=torch.float64)
+    Y = torch.randn(1, 4, 3, dtype=torch.float64)
+    n = 3
+    gates = {}
+    for q, name in enumerate(GATES[kind]):
+        rows = slice(q * n, (q + 1) * n)
+        gates[name] = {key: getattr(module, f"{key}_l0").detach().numpy()[rows].tolist()
+                       for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        gates[name] = {"weights": gates[name]["weight_ih"],
+                       "recurrent_weights": gates[name]["weight_hh"],
+                       "bias_ih": gates[name]["bias_ih"], "bias_hh": gates[name]["bias_hh"]}
+    net = Network.from_spec({"inputs": 2, "loss": "half_sse",
+                             "layers": [{"type": kind, "gates": gates}]})
+    tracer = RecurrentTracer().attach(net)
+    out, _ = module(X)
+    loss = 0.5 * ((out - Y) ** 2).sum()
+    loss.backward()
+    assert relative_error(net.forward_pass(X[0].numpy().tolist()), out[0].detach()) <= RTOL
+    assert relative_error(net.back_prop(Y[0].numpy().tolist()), loss.item()) <= RTOL
+    tracer.flush()
+    units = tracer.sequences[0].layers[0].neurons
+    for p, name in zip(("weights", "recurrent_weights", "bias_ih", "bias_hh"),
+                       ("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
+        traced_grads = [units[j].gates[q].totals(p) for q in GATES[kind] for j in range(n)]
+        assert relative_error(traced_grads, getattr(module, f"{name}_l0").grad) <= RTOL, p
