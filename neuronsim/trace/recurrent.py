@@ -897,8 +897,12 @@ def _output_path(record, w, l, j, t):
     if l < len(record.layers) - 1:
         return _from_above(record, w, l, j, t)
     s = record.layers[l].neurons[j].steps[t - 1]
-    label = w.h(l, j) if record.layers[l].is_gated else w.a(l, j)
-    return w.at(w.partial(label), t), w.fac(s.output_path)
+    if not record.layers[l].is_gated:
+        return w.at(w.partial(w.a(l, j)), t), w.fac(s.output_path)
+    h = w.at(w.h(l, j), t)   # ∂E_t/∂h[t]: the loss of step t only, not the whole dE/dh[t]
+    symbol = {"text": f"∂E[{t}]/∂{h}", "html": f"&part;E[{t}]/&part;{h}",
+              "latex": rf"\frac{{\partial E_{{{t}}}}}{{\partial {h}}}"}[w.style]
+    return symbol, w.fac(s.output_path)
 
 
 def backward_section(record, w, times, layers=None, neurons=None):
