@@ -291,8 +291,11 @@ def _gradients_computation(step, w, r):
 
 
 def _update_computation(step, w, r):
-    """w ← w − η · dE/dw with the batch's reduced gradient."""
+    """w ← w − η · dE/dw with the batch's reduced gradient (an optimizer's, a
+    penalty's or clipping's lines when ``step.rule`` says so)."""
     l, j = r.layer, r.neuron
+    if step.rule is not None:
+        return _rule_update_computation(step, w, r)
     eta = w.num(step.learning_rate)
     symbol = "η" if w.style != "latex" else r"\eta"
     lines = []
@@ -434,9 +437,33 @@ def _sequence_gradients(record, w, series, r):
                        f"{_where(r)}: gradients summed over t = 1..{record.steps}", lines)
 
 
+def _rule_update_computation(step, w, r):
+    """One neuron's update by an optimizer, a penalty or clipping: each
+    parameter's lines from the core's state before and after (as the trace's
+    update section writes them)."""
+    from ..render.tables import _state_of
+
+    l, j, rule = r.layer, r.neuron, step.rule
+    lines = []
+    for k, (old, g, applied, new) in enumerate(zip(r.weights, r.batch_weight_grads,
+                                                   r.applied_weight_grads, r.new_weights)):
+        lines += _update_lines(step, w, w.w(l, j, k), "new_weights", k, old, g, new, applied,
+                               _state_of(r.state_before, "weights", k, rule.initial),
+                               _state_of(r.state_after, "weights", k, rule.initial))
+    bias = _update_lines(step, w, w.b(l, j), "new_bias", None, r.bias, r.batch_bias_grad,
+                         r.new_bias, r.applied_bias_grad,
+                         _state_of(r.state_before, "bias", None, rule.initial),
+                         _state_of(r.state_after, "bias", None, rule.initial))
+    lines = bias + lines if w.bias_as_weight else lines + bias
+    return Computation("update", "new_weights", l, j, f"{_where(r)}: new weights", lines)
+
+
 def _sequence_update(record, w, series, r):
-    """θ ← θ − η · dE/dθ for each parameter of one neuron."""
+    """θ ← θ − η · dE/dθ for each parameter of one neuron (an optimizer's, a
+    penalty's or clipping's lines when ``record.rule`` says so)."""
     l, j = series.layer, r.neuron
+    if record.rule is not None:
+        return _rule_sequence_update(record, w, series, r)
     eta = w.num(record.learning_rate)
     rows = [("new_weights", w.w(l, j, k), old, g, new, k)
             for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights))]
@@ -453,6 +480,38 @@ def _sequence_update(record, w, series, r):
         f"{label}{w.gets}{label}{w.minus}{w.eta}{w.times}{w.partial(label)} = {w.num(old)}"
         f"{w.minus}{eta}{w.times}{w.fac(g)} = {w.num(new)}"), new, index)
         for quantity, label, old, g, new, index in rows]
+    return Computation("update", "new_weights", l, j, f"{_where(r)}: new parameters", lines)
+
+
+def _rule_sequence_update(record, w, series, r):
+    """One dense or Elman neuron's update by an optimizer, a penalty or clipping."""
+    from ..render.tables import _state_of
+
+    l, j, rule = series.layer, r.neuron, record.rule
+    params = [("weights", "new_weights", w.w(l, j, k), k, old, g, new)
+              for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads,
+                                                    r.new_weights))]
+    if series.is_recurrent:
+        params += [("recurrent_weights", "new_recurrent_weights", w.u(l, j, i), i, old, g, new)
+                   for i, (old, g, new) in enumerate(zip(r.recurrent_weights,
+                                                         r.batch_recurrent_grads,
+                                                         r.new_recurrent_weights))]
+    params.append(("bias", "new_bias", w.b(l, j), None, r.bias, r.batch_bias_grad, r.new_bias))
+    lines = []
+    for name, quantity, label, k, old, g, new in params:
+        applied = (r.applied or {}).get(name)
+        if applied is not None and k is not None:
+            applied = applied[k]
+        lines += _update_lines(record, w, label, quantity, k, old, g, new, applied,
+                               _state_of(r.state_before, name, k, rule.initial),
+                               _state_of(r.state_after, name, k, rule.initial))
+    if series.is_recurrent and series.learn_initial_state:
+        lines += _update_lines(record, w, w.a0(l, j), "new_initial_state", None,
+                               series.old_initial_state[j], series.batch_initial_state_grad[j],
+                               series.new_initial_state[j],
+                               series.applied_initial_state_grad[j],
+                               _state_of(series.state_before, "initial_state", j, rule.initial),
+                               _state_of(series.state_after, "initial_state", j, rule.initial))
     return Computation("update", "new_weights", l, j, f"{_where(r)}: new parameters", lines)
 
 
