@@ -517,3 +517,18 @@ def test_a_gated_output_layer_with_a_target_at_every_step_equals_torch(kind):
                        ("weight_ih", "weight_hh", "bias_ih", "bias_hh")):
         traced_grads = [units[j].gates[q].totals(p) for q in GATES[kind] for j in range(n)]
         assert relative_error(traced_grads, getattr(module, f"{name}_l0").grad) <= RTOL, p
+
+
+def test_the_trace_budget_counts_each_gate_of_a_unit(capsys, tmp_path):
+    """10 LSTM units over 401 steps: 401 x 10 x (4 gates + 1) = 20,050 rows > 20,000."""
+    spec = {"inputs": 1, "loss": "half_sse", "layers": [
+        {"type": "lstm", "size": 10, "init": "uniform", "seed": 1}],
+        "samples": [{"input": [[0.5]] * 401, "target": [0.0] * 10}], "learning_rate": 0.1}
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(spec))
+    for command in ("trace", "step"):
+        status, _, err = run(capsys, command, str(path))
+        assert status == 2 and "20,050 neuron-steps" in err and "\n" not in err.strip()
+    status, out, _ = run(capsys, "trace", str(path), "--neuron", "1", "--times", "1",
+                         "--sections", "forward")
+    assert status == 0 and "i₁⁽²⁾" in out

@@ -25,6 +25,7 @@ from .core import (
     learning_rate,
     load,
     sample_list,
+    shown_rows,
     starting_at,
     trace_steps,
     view_options,
@@ -72,8 +73,7 @@ def traced_sequence(net, args):
     chosen = starting_at([(s["input"], s["target"]) for s in net.samples], args.sample)[0]
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
-    shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
-                for j in range(layer.size) if neurons is None or j in neurons)
+    shown = shown_rows(net, layers, neurons)
     if len(chosen[0]) * shown > MAX_SEQUENCE_TRACE_CELLS:
         raise NeuronsimError(
             f"this walk has {len(chosen[0]) * shown:,} neuron-steps (time steps x neurons); at "
