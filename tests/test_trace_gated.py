@@ -532,3 +532,10 @@ def test_the_trace_budget_counts_each_gate_of_a_unit(capsys, tmp_path):
     status, out, _ = run(capsys, "trace", str(path), "--neuron", "1", "--times", "1",
                          "--sections", "forward")
     assert status == 0 and "i₁⁽²⁾" in out
+
+
+def test_the_ng_convention_moves_the_input_side_superscripts_only():
+    _, record, _ = traced("stack", None, update=True)
+    text = render_sequences([record], digits=6, convention="ng")
+    assert "w_f,11⁽²⁾" in text and "b_xf,1⁽²⁾" in text and "b_hf,1⁽²⁾" in text
+    assert "u_f,11⁽³⁾" in text and "w_f,11⁽³⁾" not in text

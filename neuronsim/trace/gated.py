@@ -506,11 +506,11 @@ def gru_backward_equations(record, w, l, unit, t, above):
                          [w.fac(s.output_grad),
                           f"({w.fac(s.previous[j])}{m}{w.fac(gates['new'].output)})"],
                          gates["update"], "sigmoid")]
-    series = unit.gates["new"]
-    hsym, _ = _terms(w, [(w.gate_recurrent(l, "new", j, k), w.at(w.h(l, k), t - 1))
-                         for k in range(len(s.previous))], [])
+    series = unit.gates["new"]   # s_nj = Σ_m u_n,jm h_m[t-1] + b_hn,j, what r multiplies
+    hsym, hnum = _terms(w, [(w.gate_recurrent(l, "new", j, k), w.at(w.h(l, k), t - 1))
+                            for k in range(len(s.previous))],
+                        list(zip(series.recurrent_weights, s.previous)))
     hsym.append(w.gate_bias(l, "new", j, "hh"))
-    _, hnum = _terms(w, [], list(zip(series.recurrent_weights, s.previous)))
     hnum.append(w.fac(series.bias_hh))
     lines.append(_delta_line(w, l, "reset", j, t,
                              [w.at(w.gate_delta(l, "new", j), t), f"({w.sum_of(hsym)})"],
