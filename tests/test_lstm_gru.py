@@ -246,7 +246,7 @@ def test_malformed_gate_entries_say_where():
 
 
 # ---------------------------------------------------------------- the tools not yet done
-@pytest.mark.parametrize("command", [["explain", "w_11^(2)"], ["worksheet"], ["early-update"],
+@pytest.mark.parametrize("command", [["early-update"],
                                      ["draw", "-o", "d.svg"], ["gradient-flow"]])
 def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, command):
     path = tmp_path / "lstm.json"

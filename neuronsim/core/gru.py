@@ -114,7 +114,7 @@ class GRULayer(GatedLayer):
 
     def recall_step(self, records):
         """Give every gate neuron back its values of one step, and the layer its
-        h[t] (what ``outputs`` reads: the loss of an LSTM or GRU output layer at t)."""
+        h[t] (``outputs``: what the loss reads at a gated output layer)."""
         self.state = [record.output for record in records]
         for j, record in enumerate(records):
             for name in self.GATES:
