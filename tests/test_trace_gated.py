@@ -539,3 +539,26 @@ def test_the_ng_convention_moves_the_input_side_superscripts_only():
     text = render_sequences([record], digits=6, convention="ng")
     assert "w_f,11⁽²⁾" in text and "b_xf,1⁽²⁾" in text and "b_hf,1⁽²⁾" in text
     assert "u_f,11⁽³⁾" in text and "w_f,11⁽³⁾" not in text
+
+
+def test_serve_shows_a_gated_network_gate_by_gate():
+    """neuronsim serve traces an LSTM network now that the tracer takes it: the value
+    table has a row per gate, the downloads (trace, walkthrough) are the commands'."""
+    from neuronsim.serve import actions, downloads, page
+    from neuronsim.serve.sessions import Limits, SessionStore
+
+    limits = Limits()
+    session = SessionStore(limits).new()
+    actions.load_upload(session, json.dumps(spec_of("gated")).encode(), limits)
+    actions.act(session, "backward", {}, limits)
+    assert session.refusal is None and session.record.gated_layers == [0, 1]
+    values = page.values_html(session)
+    unit = session.record.layers[0].neurons[1]
+    delta = unit.steps[2].gates["forget"].delta
+    assert ('data-quantity="delta" data-layer="2" data-neuron="2" data-t="3" data-gate="forget" '
+            f'data-value="{delta!r}"') in values
+    assert "failed" not in page.panel_html(session, limits)
+    text, _, _ = downloads.trace_file(session, "plain")
+    assert "layer 2 (LSTM), gate by gate:" in text
+    walk_page, _, _ = downloads.walkthrough_file(session)
+    assert "no diagram: LSTM and GRU layers are not drawn yet" in walk_page

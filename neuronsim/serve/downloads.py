@@ -27,7 +27,7 @@ from ..render.tables import (
     notation_note,
     render_trace,
 )
-from ..trace.recurrent import _TimeWriter, render_sequence, render_sequences, time_note
+from ..trace.recurrent import _TimeWriter, render_sequence, render_sequences, time_notes
 from ..trace.walk import walk, walk_sequence
 from . import actions
 from .page import DIGITS, is_sequence
@@ -76,9 +76,11 @@ def walkthrough_file(session):
     if is_sequence(record):
         computations = walk_sequence(record, format="html", digits=DIGITS)
         w = _TimeWriter("plain", DIGITS, "nielsen", False)
-        note = notation_note(w) + "\n" + time_note(w, record.recurrent_layers)
+        note = "\n".join([notation_note(w)] + time_notes(record))
+        diagram = ("<p>(no diagram: LSTM and GRU layers are not drawn yet)</p>"
+                   if record.gated_layers else draw.svg(work))
         page = sequence_walkthrough_html(
-            record, computations, title=title, note=note, diagram=draw.svg(work),
+            record, computations, title=title, note=note, diagram=diagram,
             tables=render_sequence(record, format="html", digits=DIGITS), digits=DIGITS)
     else:
         computations = walk(record, format="html", digits=DIGITS)

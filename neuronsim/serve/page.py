@@ -54,14 +54,31 @@ def num(x):
     return escape(format_number(x, DIGITS)) if x is not None else "–"
 
 
-def value_cell(quantity, l, j, x, t=None):
-    """A table cell with its value for scripts and tests: textbook layer and neuron."""
+def value_cell(quantity, l, j, x, t=None, gate=None):
+    """A table cell with its value for scripts and tests: textbook layer and neuron
+    (an LSTM's or GRU's unit, and ``data-gate`` for one of its gates)."""
     if x is None:
         return "<td>–</td>"
     step = f' data-t="{t + 1}"' if t is not None else ""
+    step += f' data-gate="{gate}"' if gate is not None else ""
     return (f'<td class="value" data-quantity="{quantity}" data-layer="{l + 2}" '
             f'data-neuron="{j + 1}"{step} data-value="{escape(repr(float(x)))}">'
             f'{num(x)}</td>')
+
+
+def _unit_rows(r, t, s):
+    """An LSTM or GRU unit at step t: its h (as a), then each gate's z, a, g'(z) and δ."""
+    rows = [f'<tr><td>{r.layer + 2}</td><td>{r.neuron + 1} (h)</td><td>{t + 1}</td>'
+            '<td>–</td>' + value_cell("a", r.layer, r.neuron, s.output, t)
+            + '<td>–</td><td>–</td></tr>']
+    for gate, g in s.gates.items():
+        rows.append(f'<tr><td>{r.layer + 2}</td><td>{r.neuron + 1} ({gate} gate)</td>'
+                    f'<td>{t + 1}</td>'
+                    + value_cell("z", r.layer, r.neuron, g.z, t, gate)
+                    + value_cell("a", r.layer, r.neuron, g.output, t, gate)
+                    + value_cell("gprime", r.layer, r.neuron, g.derivative, t, gate)
+                    + value_cell("delta", r.layer, r.neuron, g.delta, t, gate) + '</tr>')
+    return rows
 
 
 # ------------------------------------------------------------------ pieces
@@ -140,6 +157,9 @@ def values_html(session):
                     if rows_left == 0:
                         break
                     rows_left -= 1
+                    if getattr(s, "gates", None) is not None:   # an LSTM or GRU unit
+                        rows += _unit_rows(r, t, s)
+                        continue
                     rows.append(f'<tr><td>{r.layer + 2}</td><td>{r.neuron + 1}</td>'
                                 f'<td>{t + 1}</td>'
                                 + value_cell("z", r.layer, r.neuron, s.z, t)
