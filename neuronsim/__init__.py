@@ -63,16 +63,17 @@ def _network_html(net):
     return network_html(net)
 
 
-def _draw_svg(*args):
+def _draw_svg(*args, **options):
     from .render.draw import svg
 
-    return svg(*args)
+    return svg(*args, **options)
 
 
-def _draw_save(*args):
+def _draw_save(*args, **options):
     from .render.draw import save
 
-    return save(*args)
+    return save(*args, **options)
+
 
 
 for _name, _function in {
