@@ -75,6 +75,11 @@ def _draw_save(*args, **options):
     return save(*args, **options)
 
 
+def _widget(net, **options):
+    from .classroom.widget import network_widget
+
+    return network_widget(net, **options)
+
 
 for _name, _function in {
         "network_from_arrays": spec.network_from_arrays,
@@ -86,6 +91,7 @@ for _name, _function in {
         "network_to_torch": _network_to_torch,
         "network_html": _network_html,
         "draw_svg": _draw_svg,
-        "draw_save": _draw_save}.items():
+        "draw_save": _draw_save,
+        "widget": _widget}.items():
     services.provide(_name, _function)
 del _name, _function

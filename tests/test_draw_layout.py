@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import tempfile
 from itertools import combinations
-from pathlib import Path
 
 import pytest
 from test_lstm_gru import stack_spec

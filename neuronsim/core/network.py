@@ -618,3 +618,9 @@ class Network:
         if path is None:
             return service("draw_svg")(self, show, edges, convention, digits, width=width)
         return service("draw_save")(self, path, show, edges, convention, digits, width=width)
+
+    def widget(self, **options):
+        """An ipywidgets stepper and editor of this network for Jupyter
+        (:mod:`neuronsim.classroom.widget`; needs ``pip install "neuronsim[notebook]"``).
+        Every number it shows is this network's own."""
+        return service("widget")(self, **options)

@@ -383,7 +383,7 @@ def _headings(net):
     lines = []
     for column, n in enumerate(net.sizes):
         if column == 0:
-            lines.append((f"layer 1", f"{n} input{'s' if n != 1 else ''}"))
+            lines.append(("layer 1", f"{n} input{'s' if n != 1 else ''}"))
             continue
         layer = net.layers[column - 1]
         first = f"layer {column + 1}" + (" (output)" if column == last else "")
