@@ -229,13 +229,12 @@ class _Placer:
     loop other than its ``own`` neuron.  Counts what was left out, by kind."""
 
     def __init__(self, diagram):
+        """Make it once the neurons and loops are in ``diagram``."""
         self.diagram = diagram
         self.boxes = []
         self.left_out = diagram.left_out
-
-    def obstacles(self):
-        return ([(shape_box(c), c) for c in self.diagram.circles]
-                + [(loop_box(loop), loop) for loop in self.diagram.loops])
+        self._obstacles = ([(shape_box(c), c) for c in diagram.circles]
+                           + [(loop_box(loop), loop) for loop in diagram.loops])
 
     def free(self, text, own=None):
         box = text_box(text)
@@ -255,10 +254,6 @@ class _Placer:
         if count:
             self.left_out[text.kind] = self.left_out.get(text.kind, 0) + 1
         return False
-
-    def start(self):
-        """Call once the neurons and loops are in the diagram."""
-        self._obstacles = self.obstacles()
 
 
 # ------------------------------------------------------------------ values
@@ -512,7 +507,6 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
 
     # labels, most important first: each goes in only where it meets nothing
     placer = _Placer(diagram)
-    placer.start()
     for column, pair in enumerate(headings):
         x, _ = position(column, 0)
         for line, size, y in zip(pair, HEADING_SIZES, HEADING_Y):
@@ -590,16 +584,28 @@ def _place_edge_labels(diagram, placer):
 
 
 def wrap(text, size, width):
-    """``text`` broken at spaces into lines no wider than ``width`` pixels (a
-    word wider than that stays whole on its own line)."""
+    """``text`` in lines no wider than ``width`` pixels: broken after a "; "
+    where the parts fit, else at spaces (a word wider than that stays whole on
+    its own line)."""
+    def fits(line):
+        return text_width(line, size) + 2 * PAD <= width
+
     lines, line = [], ""
-    for word in text.split(" "):
-        candidate = f"{line} {word}" if line else word
-        if line and text_width(candidate, size) + 2 * PAD > width:
-            lines.append(line)
-            line = word
-        else:
+    for part in text.split("; "):
+        candidate = f"{line}; {part}" if line else part
+        if fits(candidate + ";"):     # room for the ";" should the next part not fit
             line = candidate
+            continue
+        if line:
+            lines.append(line + ";")
+        line = ""
+        for word in part.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and not fits(candidate):
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
     return lines + [line]
 
 
