@@ -220,12 +220,26 @@ def test_a_big_trace_draws_its_bar_and_a_short_one_does_not():
     assert status == 0 and err == ""                   # done before the bar's delay
 
 
-@pytest.mark.slow
-def test_digits_draws_its_bar_on_stderr():
-    pytest.importorskip("sklearn", reason="digits needs scikit-learn (neuronsim[datasets])")
-    status, out, err = on_a_terminal(["digits", "--epochs", "1", "--hidden", "2"])
-    assert status == 0 and "epoch 1/1: 100%|" in err and "1348/1348 [" in err
-    assert "test accuracy" in out and "\r" not in out     # (--quiet: tests/test_digits.py)
+def test_digits_draws_its_bar_through_tqdm_on_a_terminal(monkeypatch, capsys):
+    """The digits command's own path (run -> train_digits -> train_with_progress) on a
+    terminal stderr, with 24 made-up images instead of scikit-learn's."""
+    import random
+
+    from neuronsim.cli import digits
+
+    rng = random.Random(0)
+    images = [([rng.random() for _ in range(64)], [int(i % 10 == c) for c in range(10)])
+              for i in range(32)]
+    monkeypatch.setattr(digits.datasets, "digits",
+                        lambda test_fraction, seed: (images[:24], images[24:]))
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert digits.run(1, 3, 0.1, 0) == 0
+    bar = terminal.getvalue()
+    assert "epoch 1/1: 100%|" in bar and "24/24 [" in bar and "loss=" in bar
+    assert bar.endswith("\n")
+    out = capsys.readouterr().out
+    assert "trained on 24 images" in out and "\r" not in out
 
 
 def test_the_trace_path_does_not_import_tqdm():
