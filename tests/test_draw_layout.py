@@ -17,13 +17,26 @@ import tempfile
 from itertools import combinations
 
 import pytest
-from test_lstm_gru import stack_spec
 
 from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.core.errors import NeuronsimError
 from neuronsim.files import load_example
 from neuronsim.render import draw
+
+
+def stack_spec():
+    """dense -> LSTM (learned h0, c0) -> GRU -> Elman -> dense (as tests/test_lstm_gru.py,
+    whose module skips without torch)."""
+    return {"inputs": 2, "loss": "half_sse", "learning_rate": 0.2, "layers": [
+        {"activation": "tanh", "size": 3, "init": "uniform", "seed": 1},
+        {"type": "lstm", "size": 2, "init": "uniform", "seed": 2, "learn_initial_state": True,
+         "initial_state": [0.1, -0.2], "initial_cell": [0.3, 0.05]},
+        {"type": "gru", "size": 2, "init": "uniform", "seed": 3, "learn_initial_state": True},
+        {"type": "recurrent", "activation": "tanh", "size": 2, "init": "uniform", "seed": 4},
+        {"activation": "linear", "size": 1, "init": "uniform", "seed": 5}],
+        "samples": [{"input": [[1, 0], [0, 1], [1, 1]], "target": [[1], None, [0]]},
+                    {"input": [[1, 1], [0, 0]], "target": [1]}]}
 
 
 def stepped(name):

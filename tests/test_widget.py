@@ -5,7 +5,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from test_lstm_gru import stack_spec
+from test_draw_layout import stack_spec
 
 from neuronsim import Network
 from neuronsim.core.errors import NeuronsimError
