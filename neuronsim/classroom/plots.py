@@ -7,10 +7,13 @@ matplotlib is an optional extra: without it these functions raise a
 ``pip install "neuronsim[plot]"``.
 
 The numbers behind a picture come from plain functions that need nothing
-(:func:`decision_grid`), so they can be checked on their own.
+(:func:`decision_grid`), so they can be checked on their own.  One picture
+needs no matplotlib at all: :func:`loss_curves_svg` writes several loss
+curves as SVG text itself (the same curves, the same bytes).
 """
 
 import io
+import math
 
 from ..core.errors import NeuronsimError
 from ..files.atomic import atomic_write_bytes
@@ -173,3 +176,122 @@ def digits_figure(samples, predictions, count=24, columns=8):
     figure.suptitle("predicted digit (true digit where wrong)", fontsize=10)
     figure.tight_layout()
     return figure
+
+
+# ------------------------------------------------------------------ several losses
+def loss_curves_figure(curves, title="Training loss", log_scale=True):
+    """Several loss curves in one plot (matplotlib): ``curves`` is a list of
+    (label, losses per epoch)."""
+    if not curves or not all(losses for _, losses in curves):
+        raise ValueError("loss_curves_figure needs at least one curve of at least one epoch")
+    figure = _figure(7, 4.5)
+    axes = figure.add_subplot()
+    for index, (label, losses) in enumerate(curves):
+        axes.plot(range(1, len(losses) + 1), losses, label=label,
+                  color=CLASS_COLOURS[index % len(CLASS_COLOURS)], linewidth=1.5)
+    if log_scale and min(min(losses) for _, losses in curves) > 0:
+        axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss E")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="upper right", fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def save_png_deterministic(figure, path, dpi=100):
+    """Write ``figure`` as PNG without the matplotlib version in its metadata,
+    so that the same figure gives the same bytes (atomically)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    atomic_write_bytes(str(path), buffer.getvalue())
+    return str(path)
+
+
+# SVG of several loss curves, without matplotlib: the plot area in pixels.
+SVG_WIDTH, SVG_HEIGHT = 720, 440
+_LEFT, _RIGHT, _TOP, _BOTTOM = 70, 150, 40, 50
+
+
+def loss_curves_svg(curves, title="Training loss", log_scale=True):
+    """Several loss curves in one plot as SVG text, written here (no matplotlib):
+    ``curves`` is a list of (label, losses per epoch).  The y axis is log10 of
+    the loss when every loss is above 0 and ``log_scale``; coordinates are
+    written with two decimals, so the same curves give the same bytes."""
+    from xml.sax.saxutils import escape
+
+    if not curves or not all(losses for _, losses in curves):
+        raise ValueError("loss_curves_svg needs at least one curve of at least one epoch")
+    values = [v for _, losses in curves for v in losses]
+    if not all(v == v and abs(v) != float("inf") for v in values):
+        raise ValueError("loss_curves_svg: a loss is not a finite number")
+    log = log_scale and min(values) > 0
+    scale = (lambda v: math.log10(v)) if log else (lambda v: v)
+    low, high = scale(min(values)), scale(max(values))
+    if log:
+        low, high = math.floor(low), math.ceil(high)
+    if high == low:
+        high = low + 1
+    epochs = max(len(losses) for _, losses in curves)
+    width = SVG_WIDTH - _LEFT - _RIGHT
+    height = SVG_HEIGHT - _TOP - _BOTTOM
+
+    def x_of(epoch):
+        return _LEFT + width * ((epoch - 1) / (epochs - 1) if epochs > 1 else 0.5)
+
+    def y_of(value):
+        return _TOP + height * (1 - (scale(value) - low) / (high - low))
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{SVG_WIDTH}" '
+           f'height="{SVG_HEIGHT}" viewBox="0 0 {SVG_WIDTH} {SVG_HEIGHT}" '
+           'font-family="sans-serif" font-size="12">',
+           f'<rect width="{SVG_WIDTH}" height="{SVG_HEIGHT}" fill="white"/>',
+           f'<text x="{SVG_WIDTH / 2:.2f}" y="22" text-anchor="middle" font-size="15">'
+           f'{escape(title)}</text>']
+    # y ticks: decades on a log axis, five steps otherwise
+    ticks = ([(10.0 ** e, e) for e in range(int(low), int(high) + 1)] if log else
+             [(low + (high - low) * i / 5, None) for i in range(6)])
+    for value, exponent in ticks:
+        y = y_of(value)
+        text = f"1e{exponent}" if exponent is not None else f"{value:.3g}"
+        out.append(f'<line x1="{_LEFT}" y1="{y:.2f}" x2="{_LEFT + width}" y2="{y:.2f}" '
+                   'stroke="#dddddd"/>')
+        out.append(f'<text x="{_LEFT - 6}" y="{y + 4:.2f}" text-anchor="end">{text}</text>')
+    step = _tick_step(epochs)
+    for epoch in [1] + list(range(step, epochs + 1, step)):
+        x = x_of(epoch)
+        out.append(f'<line x1="{x:.2f}" y1="{_TOP + height}" x2="{x:.2f}" '
+                   f'y2="{_TOP + height + 5}" stroke="#333333"/>')
+        out.append(f'<text x="{x:.2f}" y="{_TOP + height + 18}" text-anchor="middle">'
+                   f'{epoch}</text>')
+    out.append(f'<rect x="{_LEFT}" y="{_TOP}" width="{width}" height="{height}" '
+               'fill="none" stroke="#333333"/>')
+    out.append(f'<text x="{_LEFT + width / 2:.2f}" y="{SVG_HEIGHT - 12}" '
+               'text-anchor="middle">epoch</text>')
+    axis = "loss E (log scale)" if log else "loss E"
+    out.append(f'<text x="16" y="{_TOP + height / 2:.2f}" text-anchor="middle" '
+               f'transform="rotate(-90 16 {_TOP + height / 2:.2f})">{axis}</text>')
+    for index, (label, losses) in enumerate(curves):
+        colour = CLASS_COLOURS[index % len(CLASS_COLOURS)]
+        points = " ".join(f"{x_of(e):.2f},{y_of(v):.2f}" for e, v in enumerate(losses, 1))
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" '
+                   f'points="{points}"/>')
+        y = _TOP + 10 + 20 * index
+        out.append(f'<line x1="{SVG_WIDTH - _RIGHT + 12}" y1="{y}" '
+                   f'x2="{SVG_WIDTH - _RIGHT + 36}" y2="{y}" stroke="{colour}" '
+                   'stroke-width="2"/>')
+        out.append(f'<text x="{SVG_WIDTH - _RIGHT + 42}" y="{y + 4}">{escape(label)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _tick_step(epochs):
+    """A round step between epoch ticks: about five of them."""
+    step = 1
+    while epochs / step > 6:
+        for factor in (2, 2.5, 2):
+            step = int(step * factor)
+            if epochs / step <= 6:
+                break
+    return step

@@ -252,11 +252,14 @@ def for_drawing(command="draw"):
     return named(command, budget)
 
 
-def for_worksheet(command="worksheet"):
+def for_worksheet(command="worksheet", update=False):
     """A worksheet has z, a, δ of every neuron, E, and dE/dw, dE/db, new w,
-    new b of every parameter."""
+    new b of every parameter; ``update`` (worksheet --update): up to 9 cells
+    per parameter (dE/dθ, g, at most 6 of the optimizer's, the new value)."""
+    per_parameter = 9 if update else 2
+
     def budget(size, numbers):
-        cells = 3 * size.neurons + 1 + 2 * size.parameters
+        cells = 3 * size.neurons + 1 + per_parameter * size.parameters
         refuse_over(command, cells, WORKSHEET_CELLS, "cells",
                     "a worksheet is filled in by hand; use a smaller network")
         single_step(command)(size, numbers)

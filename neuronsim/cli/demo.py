@@ -11,6 +11,7 @@ from ..render.numfmt import format_number
 from ..render.tables import FORMATS, SECTIONS, render_trace
 from . import budgets
 from .core import add_view_options, emit, load, sample_list, trace_steps, view_options
+from .demo_optimizers import run_demo_optimizers
 from .digits import run_demo_digits
 from .explain import add_numbers_option
 from .rnn import run_rnn_demo
@@ -47,6 +48,7 @@ DEMO_ACCEPTS = {
     "xor": ("--digits", "-o/--output", "--numbers"),
     "rnn": ("--format", "--digits", "--convention", "--sections", "-o/--output", "--numbers"),
     "digits": ("-o/--output",),
+    "optimizers": ("--digits", "-o/--output"),
 }
 
 
@@ -70,6 +72,8 @@ def run_demo(args):
         raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
     if name == "digits":
         return run_demo_digits(args)
+    if name == "optimizers":
+        return run_demo_optimizers(args)
     net = load(example_path(name), args.numbers,
                budget=DEMO_BUDGETS[name](f"demo {name}"))
     if name == "xor":
@@ -143,8 +147,11 @@ def register(subparsers):
         description="Bundled examples: mazur (Matt Mazur's 2-2-2 sigmoid network, one step), "
                     "four-layer (4 inputs, 2, 2, 1 output, one step), xor (trains, shows the "
                     "loss falling), rnn (a recurrent network learns running parity by "
-                    "backpropagation through time).")
-    demo.add_argument("name", nargs="?", default="mazur", choices=list(EXAMPLES) + ["digits"],
+                    "backpropagation through time), optimizers (SGD, momentum, RMSprop, "
+                    "Adagrad, Adam and AdamW on XOR: the steps each needs, -o FILE.svg plots "
+                    "the loss curves).")
+    demo.add_argument("name", nargs="?", default="mazur",
+                      choices=list(EXAMPLES) + ["digits", "optimizers"],
                       help="digits: a 64-32-10 network learns scikit-learn's 8x8 digits "
                            "(-o FILE.png plots sample predictions)")
     add_view_options(demo)

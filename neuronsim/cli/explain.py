@@ -13,6 +13,7 @@ from ..core.labels import CONVENTIONS
 from ..files.number_text import is_fraction_text, read_float, read_number, shown
 from ..hand.explain import FORMATS as EXPLAIN_FORMATS
 from ..hand.explain import explain, render_explanation
+from ..hand.explain_update import explain_update, render_update_explanation
 from ..hand.mistakes import FORMATS as MISTAKE_FORMATS
 from ..hand.mistakes import compare_early_update, render_comparison
 from . import budgets
@@ -153,6 +154,15 @@ def check_digits(digits):
 def run_explain(args):
     net = load_network_argument(args.spec, args.numbers, budgets.single_step("explain"))
     x, t = sample_from_args(net, args)
+    if args.update:
+        explanation = explain_update(net, args.label, x, t, learning_rate_from_args(net, args),
+                                     convention=args.convention)
+        sys.stdout.write(render_update_explanation(explanation, args.format,
+                                                   check_digits(args.digits),
+                                                   bias_as_weight=args.bias_as_weight))
+        return 0
+    if args.learning_rate is not None:
+        raise NeuronsimError("--learning-rate: only with --update (a derivative needs no rate)")
     explanation = explain(net, args.label, x, t, convention=args.convention)
     sys.stdout.write(render_explanation(explanation, args.format, check_digits(args.digits),
                                         bias_as_weight=args.bias_as_weight))
@@ -180,20 +190,31 @@ def register(subparsers):
                     "recurrent layers the derivation runs through time: u_12^(2) (a recurrent "
                     "weight, U2[0,1]), δ_1^(2)[3] (a delta at step 3), a_1^(2)[0] (an initial "
                     "state); --input gives x[1], x[2], ... one after another and --target one "
-                    "target per step or the last step's.")
+                    "target per step or the last step's.  LSTM and GRU layers, gate by gate: "
+                    "w_f,12^(2), u_i,21^(2), b_xo,1^(2) and b_ho,1^(2) (a gate's two biases), "
+                    "δ_f,1^(2)[3], h_1^(2)[3] (dE/dh), c_1^(2)[3] (dE/dc), h_1^(2)[0].  "
+                    "--update: the parameter's update "
+                    "step instead, line by line (g with its penalty share and clipping, then "
+                    "the optimizer's state m, v, m̂, v̂ or its momentum buffer, and the new "
+                    "value), each number checked against the simulator's own update.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("label", metavar="LABEL",
                         help="e.g. 'w_22^(2)', 'b_1^(3)', 'w_10^(3)', 'δ_1^(2)'; recurrent: "
-                             "'u_12^(2)', 'δ_1^(2)[3]', 'a_1^(2)[0]'")
+                             "'u_12^(2)', 'δ_1^(2)[3]', 'a_1^(2)[0]'; LSTM/GRU: 'w_f,12^(2)', "
+                             "'b_xo,1^(2)', 'δ_f,1^(2)[3]', 'c_1^(2)[3]'")
     add_convention_option(parser)
     parser.add_argument("--bias-as-weight", action="store_true",
                         help="show each bias as w_j0 on a constant input a_0 = 1")
     parser.add_argument("--format", choices=EXPLAIN_FORMATS, default="plain")
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9; fractions are exact)")
+    parser.add_argument("--update", action="store_true",
+                        help="explain the parameter's update step by the file's "
+                             "optimizer, penalty and clipping (w, b; with recurrent layers "
+                             "also u and a learned a[0])")
     add_numbers_option(parser)
-    add_sample_options(parser, learning_rate=False)
+    add_sample_options(parser)
     parser.set_defaults(run=run_explain)
 
     parser = subparsers.add_parser(
@@ -206,7 +227,7 @@ def register(subparsers):
                     "updates every layer as soon as its delta at step t exists, so the layer "
                     "below at step t goes through the changed W and step t-1 through the "
                     "changed recurrent weights U (always full BPTT, for both steps).  "
-                    "The simulator itself never does this.")
+                    "Not yet on LSTM and GRU layers.  The simulator itself never does this.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     add_convention_option(parser)

@@ -24,12 +24,12 @@ from .explain import (
 
 
 def run_worksheet(args):
-    net = load(args.spec, args.numbers, budgets.for_worksheet("worksheet"))
+    net = load(args.spec, args.numbers, budgets.for_worksheet("worksheet", args.update))
     x, t = sample_from_args(net, args)
     digits = None if args.digits is None else check_digits(args.digits)
     text = render_worksheet(net, args.format, x, t, learning_rate_from_args(net, args),
                             args.convention, filled=args.answers, digits=digits,
-                            bias_as_weight=args.bias_as_weight)
+                            bias_as_weight=args.bias_as_weight, update=args.update)
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output}")
@@ -66,7 +66,9 @@ def register(subparsers):
                     "sequence step with cells per time step (z[t], a[t], E[t], δ[t] from T "
                     "down, gradients summed over the steps, dE/da[0] of a learned initial "
                     "state); at most 3000 cells (use a shorter sequence: --input x[1] x[2] ... "
-                    "--target), full BPTT only (truncation k < T is refused).")
+                    "--target), full BPTT only (truncation k < T is refused).  LSTM and GRU "
+                    "layers: each gate's z, a and δ, and c, h, dE/dh and dE/dc per unit and "
+                    "step; every gate's w, u and two biases.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     parser.add_argument("--format", choices=FORMATS, default="csv")
@@ -75,6 +77,11 @@ def register(subparsers):
     parser.add_argument("--digits", type=int, metavar="N",
                         help="significant digits of numbers (default: all in CSV, 9 otherwise)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically)")
+    parser.add_argument("--update", action="store_true",
+                        help="the update cell by cell: N (clipping by norm), then per weight "
+                             "and bias g, the optimizer's state (m, v, m̂, v̂; the momentum "
+                             "buffer; ḡ; G) and the new value (feed-forward networks); check "
+                             "marks these cells when the sheet has them")
     add_convention_option(parser)
     add_bias_as_weight_option(parser)
     add_numbers_option(parser)

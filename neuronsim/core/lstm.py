@@ -137,7 +137,9 @@ class LSTMLayer(GatedLayer):
         return records
 
     def recall_step(self, records):
-        """Give every gate neuron back its values of one step."""
+        """Give every gate neuron back its values of one step, and the layer its
+        h[t] (``outputs``: what the loss reads at a gated output layer)."""
+        self.state = [record.output for record in records]
         for j, record in enumerate(records):
             for name in self.GATES:
                 neuron, saved = self.gates[name][j], record.gates[name]

@@ -610,7 +610,7 @@ def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, delt
             p, cache = params[l], fwd.caches[l][s]
             delta = None
             if l == top:
-                dA = np.zeros_like(cache.Z)
+                dA = np.zeros_like(fwd.activations[l][:, s])   # (m, n): H of a gated layer
                 if s == t:
                     if paired:
                         delta = seed_delta

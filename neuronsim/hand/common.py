@@ -6,7 +6,7 @@ LaTeX (used by :mod:`neuronsim.hand.explain`, :mod:`neuronsim.hand.explain_time`
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
-from ..core.gates import refuse_gated_layers
+from ..core.gates import GatedLayer
 from ..core.layer import Layer
 from ..core.network import Network
 from ..core.recurrent import RecurrentLayer
@@ -31,12 +31,15 @@ def copy_network(net):
     Activation and loss objects hold no state, so they are shared; every
     weight list is new.  No tracer is attached to the copy.  A recurrent
     layer keeps its recurrent weights and its initial state (fixed or
-    learned); a network that reads sequences keeps ``step_loss`` and
-    ``truncation``.
+    learned); an LSTM or GRU layer its gate neurons' w, u, b^x and b^h in
+    torch's row order and its h[0] (and c[0]); a network that reads
+    sequences keeps ``step_loss`` and ``truncation``.
     """
-    refuse_gated_layers(net, "worked by hand (explain, worksheet, early-update)")
     layers = []
     for layer in net.layers:
+        if isinstance(layer, GatedLayer):
+            layers.append(copy_gated_layer(layer))
+            continue
         weights = [list(n.weights) for n in layer.neurons]
         biases = [n.bias for n in layer.neurons]
         if layer.is_recurrent:
@@ -52,6 +55,20 @@ def copy_network(net):
     return Network(layers, net.loss, reduction=net.reduction, update_biases=net.update_biases,
                    learning_rate=net.learning_rate, numbers=net.numbers,
                    samples=net.samples, name=net.name, **options)
+
+
+def copy_gated_layer(layer):
+    """A new LSTM or GRU layer with ``layer``'s parameters, activations and
+    initial states (new lists throughout)."""
+    neurons = layer.neurons
+    activations = {n.activation.name: n.activation for n in neurons}
+    activations.setdefault("tanh", layer.activation)
+    states = {name: None if getattr(layer, name) is None else list(getattr(layer, name))
+              for name in layer.STATES}
+    return type(layer).from_weights([list(n.weights) for n in neurons],
+                                    [list(n.recurrent_weights) for n in neurons],
+                                    [n.bias_ih for n in neurons], [n.bias_hh for n in neurons],
+                                    activations, states, layer.learn_initial_state)
 
 
 def first_sample(net, x=None, t=None, where="the network"):
@@ -133,7 +150,7 @@ class Writer:
         return text
 
 
-LATEX_SYMBOLS = {"−": "-", "Σ": r"$\Sigma$", "δ": r"$\delta$", "²": r"$^2$",
+LATEX_SYMBOLS = {"−": "-", "Σ": r"$\Sigma$", "δ": r"$\delta$", "σ": r"$\sigma$", "²": r"$^2$",
                   "∂": r"$\partial$", "·": r"$\cdot$", "→": r"$\to$", "…": r"\dots{}"}
 
 
@@ -192,6 +209,8 @@ def derivative_legend(w, e, first_layer):
     last = len(e.activations) - 1
     groups = {}                       # (name, g'(z) text) -> textbook layers
     for index in range(first_layer, last + 1):
+        if isinstance(e.net.layers[index], GatedLayer):
+            continue                  # its gates: neuronsim.hand.explain_gates.legend
         name = e.activations[index]
         formula = DERIVATIVE_FORMULAS[name]
         if name == "leaky_relu":

@@ -22,6 +22,16 @@ of paths through time grows as the layer widths to the power T, so the
 derivation is written grouped by step, the way BPTT computes it: every
 term of the sum over t, and every δ it needs, path (e and r) by path.
 
+**LSTM and GRU layers** (:mod:`neuronsim.hand.explain_gates`): a gate's
+parameter enters E through its z_q,j[t] at every step, so dE/dθ = Σ_t
+δ_q,j[t] · ∂z_q,j[t]/∂θ as above, and each δ_q,j[t] comes from dE/dh_j[t]
+(and, in an LSTM, dE/dc_j[t] with its path through the next step's forget
+gate) by the unit's own formulas; labels ``w_f,12^(2)``, ``b_xo,1^(2)``,
+``δ_f,1^(2)[3]``, ``h_1^(2)[3]`` (dE/dh), ``c_1^(2)[3]`` (dE/dc), ``h_1^(2)[0]``.
+dE/dh, dE/dc and a gated initial state are explained with full BPTT only
+(truncated, the simulator keeps them as sums of parts by age that it does
+not store apart).
+
 **Truncated BPTT** with k steps follows each E_t back at most k steps, so
 δ[t] keeps only its parts from E_t, ..., E_(t+k-1) (the parts of age 0 to
 k-1, :mod:`neuronsim.core.through_time`): the parts from E_(t+k), ...,
@@ -39,6 +49,7 @@ from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
 from ..core.through_time import sequence_of
+from . import explain_gates as gated
 from .common import (
     Writer,
     convention_note,
@@ -102,7 +113,9 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
 
     ``label``: a weight w, a recurrent weight u, a bias b, a delta at a step
     (``δ_1^(2)[3]``) or an initial state (``a_1^(2)[0]``) in any form of
-    :mod:`neuronsim.hand.label_parse`.  ``x``, ``t``: the sequence and its
+    :mod:`neuronsim.hand.label_parse`; in an LSTM or GRU layer a gate's w, u,
+    b^x, b^h or δ (``w_f,12^(2)``, ``b_ho,1^(2)``, ``δ_f,1^(2)[3]``), dE/dh or
+    dE/dc at a step (``h_1^(2)[3]``, ``dE/dc_1^(2)[3]``) or h[0], c[0].  ``x``, ``t``: the sequence and its
     targets (default: the network's first sample).  Returns a
     :class:`TimeExplanation`.
     """
@@ -110,12 +123,21 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
     if target.kind in ("z", "a") and target.step != 0:
         raise NeuronsimError(f"{label!r}: explain takes a weight, a recurrent weight, a bias, "
                              "a delta at a step or an initial state (for example w_11^(2), "
-                             "u_12^(2), b_1^(3), δ_1^(2)[2], a_1^(2)[0])")
+                             "u_12^(2), b_1^(3), δ_1^(2)[2], a_1^(2)[0]; in LSTM and GRU "
+                             "layers w_f,12^(2), u_i,21^(2), b_xo,1^(2), b_ho,1^(2), "
+                             "δ_f,1^(2)[2], h_1^(2)[2] for dE/dh, c_1^(2)[2] for dE/dc, "
+                             "h_1^(2)[0])")
+    if target.kind in ("h", "c") and net.truncation is not None:
+        what = {"h": "dE/dh", "c": "dE/dc"}[target.kind] + ("[0]" if target.step == 0 else "[t]")
+        raise NeuronsimError(f"{label!r}: with truncated BPTT (truncation {net.truncation}) "
+                             f"{what} is a sum of parts by age that the simulator does not keep "
+                             "apart: explain a gate's δ or parameter (shown part by part), or "
+                             "set \"truncation\": null")
     x, t = first_sample(net, x, t, net.name or "the network")
     x = sequence_of(net, x)
     steps = len(x)
     check_target(target, net, label, convention, steps)
-    first_step = target.step if target.kind == "delta" else 1
+    first_step = target.step if target.kind in ("delta", "h", "c") and target.step else 1
     count = count_delta_lines(net, target.layer, steps, first_step)
     if count > MAX_DELTA_LINES:   # checked before the forward pass: the work is bounded too
         raise NeuronsimError(
@@ -135,8 +157,14 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
         first_step=first_step, net=work)
     if target.kind == "delta":
         _explain_delta(out)
+    elif target.kind in ("h", "c") and target.step:
+        _explain_gated_state(out)
+    elif target.kind in ("h", "c"):
+        _explain_gated_initial_state(out)
     elif target.kind == "a":
         _explain_initial_state(out)
+    elif target.gate is not None:
+        _explain_gate_parameter(out)
     else:
         _explain_parameter(out)
     return out
@@ -144,8 +172,10 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
 
 def count_delta_lines(net, layer_index, steps, first_step):
     """How many δ the derivation writes: steps T down to ``first_step``, every
-    neuron of the layers from ``layer_index`` up."""
-    return (steps - first_step + 1) * sum(layer.size for layer in net.layers[layer_index:])
+    neuron of the layers from ``layer_index`` up (every gate neuron of an LSTM
+    or GRU layer)."""
+    return (steps - first_step + 1) * sum(len(layer.neurons)
+                                          for layer in net.layers[layer_index:])
 
 
 def _parts(record):
@@ -182,6 +212,63 @@ def _explain_parameter(e):
                          f"(net.gradient_arrays()[{target.layer}][{position}]{index})")
 
 
+def _explain_gate_parameter(e):
+    """dE/dθ = Σ_t δ_q,j[t]·∂z_q,j[t]/∂θ of a gate's w, u, b^x or b^h, from t = T
+    down, added as the core adds it (δ^h = r·δ for the GRU new gate's u and b^h)."""
+    net, target = e.net, e.target
+    l, j, k, gate = target.layer, target.neuron, target.input, target.gate
+    layer = net.layers[l]
+    hidden = target.kind == "u" or target.side == "hh"
+    value = None
+    for t in range(len(net.history), 0, -1):
+        record = net.history[t - 1][l][j]
+        saved = record.gates[gate]
+        slope = (record.inputs[k] if target.kind == "w" else
+                 record.previous[k] if target.kind == "u" else net.numbers.one)
+        shown = saved.hidden_delta if hidden else saved.delta
+        e.terms.append((t, shown, slope, None if shown is None else slope * shown))
+        parts = gated.hidden_parts(record, gate) if hidden else gated.delta_parts(saved)
+        for part in parts:
+            term = part if target.kind == "b" else slope * part
+            value = term if value is None else value + term
+    e.value = 0 if value is None else value
+    position = {"w": 0, "u": 1}.get(target.kind, 2 if target.side == "ih" else 3)
+    row = layer.GATES.index(gate) * layer.size + j
+    sums = layer.gradient_sums()[position][row]
+    e.simulator_value = sums if target.kind == "b" else sums[k]
+    attribute = {"w": f"weight_grad_sum[{k}]", "u": f"recurrent_grad_sum[{k}]"}.get(
+        target.kind, f"bias_{target.side}_grad_sum")
+    index = f"[{row}]" if target.kind == "b" else f"[{row}, {k}]"
+    e.simulator_where = (f'net.layers[{l}].gates["{gate}"][{j}].{attribute} '
+                         f"(net.gradient_arrays()[{l}][{position}]{index}, torch's row {row})")
+
+
+def _explain_gated_state(e):
+    """dE/dh_j[t] or dE/dc_j[t] of a unit of an LSTM or GRU layer (full BPTT)."""
+    target = e.target
+    line = gated.gated_line(e.net, target.layer, target.neuron, target.step)
+    record = e.net.history[target.step - 1][target.layer][target.neuron]
+    attribute = "output_grad" if target.kind == "h" else "cell_grad"
+    e.value = line.output_grad if target.kind == "h" else line.cell_grad
+    e.simulator_value = getattr(record, attribute)
+    e.simulator_where = (f"net.history[{target.step - 1}][{target.layer}][{target.neuron}]."
+                         f"{attribute}")
+
+
+def _explain_gated_initial_state(e):
+    """dE/dh_i[0] or dE/dc_i[0] of an LSTM or GRU layer (full BPTT)."""
+    net, target = e.net, e.target
+    l, i = target.layer, target.neuron
+    layer = net.layers[l]
+    name = "initial_state" if target.kind == "h" else "initial_cell"
+    e.value = gated.initial_state_value(net, l, i, target.kind)
+    e.simulator_value = layer.initial_grads[name][i]
+    e.simulator_where = f'net.layers[{l}].initial_grads["{name}"][{i}]'
+    if layer.learn_initial_state:
+        position = 4 + layer.STATES.index(name)
+        e.simulator_where += f" (net.gradient_arrays()[{l}][{position}][{i}])"
+
+
 def _explain_initial_state(e):
     """dE/da_i[0] = Σ_j u_ji δ_j[1]: truncated, the parts of δ[1] of ages 0 to k-2."""
     net, target = e.net, e.target
@@ -209,9 +296,14 @@ def _explain_initial_state(e):
 def _explain_delta(e):
     target = e.target
     record = e.net.history[target.step - 1][target.layer][target.neuron]
+    if target.gate is not None:
+        record = record.gates[target.gate]
     e.simulator_value = record.delta
     e.simulator_where = target.python()
-    if e.truncation is not None:
+    if target.gate is not None and e.truncation is None:
+        line = gated.gated_line(e.net, target.layer, target.neuron, target.step)
+        e.value = line.gates[target.gate].delta
+    elif e.truncation is not None:
         parts = _parts(record)
         value = parts[0] if parts else None
         for part in parts[1:]:
@@ -275,16 +367,7 @@ def backward_line(net, l, j, t):
             if is_paired(net):
                 paired = net.loss.paired_delta(outputs, target)[j] * scale
     else:
-        above = history[t - 1][l + 1]
-        if above[0].delta is None:
-            source, e = "none", 0
-        else:
-            source = "above"
-            e_terms = [(m, neuron.weights[j], above[m].delta)
-                       for m, neuron in enumerate(layers[l + 1].neurons)]
-            e = 0
-            for _, w, d in e_terms:
-                e = e + w * d
+        source, e, e_terms = gated.output_path(net, l, j, t)
     r, r_terms = None, []
     if layer.is_recurrent:
         r = 0
@@ -338,29 +421,45 @@ def render_time_explanation(e, format="plain", digits=9, bias_as_weight=False):
     the steps, every δ it needs from t = T back, and the simulator's value."""
     w = Writer(format, digits, e.convention, bias_as_weight)
     target = e.target
-    what = w.label(target.kind, target.layer, target.neuron, target.input)
-    if target.kind in ("delta", "a"):
+    gates = [layer for layer in e.net.layers if gated.is_gated(layer)]
+    if target.gate is not None or target.kind in ("h", "c"):
+        what = target.label(e.convention, w.style)
+    else:
+        what = w.label(target.kind, target.layer, target.neuron, target.input)
+    if target.kind in ("delta", "a") and target.gate is None:
         what = _at(w, target.kind, target.layer, target.neuron, target.step)
     if target.kind == "delta":
-        lhs = f"{what} = {w.partial('E', _at(w, 'z', target.layer, target.neuron, target.step))}"
+        z = _z_of_target(w, e)
+        lhs = f"{what} = {w.partial('E', z)}"
     else:
         lhs = w.partial("E", what)
     lines = [heading(w, f"Explain {lhs}" if w.style != "latex" else f"Explain ${lhs}$")]
     lines.append(w.text(convention_note(e.convention, bias_as_weight) + "  u_ji^(l) feeds "
                         "neuron j of recurrent layer l from neuron i of the same layer at the "
                         "step before (its superscript is the layer's own number in both "
-                        "conventions); [t] is the time step, t = 1..T."))
+                        "conventions); [t] is the time step, t = 1..T."
+                        + (GATE_NOTE if gates else "")))
     lines.append(w.text(f"Label {e.label_text!r} read as ") + inline(w, what)
                  + w.text(f" = {target.python()}."))
     lines.append(w.text(_sequence_sentence(w, e)))
     lines.append(w.text(_bptt_sentence(e, w.style)))
     legend = derivative_legend(w, e, target.layer)
+    gate_legend = gated.legend(w, e.net, target.layer)
+    if gate_legend:
+        legend = (legend + "  " if legend else "") + "Gates: " + gate_legend + "."
     if legend:
         lines.append(w.text(legend))
-    if target.kind in ("w", "u", "b"):
+    if target.kind in ("w", "u", "b") and target.gate is not None:
+        lines += gated.parameter_block(w, e, display, inline)
+    elif target.kind in ("w", "u", "b"):
         lines += _parameter_block(w, e)
+    elif target.kind in ("h", "c") and target.step == 0:
+        lines += _gated_initial_state_block(w, e)
     elif target.kind == "a":
         lines += _initial_state_block(w, e)
+    elif target.kind in ("h", "c"):
+        lines.append(w.text(f"∂E/∂{target.kind} at one step is computed from the last step "
+                            "back; the lines below give every δ it needs."))
     else:
         lines.append(w.text("δ = ∂E/∂z at one step is computed from the last step back; the "
                             "lines below give every δ it needs."))
@@ -368,7 +467,9 @@ def render_time_explanation(e, format="plain", digits=9, bias_as_weight=False):
         lines.append(w.text("Each δ[t], from the last step back: e = ∂E/∂a from the layer "
                             "above at the same step (the output path), r = from the same "
                             "layer at step t+1 (the recurrent path; 0 at t = T), "
-                            "δ = (e + r)·g'(z)."))
+                            "δ = (e + r)·g'(z)."
+                            + (GATE_ROWS if any(gated.is_gated(layer) for layer
+                                                in e.net.layers[target.layer:]) else "")))
     else:
         lines.append(w.text("Each δ[t], from the last step back, as the sum of its parts by "
                             "age (the part of age a comes from E_(t+a), through recurrent "
@@ -377,6 +478,44 @@ def render_time_explanation(e, format="plain", digits=9, bias_as_weight=False):
     lines += _delta_blocks(w, e)
     lines.append(w.text(_agreement(w, e)))
     return "\n\n".join(lines) + "\n"
+
+
+GATE_NOTE = ("  In an LSTM or GRU layer gate q (i, f, g, o; r, z, n) of unit j has "
+             "w_q,jk^(l), u_q,jm^(l) (from h_m[t−1]) and two biases, b_xq,j^(l) (input side, "
+             "torch's bias_ih) and b_hq,j^(l) (recurrent side, bias_hh); a_q,j[t] is the gate's "
+             "value, h_j[t] and c_j[t] the unit's hidden and cell state.")
+GATE_ROWS = ("  In an LSTM or GRU unit: dE/dh[t] = e + r (r through every gate's recurrent "
+             "weights at step t+1, and in a GRU the direct path z[t+1]·dE/dh[t+1]); then each "
+             "gate's δ = dE/da·g'(z), in an LSTM through dE/dc[t] = dE/dh·o·tanh'(c) + "
+             "f[t+1]·dE/dc[t+1] (the path through the next step's forget gate), in a GRU "
+             "through (1 − z) for n, (h[t−1] − n) for z and δ_n·s (s = U_n h[t−1] + b_hn) for r.")
+
+
+def _z_of_target(w, e):
+    """z of the δ being explained: z₁⁽²⁾[3] or z_f,1⁽²⁾[3]."""
+    target = e.target
+    if target.gate is not None:
+        return gated.gate_label(w, "z", target.layer, target.gate, target.neuron, target.step)
+    return _at(w, "z", target.layer, target.neuron, target.step)
+
+
+def _gated_initial_state_block(w, e):
+    target = e.target
+    layer = e.net.layers[target.layer]
+    status = ("learned (a parameter: the update changes it)" if layer.learn_initial_state else
+              "fixed (not learned: the update leaves it; the derivative is shown all the same)")
+    if target.kind == "c":
+        text = ("It enters E only through c[1] = f[1]·c[0] + i[1]·g[1], so "
+                "dE/dc_i[0] = f_i[1]·dE/dc_i[1]")
+    else:
+        text = ("It enters E through z_q,j[1] of every gate q of every unit j of its layer, "
+                "with ∂z_q,j[1]/∂h_i[0] = u_q,ji (r_j[1]·u_n,ji for the GRU's new gate), so "
+                "dE/dh_i[0] = Σ_q Σ_j u_q,ji δ_q,j[1]")
+        if layer.kind == "gru":
+            text += " + z_i[1]·dE/dh_i[1] (h[1] = (1 − z)·n + z·h[0])"
+    eq = "&= " if w.fmt == "latex" else "= "
+    return [w.text(f"The initial state is {status}.  {text}:"),
+            display(w, gated.initial_state_rows(w, e, eq))]
 
 
 def _sequence_sentence(w, e):
@@ -537,6 +676,10 @@ def _delta_blocks(w, e):
 
 def _delta_rows(w, e, l, j, t, eq):
     net = e.net
+    if gated.is_gated(net.layers[l]):
+        if e.truncation is not None:
+            return gated.truncated_gated_rows(w, e, l, j, t, eq)
+        return gated.gated_rows(w, e, l, j, t, eq)
     record = net.history[t - 1][l][j]
     if record.delta is None:
         return []
@@ -565,8 +708,8 @@ def _delta_rows(w, e, l, j, t, eq):
                         f"{loss_derivative(w, e.loss_name, a, target, layer.size)}{scale} = "
                         f"{w.num(line.e)}")
     elif line.source == "above":
-        symbolic = " + ".join(f"{w.label('w', l + 1, m, j)}{w.times}{_at(w, 'delta', l + 1, m, t)}"
-                              for m, _, _ in line.e_terms)
+        pairs = [gated.row_labels(w, net, l + 1, m, t, j) for m, _, _ in line.e_terms]
+        symbolic = " + ".join(f"{wl}{w.times}{dl}" for wl, dl in pairs)
         numeric = " + ".join(f"{w.fac(wt)}{w.times}{w.fac(dm)}" for _, wt, dm in line.e_terms)
         rows.append(f"{epath} {eq}{symbolic} = {numeric} = {w.num(line.e)}")
     else:

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError, NumericalError, ShapeError
+from ..core.gates import refuse_gated_layers
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
 from .common import copy_network, first_sample, is_paired
@@ -142,6 +143,7 @@ class EarlyUpdateComparison:
 def compare_early_update(net, x=None, t=None, learning_rate=None):
     """The true step and the early-update mistake on copies of ``net``
     (a :class:`SequenceComparison` for a network with recurrent layers)."""
+    refuse_gated_layers(net, "shown by early-update")
     x, t = first_sample(net, x, t, net.name or "the network")
     rate = net.learning_rate if learning_rate is None else learning_rate
     if net.is_sequential:

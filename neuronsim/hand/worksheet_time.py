@@ -25,13 +25,16 @@ in the order it is computed by hand:
 worksheet's rendering and :func:`~neuronsim.hand.worksheet.check_answers`
 (first wrong cell, carried errors) work unchanged.  The true values are
 the simulator's own (``net.history``, ``net.step_losses``, the gradient
-sums, the update).  Truncated BPTT with k < T splits every δ[t] by age,
+sums, the update).  An LSTM or GRU layer has its own cells per unit and step
+(each gate's z, a and δ; c, h, dE/dh and dE/dc; each gate's w, u and two
+biases): :mod:`neuronsim.hand.worksheet_gates`.  Truncated BPTT with k < T splits every δ[t] by age,
 which a worksheet does not lay out: such a network is refused in one line.
 """
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.through_time import sequence_of, step_targets_of
+from . import worksheet_gates as gated
 from .cells import Cell
 from .common import copy_network, first_sample, is_paired
 from .label_parse import Target
@@ -51,6 +54,9 @@ def sequence_cells(net, targets):
     for t in range(1, steps + 1):
         for l, layer in enumerate(layers):
             neurons = range(layer.size)
+            if gated.is_gated(layer):
+                cells += gated.forward_cells(layer, l, t)
+                continue
             if layer.activation.is_layerwise:
                 cells += [Cell("z", Target("z", l, j, None, t)) for j in neurons]
                 cells += [Cell("a", Target("a", l, j, None, t)) for j in neurons]
@@ -62,11 +68,16 @@ def sequence_cells(net, targets):
     cells.append(Cell("E"))
     for t in range(steps, 0, -1):
         for l in range(len(layers) - 1, -1, -1):
-            if reaches(net, targets, l, t):
+            if gated.is_gated(layers[l]):
+                cells += gated.backward_cells(layers[l], l, t)
+            elif reaches(net, targets, l, t):
                 cells += [Cell("delta", Target("delta", l, j, None, t))
                           for j in range(layers[l].size)]
     for prefix in ("dE/d", "new "):
         for l, layer in enumerate(layers):
+            if gated.is_gated(layer):
+                cells += gated.parameter_cells(layer, l, prefix)
+                continue
             for j, neuron in enumerate(layer.neurons):
                 cells += [Cell(prefix + "w", Target("w", l, j, k))
                           for k in range(len(neuron.weights))]
@@ -120,6 +131,7 @@ class SequenceStep:
         self.learning_rate = self.numbers.convert(rate)
         self.x, self.t = self.xs, self.targets
         self.paired = is_paired(net)
+        self.gates = gated.GatedCells(self, self._out, self._above)
         self.true_values = self._simulate()
 
     def _simulate(self):
@@ -131,6 +143,9 @@ class SequenceStep:
                 values[Cell("E", None, t)] = loss
         for t, step in enumerate(work.history, start=1):
             for l, records in enumerate(step):
+                if gated.is_gated(work.layers[l]):
+                    gated.step_values(work, l, t, records, values)
+                    continue
                 for j, record in enumerate(records):
                     values[Cell("z", Target("z", l, j, None, t))] = record.z
                     values[Cell("a", Target("a", l, j, None, t))] = record.output
@@ -145,6 +160,9 @@ class SequenceStep:
     def _parameters(net, prefix, values, gradients):
         """The gradient sums (``gradients``) or the parameters, into ``values``."""
         for l, layer in enumerate(net.layers):
+            if gated.is_gated(layer):
+                gated.parameter_values(layer, l, prefix, values, gradients)
+                continue
             numbers = layer.gradient_sums() if gradients else layer.parameters()
             kinds = ("w", "u", "b") if layer.is_recurrent else ("w", "b")
             for kind, rows in zip(kinds, numbers):
@@ -165,10 +183,67 @@ class SequenceStep:
         state = layer.initial_state or [0] * layer.size
         return [self.numbers.convert(v) for v in state]
 
+    def initial_cell(self, l):
+        """c[0] of the LSTM layer ``net.layers[l]`` as given (zeros if none)."""
+        layer = self.before.layers[l]
+        state = layer.initial_cell or [0] * layer.size
+        return [self.numbers.convert(v) for v in state]
+
+    def _is_gated(self, cell):
+        target = cell.target
+        return (target is not None and target.layer >= 0
+                and gated.is_gated(self.before.layers[target.layer]))
+
+    def _out(self, l, k, t, values):
+        """The output of unit or neuron k of layer l at step t: x_k[t] below the
+        first layer, the given initial state at t = 0, else its a (h) cell."""
+        if l < 0:
+            return self.xs[t - 1][k]
+        if t == 0:
+            return self.initial_state(l)[k]
+        kind = "h" if gated.is_gated(self.before.layers[l]) else "a"
+        return values[Cell(kind, Target(kind, l, k, None, t))]
+
+    def _layer_deltas(self, l, t, values):
+        """δ[t] of every neuron of layer l (gate neurons in torch's row order);
+        None where no gradient reaches the layer."""
+        layer = self.before.layers[l]
+        if gated.is_gated(layer):
+            n = layer.size
+            return [self.gates.delta(values, l, layer.GATES[row // n], row % n, t)
+                    for row in range(len(layer.neurons))]
+        deltas = [values.get(Cell("delta", Target("delta", l, m, None, t)))
+                  for m in range(layer.size)]
+        return None if any(d is None for d in deltas) else deltas
+
+    def _above(self, l, t, values):
+        """e[t] of every unit of gated layer l: the loss's dE_t/dh at the output
+        (0 without a target), else Σ_m w_mj δ_m[t] of the layer above (0 if none
+        reaches it)."""
+        net = self.before
+        layer = net.layers[l]
+        if l == len(net.layers) - 1:
+            target = self.targets[t - 1]
+            if target is None:
+                return [0] * layer.size
+            outputs = [self._out(l, i, t, values) for i in range(layer.size)]
+            scale = 1
+            if net.step_loss == "mean":
+                scale = self.numbers.convert(1) / sum(v is not None for v in self.targets)
+            return [g * scale for g in net.loss.output_grads(outputs, target)]
+        deltas = self._layer_deltas(l + 1, t, values)
+        if deltas is None:
+            return [0] * layer.size
+        following = net.layers[l + 1].neurons
+        return [sum(n.weights[i] * d for n, d in zip(following, deltas))
+                for i in range(layer.size)]
+
     def old_value(self, cell):
         """The parameter before the step, for a new-parameter cell; else 0."""
         if not cell.quantity.startswith("new "):
             return 0
+        if self._is_gated(cell):
+            return self.gates.old_value(cell)
         target = cell.target
         layer = self.before.layers[target.layer]
         if cell.quantity == "new a[0]":
@@ -183,16 +258,14 @@ class SequenceStep:
         """The value of ``cell`` from ``values`` (Cell -> number) of the cells it
         depends on; the weights, x[t], targets, a[0] and η are the given ones."""
         q, target = cell.quantity, cell.target
+        if self._is_gated(cell):
+            return self.gates.compute(cell, values)
         net = self.before
         layers = net.layers
         steps = len(self.xs)
 
         def a(l, k, t):
-            if l < 0:
-                return self.xs[t - 1][k]
-            if t == 0:
-                return self.initial_state(l)[k]
-            return values[Cell("a", Target("a", l, k, None, t))]
+            return self._out(l, k, t, values)
 
         def z(l, k, t):
             return values[Cell("z", Target("z", l, k, None, t))]
@@ -207,8 +280,12 @@ class SequenceStep:
                 total = sum(losses[1:], losses[0])
                 return total / len(losses) if net.step_loss == "mean" else total
             last = len(layers) - 1
+            target = self.targets[cell.step - 1]
+            if self.paired:        # as the simulator: E from z (neuronsim.core.losses)
+                return net.loss.paired_value([z(last, i, cell.step)
+                                              for i in range(layers[last].size)], target)
             outputs = [a(last, i, cell.step) for i in range(layers[last].size)]
-            return net.loss.value(outputs, self.targets[cell.step - 1])
+            return net.loss.value(outputs, target)
         if q == "dE/da[0]":
             layer = layers[target.layer]
             return sum(n.recurrent_weights[target.neuron] * delta(target.layer, j, 1)
@@ -232,7 +309,7 @@ class SequenceStep:
                 return layer.activation.function([z(l, i, t) for i in range(layer.size)])[j]
             return layer.activation.function(z(l, j, t))
         if q == "delta":
-            return self._delta(l, j, target.step, a, z, delta)
+            return self._delta(l, j, target.step, a, z, delta, values)
         if q in ("dE/dw", "dE/du", "dE/db"):
             total = 0
             for t in range(steps, 0, -1):
@@ -254,7 +331,7 @@ class SequenceStep:
             return neuron.recurrent_weights[target.input] - eta * (grad / 1)
         return neuron.bias - eta * (grad / 1) if net.update_biases else neuron.bias
 
-    def _delta(self, l, j, t, a, z, delta):
+    def _delta(self, l, j, t, a, z, delta, values):
         """δ_j[t] = (e_j[t] + r_j[t])·g'(z_j[t]) (see the module docstring)."""
         net = self.before
         layers = net.layers
@@ -275,8 +352,8 @@ class SequenceStep:
                     paired = [d * scale for d in net.loss.paired_delta(outputs, target)]
         else:
             following = layers[l + 1].neurons
-            above = [delta(l + 1, m, t) for m in range(len(following))]
-            if any(d is None for d in above):
+            above = self._layer_deltas(l + 1, t, values)
+            if above is None:
                 grads = [0] * layer.size
             else:
                 grads = [sum(n.weights[i] * d for n, d in zip(following, above))
@@ -301,6 +378,8 @@ class SequenceStep:
     def python(self, cell):
         """Where the simulator keeps this number (0-based Python indices)."""
         q, target = cell.quantity, cell.target
+        if self._is_gated(cell):
+            return gated.python(cell)
         if q == "E":
             if cell.step is None:
                 return "net.back_prop(targets) (its return value)"
@@ -323,6 +402,8 @@ class SequenceStep:
         """The formula of a cell as text (ASCII where it can be)."""
         q, target = cell.quantity, cell.target
         net = self.before
+        if self._is_gated(cell):
+            return gated.formula(self, cell)
         if q == "E":
             if cell.step is not None:
                 return f"{net.loss.name} of a[t] and t[t]"
@@ -394,6 +475,10 @@ class SequenceStep:
                              v))
         rows.append(("eta", "learning_rate", self.learning_rate))
         for l, layer in enumerate(self.before.layers):
+            if gated.is_gated(layer):
+                rows += gated.given(layer, l, convention, self.initial_state(l),
+                                    self.initial_cell(l) if layer.kind == "lstm" else None)
+                continue
             for j, n in enumerate(layer.neurons):
                 for k, w in enumerate(n.weights):
                     rows.append((lab.weight_label(l, j, k, convention, "ascii"),

@@ -304,7 +304,43 @@ def loss_section(step, w):
                 else "  (computed from z: −ln a_j = logsumexp(z) − z_j)")
         if w.style == "latex":
             note = ""
-    return [w.equation(f"E = {sym_text} = {num_text} = {w.num(step.loss)}") + note]
+    lines = [w.equation(f"E = {sym_text} = {num_text} = {w.num(step.loss)}") + note]
+    if step.batch_size == 1:            # a batch's penalty is in its batch loss
+        lines += penalty_lines(w, step.rule, step.loss)
+    return lines
+
+
+def penalty_lines(w, rule, data_loss):
+    """With a penalty (``rule.penalty``): R = λ₁·Σ|w| + (λ₂/2)·Σw² over the weights
+    the update starts from, with numbers, and the total E + R the update
+    minimises; [] without one.  R is the core's (``net.penalty_value()``)."""
+    if rule is None or rule.penalty is None or rule.penalty_value is None:
+        return []
+    latex = w.style == "latex"
+    weights, sym, num = rule.penalty_weights, [], []
+    l1, l2 = rule.penalty["l1"], rule.penalty["l2"]
+    if l1:
+        lam = r"\lambda_1" if latex else "λ₁"
+        total = r"\sum |w|" if latex else "Σ|w|"
+        sym.append(f"{lam}{w.times}{total}")
+        num.append(f"{w.fac(l1)}{w.times}({w.sum_of([f'|{w.num(x)}|' for x in weights])})")
+    if l2:
+        lam = r"(\lambda_2/2)" if latex else "(λ₂/2)"
+        total = r"\sum w^2" if latex else "Σw²"
+        square = (lambda x: f"{w.fac(x)}^2") if latex else (lambda x: f"{w.fac(x)}²")
+        sym.append(f"{lam}{w.times}{total}")
+        num.append(f"({w.num(l2)}/2){w.times}({w.sum_of([square(x) for x in weights])})")
+    value = rule.penalty_value
+    if latex:     # one row per term: the sums are too long for one line of the page
+        rows = [f"R &= {' + '.join(sym)}"] + [f"&{'=' if i == 0 else '+'} {term}"
+                                               for i, term in enumerate(num)]
+        r_line = ("\\begin{align*}\n" + " \\\\\n".join(rows + [f"&= {w.num(value)}"])
+                  + "\n\\end{align*}")
+    else:
+        r_line = w.equation(f"R = {' + '.join(sym)} = {' + '.join(num)} = {w.num(value)}")
+    return [r_line,
+            w.equation(f"E + R = {w.fac(data_loss)} + {w.fac(value)} = "
+                       f"{w.num(data_loss + value)}")]
 
 
 # ---------------------------------------------------------------- backward
@@ -500,6 +536,12 @@ class _Lines:
         """One line: lhs ← symbolic = numeric = value (= instead of ← for a
         quantity that is shown, not kept)."""
         op = self.w.gets if assign else " = "
+        if self.latex:    # three rows: with many digits one line is wider than the page
+            self.lines.append(
+                "\\begin{align*}\n"
+                f"{self.label}\\colon\\ {lhs} &{op.strip()} {symbolic} \\\\\n"
+                f"&= {numeric} \\\\\n&= {self.w.num(value)}\n\\end{{align*}}")
+            return
         self.lines.append(self.w.equation(
             f"{self.label}: {lhs}{op}{symbolic} = {numeric} = {self.w.num(value)}"))
 
@@ -885,7 +927,9 @@ def batch_loss_section(batch, w):
         num = f"({w.sum_of(values)})/{batch.size}"
     else:
         sym, num = w.sum_of(names), w.sum_of(values)
-    return [w.equation(f"E = {sym} = {num} = {w.num(batch.loss)}")]
+    lines = [w.equation(f"E = {sym} = {num} = {w.num(batch.loss)}")]
+    rule = getattr(batch.samples[-1], "rule", None) if batch.samples else None
+    return lines + penalty_lines(w, rule, batch.loss)
 
 
 def accumulated_section(batch, w, parameters):

@@ -125,6 +125,10 @@ class UpdateRule:
     penalty: object = None
     clip: object = None
     clip_norm: object = None   # clipping by norm: the global norm N of the batch gradient
+    # with a penalty: R = λ₁·Σ|w| + (λ₂/2)·Σw² of the weights the update starts
+    # from (the core's net.penalty_value()), and those weights (w, then u), in order
+    penalty_value: object = None
+    penalty_weights: list = None
 
 
 def update_rule(net):
@@ -132,12 +136,18 @@ def update_rule(net):
     if net.optimizer is None and net.penalty is None and net.clip is None:
         return None
     optimizer = net.optimizer
+    weights = None
+    if net.penalty is not None:
+        weights = [w for layer in net.layers for n in layer.neurons
+                   for w in n.weights + getattr(n, "recurrent_weights", [])]
     return UpdateRule(
         optimizer=None if optimizer is None else optimizer.name,
         options={} if optimizer is None else dict(optimizer._numeric),
         initial={} if optimizer is None else optimizer.new_state(),
         penalty=None if net.penalty is None else net.penalty.to_spec(),
-        clip=None if net.clip is None else net.clip.to_spec())
+        clip=None if net.clip is None else net.clip.to_spec(),
+        penalty_value=None if net.penalty is None else net.penalty_value(),
+        penalty_weights=weights)
 
 
 def copy_state(state):
