@@ -209,15 +209,35 @@ def test_train_draws_its_bar_on_stderr_only_on_a_terminal():
     assert quiet[0] == 0 and quiet[2] == ""
 
 
-@pytest.mark.slow
-def test_a_big_trace_draws_its_bar_and_a_short_one_does_not():
-    argv = ["trace", "mazur", "--steps", "3000", "--sections", "loss", "-o", os.devnull]
-    status, out, err = on_a_terminal(argv)
-    assert status == 0 and "3000/3000 [" in err and "steps/s" in err
-    status, _, err = on_a_terminal(argv + ["--quiet"])
-    assert status == 0 and "steps/s" not in err
-    status, _, err = on_a_terminal(["trace", "mazur", "--steps", "2", "-o", os.devnull])
-    assert status == 0 and err == ""                   # done before the bar's delay
+@pytest.mark.parametrize("argv, steps", [
+    (["trace", "mazur", "--steps", "40"], 40),
+    (["trace", "xor", "--steps", "6", "--batch-size", "2"], 6),
+    (["trace", "rnn-parity", "--steps", "5", "--times", "1"], 5),
+    (["trace", "rnn-parity", "--steps", "3", "--batch-size", "2", "--times", "1"], 3),
+])
+def test_trace_counts_its_steps_on_a_bar(argv, steps, monkeypatch, capsys):
+    """Every way trace steps (online, batches, sequences, batches of sequences) moves a
+    step bar on a terminal stderr, here without the half-second delay; --quiet: no bar."""
+    from neuronsim.cli import core
+    from neuronsim.cli.main import main
+
+    made = []
+
+    def no_delay(total, quiet=False):
+        bar = step_bar(total, quiet, delay=0.0)
+        made.append(bar)
+        return bar
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(core, "step_bar", no_delay)
+    assert main(argv) == 0
+    assert f"{steps}/{steps} [" in terminal.getvalue() and "steps/s" in terminal.getvalue()
+    assert made[0].done == steps and made[0].bar is None          # closed
+    assert "steps/s" not in capsys.readouterr().out
+    made.clear()
+    assert main(argv + ["--quiet"]) == 0
+    assert made == [None] and "steps/s" not in terminal.getvalue().split("\n", 1)[1]
 
 
 def test_digits_draws_its_bar_through_tqdm_on_a_terminal(monkeypatch, capsys):
