@@ -20,7 +20,9 @@ Then, per shape, the flat variants that lost to the yardstick (other
 fan-in thresholds for explicit loops, the previous yardstick), and one BPTT
 training step of recurrent networks (4-r8-2 and 16-r32-4 over T = 10 steps:
 neuronsim, a flat plain-Python BPTT loop, and torch on CPU one sequence at a
-time, skipped with a note when torch is absent).
+time, skipped with a note when torch is absent), and one LSTM step
+(4-lstm8-2 and 16-lstm32-4, T = 10: neuronsim, the flat plain-Python LSTM of
+scripts/flat_lstm.py, torch's nn.LSTM per sequence).
 
 Timing: every implementation lives in one process; each repeat runs one
 block of calls of every implementation in a rotating order (interleaved, so
@@ -60,6 +62,8 @@ sys.path.insert(0, HERE)
 from flat_baseline import ACTIVATIONS as FLAT_ACTIVATIONS  # noqa: E402
 from flat_baseline import (SMALL_FAN_IN, FlatNetwork, FlatRecurrentNetwork,  # noqa: E402
                            PreviousFlatNetwork)
+
+from flat_lstm import LSTMProblem, lstm_run  # noqa: E402
 
 from neuronsim import Network  # noqa: E402
 
@@ -981,6 +985,8 @@ def parse_args(argv):
     parser.add_argument("--recurrent-shapes", default=",".join(RECURRENT_SHAPES),
                         help="comma-separated recurrent shapes, inputs-rN-outputs "
                              "(empty: none)")
+    parser.add_argument("--lstm-shapes", default="4-lstm8-2,16-lstm32-4",
+                        help="comma-separated LSTM shapes, inputs-lstmN-outputs (empty: none)")
     parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH,
                         help="T, the time steps of one sequence (default 10)")
     parser.add_argument("--skip", default="",
@@ -1079,6 +1085,12 @@ def main(argv=None, out=sys.stdout):
         with blas_threads(1):
             recurrent_run(problem, [name for name in args.skip.split(",") if name],
                           args.repeats, args.block, CLOCKS[args.clock], out)
+    for shape in filter(None, args.lstm_shapes.split(",")):
+        with blas_threads(1):
+            lstm_run(LSTMProblem(shape, args.sequence_length),
+                     [name for name in args.skip.split(",") if name], args.repeats, args.block,
+                     CLOCKS[args.clock], out, make_runner, interleaved_medians,
+                     relative_difference)
     if args.stream_steps and has_tracer():
         stream_run(args.stream_steps, out)
     if args.train_epoch:

@@ -137,6 +137,32 @@ def load(name, **options):
     return make(**options)
 
 
+# ------------------------------------------------------------------ sequences
+def long_range(n=100, steps=20, noise=1.0, seed=0):
+    """Remember the first input: ``n`` sequences of ``steps`` steps, two inputs each.
+
+    Step 1 holds the signal s = +1 or -1 (each with probability ½) on input 1
+    and a marker 1 on input 2; steps 2..T hold noise on input 1, uniform in
+    [-noise, noise], and 0 on input 2.  The target, at the last step only
+    (many-to-one), is [1] if s = +1 and [0] if s = -1.  A sample is
+    ``(xs, [t])`` with ``xs`` a list of T [x1, x2] steps; every number comes
+    from ``random.Random(seed)``.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n: expected a whole number of sequences >= 1, got {n!r}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
+        raise ValueError(f"steps: expected a whole number of steps >= 2, got {steps!r}")
+    _check_noise(noise)
+    rng = random.Random(seed)
+    samples = []
+    for _ in range(n):
+        bit = rng.random() < 0.5
+        xs = [[1.0 if bit else -1.0, 1.0]]
+        xs += [[rng.uniform(-noise, noise), 0.0] for _ in range(steps - 1)]
+        samples.append((xs, [1 if bit else 0]))
+    return samples
+
+
 # ------------------------------------------------------------------ splits
 def split(samples, test_fraction=0.25, seed=0):
     """(train, test): a seeded shuffle, then the first ``test_fraction`` is the test set."""

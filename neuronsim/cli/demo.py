@@ -14,7 +14,7 @@ from .core import add_view_options, emit, load, sample_list, trace_steps, view_o
 from .demo_optimizers import run_demo_optimizers
 from .digits import run_demo_digits
 from .explain import add_numbers_option
-from .rnn import run_rnn_demo
+from .rnn import run_long_range_demo, run_rnn_demo
 
 # ------------------------------------------------------------------ demo
 # The work of each demo (its fixed steps and epochs), budgeted like the command
@@ -42,6 +42,8 @@ DEMO_OPTIONS = {
     "--sections": lambda args: list(args.sections) != list(SECTIONS),
     "-o/--output": lambda args: args.output is not None,
     "--numbers": lambda args: args.numbers != "float",
+    "--steps": lambda args: args.steps is not None,
+    "--sequences": lambda args: args.sequences is not None,
 }
 # The options each demo honours (mazur and four-layer: all of them).
 DEMO_ACCEPTS = {
@@ -49,14 +51,17 @@ DEMO_ACCEPTS = {
     "rnn": ("--format", "--digits", "--convention", "--sections", "-o/--output", "--numbers"),
     "digits": ("-o/--output",),
     "optimizers": ("--digits", "-o/--output"),
+    "long-range": ("-o/--output", "--steps", "--sequences"),
 }
+# The bundled files that only a two-network demo runs (demo long-range).
+DEMO_PAIRS = {"long-range": ("long-range-elman", "long-range-lstm")}
 
 
 def refuse_unused_options(args):
     """Raise if an option was given that demo ``args.name`` would ignore."""
     accepts = DEMO_ACCEPTS.get(args.name)
     if accepts is None:
-        return
+        accepts = [option for option in DEMO_OPTIONS if option not in ("--steps", "--sequences")]
     ignored = [option for option, given in DEMO_OPTIONS.items()
                if given(args) and option not in accepts]
     if ignored:
@@ -74,6 +79,8 @@ def run_demo(args):
         return run_demo_digits(args)
     if name == "optimizers":
         return run_demo_optimizers(args)
+    if name in DEMO_PAIRS:
+        return run_long_range_demo(args, *DEMO_PAIRS[name])
     net = load(example_path(name), args.numbers,
                budget=DEMO_BUDGETS[name](f"demo {name}"))
     if name == "xor":
@@ -149,12 +156,20 @@ def register(subparsers):
                     "loss falling), rnn (a recurrent network learns running parity by "
                     "backpropagation through time), optimizers (SGD, momentum, RMSprop, "
                     "Adagrad, Adam and AdamW on XOR: the steps each needs, -o FILE.svg plots "
-                    "the loss curves).")
+                    "the loss curves), long-range (an Elman network and an LSTM learn to "
+                    "remember the first input of a sequence through noise: the LSTM learns, "
+                    "the Elman network stays at chance).")
+    paired = {name for names in DEMO_PAIRS.values() for name in names}
     demo.add_argument("name", nargs="?", default="mazur",
-                      choices=list(EXAMPLES) + ["digits", "optimizers"],
+                      choices=[name for name in EXAMPLES if name not in paired]
+                      + ["digits", "optimizers"] + list(DEMO_PAIRS),
                       help="digits: a 64-32-10 network learns scikit-learn's 8x8 digits "
                            "(-o FILE.png plots sample predictions)")
     add_view_options(demo)
     add_numbers_option(demo)
+    demo.add_argument("--steps", type=int, metavar="T",
+                      help="long-range: the length of each sequence (default 20)")
+    demo.add_argument("--sequences", type=int, metavar="N",
+                      help="long-range: the training sequences, one update each (default 600)")
     demo.set_defaults(run=run_demo)
 

@@ -35,6 +35,7 @@ COMMANDS = {
     "rnn-train": "neuronsim.cli.rnn", "rnn-gradient-flow": "neuronsim.cli.rnn",
     "draw": "neuronsim.cli.draw",
     "digits": "neuronsim.cli.digits",
+    "serve": "neuronsim.cli.serve",
 }
 COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))   # each module once, in order
 

@@ -1,6 +1,15 @@
 """Cross-checking a network that reads sequences: :func:`neuronsim.crosscheck.compare.compare`
-for any stack of dense and recurrent layers (a recurrent layer anywhere, several of
+for any stack of dense, Elman, LSTM and GRU layers (a recurrent layer anywhere, several of
 them, a learned initial state, many-to-one, truncated BPTT).
+
+An LSTM or GRU layer (torch's layout, gates i, f, g, o / r, z, n) gives: its
+h as ``activations[l]`` (m, T, n); its gates' δ side by side as ``deltas[l]``
+(m, T, 4n or 3n); ``dW``, ``dU``, ``db`` (dE/db_ih, the input-side bias) and
+``db_hh`` (dE/db_hh) in torch's shapes; ``da0`` (dE/dh[0]) and, for an LSTM,
+``dc0`` (dE/dc[0]) when the initial state is learned.  Its rows are per gate,
+and the diagnosis tries the classic gated mistakes
+(:mod:`neuronsim.crosscheck.gated_mistakes`) as variants of the numpy
+reference run on the same batch.
 
 The feed-forward machinery (rows, report, result files) lives in
 :mod:`neuronsim.crosscheck.results`; this module adds the batch of sequences,
@@ -60,17 +69,24 @@ import os
 import numpy as np
 
 from ..core.errors import ShapeError
-from ..core.gates import refuse_gated_layers
 from ..core.labels import (
+    GATE_LETTERS,
     bias_label,
+    gate_bias_label,
+    gate_recurrent_label,
+    gate_symbol,
+    gate_weight_label,
+    gated_state_label,
     initial_state_label,
     neuron_label,
     partial_label,
     recurrent_weight_label,
+    symbol,
     weight_label,
     weight_superscript,
 )
 from .diagnosis import float32_finding, later_rows
+from .gated_mistakes import GATE_NAMES, mistakes, permute_gates, unpermute_blocks
 from .results import (
     RECURRENT_QUANTITIES,
     Report,
@@ -114,16 +130,58 @@ def stack_layers(net):
             entry.update(W=W, U=U, b=b, learn_h0=bool(layer.learn_initial_state),
                          h0=np.zeros(len(b)) if state is None
                          else np.array([float(v) for v in state]))
+        elif layer.kind in GATED:
+            del entry["b"]
+            entry.update(U=arrays[1], b_ih=arrays[2], b_hh=arrays[3],
+                         learn_h0=bool(layer.learn_initial_state))
+            for key, name in zip(("h0", "c0"), layer.STATES):
+                entry[key] = np.array([float(v) for v in layer.initial_value(name)])
         layers.append(entry)
     return layers
 
 
+#: the gated kinds: per gate rows, two biases (db is dE/db_ih, db_hh dE/db_hh)
+GATED = ("lstm", "gru")
+#: the keys of each kind's gradients, in the order of ``net.gradient_arrays()``
+#: (then da0 = dE/dh[0], and dc0 = dE/dc[0] for an LSTM, when learned)
+GRADIENT_KEYS = {"dense": ("dW", "db"), "recurrent": ("dW", "dU", "db"),
+                 "lstm": ("dW", "dU", "db", "db_hh"), "gru": ("dW", "dU", "db", "db_hh")}
+STATE_KEYS = {"dense": (), "recurrent": ("da0",), "lstm": ("da0", "dc0"), "gru": ("da0",)}
+
+
+def gradient_lists(net, grads):
+    """{"dW": [...], "dU": [...], ...}: each layer's gradients (a tuple in the
+    order of its parameters) spread by key, None where a layer has none."""
+    lists = {key: [] for key in ("dW", "dU", "db", "db_hh", "da0", "dc0")}
+    for layer, values in zip(net.layers, grads):
+        keys = GRADIENT_KEYS[layer.kind]
+        if layer.is_recurrent and layer.learn_initial_state:
+            keys += STATE_KEYS[layer.kind]
+        given = dict(zip(keys, values))
+        for key, per_layer in lists.items():
+            per_layer.append(given.get(key))
+    return lists
+
+
 def recurrent_indices(net):
-    """The 0-based indices of the recurrent layers, and of those with a learned a[0]."""
-    kinds = [layer.kind for layer in net.layers]
-    recurrent = [l for l, kind in enumerate(kinds) if kind == "recurrent"]
+    """The 0-based indices of the recurrent layers (Elman, LSTM, GRU), and of those
+    with a learned initial state."""
+    recurrent = [l for l, layer in enumerate(net.layers) if layer.is_recurrent]
     learned = [l for l in recurrent if net.layers[l].learn_initial_state]
     return recurrent, learned
+
+
+def layers_with(net):
+    """For each per-layer key that only some layers have, the indices of those layers."""
+    recurrent, learned = recurrent_indices(net)
+    kinds = [layer.kind for layer in net.layers]
+    return {"dU": recurrent, "da0": learned,
+            "db_hh": [l for l, kind in enumerate(kinds) if kind in GATED],
+            "dc0": [l for l in learned if kinds[l] == "lstm"]}
+
+
+def has_gated_layers(net):
+    return any(layer.kind in GATED for layer in net.layers)
 
 
 def sequence_batch(net, X, Y):
@@ -231,12 +289,16 @@ class RecurrentBatch:
 
 def per_neuron_sequences(net, X, Y, mask):
     """Run every sequence through a copy of ``net`` (BPTT with its own
-    truncation); ``net`` itself is not touched."""
+    truncation); ``net`` itself is not touched.
+
+    For an LSTM or GRU layer, ``deltas[l]`` holds its gates' δ side by side
+    (m, T, G·n, torch's order), ``activations[l]`` its h, and
+    ``output_grads[l]`` dE/dh[t]; ``cells[l]`` (m, T, n) is an LSTM's c[t]."""
     copy = copy_network(net)
     L = len(copy.layers)
-    recurrent, learned = recurrent_indices(copy)
+    recurrent, _ = recurrent_indices(copy)
     per_step = {"activations": "output", "deltas": "delta", "output_paths": "output_path",
-                "output_grads": "output_grad", "derivatives": "derivative"}
+                "output_grads": "output_grad", "derivatives": "derivative", "cells": "cell"}
     fields = {name: [[] for _ in range(L)] for name in per_step}
     states = [[] for _ in range(L)]
     step_losses, sequence_losses = [], []
@@ -245,12 +307,20 @@ def per_neuron_sequences(net, X, Y, mask):
         number = getattr(record, attribute, None)
         return 0.0 if number is None else number
 
+    def gate_deltas(records, gates):
+        return [value(r.gates[q], "delta") for q in gates for r in records]
+
     for x, targets in zip(X, _target_lists(Y, mask)):
         copy.forward_pass(x.tolist())
         sequence_losses.append(copy.back_prop(targets))
-        for l in range(L):
+        for l, layer in enumerate(copy.layers):
+            gated = layer.kind in GATED
             for name, attribute in per_step.items():
-                if name in ("activations", "deltas") or l in recurrent:
+                if name == "deltas" and gated:
+                    fields[name][l].append([gate_deltas(step[l], layer.GATES)
+                                            for step in copy.history])
+                elif name == "activations" or name == "deltas" or (
+                        l in recurrent and (name != "cells" or layer.kind == "lstm")):
                     fields[name][l].append([[value(r, attribute) for r in step[l]]
                                             for step in copy.history])
             if l in recurrent:
@@ -260,20 +330,16 @@ def per_neuron_sequences(net, X, Y, mask):
         step_losses.append([0.0 if v is None else v * scale for v in copy.step_losses])
     arrays = {name: [np.array(rows, dtype=float) if rows else None for rows in per_layer]
               for name, per_layer in fields.items()}
-    grads = copy.gradient_arrays()
+    grads = gradient_lists(copy, copy.gradient_arrays())
     n = len(X) if copy.reduction == "mean" else 1
     return RecurrentBatch(
         inputs=X, mask=mask, kinds=[layer.kind for layer in copy.layers],
         activations=arrays["activations"], deltas=arrays["deltas"],
         output_paths=arrays["output_paths"], output_grads=arrays["output_grads"],
-        derivatives=arrays["derivatives"],
+        derivatives=arrays["derivatives"], cells=arrays["cells"],
         states=[np.array(s, dtype=float) if s else None for s in states],
         step_losses=np.array(step_losses, dtype=float),
-        dW=[g[0] for g in grads], db=[g[2] if l in recurrent else g[1]
-                                      for l, g in enumerate(grads)],
-        dU=[g[1] if l in recurrent else None for l, g in enumerate(grads)],
-        da0=[g[3] if l in learned else None for l, g in enumerate(grads)],
-        loss=float(sum(sequence_losses) / n))
+        loss=float(sum(sequence_losses) / n), **grads)
 
 
 # ---------------------------------------------------------------- the other side
@@ -290,14 +356,8 @@ def stack_results(net, X, targets, mask, truncation="default"):
 
 def results_of_stack(net, result):
     """A :class:`~neuronsim.crosscheck.vectorized_stack.StackResult` as the cross-check dict."""
-    recurrent, learned = recurrent_indices(net)
-    grads = result.grads
-    return {"activations": list(result.activations), "deltas": list(result.deltas),
-            "dW": [g[0] for g in grads],
-            "dU": [g[1] if l in recurrent else None for l, g in enumerate(grads)],
-            "db": [g[2] if l in recurrent else g[1] for l, g in enumerate(grads)],
-            "da0": [g[3] if l in learned else None for l, g in enumerate(grads)],
-            "loss": result.loss}
+    return dict(gradient_lists(net, result.grads), activations=list(result.activations),
+                deltas=list(result.deltas), loss=result.loss)
 
 
 def takes(function, count):
@@ -351,10 +411,10 @@ def call_function(net, X, Y, function):
 
 
 def spread(net, results, where):
-    """``dU`` and ``da0`` as lists with one entry per layer (see the module docstring)."""
-    recurrent, learned = recurrent_indices(net)
+    """``dU``, ``da0``, ``db_hh`` and ``dc0`` as lists with one entry per layer
+    (see the module docstring)."""
     results = dict(results)
-    for key, layers in (("dU", recurrent), ("da0", learned)):
+    for key, layers in layers_with(net).items():
         if results.get(key) is not None:
             results[key] = spread_per_layer(results[key], len(net.layers), layers,
                                             f"{where}[{key!r}]")
@@ -367,29 +427,40 @@ def recurrent_candidate(net, X, Y, targets, mask, against):
     if isinstance(against, str) and against == "numpy":
         return stack_results(net, X, targets, mask)
     if isinstance(against, str) and against == "torch":
+        if has_gated_layers(net):
+            from .torch_gated import torch_gated_results
+
+            return torch_gated_results(net, X, targets, mask)
         from .torch_bridge import torch_stack_results
 
         return torch_stack_results(net, X, targets, mask)
     if callable(against):
         return call_function(net, X, Y, against)
     if isinstance(against, (str, os.PathLike)):
-        recurrent, learned = recurrent_indices(net)
-        return load_results(against, n_layers, recurrent=True,
-                            layers_with={"dU": recurrent, "da0": learned})
+        return load_results(against, n_layers, recurrent=True, layers_with=layers_with(net))
     raise ValueError(f"against: expected 'numpy', 'torch', a function or an .npz path, "
                      f"got {against!r}")
 
 
 # ---------------------------------------------------------------- rows
 def build_recurrent_rows(reference, candidate, tolerance, atol, convention="nielsen"):
-    """The rows of a network that reads sequences, in computation order (see above)."""
+    """The rows of a network that reads sequences, in computation order (see above).
+
+    An LSTM or GRU layer has a row per gate for δ[t] and for each gradient
+    (its block of rows in torch's layout), then dE/dh[0] and dE/dc[0] when
+    learned.  Each row keeps ``take(results)``: its part of a full results dict
+    (the diagnosis compares variants with it), and ``gate`` (None, or the gate's name).
+    """
     n_layers = len(reference.activations)
     steps = reference.mask.shape[1]
+    kinds = reference.kinds
     rows = []
 
-    def add(quantity, layer, step, name, ref, given, label_entry):
+    def add(quantity, layer, step, name, ref, given, label_entry, part=None, gate=None):
         row = Row(quantity, layer, name, ref, given, tolerance, atol, label_entry)
         row.step = step
+        row.gate = gate
+        row.take = _taker(quantity, layer, part, ref.shape)
         rows.append(row)
 
     # per-step arrays: a wrong shape fails once, at the first row of that layer
@@ -409,34 +480,88 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
     def step_row(quantity, l, s, symbol_name):
         array = sliced[quantity, l]
         ref = getattr(reference, quantity)[l]
+        gated = kinds[l] in GATED
+        if gated and quantity == "deltas":
+            return gate_step_rows(l, s, array, ref)
+        if gated:
+            symbol_name = "h"
         name = symbol_name + _superscript(l + 2) + f"[{s + 1}]"
         kind = "a" if quantity == "activations" else "delta"
         label = (lambda i, l=l, s=s:
                  f"{neuron_label(kind, l, i[1])}[{s + 1}] of X[{i[0]}]")
+        if gated:
+            label = (lambda i, l=l, s=s: f"{symbol('h', (i[1] + 1,), l + 2)}[{s + 1}] "
+                                         f"of X[{i[0]}]")
         first = s == (0 if quantity == "activations" else steps - 1)
         if array is not None and array.shape != ref.shape:
             add(quantity, l, None if first else s, name if not first else
                 symbol_name + _superscript(l + 2), ref if first else ref[:, s],
-                array if first else None, label)
+                array if first else None, label, None if first else (slice(None), s))
             return
-        add(quantity, l, s, name, ref[:, s], None if array is None else array[:, s], label)
+        add(quantity, l, s, name, ref[:, s], None if array is None else array[:, s], label,
+            (slice(None), s))
         if first:
             rows[-1].layout_note = layouts.get((quantity, l))
+
+    def gate_step_rows(l, s, array, ref):
+        """δ of each gate of layer l at step s: columns q·n .. (q+1)·n - 1."""
+        gates = GATE_NAMES[kinds[l]]
+        n = ref.shape[2] // len(gates)
+        for q, gate in enumerate(gates):
+            letter = GATE_LETTERS[gate]
+            part = (slice(None), s, slice(q * n, (q + 1) * n))
+            name = f"δ_{letter}" + _superscript(l + 2) + f"[{s + 1}]"
+            label = (lambda i, l=l, s=s, letter=letter:
+                     f"{gate_symbol('δ', letter, (i[1] + 1,), l + 2)}[{s + 1}] of X[{i[0]}]")
+            first = s == steps - 1 and q == 0
+            if array is not None and array.shape != ref.shape:
+                add("deltas", l, None if first else s, name, ref if first else ref[part],
+                    array if first else None, label, None if first else part, gate)
+                continue
+            add("deltas", l, s, name, ref[part], None if array is None else array[part],
+                label, part, gate)
+            if first:
+                rows[-1].layout_note = layouts.get(("deltas", l))
 
     def per_layer(key, l):
         given = candidate.get(key)
         return None if given is None else given[l]
 
+    def gate_rows(key, l, name, label):
+        """One row per gate of ``key`` (rows q·n .. (q+1)·n - 1 of the parameter)."""
+        ref, given = getattr(reference, key)[l], per_layer(key, l)
+        note = None
+        if given is not None and same_entries(given.shape, ref.shape):
+            note = f"given as {given.shape}, read as {ref.shape}"
+            given = given.reshape(ref.shape)
+        gates = GATE_NAMES[kinds[l]]
+        n = ref.shape[0] // len(gates)
+        for q, gate in enumerate(gates):
+            part = slice(q * n, (q + 1) * n)
+            entry = (lambda i, gate=gate: label(gate, i[0], i[1] if len(i) > 1 else None))
+            if given is not None and given.shape != ref.shape:
+                add(key, l, None, name(GATE_LETTERS[gate]), ref if q == 0 else ref[part],
+                    given if q == 0 else None, entry, None if q == 0 else part, gate)
+                continue
+            add(key, l, None, name(GATE_LETTERS[gate]), ref[part],
+                None if given is None else given[part], entry, part, gate)
+            if q == 0:
+                rows[-1].layout_note = note
+
     for s in range(steps):
         for l in range(n_layers):
             step_row("activations", l, s, "a")
-    add("loss", None, None, "E", reference.loss, candidate.get("loss"), lambda i: "E")
+    add("loss", None, None, "E", np.asarray(reference.loss), candidate.get("loss"),
+        lambda i: "E")
     for s in range(steps - 1, -1, -1):
         for l in range(n_layers - 1, -1, -1):
             step_row("deltas", l, s, "δ")
     for l in range(n_layers - 1, -1, -1):
         sup = _superscript(weight_superscript(l, convention))
         own = _superscript(l + 2)
+        if kinds[l] in GATED:
+            gated_gradient_rows(l, sup, own, convention, gate_rows, reference, per_layer, add)
+            continue
         add("dW", l, None, "dE/dW" + sup, reference.dW[l], per_layer("dW", l),
             lambda i, l=l: partial_label(weight_label(l, i[0], i[1], convention)))
         if reference.dU[l] is not None:
@@ -448,6 +573,51 @@ def build_recurrent_rows(reference, candidate, tolerance, atol, convention="niel
             add("da0", l, None, "dE/da" + own + "[0]", reference.da0[l], per_layer("da0", l),
                 lambda i, l=l: partial_label(initial_state_label(l, i[0])))
     return rows
+
+
+def gated_gradient_rows(l, sup, own, convention, gate_rows, reference, per_layer, add):
+    """The gradient rows of an LSTM or GRU layer: dW, dU, db (b^x, torch's b_ih)
+    and db_hh (b^h) gate by gate, then dE/dh[0] and dE/dc[0] when learned."""
+    n = len(reference.activations[l][0, 0])
+
+    def unit(i):       # the row of a gate block, as the unit it belongs to
+        return i % n
+
+    gate_rows("dW", l, lambda q: f"dE/dW_{q}" + sup,
+              lambda gate, j, k: partial_label(gate_weight_label(l, gate, unit(j), k,
+                                                                 convention)))
+    gate_rows("dU", l, lambda q: f"dE/dU_{q}" + own,
+              lambda gate, j, k: partial_label(gate_recurrent_label(l, gate, unit(j), k)))
+    gate_rows("db", l, lambda q: f"dE/db_x{q}" + sup,
+              lambda gate, j, k: partial_label(gate_bias_label(l, gate, unit(j), "ih",
+                                                               convention)))
+    gate_rows("db_hh", l, lambda q: f"dE/db_h{q}" + sup,
+              lambda gate, j, k: partial_label(gate_bias_label(l, gate, unit(j), "hh",
+                                                               convention)))
+    for key, name, state in (("da0", "h", "initial_state"), ("dc0", "c", "initial_cell")):
+        if getattr(reference, key)[l] is not None:
+            add(key, l, None, f"dE/d{name}" + own + "[0]", getattr(reference, key)[l],
+                per_layer(key, l),
+                lambda i, state=state: partial_label(gated_state_label(state, l, i[0])))
+
+
+def _taker(quantity, layer, part, shape):
+    """take(results): the part of a full results dict that a row compares (None if
+    the results lack it or have another shape)."""
+    def take(results):
+        value = results.get(quantity)
+        if value is None:
+            return None
+        if quantity == "loss":
+            return np.asarray(value, dtype=float)
+        value = value[layer]
+        if value is None:
+            return None
+        value = np.asarray(value, dtype=float)
+        if part is not None:
+            value = value[part]
+        return value if value.shape == shape else None
+    return take
 
 
 # ---------------------------------------------------------------- diagnosis
@@ -470,8 +640,11 @@ def diagnose_recurrent(net, reference, X, targets, mask, row, rows=(), cache=Non
     finding = rounding_finding(row)
     if finding is not None:
         return [finding], finding.message
-    found, text = _bptt_findings(net, reference, X, targets, mask, row,
-                                 {} if cache is None else cache)
+    cache = {} if cache is None else cache
+    found = gated_findings(net, X, targets, mask, row, rows, cache)
+    if found:
+        return found, " ".join(f.message for f in found)
+    found, text = _bptt_findings(net, reference, X, targets, mask, row, cache)
     zeros = None if found else zeros_finding(row)      # a BPTT mistake may give zeros too
     if zeros is not None:
         return [zeros], zeros.message
@@ -523,7 +696,7 @@ def _bptt_findings(net, reference, X, targets, mask, row, cache):
     if truncation is not None and (truncation > steps or truncation == steps and not learned):
         truncation = None
     method = "full BPTT" if truncation is None else f"BPTT truncated at k = {truncation}"
-    has_recurrent = any(layer["kind"] == "recurrent" for layer in layers)
+    has_recurrent = any(layer["kind"] in ("recurrent",) + GATED for layer in layers)
     variants = []          # (code, message, array), most specific first
 
     def truncations():
@@ -551,7 +724,12 @@ def _bptt_findings(net, reference, X, targets, mask, row, cache):
     layer = None if l is None else layers[l]
     inputs = None if l is None else (X if l == 0 else reference.activations[l - 1])
     sup = "" if l is None else _superscript(l + 2)
-    if q == "activations" and layer["kind"] == "recurrent":
+    if layer is not None and layer["kind"] in GATED:
+        # the gate-level mistakes are gated_findings'; here: another truncation
+        if q != "activations":
+            for k, other, text in truncations():
+                variants.append(("truncation", f"{row.name} is what {text}", row.take(other)))
+    elif q == "activations" and layer["kind"] == "recurrent":
         x, a_prev = inputs[:, s], reference.states[l][:, s]
         g, W, U, b = layer["activation"], layer["W"], layer["U"], layer["b"]
         variants += [
@@ -639,7 +817,7 @@ def _bptt_findings(net, reference, X, targets, mask, row, cache):
         for k, other, text in truncations():
             variants.append(("truncation", f"{row.name} is what {text}", other[q][l]))
     for code, message, variant in variants:
-        if close(variant) and not close(R):
+        if variant is not None and close(variant) and not close(R):
             finding = Finding(code, message + ".")
             return [finding], finding.message
     findings = _factor_findings(Finding, R, C, close, m, steps)
@@ -649,10 +827,95 @@ def _bptt_findings(net, reference, X, targets, mask, row, cache):
     if row.worst is not None:
         worst = (f" Compare the worst entry by hand: {row.worst_label}, neuronsim "
                  f"{_number(row.reference[row.worst])}, yours {_number(row.candidate[row.worst])}.")
+    if layer is not None and layer["kind"] in GATED:
+        return [], (f"nothing here explains {row.name}: it is not one of the classic "
+                    f"{layer['kind'].upper()} mistakes (" + GATED_CHECKED[layer["kind"]]
+                    + "), another truncation of BPTT, or a constant factor (m, T, 2, -1)."
+                    + worst)
     return [], (f"nothing here explains {row.name}: it is not the recurrent term missing or U "
                 "the wrong way round (forward or backward), g' missing, one step's contribution "
                 "instead of the sum over t, a[t] for a[t-1] in dE/dU, another truncation of "
                 "BPTT, a transposed gradient, or a constant factor (m, T, 2, -1)." + worst)
+
+
+#: the gated mistakes gated_findings tries, in words (for "nothing here explains")
+GATED_CHECKED = {
+    "lstm": "the forget gate missing on the cell path back, tanh'(c) missing in the path from "
+            "h to c, the gates loaded in another order, h and c confused",
+    "gru": "the update gate the wrong way round (z for 1 − z), the gates loaded in another "
+           "order"}
+
+
+def gated_findings(net, X, targets, mask, row, rows, cache):
+    """The classic LSTM and GRU mistakes (:mod:`neuronsim.crosscheck.gated_mistakes`)
+    that reproduce the failing ``row``: each variant runs on the batch (its
+    results kept in ``cache``), and those whose numbers equal the row's are
+    named; when several do, those that reproduce the most of the given rows."""
+    from .diagnosis import Finding
+
+    kinds = {layer.kind for layer in net.layers} & set(GATED)
+    if not kinds or row.take is None or row.shape_note or row.candidate is None:
+        return []
+    given = [r for r in rows if r.given and not r.shape_note and r.take is not None]
+    matches = []
+    for index, mistake in enumerate(mistakes(kinds)):
+        key = ("mistake", index)
+        if key not in cache:
+            cache[key] = _mistake_results(net, X, targets, mask, mistake)
+        results = cache[key]
+        if results is None or not _reproduces(row, row.take(results)):
+            continue
+        matches.append((sum(_reproduces(r, r.take(results)) for r in given), mistake))
+    if not matches:
+        return []
+    best = max(count for count, _ in matches)
+    findings, codes = [], set()
+    for count, mistake in matches:
+        if count == best and mistake.code not in codes:
+            codes.add(mistake.code)
+            findings.append(Finding(mistake.code, mistake.message + "."))
+    return findings
+
+
+def _reproduces(row, variant):
+    """True if ``variant`` equals the row's candidate (within the row's tolerance,
+    at least 1e-9 relative) and differs from the reference."""
+    if variant is None:
+        return False
+    C, R = row.candidate, row.reference
+    scale = float(np.max(np.abs(R))) if R.size else 0.0
+    tolerance = max(row.tolerance, 1e-9)
+    atol = max(row.atol, 1e-12 * max(1.0, scale if np.isfinite(scale) else 1.0))
+
+    def close(a, b):
+        return a.shape == b.shape and bool(np.all(entry_errors(a, b) <= atol + tolerance
+                                                  * np.abs(b)))
+    return close(C, variant) and not close(R, variant)
+
+
+def _mistake_results(net, X, targets, mask, mistake):
+    """The cross-check dict of the numpy reference making ``mistake`` (None if it
+    cannot run on this network)."""
+    layers = stack_layers(net)
+    if mistake.order is not None:
+        layers = permute_gates(layers, mistake.kind, mistake.order)
+    try:
+        with np.errstate(all="ignore"):
+            result = stack_bptt(layers, X, targets, mask, net.loss.name,
+                                step_loss=net.step_loss, reduction=net.reduction,
+                                truncation=net.truncation,
+                                step_functions=mistake.steps)
+    except (ValueError, FloatingPointError):
+        return None
+    results = results_of_stack(net, result)
+    if mistake.order is not None:
+        for l, layer in enumerate(net.layers):
+            if layer.kind != mistake.kind:
+                continue
+            results["deltas"][l] = unpermute_blocks(results["deltas"][l], mistake.order, -1)
+            for key in ("dW", "dU", "db", "db_hh"):
+                results[key][l] = unpermute_blocks(results[key][l], mistake.order, 0)
+    return results
 
 
 def _factor_findings(Finding, R, C, close, m, steps):
@@ -710,6 +973,11 @@ def _heading(net, m, steps, convention):
 
 def _torch_name(net):
     kinds = {layer.kind for layer in net.layers}
+    if kinds & set(GATED):
+        cells = {"lstm": "nn.LSTMCell", "gru": "nn.GRUCell", "recurrent": "nn.RNNCell",
+                 "dense": "nn.Linear"}
+        parts = [cells[kind] for kind in ("lstm", "gru", "recurrent", "dense") if kind in kinds]
+        return f"torch ({' + '.join(parts)}, autograd)"
     parts = ["torch.nn.RNN"] + (["nn.Linear"] if "dense" in kinds else [])
     return f"torch ({' + '.join(parts)}, autograd)"
 
@@ -717,7 +985,6 @@ def _torch_name(net):
 def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
                       convention="nielsen"):
     """:func:`compare` for a network that reads sequences (the array layout above)."""
-    refuse_gated_layers(net, "cross-checked by compare")
     X, Y, targets, mask = sequence_batch(net, X, Y)
     reference = per_neuron_sequences(net, X, Y, mask)
     candidate = recurrent_candidate(net, X, Y, targets, mask, against)
@@ -743,7 +1010,7 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
             "numpy (neuronsim.crosscheck.vectorized_stack)"
     else:
         name = _against_name(against)
-    _, learned = recurrent_indices(net)
-    quantities = [q for q in RECURRENT_QUANTITIES if q != "da0" or learned]
+    some = layers_with(net)
+    quantities = [q for q in RECURRENT_QUANTITIES if q not in some or q == "dU" or some[q]]
     return Report(rows, name, m, tolerance, atol, findings, diagnosis,
                   _heading(net, m, steps, convention), later, quantities)

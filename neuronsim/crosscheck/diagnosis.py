@@ -186,7 +186,7 @@ def later_rows(rows, first, findings, deltas_given, diagnose_row, recurrent=Fals
 
 
 def _upstream_fails(rows, row, deltas_given):
-    gradients = ("dW", "dU", "db", "da0")
+    gradients = ("dW", "dU", "db", "db_hh", "da0", "dc0")
     index = rows.index(row)
     for other in rows[:index]:
         if other.ok or other.quantity == "loss":

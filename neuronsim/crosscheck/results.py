@@ -29,10 +29,12 @@ from ..core.labels import (
 )
 
 QUANTITIES = ("activations", "deltas", "dW", "db", "loss")
-RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "da0", "loss")
-PER_LAYER = ("activations", "deltas", "dW", "dU", "db", "da0")
-#: per-layer keys that only some layers have (recurrent weights, a learned initial state)
-SOME_LAYERS = ("dU", "da0")
+RECURRENT_QUANTITIES = ("activations", "deltas", "dW", "dU", "db", "db_hh", "da0", "dc0",
+                        "loss")
+PER_LAYER = ("activations", "deltas", "dW", "dU", "db", "db_hh", "da0", "dc0")
+#: per-layer keys that only some layers have (recurrent weights, the recurrent-side
+#: bias b_hh of an LSTM or GRU, a learned initial state h0, an LSTM's learned c0)
+SOME_LAYERS = ("dU", "db_hh", "da0", "dc0")
 
 
 def copy_network(net):
@@ -129,7 +131,7 @@ def load_results(path, n_layers, recurrent=False, layers_with=None):
     """
     path = os.fspath(path)
     stored = load_arrays(path, "npz")   # size-limited, no pickles, real numbers only
-    layers_with = layers_with or {"dU": [0], "da0": []}
+    layers_with = dict({"dU": [0], "da0": [], "db_hh": [], "dc0": []}, **(layers_with or {}))
     results = {}
     per_layer = PER_LAYER if recurrent else QUANTITIES[:-1]
     singles = ("loss",) + (SOME_LAYERS if recurrent else ())
@@ -173,7 +175,7 @@ def _name_of(function):
 
 # ---------------------------------------------------------------- one row
 KIND_OF = {"activations": "a", "deltas": "delta", "dW": "dW", "dU": "dU", "db": "db",
-           "da0": "da0", "loss": "loss"}
+           "db_hh": "db_hh", "da0": "da0", "dc0": "dc0", "loss": "loss"}
 
 
 class Row:
@@ -195,6 +197,8 @@ class Row:
         self.atol = atol
         self.label_entry = label_entry
         self.step = None           # recurrent networks: 0-based time index (t = step + 1)
+        self.gate = None           # an LSTM or GRU layer's row: the gate's name
+        self.take = None           # take(results): this row's part of a full results dict
         self.shape_note = None     # a layout that cannot be read: "shape (4, 3), expected (3, 4)"
         self.layout_note = None    # a layout read as ours: "given as (3, 1), read as (3,)"
         self.nonfinite = []        # [(side, index, value)]: first NaN/inf of neuronsim, yours
@@ -283,6 +287,11 @@ class Row:
         """Python-side name of the row, e.g. ``dW[1] (net.layers[1])``."""
         if self.layer is None:
             return "loss"
+        if self.gate is not None:
+            when = "" if self.step is None else f", t = {self.step + 1}"
+            return f"{self.quantity}[{self.layer}] (net.layers[{self.layer}], the {self.gate} gate{when})"
+        if self.quantity == "dc0":
+            return f"dc0[{self.layer}] (net.layers[{self.layer}], the initial cell state c[0])"
         if self.quantity == "dU":
             return f"dU[{self.layer}] (net.layers[{self.layer}], the recurrent weights)"
         if self.quantity == "da0":

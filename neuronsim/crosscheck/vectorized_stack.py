@@ -499,8 +499,10 @@ def _prepare(layers, n_in):
     return prepared
 
 
-def stack_forward(layers, X):
-    """The forward pass of the stack over every step of X (m, T, n_in)."""
+def stack_forward(layers, X, forward=step_forward):
+    """The forward pass of the stack over every step of X (m, T, n_in).
+    ``forward``: the one-step function (:func:`step_forward`; the diagnosis
+    passes a variant that makes a classic mistake)."""
     X = np.asarray(X, dtype=float)
     if X.ndim != 3 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X must have shape (m, T, n_in) with m, T >= 1, not {X.shape}")
@@ -515,7 +517,7 @@ def stack_forward(layers, X):
     for t in range(steps):
         A = X[:, t]
         for l, p in enumerate(params):
-            A, state[l], cache = step_forward(p, A, state[l])
+            A, state[l], cache = forward(p, A, state[l])
             caches[l][t] = cache
             zs[l][:, t] = cache.Z
             activations[l][:, t] = A
@@ -523,7 +525,7 @@ def stack_forward(layers, X):
 
 
 def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean",
-               truncation=None):
+               truncation=None, step_functions=(step_forward, step_backward)):
     """Loss, activations, deltas and gradients of a batch of sequences.
 
     ``layers``: a list of dicts, bottom first::
@@ -539,7 +541,10 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
     an activation being a name or ``{"name": "leaky_relu", "slope": s}``.
     ``X`` (m, T, n_in), ``targets`` (m, T, n_out), ``mask`` (m, T) booleans:
     True where a step has a target (many-to-one: only the last step).
-    ``truncation`` None (full BPTT) or k ≥ 1.  Returns :class:`StackResult`.
+    ``truncation`` None (full BPTT) or k ≥ 1.  ``step_functions``: the one-step
+    functions (forward, backward), :func:`step_forward` and :func:`step_backward`
+    unless a variant is given (:mod:`neuronsim.crosscheck.gated_mistakes`).
+    Returns :class:`StackResult`.
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r} (known: {', '.join(LOSSES)})")
@@ -549,7 +554,7 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
                                    or not isinstance(truncation, (int, np.integer))
                                    or truncation < 1):
         raise ValueError(f"truncation must be None or an integer >= 1, not {truncation!r}")
-    fwd = stack_forward(layers, X)
+    fwd = stack_forward(layers, X, step_functions[0])
     params = fwd.params
     m, steps = fwd.zs[0].shape[:2]
     targets = np.asarray(targets, dtype=float)
@@ -576,7 +581,8 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
             for p in params]
     for t in range(steps):
         if mask[:, t].any():
-            _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, deltas, sums)
+            _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, deltas, sums,
+                   step_functions[1])
 
     n = m if reduction == "mean" else 1
     grads = []
@@ -587,7 +593,8 @@ def stack_bptt(layers, X, targets, mask, loss, step_loss="sum", reduction="mean"
                        fwd.activations, deltas, grads, fwd)
 
 
-def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, deltas, sums):
+def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, deltas, sums,
+           backward=step_backward):
     """Back-propagate E_t alone (0-based step t) through the stack and back in time,
     holding H[t-k] of every recurrent layer constant; add its Δs to ``deltas`` and
     its parameter gradients (summed over rows) to ``sums``."""
@@ -618,7 +625,7 @@ def _sweep(t, fwd, params, loss, paired, targets, mask, weight, truncation, delt
                         dA = seed_dA
             else:
                 dA = dA_from_above
-            dA_from_above, to_previous, g = step_backward(p, dA, from_next[l], cache, delta)
+            dA_from_above, to_previous, g = backward(p, dA, from_next[l], cache, delta)
             if to_previous:
                 crossings = t - s + 1   # time transitions from step t to H[s-1]
                 if truncation is None or crossings <= truncation - 1:

@@ -13,6 +13,8 @@ EXAMPLES = {
     "four-layer": "four-layer.json",
     "xor": "xor.json",
     "rnn": "rnn-parity.json",
+    "long-range-elman": "long-range-elman.json",
+    "long-range-lstm": "long-range-lstm.json",
 }
 # Other names of the examples: a file's own name (rnn-parity.json is "rnn").
 ALIASES = {"rnn-parity": "rnn"}

@@ -1,0 +1,216 @@
+"""Where the sessions of ``neuronsim serve`` live and compute: worker processes.
+
+Every neuron is a Python object, so an action is Python work, and one
+Python process computes on one core at a time.  The server therefore keeps
+its sessions in ``processes`` worker processes (by default one per core):
+each session lives in one worker for its whole life, and every action,
+upload and download of that session runs there.  The web server's own
+process only routes: it keeps a :class:`Directory` (session id -> worker,
+last seen), which enforces ``Limits.max_sessions`` and forgets idle ids.
+A worker runs one action at a time, so one session's actions never
+overlap; an action is bounded by ``Limits.work``, so a long one holds up
+the other sessions of its worker for well under a second.
+
+``processes=0`` keeps the sessions in the server's process instead (one
+worker thread): for tests, and for machines where starting processes is
+not wanted.
+
+The functions named ``in_worker_*`` run inside a worker; each worker holds
+its sessions in the module-level :data:`_WORKER` (one per process, set by
+:func:`_start_worker`; in the ``processes=0`` mode, per server).
+"""
+
+import multiprocessing
+import os
+import secrets
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import replace
+
+from ..core.errors import NeuronsimError
+from . import actions, downloads
+from .page import notice_html, page_html, panel_html
+from .sessions import SessionStore, StoreFull
+
+# The sessions of this worker (a process; or, with processes=0, the server's thread).
+_WORKER = {}
+
+GONE = ("This session has ended", "it was idle for too long, or the server restarted, or the "
+        "address is not one this server gave out. Reload the page to start a new session.")
+
+
+class Gone(Exception):
+    """No such session (expired, or never given out)."""
+
+
+# ------------------------------------------------------------------ in a worker
+def _start_worker(limits, default_spec, default_name, parent=None):
+    """A worker's initializer: its own store (the directory counts sessions).
+    A worker process (``parent``: the server's pid) ends when the server is
+    gone, however it ended."""
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+    _WORKER["store"] = SessionStore(replace(limits, max_sessions=10 ** 9))
+    _WORKER["limits"] = limits
+    _WORKER["default"] = (default_spec, default_name)
+
+
+def _end_with(parent, every=1.0):
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
+
+
+def _session(sid):
+    session = _WORKER["store"].get(sid)
+    if session is None:
+        raise Gone(sid)
+    return session
+
+
+def in_worker_new(sid, name):
+    """A new session's page (``name``: a bundled example to load, or None)."""
+    limits = _WORKER["limits"]
+    session = _WORKER["store"].new(sid)
+    spec, default_name = _WORKER["default"]
+    try:
+        if name:
+            actions.load_bundled(session, name, limits)
+        elif spec is not None:
+            actions.adopt_spec(session, spec, default_name or "network", limits)
+    except (NeuronsimError, ValueError, ArithmeticError) as exc:
+        session.message = ("error", str(exc))
+    return page_html(session, limits, actions.bundled_names())
+
+
+def in_worker_act(sid, action, fields):
+    session = _session(sid)
+    with session.lock:
+        actions.act(session, action, fields, _WORKER["limits"])
+        return panel_html(session, _WORKER["limits"])
+
+
+def in_worker_message(sid, text):
+    """The panel with an error message (a request refused before it was read)."""
+    session = _session(sid)
+    with session.lock:
+        session.message = ("error", text)
+        return panel_html(session, _WORKER["limits"])
+
+
+def in_worker_upload(sid, body):
+    session = _session(sid)
+    limits = _WORKER["limits"]
+    with session.lock:
+        try:
+            actions.load_upload(session, body, limits)
+        except (NeuronsimError, ValueError, ArithmeticError) as exc:
+            session.message = ("error", f"upload: {exc}")
+        return panel_html(session, limits)
+
+
+def in_worker_download(sid, what, format):
+    """(text, file name, media type); a NeuronsimError says why there is none."""
+    session = _session(sid)
+    with session.lock:
+        if what == "network":
+            return downloads.network_file(session)
+        if what == "trace":
+            return downloads.trace_file(session, format)
+        if what == "walkthrough":
+            return downloads.walkthrough_file(session)
+        raise NeuronsimError("unknown download (network, trace or walkthrough)")
+
+
+# ------------------------------------------------------------------ in the server
+class Directory:
+    """Which worker holds each session, and when it was last used (thread-safe)."""
+
+    def __init__(self, limits, workers, clock=time.monotonic):
+        self.limits = limits
+        self.workers = workers
+        self.clock = clock
+        self._where = {}    # id -> [worker index, last seen]
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        with self._lock:
+            return len(self._where)
+
+    def new(self):
+        """(id, worker index) of a new session, on the worker with the fewest;
+        StoreFull when ``max_sessions`` are open (idle ones forgotten first)."""
+        now = self.clock()
+        with self._lock:
+            self._expire(now)
+            if len(self._where) >= self.limits.max_sessions:
+                raise StoreFull(self.limits.max_sessions)
+            counts = [0] * self.workers
+            for index, _ in self._where.values():
+                counts[index] += 1
+            index = counts.index(min(counts))
+            sid = secrets.token_urlsafe(16)
+            self._where[sid] = [index, now]
+            return sid, index
+
+    def find(self, sid):
+        """The worker index of session ``sid``; Gone if unknown or expired."""
+        now = self.clock()
+        with self._lock:
+            self._expire(now)
+            entry = self._where.get(sid) if isinstance(sid, str) else None
+            if entry is None:
+                raise Gone(sid)
+            entry[1] = now
+            return entry[0]
+
+    def _expire(self, now):
+        idle = self.limits.idle_seconds
+        for sid in [s for s, (_, seen) in self._where.items() if now - seen > idle]:
+            del self._where[sid]
+
+
+class Workers:
+    """The worker processes (or one thread for ``processes=0``) and the directory."""
+
+    def __init__(self, limits, processes, default_spec=None, default_name=None):
+        setup = (limits, default_spec, default_name)
+        if processes == 0:
+            _start_worker(*setup)
+            self.executors = [ThreadPoolExecutor(max_workers=1)]
+        else:
+            context = multiprocessing.get_context("spawn")
+            setup += (os.getpid(),)
+            self.setup = setup
+            self.executors = [ProcessPoolExecutor(max_workers=1, mp_context=context,
+                                                  initializer=_start_worker, initargs=setup)
+                              for _ in range(processes)]
+        self.directory = Directory(limits, len(self.executors))
+        self._restarting = threading.Lock()
+
+    def warm_up(self):
+        """Start every worker now (a spawned process imports neuronsim first)."""
+        for future in [e.submit(time.monotonic) for e in self.executors]:
+            future.result()
+
+    def executor(self, index):
+        return self.executors[index]
+
+    def restart(self, index):
+        """A new process in place of worker ``index``, which died (its sessions
+        are gone: their tabs get the page that says so)."""
+        old = self.executors[index]
+        with self._restarting:
+            if self.executors[index] is old:
+                self.executors[index] = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker, initargs=self.setup)
+                old.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self):
+        for executor in self.executors:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["Directory", "Gone", "GONE", "StoreFull", "Workers", "notice_html"]
