@@ -5,7 +5,7 @@ import sys
 
 from tabulate import tabulate
 
-from ..classroom.progress import ProgressBar
+from ..classroom.progress import ProgressBar, step_bar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..files.atomic import atomic_write_text
@@ -145,12 +145,13 @@ def learning_rate(net, args, source):
     return check_learning_rate(rate, net.numbers, args.learning_rate)
 
 
-def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
+def trace_steps(net, samples, steps, rate, tracer=None, command="trace", progress=None):
     """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on
     (a new :class:`Tracer` unless one is given, e.g. a recurrent one).
 
     Exact fractions are measured after every step and refused past
-    budgets.FRACTION_DIGITS digits, naming the step.
+    budgets.FRACTION_DIGITS digits, naming the step.  ``progress`` (a
+    classroom.progress.ProgressBar, or None) counts the steps.
     """
     tracer = (Tracer() if tracer is None else tracer).attach(net)
     try:
@@ -160,8 +161,12 @@ def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
             net.back_prop(t)
             net.update_weights(rate)
             budgets.check_fraction_size(net, i + 1, command)
+            if progress is not None:
+                progress.update()
     finally:
         tracer.detach(net)
+        if progress is not None:
+            progress.close()
     return tracer
 
 
@@ -171,7 +176,7 @@ def batches_of(samples, size):
     return [samples[i:i + size] for i in range(0, len(samples), size)]
 
 
-def trace_batches(net, samples, steps, size, rate, tracer=None):
+def trace_batches(net, samples, steps, size, rate, tracer=None, progress=None):
     """Run ``steps`` batch steps with a batch-recording tracer on (a new
     ``Tracer(batches=True)`` unless one is given).
 
@@ -189,8 +194,12 @@ def trace_batches(net, samples, steps, size, rate, tracer=None):
                 net.back_prop(t)
             net.update_weights(rate)
             budgets.check_fraction_size(net, step + 1, "trace")
+            if progress is not None:
+                progress.update()
     finally:
         tracer.detach(net)
+        if progress is not None:
+            progress.close()
     return tracer
 
 
@@ -305,11 +314,13 @@ def run_trace(args):
         samples = starting_at(samples, args.sample)
     rate = learning_rate(net, args, args.spec)
     if batch is None:
-        tracer = trace_steps(net, samples, args.steps, rate)
+        tracer = trace_steps(net, samples, args.steps, rate,
+                             progress=step_bar(args.steps, args.quiet))
         text = render_trace(tracer.steps, **options)
     else:   # records only the neurons shown: a wide network's batch stays small
         tracer = Tracer(batches=True, layers=layers, neurons=neurons)
-        tracer = trace_batches(net, samples, args.steps, batch, rate, tracer)
+        tracer = trace_batches(net, samples, args.steps, batch, rate, tracer,
+                               progress=step_bar(args.steps, args.quiet))
         text = render_batches(tracer.batches, **options)
     lines = text.count("\n")
     if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
@@ -368,11 +379,13 @@ def trace_sequences_of(net, args):
             "convention": options["convention"], "times": args.times,
             "sections": options["sections"], "layers": layers, "neurons": neurons}
     if batch is None:
-        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
+        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer(),
+                             progress=step_bar(args.steps, args.quiet))
         text = render_sequences(tracer.sequences, **view)
     else:
         tracer = trace_batches(net, pairs, args.steps, batch, rate,
-                               RecurrentTracer(batches=True))
+                               RecurrentTracer(batches=True),
+                               progress=step_bar(args.steps, args.quiet))
         text = render_sequence_batches(tracer.batches, **view)
     emit(args, text, title="neuronsim: backpropagation through time")
     return 0
@@ -589,6 +602,9 @@ def add_trace_arguments(parser):
                              "time steps only (counted from 1)")
     add_view_options(parser)
     add_numbers_option(parser)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (a trace whose steps take over half a second "
+                             "draws one on stderr when that is a terminal)")
     parser.set_defaults(run=run_trace)
 
 

@@ -27,12 +27,9 @@ def run_report(args):
     if net.is_sequential:   # a sequence: its time steps, one computation at a time
         tables = render_sequence(step, format="html", digits=args.digits,
                                  convention=args.convention, layers=layers, neurons=neurons)
-        if step.gated_layers:   # draw does not draw LSTM or GRU layers yet
-            diagram = "<p>(no diagram: LSTM and GRU layers are not drawn yet)</p>"
-        else:
-            diagram = draw.svg(net, convention=args.convention)
         page = sequence_walkthrough_html(step, computations, title=title, note=note,
-                                         diagram=diagram, tables=tables, digits=args.digits)
+                                         diagram=draw.svg(net, convention=args.convention),
+                                         tables=tables, digits=args.digits)
         atomic_write_text(args.output, page)
         print(f"wrote {args.output} ({page_size(os.path.getsize(args.output))}, "
               f"{len(computations)} computations over {step.steps} time steps; open it in a "

@@ -77,10 +77,8 @@ def walkthrough_file(session):
         computations = walk_sequence(record, format="html", digits=DIGITS)
         w = _TimeWriter("plain", DIGITS, "nielsen", False)
         note = "\n".join([notation_note(w)] + time_notes(record))
-        diagram = ("<p>(no diagram: LSTM and GRU layers are not drawn yet)</p>"
-                   if record.gated_layers else draw.svg(work))
         page = sequence_walkthrough_html(
-            record, computations, title=title, note=note, diagram=diagram,
+            record, computations, title=title, note=note, diagram=draw.svg(work),
             tables=render_sequence(record, format="html", digits=DIGITS), digits=DIGITS)
     else:
         computations = walk(record, format="html", digits=DIGITS)
