@@ -468,7 +468,7 @@ def test_step_and_report_walk_a_gated_file(capsys, gated_file, tmp_path):
     assert status == 0 and "computations over 4 time steps" in out
     page = report.read_text()
     assert "&lt;lstm &amp; gru&gt;" in page and "<lstm" not in page
-    assert '<svg id="diagram"' in page or "<svg" in page
+    assert "<svg" in page
     assert "&delta;<sub>f,1</sub><sup>(3)</sup>" in page
 
 
