@@ -14,7 +14,7 @@ import pytest
 
 from neuronsim import Network
 from neuronsim.cli import main
-from neuronsim.core.errors import NeuronsimError, NumericalError, SpecError
+from neuronsim.core.errors import NumericalError, SpecError
 from neuronsim.core.labels import (
     gate_bias_label,
     gate_recurrent_label,
@@ -255,12 +255,8 @@ def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, co
     assert "\n" not in err and "layers[1]: an lstm layer is not" in err, err
 
 
-def test_a_gated_network_refuses_the_notebook_in_one_line():
-    # trace, step and report take gated layers: tests/test_trace_gated.py
-    net = Network.from_spec(stack_spec())
-    with pytest.raises(NeuronsimError, match=r"^layers\[1\]: an lstm layer is not shown in a "
-                                             "notebook yet"):
-        net._repr_html_()
+# trace, step and report take gated layers: tests/test_trace_gated.py; the notebook:
+# tests/test_notebook.py
 
 
 # ---------------------------------------------------------------- torch
