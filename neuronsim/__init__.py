@@ -63,16 +63,22 @@ def _network_html(net):
     return network_html(net)
 
 
-def _draw_svg(*args):
+def _draw_svg(*args, **options):
     from .render.draw import svg
 
-    return svg(*args)
+    return svg(*args, **options)
 
 
-def _draw_save(*args):
+def _draw_save(*args, **options):
     from .render.draw import save
 
-    return save(*args)
+    return save(*args, **options)
+
+
+def _widget(net, **options):
+    from .classroom.widget import network_widget
+
+    return network_widget(net, **options)
 
 
 for _name, _function in {
@@ -85,6 +91,7 @@ for _name, _function in {
         "network_to_torch": _network_to_torch,
         "network_html": _network_html,
         "draw_svg": _draw_svg,
-        "draw_save": _draw_save}.items():
+        "draw_save": _draw_save,
+        "widget": _widget}.items():
     services.provide(_name, _function)
 del _name, _function

@@ -398,7 +398,8 @@ def test_train_progress_bar_only_on_a_terminal(capsys):
             mover(epoch, done, 0.5)
     bar.close()
     text = stream.getvalue()
-    assert "epoch 1/2 [" in text and "epoch 2/2 [####################] 4/4  loss 0.5" in text
+    assert "epoch 1/2: " in text and "epoch 2/2: 100%" in text and "4/4 [" in text
+    assert "loss=0.5" in text and text.endswith("\n")
 
 
 def test_precise_traces_may_show_more_than_17_digits(capsys):

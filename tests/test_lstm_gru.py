@@ -14,7 +14,7 @@ import pytest
 
 from neuronsim import Network
 from neuronsim.cli import main
-from neuronsim.core.errors import NeuronsimError, NumericalError, SpecError
+from neuronsim.core.errors import NumericalError, SpecError
 from neuronsim.core.labels import (
     gate_bias_label,
     gate_recurrent_label,
@@ -246,9 +246,7 @@ def test_malformed_gate_entries_say_where():
 
 
 # ---------------------------------------------------------------- the tools not yet done
-@pytest.mark.parametrize("command", [["trace"], ["report", "-o", "r.html"], ["step"],
-                                     ["early-update"],
-                                     ["draw", "-o", "d.svg"]])
+@pytest.mark.parametrize("command", [["early-update"]])
 def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, command):
     path = tmp_path / "lstm.json"
     Network.from_spec(stack_spec()).save(path)
@@ -257,15 +255,8 @@ def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, co
     assert "\n" not in err and "layers[1]: an lstm layer is not" in err, err
 
 
-def test_a_gated_network_refuses_the_tracer_and_the_notebook_in_one_line():
-    from neuronsim.trace.tracer import Tracer
-
-    net = Network.from_spec(stack_spec())
-    for action, what in ((lambda: Tracer().attach(net), "traced"),
-                         (net._repr_html_, "shown in a notebook")):
-        with pytest.raises(NeuronsimError, match=rf"^layers\[1\]: an lstm layer is not {what} yet"):
-            action()
-    assert net.tracer is None
+# trace, step and report take gated layers: tests/test_trace_gated.py; the notebook:
+# tests/test_notebook.py
 
 
 # ---------------------------------------------------------------- torch

@@ -6,6 +6,7 @@ import pytest
 from catalogue import MAZUR_SAMPLE, XOR_SAMPLES, mazur, xor
 
 from neuronsim import Network
+from neuronsim.files.bundled import example_path
 from neuronsim.render import notebook
 from neuronsim.render.numfmt import format_number
 from neuronsim.trace import Tracer
@@ -97,3 +98,49 @@ def test_ipython_picks_up_the_html():
     assert data["text/html"].startswith('<div class="neuronsim">')
     svg_data, _ = formatters.DisplayFormatter().format(mazur().draw())
     assert svg_data["image/svg+xml"].startswith("<svg")
+
+
+def test_an_elman_layer_shows_its_recurrent_weights():
+    net = Network.load(example_path("rnn-parity"))
+    html = notebook.network_html(net, digits=17)
+    layer = net.layers[0]
+    assert html.count("<table>") == 3   # W and b, U, then the dense layer
+    assert "recurrent weights u<sub>ji</sub>" in html
+    assert "u<sub>j1</sub><sup>(2)</sup>" in html
+    body = cells(html)
+    for neuron in layer.neurons:
+        for value in neuron.weights + neuron.recurrent_weights + [neuron.bias]:
+            assert format_number(value, 17, "html") in body
+
+
+def gated_network(kind):
+    gates = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}
+    value = iter(range(1, 1000))
+    layer = {"type": kind, "gates": {
+        name: {"weights": [[next(value) / 8 for _ in range(2)] for _ in range(3)],
+               "recurrent_weights": [[next(value) / 8 for _ in range(3)] for _ in range(3)],
+               "bias_ih": [next(value) / 8 for _ in range(3)],
+               "bias_hh": [next(value) / 8 for _ in range(3)]} for name in gates[kind]}}
+    return Network.from_spec({"inputs": 2, "loss": "half_sse", "layers": [
+        layer, {"weights": [[0.5, -0.5, 0.25]], "biases": [0.125], "activation": "linear"}]})
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_a_gated_layer_shows_one_table_per_gate_in_torch_order(kind):
+    net = gated_network(kind)
+    html = notebook.network_html(net, digits=17)
+    layer = net.layers[0]
+    assert html.count("<table>") == len(layer.GATES) + 1
+    captions = re.findall(r"<caption>(.*?)</caption>", html)
+    assert [c.split(", ")[1].split(" gate")[0] for c in captions[:-1]] == list(layer.GATES)
+    assert "w<sub>f,j1</sub><sup>(2)</sup>" in html or kind == "gru"
+    assert "b<sub>hn,j</sub><sup>(2)</sup>" in html or kind == "lstm"
+    # each gate's row j: j, w_{q,j1}, w_{q,j2}, u_{q,j1..j3}, b_x, b_h
+    tables = html.split("<table>")[1:-1]
+    for gate, table in zip(layer.GATES, tables):
+        rows = [cells(row) for row in re.findall(r"<tr>(.*?)</tr>", table) if "<td>" in row]
+        for j, row in enumerate(rows):
+            n = layer.gates[gate][j]
+            expected = [str(j + 1)] + [format_number(v, 17, "html") for v in
+                                       n.weights + n.recurrent_weights + [n.bias_ih, n.bias_hh]]
+            assert row == expected

@@ -1,12 +1,18 @@
-"""A one-line progress bar for training: samples done, loss, samples/s.
+"""Progress bars for long work (train, digits, big traces), drawn by tqdm.
 
-    epoch 3/10 [#########...........] 450/1347  loss 0.1807  1520 samples/s
+    epoch 3/10:  33%|███▎      | 450/1347 [00:00<00:00, 1520.31 samples/s, loss=0.1807]
 
-The bar rewrites one terminal line with a carriage return.  It is silent
-when its stream is not a terminal (output piped to a file or another
-program, or captured by a test) or when built with ``enabled=False``, so
-scripts and logs never fill with half-drawn bars.  No dependency: this is a
-dozen lines, not worth an extra.
+A :class:`ProgressBar` counts samples (or steps) done and hands the drawing to
+tqdm, which is notebook-aware: in Jupyter the bar is a widget
+(``tqdm.auto``), on a terminal one line rewritten in place on stderr.  It is
+silent when its stream is not a terminal (output piped to a file or another
+program, or captured by a test) unless it runs in a Jupyter kernel, or when
+built with ``enabled=False`` (the commands' ``--quiet``), so scripts and logs
+never fill with half-drawn bars.
+
+tqdm is imported only when a bar is first drawn, and a bar with ``delay``
+draws nothing (and imports nothing) until that many seconds have passed: a
+short trace costs a clock reading per step.
 
 :func:`train_with_progress` is ``Network.train`` with a bar moved by its
 ``on_batch`` hook: the same weights and losses, bit for bit.
@@ -16,50 +22,75 @@ import sys
 import time
 
 
-def format_bar(done, total, loss=None, rate=None, width=20, prefix=""):
-    """The text of the bar: ``prefix [###...] done/total  loss L  R samples/s``."""
-    filled = width if total <= 0 else min(width, width * done // total)
-    text = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
-    if prefix:
-        text = f"{prefix} {text}"
-    if loss is not None:
-        text += f"  loss {loss:.4g}"
-    if rate is not None:
-        text += f"  {rate:.0f} samples/s"
-    return text
+def in_notebook():
+    """Whether this Python runs in a Jupyter kernel (where stderr is no terminal
+    but a bar can still be shown, as a widget)."""
+    shell = sys.modules.get("IPython")
+    get_ipython = getattr(shell, "get_ipython", None)
+    kernel = get_ipython() if get_ipython is not None else None
+    return getattr(kernel, "kernel", None) is not None
+
+
+def _is_terminal(stream):
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:      # a closed stream
+        return False
+
+
+def tqdm_class(notebook):
+    """tqdm's bar: the notebook one (``tqdm.auto``) in Jupyter, the text one
+    elsewhere.  Imported here, when a bar is first drawn."""
+    if notebook:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm
 
 
 class ProgressBar:
-    """A progress bar over ``total`` samples written to ``stream``.
+    """A progress bar over ``total`` samples, drawn by tqdm on ``stream``
+    (stderr by default).
 
-    ``enabled``: None (the default) means "only if ``stream`` is a
-    terminal"; False silences it; True draws even into a file (for tests).
-    ``clock`` gives seconds (``time.perf_counter``), replaceable in tests.
+    ``enabled``: None (the default) means "only if ``stream`` is a terminal,
+    or in a Jupyter kernel"; False silences it; True draws even into a file
+    (for tests).  ``prefix`` is the bar's description (``epoch 3/10``),
+    ``unit`` what it counts.  Nothing is drawn before ``delay`` seconds have
+    passed since the bar (re)started.  ``clock`` gives seconds
+    (``time.perf_counter``), replaceable in tests.
     """
 
-    def __init__(self, total, stream=None, enabled=None, width=20, prefix="",
+    def __init__(self, total, stream=None, enabled=None, prefix="", unit="sample", delay=0.0,
                  clock=time.perf_counter):
-        self.stream = sys.stdout if stream is None else stream
+        self.stream = sys.stderr if stream is None else stream
+        self.notebook = enabled is None and not _is_terminal(self.stream) and in_notebook()
         if enabled is None:
-            isatty = getattr(self.stream, "isatty", None)
-            enabled = bool(isatty and isatty())
+            enabled = _is_terminal(self.stream) or self.notebook
         self.enabled = enabled
         self.total = total
-        self.width = width
         self.prefix = prefix
+        self.unit = unit
+        self.delay = delay
         self.clock = clock
         self.done = 0
         self.loss = None
         self.start = clock()
-        self._shown = 0
+        self.bar = None          # the tqdm bar, once drawn
 
-    def rate(self):
-        """Samples per second since the bar started (None before any time passed)."""
-        elapsed = self.clock() - self.start
-        return self.done / elapsed if elapsed > 0 else None
-
-    def text(self):
-        return format_bar(self.done, self.total, self.loss, self.rate(), self.width, self.prefix)
+    def _draw(self):
+        if self.bar is None:
+            if self.clock() - self.start < self.delay:
+                return
+            self.bar = tqdm_class(self.notebook)(
+                total=self.total, desc=self.prefix or None, unit=f" {self.unit}s",
+                file=None if self.notebook else self.stream, leave=True, dynamic_ncols=True,
+                mininterval=0.1)
+            self.bar.update(self.done)
+        else:
+            self.bar.update(self.done - self.bar.n)
+        if self.loss is not None:
+            self.bar.set_postfix_str(f"loss={self.loss:.4g}", refresh=False)
 
     def update(self, samples=1, loss=None, prefix=None):
         """Add ``samples`` done; ``loss`` (if given) is the loss to show."""
@@ -67,29 +98,31 @@ class ProgressBar:
         if loss is not None:
             self.loss = loss
         if prefix is not None:
-            self.prefix = prefix
+            self.set_prefix(prefix)
         if self.enabled:
-            line = self.text()
-            pad = " " * max(0, self._shown - len(line))
-            self.stream.write("\r" + line + pad)
-            self.stream.flush()
-            self._shown = len(line)
+            self._draw()
+
+    def set_prefix(self, prefix):
+        self.prefix = prefix
+        if self.bar is not None:
+            self.bar.set_description_str(prefix, refresh=False)
 
     def restart(self, total=None, prefix=None):
         """Start again from 0 (a new epoch) on the same line."""
         if total is not None:
             self.total = total
         if prefix is not None:
-            self.prefix = prefix
+            self.set_prefix(prefix)
         self.done = 0
         self.start = self.clock()
+        if self.bar is not None:
+            self.bar.reset(total=self.total)
 
     def close(self):
         """End the line (only if something was drawn)."""
-        if self.enabled and self._shown:
-            self.stream.write("\n")
-            self.stream.flush()
-        self._shown = 0
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def __enter__(self):
         return self
@@ -106,7 +139,7 @@ def train_with_progress(net, samples, epochs=1, learning_rate=None, batch_size=1
 
     It is ``net.train`` itself, watched through its ``on_batch`` hook, so the
     weights and the epoch losses are exactly ``net.train``'s.  The bar is
-    redrawn at most every ``chunk`` samples (and at each epoch's end).
+    moved at most every ``chunk`` samples (and at each epoch's end).
     ``progress`` is a :class:`ProgressBar` (or None for no bar);
     ``on_epoch(epoch, loss)`` as in ``Network.train``.
     """
@@ -130,3 +163,13 @@ def train_with_progress(net, samples, epochs=1, learning_rate=None, batch_size=1
                          on_batch=batch_done)
     finally:
         progress.close()
+
+
+def step_bar(total, quiet=False, unit="step", delay=0.5):
+    """A bar over ``total`` steps on stderr for a command (None with ``quiet``
+    or when stderr is not a terminal): drawn only if the work lasts more than
+    ``delay`` seconds."""
+    if quiet:
+        return None
+    bar = ProgressBar(total, unit=unit, delay=delay)
+    return bar if bar.enabled else None

@@ -5,7 +5,7 @@ import sys
 
 from tabulate import tabulate
 
-from ..classroom.progress import ProgressBar
+from ..classroom.progress import ProgressBar, step_bar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..files.atomic import atomic_write_text
@@ -145,12 +145,13 @@ def learning_rate(net, args, source):
     return check_learning_rate(rate, net.numbers, args.learning_rate)
 
 
-def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
+def trace_steps(net, samples, steps, rate, tracer=None, command="trace", progress=None):
     """Run ``steps`` online steps over ``samples`` (cycling) with a tracer on
     (a new :class:`Tracer` unless one is given, e.g. a recurrent one).
 
     Exact fractions are measured after every step and refused past
-    budgets.FRACTION_DIGITS digits, naming the step.
+    budgets.FRACTION_DIGITS digits, naming the step.  ``progress`` (a
+    classroom.progress.ProgressBar, or None) counts the steps.
     """
     tracer = (Tracer() if tracer is None else tracer).attach(net)
     try:
@@ -160,8 +161,12 @@ def trace_steps(net, samples, steps, rate, tracer=None, command="trace"):
             net.back_prop(t)
             net.update_weights(rate)
             budgets.check_fraction_size(net, i + 1, command)
+            if progress is not None:
+                progress.update()
     finally:
         tracer.detach(net)
+        if progress is not None:
+            progress.close()
     return tracer
 
 
@@ -171,7 +176,7 @@ def batches_of(samples, size):
     return [samples[i:i + size] for i in range(0, len(samples), size)]
 
 
-def trace_batches(net, samples, steps, size, rate, tracer=None):
+def trace_batches(net, samples, steps, size, rate, tracer=None, progress=None):
     """Run ``steps`` batch steps with a batch-recording tracer on (a new
     ``Tracer(batches=True)`` unless one is given).
 
@@ -189,8 +194,12 @@ def trace_batches(net, samples, steps, size, rate, tracer=None):
                 net.back_prop(t)
             net.update_weights(rate)
             budgets.check_fraction_size(net, step + 1, "trace")
+            if progress is not None:
+                progress.update()
     finally:
         tracer.detach(net)
+        if progress is not None:
+            progress.close()
     return tracer
 
 
@@ -228,9 +237,26 @@ def trace_batch_size(text, samples, steps, parameters=0):
 def shown_parameters(net, layers, neurons):
     """The parameters that the --layer/--neuron filters (0-based sets) show: each
     neuron's weights and bias, a recurrent neuron's recurrent weights and a
-    learned initial state."""
-    return sum(layer.n_inputs + 1
-               + (layer.size + bool(layer.learn_initial_state) if layer.is_recurrent else 0)
+    learned initial state; an LSTM or GRU unit's w, u and two biases per gate,
+    and its learned h[0] (c[0])."""
+    return sum(_unit_parameters(layer)
+               for l, layer in enumerate(net.layers) if layers is None or l in layers
+               for j in range(layer.size) if neurons is None or j in neurons)
+
+
+def _unit_parameters(layer):
+    gates = getattr(layer, "GATES", None)
+    if gates:
+        states = len(layer.STATES) if layer.learn_initial_state else 0
+        return len(gates) * (layer.n_inputs + layer.size + 2) + states
+    return (layer.n_inputs + 1
+            + (layer.size + bool(layer.learn_initial_state) if layer.is_recurrent else 0))
+
+
+def shown_rows(net, layers, neurons):
+    """The rows per time step that the --layer/--neuron filters (0-based sets) show:
+    one per neuron, and for an LSTM or GRU unit one per gate and one for its state."""
+    return sum(len(getattr(layer, "GATES", ())) + 1
                for l, layer in enumerate(net.layers) if layers is None or l in layers
                for j in range(layer.size) if neurons is None or j in neurons)
 
@@ -288,11 +314,13 @@ def run_trace(args):
         samples = starting_at(samples, args.sample)
     rate = learning_rate(net, args, args.spec)
     if batch is None:
-        tracer = trace_steps(net, samples, args.steps, rate)
+        tracer = trace_steps(net, samples, args.steps, rate,
+                             progress=step_bar(args.steps, args.quiet))
         text = render_trace(tracer.steps, **options)
     else:   # records only the neurons shown: a wide network's batch stays small
         tracer = Tracer(batches=True, layers=layers, neurons=neurons)
-        tracer = trace_batches(net, samples, args.steps, batch, rate, tracer)
+        tracer = trace_batches(net, samples, args.steps, batch, rate, tracer,
+                               progress=step_bar(args.steps, args.quiet))
         text = render_batches(tracer.batches, **options)
     lines = text.count("\n")
     if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
@@ -339,9 +367,7 @@ def trace_sequences_of(net, args):
         traced = [pair for i in range(args.steps) for pair in batches[i % len(batches)]]
     for xs, _ in traced:
         check_times(args.times, len(xs))
-    shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
-                for j in range(layer.size) if neurons is None or j in neurons)
-    cells = sum(len(args.times or xs) for xs, _ in traced) * shown
+    cells = sum(len(args.times or xs) for xs, _ in traced) * shown_rows(net, layers, neurons)
     if cells > MAX_SEQUENCE_TRACE_CELLS:
         raise NeuronsimError(
             f"this trace shows {cells:,} neuron-steps (sequences x time steps x neurons); at "
@@ -353,11 +379,13 @@ def trace_sequences_of(net, args):
             "convention": options["convention"], "times": args.times,
             "sections": options["sections"], "layers": layers, "neurons": neurons}
     if batch is None:
-        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer())
+        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer(),
+                             progress=step_bar(args.steps, args.quiet))
         text = render_sequences(tracer.sequences, **view)
     else:
         tracer = trace_batches(net, pairs, args.steps, batch, rate,
-                               RecurrentTracer(batches=True))
+                               RecurrentTracer(batches=True),
+                               progress=step_bar(args.steps, args.quiet))
         text = render_sequence_batches(tracer.batches, **view)
     emit(args, text, title="neuronsim: backpropagation through time")
     return 0
@@ -574,6 +602,9 @@ def add_trace_arguments(parser):
                              "time steps only (counted from 1)")
     add_view_options(parser)
     add_numbers_option(parser)
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (a trace whose steps take over half a second "
+                             "draws one on stderr when that is a terminal)")
     parser.set_defaults(run=run_trace)
 
 

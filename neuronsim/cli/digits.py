@@ -135,7 +135,7 @@ def run(epochs, hidden, learning_rate, seed, plot=None, quiet=False):
 
         figure_format(plot)       # before the training, not after it
         require_matplotlib()
-    progress = ProgressBar(0, enabled=False if quiet else None)
+    progress = ProgressBar(0, stream=sys.stderr, enabled=False if quiet else None)
     result = train_digits(epochs, hidden, learning_rate, seed, progress)
     text = report(result, epochs, learning_rate)
     if plot:

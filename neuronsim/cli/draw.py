@@ -54,7 +54,7 @@ def run_draw(args):
         if t is not None:
             net.back_prop(t)
     options = dict(show=args.show, edges=args.edges, convention=args.convention,
-                   digits=args.digits)
+                   digits=args.digits, width=args.width)
     if args.output:
         draw.save(net, args.output, **options)
         print(f"wrote {args.output}")
@@ -91,5 +91,9 @@ def register(subparsers):
                         help="weight superscript: nielsen (default) or ng")
     parser.add_argument("--digits", type=int, default=3, metavar="N",
                         help="significant digits of the values shown (default 3)")
+    parser.add_argument("--width", type=float, metavar="PIXELS",
+                        help=f"the picture's width, {draw.MIN_WIDTH} to {draw.MAX_WIDTH} "
+                             "pixels (default: room for the labels); labels that do not fit "
+                             "are left out (the caption says so), never overlapped")
     add_numbers_option(parser)
     parser.set_defaults(run=run_draw)

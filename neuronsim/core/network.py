@@ -607,9 +607,17 @@ class Network:
         """Jupyter display: diagram and weight tables (see :mod:`neuronsim.render.notebook`)."""
         return service("network_html")(self)
 
-    def draw(self, path=None, show="a", edges="weight", convention="nielsen", digits=3):
+    def draw(self, path=None, show="a", edges="weight", convention="nielsen", digits=3, *,
+             width=None):
         """The diagram of :mod:`neuronsim.render.draw` as SVG text, or saved to ``path``
-        (.svg, or .png with matplotlib); returns the text or the path."""
+        (.svg, or .png with matplotlib); ``width`` in pixels (None: room for the
+        labels).  Returns the text or the path."""
         if path is None:
-            return service("draw_svg")(self, show, edges, convention, digits)
-        return service("draw_save")(self, path, show, edges, convention, digits)
+            return service("draw_svg")(self, show, edges, convention, digits, width=width)
+        return service("draw_save")(self, path, show, edges, convention, digits, width=width)
+
+    def widget(self, **options):
+        """An ipywidgets stepper and editor of this network for Jupyter
+        (:mod:`neuronsim.classroom.widget`; needs ``pip install "neuronsim[notebook]"``).
+        Every number it shows is this network's own."""
+        return service("widget")(self, **options)
