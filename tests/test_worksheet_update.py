@@ -18,7 +18,6 @@ import pytest
 
 from neuronsim import Network
 from neuronsim.cli.main import main
-from neuronsim.core.errors import NeuronsimError
 from neuronsim.files import load_example
 from neuronsim.hand.cells import Cell, parse_cell
 from neuronsim.hand.label_parse import LabelError, Target
@@ -209,10 +208,10 @@ def test_precise_and_fraction_numbers():
         assert result.all_right, [r.cell.label() for r in result.rows if r.status != "right"]
 
 
-def test_sequence_networks_are_refused_with_an_optimizer():
+def test_sequence_networks_have_update_cells_too():
+    # (tests/test_worksheet_update_sequences.py checks them)
     net = load_example("rnn").set_optimizer("adam")
-    with pytest.raises(NeuronsimError, match="feed-forward networks only"):
-        render_worksheet(net)
+    assert "\nupdate,m u_11^(2)," in render_worksheet(net, update=True)
 
 
 def test_cli(tmp_path, capsys):

@@ -24,7 +24,9 @@ _BACKWARD = ("delta", "dE/dh", "dE/dc")
 # The update cells of a step by an optimizer, a penalty or clipping (``worksheet
 # --update``): the global norm N (clipping by norm; no target) and, per weight
 # or bias, the g the optimizer is given, then the optimizer's quantities (names
-# of neuronsim.hand.update_step), labelled "m w_12^(3)", "vhat b_1^(2)", "N".
+# of neuronsim.hand.update_step), labelled "m w_12^(3)", "vhat b_1^(2)", "N";
+# with recurrent layers also of u, a learned a[0] ("m a_1^(2)[0]") and an LSTM
+# or GRU gate's parameters ("v b_xf,1^(2)", "buf h_1^(2)[0]").
 UPDATE_QUANTITIES = ("N", "g", "m", "v", "vmax", "mhat", "vhat", "buf", "gbar", "G")
 # Their symbols in text and LaTeX labels.
 UPDATE_SYMBOLS = {"N": ("N", "N"), "g": ("g", "g"), "m": ("m", "m"), "v": ("v", "v"),
@@ -118,9 +120,12 @@ def parse_cell(text, convention="nielsen"):
     first = _UPDATE_NAMES.get(first, first)
     if first in UPDATE_QUANTITIES and rest.strip():
         target = parse_label(rest.strip(), convention)
-        if target.kind not in ("w", "b") or target.step is not None:
+        parameter = (target.kind in ("w", "u", "b") and target.step is None
+                     or target.kind in ("a", "h", "c") and target.step == 0)
+        if not parameter:
             raise LabelError(f"{text!r}: the update cell {first} belongs to a weight or a "
-                             "bias (for example m w_12^(3), vhat b_1^(2))")
+                             "bias (for example m w_12^(3), vhat b_1^(2); also m u_11^(2), "
+                             "m a_1^(2)[0] with recurrent layers)")
         return Cell(first, target)
     loss_at = _LOSS_AT_STEP.match(text)
     if loss_at:

@@ -56,12 +56,13 @@ from .cells import (  # noqa: F401  (QUANTITIES: used from here too)
 )
 from .explain import convention_note, first_sample, is_paired
 from .label_parse import LabelError, Target
-from .update_step import (
-    copy_with_rule,
-    gradient_chain,
-    parameter_state,
-    update_chain,
-    update_rate,
+from .update_step import copy_with_rule, update_rate
+from .worksheet_update import (  # noqa: F401  (update_cells, optimizer_quantities: API)
+    UpdateCells,
+    has_rule,
+    optimizer_quantities,
+    update_cells,
+    update_formula,
 )
 from .worksheet_time import SequenceStep, sequence_cells, sequence_sample
 
@@ -83,20 +84,11 @@ STATUS_TEXT = {
 def make_step(net, x=None, t=None, learning_rate=None, update=False):
     """The step a worksheet lays out: a :class:`Step`, or a
     :class:`~neuronsim.hand.worksheet_time.SequenceStep` for a network with
-    recurrent layers.  ``update``: with the optimizer's cells (feed-forward)."""
+    recurrent layers.  ``update``: with the update cells of an optimizer, a
+    penalty or clipping (:func:`update_cells`)."""
     if net.is_sequential:
-        if has_rule(net) or update:
-            raise NeuronsimError("worksheet: the update cells of an optimizer, a penalty or "
-                                 "clipping are written for feed-forward networks only; a "
-                                 "network that reads sequences shows its update in "
-                                 "'neuronsim trace FILE --sections update'")
-        return SequenceStep(net, x, t, learning_rate)
+        return SequenceStep(net, x, t, learning_rate, update)
     return Step(net, x, t, learning_rate, update)
-
-
-def has_rule(net):
-    """Does ``net`` update by an optimizer, a penalty or clipping (not θ − η·g)?"""
-    return net.optimizer is not None or net.penalty is not None or net.clip is not None
 
 
 def worksheet_cells(net, x=None, t=None, update=False):
@@ -110,7 +102,7 @@ def worksheet_cells(net, x=None, t=None, update=False):
     first, since each a_j needs all of them.
     """
     if net.is_sequential:
-        return sequence_cells(net, sequence_sample(net, x, t)[1])
+        return sequence_cells(net, sequence_sample(net, x, t)[1], update)
     cells = []
     for l, layer in enumerate(net.layers):
         if layer.activation.is_layerwise:
@@ -136,45 +128,7 @@ def worksheet_cells(net, x=None, t=None, update=False):
     return cells
 
 
-def optimizer_quantities(net):
-    """The optimizer's cells of each parameter, in the order it computes them."""
-    optimizer = net.optimizer
-    if optimizer is None:
-        return ()
-    o = optimizer.options
-    if optimizer.name == "sgd":
-        return ("buf",) if o["momentum"] != 0 else ()
-    if optimizer.name == "rmsprop":
-        return (("v",) + (("gbar",) if o["centered"] else ())
-                + (("buf",) if o["momentum"] > 0 else ()))
-    if optimizer.name == "adagrad":
-        return ("G",)
-    return ("m", "v") + (("vmax",) if o["amsgrad"] else ()) + ("mhat", "vhat")
-
-
-def update_cells(net):
-    """The update cells: N (clipping by norm), then per weight and bias, in
-    forward order: g (with a penalty's share or clipping), the optimizer's
-    quantities (m, v, v_max, m̂, v̂; the momentum buffer; ḡ; G) and the new
-    value.  A fixed bias (update_biases false) keeps only its new value."""
-    cells = [Cell("N")] if net.clip is not None and net.clip.max_norm is not None else []
-    quantities = optimizer_quantities(net)
-    for l, layer in enumerate(net.layers):
-        for j, neuron in enumerate(layer.neurons):
-            targets = [Target("w", l, j, k) for k in range(len(neuron.weights))]
-            for target in targets + [Target("b", l, j)]:
-                weight = target.kind == "w"
-                if not weight and not net.update_biases:
-                    cells.append(Cell("new b", target))
-                    continue
-                if net.clip is not None or (weight and net.penalty is not None):
-                    cells.append(Cell("g", target))
-                cells += [Cell(q, target) for q in quantities]
-                cells.append(Cell("new w" if weight else "new b", target))
-    return cells
-
-
-class Step:
+class Step(UpdateCells):
     """One online step of ``net`` on (x, t) with learning rate η, cell by cell.
 
     ``true_values`` come from the simulator (a copy of ``net`` runs forward,
@@ -224,40 +178,6 @@ class Step:
             self._simulated_update(work, values)
         return values
 
-    def _simulated_update(self, work, values):
-        """The update cells as the core left them: g (``batch_grad``), N
-        (``clip.last_norm``), the state each parameter keeps; m̂ and v̂, which
-        the core does not keep, from its m and v."""
-        optimizer = work.optimizer
-        for cell in self.cells:
-            q, target = cell.quantity, cell.target
-            if q == "N":
-                values[cell] = work.clip.last_norm
-                continue
-            if q not in UPDATE_QUANTITIES:
-                continue
-            neuron = work.layers[target.layer].neurons[target.neuron]
-            name, k = ("weights", target.input) if target.kind == "w" else ("bias", None)
-            if q == "g":
-                g = neuron.batch_grad[name]
-                values[cell] = g[k] if k is not None else g
-                continue
-            state = parameter_state(neuron, name, k, optimizer)
-            kept = {_STATE_OF[optimizer.name].get(key, key): value
-                    for key, value in state.items()}
-            if q in ("mhat", "vhat"):        # as update_chain: bc = 1 − βᵗ, then m/bc
-                beta1, beta2 = optimizer._numeric["betas"]
-                t = kept["t"]
-                values[cell] = (kept["m"] / (1 - beta1 ** t) if q == "mhat"
-                                else kept.get("vmax", kept["v"]) / (1 - beta2 ** t))
-            else:
-                values[cell] = kept[q]
-
-    def _state_before(self, target):
-        neuron = self.before.layers[target.layer].neurons[target.neuron]
-        name, k = ("weights", target.input) if target.kind == "w" else ("bias", None)
-        return parameter_state(neuron, name, k, self.before.optimizer)
-
     def python(self, cell):
         """Where the simulator keeps this cell's number."""
         q = cell.quantity
@@ -265,15 +185,7 @@ class Step:
             return "net.clip.last_norm after the update"
         if q not in UPDATE_QUANTITIES:
             return cell.python()
-        t = cell.target
-        base = f"net.layers[{t.layer}].neurons[{t.neuron}]"
-        name, index = ("weights", f"[{t.input}]") if t.kind == "w" else ("bias", "")
-        if q == "g":
-            return f"{base}.batch_grad[{name!r}]{index} after the update"
-        if q in ("mhat", "vhat"):
-            return "not kept (computed from m or v)"
-        key = {value: key for key, value in _STATE_OF[self.before.optimizer.name].items()}[q]
-        return f"{base}.optimizer_state[{name!r}]{index}[{key!r}] after the update"
+        return self.update_python(cell)
 
     def formula(self, cell, bias_as_weight=False):
         """The cell's formula as text."""
@@ -295,57 +207,6 @@ class Step:
                              f"net.layers[{l}].neurons[{j}].bias", n.bias))
         if self.rule:
             rows += self._given_rule(convention, bias_as_weight)
-        return rows
-
-    def _given_rule(self, convention, bias_as_weight):
-        """The optimizer's options, the penalty, clipping, the rate in use and
-        every parameter's state before the step (when it has one)."""
-        net = self.before
-        rows = []
-        if self.rate != self.learning_rate:
-            rows.append(("eta (the schedule's rate now)", "net.schedule.lr", self.rate))
-        optimizer = net.optimizer
-        if optimizer is not None:
-            for key, value in optimizer._numeric.items():
-                if isinstance(value, tuple):
-                    rows += [(f"{key}[{i}] ({'beta1' if i == 0 else 'beta2'})",
-                              f"net.optimizer.options[{key!r}][{i}]", v)
-                             for i, v in enumerate(value)]
-                elif not isinstance(value, bool):
-                    rows.append((key, f"net.optimizer.options[{key!r}]", value))
-                elif value:
-                    rows.append((key, f"net.optimizer.options[{key!r}] (true)", 1))
-        if net.penalty is not None:
-            rows += [("lambda1 (penalty l1)", "net.penalty.l1", net.penalty._l1),
-                     ("lambda2 (penalty l2)", "net.penalty.l2", net.penalty._l2)]
-        if net.clip is not None:
-            if net.clip.max_norm is not None:
-                rows.append(("max_norm (clipping)", "net.clip.max_norm",
-                             net.numbers.convert(net.clip.max_norm)))
-            else:
-                rows.append(("clip value", "net.clip.value", net.numbers.convert(net.clip.value)))
-        if optimizer is None:
-            return rows
-        for l, layer in enumerate(net.layers):
-            for j, n in enumerate(layer.neurons):
-                if not n.optimizer_state:
-                    continue
-                params = [("weights", k, lab.weight_label(l, j, k, convention, "ascii"))
-                          for k in range(len(n.weights))]
-                params.append(("bias", None, lab.bias_label(l, j, convention, "ascii",
-                                                            as_weight=bias_as_weight)))
-                for name, k, label in params:
-                    if name not in n.optimizer_state:
-                        continue
-                    state = parameter_state(n, name, k, optimizer)
-                    index = f"[{k}]" if k is not None else ""
-                    for key, value in state.items():
-                        if value is None:
-                            continue
-                        symbol = _STATE_OF[optimizer.name].get(key, key)
-                        rows.append((f"{symbol} {label} before",
-                                     f"net.layers[{l}].neurons[{j}].optimizer_state[{name!r}]"
-                                     f"{index}[{key!r}]", value))
         return rows
 
     def old_value(self, cell):
@@ -401,53 +262,6 @@ class Step:
         grad = values[Cell("dE/db", target)]
         return neuron.bias - eta * (grad / 1) if net.update_biases else neuron.bias
 
-    # ------------------------------------------------------------ the update
-    def _grad_of(self, target, values):
-        """dE/dθ of a weight or bias from ``values``."""
-        return values[Cell("dE/dw" if target.kind == "w" else "dE/db", target)]
-
-    def _norm_from(self, values):
-        """N = √(Σ g²) from the dE/dθ in ``values``, each weight's with its
-        penalty share, summed as the core sums it (a neuron's weights, then its bias)."""
-        net = self.before
-        total = 0
-        for l, layer in enumerate(net.layers):
-            for j, neuron in enumerate(layer.neurons):
-                g = [self._grad_of(Target("w", l, j, k), values) / 1
-                     for k in range(len(neuron.weights))]
-                if net.penalty is not None:
-                    g = [a + b for a, b in zip(g, net.penalty.gradient(neuron.weights))]
-                total += sum(x * x for x in g)
-                if net.update_biases:
-                    bias = self._grad_of(Target("b", l, j), values) / 1
-                    total += bias * bias
-        return self.numbers.sqrt(total)
-
-    def _update_from(self, cell, values):
-        """An update cell from ``values``: g from dE/dθ (and N), then the
-        optimizer's quantities from g and this parameter's cells before
-        ``cell`` (each one the student's own where given)."""
-        net, target = self.before, cell.target
-        neuron = net.layers[target.layer].neurons[target.neuron]
-        name, k = ("weights", target.input) if target.kind == "w" else ("bias", None)
-        theta = neuron.weights[k] if k is not None else neuron.bias
-        if name == "bias" and not net.update_biases:
-            return theta
-        given = {"mean": self._grad_of(target, values) / 1}
-        if net.clip is not None and net.clip.max_norm is not None:
-            given["norm"] = (values[Cell("N")] if Cell("N") in values
-                             else self._norm_from(values))
-        if cell.quantity != "g" and Cell("g", target) in values:
-            given["g"] = values[Cell("g", target)]
-        g = gradient_chain(net, neuron, name, k, given)["g"]
-        if cell.quantity == "g":
-            return g
-        own = {q: values[Cell(q, target)] for q in UPDATE_QUANTITIES[2:]
-               if q != cell.quantity and Cell(q, target) in values}
-        chain = update_chain(net.optimizer, theta, g, self._state_before(target), self.rate,
-                             given=own)
-        return chain["new" if cell.quantity.startswith("new ") else cell.quantity]
-
     def _delta(self, l, j, a, z, delta):
         net = self.before
         layer = net.layers[l]
@@ -466,15 +280,6 @@ class Step:
             return outputs[j] * (grads[j] - weighted)
         return grads[j] * layer.activation.derivative(z(l, j), a(l, j))
 
-
-# torch's state names → the update cells (per optimizer: v is exp_avg_sq or square_avg).
-_STATE_OF = {
-    "sgd": {"momentum_buffer": "buf"},
-    "rmsprop": {"step": "t", "square_avg": "v", "grad_avg": "gbar", "momentum_buffer": "buf"},
-    "adagrad": {"step": "t", "sum": "G"},
-    "adam": {"step": "t", "exp_avg": "m", "exp_avg_sq": "v", "max_exp_avg_sq": "vmax"},
-    "adamw": {"step": "t", "exp_avg": "m", "exp_avg_sq": "v", "max_exp_avg_sq": "vmax"},
-}
 
 # ---------------------------------------------------------------- formulas shown
 SOFTMAX_DELTA = "a_j (dE/da_j − Σ_i dE/da_i a_i)"
@@ -511,80 +316,6 @@ def formula(cell, step, bias_as_weight=False):
     if not net.update_biases:
         return "b (biases fixed)"
     return "w_j0 − η · dE/dw_j0" if bias_as_weight else "b − η · dE/db"
-
-
-def update_formula(cell, step, bias_as_weight=False):
-    """The formula of an update cell (or of a new weight by an optimizer, a
-    penalty or clipping), in torch's order of operations: what
-    :meth:`Step._update_from` evaluates."""
-    net = step.before
-    q = cell.quantity
-    if q == "N":
-        return ("√(Σ g²) over every weight and bias updated, g = dE/dθ (+ λ₁·sign(w) + λ₂·w "
-                "for a weight)" if net.penalty is not None else
-                "√(Σ g²) over every weight and bias updated, g = dE/dθ")
-    weight = cell.target.kind == "w"
-    p = "w" if weight or bias_as_weight else "b"
-    if q == "new b" and not net.update_biases:
-        return "b (biases fixed)"
-    if q == "g":
-        text = f"dE/d{p}"
-        if weight and net.penalty is not None:
-            text += " + λ₁·sign(w) + λ₂·w"
-        if net.clip is not None and net.clip.max_norm is not None:
-            text = f"c·({text}) if c = max_norm/(N + 1e-6) < 1, else {text}"
-        elif net.clip is not None:
-            text = f"min(max({text}, −v), v), v = clip value"
-        return text
-    optimizer = net.optimizer
-    g = "g" if Cell("g", cell.target) in step.cells or not step.update else _g_text(net, weight, p)
-    t = _step_number(step, cell.target)
-    if optimizer is None:
-        return f"{p} − η · {g}"
-    o, name = optimizer.options, optimizer.name
-    decay = o["weight_decay"] != 0 and name != "adamw"
-    gd = f"({g} + λ·{p})" if decay else g
-    square = f"{gd}²" if gd == "g" or gd.startswith("(") else f"({gd})²"
-    if name == "sgd":
-        if q == "buf":
-            return (f"{gd} (the first step: buf starts as g)" if t == 1
-                    else f"μ·buf + (1 − τ)·{gd}")
-        if o["momentum"] == 0:
-            return f"{p} − η·{gd}"
-        if o["nesterov"]:
-            return f"{p} − η·({gd} + μ·buf)"
-        return f"{p} − η·buf"
-    if name == "rmsprop":
-        s = "√(v − ḡ²) + ε" if o["centered"] else "√v + ε"
-        return {"v": f"α·v + (1 − α)·{square} (α = alpha)",
-                "gbar": f"α·ḡ + (1 − α)·{gd}",
-                "buf": f"μ·buf + {gd}/({s})"}.get(
-            q, f"{p} − η·buf" if o["momentum"] > 0 else f"{p} − η·{gd}/({s})")
-    if name == "adagrad":
-        rate = "η/(1 + (t − 1)·lr_decay)" if o["lr_decay"] else "η"
-        return {"G": f"G + {square}"}.get(q, f"{p} − {rate}·{gd}/(√G + ε), t = {t}")
-    v = "vmax" if o["amsgrad"] else "v"
-    start = f"{p}·(1 − η·λ)" if name == "adamw" and o["weight_decay"] != 0 else p
-    return {"m": f"β₁·m + (1 − β₁)·{gd}",
-            "v": f"β₂·v + (1 − β₂)·{square}",
-            "vmax": "max(vmax, v)",
-            "mhat": f"m/(1 − β₁^t), t = {t}",
-            "vhat": f"{v}/(1 − β₂^t), t = {t}"}.get(
-        q, f"{start} − (η/(1 − β₁^t))·m/(√{v}/√(1 − β₂^t) + ε), t = {t}")
-
-
-def _g_text(net, weight, p):
-    """g written out where the sheet has no g cell."""
-    return f"(dE/d{p} + λ₁·sign(w) + λ₂·w)" if weight and net.penalty is not None \
-        else f"dE/d{p}"
-
-
-def _step_number(step, target):
-    """t of this update of the parameter (1 at its first)."""
-    state = step._state_before(target)
-    if "step" in state:
-        return state["step"] + 1
-    return 1 if state.get("momentum_buffer") is None else 2
 
 
 def delta_formula(step, l):
@@ -795,9 +526,7 @@ def read_answers(source, convention="nielsen", net=None, x=None, t=None):
     answers = {}
     known = None
     if net is not None:     # a sheet with the update cells, or without
-        known = set(worksheet_cells(net, x, t))
-        if not net.is_sequential:
-            known |= set(worksheet_cells(net, x, t, update=True))
+        known = set(worksheet_cells(net, x, t)) | set(worksheet_cells(net, x, t, update=True))
     strangers = []       # (line, label) of rows naming no cell of net
     for number, row in enumerate(reader, start=1):
         line = reader.line_num

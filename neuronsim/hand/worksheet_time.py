@@ -35,18 +35,23 @@ from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.through_time import sequence_of, step_targets_of
 from . import worksheet_gates as gated
-from .cells import Cell
-from .common import copy_network, first_sample, is_paired
+from .cells import UPDATE_QUANTITIES, Cell
+from .common import first_sample, is_paired
 from .label_parse import Target
+from .update_step import copy_with_rule, update_rate
+from .worksheet_update import UpdateCells, has_rule, update_cells, update_formula
 
 # The most cells one worksheet may have (time steps × neurons, and parameters).
 MAX_CELLS = 3000
 
 
-def sequence_cells(net, targets):
+def sequence_cells(net, targets, update=False):
     """Every cell of one sequence step, in computation order (module docstring).
 
     ``targets``: one entry per step (None: no target at that step).
+    ``update``: the update cells of
+    :func:`~neuronsim.hand.worksheet_update.update_cells` (g, the optimizer's
+    quantities, the new value of each parameter) in place of the new values alone.
     """
     layers = net.layers
     steps = len(targets)
@@ -74,6 +79,9 @@ def sequence_cells(net, targets):
                 cells += [Cell("delta", Target("delta", l, j, None, t))
                           for j in range(layers[l].size)]
     for prefix in ("dE/d", "new "):
+        if update and prefix == "new ":
+            cells += update_cells(net)
+            break
         for l, layer in enumerate(layers):
             if gated.is_gated(layer):
                 cells += gated.parameter_cells(layer, l, prefix)
@@ -103,10 +111,15 @@ def sequence_sample(net, x=None, t=None):
     return xs, step_targets_of(net, ts, len(xs))
 
 
-class SequenceStep:
-    """One online step of a network with recurrent layers on one sequence, cell by cell."""
+class SequenceStep(UpdateCells):
+    """One online step of a network with recurrent layers on one sequence, cell by cell.
 
-    def __init__(self, net, x=None, t=None, learning_rate=None):
+    With an optimizer, a penalty or clipping the new values are the
+    optimizer's (each computed by :mod:`neuronsim.hand.update_step`);
+    ``update``: the update cells of every parameter, as in the feed-forward
+    worksheet (:mod:`neuronsim.hand.worksheet_update`)."""
+
+    def __init__(self, net, x=None, t=None, learning_rate=None, update=False):
         self.xs, self.targets = sequence_sample(net, x, t)
         steps = len(self.xs)
         truncation = net.truncation
@@ -119,23 +132,28 @@ class SequenceStep:
         rate = net.learning_rate if learning_rate is None else learning_rate
         if rate is None:
             raise NeuronsimError("no learning rate: give one (the network file has none)")
-        self.cells = sequence_cells(net, self.targets)
+        self.update = update
+        self.cells = sequence_cells(net, self.targets, update)
         if len(self.cells) > MAX_CELLS:
             neurons = sum(layer.size for layer in net.layers)
             raise NeuronsimError(
                 f"worksheet: one step of this sequence has {len(self.cells)} cells (T = {steps} "
                 f"steps × {neurons} neurons, and the parameters), more than {MAX_CELLS}: use a "
                 "shorter sequence (--input, --target) or a smaller network")
-        self.before = copy_network(net)
+        # the parameters the step starts from, with the optimizer's state
+        self.before = copy_with_rule(net)
         self.numbers = net.numbers
         self.learning_rate = self.numbers.convert(rate)
+        self.rule = has_rule(net)
+        # η of the update: the schedule's rate now, if the network has one
+        self.rate = update_rate(self.before, self.learning_rate)
         self.x, self.t = self.xs, self.targets
         self.paired = is_paired(net)
         self.gates = gated.GatedCells(self, self._out, self._above)
         self.true_values = self._simulate()
 
     def _simulate(self):
-        work = copy_network(self.before)
+        work = copy_with_rule(self.before)
         work.forward_pass(self.xs)
         values = {Cell("E"): work.back_prop(self.targets, None)}
         for t, loss in enumerate(work.step_losses, start=1):
@@ -154,6 +172,8 @@ class SequenceStep:
         self._parameters(work, "dE/d", values, gradients=True)
         work.update_weights(self.learning_rate)
         self._parameters(work, "new ", values, gradients=False)
+        if self.update:
+            self._simulated_update(work, values)
         return values
 
     @staticmethod
@@ -258,6 +278,10 @@ class SequenceStep:
         """The value of ``cell`` from ``values`` (Cell -> number) of the cells it
         depends on; the weights, x[t], targets, a[0] and η are the given ones."""
         q, target = cell.quantity, cell.target
+        if q == "N":
+            return self._norm_from(values)
+        if self.rule and (q in UPDATE_QUANTITIES or q.startswith("new ")):
+            return self._update_from(cell, values)
         if self._is_gated(cell):
             return self.gates.compute(cell, values)
         net = self.before
@@ -378,6 +402,8 @@ class SequenceStep:
     def python(self, cell):
         """Where the simulator keeps this number (0-based Python indices)."""
         q, target = cell.quantity, cell.target
+        if q == "N" or q in UPDATE_QUANTITIES:
+            return self.update_python(cell)
         if self._is_gated(cell):
             return gated.python(cell)
         if q == "E":
@@ -402,6 +428,8 @@ class SequenceStep:
         """The formula of a cell as text (ASCII where it can be)."""
         q, target = cell.quantity, cell.target
         net = self.before
+        if q == "N" or q in UPDATE_QUANTITIES or (self.rule and q.startswith("new ")):
+            return update_formula(cell, self, bias_as_weight)
         if self._is_gated(cell):
             return gated.formula(self, cell)
         if q == "E":
@@ -493,4 +521,6 @@ class SequenceStep:
                 for j, v in enumerate(self.initial_state(l)):
                     rows.append((lab.initial_state_label(l, j, "ascii"),
                                  f"net.layers[{l}].initial_state[{j}]", v))
+        if self.rule:
+            rows += self._given_rule(convention, bias_as_weight)
         return rows
