@@ -13,6 +13,8 @@ key reads back and is all right, and the cell budgets still bound the sheet.
 
 import csv
 import io
+import shutil
+import subprocess
 
 import pytest
 from test_explain_gated import stack
@@ -289,3 +291,22 @@ def test_cli_worksheet_update_and_check(tmp_path, capsys):
                    '{"activation": "linear", "size": 1}]}')
     assert main(["worksheet", str(big), "--update"]) == 2
     assert "cells, over the limit of 20,000" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_compiles(tmp_path):
+    docs = []
+    for name in sorted(STACKS):
+        for optimizer, options in OPTIMIZERS[:-1]:
+            net = configured(STACKS[name](), optimizer, options, {"l1": 0.01}, {"max_norm": 0.1})
+            real_step(net)
+            docs.append(render_worksheet(net, "latex", update=True, filled=True))
+    (tmp_path / "sheet.tex").write_text(
+        "\\documentclass{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{amsmath}\n"
+        "\\usepackage[margin=1cm,landscape]{geometry}\n\\begin{document}\n"
+        + "\n".join(docs) + "\n\\end{document}\n", encoding="ascii")
+    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                             "sheet.tex"], cwd=tmp_path, capture_output=True, text=True,
+                            stdin=subprocess.DEVNULL, timeout=300, check=False)
+    errors = [line for line in result.stdout.splitlines() if line.startswith("!")]
+    assert result.returncode == 0 and not errors, errors

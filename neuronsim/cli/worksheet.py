@@ -80,8 +80,9 @@ def register(subparsers):
     parser.add_argument("--update", action="store_true",
                         help="the update cell by cell: N (clipping by norm), then per weight "
                              "and bias g, the optimizer's state (m, v, m̂, v̂; the momentum "
-                             "buffer; ḡ; G) and the new value (feed-forward networks); check "
-                             "marks these cells when the sheet has them")
+                             "buffer; ḡ; G) and the new value, for every layer kind (also u, "
+                             "an LSTM or GRU gate's b_x and b_h, a learned a[0], h[0], c[0]); "
+                             "check marks these cells when the sheet has them")
     add_convention_option(parser)
     add_bias_as_weight_option(parser)
     add_numbers_option(parser)

@@ -14,7 +14,8 @@ A worksheet lists every number of one online step in computation order:
    (``worksheet --update``) lists the update cell by cell (:func:`update_cells`:
    N, then per parameter g, the optimizer's m, v, m̂, v̂ / momentum buffer / ḡ / G
    and the new value), each computed by :mod:`neuronsim.hand.update_step` in
-   torch's order of operations.
+   torch's order of operations (:mod:`neuronsim.hand.worksheet_update`, for
+   every layer kind).
 
 :func:`render_worksheet` writes it blank (or filled: an answer key) as CSV,
 Markdown or LaTeX.  :func:`check_answers` marks a filled CSV cell by cell

@@ -19,7 +19,9 @@ gradients, summed over the steps
     dE/db_xq,j = Σ_t δ_q,j[t], dE/db_hq,j = Σ_t δ^h_q,j[t] (δ^h = δ, except
     r·δ for the GRU's new gate), and a learned h[0] (c[0]);
 the update
-    θ − η·dE/dθ.
+    θ − η·dE/dθ (with an optimizer, a penalty or clipping the update cells of
+    :mod:`neuronsim.hand.worksheet_update`, which the sequence step computes
+    for these parameters as for any other).
 
 :class:`GatedCells` answers for these cells what
 :class:`~neuronsim.hand.worksheet_time.SequenceStep` answers for the others:

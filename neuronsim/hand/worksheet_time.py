@@ -17,7 +17,11 @@ in the order it is computed by hand:
 4. gradients, summed over the steps: dE/dw_jk = Σ_t δ_j[t] a_k^(l-1)[t],
    dE/du_ji = Σ_t δ_j[t] a_i[t-1], dE/db_j = Σ_t δ_j[t], and for a learned
    initial state dE/da_i[0] = Σ_j u_ji δ_j[1];
-5. the update: new θ = θ − η·dE/dθ.
+5. the update: new θ = θ − η·dE/dθ; with an optimizer, a penalty or clipping
+   the optimizer's new θ, and with ``update`` (``worksheet --update``) the
+   update cells of every parameter (g, m, v, m̂, v̂ / buf / ḡ / G, the new
+   value: :mod:`neuronsim.hand.worksheet_update`, shared with the
+   feed-forward worksheet).
 
 :class:`SequenceStep` has the interface of
 :class:`neuronsim.hand.worksheet.Step` (``cells``, ``true_values``,
