@@ -246,8 +246,7 @@ def test_malformed_gate_entries_say_where():
 
 
 # ---------------------------------------------------------------- the tools not yet done
-@pytest.mark.parametrize("command", [["trace"], ["report", "-o", "r.html"], ["step"],
-                                     ["early-update"]])
+@pytest.mark.parametrize("command", [["trace"], ["report", "-o", "r.html"], ["step"]])
 def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, command):
     path = tmp_path / "lstm.json"
     Network.from_spec(stack_spec()).save(path)
