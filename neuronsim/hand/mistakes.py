@@ -517,15 +517,19 @@ def _sequence_intro(comparison, convention):
             f"One online step on a sequence of T = {len(comparison.xs)} steps, learning rate "
             f"{format_number(comparison.learning_rate)}.  Textbook numbering (input layer = "
             f"layer 1, neurons from 1, time steps from 1); weight convention {convention}."
-            + truncated + (_GATED_INTRO if comparison.gates else ""))
+            + truncated + (_gated_intro(comparison) if comparison.gates else ""))
 
 
-_GATED_INTRO = ("  An LSTM or GRU layer is updated all at once, every gate's w, u and both biases "
-                "together, as soon as its gates' δ[t] exist: the layer below gets dE/dh[t] "
-                "through the changed gate weights W, and step t−1 gets dE/dh[t−1] through the "
-                "changed U (an LSTM's dE/dc[t−1], f[t] times dE/dc[t], goes through no "
-                "weight).  A gate's rows are named as neuronsim explain reads them; neuron f,1 "
-                "is the forget gate of unit 1.")
+def _gated_intro(comparison):
+    """What the mistake does to an LSTM or GRU layer, and how its rows are named."""
+    names, _ = next(iter(comparison.gates.values()))
+    gate = names[1]     # the forget gate of an LSTM, the update gate of a GRU
+    return ("  An LSTM or GRU layer is updated all at once, every gate's w, u and both biases "
+            "together, as soon as its gates' δ[t] exist: the layer below gets dE/dh[t] "
+            "through the changed gate weights W, and step t−1 gets dE/dh[t−1] through the "
+            "changed U (an LSTM's dE/dc[t−1], f[t] times dE/dc[t], goes through no "
+            "weight).  A gate's rows are named as neuronsim explain reads them; neuron "
+            f"{lab.GATE_LETTERS[gate]},1 is the {gate} gate of unit 1.")
 
 
 def _sequence_summary(comparison, style="text"):
