@@ -17,7 +17,11 @@ import pytest
 
 from neuronsim import Network
 from neuronsim.cli import main
-from neuronsim.core.labels import gate_bias_label, gate_recurrent_label, gate_weight_label
+from neuronsim.core.labels import (
+    gate_bias_label,
+    gate_recurrent_label,
+    gate_weight_label,
+)
 from neuronsim.hand.common import copy_network
 from neuronsim.hand.mistakes import (
     SequenceComparison,

@@ -116,11 +116,15 @@ def known_values(computations, upto):
 # each gradient's quantity and the quantity of its parameter's new value
 NEW_VALUE = {"weight_grads": "new_weights", "bias_grad": "new_bias",
              "recurrent_grads": "new_recurrent_weights",
-             "initial_state_grad": "new_initial_state"}
+             "initial_state_grad": "new_initial_state",
+             # an LSTM's or GRU's gates (neuronsim.trace.walk): both biases, and c[0]
+             "bias_ih_grad": "new_bias_ih", "bias_hh_grad": "new_bias_hh",
+             "initial_cell_grad": "new_initial_cell"}
 
 
 def table_so_far(computations, upto, digits=9, mark=True):
-    """The neurons' z, a, g'(z), dE/da and δ known after ``computations[upto]``.
+    """The neurons' z, a, g'(z), dE/da and δ known after ``computations[upto]``
+    (an LSTM or GRU unit: a row for its h, and a row per gate).
 
     With ``mark``, the rows of the neuron being computed are marked ▶.  In the gradients and
     update phases a second table lists each parameter's gradient and new value.
@@ -128,23 +132,27 @@ def table_so_far(computations, upto, digits=9, mark=True):
     known = known_values(computations, upto)
     current = computations[upto]
     timed = any(c.time is not None for c in computations)
-    neurons = []
+    neurons = []   # (t, layer, neuron, gate): gate None, or an LSTM's or GRU's gate name
     for c in computations:
-        if c.layer is not None and (c.time, c.layer, c.neuron) not in neurons:
-            if c.time is not None or not timed:
-                neurons.append((c.time, c.layer, c.neuron))
+        if c.layer is None or (c.time is None and timed):
+            continue
+        for gate in [None] + [line.index for line in c.lines if isinstance(line.index, str)]:
+            if (c.time, c.layer, c.neuron, gate) not in neurons:
+                neurons.append((c.time, c.layer, c.neuron, gate))
 
     def cell(quantity, l, j, t, k=None):
         value = known.get((quantity, l, j, k, t))
         return "" if value is None else format_number(value, digits)
 
     rows = []
-    for t, l, j in neurons:
-        here = mark and (current.time, current.layer, current.neuron) == (t, l, j)
+    for t, l, j, gate in neurons:
+        here = (mark and (current.time, current.layer, current.neuron) == (t, l, j)
+                and (gate is None or any(line.index == gate for line in current.lines)))
+        name = str(j + 1) if gate is None else f"{j + 1} ({gate} gate)"
         rows.append(["▶" if here else ""] + ([str(t)] if timed else [])
-                    + [str(lab.textbook_layer(l)), str(j + 1), cell("z", l, j, t),
-                       cell("output", l, j, t), cell("derivative", l, j, t),
-                       cell("output_grad", l, j, t), cell("delta", l, j, t)])
+                    + [str(lab.textbook_layer(l)), name, cell("z", l, j, t, gate),
+                       cell("output", l, j, t, gate), cell("derivative", l, j, t, gate),
+                       cell("output_grad", l, j, t, gate), cell("delta", l, j, t, gate)])
     headers = (["", "t"] if timed else [""]) + ["layer", "neuron", "z", "a = g(z)", "g'(z)",
                                                 "dE/da", "δ = dE/dz"]
     if timed:   # a sequence: its steps' dE/da are in the trace's backward tables

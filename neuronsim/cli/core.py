@@ -237,9 +237,26 @@ def trace_batch_size(text, samples, steps, parameters=0):
 def shown_parameters(net, layers, neurons):
     """The parameters that the --layer/--neuron filters (0-based sets) show: each
     neuron's weights and bias, a recurrent neuron's recurrent weights and a
-    learned initial state."""
-    return sum(layer.n_inputs + 1
-               + (layer.size + bool(layer.learn_initial_state) if layer.is_recurrent else 0)
+    learned initial state; an LSTM or GRU unit's w, u and two biases per gate,
+    and its learned h[0] (c[0])."""
+    return sum(_unit_parameters(layer)
+               for l, layer in enumerate(net.layers) if layers is None or l in layers
+               for j in range(layer.size) if neurons is None or j in neurons)
+
+
+def _unit_parameters(layer):
+    gates = getattr(layer, "GATES", None)
+    if gates:
+        states = len(layer.STATES) if layer.learn_initial_state else 0
+        return len(gates) * (layer.n_inputs + layer.size + 2) + states
+    return (layer.n_inputs + 1
+            + (layer.size + bool(layer.learn_initial_state) if layer.is_recurrent else 0))
+
+
+def shown_rows(net, layers, neurons):
+    """The rows per time step that the --layer/--neuron filters (0-based sets) show:
+    one per neuron, and for an LSTM or GRU unit one per gate and one for its state."""
+    return sum(len(getattr(layer, "GATES", ())) + 1
                for l, layer in enumerate(net.layers) if layers is None or l in layers
                for j in range(layer.size) if neurons is None or j in neurons)
 
@@ -350,9 +367,7 @@ def trace_sequences_of(net, args):
         traced = [pair for i in range(args.steps) for pair in batches[i % len(batches)]]
     for xs, _ in traced:
         check_times(args.times, len(xs))
-    shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
-                for j in range(layer.size) if neurons is None or j in neurons)
-    cells = sum(len(args.times or xs) for xs, _ in traced) * shown
+    cells = sum(len(args.times or xs) for xs, _ in traced) * shown_rows(net, layers, neurons)
     if cells > MAX_SEQUENCE_TRACE_CELLS:
         raise NeuronsimError(
             f"this trace shows {cells:,} neuron-steps (sequences x time steps x neurons); at "

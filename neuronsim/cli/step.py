@@ -16,7 +16,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.escape import terminal_text
 from ..render.tables import SECTIONS, _Writer, notation_note
-from ..trace.recurrent import RecurrentTracer, _TimeWriter, time_note
+from ..trace.recurrent import RecurrentTracer, time_notes
 from ..trace.walk import walk, walk_sequence
 from . import budgets
 from .core import (
@@ -25,6 +25,7 @@ from .core import (
     learning_rate,
     load,
     sample_list,
+    shown_rows,
     starting_at,
     trace_steps,
     view_options,
@@ -72,8 +73,7 @@ def traced_sequence(net, args):
     chosen = starting_at([(s["input"], s["target"]) for s in net.samples], args.sample)[0]
     options = view_options(args, net)
     layers, neurons = options["layers"], options["neurons"]
-    shown = sum(1 for l, layer in enumerate(net.layers) if layers is None or l in layers
-                for j in range(layer.size) if neurons is None or j in neurons)
+    shown = shown_rows(net, layers, neurons)
     if len(chosen[0]) * shown > MAX_SEQUENCE_TRACE_CELLS:
         raise NeuronsimError(
             f"this walk has {len(chosen[0]) * shown:,} neuron-steps (time steps x neurons); at "
@@ -121,8 +121,8 @@ def build_walk(args, format="plain", command="step"):
         computations = walk_sequence(step, format=format, digits=options["digits"],
                                      convention=options["convention"],
                                      layers=options["layers"], neurons=options["neurons"])
-        w = _TimeWriter("plain", options["digits"], options["convention"], False)
-        note = notation_note(w) + "\n" + time_note(w, step.recurrent_layers)
+        w = _Writer("plain", options["digits"], options["convention"], False)
+        note = "\n".join([notation_note(w)] + time_notes(step))
         return net, step, computations, note
     computations = walk(step, format=format, digits=options["digits"],
                         convention=options["convention"],

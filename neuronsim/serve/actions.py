@@ -226,8 +226,8 @@ def trace_copy(net, pair, phase):
     "forward", "backward" or "updated") on a copy, with a tracer attached.
 
     Returns (the copy, its trace record or None, the tracer's refusal or None):
-    a network the tracer refuses (an LSTM or GRU layer, for now) still runs,
-    untraced, and the refusal says why."""
+    a network the tracer refuses still runs, untraced, and the refusal says
+    why (every layer kind is traced now, LSTM and GRU included)."""
     work = clone(net)
     tracer = RecurrentTracer() if work.is_sequential else Tracer()
     refusal = None

@@ -27,7 +27,7 @@ from ..render.tables import (
     notation_note,
     render_trace,
 )
-from ..trace.recurrent import _TimeWriter, render_sequence, render_sequences, time_note
+from ..trace.recurrent import _TimeWriter, render_sequence, render_sequences, time_notes
 from ..trace.walk import walk, walk_sequence
 from . import actions
 from .page import DIGITS, is_sequence
@@ -76,7 +76,7 @@ def walkthrough_file(session):
     if is_sequence(record):
         computations = walk_sequence(record, format="html", digits=DIGITS)
         w = _TimeWriter("plain", DIGITS, "nielsen", False)
-        note = notation_note(w) + "\n" + time_note(w, record.recurrent_layers)
+        note = "\n".join([notation_note(w)] + time_notes(record))
         page = sequence_walkthrough_html(
             record, computations, title=title, note=note, diagram=draw.svg(work),
             tables=render_sequence(record, format="html", digits=DIGITS), digits=DIGITS)

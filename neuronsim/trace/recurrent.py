@@ -75,9 +75,15 @@ from ..render.tables import (
     optimizer_update_table,
     render_batch,
 )
+from . import gated
+from .gated import is_gated
+from .gated import network_sum as _network_sum
 from .tracer import ParameterRecord, Recorder, copy_state, update_rule
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
+
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 
 
 # ---------------------------------------------------------------- records
@@ -155,11 +161,15 @@ class NeuronSeries:
 @dataclass
 class LayerSeries:
     """``net.layers[layer]`` over one sequence: its kind ("dense",
-    "recurrent"), activation name, :class:`NeuronSeries` per neuron and, for
-    a recurrent layer, ``states`` [a[0], ..., a[T]].  A learned initial
-    state adds ``initial_state_grad`` (dE/da[0] of this sequence,
-    Σ_j u_ji δ_j[1]) and, at the update, the value before, the reduced batch
-    gradient and the new value."""
+    "recurrent", "lstm", "gru"), activation name, :class:`NeuronSeries` per
+    neuron (an LSTM or GRU layer: a :class:`~neuronsim.trace.gated.UnitSeries`
+    per unit) and, for a recurrent layer, ``states`` [a[0], ..., a[T]] (h for
+    a gated layer).  A learned initial state adds ``initial_state_grad``
+    (dE/da[0] of this sequence, Σ_j u_ji δ_j[1]) and, at the update, the value
+    before, the reduced batch gradient and the new value; a gated layer keeps
+    these by state name ("initial_state" h[0], "initial_cell" c[0]) in
+    ``initial_grads``, ``old_initials``, ``batch_initial_grads``,
+    ``new_initials`` and ``applied_initials``."""
 
     layer: int
     kind: str
@@ -174,10 +184,21 @@ class LayerSeries:
     applied_initial_state_grad: list = None   # g as applied, with ``SequenceRecord.rule``
     state_before: dict = None   # copies of the layer's optimizer_state (a learned a[0])
     state_after: dict = None
+    initial_grads: dict = None          # gated layers, by state name
+    old_initials: dict = None
+    batch_initial_grads: dict = None
+    new_initials: dict = None
+    applied_initials: dict = None
 
     @property
     def is_recurrent(self):
+        """An Elman layer (a gated layer is :attr:`is_gated`)."""
         return self.kind == "recurrent"
+
+    @property
+    def is_gated(self):
+        """An LSTM or GRU layer."""
+        return is_gated(self)
 
 
 @dataclass
@@ -212,17 +233,13 @@ class SequenceRecord:
 
     @property
     def recurrent_layers(self):
-        """0-based indices of the recurrent layers."""
+        """0-based indices of the (Elman) recurrent layers."""
         return [series.layer for series in self.layers if series.is_recurrent]
 
-
-def _network_sum(products):
-    """Σ of ``products`` in the given order, as the neurons add them to their
-    batch sums (starting from the integer 0)."""
-    total = 0
-    for value in products:
-        total = total + value
-    return total
+    @property
+    def gated_layers(self):
+        """0-based indices of the LSTM and GRU layers."""
+        return [series.layer for series in self.layers if series.is_gated]
 
 
 def _parts(step, truncated):
@@ -257,6 +274,12 @@ class RecurrentTracer(Recorder):
         self.count += 1
         layers = []
         for l, layer in enumerate(net.layers):
+            if is_gated(layer):
+                series = LayerSeries(l, layer.kind, layer.activation.name,
+                                     gated.unit_series(net, l, layer), net.states_of(l),
+                                     layer.learn_initial_state)
+                layers.append(series)
+                continue
             neurons = [NeuronSeries(l, j, n.weights, n.bias, [step[l][j] for step in net.history],
                                     getattr(n, "recurrent_weights", None))
                        for j, n in enumerate(layer.neurons)]
@@ -283,6 +306,13 @@ class RecurrentTracer(Recorder):
         record.truncation = net.last_truncation
         truncated = net.last_truncation is not None
         for series, layer in zip(record.layers, net.layers):
+            if series.is_gated:
+                for unit in series.neurons:
+                    gated.add_totals(unit, truncated)
+                if series.learn_initial_state:
+                    series.initial_grads = {name: list(grads)
+                                            for name, grads in layer.initial_grads.items()}
+                continue
             for r in series.neurons:
                 later_first = list(reversed(r.steps))
                 parts = [(s, part) for s in later_first for part in _parts(s, truncated)]
@@ -307,6 +337,17 @@ class RecurrentTracer(Recorder):
         record.updated = True
         record.rule = update_rule(net)
         for series, layer in zip(record.layers, net.layers):
+            if series.is_gated:
+                gated.before_update(series.neurons, layer, n, record.rule)
+                if series.learn_initial_state:
+                    series.old_initials = {name: list(layer.initial_value(name))
+                                           for name in layer.STATES}
+                    series.batch_initial_grads = {
+                        name: [s / n for s in layer.initial_grad_sums[name]]
+                        for name in layer.STATES}
+                    if record.rule is not None:
+                        series.state_before = copy_state(layer.optimizer_state)
+                continue
             for r, x in zip(series.neurons, layer.neurons):
                 r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
                 r.batch_bias_grad = x.bias_grad_sum / n
@@ -329,6 +370,16 @@ class RecurrentTracer(Recorder):
         if rule is not None and net.clip is not None:
             rule.clip_norm = net.clip.last_norm
         for series, layer in zip(record.layers, net.layers):
+            if series.is_gated:
+                gated.after_update(series.neurons, layer, rule)
+                if series.learn_initial_state:
+                    series.new_initials = {name: list(layer.initial_value(name))
+                                           for name in layer.STATES}
+                    if rule is not None:
+                        series.applied_initials = {name: list(layer.batch_grad[name])
+                                                   for name in layer.STATES}
+                        series.state_after = copy_state(layer.optimizer_state)
+                continue
             for r, x in zip(series.neurons, layer.neurons):
                 r.new_weights, r.new_bias = x.weights, x.bias
                 if series.is_recurrent:
@@ -355,6 +406,9 @@ class RecurrentTracer(Recorder):
         parameters = []
         for l, layer in enumerate(net.layers):
             per_sequence = [sample.layers[l] for sample in samples]
+            if is_gated(layer):
+                parameters += gated.batch_parameters(net, l, layer, per_sequence, divisor)
+                continue
 
             def add(j, kind, index, old, terms, total, updated=True, l=l):
                 parameters.append(ParameterRecord(l, j, kind, index, old, terms, total, divisor,
@@ -381,6 +435,9 @@ class RecurrentTracer(Recorder):
     def _new_values(self, net, parameters):
         for p in parameters:
             layer = net.layers[p.layer]
+            if p.kind.startswith("gate_"):
+                p.new = gated.new_batch_value(layer, p)
+                continue
             if p.kind == "initial_state":
                 p.new = layer.initial_state[p.neuron]
                 continue
@@ -450,8 +507,77 @@ class _TimeWriter(_Writer):
     def error(self, t):
         return f"E_{t}" if self.style == "latex" else f"E[{t}]"
 
+    # gated layers (neuronsim.trace.gated) ------------------------------------
+    def h(self, layer, j):
+        """h_j^(l), the hidden state of unit j of an LSTM or GRU layer."""
+        return lab.symbol("h", (j + 1,), layer + 2, self.style)
+
+    def c(self, layer, j):
+        """c_j^(l), the cell state of unit j of an LSTM layer."""
+        return lab.symbol("c", (j + 1,), layer + 2, self.style)
+
+    def gate_a(self, layer, gate, j):
+        """The gate's activation by its letter: i_j^(l), f_j^(l), ..., n_j^(l)."""
+        letter, sub, sup = lab.GATE_LETTERS[gate], str(j + 1), f"({layer + 2})"
+        if self.style == "latex":
+            return f"{letter}_{{{sub}}}^{{{sup}}}"
+        if self.style == "html":
+            return f"{letter}<sub>{sub}</sub><sup>{sup}</sup>"
+        return letter + sub.translate(_SUB) + sup.translate(_SUP)
+
+    def gate_z(self, layer, gate, j):
+        """z_q,j^(l), the gate's weighted input."""
+        return lab.gate_symbol("z", lab.GATE_LETTERS[gate], (j + 1,), layer + 2, self.style)
+
+    def gate_delta(self, layer, gate, j):
+        """δ_q,j^(l) = dE/dz_q,j^(l)."""
+        delta = {"text": "δ", "latex": r"\delta", "html": "&delta;"}[self.style]
+        return lab.gate_symbol(delta, lab.GATE_LETTERS[gate], (j + 1,), layer + 2, self.style)
+
+    def gate_weight(self, layer, gate, j, k):
+        return lab.gate_weight_label(layer, gate, j, k, self.convention, self.style)
+
+    def gate_recurrent(self, layer, gate, j, m):
+        return lab.gate_recurrent_label(layer, gate, j, m, self.style)
+
+    def gate_bias(self, layer, gate, j, side):
+        return lab.gate_bias_label(layer, gate, j, side, self.convention, self.style)
+
+    def gated_initial(self, name, layer, j):
+        """h_j^(l)[0] or c_j^(l)[0]."""
+        return lab.gated_state_label(name, layer, j, self.style)
+
+    def carried(self, label, truncated):
+        """A δ label, or δ̃ (the part truncated BPTT carries one step further back)."""
+        if not truncated:
+            return label
+        tilde = {"text": ("δ", "δ̃"), "latex": (r"\delta", r"\tilde{\delta}"),
+                 "html": ("&delta;", "&delta;&#771;")}[self.style]
+        return label.replace(*tilde, 1)
+
+    @property
+    def sigma(self):
+        return r"\sigma" if self.style == "latex" else "σ"
+
+    @property
+    def gap(self):
+        """Between two equations on one line."""
+        return r" \qquad " if self.style == "latex" else ";  "
+
+    def squared(self, x):
+        return f"{x}^2" if self.style == "latex" else f"{x}²"
+
     def parameter(self, p):
-        """A batch parameter's label: w, b, and u_ji^(l) or a learned a_i^(l)[0]."""
+        """A batch parameter's label: w, b, and u_ji^(l) or a learned a_i^(l)[0];
+        an LSTM's or GRU's gate parameters and learned h[0], c[0]."""
+        if p.kind.startswith("gate_"):
+            if p.kind == "gate_weight":
+                return self.gate_weight(p.layer, p.gate, p.neuron, p.index)
+            if p.kind == "gate_recurrent_weight":
+                return self.gate_recurrent(p.layer, p.gate, p.neuron, p.index)
+            if p.kind in ("gate_bias_ih", "gate_bias_hh"):
+                return self.gate_bias(p.layer, p.gate, p.neuron, p.kind[-2:])
+            return self.gated_initial(p.kind[len("gate_"):], p.layer, p.neuron)
         if p.kind == "recurrent_weight":
             return self.u(p.layer, p.neuron, p.index)
         if p.kind == "initial_state":
@@ -514,7 +640,8 @@ def _shown(record, layers=None, neurons=None):
 def _z_equation(record, w, series, r, t):
     """z_j^(l)[t] = Σ_k w_jk a_k^(l-1)[t] (+ Σ_i u_ji a_i^(l)[t-1]) + b_j, with numbers."""
     l, j, s = series.layer, r.neuron, r.steps[t - 1]
-    symbolic = [f"{w.w(l, j, k)}{w.times}{w.at(w.a(l - 1, k), t)}" for k in range(len(s.inputs))]
+    symbolic = [f"{w.w(l, j, k)}{w.times}{w.at(gated.below_label(record, w, l, k), t)}"
+                for k in range(len(s.inputs))]
     numeric = [f"{w.fac(v)}{w.times}{w.fac(a)}" for v, a in zip(r.weights, s.inputs)]
     if series.is_recurrent:
         symbolic += [f"{w.u(l, j, q)}{w.times}{w.at(w.a(l, q), t - 1)}"
@@ -528,9 +655,13 @@ def _z_equation(record, w, series, r, t):
 
 
 def forward_section(record, w, times, layers=None, neurons=None):
+    """The dense and Elman neurons' table (t, layer, neuron, g, z, a, g'(z)) and
+    their z equations; gated layers are in :func:`gated_forward_parts`."""
     rows, equations = [], []
     for t in times:
         for series, r in _shown(record, layers, neurons):
+            if series.is_gated:
+                continue
             l, s = series.layer, r.steps[t - 1]
             rows.append([str(t), str(lab.textbook_layer(l)), w.cell(w.a(l, r.neuron)),
                          record.activations[l], w.num(s.z), w.num(s.output),
@@ -539,6 +670,55 @@ def forward_section(record, w, times, layers=None, neurons=None):
                 equations.append(_z_equation(record, w, series, r, t))
     headers = ["t", "layer", "neuron", "g", "z", "a = g(z)", "g'(z)"]
     return w.table(rows, headers), equations
+
+
+def _layer_groups(record, layers, neurons, descending=False):
+    """The shown layers in runs: (False, {dense and Elman layers next to each other})
+    or (True, one gated LayerSeries), bottom up (or top down)."""
+    groups = []
+    order = reversed(record.layers) if descending else record.layers
+    for series in order:
+        if layers is not None and series.layer not in layers:
+            continue
+        if series.is_gated:
+            groups.append((True, series))
+        elif groups and not groups[-1][0]:
+            groups[-1][1].add(series.layer)
+        else:
+            groups.append((False, {series.layer}))
+    return groups
+
+
+def _gated_units(series, neurons):
+    return [u for u in series.neurons if neurons is None or u.neuron in neurons]
+
+
+def _kind_title(w, series):
+    return f"layer {lab.textbook_layer(series.layer)} ({series.kind.upper()}), gate by gate"
+
+
+def gated_forward_parts(record, w, times, layers=None, neurons=None):
+    """The forward pass of a record with an LSTM or GRU layer, step by step: at
+    each t, layer by layer, the dense and Elman neurons' table and z equations,
+    and each gated layer's gate table (z, a, g'(z)), its state table (c and h)
+    and their equations."""
+    parts = []
+    groups = _layer_groups(record, layers, neurons)
+    for t in times:
+        parts.append(_heading(w, f"t = {t}", level=3))
+        for is_gated_group, group in groups:
+            if is_gated_group:
+                units = _gated_units(group, neurons)
+                if not units:
+                    continue
+                gate_table, state_table, eqs = gated.forward_tables(record, w, group, units, t)
+                parts += [_paragraph(w, w.text(_kind_title(w, group) + ":")), gate_table,
+                          state_table, _equations(w, eqs)]
+            else:
+                if any(True for _ in _shown(record, group, neurons)):
+                    table, eqs = forward_section(record, w, [t], group, neurons)
+                    parts += [table, _equations(w, eqs)]
+    return parts
 
 
 def loss_section(record, w):
@@ -568,6 +748,8 @@ def loss_section(record, w):
 def _from_above(record, w, l, j, t):
     """(symbols, numbers) of the output path of neuron j of layer l at step t from
     the layer above, Σ_m w_mj^(l+1) δ_m^(l+1)[t]; ("0", "0") if nothing came down."""
+    if record.layers[l + 1].is_gated:
+        return gated.output_path_from(record, w, l, j, t)
     above = record.layers[l + 1].neurons
     if above[0].steps[t - 1].delta is None:
         return "0", "0"
@@ -662,33 +844,82 @@ def _dense_delta_equation(record, w, series, r, t):
                       f"({num}){w.times}{w.fac(s.derivative)} = {w.num(s.delta)}")
 
 
+def _backward_rows(record, w, shown, t):
+    """(table, δ equations) of the dense and Elman neurons ``shown`` at step t, the
+    output layer first."""
+    i = t - 1
+    rows, equations = [], []
+    for series, r in sorted(shown, key=lambda pair: -pair[0].layer):   # stable
+        s = r.steps[i]
+        if s.delta is None:
+            continue   # a layer above every recurrent layer at a step without a target
+        label = w.cell(w.delta(series.layer, r.neuron))
+        layer = str(lab.textbook_layer(series.layer))
+        if series.is_recurrent:
+            rows.append([layer, label, w.num(s.output_path), w.num(s.recurrent_path),
+                         w.num(s.output_grad), w.num(s.derivative), w.num(s.delta)])
+            equations.append(_recurrent_delta_equation(record, w, series, r, t))
+        else:
+            rows.append([layer, label, w.num(s.output_grad), "—", w.num(s.output_grad),
+                         w.num(s.derivative), w.num(s.delta)])
+            equations.append(_dense_delta_equation(record, w, series, r, t))
+    headers = ["layer", "neuron", "output path ∂E_t/∂a", "recurrent path from t+1",
+               "dE/da", "g'(z)", "δ = dE/dz"]
+    return w.table(rows, headers), equations, bool(rows)
+
+
+def _gated_backward_parts(record, w, t, layers, neurons):
+    """Step t of the backward pass of a record with a gated layer: layer by layer
+    from the output down, the dense and Elman neurons' table and δ equations, and
+    each gated layer's unit table (dE/dh, dE/dc), gate table (δ) and equations."""
+    parts = []
+    for is_gated_group, group in _layer_groups(record, layers, neurons, descending=True):
+        if is_gated_group:
+            units = _gated_units(group, neurons)
+            if not units:
+                continue
+            from_above = lambda l, j, t: _output_path(record, w, l, j, t)   # noqa: E731
+            unit_table, gate_table, eqs = gated.backward_tables(record, w, group, units, t,
+                                                                from_above)
+            parts += [_paragraph(w, w.text(_kind_title(w, group) + ":")), unit_table,
+                      gate_table, _equations(w, eqs)]
+        else:
+            table, eqs, any_rows = _backward_rows(record, w,
+                                                  list(_shown(record, group, neurons)), t)
+            if any_rows:
+                parts += [table, _equations(w, eqs)]
+    return parts
+
+
+def _output_path(record, w, l, j, t):
+    """(symbols, numbers) of the output path of unit or neuron j of layer l at step t:
+    from the layer above, or ∂E_t/∂a[t] at the output."""
+    if l < len(record.layers) - 1:
+        return _from_above(record, w, l, j, t)
+    s = record.layers[l].neurons[j].steps[t - 1]
+    if not record.layers[l].is_gated:
+        return w.at(w.partial(w.a(l, j)), t), w.fac(s.output_path)
+    h = w.at(w.h(l, j), t)   # ∂E_t/∂h[t]: the loss of step t only, not the whole dE/dh[t]
+    symbol = {"text": f"∂E[{t}]/∂{h}", "html": f"&part;E[{t}]/&part;{h}",
+              "latex": rf"\frac{{\partial E_{{{t}}}}}{{\partial {h}}}"}[w.style]
+    return symbol, w.fac(s.output_path)
+
+
 def backward_section(record, w, times, layers=None, neurons=None):
     """One table per step, t = T down to 1, every layer from the output down, and
-    the δ equations."""
+    the δ equations (with a gated layer: its own tables, in the order of the layers)."""
     parts = []
     shown = list(_shown(record, layers, neurons))
+    has_gated = bool(record.gated_layers)
     for t in sorted(times, reverse=True):
         i = t - 1
-        rows, equations = [], []
-        for series, r in sorted(shown, key=lambda pair: -pair[0].layer):   # stable
-            s = r.steps[i]
-            if s.delta is None:
-                continue   # a layer above every recurrent layer at a step without a target
-            label = w.cell(w.delta(series.layer, r.neuron))
-            layer = str(lab.textbook_layer(series.layer))
-            if series.is_recurrent:
-                rows.append([layer, label, w.num(s.output_path), w.num(s.recurrent_path),
-                             w.num(s.output_grad), w.num(s.derivative), w.num(s.delta)])
-                equations.append(_recurrent_delta_equation(record, w, series, r, t))
-            else:
-                rows.append([layer, label, w.num(s.output_grad), "—", w.num(s.output_grad),
-                             w.num(s.derivative), w.num(s.delta)])
-                equations.append(_dense_delta_equation(record, w, series, r, t))
-        headers = ["layer", "neuron", "output path ∂E_t/∂a", "recurrent path from t+1",
-                   "dE/da", "g'(z)", "δ = dE/dz"]
         note = "" if record.targets[i] is not None else " (no target: output path 0)"
-        parts += [_heading(w, f"t = {t}{note}", level=3), w.table(rows, headers),
-                  _equations(w, equations)]
+        if has_gated:
+            parts += [_heading(w, f"t = {t}{note}", level=3)]
+            parts += _gated_backward_parts(record, w, t, layers, neurons)
+            continue
+        table, equations, _ = _backward_rows(record, w, shown, t)
+        parts += [_heading(w, f"t = {t}{note}", level=3), table, _equations(w, equations)]
     top = record.layers[-1]
     if top.is_recurrent and record.paired_output:
         parts.append(w.text(
@@ -696,6 +927,12 @@ def backward_section(record, w, times, layers=None, neurons=None):
             "path goes straight to z, δ[t] = (a[t] − t[t]) + (recurrent path)·g'(z[t]), "
             "so an infinite dE/da of an output that rounded to 0 or 1 does not enter δ."))
     parts.append(w.text(truncation_note(record.truncation, record.steps)))
+    if has_gated and record.truncation is not None and record.truncation > 1:
+        parts.append(w.text(
+            "LSTM and GRU layers carry the same part of dE/dc[t+1] (the cell path through "
+            "the forget gate) and of dE/dh[t+1] (the GRU's direct path z·dE/dh[t+1]); the "
+            "network keeps only their totals per step, so these terms are written with "
+            "their value."))
     return parts
 
 
@@ -738,6 +975,12 @@ def gradients_section(record, w, layers=None, neurons=None):
     rows, equations = [], []
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
+        if series.is_gated:
+            unit_rows, unit_equations = gated.gradient_rows(record, w, series, r,
+                                                            _contribution_row)
+            rows += unit_rows
+            equations += unit_equations
+            continue
         deltas = r.deltas
         for k in range(len(r.weights)):
             values = [None if d is None else d * s.inputs[k] for d, s in zip(deltas, r.steps)]
@@ -761,9 +1004,13 @@ def gradients_section(record, w, layers=None, neurons=None):
                 continue
             d = w.at(w.delta(l, 0), "t")
             formulas.append(w.equation(
-                f"dE/d{w.w(l, 0, 0)} = Σ_t {d}{w.times}{w.at(w.a(l - 1, 0), 't')};  "
+                f"dE/d{w.w(l, 0, 0)} = Σ_t {d}{w.times}"
+                f"{w.at(gated.below_label(record, w, l, 0), 't')};  "
                 f"dE/d{w.u(l, 0, 0)} = Σ_t {d}{w.times}{w.at(w.a(l, 0), 't−1')};  "
                 f"dE/d{w.b(l, 0)} = Σ_t {d}"))
+        for series in record.layers:
+            if series.is_gated and (layers is None or series.layer in layers):
+                formulas.append(gated.gradient_formulas(record, w, series))
     return w.table(rows, headers), formulas + equations
 
 
@@ -776,6 +1023,12 @@ def update_section(record, w, layers=None, neurons=None):
 
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
+        if series.is_gated:
+            for label, old, grad, new, *_ in gated.update_rows(w, series, r):
+                add(label, old, grad, new)
+            for label, _, old, grad, new in gated.initial_update_rows(w, series, j):
+                add(label, old, grad, new)
+            continue
         for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
             add(w.w(l, j, k), *values)
         if series.is_recurrent:
@@ -815,6 +1068,15 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
 
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
+        if series.is_gated:
+            for label, old, grad, new, gate, name, k in gated.update_rows(w, series, r):
+                add(label, name, k, old, grad, new, gate)
+            for label, name, old, grad, new in gated.initial_update_rows(w, series, j):
+                params.append(UpdatedParameter(
+                    label, old, grad, series.applied_initials[name][j], new, None,
+                    _state_of(series.state_before, name, j, rule.initial),
+                    _state_of(series.state_after, name, j, rule.initial)))
+            continue
         for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
             add(w.w(l, j, k), "weights", k, *values, r)
         if series.is_recurrent:
@@ -833,8 +1095,22 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
     return optimizer_update_table(w, rule, record.learning_rate, params, grad)
 
 
-def time_note(w, recurrent_layers=(0,)):
-    """What t, a[0], w, u and b mean, for the recurrent layers (0-based indices)."""
+def time_notes(record):
+    """The notes on time and the recurrent layers of ``record``'s network: what t,
+    a[0], w, u and b mean (:func:`time_note`), and for LSTM and GRU layers their
+    gates, c and h (:func:`neuronsim.trace.gated.note`)."""
+    elman = record.recurrent_layers
+    if not record.gated_layers:
+        return [time_note(None, elman)]
+    notes = [time_note(None, elman, others=False)] if elman else []
+    start = "" if elman else "Time steps t = 1..T; h[0] (and c[0]) is the initial state.  "
+    return notes + [start + gated.note(record) + "  Every other layer is dense and runs once "
+                    "per step."]
+
+
+def time_note(w, recurrent_layers=(0,), others=True):
+    """What t, a[0], w, u and b mean, for the recurrent layers (0-based indices);
+    ``others``: say that every other layer is dense."""
     numbers = [lab.textbook_layer(l) for l in recurrent_layers]
     if numbers == [2]:
         return ("Time steps t = 1..T; a[0] is the initial state.  Recurrent neuron j of layer 2 "
@@ -852,7 +1128,8 @@ def time_note(w, recurrent_layers=(0,)):
             "the step before) and bias b_j; net.layers[l−2].neurons[j].weights[k], "
             ".recurrent_weights[i] and .bias in Python.  u_ji carries the superscript (l) of "
             "its own layer in both conventions: it feeds layer l (nielsen) and comes from "
-            "layer l at t−1 (ng).  Every other layer is dense and runs once per step.")
+            "layer l at t−1 (ng)." + ("  Every other layer is dense and runs once per step."
+                                      if others else ""))
 
 
 def check_times(times, steps):
@@ -881,7 +1158,10 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
             raise ValueError(f"unknown section {name!r} (known: {', '.join(SECTIONS)})")
     times = check_times(times, record.steps)
     parts = [_heading(w, _header(record, w, title), level=1)]
-    if "forward" in sections:
+    if "forward" in sections and record.gated_layers:
+        parts += [_heading(w, "Forward pass, step by step")]
+        parts += gated_forward_parts(record, w, times, layers, neurons)
+    elif "forward" in sections:
         table, eqs = forward_section(record, w, times, layers, neurons)
         parts += [_heading(w, "Forward pass, step by step"), table, _equations(w, eqs)]
     if record.loss is None:
@@ -912,8 +1192,8 @@ def render_sequences(records, format="plain", digits=9, convention="nielsen", ti
                      sections=SECTIONS, layers=None, neurons=None):
     """Every record, after the notation notes; ready to print or save."""
     w = _TimeWriter(format, digits, convention, False)
-    recurrent = records[0].recurrent_layers if records else [0]
-    notes = [notation_note(w), w.text(time_note(w, recurrent))]
+    times_of = time_notes(records[0]) if records else [time_note(w, [0])]
+    notes = [notation_note(w)] + [w.text(note) for note in times_of]
     if format == "html":
         notes = [f"<p>{n}</p>" for n in notes]
     body = notes + [render_sequence(r, format, digits, convention, times, sections, layers,
@@ -939,11 +1219,11 @@ def render_sequence_batches(batches, format="plain", digits=9, convention="niels
     sequence's term, and the one update (no ÷ n for ``reduction="sum"``).
     Options as in :func:`render_sequences`."""
     w = _TimeWriter(format, digits, convention, False)
-    recurrent = batches[0].samples[0].recurrent_layers if batches else [0]
+    times_of = time_notes(batches[0].samples[0]) if batches else [time_note(w, [0])]
     for batch in batches:
         for record in batch.samples:
             check_times(times, record.steps)
-    body = [_paragraph(w, notation_note(w)), _paragraph(w, w.text(time_note(w, recurrent)))]
+    body = [_paragraph(w, notation_note(w))] + [_paragraph(w, w.text(note)) for note in times_of]
     body += [render_batch(b, format, digits, layers, neurons, False, convention, sections,
                           render_sample=_sequence_renderer(times), writer=_TimeWriter,
                           render_update=optimizer_update_section)

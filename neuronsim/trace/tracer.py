@@ -28,8 +28,6 @@ divided by n), the batch loss and the single update w ← w − η·(Σ_s dE_s/d
 
 from dataclasses import dataclass, field
 
-from ..core.gates import refuse_gated_layers
-
 PARAMETER_KINDS = ("weight", "bias")
 
 
@@ -167,7 +165,10 @@ class ParameterRecord:
     ``layer``/``neuron`` are 0-based Python indices; ``kind`` is one of
     :data:`PARAMETER_KINDS` ("weight", with ``index`` k for w_jk, or "bias",
     ``index`` None).  A layer kind with other parameters (a recurrent weight,
-    an initial state) adds its kind name and keeps the rest of the record.
+    an initial state) adds its kind name and keeps the rest of the record;
+    an LSTM or GRU layer's gate parameters also name their ``gate``
+    ("input", "forget", ..., with ``neuron`` = the unit j), see
+    :mod:`neuronsim.trace.gated`.
 
     ``terms[s]`` is dE_s/dp, the gradient of sample s of the batch alone (for a
     sequence: its total over the time steps); ``total`` is Σ_s dE_s/dp as the
@@ -189,6 +190,7 @@ class ParameterRecord:
     gradient: object
     updated: bool = True
     new: object = None
+    gate: str = None
 
 
 @dataclass
@@ -253,7 +255,6 @@ class Recorder:
 
     def attach(self, net):
         """Start observing ``net``; returns the tracer."""
-        refuse_gated_layers(net, "traced")
         net.tracer = self
         return self
 

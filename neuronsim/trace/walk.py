@@ -154,7 +154,9 @@ def first_of_phase(computations, phase):
 
 
 def _where(r):
-    return f"layer {lab.textbook_layer(r.layer)}, neuron {r.neuron + 1}"
+    """"layer 3, neuron 1" (an LSTM or GRU unit: "layer 3, unit 1")."""
+    word = "unit" if hasattr(r, "gates") else "neuron"
+    return f"layer {lab.textbook_layer(r.layer)}, {word} {r.neuron + 1}"
 
 
 def _neg(w):
@@ -289,8 +291,11 @@ def _gradients_computation(step, w, r):
 
 
 def _update_computation(step, w, r):
-    """w ← w − η · dE/dw with the batch's reduced gradient."""
+    """w ← w − η · dE/dw with the batch's reduced gradient (an optimizer's, a
+    penalty's or clipping's lines when ``step.rule`` says so)."""
     l, j = r.layer, r.neuron
+    if step.rule is not None:
+        return _rule_update_computation(step, w, r)
     eta = w.num(step.learning_rate)
     symbol = "η" if w.style != "latex" else r"\eta"
     lines = []
@@ -333,6 +338,13 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
        initial state);
     5. the update, when one followed.
 
+    An LSTM or GRU unit (:mod:`neuronsim.trace.gated`) is walked gate by gate:
+    forward, each gate's z, a and g'(z), then c and h; backward, dE/dh, then
+    each δ in the order of the chain rule (LSTM: δ_o, dE/dc, δ_i, δ_f, δ_g;
+    GRU: δ_n, δ_z, δ_r); its gradients summed over t, gate by gate.  Lines of
+    a gate carry the gate's name as their ``index`` (with k, as (gate, k), for
+    a weight).
+
     Each :class:`Computation` carries its ``time`` (None for the loss and the
     sums over t); the formulas are the trace's (:mod:`neuronsim.trace.recurrent`).
     """
@@ -343,6 +355,9 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
     out = []
     for t in range(1, record.steps + 1):
         for series, r in shown:
+            if series.is_gated:
+                out += _gated_forward(record, w, series, r, t)
+                continue
             l, j, s = series.layer, r.neuron, r.steps[t - 1]
             where = f"t = {t}, {_where(r)}"
             out.append(Computation("forward", "z", l, j,
@@ -365,6 +380,9 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
                            [Line("loss", "E", equation, record.loss)]))
     for t in range(record.steps, 0, -1):
         for series, r in sorted(shown, key=lambda pair: -pair[0].layer):
+            if series.is_gated:
+                out += _gated_backward(record, w, series, r, t)
+                continue
             l, j, s = series.layer, r.neuron, r.steps[t - 1]
             if s.delta is None:
                 continue
@@ -374,10 +392,12 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
                                    f"t = {t}, {_where(r)}: {w.at(w.delta(l, j), t)}",
                                    [Line("delta", w.at(w.delta(l, j), t), equation, s.delta)], t))
     for series, r in shown:
-        out.append(_sequence_gradients(record, w, series, r))
+        gradients = _gated_gradients if series.is_gated else _sequence_gradients
+        out.append(gradients(record, w, series, r))
     if record.updated:
         for series, r in shown:
-            out.append(_sequence_update(record, w, series, r))
+            update = _gated_update if series.is_gated else _sequence_update
+            out.append(update(record, w, series, r))
     return out
 
 
@@ -417,9 +437,33 @@ def _sequence_gradients(record, w, series, r):
                        f"{_where(r)}: gradients summed over t = 1..{record.steps}", lines)
 
 
+def _rule_update_computation(step, w, r):
+    """One neuron's update by an optimizer, a penalty or clipping: each
+    parameter's lines from the core's state before and after (as the trace's
+    update section writes them)."""
+    from ..render.tables import _state_of
+
+    l, j, rule = r.layer, r.neuron, step.rule
+    lines = []
+    for k, (old, g, applied, new) in enumerate(zip(r.weights, r.batch_weight_grads,
+                                                   r.applied_weight_grads, r.new_weights)):
+        lines += _update_lines(step, w, w.w(l, j, k), "new_weights", k, old, g, new, applied,
+                               _state_of(r.state_before, "weights", k, rule.initial),
+                               _state_of(r.state_after, "weights", k, rule.initial))
+    bias = _update_lines(step, w, w.b(l, j), "new_bias", None, r.bias, r.batch_bias_grad,
+                         r.new_bias, r.applied_bias_grad,
+                         _state_of(r.state_before, "bias", None, rule.initial),
+                         _state_of(r.state_after, "bias", None, rule.initial))
+    lines = bias + lines if w.bias_as_weight else lines + bias
+    return Computation("update", "new_weights", l, j, f"{_where(r)}: new weights", lines)
+
+
 def _sequence_update(record, w, series, r):
-    """θ ← θ − η · dE/dθ for each parameter of one neuron."""
+    """θ ← θ − η · dE/dθ for each parameter of one neuron (an optimizer's, a
+    penalty's or clipping's lines when ``record.rule`` says so)."""
     l, j = series.layer, r.neuron
+    if record.rule is not None:
+        return _rule_sequence_update(record, w, series, r)
     eta = w.num(record.learning_rate)
     rows = [("new_weights", w.w(l, j, k), old, g, new, k)
             for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights))]
@@ -437,3 +481,193 @@ def _sequence_update(record, w, series, r):
         f"{w.minus}{eta}{w.times}{w.fac(g)} = {w.num(new)}"), new, index)
         for quantity, label, old, g, new, index in rows]
     return Computation("update", "new_weights", l, j, f"{_where(r)}: new parameters", lines)
+
+
+def _rule_sequence_update(record, w, series, r):
+    """One dense or Elman neuron's update by an optimizer, a penalty or clipping."""
+    from ..render.tables import _state_of
+
+    l, j, rule = series.layer, r.neuron, record.rule
+    params = [("weights", "new_weights", w.w(l, j, k), k, old, g, new)
+              for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads,
+                                                    r.new_weights))]
+    if series.is_recurrent:
+        params += [("recurrent_weights", "new_recurrent_weights", w.u(l, j, i), i, old, g, new)
+                   for i, (old, g, new) in enumerate(zip(r.recurrent_weights,
+                                                         r.batch_recurrent_grads,
+                                                         r.new_recurrent_weights))]
+    params.append(("bias", "new_bias", w.b(l, j), None, r.bias, r.batch_bias_grad, r.new_bias))
+    lines = []
+    for name, quantity, label, k, old, g, new in params:
+        applied = (r.applied or {}).get(name)
+        if applied is not None and k is not None:
+            applied = applied[k]
+        lines += _update_lines(record, w, label, quantity, k, old, g, new, applied,
+                               _state_of(r.state_before, name, k, rule.initial),
+                               _state_of(r.state_after, name, k, rule.initial))
+    if series.is_recurrent and series.learn_initial_state:
+        lines += _update_lines(record, w, w.a0(l, j), "new_initial_state", None,
+                               series.old_initial_state[j], series.batch_initial_state_grad[j],
+                               series.new_initial_state[j],
+                               series.applied_initial_state_grad[j],
+                               _state_of(series.state_before, "initial_state", j, rule.initial),
+                               _state_of(series.state_after, "initial_state", j, rule.initial))
+    return Computation("update", "new_weights", l, j, f"{_where(r)}: new parameters", lines)
+
+
+# ---------------------------------------------------------------- LSTM and GRU units
+def _gated_forward(record, w, series, unit, t):
+    """Each gate's z, a and g'(z), then the unit's c and h (or h), at step t."""
+    from . import gated
+
+    l, j, s = series.layer, unit.neuron, unit.steps[t - 1]
+    where = f"t = {t}, {_where(unit)}"
+    out = []
+    for gate, step in s.gates.items():
+        activation, derivative = gated.gate_activation_parts(w, l, unit, gate, t)
+        a = w.at(w.gate_a(l, gate, j), t)
+        out.append(Computation("forward", "z", l, j, f"{where}: {gate} gate {a}", [
+            Line("z", w.at(w.gate_z(l, gate, j), t),
+                 gated.gate_z_equation(record, w, l, unit, gate, t), step.z, gate),
+            Line("output", a, w.equation(activation), step.output, gate),
+            Line("derivative", f"g'({w.at(w.gate_z(l, gate, j), t)})", w.equation(derivative),
+                 step.derivative, gate)], t))
+    equations = gated.state_equations(w, l, unit, t)
+    h = w.at(w.h(l, j), t)
+    lines = [Line("output", h, equations[-1], s.output)]
+    if unit.kind == "lstm":
+        lines.insert(0, Line("cell", w.at(w.c(l, j), t), equations[0], s.cell))
+        title = f"{where}: cell state {w.at(w.c(l, j), t)} and hidden state {h}"
+    else:
+        title = f"{where}: hidden state {h}"
+    out.append(Computation("forward", "output", l, j, title, lines, t))
+    return out
+
+
+#: the backward computations of a unit, in the order of its equations
+#: (neuronsim.trace.gated.lstm_backward_equations / gru_backward_equations)
+_GATED_BACKWARD = {
+    "lstm": (("output_grad", None), ("delta", "output"), ("cell_grad", None),
+             ("delta", "input"), ("delta", "forget"), ("delta", "cell")),
+    "gru": (("output_grad", None), ("delta", "new"), ("delta", "update"), ("delta", "reset")),
+}
+
+
+def _gated_backward(record, w, series, unit, t):
+    """dE/dh[t], then each δ (and an LSTM's dE/dc[t]) in the order of the chain rule."""
+    from . import gated
+    from .recurrent import _output_path
+
+    l, j, s = series.layer, unit.neuron, unit.steps[t - 1]
+    write = (gated.lstm_backward_equations if unit.kind == "lstm"
+             else gated.gru_backward_equations)
+    equations = write(record, w, l, unit, t, _output_path(record, w, l, j, t))
+    where = f"t = {t}, {_where(unit)}"
+    out = []
+    for (quantity, gate), equation in zip(_GATED_BACKWARD[unit.kind], equations):
+        if quantity == "delta":
+            label = w.at(w.gate_delta(l, gate, j), t)
+            value, title = s.gates[gate].delta, f"{where}: {gate} gate {label}"
+        elif quantity == "cell_grad":
+            label = w.partial(w.at(w.c(l, j), t))
+            value, title = s.cell_grad, f"{where}: {label}, with the cell path from t+1"
+        else:
+            label = w.partial(w.at(w.h(l, j), t))
+            value, title = s.output_grad, f"{where}: {label}, output path + recurrent path"
+        out.append(Computation("backward", quantity, l, j, title,
+                               [Line(quantity, label, equation, value, gate)], t))
+    return out
+
+
+def _gated_gradients(record, w, series, unit):
+    """Each gate's w, u, b^x and b^h: its products at every step, summed over t; a
+    learned h[0] (c[0])."""
+    from . import gated
+
+    l, j = series.layer, unit.neuron
+    lines = []
+    for gate, g in unit.gates.items():
+        steps = [(s, s.gates[gate]) for s in unit.steps]
+        for k, total in enumerate(g.weight_totals):
+            label = w.gate_weight(l, gate, j, k)
+            terms = [f"{w.fac(s.inputs[k])}{w.times}{w.fac(q.delta)}" for s, q in steps]
+            lines.append(Line("weight_grads", w.partial(label),
+                              _sum_over_time(w, label, terms, total), total, (gate, k)))
+        for m, total in enumerate(g.recurrent_totals):
+            label = w.gate_recurrent(l, gate, j, m)
+            terms = [f"{w.fac(s.previous[m])}{w.times}{w.fac(q.hidden_delta)}" for s, q in steps]
+            lines.append(Line("recurrent_grads", w.partial(label),
+                              _sum_over_time(w, label, terms, total), total, (gate, m)))
+        for side, quantity, total, attribute in (("ih", "bias_ih_grad", g.bias_ih_total, "delta"),
+                                                 ("hh", "bias_hh_grad", g.bias_hh_total,
+                                                  "hidden_delta")):
+            label = w.gate_bias(l, gate, j, side)
+            terms = [w.fac(getattr(q, attribute)) for _, q in steps]
+            lines.append(Line(quantity, w.partial(label),
+                              _sum_over_time(w, label, terms, total), total, gate))
+    if series.learn_initial_state:
+        equations = gated.initial_state_equations(record, w, series, unit)
+        for name, equation in zip(gated.STATE_NAMES[series.kind], equations):
+            grad = series.initial_grads[name][j]
+            lines.append(Line(f"{name}_grad", w.partial(w.gated_initial(name, l, j)), equation,
+                              grad))
+    return Computation("gradients", "weight_grads", l, j,
+                       f"{_where(unit)}: gradients of its gates summed over t = "
+                       f"1..{record.steps}", lines)
+
+
+#: the quantity of a parameter's new value in the walk, by its name on a gate neuron
+_NEW_QUANTITY = {"weights": "new_weights", "recurrent_weights": "new_recurrent_weights",
+                 "bias_ih": "new_bias_ih", "bias_hh": "new_bias_hh",
+                 "initial_state": "new_initial_state", "initial_cell": "new_initial_cell"}
+
+
+def _update_lines(record, w, label, quantity, index, old, grad, new, applied=None,
+                  before=None, after=None):
+    """The lines of one parameter's update: θ ← θ − η·dE/dθ, or the optimizer's
+    (penalty's, clipping's) lines of :mod:`neuronsim.render.tables`, the last
+    line carrying the new value."""
+    from ..render.tables import _optimizer_lines
+
+    eta = w.num(record.learning_rate)
+    rule = record.rule
+    if rule is None:
+        return [Line(quantity, label, w.equation(
+            f"{label}{w.gets}{label}{w.minus}{w.eta}{w.times}{w.partial(label)} = "
+            f"{w.num(old)}{w.minus}{eta}{w.times}{w.fac(grad)} = {w.num(new)}"), new, index)]
+    if applied is None:   # a bias the network keeps fixed
+        return [Line(quantity, label, w.equation(f"{label} = {w.num(new)}") + " "
+                     + w.prose("(fixed: update_biases is false)"), new, index)]
+    equations = _optimizer_lines(w, rule, label, old, applied, before, after, new,
+                                 record.learning_rate)
+    lines = [Line("optimizer_step", label, e, None, index) for e in equations[:-1]]
+    return lines + [Line(quantity, label, equations[-1], new, index)]
+
+
+def _gated_update(record, w, series, unit):
+    """Each gate parameter's update, then a learned h[0] (c[0])."""
+    from . import gated
+    from ..render.tables import _state_of
+
+    l, j = series.layer, unit.neuron
+    rule = record.rule
+    lines = []
+    for label, old, grad, new, g, name, k in gated.update_rows(w, series, unit):
+        index = g.gate if k is None else (g.gate, k)
+        applied = before = after = None
+        if rule is not None:
+            applied = (g.applied or {}).get(name)
+            applied = applied if applied is None or k is None else applied[k]
+            before = _state_of(g.state_before, name, k, rule.initial)
+            after = _state_of(g.state_after, name, k, rule.initial)
+        lines += _update_lines(record, w, label, _NEW_QUANTITY[name], index, old, grad, new,
+                               applied, before, after)
+    for label, name, old, grad, new in gated.initial_update_rows(w, series, j):
+        applied = before = after = None
+        if rule is not None:
+            applied = series.applied_initials[name][j]
+            before = _state_of(series.state_before, name, j, rule.initial)
+            after = _state_of(series.state_after, name, j, rule.initial)
+        lines += _update_lines(record, w, label, _NEW_QUANTITY[name], None, old, grad, new,
+                               applied, before, after)
+    return Computation("update", "new_weights", l, j, f"{_where(unit)}: new parameters", lines)
