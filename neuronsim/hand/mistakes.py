@@ -24,8 +24,9 @@ feed-forward mistake exactly.  An LSTM or GRU layer is updated as a whole,
 every gate at once (each gate's w, u, b^x and b^h), as soon as all its
 gates' δ[t] exist: the layer below gets dE/dh[t] through the changed gate
 weights W, and the step before gets dE/dh[t-1] through the changed U (and,
-for an LSTM, dE/dc[t-1] = f[t] · dE/dc[t], which no weight carries).  The demonstration always uses full BPTT,
-for the true step too (truncated BPTT would walk each step once per age).
+for an LSTM, dE/dc[t-1] = f[t] · dE/dc[t], which no weight carries).  The
+demonstration always uses full BPTT, for the true step too (truncated BPTT
+would walk each step once per age).
 
 This lives outside the core on purpose: ``Network``, ``Layer`` and
 ``Neuron`` have no option for it, and it reuses their methods in the wrong
