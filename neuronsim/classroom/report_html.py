@@ -196,25 +196,32 @@ def step_network(step):
                               activations, step.loss_name)
 
 
-def network_svg(step, chosen=None, convention="nielsen"):
+def network_diagram(step, chosen=None, convention="nielsen"):
     """The diagram of :mod:`neuronsim.render.draw` (one layout for every
-    diagram: no label meets another), with what the page's script needs.
-
-    The inputs show x; every other neuron, and the loss E after the output
-    layer, has an empty value label ``val-l-j`` (``val-loss``) the script fills
-    as the walk computes it.  Neuron ``n-l-j`` is ``net.layers[l].neurons[j]``,
-    input ``x-k``, edge ``e-l-j-k`` joins neuron k of the layer before to
-    neuron j of ``net.layers[l]``, ``e-loss-j`` joins output neuron j to E
-    (``loss-node``).  ``chosen(l, j)`` (a filtered walk): neurons it accepts
-    get the class ``selected``, the others ``other``.
-    """
+    diagram: no label meets another), with what the page's script needs, as a
+    :class:`~neuronsim.render.draw.Diagram` (see :func:`network_svg`)."""
     classes = None
     if chosen is not None:
         classes = lambda l, j: "selected" if chosen(l, j) else "other"   # noqa: E731
-    diagram = draw.layout(step_network(step), "a", "weight", convention, NODE_DIGITS,
-                          ids=True, loss=step.loss_name, value_slots=VALUE_ROOM,
-                          neuron_classes=classes, inputs=step.input)
-    return draw.to_svg(diagram, xmlns=False)
+    return draw.layout(step_network(step), "a", "weight", convention, NODE_DIGITS, ids=True,
+                       loss=step.loss_name, value_slots=VALUE_ROOM, neuron_classes=classes,
+                       inputs=step.input)
+
+
+def network_svg(step, chosen=None, convention="nielsen"):
+    """The page's diagram as inline SVG: draw's layout of the step's network
+    (before its update), the loss E after the output layer.
+
+    The inputs show x; every other neuron, and E, has an empty value label
+    ``val-l-j`` (``val-loss``) with room for :data:`VALUE_ROOM`, which the script
+    fills as the walk computes it (a label without room is left out, and the
+    caption says so).  Neuron ``n-l-j`` is ``net.layers[l].neurons[j]``, input
+    ``x-k``, edge ``e-l-j-k`` joins neuron k of the layer before to neuron j
+    of ``net.layers[l]``, ``e-loss-j`` joins output neuron j to E
+    (``loss-node``).  ``chosen(l, j)`` (a filtered walk): neurons it accepts
+    get the class ``selected``, the others ``other``.
+    """
+    return draw.to_svg(network_diagram(step, chosen, convention), xmlns=False)
 
 
 # ---------------------------------------------------------------- tables

@@ -1,0 +1,146 @@
+"""The walkthrough's diagram is draw's layout: no two labels meet, the script's hooks.
+
+``neuronsim report`` draws its network with :func:`neuronsim.render.draw.layout` (the
+geometric check of tests/test_draw_layout.py applies as is), with the element ids
+and classes its script highlights, the loss E after the output layer, and an empty
+value label under each neuron whose box has room for every value the script writes
+into it.  Sequences (Elman, LSTM) get draw's diagram with its loops and units.
+"""
+
+import random
+import re
+
+import pytest
+from catalogue import MAZUR_SAMPLE, mazur
+from test_draw_layout import check_no_overlap
+
+from neuronsim import Network
+from neuronsim.classroom.report_html import (
+    VALUE_ROOM,
+    network_diagram,
+    network_svg,
+    walk_data,
+    walkthrough_html,
+)
+from neuronsim.cli.main import main
+from neuronsim.files import load_example
+from neuronsim.render import draw
+from neuronsim.trace import Tracer
+from neuronsim.trace.walk import walk
+
+
+def traced(net, x, t, rate=0.5):
+    tracer = Tracer().attach(net)
+    net.step(x, t, rate)
+    return tracer.steps[0]
+
+
+def mazur_step():
+    return traced(mazur(), *MAZUR_SAMPLE)
+
+
+def example_step(name):
+    net = load_example(name)
+    sample = net.samples[0]
+    return traced(net, sample["input"], sample["target"])
+
+
+def big_step(sizes=(64, 32, 10), seed=0):
+    rng = random.Random(seed)
+    weights = [[[rng.gauss(0, 0.3) for _ in range(n_in)] for _ in range(n_out)]
+               for n_in, n_out in zip(sizes, sizes[1:])]
+    net = Network.from_arrays(weights, None, ["sigmoid"] * (len(sizes) - 2) + ["softmax"],
+                              "cross_entropy")
+    return traced(net, [rng.random() for _ in range(sizes[0])],
+                  [1] + [0] * (sizes[-1] - 1), 0.1)
+
+
+STEPS = {"2-2-2 (mazur)": mazur_step, "four-layer": lambda: example_step("four-layer"),
+         "64-32-10": big_step}
+
+
+@pytest.mark.parametrize("name", list(STEPS))
+def test_the_report_diagram_has_no_two_labels_meeting(name):
+    step = STEPS[name]()
+    diagram = network_diagram(step)
+    assert check_no_overlap(diagram) > 0
+    sizes = [len(step.input)] + [len(layer) for layer in step.layers]
+    # one column more than the network: the loss E, fed by every output
+    columns = sorted({round(c.x, 6) for c in diagram.circles})
+    assert len(columns) == len(sizes) + 1
+    loss = [c for c in diagram.circles if c.ident == "loss-node"]
+    assert len(loss) == 1 and loss[0].shape == "loss" and loss[0].x == max(columns)
+    assert [e.ident for e in diagram.edges if "loss-edge" in e.classes] == \
+        [f"e-loss-{j}" for j in range(sizes[-1])]
+    # the ids the script highlights: every input, neuron and edge
+    ids = {c.ident for c in diagram.circles} | {e.ident for e in diagram.edges}
+    assert {f"x-{k}" for k in range(sizes[0])} <= ids
+    assert {f"n-{l}-{j}" for l, n in enumerate(sizes[1:]) for j in range(n)} <= ids
+    assert {f"e-{l}-{j}-{k}" for l, (m, n) in enumerate(zip(sizes, sizes[1:]))
+            for j in range(n) for k in range(m)} <= ids
+    # the inputs show x; the other neurons give nothing away before the walk does
+    values = {t.ident: t for t in diagram.texts if t.kind == "value"}
+    for c in diagram.circles:
+        if c.ident.startswith("x-"):
+            assert c.value == step.input[int(c.ident[2:])]
+        else:   # no z, a or δ in the tooltip either
+            assert c.value is None, c.ident
+            assert not any(line.startswith(("z", "a", "δ")) for line in c.title.split("\n"))
+    slots = [t for t in values.values() if not t.ident.startswith("val-x-")]
+    assert slots and all(t.text == "" and t.room == VALUE_ROOM for t in slots)
+    # every value the script writes fits the room its slot was given
+    data = walk_data(step, walk(step, format="html"))
+    written = [(line["node"], line["node_text"]) for c in data["computations"]
+               for line in c["lines"] if "node" in line]
+    assert written
+    room = draw.text_width(VALUE_ROOM, 12.0)
+    for node, text in written:
+        assert draw.text_width(text, 12.0) <= room, text
+        if node in values:      # a slot left out for room stays out (the caption says so)
+            assert values[node].room == VALUE_ROOM
+
+
+def test_tooltips_do_not_give_the_walk_away():
+    step = mazur_step()
+    svg = network_svg(step)
+    titles = re.findall(r"<title>(.*?)</title>", svg, re.S)
+    z = draw.format_number(step.layers[0][0].z, 6)
+    assert titles and not any(z in title for title in titles)
+    assert 'id="val-0-0"' in svg and 'id="val-loss"' in svg and 'id="val-x-0"' in svg
+    assert 'id="diagram"' in svg and "http://" not in svg
+
+
+def test_the_hooks_leave_draw_unchanged():
+    net = load_example("four-layer")
+    plain = draw.layout(net)
+    assert all(c.ident is None and c.classes == "" for c in plain.circles)
+    assert all(e.ident is None and e.classes == "" for e in plain.edges)
+    assert ' id="' not in draw.to_svg(plain) and "loss" not in {c.shape for c in plain.circles}
+
+
+def test_a_filtered_walk_marks_neurons_in_the_diagram():
+    step = mazur_step()
+    page = walkthrough_html(step, walk(step, format="html", layers=[1]), layers=[1])
+    marks = dict(re.findall(r'<circle id="(n-\d-\d)" class="neuron (selected|other)"', page))
+    assert marks == {"n-0-0": "other", "n-0-1": "other", "n-1-0": "selected",
+                     "n-1-1": "selected"}
+
+
+@pytest.mark.parametrize("name,units", [("rnn-parity", None), ("long-range-lstm", "lstm")])
+def test_sequence_reports_draw_loops_and_units(name, units, tmp_path, capsys):
+    out = tmp_path / "walk.html"
+    assert main(["report", name, "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = out.read_text(encoding="utf-8")
+    net = load_example(name)
+    recurrent = [l for l, layer in enumerate(net.layers) if layer.is_recurrent]
+    assert recurrent
+    loops = sum(net.layers[l].size for l in recurrent)
+    assert page.count('<path class="loop ') == loops
+    if units:
+        assert page.count(f'class="neuron unit {units}"') == loops
+    # draw's layout of the network, no label meeting another
+    sample = net.samples[0]
+    net.forward_pass(sample["input"])
+    net.back_prop(sample["target"])
+    check_no_overlap(draw.layout(net))
