@@ -8,6 +8,7 @@ into it.  Sequences (Elman, LSTM) get draw's diagram with its loops and units.
 """
 
 import random
+import shutil
 import re
 
 import pytest
@@ -144,3 +145,87 @@ def test_sequence_reports_draw_loops_and_units(name, units, tmp_path, capsys):
     net.forward_pass(sample["input"])
     net.back_prop(sample["target"])
     check_no_overlap(draw.layout(net))
+
+
+# ------------------------------------------------------------------ Chromium
+@pytest.fixture(scope="module")
+def browser():
+    from test_report_html import Chromium
+
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install -y chromium); "
+                    "CI installs it")
+    chromium = Chromium()
+    yield chromium
+    chromium.close()
+
+
+SLOTS = """(function () {
+  return Array.from(document.querySelectorAll("#diagram text.value[id]")).map(function (t) {
+    var b = t.getBBox();
+    return [t.id, t.textContent, b.x, b.y, b.width, b.height];
+  });
+})()"""
+
+FOCUS = """(function () {
+  function ids(selector) {
+    return Array.from(document.querySelectorAll(selector)).map(function (n) { return n.id; });
+  }
+  var current = document.querySelector("#diagram .neuron.current");
+  var idle = document.querySelector("#diagram .edge:not(.active)");
+  var active = document.querySelector("#diagram .edge.active");
+  return {current: ids("#diagram .current"), sources: ids("#diagram .source"),
+          edges: ids("#diagram .edge.active"),
+          fill: current && getComputedStyle(current).fill,
+          idle: idle && getComputedStyle(idle).strokeOpacity,
+          active: active && getComputedStyle(active).strokeOpacity,
+          counter: document.getElementById("counter").textContent};
+})()"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["four-layer", "64-32-10"])
+def test_the_walkthrough_steps_and_highlights_in_chromium(browser, name, tmp_path):
+    from test_draw_layout import dejavu_is_the_font
+
+    step = STEPS[name]()
+    sizes = [len(step.input)] + [len(layer) for layer in step.layers]
+    path = tmp_path / "walk.html"
+    path.write_text(walkthrough_html(step, walk(step, format="html")), encoding="utf-8")
+    browser.open(path.as_uri())
+    start = browser.js(FOCUS)
+    assert start["current"] == [] and start["idle"] in ("0.85", "0.45")   # draw's own
+    browser.press("ArrowRight")                                 # z₁⁽²⁾
+    focus = browser.js(FOCUS)
+    assert focus["current"] == ["n-0-0"] and focus["fill"] == "rgb(254, 252, 191)"
+    assert focus["sources"] == [f"x-{k}" for k in range(sizes[0])]
+    assert focus["edges"] == [f"e-0-0-{k}" for k in range(sizes[0])]
+    assert (focus["active"], focus["idle"]) == ("1", "0.15")
+    slots = {t.ident: t for t in network_diagram(step).texts if t.kind == "value"}
+    value = 'document.getElementById("val-0-0").textContent'
+    if "val-0-0" in slots:      # (64-32-10: no labels in the 32-neuron column)
+        assert browser.js(value) == "z = " + draw.format_number(step.layers[0][0].z, 6)
+    else:
+        assert browser.js(value) is None
+    browser.press("ArrowLeft")
+    assert browser.js(value) == ("" if "val-0-0" in slots else None)
+    browser.press("j")                                          # the output layer's first δ
+    focus = browser.js(FOCUS)
+    last = len(sizes) - 2
+    assert focus["current"] == [f"n-{last}-0"] and focus["sources"] == ["loss-node"]
+    assert focus["edges"] == ["e-loss-0"]
+    browser.press("ArrowRight")
+    browser.press("ArrowRight")
+    browser.press("End")                                        # every value written
+    assert browser.js(FOCUS)["counter"].startswith(f"{len(walk(step))} / ")
+    drawn = browser.js(SLOTS)
+    assert {row[0] for row in drawn} == set(slots)
+    filled = [row for row in drawn if not row[0].startswith("val-x-")]
+    assert filled and all(row[1] for row in filled)
+    assert browser.js('document.getElementById("val-loss").textContent') == \
+        draw.format_number(step.loss, 6)
+    if dejavu_is_the_font():     # each written value inside the box the layout reserved
+        for ident, text, x, y, width, height in drawn:
+            box = draw.text_box(slots[ident])
+            assert box[0] - 0.5 <= x and x + width <= box[2] + 0.5, (ident, text, box)
+            assert box[1] - 0.5 <= y and y + height <= box[3] + 0.5, (ident, text, box)
