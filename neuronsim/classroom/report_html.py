@@ -28,6 +28,7 @@ import html
 import json
 
 from ..core import labels as lab
+from ..core.errors import NeuronsimError
 from ..core.network import Network
 from ..render import draw
 from ..render.numfmt import format_number
@@ -171,6 +172,10 @@ def filter_note(step, layers=None, neurons=None):
 # The widest value the script writes under a neuron: "δ = " and a number with
 # NODE_DIGITS significant digits (see :func:`node_number`), in the widest glyphs.
 VALUE_ROOM = "a = −8.88888e−308"
+# The diagram's width in pixels: about its box's width on a classroom screen, so
+# that its labels show at about their size (edge labels without room are left
+# out), or a little wider when its neurons' labels need it (network_diagram).
+DIAGRAM_WIDTHS = (640, 800, 960)
 
 
 def node_number(value, digits=NODE_DIGITS):
@@ -203,9 +208,23 @@ def network_diagram(step, chosen=None, convention="nielsen"):
     classes = None
     if chosen is not None:
         classes = lambda l, j: "selected" if chosen(l, j) else "other"   # noqa: E731
-    return draw.layout(step_network(step), "a", "weight", convention, NODE_DIGITS, ids=True,
-                       loss=step.loss_name, value_slots=VALUE_ROOM, neuron_classes=classes,
-                       inputs=step.input)
+    net = step_network(step)
+
+    def laid_out(width):
+        return draw.layout(net, "a", "weight", convention, NODE_DIGITS, width=width, ids=True,
+                           loss=step.loss_name, value_slots=VALUE_ROOM,
+                           neuron_classes=classes, inputs=step.input)
+
+    # the first of DIAGRAM_WIDTHS at which every neuron's label finds room, else as
+    # wide as the layers' labels need (the page scales it down to its box)
+    for width in DIAGRAM_WIDTHS:
+        try:
+            diagram = laid_out(width)
+        except NeuronsimError:   # too many layers for that width
+            continue
+        if not (diagram.left_out.get("value") or diagram.left_out.get("symbol")):
+            return diagram
+    return laid_out(None)
 
 
 def network_svg(step, chosen=None, convention="nielsen"):

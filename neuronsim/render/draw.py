@@ -475,6 +475,8 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
     # at least when the width is free)
     margin_x = max(90.0 if width is None else 40.0, max(radii) + 10.0,
                    heading_widths[0] / 2 + 8.0, heading_widths[-1] / 2 + 8.0)
+    if value_slots is not None:   # and the outer columns' value slots
+        margin_x = max(margin_x, text_width(value_slots, 12.0) / 2 + PAD + 1.0)
     min_gap = max([(a + b) / 2 + 12.0 for a, b in zip(heading_widths, heading_widths[1:])]
                   + [2 * max(radii) + 40.0])
     if width is None:
