@@ -229,3 +229,51 @@ def test_the_walkthrough_steps_and_highlights_in_chromium(browser, name, tmp_pat
             box = draw.text_box(slots[ident])
             assert box[0] - 0.5 <= x and x + width <= box[2] + 0.5, (ident, text, box)
             assert box[1] - 0.5 <= y and y + height <= box[3] + 0.5, (ident, text, box)
+
+
+SEQUENCE_FOCUS = """(function () {
+  function marked(name) {
+    return Array.from(document.querySelectorAll(".diagram svg ." + name)).map(function (n) {
+      return [n.tagName, n.getAttribute("data-layer"), n.getAttribute("data-neuron") ||
+              n.getAttribute("data-from") + ">" + n.getAttribute("data-to")];
+    });
+  }
+  var current = document.querySelector(".diagram svg .neuron.current");
+  return {current: marked("current"), sources: marked("source"), active: marked("active"),
+          fill: current && getComputedStyle(current).fill,
+          where: document.getElementById("where").textContent};
+})()"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,shape", [("rnn-parity", "circle"), ("long-range-lstm", "rect")])
+def test_sequence_walkthroughs_highlight_in_chromium(browser, name, shape, tmp_path):
+    out = tmp_path / "walk.html"
+    assert main(["report", name, "-o", str(out)]) == 0
+    net = load_example(name)
+    n_in, hidden, last = net.sizes[0], net.layers[0].size, len(net.sizes)
+    browser.open(out.as_uri())
+    focus = browser.js(SEQUENCE_FOCUS)      # 1: the first forward computation of layer 2
+    assert focus["where"].startswith("1 of ")
+    assert focus["current"] == [[shape, "2", "1"]] and focus["fill"] == "rgb(254, 252, 191)"
+    assert focus["sources"] == [["circle", "1", str(k + 1)] for k in range(n_in)]
+    assert sorted(focus["active"]) == sorted(
+        [["line", "2", f"{k + 1}>1"] for k in range(n_in)] + [["path", "2", "1"]])
+    browser.press("j")                      # the first δ: the output layer at t = T
+    focus = browser.js(SEQUENCE_FOCUS)
+    assert focus["current"] == [["circle", str(last), "1"]] and focus["sources"] == []
+    first = browser.js('Array.from(document.querySelectorAll("section.computation"))'
+                       '.findIndex(function (s) { return s.getAttribute("data-phase") === '
+                       '"backward" && s.getAttribute("data-layer") === "2"; })')
+    browser.open(out.as_uri() + f"?again#{first + 1}")   # a hidden unit's δ at t = T
+    focus = browser.js(SEQUENCE_FOCUS)
+    j = focus["current"][0][2]
+    assert focus["current"] == [[shape, "2", j]]
+    assert focus["sources"] == [["circle", str(last), "1"]]     # it reads the output's δ
+    assert sorted(focus["active"]) == [["line", str(last), f"{j}>1"], ["path", "2", j]]
+    browser.press("ArrowLeft")
+    assert browser.js(SEQUENCE_FOCUS)["where"].startswith(f"{first} of ")
+    browser.press("Home")
+    assert browser.js(SEQUENCE_FOCUS)["current"] == [[shape, "2", "1"]]
+    assert 0 < hidden == len(browser.js('Array.from(document.querySelectorAll('
+                                        '".diagram svg .loop"))'))

@@ -581,12 +581,20 @@ def sequence_walkthrough_html(record, computations, title="neuronsim walkthrough
     the loss, t = T..1 backward, the sums over t, the update) with Next/Back,
     the arrow keys, PageDown/PageUp, Home/End and ``j`` (backward), and the
     trace's per-time-step tables (``tables``, HTML) below.  ``computations``
-    must come in the "html" format; ``title`` and ``note`` are escaped here."""
+    must come in the "html" format; ``title`` and ``note`` are escaped here.
+
+    With draw's diagram (:func:`neuronsim.render.draw.svg`), each computation
+    highlights its neuron or unit (class ``current``) and its loop, the layer
+    it reads (``source``: the layer before, or after for a δ) and the edges it
+    uses (``active``), found by their ``data-layer``/``data-neuron``/
+    ``data-from``/``data-to`` attributes; the loss reads the output layer."""
     items = []
     total = len(computations)
     for i, c in enumerate(computations):
         formulas = "".join(f'<p class="equation">{line.formula}</p>' for line in c.lines)
-        items.append(f'<section class="computation" data-phase="{c.phase}" hidden>'
+        where = ("" if c.layer is None else
+                 f' data-layer="{lab.textbook_layer(c.layer)}" data-neuron="{c.neuron + 1}"')
+        items.append(f'<section class="computation" data-phase="{c.phase}"{where} hidden>'
                      f'<h3>[{i + 1}/{total}] {PHASE_TITLES[c.phase]} · {c.title}</h3>'
                      f'{formulas}</section>')
     xs = "; ".join("(" + ", ".join(format_number(v, digits) for v in x) + ")"
@@ -599,6 +607,11 @@ body{{font-family:sans-serif;margin:2em;max-width:72em}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #999;padding:2px 8px}}
 p.equation{{font-family:serif;font-size:1.1em}}
 section.computation{{border:2px solid #2166ac;border-radius:6px;padding:0.5em 1em}}
+.diagram svg.focused .edge:not(.active){{stroke-opacity:.15}}
+.diagram svg .edge.active{{stroke-opacity:1}}
+.diagram svg .loop.active{{stroke:#d69e2e}}
+.diagram svg .neuron.source{{stroke:#2b6cb0;stroke-width:3}}
+.diagram svg .neuron.current{{fill:#fefcbf;stroke:#d69e2e;stroke-width:3}}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>A sequence of T = {record.steps} time step{'s' if record.steps != 1 else ''}: x = {html.escape(xs)}</p>
@@ -612,9 +625,41 @@ section.computation{{border:2px solid #2166ac;border-radius:6px;padding:0.5em 1e
 <script>
 (function () {{
   var items = document.querySelectorAll("section.computation"), at = 0;
+  var svg = document.querySelector(".diagram svg");
+  function mark(selector, name) {{
+    var nodes = svg.querySelectorAll(selector);
+    for (var k = 0; k < nodes.length; k++) nodes[k].classList.add(name);
+  }}
+  function focus(item) {{          // the diagram's elements by their data-* (textbook numbers)
+    if (!svg) return;
+    ["current", "source", "active"].forEach(function (name) {{
+      var nodes = svg.querySelectorAll("." + name);
+      for (var k = 0; k < nodes.length; k++) nodes[k].classList.remove(name);
+    }});
+    var layers = Array.prototype.map.call(svg.querySelectorAll(".neuron[data-layer]"),
+      function (n) {{ return +n.getAttribute("data-layer"); }});
+    var last = Math.max.apply(null, layers), l = item.getAttribute("data-layer");
+    var j = item.getAttribute("data-neuron"), phase = item.getAttribute("data-phase");
+    svg.classList.add("focused");
+    if (l === null) {{ mark('.neuron[data-layer="' + last + '"]', "source"); return; }}
+    l = +l;
+    var me = '[data-layer="' + l + '"][data-neuron="' + j + '"]';
+    mark(".neuron" + me, "current");
+    mark(".loop" + me, "active");       // a recurrent unit also reads its layer at t-1
+    if (phase === "backward") {{
+      if (l < last) {{
+        mark('.neuron[data-layer="' + (l + 1) + '"]', "source");
+        mark('.edge[data-layer="' + (l + 1) + '"][data-from="' + j + '"]', "active");
+      }}
+    }} else {{
+      mark('.neuron[data-layer="' + (l - 1) + '"]', "source");
+      mark('.edge[data-layer="' + l + '"][data-to="' + j + '"]', "active");
+    }}
+  }}
   function show(i) {{
     at = Math.max(0, Math.min(items.length - 1, i));
     for (var k = 0; k < items.length; k++) items[k].hidden = (k !== at);
+    if (items.length) focus(items[at]);
     document.getElementById("where").textContent = (at + 1) + " of " + items.length;
     history.replaceState(null, "", "#" + (at + 1));
   }}
