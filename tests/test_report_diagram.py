@@ -8,8 +8,8 @@ into it.  Sequences (Elman, LSTM) get draw's diagram with its loops and units.
 """
 
 import random
-import shutil
 import re
+import shutil
 
 import pytest
 from catalogue import MAZUR_SAMPLE, mazur

@@ -207,7 +207,8 @@ def network_diagram(step, chosen=None, convention="nielsen"):
     :class:`~neuronsim.render.draw.Diagram` (see :func:`network_svg`)."""
     classes = None
     if chosen is not None:
-        classes = lambda l, j: "selected" if chosen(l, j) else "other"   # noqa: E731
+        def classes(l, j):
+            return "selected" if chosen(l, j) else "other"
     net = step_network(step)
 
     def laid_out(width):
