@@ -277,3 +277,18 @@ def test_sequence_walkthroughs_highlight_in_chromium(browser, name, shape, tmp_p
     assert browser.js(SEQUENCE_FOCUS)["current"] == [[shape, "2", "1"]]
     assert 0 < hidden == len(browser.js('Array.from(document.querySelectorAll('
                                         '".diagram svg .loop"))'))
+
+
+def test_a_sequence_report_draws_the_weights_and_values_its_walk_uses(tmp_path, capsys):
+    """The step updates the network; the diagram still shows the weights of the walk
+    (the file's) and the a of its last time step, as the untouched network gives them."""
+    out = tmp_path / "walk.html"
+    assert main(["report", "rnn-parity", "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = out.read_text(encoding="utf-8")
+    net = load_example("rnn-parity")
+    net.forward_pass(net.samples[0]["input"])
+    assert draw.svg(net) in page
+    stepped = load_example("rnn-parity")
+    stepped.step(net.samples[0]["input"], net.samples[0]["target"], stepped.learning_rate)
+    assert draw.svg(stepped) not in page
