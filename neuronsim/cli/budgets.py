@@ -59,6 +59,10 @@ class BudgetError(NeuronsimError, ValueError):
     option (or the limit) that narrows it."""
 
 
+# Gate neurons per unit of the gated layer kinds (files' "type").
+GATES_PER_UNIT = {"lstm": 4, "gru": 3}
+
+
 @dataclass
 class NetworkSize:
     """The size of a network: ``sizes`` = [inputs, layer widths...],
@@ -81,7 +85,9 @@ class NetworkSize:
     @classmethod
     def of_network(cls, net):
         sizes = list(net.sizes)
-        parameters = sum(len(n.weights) + 1 + len(getattr(n, "recurrent_weights", ()))
+        # a gate neuron of an LSTM or GRU has two biases (torch's b_ih and b_hh)
+        parameters = sum(len(n.weights) + (2 if hasattr(n, "bias_hh") else 1)
+                         + len(getattr(n, "recurrent_weights", ()))
                          for layer in net.layers for n in layer.neurons)
         samples = [{"input": s["input"]} for s in net.samples or ()]
         return cls(sizes, parameters, len(samples), getattr(net, "is_sequential", False),
@@ -100,14 +106,23 @@ class NetworkSize:
         for layer in spec["layers"]:
             if not isinstance(layer, dict):
                 return None
+            kind = layer.get("type", "dense")
+            gates = GATES_PER_UNIT.get(kind)
             size = layer.get("size")
             if not _whole(size):
                 rows = layer.get("weights")
+                if gates and isinstance(layer.get("gates"), dict) and layer["gates"]:
+                    first = next(iter(layer["gates"].values()))
+                    rows = first.get("weights") if isinstance(first, dict) else None
                 size = len(rows) if isinstance(rows, list) else None
             if not _whole(size) or size < 1:
                 return None
-            parameters += size * (n_prev + 1)
-            if layer.get("type") == "recurrent":
+            if gates:    # each gate: w from the layer below, u from h[t-1], b_ih and b_hh
+                parameters += gates * size * (n_prev + size + 2)
+                recurrent = True
+            else:
+                parameters += size * (n_prev + 1)
+            if kind == "recurrent":
                 parameters += size * size
                 recurrent = True
             sizes.append(size)
