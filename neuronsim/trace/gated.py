@@ -42,7 +42,7 @@ batch bit for bit.
 
 from dataclasses import dataclass
 
-from .tracer import ParameterRecord, copy_state
+from .records import ParameterRecord, copy_state
 
 #: the layer kinds this module traces
 GATED_KINDS = ("lstm", "gru")
