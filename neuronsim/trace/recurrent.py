@@ -65,13 +65,14 @@ from ..render.tables import (
     _equations,
     _heading,
     _paragraph,
-    _rule_text,
     _state_of,
     _Writer,
     UpdatedParameter,
+    gradient_header,
     notation_note,
     optimizer_update_table,
     render_batch,
+    update_parts,
 )
 from . import gated
 # The records' names stay importable from here, as before they moved.
@@ -666,48 +667,20 @@ def gradients_section(record, w, layers=None, neurons=None):
     return w.table(rows, headers), formulas + equations
 
 
-def update_section(record, w, layers=None, neurons=None):
-    rows = []
-    eta = w.num(record.learning_rate)
-
-    def add(label, old, grad, new):
-        rows.append([w.cell(label), w.num(old), w.num(grad), eta, w.num(new)])
-
-    for series, r in _shown(record, layers, neurons):
-        l, j = series.layer, r.neuron
-        if series.is_gated:
-            for label, old, grad, new, *_ in gated.update_rows(w, series, r):
-                add(label, old, grad, new)
-            for label, _, old, grad, new in gated.initial_update_rows(w, series, j):
-                add(label, old, grad, new)
-            continue
-        for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
-            add(w.w(l, j, k), *values)
-        if series.is_recurrent:
-            for q, values in enumerate(zip(r.recurrent_weights, r.batch_recurrent_grads,
-                                           r.new_recurrent_weights)):
-                add(w.u(l, j, q), *values)
-        add(w.b(l, j), r.bias, r.batch_bias_grad, r.new_bias)
-        if series.is_recurrent and series.learn_initial_state:
-            add(w.a0(l, j), series.old_initial_state[j], series.batch_initial_state_grad[j],
-                series.new_initial_state[j])
-    grad = ("dE/dθ" if not record.batch_size or record.batch_size == 1
-            else f"dE/dθ ({record.reduction} over {record.batch_size} sequences)")
-    headers = ["parameter", "old", grad, "η", "new = old − η·dE/dθ"]
-    if not record.update_biases:
-        headers[-1] += " (biases fixed)"
-    return w.table(rows, headers)
-
-
-def optimizer_update_section(record, w, layers=None, neurons=None):
-    """The update by an optimizer, a penalty or clipping (``record.rule``):
-    the shared table and per-parameter lines of
-    :func:`neuronsim.render.tables.optimizer_update_table`, for each shown
-    neuron's w, u and b and a learned a[0], in the order of the plain update."""
+def updated_parameters(record, w, layers=None, neurons=None):
+    """Each shown neuron's w, u and b and a learned a[0] (an LSTM or GRU unit:
+    its gates' parameters, :func:`neuronsim.trace.gated.update_rows`), in the
+    order of the tables, as :class:`~neuronsim.render.tables.UpdatedParameter`.
+    With an update rule (``record.rule``): g as the core applied it (None: a
+    fixed bias), the penalty's share and the optimizer state before and after;
+    without, g as applied is the gradient."""
     rule = record.rule
     params = []
 
     def add(label, name, k, old, grad, new, owner):
+        if rule is None:
+            params.append(UpdatedParameter(label, old, grad, grad, new, None, None, None))
+            return
         applied = (owner.applied or {}).get(name)   # None: a fixed bias
         share = (owner.penalty or {}).get(name)
         if k is not None:
@@ -718,16 +691,24 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
             _state_of(owner.state_before, name, k, rule.initial),
             _state_of(owner.state_after, name, k, rule.initial)))
 
+    def add_initial(series, label, name, j, old, grad, new, applied):
+        """A learned initial state: its layer holds its applied g and optimizer state."""
+        if rule is None:
+            params.append(UpdatedParameter(label, old, grad, grad, new, None, None, None))
+            return
+        params.append(UpdatedParameter(
+            label, old, grad, applied, new, None,
+            _state_of(series.state_before, name, j, rule.initial),
+            _state_of(series.state_after, name, j, rule.initial)))
+
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
         if series.is_gated:
             for label, old, grad, new, gate, name, k in gated.update_rows(w, series, r):
                 add(label, name, k, old, grad, new, gate)
             for label, name, old, grad, new in gated.initial_update_rows(w, series, j):
-                params.append(UpdatedParameter(
-                    label, old, grad, series.applied_initials[name][j], new, None,
-                    _state_of(series.state_before, name, j, rule.initial),
-                    _state_of(series.state_after, name, j, rule.initial)))
+                add_initial(series, label, name, j, old, grad, new,
+                            None if rule is None else series.applied_initials[name][j])
             continue
         for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
             add(w.w(l, j, k), "weights", k, *values, r)
@@ -737,14 +718,20 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
                 add(w.u(l, j, q), "recurrent_weights", q, *values, r)
         add(w.b(l, j), "bias", None, r.bias, r.batch_bias_grad, r.new_bias, r)
         if series.is_recurrent and series.learn_initial_state:
-            params.append(UpdatedParameter(
-                w.a0(l, j), series.old_initial_state[j], series.batch_initial_state_grad[j],
-                series.applied_initial_state_grad[j], series.new_initial_state[j], None,
-                _state_of(series.state_before, "initial_state", j, rule.initial),
-                _state_of(series.state_after, "initial_state", j, rule.initial)))
-    grad = ("dE/dθ" if not record.batch_size or record.batch_size == 1
-            else f"dE/dθ ({record.reduction} over {record.batch_size} sequences)")
-    return optimizer_update_table(w, rule, record.learning_rate, params, grad)
+            add_initial(series, w.a0(l, j), "initial_state", j, series.old_initial_state[j],
+                        series.batch_initial_state_grad[j], series.new_initial_state[j],
+                        None if rule is None else series.applied_initial_state_grad[j])
+    return params
+
+
+def optimizer_update_section(record, w, layers=None, neurons=None):
+    """The update by an optimizer, a penalty or clipping (``record.rule``):
+    the shared table and per-parameter lines of
+    :func:`neuronsim.render.tables.optimizer_update_table`, for each shown
+    neuron's w, u and b and a learned a[0], in the order of the plain update."""
+    return optimizer_update_table(w, record.rule, record.learning_rate,
+                                  updated_parameters(record, w, layers, neurons),
+                                  gradient_header(record, "θ", "sequences"))
 
 
 def time_notes(record):
@@ -829,14 +816,12 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
         table, eqs = gradients_section(record, w, layers, neurons)
         parts += [_heading(w, "Each parameter's contribution per step, and the total"), table,
                   _equations(w, eqs)]
-    if "update" in sections and record.updated and record.rule is not None:
-        table, eqs = optimizer_update_section(record, w, layers, neurons)
-        parts += [_heading(w, f"Update after the whole sequence (η = "
-                              f"{w.num(record.learning_rate)}): {_rule_text(w, record.rule)}"),
-                  table, _equations(w, eqs)]
-    elif "update" in sections and record.updated:
-        parts += [_heading(w, f"Update after the whole sequence (η = {w.num(record.learning_rate)})"),
-                  update_section(record, w, layers, neurons)]
+    if "update" in sections and record.updated:
+        # mark_fixed=False: a sequence's plain table says "biases fixed" in its header only
+        parts += update_parts(record, w, f"Update after the whole sequence (η = "
+                                         f"{w.num(record.learning_rate)})",
+                              updated_parameters(record, w, layers, neurons),
+                              gradient_header(record, "θ", "sequences"), "θ", mark_fixed=False)
     return "\n\n".join(p for p in parts if p)
 
 
