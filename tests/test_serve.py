@@ -701,3 +701,33 @@ def test_the_addresses_to_share():
     assert addresses_to_share("::1", 80) == ["http://[::1]:80/"]
     shared = addresses_to_share("0.0.0.0", 8000)
     assert shared and all(a.startswith("http://") and a.endswith(":8000/") for a in shared)
+
+
+def test_clicking_an_lstm_unit_or_edge_explains_dE_dh_and_each_gate_weight():
+    """A gated unit stands for its gates: its click explains dE/dh[T]; an edge into
+    it stands for one weight per gate, each with its edit box and derivation."""
+    from neuronsim.hand.explain import explain, render_explanation
+
+    session, limits = new_session(None)
+    actions.load_upload(session, json.dumps(GATED).encode(), limits)
+    actions.backward(session)
+    net = load_network(GATED)
+    x, t = net.sample_pairs(net.samples)[0]
+
+    def shown(label):
+        return html.escape(render_explanation(explain(net, label, x, t), "plain", page.DIGITS))
+
+    actions.act(session, "select", {"kind": "neuron", "layer": "0", "neuron": "1"}, limits)
+    details = page.details_html(session)
+    assert "∂E/∂h<sub>2</sub><sup>(2)</sup>[3]" in details
+    assert shown("h_2^(2)[3]") in details
+    actions.act(session, "select", {"kind": "weight", "layer": "0", "neuron": "1",
+                                    "index": "0"}, limits)
+    details = page.details_html(session)
+    for q, gate in enumerate(("input", "forget", "cell", "output")):
+        row = q * 2 + 1
+        assert f'data-field="w:0:{row}:0"' in details
+        assert f"{gate} gate: w<sub>{'ifgo'[q]},21</sub><sup>(2)</sup>" in details
+        assert shown(f"layers[0].neurons[{row}].weights[0]") in details
+    assert 'class="message error"' not in details
+    assert 'closest("circle.neuron, rect.neuron")' in page.SCRIPT

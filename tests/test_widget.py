@@ -205,7 +205,9 @@ def test_lstm_and_gru_networks_step_and_show_h():
     sample = reference.samples[0]
     reference.forward_pass(sample["input"])
     assert without_inputs(shown_values(widget)[0]) == core_values(reference, "output")
-    assert "do not cover LSTM and GRU layers yet" in widget.tables.value
+    # the trace tables, gate by gate, with the network's own numbers
+    gate = reference.history[0][1][0].gates["forget"]
+    assert format_number(gate.z, 6, "html") in widget.tables.value
     widget.buttons["Backward"].click()
     widget.buttons["Update"].click()
     reference.back_prop(sample["target"])
@@ -230,3 +232,39 @@ def test_without_ipywidgets_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)
     with pytest.raises(NeuronsimError, match=r'pip install "neuronsim\[notebook\]"'):
         load_example("mazur").widget()
+
+
+def curve_points(widget):
+    """The loss curve's polyline, as the number of its points."""
+    root = ET.fromstring(widget.curve.value)
+    line = next(root.iter(f"{NS}polyline"))
+    return len(line.get("points").split())
+
+
+def test_play_steps_through_the_samples_and_draws_the_loss_curve():
+    net, reference = load_example("xor"), load_example("xor")
+    widget = net.widget()
+    assert "starts at the first update" in widget.curve.value
+    pairs = reference.sample_pairs(reference.samples)
+    for tick in range(1, 7):               # what the Play widget's timer does
+        widget.play.value = tick
+        x, t = pairs[tick % 4]              # from sample 1, the next sample each tick
+        reference.step(x, t, reference.learning_rate)
+        losses = [reference.loss_of(x, t) for x, t in pairs]
+        assert widget.losses[-1] == (tick, sum(losses) / 4)
+    assert widget.sample.value == 3          # tick 6 stepped on sample 6 % 4 + 1
+    assert net.to_spec() == reference.to_spec()
+    assert curve_points(widget) == 6
+    # the diagram still shows the step's values (the curve's passes ran on a copy)
+    assert without_inputs(shown_values(widget)[0]) == core_values(net, "output")
+
+
+def test_play_stops_with_the_reason_when_a_step_cannot_run():
+    net = load_example("xor")
+    widget = net.widget()
+    widget.rate.value = "-1"
+    widget.play.playing = True
+    widget.play.value = 1
+    assert widget.play.playing is False
+    assert "η: expected a learning rate above 0" in widget.status.value
+    assert widget.losses == []

@@ -214,7 +214,7 @@ SVG_WIDTH, SVG_HEIGHT = 720, 440
 _LEFT, _RIGHT, _TOP, _BOTTOM = 70, 150, 40, 50
 
 
-def loss_curves_svg(curves, title="Training loss", log_scale=True):
+def loss_curves_svg(curves, title="Training loss", log_scale=True, x_label="epoch"):
     """Several loss curves in one plot as SVG text, written here (no matplotlib):
     ``curves`` is a list of (label, losses per epoch).  The y axis is log10 of
     the loss when every loss is above 0 and ``log_scale``; coordinates are
@@ -268,7 +268,7 @@ def loss_curves_svg(curves, title="Training loss", log_scale=True):
     out.append(f'<rect x="{_LEFT}" y="{_TOP}" width="{width}" height="{height}" '
                'fill="none" stroke="#333333"/>')
     out.append(f'<text x="{_LEFT + width / 2:.2f}" y="{SVG_HEIGHT - 12}" '
-               'text-anchor="middle">epoch</text>')
+               f'text-anchor="middle">{escape(x_label)}</text>')
     axis = "loss E (log scale)" if log else "loss E"
     out.append(f'<text x="16" y="{_TOP + height / 2:.2f}" text-anchor="middle" '
                f'transform="rotate(-90 16 {_TOP + height / 2:.2f})">{axis}</text>')

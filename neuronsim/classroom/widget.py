@@ -12,13 +12,18 @@ Controls (ipywidgets; ``pip install "neuronsim[notebook]"``):
   torch.optim's, with their default options);
 - the buttons Forward (``net.forward_pass(x)``), Backward (``net.back_prop(t)``),
   Update (``net.update_weights(η)``), Step (the three) and Epoch (one pass of
-  ``net.train`` over the file's samples, in file order, online).
+  ``net.train`` over the file's samples, in file order, online);
+- Play (an ipywidgets ``Play``: its ▶ and ■ start and stop it): one Step per
+  tick, on the file's samples in turn (the sample box moves on), or on the
+  typed x and t again and again; at most ``PLAY_STEPS`` steps per press.
 
 After every action the widget shows the diagram (:mod:`neuronsim.render.draw`,
 with the values of the quantity chosen), a status line (the loss, or why an
-action could not run) and the trace tables of the step under way in HTML
+action could not run), the loss curve (the loss over the file's samples after
+each update, computed on a copy so that the diagram keeps the step's values)
+and the trace tables of the step under way in HTML
 (:mod:`neuronsim.render.tables`; per time step for a network that reads
-sequences; LSTM and GRU layers are not traced yet, and the widget says so).
+sequences, gate by gate for LSTM and GRU layers).
 Every number shown is the network's own, computed by the per-neuron
 reference: the widget only calls the network's methods and renders their
 records.
@@ -28,6 +33,8 @@ Textbook numbering in labels (the inputs are layer 1, neurons count from 1);
 """
 
 import json
+import math
+from copy import deepcopy
 from html import escape
 
 from ..core import labels as lab
@@ -41,6 +48,10 @@ from ..render.numfmt import format_number
 INSTALL_NOTEBOOK = 'pip install "neuronsim[notebook]"'
 PLAIN = "gradient descent"      # the optimizer choice that means none
 ACTIONS = ("Forward", "Backward", "Update", "Step", "Epoch")
+# Steps one press of Play may run, and the milliseconds between them.
+PLAY_STEPS, PLAY_INTERVAL = 500, 300
+# Points kept on the loss curve (the latest ones).
+MAX_CURVE_POINTS = 2000
 
 
 def require_ipywidgets():
@@ -186,6 +197,8 @@ class NetworkWidget:
         self.epochs = []            # the losses of the epochs run here
         self.places = parameters_of(net, convention)
         self.finished = None        # the last complete step's record
+        self.losses = []            # (updates, loss over the file's samples) after each update
+        self.updates = 0
         self.tracer = self._attach_tracer()
         layout = widgets.Layout(width="auto")
         self.sample = widgets.Dropdown(
@@ -207,8 +220,12 @@ class NetworkWidget:
                                      value="a", description="neurons show")
         self.buttons = {name: widgets.Button(description=name, layout=layout)
                         for name in ACTIONS}
+        self.play = widgets.Play(value=0, min=0, max=PLAY_STEPS, step=1,
+                                 interval=PLAY_INTERVAL, description="Play",
+                                 show_repeat=False)
         self.status = widgets.HTML()
         self.diagram = widgets.HTML()
+        self.curve = widgets.HTML()
         self.tables = widgets.HTML()
 
         self.sample.observe(lambda change: self._choose_sample(), names="value")
@@ -216,6 +233,7 @@ class NetworkWidget:
         self.set_button.on_click(lambda button: self._act(self.set_parameter))
         self.optimizer.observe(lambda change: self._act(self.choose_optimizer), names="value")
         self.show.observe(lambda change: self._redraw(), names="value")
+        self.play.observe(self._tick, names="value")
         for name, button in self.buttons.items():
             button.on_click(lambda button, name=name: self._act(getattr(self, name.lower())))
         self._choose_sample()
@@ -226,9 +244,10 @@ class NetworkWidget:
             widgets.HBox([self.sample, self.show]), self.input, self.target,
             widgets.HBox([self.parameter, self.value, self.set_button]),
             widgets.HBox([self.rate, self.optimizer]),
-            widgets.HBox(list(self.buttons.values())),
-            self.status, self.diagram, self.tables])
-        self._say("ready: Forward, Backward and Update walk one step; Step does all three")
+            widgets.HBox(list(self.buttons.values()) + [widgets.Label("Play"), self.play]),
+            self.status, widgets.HBox([self.diagram, self.curve]), self.tables])
+        self._say("ready: Forward, Backward and Update walk one step; Step does all three; "
+                  "Play steps on and on")
         self._redraw()
 
     # ---------------------------------------------------------- display
@@ -236,10 +255,7 @@ class NetworkWidget:
         return self.box._repr_mimebundle_(**options)
 
     def _attach_tracer(self):
-        """A tracer that keeps nothing (the widget shows the step under way), or
-        None for a network with LSTM/GRU layers (not traced yet)."""
-        if any(isinstance(layer, GatedLayer) for layer in self.net.layers):
-            return None
+        """A tracer that keeps nothing (the widget shows the step under way)."""
         if self.net.is_sequential:
             from ..trace.recurrent import RecurrentTracer
 
@@ -266,6 +282,38 @@ class NetworkWidget:
         self.diagram.value = draw.svg(self.net, show=self.show.value, convention=self.convention,
                                       digits=min(self.digits, 4), width=self.width)
         self.tables.value = self._tables()
+        self.curve.value = self._curve()
+
+    def _curve(self):
+        """The loss over the file's samples after each update, as SVG."""
+        if not self.losses:
+            return "<p>The loss curve starts at the first update.</p>"
+        from .plots import loss_curves_svg
+
+        first = self.losses[0][0]
+        points = [loss for _, loss in self.losses]
+        if not all(math.isfinite(v) for v in points):
+            return "<p>The loss is not a finite number: training diverged.</p>"
+        return loss_curves_svg([("loss over the samples", points)],
+                               title=f"Loss after updates {first} to {self.updates}",
+                               x_label="point (one per Step, Update or Epoch)")
+
+    def _record_loss(self):
+        """The loss over the file's samples with the new weights, on a copy (its
+        forward passes would replace the step's values in the diagram)."""
+        self.updates += 1
+        net = self.net
+        if not net.samples:
+            return
+        copy = deepcopy(net, {id(net.tracer): None})
+        copy.tracer = None
+        pairs = copy.sample_pairs(copy.samples)
+        total = 0.0
+        for x, t in pairs:
+            total += copy.loss_of(x, t)
+        self.losses.append((self.updates, total / len(pairs) if copy.reduction == "mean"
+                            else total))
+        del self.losses[:-MAX_CURVE_POINTS]
 
     def _sections(self):
         return {"start": (), "forward": ("forward",),
@@ -274,9 +322,6 @@ class NetworkWidget:
 
     def _tables(self):
         """The trace tables of the step under way, in HTML."""
-        if self.tracer is None:
-            return ("<p>Trace tables do not cover LSTM and GRU layers yet: the diagram's "
-                    "tooltips give each unit's h and c and every gate's z, a and δ.</p>")
         # the step under way (the tracer finishes it at its update), or the one just updated
         record = self.finished if self.phase == "updated" else self.tracer._current
         sections = self._sections()
@@ -361,6 +406,7 @@ class NetworkWidget:
         self.net.update_weights(rate)
         self.phase = "updated"
         self._show_parameter()
+        self._record_loss()
         return f"update with η = {format_number(rate, self.digits)}: every parameter changed"
 
     def step(self):
@@ -370,6 +416,7 @@ class NetworkWidget:
         self.net.update_weights(rate)
         self.phase = "updated"
         self._show_parameter()
+        self._record_loss()
         return f"step: E = {format_number(loss, self.digits)} before the update"
 
     def epoch(self):
@@ -385,11 +432,24 @@ class NetworkWidget:
         self.epochs.append(loss)
         self.phase = "start"
         self._show_parameter()
+        self._record_loss()
         count = len(net.samples)
         return (f"epoch {len(self.epochs)} ({count} sample{'s' if count != 1 else ''}, "
                 "online, in file "
                 f"order): loss {format_number(loss, self.digits)}; press Forward or Step for "
                 "a step's tables")
+
+    def _tick(self, change):
+        """One tick of Play: the next sample of the file (or the typed one again),
+        then a Step.  An error stops Play, with the reason in the status line."""
+        if change["new"] == 0:          # Play was reset
+            return
+        samples = len(self.net.samples)
+        if self.sample.value and samples:
+            self.sample.value = self.sample.value % samples + 1
+        self._act(self.step)
+        if "color:#b00020" in self.status.value:
+            self.play.playing = False
 
     def set_parameter(self):
         if not self.places:

@@ -27,7 +27,7 @@ import logging
 from html import escape
 
 from ..core.errors import NeuronsimError
-from ..core.labels import neuron_label, weight_label
+from ..core.labels import gate_weight_label, neuron_label, symbol, weight_label
 from ..hand.explain import explain, render_explanation
 from ..render import draw
 from ..render.numfmt import format_number
@@ -215,35 +215,72 @@ def _trace_rows(record, l, j):
                        title="Its rows of this step's trace")
 
 
+def _derivation(session, start, label):
+    """The ``explain`` derivation of ``label`` on the network ``start``, as HTML."""
+    try:
+        x, t = actions.sample_pair(start, session.sample)
+        derivation = escape(render_explanation(explain(start, label, x, t), "plain", DIGITS))
+        return f'<pre class="explain">{derivation}</pre>'
+    except (NeuronsimError, ValueError) as exc:
+        return f'<p class="message error">explain: {escape(str(exc))}</p>'
+
+
+def _weight_edit(title, field, value):
+    return (f'<p><label>{title} = <input data-field="{field}" size="22" '
+            f'value="{escape(repr(value))}"></label></p>')
+
+
+def _gated_details(session, start, l, j, k=None):
+    """A unit of an LSTM or GRU layer: dE/dh_j[T] (a click on the unit), or the
+    weight from input k into each of its gates, one derivation per gate (a
+    click on an edge, which stands for one weight per gate)."""
+    net = session.net
+    layer = net.layers[l]
+    steps = len(actions.sample_pair(net, session.sample)[0])
+    if k is None:
+        title = (f"∂E/∂{symbol('h', (j + 1,), l + 2, 'html')}[{steps}] "
+                 f"(the last time step)")
+        return title, "", _derivation(session, start, f"h_{j + 1}^({l + 2})[{steps}]")
+    title = (f"the weights from input {k + 1} into unit {j + 1}'s gates "
+             f"({', '.join(escape(gate) for gate in layer.GATES)})")
+    parts = []
+    for q, gate in enumerate(layer.GATES):
+        row = q * layer.size + j   # torch's row of gate q, unit j
+        label = gate_weight_label(l, gate, j, k, style="html")
+        value = layer.neurons[row].weights[k]
+        derivation = _derivation(session, start, f"layers[{l}].neurons[{row}].weights[{k}]")
+        parts.append(f'<details{" open" if q == 0 else ""}><summary>{escape(gate)} gate: '
+                     f'{label}</summary>{_weight_edit(label, f"w:{l}:{row}:{k}", value)}'
+                     f'{derivation}</details>')
+    return title, "", "".join(parts)
+
+
 def details_html(session):
     """What the student clicked: a neuron's or weight's trace rows and derivation."""
     if session.selected is None:
         return ""
     net = session.net
     kind, l, j = session.selected[:3]
-    if kind == "neuron":
-        title = neuron_label("delta", l, j, "html")
-        if net.is_sequential:
-            steps = len(actions.sample_pair(net, session.sample)[0])
-            label = f"history[{steps - 1}][{l}][{j}].delta"
-            title += f"[{steps}] (the last time step)"
-        else:
-            label = f"layers[{l}].neurons[{j}].delta"
-        edit = ""
-    else:
-        k = session.selected[3]
-        title = weight_label(l, j, k, style="html")
-        label = f"layers[{l}].neurons[{j}].weights[{k}]"
-        value = net.layers[l].neurons[j].weights[k]
-        edit = (f'<p><label>{title} = <input data-field="w:{l}:{j}:{k}" size="22" '
-                f'value="{escape(repr(value))}"></label></p>')
     start = session.before or net   # the weights of the step the tables show
-    try:
-        x, t = actions.sample_pair(start, session.sample)
-        derivation = escape(render_explanation(explain(start, label, x, t), "plain", DIGITS))
-        derivation = f'<pre class="explain">{derivation}</pre>'
-    except (NeuronsimError, ValueError) as exc:
-        derivation = f'<p class="message error">explain: {escape(str(exc))}</p>'
+    if hasattr(net.layers[l], "GATES"):
+        title, edit, derivation = _gated_details(
+            session, start, l, j, session.selected[3] if kind == "weight" else None)
+    else:
+        if kind == "neuron":
+            title = neuron_label("delta", l, j, "html")
+            if net.is_sequential:
+                steps = len(actions.sample_pair(net, session.sample)[0])
+                label = f"history[{steps - 1}][{l}][{j}].delta"
+                title += f"[{steps}] (the last time step)"
+            else:
+                label = f"layers[{l}].neurons[{j}].delta"
+            edit = ""
+        else:
+            k = session.selected[3]
+            title = weight_label(l, j, k, style="html")
+            label = f"layers[{l}].neurons[{j}].weights[{k}]"
+            edit = _weight_edit(title, f"w:{l}:{j}:{k}", net.layers[l].neurons[j].weights[k])
+        derivation = _derivation(session, start, label)
     rows = _trace_rows(session.record, l, j)
     return (f'<section class="details"><h2>{title} <button data-action="close">close'
             f'</button></h2>{edit}<h3>The chain rule with the weights of the step shown, '
@@ -507,7 +544,7 @@ SCRIPT = """
       else { act(action); }
       return;
     }
-    var neuron = ev.target.closest("circle.neuron");
+    var neuron = ev.target.closest("circle.neuron, rect.neuron");
     if (neuron && parseInt(neuron.dataset.layer, 10) >= 2) {
       act("select", {kind: "neuron", layer: neuron.dataset.layer - 2,
                      neuron: neuron.dataset.neuron - 1});
