@@ -271,6 +271,31 @@ class Recorder:
         self._pending = []
         self._current = None
 
+    # ------------------------------------------------------------- updates
+    def _start_update(self, net, learning_rate):
+        """Before the update: the batch's record, then what the current record keeps
+        of the update (η, the batch's size, the :class:`UpdateRule`).  Returns the
+        current record (None: nothing recorded) and the divisor n of the reduced
+        gradient Σ/n (n for a mean loss, 1 for a summed one)."""
+        self._open_batch(net, learning_rate)
+        record = self._current
+        if record is None:
+            return None, 1
+        record.learning_rate = learning_rate
+        record.batch_size = net.samples_in_batch
+        record.updated = True
+        record.rule = update_rule(net)
+        return record, (net.samples_in_batch if net.reduction == "mean" else 1)
+
+    def _end_update(self, net):
+        """After the update: the batch's new values, and clipping's norm N on the
+        current record's rule.  Returns the current record (None: nothing recorded)."""
+        self._close_batch(net)
+        record = self._current
+        if record is not None and record.rule is not None and net.clip is not None:
+            record.rule.clip_norm = net.clip.last_norm
+        return record
+
     # ------------------------------------------------------------- batches
     def _open_batch(self, net, learning_rate):
         """Before the update: the batch's samples, losses and accumulated gradients.

@@ -18,7 +18,7 @@ from ..core.errors import NeuronsimError
 from . import gated
 from .gated import is_gated
 from .gated import network_sum as _network_sum
-from .records import ParameterRecord, Recorder, copy_state, update_rule
+from .records import ParameterRecord, Recorder, copy_state
 
 
 @dataclass
@@ -263,15 +263,9 @@ class SequenceRecording(Recorder):
         self._pending.append(record)
 
     def before_update(self, net, learning_rate):
-        self._open_batch(net, learning_rate)
-        record = self._current
+        record, n = self._start_update(net, learning_rate)
         if record is None:
             return
-        n = net.samples_in_batch if net.reduction == "mean" else 1
-        record.learning_rate = learning_rate
-        record.batch_size = net.samples_in_batch
-        record.updated = True
-        record.rule = update_rule(net)
         for series, layer in zip(record.layers, net.layers):
             if series.is_gated:
                 gated.before_update(series.neurons, layer, n, record.rule)
@@ -298,13 +292,10 @@ class SequenceRecording(Recorder):
                     series.state_before = copy_state(layer.optimizer_state)
 
     def after_update(self, net):
-        self._close_batch(net)
-        record = self._current
+        record = self._end_update(net)
         if record is None:
             return
         rule = record.rule
-        if rule is not None and net.clip is not None:
-            rule.clip_norm = net.clip.last_norm
         for series, layer in zip(record.layers, net.layers):
             if series.is_gated:
                 gated.after_update(series.neurons, layer, rule)

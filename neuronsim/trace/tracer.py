@@ -179,15 +179,9 @@ class Tracer(Recorder):
         """Called by ``net.update_weights`` before any weight changes."""
         if net.is_sequential:
             return SequenceRecording.before_update(self, net, learning_rate)
-        self._open_batch(net, learning_rate)
-        step = self._current
+        step, n = self._start_update(net, learning_rate)
         if step is None:
             return
-        n = net.samples_in_batch if net.reduction == "mean" else 1
-        step.learning_rate = learning_rate
-        step.batch_size = net.samples_in_batch
-        step.updated = True
-        step.rule = update_rule(net)
         layers = net.layers
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
@@ -200,13 +194,10 @@ class Tracer(Recorder):
         """Called by ``net.update_weights`` after the update: the new weights."""
         if net.is_sequential:
             return SequenceRecording.after_update(self, net)
-        self._close_batch(net)
-        step = self._current
+        step = self._end_update(net)
         if step is None:
             return
         layers = net.layers
-        if step.rule is not None and net.clip is not None:
-            step.rule.clip_norm = net.clip.last_norm
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
             record.new_weights = neuron.weights
