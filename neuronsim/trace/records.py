@@ -145,6 +145,33 @@ def copy_state(state):
     return out
 
 
+class OverTime:
+    """What a neuron's (or an LSTM/GRU unit's) record over one sequence reads
+    across its ``steps`` (``steps[t - 1]``: the network's record of step t):
+    each quantity for t = 1..T.  ``outputs`` are a_j[t] (h_j[t] for a gated
+    unit), ``output_grads`` dE/da_j[t], ``output_paths`` the part of it from
+    the layer above at t, ``recurrent_paths`` the part from t+1."""
+
+    def _over_time(self, quantity):
+        return [getattr(step, quantity) for step in self.steps]
+
+    @property
+    def outputs(self):
+        return self._over_time("output")
+
+    @property
+    def output_grads(self):
+        return self._over_time("output_grad")
+
+    @property
+    def output_paths(self):
+        return self._over_time("output_path")
+
+    @property
+    def recurrent_paths(self):
+        return self._over_time("recurrent_path")
+
+
 @dataclass
 class ParameterRecord:
     """One parameter over one batch step: its accumulated gradient and its update.

@@ -18,11 +18,11 @@ from ..core.errors import NeuronsimError
 from . import gated
 from .gated import is_gated
 from .gated import network_sum as _network_sum
-from .records import ParameterRecord, Recorder, copy_state
+from .records import OverTime, ParameterRecord, Recorder, copy_state
 
 
 @dataclass
-class NeuronSeries:
+class NeuronSeries(OverTime):
     """Neuron j (0-based) of ``net.layers[layer]`` over one sequence.
 
     ``weights`` (w_jk), ``recurrent_weights`` (u_ji; None for a dense
@@ -60,36 +60,17 @@ class NeuronSeries:
     state_before: dict = None
     state_after: dict = None
 
-    def _over_time(self, quantity):
-        return [getattr(step, quantity) for step in self.steps]
-
     @property
     def zs(self):
         return self._over_time("z")
-
-    @property
-    def outputs(self):
-        return self._over_time("output")
 
     @property
     def derivatives(self):
         return self._over_time("derivative")
 
     @property
-    def output_grads(self):
-        return self._over_time("output_grad")
-
-    @property
     def deltas(self):
         return self._over_time("delta")
-
-    @property
-    def output_paths(self):
-        return self._over_time("output_path")
-
-    @property
-    def recurrent_paths(self):
-        return self._over_time("recurrent_path")
 
 
 @dataclass
