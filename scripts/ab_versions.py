@@ -8,7 +8,9 @@ copy, one online training step (forward, back_prop, update) at several shapes.
 The old copy must use relative imports inside the package (every version so far does).
 Blocks of steps of each version alternate, so a slow second of a shared machine hits both;
 the result is the median over repeats of CPU time per step, and the ratio new/old.  Both
-versions start from the same weights and must end on bit-identical weights.
+versions start from the same weights and must end on bit-identical weights, biases and
+deltas (online at two learning rates and in mini-batches, relu and sigmoid hidden layers)
+before anything is timed.
 """
 
 import argparse
@@ -28,6 +30,39 @@ def build(package, sizes, seed=0):
     return package.Network.from_arrays(weights, biases, acts, "half_sse")
 
 
+def parameters(net):
+    """Every weight and bias, and the last step's δ of every neuron, in order."""
+    neurons = [n for layer in net.layers for n in layer.neurons]
+    return ([w for n in neurons for w in n.weights] + [n.bias for n in neurons]
+            + [n.delta for n in neurons])
+
+
+def check_bit_identical(new, old, sizes, samples):
+    """Both versions must end on the same bits: online steps at η = 0.001 and at
+    η = 0.3 (not a power of two, so that η·x rounds and every last bit of the update
+    counts), and mini-batches of 4 through train() at η = 0.3, each with relu and
+    sigmoid hidden layers.  ``==`` on floats would let -0.0 pass for 0.0: the
+    comparison is on repr."""
+    for hidden in ("relu", "sigmoid"):
+        for rate, batch in ((0.001, 1), (0.3, 1), (0.3, 4)):
+            ends = []
+            for package in (new, old):
+                net = build(package, sizes)
+                for layer in net.layers[:-1]:
+                    layer.activation = package.get_activation(hidden)
+                    for neuron in layer.neurons:
+                        neuron.activation = layer.activation
+                if batch == 1:
+                    for x, t in samples:
+                        net.step(x, t, rate)
+                else:
+                    net.train(samples, epochs=2, learning_rate=rate, batch_size=batch)
+                ends.append(list(map(repr, parameters(net))))
+            if ends[0] != ends[1]:
+                raise SystemExit(f"{'-'.join(map(str, sizes))}: the two versions disagree "
+                                 f"({hidden} hidden layers, η = {rate}, batches of {batch})")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("old_parent", help="folder that holds the old copy as neuronsim_before/")
@@ -44,13 +79,8 @@ def main():
         rng = random.Random(1)
         samples = [([rng.uniform(-1, 1) for _ in range(sizes[0])],
                     [rng.uniform(-1, 1) for _ in range(sizes[-1])]) for _ in range(16)]
+        check_bit_identical(new, old, sizes, samples)
         nets = {"new": build(new, sizes), "old": build(old, sizes)}
-        for net in nets.values():
-            for x, t in samples:
-                net.step(x, t, 0.001)
-        w_new = [n.weights for layer in nets["new"].layers for n in layer.neurons]
-        w_old = [n.weights for layer in nets["old"].layers for n in layer.neurons]
-        assert w_new == w_old, "the two versions disagree"
         calls = {}
         for name, net in nets.items():   # steps per block
             start, count = time.process_time(), 0

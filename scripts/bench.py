@@ -874,6 +874,95 @@ def recurrent_run(problem, skipped, repeats, block_seconds, clock, out):
               f"{base / by_name[name]:8.2f}", file=out)
 
 
+# ------------------------------------------------------------------ the vectorized reference
+VECTORIZED_BATCHES = (32, 256)
+
+
+def plain_numpy_gradients(weights, biases, X, T):
+    """Plain numpy for what neuronsim.crosscheck.vectorized.backprop gives back, relu hidden
+    layers, a linear output and half_sse, samples as rows: Z, A, g'(Z), dE/dA, Δ, dW, db
+    and the per-sample and batch loss (the mean)."""
+    import numpy as np
+
+    m = X.shape[0]
+    As, Zs, primes = [X], [], []
+    A = X
+    last = len(weights) - 1
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        Z = A @ W.T + b
+        if l < last:
+            A = np.where(Z > 0, Z, 0.0)
+            primes.append(np.where(Z > 0, 1.0, 0.0))
+        else:
+            A = Z
+            primes.append(np.ones_like(Z))
+        Zs.append(Z)
+        As.append(A)
+    sample_losses = 0.5 * ((T - A) ** 2).sum(axis=1)
+    grad = A - T
+    grads, deltas, dW, db = [None] * len(weights), [None] * len(weights), [], []
+    for l in range(last, -1, -1):
+        delta = grad * primes[l]
+        grads[l], deltas[l] = grad, delta
+        dW.insert(0, delta.T @ As[l] / m)
+        db.insert(0, delta.sum(axis=0) / m)
+        if l:
+            grad = delta @ weights[l]
+    return Zs, As, primes, grads, deltas, dW, db, sample_losses, sample_losses.sum() / m
+
+
+def vectorized_run(repeats, block_seconds, clock, out, shape="784-30-10"):
+    """neuronsim.crosscheck.vectorized.backprop against plain numpy, on arrays and on
+    Python lists, for batches of VECTORIZED_BATCHES samples."""
+    try:
+        import numpy as np
+
+        from neuronsim.crosscheck.vectorized import backprop
+    except ImportError:
+        print("\nnote: the vectorized reference skipped (numpy not installed)", file=out)
+        return []
+    problem = Problem([int(n) for n in shape.split("-")], "relu", "linear")
+    weights, biases = problem.parameters_lists()
+    arrays_w = [np.array(W) for W in weights]
+    arrays_b = [np.array(b) for b in biases]
+    activations = problem.activations
+    rng = random.Random(3)
+    print(f"\n## the vectorized reference at {shape}: neuronsim.crosscheck.vectorized.backprop "
+          "(forward, backward, every Z, A, g'(Z), dE/dA, Δ, dW, db and the losses) against "
+          "plain numpy computing the same", file=out)
+    print(f"{'batch':>6s} {'plain numpy ms':>15s} {'reference ms':>13s} {'/ plain':>8s} "
+          f"{'on lists ms':>12s} {'/ plain':>8s}", file=out)
+    missed = []
+    for m in VECTORIZED_BATCHES:
+        x_list = [[rng.random() for _ in range(problem.sizes[0])] for _ in range(m)]
+        t_list = [[rng.random() for _ in range(problem.sizes[-1])] for _ in range(m)]
+        X, T = np.array(x_list), np.array(t_list)
+        reference = backprop(arrays_w, arrays_b, activations, "half_sse", X, T)
+        plain = plain_numpy_gradients(arrays_w, arrays_b, X, T)
+        worst = max(float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a))), 1e-300))
+                    for a, b in zip(reference.dW + reference.db, plain[5] + plain[6]))
+        if not worst <= 1e-12:
+            raise SystemExit(f"vectorized reference and plain numpy disagree at batch {m} "
+                             f"({worst:.1e})")
+        runners = [
+            make_runner(lambda _, x, t: plain_numpy_gradients(arrays_w, arrays_b, x, t),
+                        None, [(X, T)], clock),
+            make_runner(lambda _, x, t: backprop(arrays_w, arrays_b, activations, "half_sse",
+                                                 x, t), None, [(X, T)], clock),
+            make_runner(lambda _, x, t: backprop(weights, biases, activations, "half_sse",
+                                                 x, t), None, [(x_list, t_list)], clock),
+        ]
+        with blas_threads(1):
+            plain_s, reference_s, lists_s = interleaved_medians(runners, repeats, block_seconds)
+        ratio = reference_s / plain_s
+        print(f"{m:6d} {plain_s * 1e3:15.3f} {reference_s * 1e3:13.3f} {ratio:8.2f} "
+              f"{lists_s * 1e3:12.3f} {lists_s / plain_s:8.2f}", file=out)
+        if ratio > 1.1:
+            missed.append(f"vectorized reference / plain numpy, batch {m} = {ratio:.2f} "
+                          "(target <= 1.1)")
+    return missed
+
+
 # ------------------------------------------------------------------ scale runs
 STREAM_RUNS = [("jsonl", None, False), ("csv", None, False), ("jsonl", [0], True)]
 
@@ -992,7 +1081,8 @@ def parse_args(argv):
     parser.add_argument("--skip", default="",
                         help="leave out the rows whose names contain one of these "
                              "comma-separated words, e.g. micrograd,numpy,torch; "
-                             "'variants' leaves out the flat variants")
+                             "'variants' leaves out the flat variants, 'vectorized' the "
+                             "vectorized reference against plain numpy")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeats, args.block = 1, 0.0
@@ -1091,6 +1181,8 @@ def main(argv=None, out=sys.stdout):
                      [name for name in args.skip.split(",") if name], args.repeats, args.block,
                      CLOCKS[args.clock], out, make_runner, interleaved_medians,
                      relative_difference)
+    if "vectorized" not in args.skip.split(","):
+        missed += vectorized_run(args.repeats, args.block, CLOCKS[args.clock], out)
     if args.stream_steps and has_tracer():
         stream_run(args.stream_steps, out)
     if args.train_epoch:

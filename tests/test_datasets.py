@@ -2,6 +2,7 @@
 
 import math
 import statistics
+import subprocess
 import sys
 
 import pytest
@@ -139,3 +140,12 @@ def test_noise_must_be_a_finite_number_at_least_0(name, noise):
 def test_circles_docstring_says_the_points_lie_on_circles():
     doc = datasets.circles.__doc__
     assert "disc" not in doc and "Points lie on the circles" in doc
+
+
+def test_digits_are_read_without_importing_scikit_learn():
+    pytest.importorskip("sklearn", reason="needs scikit-learn")
+    code = ("import sys\nfrom neuronsim.classroom import datasets\n"
+            "train, test = datasets.digits()\n"
+            "print(len(train) + len(test), sorted(m for m in sys.modules if m.startswith('sklearn')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split(None, 1) == ["1797", "[]\n"]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from neuronsim import Network
-from neuronsim.cli import main
 from neuronsim.core.errors import NumericalError, SpecError
 from neuronsim.core.labels import (
     gate_bias_label,
@@ -245,18 +244,9 @@ def test_malformed_gate_entries_say_where():
         Network.from_spec(spec)
 
 
-# ---------------------------------------------------------------- the tools not yet done
-@pytest.mark.parametrize("command", [["early-update"]])
-def test_tools_without_gated_layers_refuse_them_in_one_line(tmp_path, capsys, command):
-    path = tmp_path / "lstm.json"
-    Network.from_spec(stack_spec()).save(path)
-    assert main([command[0], str(path)] + command[1:]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "layers[1]: an lstm layer is not" in err, err
-
-
+# ---------------------------------------------------------------- the tools that once refused
 # trace, step and report take gated layers: tests/test_trace_gated.py; the notebook:
-# tests/test_notebook.py
+# tests/test_notebook.py; early-update: tests/test_early_update_gated.py
 
 
 # ---------------------------------------------------------------- torch

@@ -226,8 +226,11 @@ def register(subparsers):
                     "With recurrent layers, through time: backpropagation through time "
                     "updates every layer as soon as its delta at step t exists, so the layer "
                     "below at step t goes through the changed W and step t-1 through the "
-                    "changed recurrent weights U (always full BPTT, for both steps).  "
-                    "Not yet on LSTM and GRU layers.  The simulator itself never does this.")
+                    "changed recurrent weights U (always full BPTT, for both steps).  An "
+                    "LSTM or GRU layer is updated all at once, every gate together, as soon "
+                    "as its gates' deltas at step t exist; its rows name each gate's delta "
+                    "and parameters as explain reads them (δ_f,1^(2)[3], w_f,12^(2), "
+                    "b_xo,1^(2)).  The simulator itself never does this.")
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     add_convention_option(parser)

@@ -14,11 +14,16 @@ list of layers of any kind through the same few methods (docs/architecture.md):
 forward_pass, back_prop (or set_deltas at a paired output), apply_update,
 and, in a network that reads sequences, remember_step / recall_step /
 back_prop_step (neuronsim.core.through_time).
+
+The layer runs its neurons' forward pass, back_prop and update through
+:func:`~neuronsim.core.neuron.forward_neurons`, ``back_prop_neurons`` and
+``update_neurons``: the neuron methods' lines, written out for the whole layer
+in one loop (one call per layer instead of one per neuron; see neuron.py).
 """
 
 from operator import mul
 
-from .neuron import Neuron
+from .neuron import Neuron, back_prop_neurons, forward_neurons, update_neurons
 from .through_time import NeuronStep
 
 
@@ -48,10 +53,15 @@ class Layer:
         return len(self.neurons[0].weights)
 
     def forward_pass(self, inputs):
-        """Run every neuron on ``inputs``; return the list of outputs a_j."""
-        if self.activation.is_layerwise:
+        """Run every neuron on ``inputs``; return the list of outputs a_j.
+
+        For each neuron j (Neuron.forward_pass): z_j = Σ_k w_jk a_k + b_j,
+        a_j = g(z_j), and g'(z_j).
+        """
+        activation = self.activation
+        if activation.is_layerwise:
             return self._forward_layerwise(inputs)
-        self.outputs = outputs = [neuron.forward_pass(inputs) for neuron in self.neurons]
+        self.outputs = outputs = forward_neurons(self.neurons, inputs, activation)
         return outputs
 
     def _forward_layerwise(self, inputs):
@@ -84,8 +94,7 @@ class Layer:
                 neuron.output_grad = grad
                 neuron.accumulate(neuron.output * (grad - jacobian_sum))
         else:
-            for neuron, grad in zip(neurons, output_grads):
-                neuron.back_prop(grad)
+            back_prop_neurons(neurons, output_grads)   # each Neuron.back_prop
         return self.input_grads() if need_input_grads else None
 
     def set_deltas(self, deltas, output_grads, need_input_grads=True):
@@ -99,17 +108,17 @@ class Layer:
         return self.input_grads() if need_input_grads else None
 
     def input_grads(self):
-        """dE/da_k of the layer's inputs: Σ_j w_jk δ_j (that is, Wᵀ δ)."""
-        grads = [0] * self.n_inputs
+        """dE/da_k of the layer's inputs: Σ_j w_jk δ_j (that is, Wᵀ δ), summed over j in order."""
+        grads = [0] * len(self.neurons[0].weights)
         for neuron in self.neurons:
             delta = neuron.delta
-            grads = [g + w * delta for g, w in zip(grads, neuron.weights)]
+            for k, w in enumerate(neuron.weights):
+                grads[k] += w * delta
         return grads
 
     def apply_update(self, learning_rate, batch_size, update_bias=True):
         """Every neuron: w ← w - η · (Σ dE/dw) / n (see Neuron.apply_update)."""
-        for neuron in self.neurons:
-            neuron.apply_update(learning_rate, batch_size, update_bias)
+        update_neurons(self.neurons, learning_rate, batch_size, update_bias)
 
     def clear_grad_sums(self):
         for neuron in self.neurons:

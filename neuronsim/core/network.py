@@ -166,7 +166,7 @@ class Network:
             if not isinstance(values, (list, tuple)):
                 raise ShapeError(f"{what}: expected a list of {length} numbers, got {values!r}")
         try:
-            vector = [self.numbers.convert(v) for v in values]
+            vector = list(map(self.numbers.convert, values))
         except (TypeError, ValueError) as exc:
             raise ShapeError(f"{what}: expected a list of {length} numbers ({exc})") from None
         if len(vector) != length:
@@ -183,7 +183,7 @@ class Network:
         """
         if self.is_sequential:
             return self._forward_sequence(x, initial_state)
-        activations = self.vector(x, self.n_inputs, "input")
+        activations = self.vector(x, self.layers[0].n_inputs, "input")
         self.inputs = activations
         for layer in self.layers:
             activations = layer.forward_pass(activations)
@@ -215,7 +215,7 @@ class Network:
         self._fresh_forward = False
         output_layer = self.layers[-1]
         outputs = output_layer.outputs
-        target = self.vector(target, self.n_outputs, "target")
+        target = self.vector(target, len(output_layer.neurons), "target")
         loss = self.loss
         output_grads = loss.output_grads(outputs, target)
         several = len(self.layers) > 1
@@ -322,7 +322,7 @@ class Network:
         """
         if learning_rate is None:
             learning_rate = self.learning_rate
-        learning_rate = self._check_learning_rate(learning_rate)
+        learning_rate = checked_learning_rate(learning_rate, self.numbers)
         if self.samples_in_batch == 0:
             return
         n = self.samples_in_batch if self.reduction == "mean" else 1
@@ -476,9 +476,6 @@ class Network:
             first = sum(n.delta for n in self.layers[0].neurons)
         if not (is_finite(loss) and is_finite(first)):
             self._raise_nonfinite(sample_index, epoch)   # (the sum can overflow: it checks)
-
-    def _check_learning_rate(self, learning_rate):
-        return checked_learning_rate(learning_rate, self.numbers)
 
     def _sample_pairs(self, samples):
         """(input, target) pairs from dicts or pairs, checked and converted."""

@@ -17,11 +17,20 @@ step has been computed.
 
 The per-connection work (the sums and the gradient loop) is written as one
 expression each over whole lists, with no method call per connection: this
-is the hot path of the simulator.  One saving is worth a note: the products
-a_k δ of the batch's latest sample are added into the running sums only when
-another sample arrives.  In online learning (one sample per update) the
-update can then apply w - η·(a_k δ) directly, one pass over the weights
-instead of two; the numbers are the same either way.
+is the hot path of the simulator.  Two savings are worth a note, and each
+lives in one section below:
+
+* **Deferred batch sums.**  The products a_k δ of the batch's latest sample
+  are added into the running sums only when another sample arrives.  In
+  online learning (one sample per update) the update can then apply
+  w - η·(a_k δ) directly, one pass over the weights instead of two; the
+  numbers are the same either way.
+* **A layer's neurons in one loop.**  :func:`forward_neurons`,
+  :func:`back_prop_neurons` and :func:`update_neurons` run the lines of
+  ``forward_pass``, ``back_prop`` and ``apply_update`` for every neuron of a
+  layer in one loop (the layer calls them).  The lines and their order are the
+  methods' own, so the numbers are identical; what is saved is two or three
+  Python calls per neuron, which are most of a step in a small network.
 """
 
 from operator import mul
@@ -45,7 +54,7 @@ class Neuron:
 
     __slots__ = ("weights", "bias", "activation", "inputs", "z", "output",
                  "derivative", "output_grad", "delta", "bias_grad_sum",
-                 "_summed", "_latest_inputs", "_latest_delta",
+                 "_summed", "_latest_inputs",
                  "optimizer_state", "batch_grad", "penalty_grad")
 
     def __init__(self, weights, bias, activation):
@@ -95,7 +104,8 @@ class Neuron:
     # ------------------------------------------------------------------
     # The batch sums, and the simulator's one speed trick (module docstring):
     # Σ_samples a_k δ is kept as ``_summed`` (the batch's earlier samples)
-    # plus the latest sample's inputs and δ, added in only when another sample
+    # plus the latest sample's inputs (``_latest_inputs``) and δ (``delta``,
+    # which only accumulate sets), added in only when another sample
     # arrives.  An online update (one sample) then applies w - η·(a_k δ) in
     # one pass over the weights, with the same numbers.  Everything that
     # reads or changes these fields is below; ``weight_grad_sum`` is the sum.
@@ -110,16 +120,15 @@ class Neuron:
         learning then updates with a_k δ directly: see the module docstring.)
         ``weight_grad_sum`` always gives the whole sum.
         """
-        self.delta = delta
         if self._latest_inputs is not None:
-            self._summed = self._sum_with_latest()
+            self._summed = self._sum_with_latest()   # (with the previous sample's δ)
+        self.delta = delta
         self._latest_inputs = self.inputs
-        self._latest_delta = delta
         self.bias_grad_sum += delta
 
     def _sum_with_latest(self):
         """The batch's Σ a_k δ: the sums so far plus the latest sample's products."""
-        inputs, delta = self._latest_inputs, self._latest_delta
+        inputs, delta = self._latest_inputs, self.delta
         if self._summed is None:
             return [a * delta for a in inputs]
         return [s + a * delta for s, a in zip(self._summed, inputs)]
@@ -140,7 +149,7 @@ class Neuron:
         if self._latest_inputs is not None:
             if self._summed is None and batch_size == 1:
                 # One sample: Σ dE/dw_k is the single product a_k δ.
-                delta = self._latest_delta
+                delta = self.delta
                 self.weights = [w - learning_rate * (a * delta)
                                 for w, a in zip(self.weights, self._latest_inputs)]
             else:
@@ -148,14 +157,64 @@ class Neuron:
                                 for w, s in zip(self.weights, self._sum_with_latest())]
         if update_bias:
             self.bias = self.bias - learning_rate * (self.bias_grad_sum / batch_size)
-        self.clear_grad_sums()
+        self._summed = self._latest_inputs = None   # clear_grad_sums(), written out
+        self.bias_grad_sum = 0
 
     def clear_grad_sums(self):
         """Start a new batch: every running gradient sum back to 0."""
         self._summed = None
         self._latest_inputs = None
-        self._latest_delta = None
         self.bias_grad_sum = 0
 
     def __repr__(self):
         return f"Neuron({len(self.weights)} inputs, {self.activation.name})"
+
+
+# ----------------------------------------------------------------------
+# A layer's neurons in one loop (see the module docstring).  Each function
+# is the method named in its docstring, written out for a list of neurons:
+# the same lines in the same order, without a call per neuron.  Change the
+# two together.
+# ----------------------------------------------------------------------
+def forward_neurons(neurons, inputs, activation):
+    """Neuron.forward_pass for each neuron: z = Σ_k w_k a_k + b, a = g(z), g'(z).
+    Returns the outputs [a_j]."""
+    g, g_prime = activation.function, activation.derivative
+    outputs = []
+    for neuron in neurons:
+        neuron.inputs = inputs
+        neuron.z = z = sum(map(mul, neuron.weights, inputs)) + neuron.bias
+        neuron.output = a = g(z)
+        neuron.derivative = g_prime(z, a)
+        outputs.append(a)
+    return outputs
+
+
+def back_prop_neurons(neurons, output_grads):
+    """Neuron.back_prop (with Neuron.accumulate) for each neuron and its dE/da:
+    δ = dE/da · g'(z), added to the batch sums."""
+    for neuron, output_grad in zip(neurons, output_grads):
+        neuron.output_grad = output_grad
+        delta = output_grad * neuron.derivative
+        if neuron._latest_inputs is not None:
+            neuron._summed = neuron._sum_with_latest()   # (with the previous sample's δ)
+        neuron.delta = delta
+        neuron._latest_inputs = neuron.inputs
+        neuron.bias_grad_sum += delta
+
+
+def update_neurons(neurons, learning_rate, batch_size, update_bias=True):
+    """Neuron.apply_update for each neuron; the online case (one sample, n = 1)
+    written out, anything else by the method."""
+    for neuron in neurons:
+        inputs = neuron._latest_inputs
+        if inputs is None or neuron._summed is not None or batch_size != 1:
+            neuron.apply_update(learning_rate, batch_size, update_bias)
+            continue
+        delta = neuron.delta                 # Σ dE/dw_k is the single product a_k δ
+        neuron.weights = [w - learning_rate * (a * delta)
+                          for w, a in zip(neuron.weights, inputs)]
+        if update_bias:
+            neuron.bias = neuron.bias - learning_rate * (neuron.bias_grad_sum / batch_size)
+        neuron._latest_inputs = None         # clear_grad_sums (_summed is None already)
+        neuron.bias_grad_sum = 0

@@ -10,8 +10,11 @@ An epoch's loss is the mean of its per-sample losses (their sum when the
 network's ``reduction`` is "sum"), each taken before its batch's update.
 """
 
+import math
 import random
 from numbers import Integral, Real
+
+from .numbers import FLOAT
 
 
 def is_whole(value):
@@ -24,6 +27,8 @@ def is_real(value):
 
 def checked_learning_rate(learning_rate, numbers):
     """η converted to the network's number system; finite and above 0."""
+    if type(learning_rate) is float and numbers is FLOAT and 0.0 < learning_rate < math.inf:
+        return learning_rate   # (the common case, checked in one line: every step asks)
     if learning_rate is None:
         raise ValueError("no learning rate: pass one or set learning_rate in the network file")
     problem = f"learning_rate must be a finite number above 0, not {learning_rate!r}"

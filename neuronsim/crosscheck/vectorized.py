@@ -136,12 +136,13 @@ class MatrixActivation:
             return self._prime(Z, A, self.slope)
         return self._prime(Z, A)
 
-    def backward(self, dE_dA, Z, A):
+    def backward(self, dE_dA, Z, A, prime=None):
         """Δ = dE/dZ from dE/dA: dE/dA ⊙ g'(Z), or for softmax the full
-        Jacobian, δ_j = a_j (dE/da_j - Σ_i dE/da_i a_i) in each column."""
+        Jacobian, δ_j = a_j (dE/da_j - Σ_i dE/da_i a_i) in each column.
+        ``prime``: g'(Z) when it is already computed."""
         if self.name == "softmax":
             return A * (dE_dA - (dE_dA * A).sum(axis=0, keepdims=True))
-        return dE_dA * self.prime(Z, A)
+        return dE_dA * (self.prime(Z, A) if prime is None else prime)
 
     def __repr__(self):
         return f"MatrixActivation({self.name!r})"
@@ -296,18 +297,19 @@ def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
     biases = [np.asarray(b, dtype=float).reshape(-1) for b in biases]
     gs = [matrix_activation(a) for a in activations]
     X = np.atleast_2d(np.asarray(X, dtype=float))
-    T = np.atleast_2d(np.asarray(Y, dtype=float)).T
+    T = np.ascontiguousarray(np.atleast_2d(np.asarray(Y, dtype=float)).T)   # (a copy: T - A runs faster on two row-major arrays)
     _check_shapes(weights, biases, gs, X, T)
     m = X.shape[0]
 
     Zs, As = forward(weights, biases, gs, X)
+    derivatives = [g.prime(Z, A) for g, Z, A in zip(gs, Zs, As[1:])]   # g'(Z), once
     L = len(weights)
     Z, A = Zs[-1], As[-1]
     sample_losses, dE_dA = _NUMPY_LOSSES[loss](A, T)
     if is_paired(loss, gs[-1].name):
         sample_losses, Delta = _paired(loss, Z, A, T)
     else:
-        Delta = gs[-1].backward(dE_dA, Z, A)
+        Delta = gs[-1].backward(dE_dA, Z, A, derivatives[-1])
 
     n = m if reduction == "mean" else 1
     deltas = [None] * L
@@ -321,16 +323,15 @@ def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
         db[l] = Delta.sum(axis=1) / n
         if l > 0:
             dE_dA = weights[l].T @ Delta          # dE/da of the layer below: Wᵀ Δ
-            Delta = gs[l - 1].backward(dE_dA, Zs[l - 1], As[l])
-    derivatives = [g.prime(Z, A) for g, Z, A in zip(gs, Zs, As[1:])]
+            Delta = gs[l - 1].backward(dE_dA, Zs[l - 1], As[l], derivatives[l - 1])
     batch_loss = sample_losses.sum() / n
-    rows = [a.T.copy() for a in As]
+    # One row per sample: the transposes are views of the column arrays (no copies).
     return BatchGradients(
-        inputs=rows[0], zs=[Z.T.copy() for Z in Zs], activations=rows[1:],
-        derivatives=[d.T.copy() for d in derivatives],
-        output_grads=[g.T.copy() for g in output_grads],
-        deltas=[d.T.copy() for d in deltas], dW=dW, db=db,
-        sample_losses=sample_losses, loss=float(batch_loss), targets=T.T.copy())
+        inputs=X, zs=[Z.T for Z in Zs], activations=[a.T for a in As[1:]],
+        derivatives=[d.T for d in derivatives],
+        output_grads=[g.T for g in output_grads],
+        deltas=[d.T for d in deltas], dW=dW, db=db,
+        sample_losses=sample_losses, loss=float(batch_loss), targets=T.T)
 
 
 def network_arrays(net):

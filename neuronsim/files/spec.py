@@ -38,14 +38,11 @@ from fractions import Fraction
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from ..core.errors import SpecError
 from ..core.initializers import INITIALIZERS, initial_weights
-from ..core.gru import GRULayer
 from ..core.layer import Layer
-from ..core.lstm import LSTMLayer
 from ..core.losses import LOSSES, get_loss
 from ..core.network import REDUCTIONS, STEP_LOSSES, Network
 from ..core.numbers import get_numbers
 from ..core.optimizers import OPTIMIZERS, check_options
-from ..core.recurrent import RecurrentLayer
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
 from .atomic import atomic_write_text
@@ -80,8 +77,23 @@ _RECURRENT_KEYS = {"type", "activation", "weights", "recurrent_weights", "biases
 LAYER_TYPES = ("dense", "recurrent", "lstm", "gru")
 # the kinds that keep a state from step to step (a network with one reads sequences)
 SEQUENCE_TYPES = ("recurrent", "lstm", "gru")
-# gated kinds: their class (gate names in torch's order) and the keys of a layer
-GATED_KINDS = {"lstm": LSTMLayer, "gru": GRULayer}
+# gated kinds (their classes, with the gate names in torch's order: gated_class) and the
+# keys of a layer
+GATED_KINDS = ("lstm", "gru")
+
+
+def gated_class(kind):
+    """LSTMLayer or GRULayer.  The recurrent kinds are imported when a file has one, so
+    that reading a feed-forward network (``neuronsim trace``) does not load them."""
+    if kind == "lstm":
+        from ..core.lstm import LSTMLayer
+
+        return LSTMLayer
+    from ..core.gru import GRULayer
+
+    return GRULayer
+
+
 _GATED_KEYS = {"type", "size", "gates", "init", "seed", "scale", "initial_state",
                "initial_cell", "learn_initial_state", "name", "optimizer_state"}
 _GATE_KEYS = ("weights", "recurrent_weights", "bias_ih", "bias_hh")
@@ -412,7 +424,7 @@ def _state_shapes(checked):
         shapes = {"weights": (rows, n_in), "recurrent_weights": (rows, n),
                   "bias_ih": (rows,), "bias_hh": (rows,)}
         if checked.get("learn_initial_state"):
-            shapes.update({name: (n,) for name in GATED_KINDS[checked["type"]].STATES})
+            shapes.update({name: (n,) for name in gated_class(checked["type"]).STATES})
         return shapes
     rows = len(checked["weights"])
     shapes = {"weights": (rows, len(checked["weights"][0])), "biases": (rows,)}
@@ -665,7 +677,7 @@ def _check_gated_layer(layer, where, n_in, bias_layout, rng):
     size + init (drawn gate by gate in torch's order: each gate's weights and
     bias_ih, then its recurrent_weights and bias_hh, from one generator)."""
     kind = layer["type"]
-    cls = GATED_KINDS[kind]
+    cls = gated_class(kind)
     known = sorted(k for k in _GATED_KEYS if k != "initial_cell" or "initial_cell" in cls.STATES)
     unknown = sorted(set(layer) - set(known))
     if unknown:
@@ -884,6 +896,8 @@ def _dense_layer(layer, numbers):
 
 def _recurrent_layer(layer, numbers):
     convert = numbers.convert
+    from ..core.recurrent import RecurrentLayer   # (imported when a file has one: gated_class)
+
     initial = layer.get("initial_state")
     return RecurrentLayer.from_weights(
         [[convert(w) for w in row] for row in layer["weights"]],
@@ -896,7 +910,7 @@ def _recurrent_layer(layer, numbers):
 def _gated_layer(layer, numbers):
     """An LSTMLayer or GRULayer: the file's gates stacked in torch's layout."""
     convert = numbers.convert
-    cls = GATED_KINDS[layer["type"]]
+    cls = gated_class(layer["type"])
     stacked = {key: [] for key in _GATE_KEYS}
     for name in cls.GATES:
         gate = layer["gates"][name]

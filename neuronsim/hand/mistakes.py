@@ -20,8 +20,13 @@ t = T down to 1, and at each step every layer is updated as soon as its
 δ[t] exists, so the layer below at the same step gets its δ[t] through the
 changed W, and the step before gets δ[t-1] through the changed U (the
 recurrent path r[t-1] = Σ_i u_ij δ_i[t]).  With one time step it is the
-feed-forward mistake exactly.  The demonstration always uses full BPTT,
-for the true step too (truncated BPTT would walk each step once per age).
+feed-forward mistake exactly.  An LSTM or GRU layer is updated as a whole,
+every gate at once (each gate's w, u, b^x and b^h), as soon as all its
+gates' δ[t] exist: the layer below gets dE/dh[t] through the changed gate
+weights W, and the step before gets dE/dh[t-1] through the changed U (and,
+for an LSTM, dE/dc[t-1] = f[t] · dE/dc[t], which no weight carries).  The
+demonstration always uses full BPTT, for the true step too (truncated BPTT
+would walk each step once per age).
 
 This lives outside the core on purpose: ``Network``, ``Layer`` and
 ``Neuron`` have no option for it, and it reuses their methods in the wrong
@@ -37,11 +42,11 @@ neuronsim calls it.
 """
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError, NumericalError, ShapeError
-from ..core.gates import refuse_gated_layers
+from ..core.gates import GatedLayer
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
 from .common import copy_network, first_sample, is_paired
@@ -142,8 +147,8 @@ class EarlyUpdateComparison:
 
 def compare_early_update(net, x=None, t=None, learning_rate=None):
     """The true step and the early-update mistake on copies of ``net``
-    (a :class:`SequenceComparison` for a network with recurrent layers)."""
-    refuse_gated_layers(net, "shown by early-update")
+    (a :class:`SequenceComparison` for a network with recurrent layers,
+    Elman, LSTM or GRU)."""
     x, t = first_sample(net, x, t, net.name or "the network")
     rate = net.learning_rate if learning_rate is None else learning_rate
     if net.is_sequential:
@@ -233,6 +238,13 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
     before the layer below uses its W at step t and before the step before uses
     its U.
 
+    An LSTM or GRU layer is updated all at once, every gate together (each
+    gate neuron's w, u, b^x and b^h), as soon as all its gates' δ[t] exist:
+    the layer below then gets dE/dh[t] = Σ_q W_qᵀ δ_q[t] through the changed
+    W, and step t-1 gets dE/dh[t-1] through the changed U (Σ_q U_qᵀ δ^h_q[t],
+    plus the GRU's direct path z[t] ⊙ dE/dh[t]) and, for an LSTM,
+    dE/dc[t-1] = f[t] ⊙ dE/dc[t] (no weight on that path).
+
     Changes ``net``'s weights; returns the sequence's loss.  For teaching only:
     use ``net.step`` for the correct step.
     """
@@ -266,6 +278,8 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
                 continue     # nothing reaches this layer at this step
             layer.back_prop_step(grads, False, None, records[l], deltas if l == top else None)
             layer.apply_update(rate, one, net.update_biases)   # THE MISTAKE: too early
+            if isinstance(layer, GatedLayer):
+                _send_back_through_changed_u(layer, records[l])
             grads = layer.input_grads() if l > 0 else None   # through the weights just changed
         for layer in layers:
             if layer.is_recurrent:
@@ -278,12 +292,41 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
     return total / len(losses) if net.step_loss == "mean" else total
 
 
+def _send_back_through_changed_u(layer, records):
+    """Make what a gated layer sends back to step t-1 go through its changed U.
+
+    An Elman layer reads U when step t-1 asks for r[t-1] = Uᵀ δ[t], so the
+    early update reaches it by itself.  An LSTM or GRU layer's back_prop_step
+    computes what it sends back (dE/dh[t-1], and dE/dc[t-1]) at step t, with
+    the U of the forward pass: the correct step never changes U during the
+    walk, so the core has no hook for this, and the mistake replaces the
+    carried vectors it has just stored (the layer's ``_step``, read by the
+    next step's ``carried``):
+
+        LSTM: dE/dh[t-1] = Σ_q U_qᵀ δ_q[t] (U changed); dE/dc[t-1] = f[t] ⊙ dE/dc[t] (kept)
+        GRU:  dE/dh[t-1] = z[t] ⊙ dE/dh[t] + Σ_q U_qᵀ δ^h_q[t] (U changed)
+    """
+    paths = layer.recurrent_paths()            # the gate neurons' δ^h[t], the new U
+    sent = layer._step[-1]
+    if layer.kind == "lstm":
+        layer._step[-1] = (paths, sent[1])
+    else:
+        direct = [record.gates["update"].output * record.output_grad for record in records]
+        layer._step[-1] = ([d + p for d, p in zip(direct, paths)],)
+
+
 @dataclass
 class SequenceComparison:
     """The true step and the mistake on a sequence: ``deltas`` are (t, layer,
     neuron, true δ, early δ) from t = T down (δ None where no gradient reaches);
     ``parameters`` are (kind, layer, neuron, k, true, early) with kind "w", "u",
-    "b" or "a[0]" (a learned initial state)."""
+    "b" or "a[0]" (a learned initial state).
+
+    In an LSTM or GRU layer, ``neuron`` is the gate neuron's index in
+    ``layer.neurons`` (torch's row q·n + j: gate q of unit j), the parameter
+    kinds are "w", "u", "b_ih" (b^x) and "b_hh" (b^h), and a learned initial
+    state is "h[0]" (and "c[0]") of unit j; ``gates`` maps the index of each
+    gated layer to (its gate names in torch's order, its number of units n)."""
 
     deltas: list
     parameters: list
@@ -292,6 +335,7 @@ class SequenceComparison:
     learning_rate: object
     loss: object
     truncation: object
+    gates: dict = field(default_factory=dict)
 
     def first_difference(self):
         """The first δ, in the order BPTT computes them, that differs."""
@@ -301,12 +345,20 @@ class SequenceComparison:
     def rows(self):
         return self.deltas + self.parameters
 
+    def gate_of(self, layer, neuron):
+        """(gate name, unit index) of row ``neuron`` of gated layer ``layer``
+        (row q·n + j), or None for a dense or Elman layer's neuron."""
+        if layer not in self.gates:
+            return None
+        names, n = self.gates[layer]
+        return names[neuron // n], neuron % n
+
 
 def compare_through_time(net, xs, targets, learning_rate):
     """The true step (full BPTT) and :func:`early_update_through_time` on copies of ``net``."""
     right, wrong = copy_network(net), copy_network(net)
     xs = sequence_of(right, xs)
-    rows = len(xs) * sum(layer.size for layer in net.layers)
+    rows = len(xs) * sum(len(layer.neurons) for layer in net.layers)
     if rows > MAX_DELTA_ROWS:
         raise NeuronsimError(f"early-update: {rows} deltas to compare (T = {len(xs)} steps × "
                              f"{rows // len(xs)} neurons), more than {MAX_DELTA_ROWS}: use a "
@@ -318,12 +370,14 @@ def compare_through_time(net, xs, targets, learning_rate):
     deltas = []
     for t in range(len(xs), 0, -1):
         for l in range(len(net.layers) - 1, -1, -1):
-            for j, (good, bad) in enumerate(zip(right.history[t - 1][l],
-                                                wrong.history[t - 1][l])):
-                if good.delta is not None:
-                    deltas.append((t, l, j, good.delta, bad.delta))
+            pairs = zip(_step_deltas(right, t, l), _step_deltas(wrong, t, l))
+            deltas += [(t, l, j, good, bad) for j, (good, bad) in enumerate(pairs)
+                       if good is not None]
     parameters = []
     for l, (good, bad) in enumerate(zip(right.layers, wrong.layers)):
+        if isinstance(good, GatedLayer):
+            parameters += _gated_parameters(l, good, bad)
+            continue
         for j, (n_good, n_bad) in enumerate(zip(good.neurons, bad.neurons)):
             parameters += [("w", l, j, k, a, b)
                            for k, (a, b) in enumerate(zip(n_good.weights, n_bad.weights))]
@@ -334,13 +388,47 @@ def compare_through_time(net, xs, targets, learning_rate):
         if good.is_recurrent and good.learn_initial_state:
             parameters += [("a[0]", l, j, None, a, b) for j, (a, b)
                            in enumerate(zip(good.initial_state, bad.initial_state))]
+    gates = {l: (layer.GATES, layer.size) for l, layer in enumerate(net.layers)
+             if isinstance(layer, GatedLayer)}
     return SequenceComparison(deltas, parameters, xs, right.targets,
-                              right.numbers.convert(learning_rate), value, net.truncation)
+                              right.numbers.convert(learning_rate), value, net.truncation, gates)
+
+
+def _step_deltas(net, t, l):
+    """δ[t] of every neuron of ``net.layers[l]`` in ``layer.neurons`` order
+    (a gated layer: gate by gate, torch's rows), None where nothing reached."""
+    records = net.history[t - 1][l]
+    layer = net.layers[l]
+    if isinstance(layer, GatedLayer):
+        return [record.gates[name].delta for name in layer.GATES for record in records]
+    return [record.delta for record in records]
+
+
+def _gated_parameters(l, good, bad):
+    """(kind, l, row, k, true, early) of every gate neuron's w, u, b^x, b^h (rows in
+    torch's order), then a learned h[0] (and c[0]) unit by unit."""
+    rows = []
+    for row, (n_good, n_bad) in enumerate(zip(good.neurons, bad.neurons)):
+        rows += [("w", l, row, k, a, b)
+                 for k, (a, b) in enumerate(zip(n_good.weights, n_bad.weights))]
+        rows += [("u", l, row, m, a, b) for m, (a, b) in
+                 enumerate(zip(n_good.recurrent_weights, n_bad.recurrent_weights))]
+        rows += [("b_ih", l, row, None, n_good.bias_ih, n_bad.bias_ih),
+                 ("b_hh", l, row, None, n_good.bias_hh, n_bad.bias_hh)]
+    if good.learn_initial_state:
+        for name in good.STATES:
+            kind = {"initial_state": "h[0]", "initial_cell": "c[0]"}[name]
+            rows += [(kind, l, j, None, a, b) for j, (a, b) in
+                     enumerate(zip(good.initial_value(name), bad.initial_value(name)))]
+    return rows
 
 
 def render_sequence_comparison(comparison, format="plain", digits=9, convention="nielsen"):
     """Step by step from T down: each δ[t], then each new w, u, b (and a[0]),
-    true vs mistaken."""
+    true vs mistaken.  An LSTM or GRU layer's rows are its gate neurons',
+    named as ``neuronsim explain`` reads them: δ_f,1^(2)[3], w_f,12^(2),
+    u_i,21^(2), b_xo,1^(2) and b_ho,1^(2); its "neuron" column is the gate's
+    letter and the unit (f,1)."""
     from tabulate import tabulate
 
     style = "latex" if format == "latex" else "text"
@@ -354,12 +442,13 @@ def render_sequence_comparison(comparison, format="plain", digits=9, convention=
 
     rows = []
     for t, l, j, good, bad in comparison.deltas:
-        rows.append([str(t), str(l + 2), str(j + 1),
-                     cell(lab.neuron_label("delta", l, j, style) + f"[{t}]"),
+        rows.append([str(t), str(l + 2), _neuron_column(comparison, l, j),
+                     cell(_delta_label(comparison, t, l, j, style)),
                      num(good), num(bad), num(bad - good), "" if good == bad else "differs"])
     for kind, l, j, k, good, bad in comparison.parameters:
-        label = _parameter_label(kind, l, j, k, convention, style)
-        rows.append(["", str(l + 2), str(j + 1), cell("new " + label), num(good), num(bad),
+        label = _parameter_label(kind, l, j, k, convention, style, comparison.gate_of(l, j))
+        column = str(j + 1) if kind in ("h[0]", "c[0]") else _neuron_column(comparison, l, j)
+        rows.append(["", str(l + 2), column, cell("new " + label), num(good), num(bad),
                      num(bad - good), "" if good == bad else "differs"])
     table = tabulate(rows, headers=["t", "layer", "neuron", "quantity", "true step",
                                     "early update (MISTAKE)", "difference", ""],
@@ -376,8 +465,38 @@ def _math(label, style):
     return f"${label}$" if style == "latex" else label
 
 
-def _parameter_label(kind, l, j, k, convention, style):
-    """w_jk^(l), u_ji^(l), b_j^(l) or a_j^(l)[0] of net.layers[l].neurons[j]."""
+def _neuron_column(comparison, l, j):
+    """The neuron's number from 1; a gate neuron's gate letter and unit (f,1)."""
+    gate = comparison.gate_of(l, j)
+    if gate is None:
+        return str(j + 1)
+    return f"{lab.GATE_LETTERS[gate[0]]},{gate[1] + 1}"
+
+
+def _delta_label(comparison, t, l, j, style):
+    """δ_j^(l)[t], or a gate neuron's δ_q,j^(l)[t] (as ``neuronsim explain`` reads it)."""
+    gate = comparison.gate_of(l, j)
+    if gate is None:
+        return lab.neuron_label("delta", l, j, style) + f"[{t}]"
+    symbol = r"\delta" if style == "latex" else "δ"
+    name, unit = gate
+    return lab.gate_symbol(symbol, lab.GATE_LETTERS[name], (unit + 1,), l + 2, style) + f"[{t}]"
+
+
+def _parameter_label(kind, l, j, k, convention, style, gate=None):
+    """w_jk^(l), u_ji^(l), b_j^(l) or a_j^(l)[0] of net.layers[l].neurons[j]; of a
+    gate neuron (``gate`` = (gate name, unit)) w_q,jk^(l), u_q,jm^(l), b_xq,j^(l),
+    b_hq,j^(l); h_j^(l)[0] or c_j^(l)[0] of a gated layer's unit j."""
+    if kind in ("h[0]", "c[0]"):
+        name = "initial_state" if kind == "h[0]" else "initial_cell"
+        return lab.gated_state_label(name, l, j, style)
+    if gate is not None:
+        name, unit = gate
+        if kind == "w":
+            return lab.gate_weight_label(l, name, unit, k, convention, style)
+        if kind == "u":
+            return lab.gate_recurrent_label(l, name, unit, k, style)
+        return lab.gate_bias_label(l, name, unit, kind[2:], convention, style)
     if kind == "w":
         return lab.weight_label(l, j, k, convention, style)
     if kind == "u":
@@ -399,7 +518,19 @@ def _sequence_intro(comparison, convention):
             f"One online step on a sequence of T = {len(comparison.xs)} steps, learning rate "
             f"{format_number(comparison.learning_rate)}.  Textbook numbering (input layer = "
             f"layer 1, neurons from 1, time steps from 1); weight convention {convention}."
-            + truncated)
+            + truncated + (_gated_intro(comparison) if comparison.gates else ""))
+
+
+def _gated_intro(comparison):
+    """What the mistake does to an LSTM or GRU layer, and how its rows are named."""
+    names, _ = next(iter(comparison.gates.values()))
+    gate = names[1]     # the forget gate of an LSTM, the update gate of a GRU
+    return ("  An LSTM or GRU layer is updated all at once, every gate's w, u and both biases "
+            "together, as soon as its gates' δ[t] exist: the layer below gets dE/dh[t] "
+            "through the changed gate weights W, and step t−1 gets dE/dh[t−1] through the "
+            "changed U (an LSTM's dE/dc[t−1], f[t] times dE/dc[t], goes through no "
+            "weight).  A gate's rows are named as neuronsim explain reads them; neuron "
+            f"{lab.GATE_LETTERS[gate]},1 is the {gate} gate of unit 1.")
 
 
 def _sequence_summary(comparison, style="text"):
@@ -410,12 +541,19 @@ def _sequence_summary(comparison, style="text"):
                 "through has changed, or the changes are zero on this sample, so the mistake "
                 "changes nothing here (on other samples it can).")
     t, l, j = first[0], first[1], first[2]
-    through = (f"the weights of layer {l + 3}, already updated at step {t}"
-               if t == len(comparison.xs) else
-               f"weights already updated (W of layer {l + 3} at step {t}, or U at step "
-               f"{t + 1} and later)")
+    top = max(row[1] for row in comparison.deltas)
+    if t == len(comparison.xs):
+        through = f"the weights of layer {l + 3}, already updated at step {t}"
+    elif l == top:      # nothing above: only its own U, changed at the steps after t
+        own = "its gates' recurrent weights U" if l in comparison.gates else \
+            "its own recurrent weights U"
+        later = "" if t + 1 == len(comparison.xs) else " and later"
+        through = f"{own}, already updated at step {t + 1}{later}"
+    else:
+        through = (f"weights already updated (W of layer {l + 3} at step {t}, or U at step "
+                   f"{t + 1} and later)")
     return (f"The output deltas agree; the first delta that differs is "
-            f"{_math(lab.neuron_label('delta', l, j, style) + f'[{t}]', style)}: BPTT "
+            f"{_math(_delta_label(comparison, t, l, j, style), style)}: BPTT "
             f"computed it through {through}.  "
             f"{changed} of {len(comparison.rows)} numbers (deltas, new weights) end the step "
             "different.")
