@@ -121,7 +121,7 @@ def test_split_equation_keeps_brackets_whole():
 
 def test_wide_networks_draw_thin_edges_without_labels():
     _, _, page = page_for(softmax_233, SOFTMAX_SAMPLES[0])
-    assert 'class="nlabel"' in page       # small network: labels drawn
+    assert 'class="symbol"' in page       # small network: labels drawn
     import random
 
     from catalogue import random_network
@@ -131,8 +131,12 @@ def test_wide_networks_draw_thin_edges_without_labels():
     net.step([rng.uniform(-1, 1) for _ in range(20)], [0] * 9 + [1], 0.1)
     step = tracer.steps[0]
     page = walkthrough_html(step, walk(step, format="html"))
-    assert page.count('class="edge"') == 20 * 30 + 30 * 10
-    assert 'stroke-width="0.60"' in page and 'class="nlabel" x' not in page.split("loss-node")[0]
+    assert len(re.findall(r'<line id="e-\d+-\d+-\d+" class="edge ', page)) == 20 * 30 + 30 * 10
+    assert len(re.findall(r'<line id="e-loss-\d+" class="edge zero loss-edge"', page)) == 10
+    # draw's layout: thin edges, no per-neuron labels in the crowded columns
+    assert 'stroke-opacity="0.45"' in page
+    assert "neuron labels omitted in crowded layers 1, 2" in page
+    assert 'id="val-0-' not in page and 'id="val-1-' in page
     assert "<details id=\"parameters\">" in page   # long parameter table starts folded
 
 
@@ -218,13 +222,13 @@ def test_filtered_page_walks_only_the_selected_neurons(wide_spec, tmp_path, opti
     assert data["sizes"] == WIDE_SIZES
     # the diagram: every neuron and edge, the walked ones ringed, the others faded
     ids = set(re.findall(r'id="([^"]+)"', page))
-    marks = {owner: cls for cls, owner in
-             re.findall(r'<g class="neuron (selected|other)" id="n-(\d+-\d+)"', page)}
+    marks = {owner: cls for owner, cls in
+             re.findall(r'<circle id="n-(\d+-\d+)" class="neuron (selected|other)"', page)}
     every = {(l, j) for l, n in enumerate(WIDE_SIZES[1:]) for j in range(n)}
     assert {tuple(map(int, owner.split("-"))) for owner in marks} == every
     assert {tuple(map(int, o.split("-"))) for o, c in marks.items() if c == "selected"} == \
         selected
-    assert page.count('class="edge"') == 6 * 5 + 5 * 4 + 4 * 3
+    assert len(re.findall(r'<line id="e-\d', page)) == 6 * 5 + 5 * 4 + 4 * 3
     # the tables list only the walked neurons and their parameters
     rows = {tuple(map(int, r.split("-"))) for r in re.findall(r'<tr id="row-(\d+-\d+)"', page)}
     assert rows == selected
@@ -247,7 +251,7 @@ def _without_filter_additions(page):
     """A filtered page minus what the filter adds (note, CSS, marks, data key)."""
     page = page.replace(_FILTER_CSS, "")
     page = re.sub(r'<p id="filter-note">.*?</p>\n', "", page)
-    page = re.sub(r'(<g class="neuron) (selected|other)"', r'\1"', page)
+    page = re.sub(r'(class="neuron) (selected|other)"', r'\1"', page)
     return page.replace(
         re.search(r', "filter": \{[^}]*\}', page).group(0), "")
 
@@ -532,7 +536,7 @@ def test_filtered_page_in_chromium(browser, wide_spec, tmp_path):
     report_page(wide_spec, path, "--layer", "3", "--neuron", "2")
     browser.open(path.as_uri())
     assert browser.js('document.getElementById("filter-note").offsetHeight') > 0
-    ring = browser.js('getComputedStyle(document.querySelector("#n-1-1 circle")).stroke')
+    ring = browser.js('getComputedStyle(document.getElementById("n-1-1")).stroke')
     assert ring == "rgb(47, 133, 90)"                       # the walked neuron, ringed
     assert browser.js('getComputedStyle(document.getElementById("n-0-0")).opacity') == "0.4"
     browser.press("ArrowRight")                             # z₂⁽³⁾

@@ -28,6 +28,9 @@ import html
 import json
 
 from ..core import labels as lab
+from ..core.errors import NeuronsimError
+from ..core.network import Network
+from ..render import draw
 from ..render.numfmt import format_number
 from ..trace.walk import PHASE_TITLES, PHASES
 
@@ -105,11 +108,11 @@ def walk_data(step, computations, digits=9):
                      "text": format_number(line.value, digits), "value": _float(line.value)}
             if line.quantity in ("z", "output", "delta") and c.layer is not None:
                 entry["node"] = f"val-{c.layer}-{c.neuron}"
-                short = format_number(line.value, min(digits, NODE_DIGITS))
+                short = node_number(line.value, digits)
                 entry["node_text"] = f"{QUANTITY_NAMES[line.quantity]} = {short}"
             elif line.quantity == "loss":
                 entry["node"] = "val-loss"
-                entry["node_text"] = format_number(line.value, min(digits, NODE_DIGITS))
+                entry["node_text"] = node_number(line.value, digits)
             lines.append(entry)
         entries.append({
             "phase": c.phase, "phase_title": PHASE_TITLES[c.phase], "quantity": c.quantity,
@@ -166,97 +169,79 @@ def filter_note(step, layers=None, neurons=None):
 
 
 # ---------------------------------------------------------------- diagram
-def network_svg(step, width=580, height=420, chosen=None):
-    """Neurons in columns (input layer first, then E), edges as lines, textbook labels.
+# The widest value the script writes under a neuron: "δ = " and a number with
+# NODE_DIGITS significant digits (see :func:`node_number`), in the widest glyphs.
+VALUE_ROOM = "a = −8.88888e−308"
+# The diagram's width in pixels: about its box's width on a classroom screen, so
+# that its labels show at about their size (edge labels without room are left
+# out), or a little wider when its neurons' labels need it (network_diagram).
+DIAGRAM_WIDTHS = (640, 800, 960)
 
-    Edge width grows with |w|; neuron ``n-l-j`` has value text ``val-l-j``,
-    edge ``e-l-j-k`` joins neuron k of the layer before to neuron j of
-    ``net.layers[l]``, and ``e-loss-j`` joins output neuron j to E.
-    ``chosen(l, j)`` (a filtered walk): neurons it accepts get the class
-    ``selected``, the others ``other``.
+
+def node_number(value, digits=NODE_DIGITS):
+    """A value under a neuron in the diagram: at most ``digits`` (and
+    NODE_DIGITS) significant digits, as a float (an exact fraction's p/q could
+    be any width)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return format_number(value, min(digits, NODE_DIGITS))
+
+
+def step_network(step):
+    """The network of a traced step, as it was before the step's update: its
+    weights, biases, activations (with their parameters) and loss.  It has read
+    nothing, so its diagram gives none of the step's values away."""
+    activations = [{"name": name, **params} for name, params in
+                   zip(step.activations, step.activation_params or [{}] * len(step.layers))]
+    return Network.from_arrays([[[_float(w) for w in r.weights] for r in layer]
+                               for layer in step.layers],
+                              [[_float(r.bias) for r in layer] for layer in step.layers],
+                              activations, step.loss_name)
+
+
+def network_diagram(step, chosen=None, convention="nielsen"):
+    """The diagram of :mod:`neuronsim.render.draw` (one layout for every
+    diagram: no label meets another), with what the page's script needs, as a
+    :class:`~neuronsim.render.draw.Diagram` (see :func:`network_svg`)."""
+    classes = None
+    if chosen is not None:
+        def classes(l, j):
+            return "selected" if chosen(l, j) else "other"
+    net = step_network(step)
+
+    def laid_out(width):
+        return draw.layout(net, "a", "weight", convention, NODE_DIGITS, width=width, ids=True,
+                           loss=step.loss_name, value_slots=VALUE_ROOM,
+                           neuron_classes=classes, inputs=step.input)
+
+    # the first of DIAGRAM_WIDTHS at which every neuron's label finds room, else as
+    # wide as the layers' labels need (the page scales it down to its box)
+    for width in DIAGRAM_WIDTHS:
+        try:
+            diagram = laid_out(width)
+        except NeuronsimError:   # too many layers for that width
+            continue
+        if not (diagram.left_out.get("value") or diagram.left_out.get("symbol")):
+            return diagram
+    return laid_out(None)
+
+
+def network_svg(step, chosen=None, convention="nielsen"):
+    """The page's diagram as inline SVG: draw's layout of the step's network
+    (before its update), the loss E after the output layer.
+
+    The inputs show x; every other neuron, and E, has an empty value label
+    ``val-l-j`` (``val-loss``) with room for :data:`VALUE_ROOM`, which the script
+    fills as the walk computes it (a label without room is left out, and the
+    caption says so).  Neuron ``n-l-j`` is ``net.layers[l].neurons[j]``, input
+    ``x-k``, edge ``e-l-j-k`` joins neuron k of the layer before to neuron j
+    of ``net.layers[l]``, ``e-loss-j`` joins output neuron j to E
+    (``loss-node``).  ``chosen(l, j)`` (a filtered walk): neurons it accepts
+    get the class ``selected``, the others ``other``.
     """
-    sizes = [len(step.input)] + [len(layer) for layer in step.layers]
-    widest = max(sizes)
-    top, bottom = 64, 30
-    spacing = (height - top - bottom) / widest
-    radius = max(3.0, min(32.0, spacing * 0.34))
-    detailed = radius >= 16
-    left, right = 60, width - 170
-    columns = len(sizes)
-    gap = (right - left) / max(1, columns - 1)
-    xs = [left + i * gap for i in range(columns)]
-    loss_x = width - 64
-
-    def ys(n):
-        """n neurons centred in the column, ``spacing`` apart."""
-        first = top + (height - top - bottom - spacing * (n - 1)) / 2
-        return [first + i * spacing for i in range(n)]
-
-    positions = [list(zip([x] * n, ys(n))) for x, n in zip(xs, sizes)]
-    weights = [[abs(w) for r in layer for w in r.weights] for layer in step.layers]
-    biggest = max((w for layer in weights for w in layer), default=1.0) or 1.0
-    many = sum(a * b for a, b in zip(sizes, sizes[1:])) > 400
-    out = [f'<svg id="diagram" viewBox="0 0 {width} {height}" role="img" '
-           f'aria-label="network diagram">']
-    # column captions
-    for i, x in enumerate(xs):
-        caption = "layer 1 (input)" if i == 0 else f"layer {i + 1}"
-        if i == columns - 1 and i > 0:
-            caption += " (output)"
-        out.append(f'<text class="caption" x="{x:.1f}" y="22">{caption}</text>')
-        if i > 0:
-            out.append(f'<text class="caption act" x="{x:.1f}" y="42">'
-                       f'{html.escape(step.activations[i - 1])}</text>')
-    out.append(f'<text class="caption" x="{loss_x:.1f}" y="22">loss</text>')
-    out.append(f'<text class="caption act" x="{loss_x:.1f}" y="42">'
-               f'{html.escape(step.loss_name)}</text>')
-    # edges
-    out.append('<g class="edges">')
-    for l, layer in enumerate(step.layers):
-        for r in layer:
-            x2, y2 = positions[l + 1][r.neuron]
-            for k, w in enumerate(r.weights):
-                x1, y1 = positions[l][k]
-                stroke = 0.6 if many else 1 + 4 * abs(_float(w) or 0.0) / float(biggest)
-                out.append(f'<line class="edge" id="e-{l}-{r.neuron}-{k}" x1="{x1:.1f}" '
-                           f'y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-                           f'stroke-width="{stroke:.2f}"/>')
-    loss_y = top + (height - top - bottom) / 2
-    for j, (x1, y1) in enumerate(positions[-1]):
-        out.append(f'<line class="edge loss-edge" id="e-loss-{j}" x1="{x1:.1f}" y1="{y1:.1f}" '
-                   f'x2="{loss_x - 22:.1f}" y2="{loss_y:.1f}" stroke-width="1.5"/>')
-    out.append('</g>')
-    # neurons
-    font = max(8.0, min(19.0, radius * 0.62))
-    for i, column in enumerate(positions):
-        for j, (x, y) in enumerate(column):
-            if i == 0:
-                ident, cls = f"x-{j}", "neuron input"
-                label = lab.neuron_label("a", -1, j)
-                value = format_number(step.input[j], 4)
-            else:
-                ident, cls = f"n-{i - 1}-{j}", "neuron"
-                if chosen is not None:
-                    cls += " selected" if chosen(i - 1, j) else " other"
-                label = lab.neuron_label("a", i - 1, j)
-                value = ""
-            out.append(f'<g class="{cls}" id="{ident}" data-layer="{i + 1}" '
-                       f'data-neuron="{j + 1}"><circle cx="{x:.1f}" cy="{y:.1f}" '
-                       f'r="{radius:.1f}"/>')
-            if detailed:
-                out.append(f'<text class="nlabel" x="{x:.1f}" y="{y + font * 0.35:.1f}" '
-                           f'font-size="{font:.1f}">{label}</text>')
-                value_id = f"val-{i - 1}-{j}" if i else f"val-x-{j}"
-                out.append(f'<text class="nval" id="{value_id}" x="{x:.1f}" '
-                           f'y="{y + radius + 16:.1f}">{value}</text>')
-            out.append('</g>')
-    out.append(f'<g class="neuron loss" id="loss-node" data-layer="loss">'
-               f'<rect x="{loss_x - 22:.1f}" y="{loss_y - 22:.1f}" width="44" height="44" '
-               f'rx="6"/><text class="nlabel" x="{loss_x:.1f}" y="{loss_y + 6:.1f}" '
-               f'font-size="18">E</text><text class="nval" id="val-loss" x="{loss_x:.1f}" '
-               f'y="{loss_y + 40:.1f}"></text></g>')
-    out.append('</svg>')
-    return "\n".join(out)
+    return draw.to_svg(network_diagram(step, chosen, convention), xmlns=False)
 
 
 # ---------------------------------------------------------------- tables
@@ -340,7 +325,7 @@ def walkthrough_html(step, computations, title="neuronsim walkthrough", note="",
                     for p in data["phases"])
     return _PAGE.format(
         title=html.escape(title), css=extra_css + _CSS, script=_SCRIPT,
-        data=_json_for_script(data), svg=network_svg(step, chosen=chosen),
+        data=_json_for_script(data), svg=network_svg(step, chosen, convention),
         start=html.escape(start), chips=chips, filter_note=filter_html,
         neuron_table=neuron_table_html(step, chosen),
         parameter_table=parameter_table_html(step, digits, convention, bias_as_weight, chosen),
@@ -394,7 +379,7 @@ _PAGE = """<!DOCTYPE html>
 _FILTER_CSS = """
 #filter-note { margin: 8px 0 0; padding: 6px 12px; font-size: 17px; background: #f0fff4;
                border-left: 5px solid #2f855a; }
-svg .neuron.selected circle { stroke: #2f855a; stroke-width: 4; }
+svg .neuron.selected { stroke: #2f855a; stroke-width: 3; }
 svg .neuron.other { opacity: .4; }
 svg .neuron.other.source { opacity: 1; }
 """
@@ -441,20 +426,17 @@ body[data-phase="update"] .eq { border-left-color: var(--bwd); }
 .eq .lhs + .eqsign, .eq .lhs + .eqsign + .rhs { grid-row: auto; }
 .hint { font-family: "DejaVu Sans", Verdana, sans-serif; font-size: 18px; color: var(--muted); }
 kbd { border: 1px solid var(--muted); border-radius: 4px; padding: 0 5px; font-size: 16px; }
-svg .caption { font-size: 15px; text-anchor: middle; fill: var(--muted); font-weight: bold; }
-svg .caption.act { font-weight: normal; font-style: italic; }
-svg .edge { stroke: #a0aec0; opacity: .55; }
-svg .edge.active { stroke: var(--hiline); opacity: 1; }
-body[data-phase="backward"] svg .edge.active { stroke: var(--bwd); }
-svg .neuron circle, svg .neuron rect { fill: #fff; stroke: var(--muted); stroke-width: 2; }
-svg .neuron.input circle { fill: #edf2f7; }
-svg .neuron.done circle { fill: #ebf8ff; }
-svg .neuron.source circle, svg .neuron.source rect { stroke: var(--fwd); stroke-width: 4; }
-svg .neuron.current circle, svg .neuron.current rect { fill: var(--hi); stroke: var(--hiline);
-  stroke-width: 6; }
-body[data-phase="backward"] svg .neuron.current circle { fill: #feebc8; stroke: var(--bwd); }
-svg .nlabel { text-anchor: middle; fill: var(--ink); }
-svg .nval { text-anchor: middle; font-size: 15px; fill: var(--ink); font-weight: bold; }
+/* The diagram is draw's layout (its labels placed so that none meets another):
+   these rules change colours and strokes only, never a text's size or weight.
+   Strokes stay within 1.5 px of a neuron, inside the room around every label. */
+body:not([data-phase="start"]) svg .edge:not(.active) { stroke-opacity: .15; }
+svg .edge.active { stroke-opacity: 1; }
+svg .edge.loss-edge.active { stroke: var(--hiline); }
+svg .neuron.done { fill: #ebf8ff; }
+svg .neuron.source { stroke: var(--fwd); stroke-width: 3; }
+svg .neuron.current { fill: var(--hi); stroke: var(--hiline); stroke-width: 3; }
+body[data-phase="backward"] svg .neuron.current { fill: #feebc8; stroke: var(--bwd); }
+svg text.value[id] { fill: var(--ink); }
 #tables { display: flex; gap: 32px; flex-wrap: wrap; align-items: flex-start; margin-top: 12px; }
 table { border-collapse: collapse; font-size: 17px; }
 td, th { border: 1px solid var(--line); padding: 3px 10px; text-align: right; }
@@ -510,7 +492,8 @@ _SCRIPT = """
     for (var i = 0; i < ids.length; i++) { var e = el(ids[i]); if (e) e.classList.add(name); }
   }
   function show() {
-    var i, j, cells = document.querySelectorAll(".cell-value, .nval:not([id^='val-x'])");
+    var i, j, cells = document.querySelectorAll(
+      ".cell-value, text.value[id^='val-']:not([id^='val-x'])");
     for (i = 0; i < cells.length; i++) cells[i].textContent = "";
     ["current", "source", "active", "done", "current-row"].forEach(clearClass);
     for (i = 0; i < pos; i++) {           // reveal everything computed so far
@@ -599,12 +582,20 @@ def sequence_walkthrough_html(record, computations, title="neuronsim walkthrough
     the loss, t = T..1 backward, the sums over t, the update) with Next/Back,
     the arrow keys, PageDown/PageUp, Home/End and ``j`` (backward), and the
     trace's per-time-step tables (``tables``, HTML) below.  ``computations``
-    must come in the "html" format; ``title`` and ``note`` are escaped here."""
+    must come in the "html" format; ``title`` and ``note`` are escaped here.
+
+    With draw's diagram (:func:`neuronsim.render.draw.svg`), each computation
+    highlights its neuron or unit (class ``current``) and its loop, the layer
+    it reads (``source``: the layer before, or after for a δ) and the edges it
+    uses (``active``), found by their ``data-layer``/``data-neuron``/
+    ``data-from``/``data-to`` attributes; the loss reads the output layer."""
     items = []
     total = len(computations)
     for i, c in enumerate(computations):
         formulas = "".join(f'<p class="equation">{line.formula}</p>' for line in c.lines)
-        items.append(f'<section class="computation" data-phase="{c.phase}" hidden>'
+        where = ("" if c.layer is None else
+                 f' data-layer="{lab.textbook_layer(c.layer)}" data-neuron="{c.neuron + 1}"')
+        items.append(f'<section class="computation" data-phase="{c.phase}"{where} hidden>'
                      f'<h3>[{i + 1}/{total}] {PHASE_TITLES[c.phase]} · {c.title}</h3>'
                      f'{formulas}</section>')
     xs = "; ".join("(" + ", ".join(format_number(v, digits) for v in x) + ")"
@@ -617,6 +608,11 @@ body{{font-family:sans-serif;margin:2em;max-width:72em}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #999;padding:2px 8px}}
 p.equation{{font-family:serif;font-size:1.1em}}
 section.computation{{border:2px solid #2166ac;border-radius:6px;padding:0.5em 1em}}
+.diagram svg.focused .edge:not(.active){{stroke-opacity:.15}}
+.diagram svg .edge.active{{stroke-opacity:1}}
+.diagram svg .loop.active{{stroke:#d69e2e}}
+.diagram svg .neuron.source{{stroke:#2b6cb0;stroke-width:3}}
+.diagram svg .neuron.current{{fill:#fefcbf;stroke:#d69e2e;stroke-width:3}}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>A sequence of T = {record.steps} time step{'s' if record.steps != 1 else ''}: x = {html.escape(xs)}</p>
@@ -630,9 +626,41 @@ section.computation{{border:2px solid #2166ac;border-radius:6px;padding:0.5em 1e
 <script>
 (function () {{
   var items = document.querySelectorAll("section.computation"), at = 0;
+  var svg = document.querySelector(".diagram svg");
+  function mark(selector, name) {{
+    var nodes = svg.querySelectorAll(selector);
+    for (var k = 0; k < nodes.length; k++) nodes[k].classList.add(name);
+  }}
+  function focus(item) {{          // the diagram's elements by their data-* (textbook numbers)
+    if (!svg) return;
+    ["current", "source", "active"].forEach(function (name) {{
+      var nodes = svg.querySelectorAll("." + name);
+      for (var k = 0; k < nodes.length; k++) nodes[k].classList.remove(name);
+    }});
+    var layers = Array.prototype.map.call(svg.querySelectorAll(".neuron[data-layer]"),
+      function (n) {{ return +n.getAttribute("data-layer"); }});
+    var last = Math.max.apply(null, layers), l = item.getAttribute("data-layer");
+    var j = item.getAttribute("data-neuron"), phase = item.getAttribute("data-phase");
+    svg.classList.add("focused");
+    if (l === null) {{ mark('.neuron[data-layer="' + last + '"]', "source"); return; }}
+    l = +l;
+    var me = '[data-layer="' + l + '"][data-neuron="' + j + '"]';
+    mark(".neuron" + me, "current");
+    mark(".loop" + me, "active");       // a recurrent unit also reads its layer at t-1
+    if (phase === "backward") {{
+      if (l < last) {{
+        mark('.neuron[data-layer="' + (l + 1) + '"]', "source");
+        mark('.edge[data-layer="' + (l + 1) + '"][data-from="' + j + '"]', "active");
+      }}
+    }} else {{
+      mark('.neuron[data-layer="' + (l - 1) + '"]', "source");
+      mark('.edge[data-layer="' + l + '"][data-to="' + j + '"]', "active");
+    }}
+  }}
   function show(i) {{
     at = Math.max(0, Math.min(items.length - 1, i));
     for (var k = 0; k < items.length; k++) items[k].hidden = (k !== at);
+    if (items.length) focus(items[at]);
     document.getElementById("where").textContent = (at + 1) + " of " + items.length;
     history.replaceState(null, "", "#" + (at + 1));
   }}

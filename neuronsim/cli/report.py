@@ -13,7 +13,7 @@ from ..core.errors import NeuronsimError
 from ..files.atomic import atomic_write_text
 from ..render import draw
 from ..trace.recurrent import render_sequence
-from .core import view_options
+from .core import load, view_options
 from .step import add_walk_options, build_walk, network_title
 
 
@@ -27,8 +27,12 @@ def run_report(args):
     if net.is_sequential:   # a sequence: its time steps, one computation at a time
         tables = render_sequence(step, format="html", digits=args.digits,
                                  convention=args.convention, layers=layers, neurons=neurons)
+        # The diagram shows the weights the walk uses: ``net`` has been updated by the
+        # step, so the file's network is loaded again and run forward on the same sequence.
+        shown = load(args.spec, args.numbers)
+        shown.forward_pass(step.inputs)
         page = sequence_walkthrough_html(step, computations, title=title, note=note,
-                                         diagram=draw.svg(net, convention=args.convention),
+                                         diagram=draw.svg(shown, convention=args.convention),
                                          tables=tables, digits=args.digits)
         atomic_write_text(args.output, page)
         print(f"wrote {args.output} ({page_size(os.path.getsize(args.output))}, "

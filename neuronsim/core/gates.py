@@ -30,8 +30,6 @@ neurons, in that order.
 from dataclasses import dataclass
 from operator import mul
 
-from .errors import NeuronsimError
-
 
 class GateNeuron:
     """One gate of one unit: ``weights`` (w, one per input), ``recurrent_weights``
@@ -337,15 +335,3 @@ class GatedLayer:
 
     def __repr__(self):
         return f"{type(self).__name__}({self.n_inputs} -> {self.size})"
-
-
-def refuse_gated_layers(net, what):
-    """Raise a one-line NeuronsimError naming the first LSTM or GRU layer of
-    ``net``: for the tools that know dense and Elman layers only (``what``,
-    e.g. "traced")."""
-    for l, layer in enumerate(net.layers):
-        if isinstance(layer, GatedLayer):
-            raise NeuronsimError(
-                f"layers[{l}]: an {layer.kind} layer is not {what} yet (dense and recurrent "
-                "layers are; an LSTM or GRU network trains, gradchecks and saves: "
-                "docs/recurrent.md, \"LSTM and GRU layers\")")

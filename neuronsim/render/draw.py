@@ -109,7 +109,9 @@ class Circle:
     neuron: int         # from 1 (the unit, in an LSTM/GRU layer)
     value: object
     title: str
-    shape: str = "circle"
+    shape: str = "circle"   # or "loss": the loss E (``layout(loss=...)``), a square
+    ident: str = None       # the element's id (``layout(ids=True)``)
+    classes: str = ""       # extra classes (``layout(neuron_classes=...)``)
 
 
 @dataclass
@@ -126,6 +128,8 @@ class Edge:
     target: int         # neuron j (from 1) in layer
     value: object       # None for an LSTM/GRU edge (one weight per gate: see title)
     title: str
+    ident: str = None   # the element's id (``layout(ids=True)``)
+    classes: str = ""   # extra classes ("loss-edge": an output's edge to the loss)
 
 
 @dataclass
@@ -137,6 +141,8 @@ class Text:
     kind: str           # "symbol", "value", "edge-label", "heading", "caption"
     anchor: str = "middle"
     halo: bool = False  # a white box behind the text (labels drawn over edges)
+    ident: str = None   # the element's id (``layout(ids=True)``)
+    room: str = None    # a slot a script fills: its box is as wide as this text
 
 
 @dataclass
@@ -164,6 +170,7 @@ class Diagram:
     texts: list = field(default_factory=list)
     loops: list = field(default_factory=list)
     left_out: dict = field(default_factory=dict)   # labels without room, by kind
+    ident: str = None   # the <svg> element's id
 
 
 def sign_colour(value):
@@ -193,6 +200,8 @@ def text_box(text):
     """The box (x0, y0, x1, y1) that ``text`` (a :class:`Text`) covers, with
     ``PAD`` pixels around it: the halo drawn behind edge labels is this box."""
     width = text_width(text.text, text.size)
+    if text.room is not None:
+        width = max(width, text_width(text.room, text.size))
     x0 = {"middle": text.x - width / 2, "start": text.x, "end": text.x - width}[text.anchor]
     return (x0 - PAD, text.y - ASCENT * text.size - PAD,
             x0 + width + PAD, text.y + DESCENT * text.size + PAD)
@@ -408,10 +417,28 @@ def _check_width(width):
     return float(width)
 
 
-def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, width=None):
+def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, width=None,
+           ids=False, loss=None, value_slots=None, neuron_classes=None, inputs=None):
     """Place every neuron, edge, loop and label of ``net``'s diagram (SVG pixels).
 
     ``width``: the picture's width in pixels (None: room for the labels).
+
+    Hooks for a page whose script steps through a computation (the HTML
+    walkthrough of ``neuronsim report``); none changes the diagram unless given:
+
+    ``ids``             element ids, in 0-based Python indices: input ``x-k``,
+                        neuron ``n-l-j`` (``net.layers[l].neurons[j]``), edge
+                        ``e-l-j-k`` (from neuron k of the layer before into it),
+                        value label ``val-x-k`` / ``val-l-j``, the svg ``diagram``
+                        (and with ``loss``: ``loss-node``, ``e-loss-j``, ``val-loss``).
+    ``loss``            the loss's name: one more column, the loss E as a square
+                        that every output feeds (edges of class ``loss-edge``).
+    ``value_slots``     a text as wide as the widest value the script writes: the
+                        neurons after the inputs (and E) show no value, only an
+                        empty label with room for that text, placed like any label.
+    ``neuron_classes``  ``f(l, j)`` -> extra classes of ``net.layers[l].neurons[j]``.
+    ``inputs``          the values the inputs show (a step's x, on a network that
+                        has not read it: its neurons' tooltips give nothing away).
     """
     if show not in SHOWS:
         raise ValueError(f"show: expected one of {', '.join(SHOWS)}, got {show!r}")
@@ -420,32 +447,36 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
     lab.check_convention(convention)
     width = _check_width(width)
     sizes = net.sizes
-    columns = len(sizes)
+    drawn = sizes + ([1] if loss is not None else [])   # the loss E: one more column
+    columns = len(drawn)
     values = _edge_values(net, edges)
     n_edges = sum(a * b for a, b in zip(sizes, sizes[1:]))
     edge_labels = n_edges <= EDGE_LABEL_LIMIT
     thin = n_edges > THIN_LIMIT
-    looped = [False] + [layer.is_recurrent for layer in net.layers]
+    looped = [False] + [layer.is_recurrent for layer in net.layers] + [False] * (columns
+                                                                               - len(sizes))
 
     # Every column spreads over the same height, up to ``spacing`` between
     # neighbours; radius and labels follow each column's own spacing (smaller
     # units under a loop, so that the loop clears the value of the unit above).
-    tallest = max(sizes)
+    tallest = max(drawn)
     spacing = 110.0 if tallest <= 3 else (85.0 if tallest <= 6 else 70.0)
     column_height = min(spacing * (tallest - 1), 600.0)
-    steps = [min(spacing, column_height / (n - 1)) if n > 1 else spacing for n in sizes]
+    steps = [min(spacing, column_height / (n - 1)) if n > 1 else spacing for n in drawn]
     radii = [min(26.0 if not loop else 20.0, step * (0.3 if not loop else 0.22))
              for step, loop in zip(steps, looped)]
-    labelled = [n <= LABEL_LIMIT and step >= 44.0 for n, step in zip(sizes, steps)]
+    labelled = [n <= LABEL_LIMIT and step >= 44.0 for n, step in zip(drawn, steps)]
 
     # Columns far enough apart for their headings side by side.
-    headings = _headings(net)
+    headings = _headings(net) + ([("loss", loss)] if loss is not None else [])
     heading_widths = [max(text_width(line, size) for line, size in zip(pair, HEADING_SIZES))
                       + 2 * PAD for pair in headings]
     # the outer columns' headings and values stay inside the picture (90 pixels
     # at least when the width is free)
     margin_x = max(90.0 if width is None else 40.0, max(radii) + 10.0,
                    heading_widths[0] / 2 + 8.0, heading_widths[-1] / 2 + 8.0)
+    if value_slots is not None:   # and the outer columns' value slots
+        margin_x = max(margin_x, text_width(value_slots, 12.0) / 2 + PAD + 1.0)
     min_gap = max([(a + b) / 2 + 12.0 for a, b in zip(heading_widths, heading_widths[1:])]
                   + [2 * max(radii) + 40.0])
     if width is None:
@@ -460,10 +491,10 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
                                  f"least {need} pixels (their headings side by side)")
     top, bottom = 100.0, 55.0
     height = top + column_height + bottom + max(radii) + (20.0 if any(labelled) else 0.0)
-    diagram = Diagram(width, height)
+    diagram = Diagram(width, height, ident="diagram" if ids else None)
 
     def position(column, j):
-        n, step = sizes[column], steps[column]
+        n, step = drawn[column], steps[column]
         y0 = top + (column_height - step * (n - 1)) / 2
         return margin_x + gap * column, y0 + step * j
 
@@ -484,13 +515,18 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
                 else:
                     colour, stroke = sign_colour(value), low + (high - low) * float(abs(value)) / scale
                 diagram.edges.append(Edge(x1, y1, x2, y2, colour, stroke, opacity,
-                                          lab.textbook_layer(l), k + 1, j + 1, value, title))
+                                          lab.textbook_layer(l), k + 1, j + 1, value, title,
+                                          f"e-{l}-{j}-{k}" if ids else None))
 
     # neurons, filled more strongly for larger |value| of the quantity shown
     shown = []
     for column, n in enumerate(sizes):
         layer_index = column - 1
         column_values = [_neuron_value(net, layer_index, j, show) for j in range(n)]
+        if value_slots is not None and column > 0:
+            column_values = [None] * n    # the script writes them
+        if inputs is not None and column == 0:
+            column_values = list(inputs)
         shown.append(column_values)
         top_value = max((float(abs(v)) for v in column_values if v is not None),
                         default=0.0) or 1.0
@@ -499,9 +535,17 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
             x, y = position(column, j)
             fill = "#ffffff" if value is None else _tint(
                 sign_colour(value), 0.1 + 0.35 * float(abs(value)) / top_value)
+            title = _tooltip(net, layer_index, j, convention, digits)
+            if inputs is not None and column == 0:
+                title = f"input {lab.neuron_label('a', -1, j)} = {format_number(value, digits)}"
             diagram.circles.append(Circle(
-                x, y, radii[column], fill, column + 1, j + 1, value,
-                _tooltip(net, layer_index, j, convention, digits), shape))
+                x, y, radii[column], fill, column + 1, j + 1, value, title, shape,
+                _neuron_id(column, j) if ids else None,
+                (neuron_classes(layer_index, j) or "") if neuron_classes and column else ""))
+    loss_node = None
+    if loss is not None:
+        loss_node = _loss_column(diagram, sizes, position, radii[-1], loss, ids,
+                                 (low + high) / 4, opacity)
 
     _recurrent_loops(diagram, net, position, radii, scale, low, high, digits)
 
@@ -519,18 +563,50 @@ def layout(net, show="a", edges="weight", convention="nielsen", digits=3, *, wid
             circle = diagram.circles[sum(sizes[:column]) + j]
             placer.place(Text(x, y + 5.0, _symbol(net, column - 1, j, show), 14.0, "symbol"),
                          own=circle)
+    if loss_node is not None:
+        placer.place(Text(loss_node.x, loss_node.y + 5.0, "E", 14.0, "symbol"), own=loss_node)
     for column, n in enumerate(sizes):
         if not labelled[column]:
             continue
         for j, value in enumerate(shown[column]):
+            x, y = position(column, j)
+            ident = f"val-{_neuron_id(column, j)[2 if column else 0:]}" if ids else None
             if value is not None:
-                x, y = position(column, j)
                 placer.place(Text(x, y + radii[column] + 15.0, format_number(value, digits),
-                                  12.0, "value"))
+                                  12.0, "value", ident=ident))
+            elif value_slots is not None and column:
+                placer.place(Text(x, y + radii[column] + 15.0, "", 12.0, "value",
+                                  ident=ident, room=value_slots))
+    if loss_node is not None and value_slots is not None:
+        placer.place(Text(loss_node.x, loss_node.y + loss_node.r + 15.0, "", 12.0, "value",
+                          ident="val-loss" if ids else None, room=value_slots))
     if edge_labels:
         _place_edge_labels(diagram, placer)
-    _caption(diagram, placer, show, edges, labelled, edge_labels, thin, net)
+    _caption(diagram, placer, show, edges, labelled, edge_labels, thin, net,
+             value_slots is not None)
     return diagram
+
+
+def _neuron_id(column, j):
+    """``x-j`` for input j, ``n-l-j`` for ``net.layers[l].neurons[j]`` (column l + 1)."""
+    return f"x-{j}" if column == 0 else f"n-{column - 1}-{j}"
+
+
+def _loss_column(diagram, sizes, position, r, loss, ids, stroke, opacity):
+    """The loss E in the last column, and an edge from each output to it; returns E."""
+    x, y = position(len(sizes), 0)
+    outputs = len(sizes) - 1
+    for j in range(sizes[-1]):
+        x1, y1 = position(outputs, j)
+        diagram.edges.append(Edge(
+            x1, y1, x, y, ZERO, stroke, opacity, "loss", j + 1, 1, None,
+            f"{lab.neuron_label('a', outputs - 1, j)} feeds the loss E",
+            f"e-loss-{j}" if ids else None, "loss-edge"))
+    node = Circle(x, y, r, "#ffffff", "loss", 1, None,
+                  f"the loss E ({loss}) of the outputs", "loss",
+                  "loss-node" if ids else None)
+    diagram.circles.append(node)
+    return node
 
 
 def _recurrent_loops(diagram, net, position, radii, scale, low, high, digits):
@@ -609,10 +685,12 @@ def wrap(text, size, width):
     return lines + [line]
 
 
-def _caption(diagram, placer, show, edges, labelled, edge_labels, thin, net):
+def _caption(diagram, placer, show, edges, labelled, edge_labels, thin, net, slots=False):
     """Lines under the picture saying what it shows and which labels were left out."""
     quantity = {"a": "activations a = g(z)", "z": "weighted inputs z = Σ w·a + b",
                 "delta": "deltas δ = dE/dz"}[show]
+    if slots:
+        quantity = "the inputs x, then each value (z, a, δ) as it is computed"
     edge_text = "weights w" if edges == "weight" else "gradients dE/dw = a·δ of this sample"
     lines = [f"neurons: {quantity}",
              f"edges: {edge_text} (blue +, orange −, width ∝ magnitude)"]
@@ -662,16 +740,30 @@ def _value_attribute(value):
     return "" if value is None else f' data-value={quoteattr(_attribute(value))}'
 
 
-def to_svg(diagram):
-    """The diagram as an ``<svg>`` element (no XML declaration: embeddable in HTML)."""
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{diagram.width:g}" '
+def _id(ident):
+    return "" if ident is None else f" id={quoteattr(ident)}"
+
+
+def _classes(first, extra):
+    return f"{first} {extra}" if extra else first
+
+
+def to_svg(diagram, *, xmlns=True):
+    """The diagram as an ``<svg>`` element (no XML declaration: embeddable in HTML).
+
+    ``xmlns=False`` leaves out the namespace, which SVG inline in HTML does not
+    need (a page that must hold no address at all).
+    """
+    namespace = ' xmlns="http://www.w3.org/2000/svg"' if xmlns else ""
+    out = [f'<svg{_id(diagram.ident)}{namespace} width="{diagram.width:g}" '
            f'height="{diagram.height:g}" viewBox="0 0 {diagram.width:g} {diagram.height:g}" '
            'font-family="DejaVu Sans, Arial, sans-serif" class="neuronsim-diagram">',
            f'<rect width="{diagram.width:g}" height="{diagram.height:g}" fill="#ffffff"/>',
            '<g class="edges">']
     for e in diagram.edges:
         out.append(
-            f'<line class="edge {_kind_class(e.colour)}" x1="{e.x1:.2f}" y1="{e.y1:.2f}" '
+            f'<line{_id(e.ident)} class="{_classes("edge " + _kind_class(e.colour), e.classes)}" '
+            f'x1="{e.x1:.2f}" y1="{e.y1:.2f}" '
             f'x2="{e.x2:.2f}" y2="{e.y2:.2f}" stroke="{e.colour}" stroke-width="{e.width:.2f}" '
             f'stroke-opacity="{e.opacity:g}" data-layer="{e.layer}" data-from="{e.source}" '
             f'data-to="{e.target}"{_value_attribute(e.value)}>'
@@ -689,11 +781,16 @@ def to_svg(diagram):
         common = (f'fill="{c.fill}" stroke="#333333" stroke-width="{1.2 if c.r > 8 else 0.6}" '
                   f'data-layer="{c.layer}" data-neuron="{c.neuron}"{_value_attribute(c.value)}>'
                   f'<title>{escape(c.title)}</title>')
+        neuron = _classes("neuron", c.classes)
         if c.shape == "circle":
-            out.append(f'<circle class="neuron" cx="{c.x:.2f}" cy="{c.y:.2f}" r="{c.r:.2f}" '
-                       f'{common}</circle>')
+            out.append(f'<circle{_id(c.ident)} class="{neuron}" cx="{c.x:.2f}" cy="{c.y:.2f}" '
+                       f'r="{c.r:.2f}" {common}</circle>')
+        elif c.shape == "loss":   # the loss E: a square
+            out.append(f'<rect{_id(c.ident)} class="{neuron} loss" x="{c.x - c.r:.2f}" '
+                       f'y="{c.y - c.r:.2f}" width="{2 * c.r:.2f}" height="{2 * c.r:.2f}" '
+                       f'rx="{0.15 * c.r:.2f}" {common}</rect>')
         else:   # an LSTM/GRU unit: a rounded square
-            out.append(f'<rect class="neuron unit {c.shape}" x="{c.x - c.r:.2f}" '
+            out.append(f'<rect{_id(c.ident)} class="{neuron} unit {c.shape}" x="{c.x - c.r:.2f}" '
                        f'y="{c.y - c.r:.2f}" width="{2 * c.r:.2f}" height="{2 * c.r:.2f}" '
                        f'rx="{0.3 * c.r:.2f}" {common}</rect>')
     out.append('</g>\n<g class="labels">')
@@ -703,7 +800,8 @@ def to_svg(diagram):
             out.append(f'<rect class="label-background" x="{x0:.2f}" y="{y0:.2f}" '
                        f'width="{x1 - x0:.2f}" height="{y1 - y0:.2f}" rx="3" fill="#ffffff" '
                        'fill-opacity="0.9"/>')
-        out.append(f'<text class="{t.kind}" x="{t.x:.2f}" y="{t.y:.2f}" font-size="{t.size:g}" '
+        out.append(f'<text{_id(t.ident)} class="{t.kind}" x="{t.x:.2f}" y="{t.y:.2f}" '
+                   f'font-size="{t.size:g}" '
                    f'text-anchor="{t.anchor}" fill="#222222">{escape(t.text)}</text>')
     out.append("</g>\n</svg>")
     return "\n".join(out) + "\n"

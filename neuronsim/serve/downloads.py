@@ -70,6 +70,9 @@ def walkthrough_file(session):
     net = actions.need_network(session)
     pair = actions.sample_pair(net, session.sample)
     work, record, refusal = actions.trace_copy(net, pair, "updated")
+    # the diagram shows the weights the walk uses (``work`` is already updated)
+    shown = actions.clone(net)
+    shown.forward_pass(pair[0])
     if record is None:
         raise NeuronsimError(refusal or "nothing to walk through")
     title = f"neuronsim walkthrough: {session.name}"
@@ -78,7 +81,7 @@ def walkthrough_file(session):
         w = _TimeWriter("plain", DIGITS, "nielsen", False)
         note = "\n".join([notation_note(w)] + time_notes(record))
         page = sequence_walkthrough_html(
-            record, computations, title=title, note=note, diagram=draw.svg(work),
+            record, computations, title=title, note=note, diagram=draw.svg(shown),
             tables=render_sequence(record, format="html", digits=DIGITS), digits=DIGITS)
     else:
         computations = walk(record, format="html", digits=DIGITS)
