@@ -297,19 +297,39 @@ def test_bad_input_is_one_line(capsys, stack_file, argv, message):
     assert err.startswith("neuronsim: error: ") and err.count("\n") == 1 and message in err
 
 
-def test_the_tracers_refuse_the_other_kind_of_network_in_one_line():
+def test_one_tracer_for_every_network_and_the_old_name_refuses_feed_forward():
     from neuronsim.core.errors import NeuronsimError
     from neuronsim.files import load_example
     from neuronsim.trace import Tracer
 
-    net = network("parity")
-    Tracer().attach(net)
-    with pytest.raises(NeuronsimError, match="has a recurrent layer: trace its sequences with"):
-        net.forward_pass([[1], [0]])
+    net, old = network("parity"), network("parity")
+    tracer, recurrent = Tracer().attach(net), RecurrentTracer().attach(old)
+    for each in (net, old):
+        each.step([[1], [0]], [[1], [1]], 0.1)
+    assert tracer.kind == "sequences" and len(tracer.sequences) == 1
+    assert tracer.sequences[0].loss == recurrent.sequences[0].loss
+    assert tracer.render(format="markdown") == recurrent.render(format="markdown")
     ff = load_example("mazur")
+    with pytest.raises(NeuronsimError, match="this tracer holds sequences, this network makes "
+                                             "feed-forward steps"):
+        tracer.attach(ff)
+        ff.forward_pass([0.05, 0.1])
+    tracer.clear()
+    ff.step([0.05, 0.1], [0.01, 0.99], 0.5)
+    assert tracer.kind == "steps" and len(tracer.steps) == 1
     RecurrentTracer().attach(ff)
     with pytest.raises(NeuronsimError, match="no recurrent layer"):
         ff.forward_pass([0.05, 0.1])
+
+
+def test_tracer_filters_are_for_feed_forward_steps():
+    from neuronsim.core.errors import NeuronsimError
+    from neuronsim.trace import Tracer
+
+    net = network("parity")
+    Tracer(layers=[0]).attach(net)
+    with pytest.raises(NeuronsimError, match=r"narrow its tables with tracer.render\(layers="):
+        net.forward_pass([[1], [0]])
 
 
 def test_notebook_display_of_a_recurrent_tracer():

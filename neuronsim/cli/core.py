@@ -20,7 +20,6 @@ from ..render.tables import (
     render_trace,
 )
 from ..trace.recurrent import (
-    RecurrentTracer,
     check_times,
     render_sequence_batches,
     render_sequences,
@@ -379,12 +378,12 @@ def trace_sequences_of(net, args):
             "convention": options["convention"], "times": args.times,
             "sections": options["sections"], "layers": layers, "neurons": neurons}
     if batch is None:
-        tracer = trace_steps(net, traced, args.steps, rate, RecurrentTracer(),
+        tracer = trace_steps(net, traced, args.steps, rate, Tracer(),
                              progress=step_bar(args.steps, args.quiet))
         text = render_sequences(tracer.sequences, **view)
     else:
         tracer = trace_batches(net, pairs, args.steps, batch, rate,
-                               RecurrentTracer(batches=True),
+                               Tracer(batches=True),
                                progress=step_bar(args.steps, args.quiet))
         text = render_sequence_batches(tracer.batches, **view)
     emit(args, text, title="neuronsim: backpropagation through time")

@@ -461,28 +461,76 @@ def gradients_section(step, w, records):
     return w.table(rows, headers)
 
 
-def update_section(step, w, records):
-    rows = []
+def updated_parameters(step, w, records):
+    """Each shown neuron's weights, then its bias (the bias first with
+    ``bias_as_weight``), as :class:`UpdatedParameter`: the value before, the
+    reduced gradient, g as applied (None: a fixed bias) and the new value; with
+    an update rule (``step.rule``) g as the core applied it, the penalty's
+    share and the optimizer state before and after the step."""
+    rule = step.rule
+    params = []
     for r in records:
         l, j = r.layer, r.neuron
-        bias_row = [w.cell(w.b(l, j)), w.num(r.bias), w.num(r.batch_bias_grad),
-                    w.num(step.learning_rate),
-                    w.num(r.new_bias) if step.update_biases else f"{w.num(r.new_bias)} (fixed)"]
-        if w.bias_as_weight:
-            rows.append(bias_row)
-        for k, (old, g, new) in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
-            rows.append([w.cell(w.w(l, j, k)), w.num(old), w.num(g),
-                         w.num(step.learning_rate), w.num(new)])
-        if not w.bias_as_weight:
-            rows.append(bias_row)
-    if step.batch_size and step.batch_size > 1:
-        grad = (f"dE/dw ({step.reduction} over {step.batch_size} samples)")
-    else:
-        grad = "dE/dw"
-    headers = ["parameter", "old", grad, "η", "new = old − η·dE/dw"]
-    if not step.update_biases:
+        if rule is None:
+            weights = [UpdatedParameter(w.w(l, j, k), old, grad, grad, new, None, None, None)
+                       for k, (old, grad, new) in enumerate(zip(
+                           r.weights, r.batch_weight_grads, r.new_weights))]
+            bias = UpdatedParameter(w.b(l, j), r.bias, r.batch_bias_grad,
+                                    r.batch_bias_grad if step.update_biases else None,
+                                    r.new_bias, None, None, None)
+        else:
+            weights = [UpdatedParameter(w.w(l, j, k), old, grad, applied, new,
+                                        None if r.penalty_weight_grads is None
+                                        else r.penalty_weight_grads[k],
+                                        _state_of(r.state_before, "weights", k, rule.initial),
+                                        _state_of(r.state_after, "weights", k, rule.initial))
+                       for k, (old, grad, applied, new) in enumerate(zip(
+                           r.weights, r.batch_weight_grads, r.applied_weight_grads,
+                           r.new_weights))]
+            bias = UpdatedParameter(w.b(l, j), r.bias, r.batch_bias_grad, r.applied_bias_grad,
+                                    r.new_bias, None,
+                                    _state_of(r.state_before, "bias", None, rule.initial),
+                                    _state_of(r.state_after, "bias", None, rule.initial))
+        params += [bias] + weights if w.bias_as_weight else weights + [bias]
+    return params
+
+
+def gradient_header(record, theta, samples):
+    """"dE/dθ", or for a batch "dE/dθ (mean over 4 samples)" (``samples``: the
+    word for the batch's samples, "samples" or "sequences")."""
+    if record.batch_size and record.batch_size > 1:
+        return f"dE/d{theta} ({record.reduction} over {record.batch_size} {samples})"
+    return f"dE/d{theta}"
+
+
+def plain_update_table(w, params, learning_rate, grad_header, theta, biases_fixed,
+                       mark_fixed=True):
+    """The update θ ← θ − η·dE/dθ of a list of :class:`UpdatedParameter`: old,
+    gradient, η, new.  ``biases_fixed`` says so in the header; ``mark_fixed``
+    also writes "(fixed)" after each fixed bias's value."""
+    eta = w.num(learning_rate)
+    rows = [[w.cell(p.label), w.num(p.old), w.num(p.grad), eta,
+             f"{w.num(p.new)} (fixed)" if mark_fixed and p.applied is None else w.num(p.new)]
+            for p in params]
+    headers = ["parameter", "old", grad_header, "η", f"new = old − η·dE/d{theta}"]
+    if biases_fixed:
         headers[-1] += " (biases fixed)"
     return w.table(rows, headers)
+
+
+def update_parts(record, w, heading, params, grad_header, theta, mark_fixed=True):
+    """The update section of a record whose update followed, any layer kind: with
+    an optimizer, a penalty or clipping (``record.rule``) the heading names the
+    rule, then :func:`optimizer_update_table`'s table and lines; otherwise the
+    plain table of :func:`plain_update_table`."""
+    if record.rule is not None:
+        table, eqs = optimizer_update_table(w, record.rule, record.learning_rate, params,
+                                            grad_header)
+        return [_heading(w, f"{heading}: {_rule_text(w, record.rule)}"), table,
+                _equations(w, eqs)]
+    return [_heading(w, heading),
+            plain_update_table(w, params, record.learning_rate, grad_header, theta,
+                               not record.update_biases, mark_fixed)]
 
 
 # ---------------------------------------------------------------- optimizer updates
@@ -736,26 +784,9 @@ def optimizer_update_section(step, w, records):
     """The update by an optimizer, a penalty or clipping: a table (θ, dE/dθ,
     the penalty's share, g as applied, θ new) and each parameter's lines, read
     from the core's state before and after the step (``StepRecord.rule``)."""
-    params = []
-    for r in records:
-        l, j = r.layer, r.neuron
-        weights = [UpdatedParameter(w.w(l, j, k), old, grad, applied, new,
-                                    None if r.penalty_weight_grads is None
-                                    else r.penalty_weight_grads[k],
-                                    _state_of(r.state_before, "weights", k, step.rule.initial),
-                                    _state_of(r.state_after, "weights", k, step.rule.initial))
-                   for k, (old, grad, applied, new) in enumerate(zip(
-                       r.weights, r.batch_weight_grads, r.applied_weight_grads, r.new_weights))]
-        bias = UpdatedParameter(w.b(l, j), r.bias, r.batch_bias_grad, r.applied_bias_grad,
-                                r.new_bias, None,
-                                _state_of(r.state_before, "bias", None, step.rule.initial),
-                                _state_of(r.state_after, "bias", None, step.rule.initial))
-        params += [bias] + weights if w.bias_as_weight else weights + [bias]
-    if step.batch_size and step.batch_size > 1:
-        grad = f"dE/dw ({step.reduction} over {step.batch_size} samples)"
-    else:
-        grad = "dE/dw"
-    return optimizer_update_table(w, step.rule, step.learning_rate, params, grad)
+    return optimizer_update_table(w, step.rule, step.learning_rate,
+                                  updated_parameters(step, w, records),
+                                  gradient_header(step, "w", "samples"))
 
 
 @dataclass
@@ -867,13 +898,10 @@ def render_step(step, format="plain", digits=9, layers=None, neurons=None,
                   _equations(w, eqs)]
     if "gradients" in sections and step.loss is not None:
         parts += [_heading(w, "Gradients of this sample"), gradients_section(step, w, records)]
-    if "update" in sections and step.updated and step.rule is not None:
-        table, eqs = optimizer_update_section(step, w, records)
-        parts += [_heading(w, f"Update (learning rate η = {w.num(step.learning_rate)}): "
-                              f"{_rule_text(w, step.rule)}"), table, _equations(w, eqs)]
-    elif "update" in sections and step.updated:
-        parts += [_heading(w, f"Update (learning rate η = {w.num(step.learning_rate)})"),
-                  update_section(step, w, records)]
+    if "update" in sections and step.updated:
+        parts += update_parts(step, w, f"Update (learning rate η = {w.num(step.learning_rate)})",
+                              updated_parameters(step, w, records),
+                              gradient_header(step, "w", "samples"), "w")
     return "\n\n".join(p for p in parts if p)
 
 

@@ -1,8 +1,11 @@
 """Tracing: the tracer records every number of a step; walks and streams read the records.
 
-``Tracer`` (neuronsim.trace.tracer) is the entry point:
-``Tracer().attach(net)``, then ``tracer.render(...)``; a network with a recurrent
-layer (any stack) is traced per time step by ``RecurrentTracer`` (neuronsim.trace.recurrent).
+``Tracer`` (neuronsim.trace.tracer) is the entry point for every network:
+``Tracer().attach(net)``, then ``tracer.render(...)``.  A feed-forward network
+gives one record per sample (``tracer.steps``), a network that reads sequences
+(a recurrent, LSTM or GRU layer anywhere in the stack) one per sequence with
+per-time-step tables (``tracer.sequences``).  ``RecurrentTracer``
+(neuronsim.trace.recurrent) is the older name for the sequence case, kept.
 """
 
 from .recurrent import RecurrentTracer

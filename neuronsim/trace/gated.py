@@ -42,7 +42,7 @@ batch bit for bit.
 
 from dataclasses import dataclass
 
-from .tracer import ParameterRecord, copy_state
+from .records import OverTime, ParameterRecord, copy_state
 
 #: the layer kinds this module traces
 GATED_KINDS = ("lstm", "gru")
@@ -110,38 +110,18 @@ class GateSeries:
 
 
 @dataclass
-class UnitSeries:
+class UnitSeries(OverTime):
     """Unit ``neuron`` (j, 0-based) of the gated ``net.layers[layer]`` over one
     sequence: ``steps[t - 1]`` is its LSTMStep or GRUStep of step t (the
     network's record), ``gates`` a :class:`GateSeries` per gate, in torch's
-    order."""
+    order.  ``outputs`` are h_j[t], ``output_grads`` dE/dh_j[t]
+    (:class:`~neuronsim.trace.records.OverTime`)."""
 
     layer: int
     neuron: int
     kind: str
     steps: list
     gates: dict
-
-    def _over_time(self, quantity):
-        return [getattr(step, quantity) for step in self.steps]
-
-    @property
-    def outputs(self):
-        """h_j[t], t = 1..T."""
-        return self._over_time("output")
-
-    @property
-    def output_grads(self):
-        """dE/dh_j[t]."""
-        return self._over_time("output_grad")
-
-    @property
-    def output_paths(self):
-        return self._over_time("output_path")
-
-    @property
-    def recurrent_paths(self):
-        return self._over_time("recurrent_path")
 
     def gate_values(self, gate, quantity):
         """``quantity`` ("z", "output", "derivative", "delta", ...) of one gate, t = 1..T."""

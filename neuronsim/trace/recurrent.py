@@ -59,26 +59,24 @@ same step, u_ji^(l) from neuron i of its own layer at the step before
 """
 
 import math
-from dataclasses import dataclass, field
 
 from ..core import labels as lab
-from ..core.errors import NeuronsimError
 from ..render.tables import (
     _equations,
     _heading,
     _paragraph,
-    _rule_text,
     _state_of,
     _Writer,
     UpdatedParameter,
+    gradient_header,
     notation_note,
     optimizer_update_table,
     render_batch,
+    update_parts,
 )
 from . import gated
-from .gated import is_gated
-from .gated import network_sum as _network_sum
-from .tracer import ParameterRecord, Recorder, copy_state, update_rule
+# The records' names stay importable from here, as before they moved.
+from .sequence import LayerSeries, NeuronSeries, SequenceRecord, SequenceRecording  # noqa: F401
 
 SECTIONS = ("forward", "loss", "backward", "gradients", "update")
 
@@ -86,368 +84,18 @@ _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 
 
-# ---------------------------------------------------------------- records
-@dataclass
-class NeuronSeries:
-    """Neuron j (0-based) of ``net.layers[layer]`` over one sequence.
-
-    ``weights`` (w_jk), ``recurrent_weights`` (u_ji; None for a dense
-    neuron) and ``bias`` as they were during the sequence; ``steps[t - 1]``
-    is its :class:`~neuronsim.core.through_time.NeuronStep` of step t
-    (inputs, z, output, derivative, previous, output_grad, delta,
-    output_path, recurrent_path, delta_parts).  ``grad_totals``: this
-    sequence's dE/dθ for each of ``weights``, ``recurrent_weights`` and the
-    bias, summed over t in the order the network sums them (t = T..1, and
-    by age for truncated BPTT), so they equal the network's gradient of a
-    one-sequence batch exactly.  Update: the reduced batch gradient applied
-    and the new values.
-    """
-
-    layer: int
-    neuron: int
-    weights: list
-    bias: object
-    steps: list
-    recurrent_weights: list = None
-    weight_totals: list = None
-    recurrent_totals: list = None
-    bias_total: object = None
-    batch_weight_grads: list = None
-    batch_recurrent_grads: list = None
-    batch_bias_grad: object = None
-    new_weights: list = None
-    new_recurrent_weights: list = None
-    new_bias: object = None
-    # An update by an optimizer, a penalty or clipping (``SequenceRecord.rule``):
-    # g as applied per parameter name ("weights", "recurrent_weights", "bias"),
-    # the penalty's share, and copies of ``optimizer_state`` before and after.
-    applied: dict = None
-    penalty: dict = None
-    state_before: dict = None
-    state_after: dict = None
-
-    def _over_time(self, quantity):
-        return [getattr(step, quantity) for step in self.steps]
-
-    @property
-    def zs(self):
-        return self._over_time("z")
-
-    @property
-    def outputs(self):
-        return self._over_time("output")
-
-    @property
-    def derivatives(self):
-        return self._over_time("derivative")
-
-    @property
-    def output_grads(self):
-        return self._over_time("output_grad")
-
-    @property
-    def deltas(self):
-        return self._over_time("delta")
-
-    @property
-    def output_paths(self):
-        return self._over_time("output_path")
-
-    @property
-    def recurrent_paths(self):
-        return self._over_time("recurrent_path")
-
-
-@dataclass
-class LayerSeries:
-    """``net.layers[layer]`` over one sequence: its kind ("dense",
-    "recurrent", "lstm", "gru"), activation name, :class:`NeuronSeries` per
-    neuron (an LSTM or GRU layer: a :class:`~neuronsim.trace.gated.UnitSeries`
-    per unit) and, for a recurrent layer, ``states`` [a[0], ..., a[T]] (h for
-    a gated layer).  A learned initial state adds ``initial_state_grad``
-    (dE/da[0] of this sequence, Σ_j u_ji δ_j[1]) and, at the update, the value
-    before, the reduced batch gradient and the new value; a gated layer keeps
-    these by state name ("initial_state" h[0], "initial_cell" c[0]) in
-    ``initial_grads``, ``old_initials``, ``batch_initial_grads``,
-    ``new_initials`` and ``applied_initials``."""
-
-    layer: int
-    kind: str
-    activation: str
-    neurons: list
-    states: list = None
-    learn_initial_state: bool = False
-    initial_state_grad: list = None
-    old_initial_state: list = None
-    batch_initial_state_grad: list = None
-    new_initial_state: list = None
-    applied_initial_state_grad: list = None   # g as applied, with ``SequenceRecord.rule``
-    state_before: dict = None   # copies of the layer's optimizer_state (a learned a[0])
-    state_after: dict = None
-    initial_grads: dict = None          # gated layers, by state name
-    old_initials: dict = None
-    batch_initial_grads: dict = None
-    new_initials: dict = None
-    applied_initials: dict = None
-
-    @property
-    def is_recurrent(self):
-        """An Elman layer (a gated layer is :attr:`is_gated`)."""
-        return self.kind == "recurrent"
-
-    @property
-    def is_gated(self):
-        """An LSTM or GRU layer."""
-        return is_gated(self)
-
-
-@dataclass
-class SequenceRecord:
-    """One sequence through the whole stack: forward pass, BPTT and the
-    update if one followed.  ``layers[l]`` is the :class:`LayerSeries` of
-    ``net.layers[l]``; ``inputs`` are x[1..T], ``outputs`` y[1..T]."""
-
-    index: int
-    inputs: list
-    activations: list
-    loss_name: str
-    step_loss: str
-    layers: list
-    outputs: list
-    paired_output: bool = False
-    targets: list = None
-    step_losses: list = None
-    loss: object = None
-    truncation: object = None
-    learning_rate: object = None
-    batch_size: int = None
-    reduction: str = "mean"
-    update_biases: bool = True
-    updated: bool = False
-    activation_params: list = field(default_factory=list)
-    rule: object = None   # an UpdateRule when the update is not plain w − η·g
-
-    @property
-    def steps(self):
-        return len(self.inputs)
-
-    @property
-    def recurrent_layers(self):
-        """0-based indices of the (Elman) recurrent layers."""
-        return [series.layer for series in self.layers if series.is_recurrent]
-
-    @property
-    def gated_layers(self):
-        """0-based indices of the LSTM and GRU layers."""
-        return [series.layer for series in self.layers if series.is_gated]
-
-
-def _parts(step, truncated):
-    """The δ that the network added to the sums at this step: all of δ[t]
-    (full BPTT), or each part by age (truncated); none if nothing reached it."""
-    if step.delta is None:
-        return []
-    return list(step.delta_parts) if truncated else [step.delta]
-
-
-class RecurrentTracer(Recorder):
-    """Records a :class:`SequenceRecord` per back-propagated sequence, for any
-    stack of layers with a recurrent one.
+class RecurrentTracer(SequenceRecording):
+    """Records a :class:`~neuronsim.trace.sequence.SequenceRecord` per
+    back-propagated sequence (the name from before
+    :class:`neuronsim.trace.tracer.Tracer` traced every network: ``Tracer()``
+    records the same records for a network that reads sequences).  It refuses
+    a feed-forward network.
 
     ``keep=False`` with a ``sink`` hands each finished record to the sink
     and keeps nothing.  ``batches=True`` also keeps a
-    :class:`~neuronsim.trace.tracer.BatchRecord` per update in ``batches``
+    :class:`~neuronsim.trace.records.BatchRecord` per update in ``batches``
     (rendered by :meth:`render_batches`).
     """
-
-    @property
-    def sequences(self):
-        """The finished :class:`SequenceRecord` objects, in order."""
-        return self.records
-
-    def on_forward(self, net):
-        if self._current is not None and self._current.loss is None:
-            self._finish(self._current)   # a forward pass without BPTT
-        if not net.is_sequential:
-            raise NeuronsimError("this network has no recurrent layer: trace it with "
-                                 "neuronsim.trace.Tracer (one step, no time)")
-        self.count += 1
-        layers = []
-        for l, layer in enumerate(net.layers):
-            if is_gated(layer):
-                series = LayerSeries(l, layer.kind, layer.activation.name,
-                                     gated.unit_series(net, l, layer), net.states_of(l),
-                                     layer.learn_initial_state)
-                layers.append(series)
-                continue
-            neurons = [NeuronSeries(l, j, n.weights, n.bias, [step[l][j] for step in net.history],
-                                    getattr(n, "recurrent_weights", None))
-                       for j, n in enumerate(layer.neurons)]
-            series = LayerSeries(l, layer.kind, layer.activation.name, neurons)
-            if layer.is_recurrent:
-                series.states = net.states_of(l)
-                series.learn_initial_state = layer.learn_initial_state
-            layers.append(series)
-        self._current = SequenceRecord(
-            index=self.count, inputs=net.inputs,
-            activations=[layer.activation.name for layer in net.layers],
-            activation_params=[dict(layer.activation.params) for layer in net.layers],
-            loss_name=net.loss.name, step_loss=net.step_loss, layers=layers,
-            outputs=net.step_outputs, paired_output=net._paired_output,
-            reduction=net.reduction, update_biases=net.update_biases)
-
-    def on_backward(self, net):
-        record = self._current
-        if record is None:
-            return
-        record.targets = net.targets
-        record.step_losses = net.step_losses
-        record.loss = net.last_loss
-        record.truncation = net.last_truncation
-        truncated = net.last_truncation is not None
-        for series, layer in zip(record.layers, net.layers):
-            if series.is_gated:
-                for unit in series.neurons:
-                    gated.add_totals(unit, truncated)
-                if series.learn_initial_state:
-                    series.initial_grads = {name: list(grads)
-                                            for name, grads in layer.initial_grads.items()}
-                continue
-            for r in series.neurons:
-                later_first = list(reversed(r.steps))
-                parts = [(s, part) for s in later_first for part in _parts(s, truncated)]
-                r.weight_totals = [_network_sum(s.inputs[k] * part for s, part in parts)
-                                   for k in range(len(r.weights))]
-                r.bias_total = _network_sum(part for _, part in parts)
-                if series.is_recurrent:
-                    r.recurrent_totals = [_network_sum(s.previous[i] * part for s, part in parts)
-                                          for i in range(len(r.recurrent_weights))]
-            if series.is_recurrent and series.learn_initial_state:
-                series.initial_state_grad = list(layer.initial_state_grad)
-        self._pending.append(record)
-
-    def before_update(self, net, learning_rate):
-        self._open_batch(net, learning_rate)
-        record = self._current
-        if record is None:
-            return
-        n = net.samples_in_batch if net.reduction == "mean" else 1
-        record.learning_rate = learning_rate
-        record.batch_size = net.samples_in_batch
-        record.updated = True
-        record.rule = update_rule(net)
-        for series, layer in zip(record.layers, net.layers):
-            if series.is_gated:
-                gated.before_update(series.neurons, layer, n, record.rule)
-                if series.learn_initial_state:
-                    series.old_initials = {name: list(layer.initial_value(name))
-                                           for name in layer.STATES}
-                    series.batch_initial_grads = {
-                        name: [s / n for s in layer.initial_grad_sums[name]]
-                        for name in layer.STATES}
-                    if record.rule is not None:
-                        series.state_before = copy_state(layer.optimizer_state)
-                continue
-            for r, x in zip(series.neurons, layer.neurons):
-                r.batch_weight_grads = [s / n for s in x.weight_grad_sum]
-                r.batch_bias_grad = x.bias_grad_sum / n
-                if series.is_recurrent:
-                    r.batch_recurrent_grads = [s / n for s in x.recurrent_grad_sum]
-                if record.rule is not None:
-                    r.state_before = copy_state(x.optimizer_state)
-            if series.is_recurrent and series.learn_initial_state:
-                series.old_initial_state = list(layer.initial_state or [0] * layer.size)
-                series.batch_initial_state_grad = [s / n for s in layer.initial_state_grad_sum]
-                if record.rule is not None:
-                    series.state_before = copy_state(layer.optimizer_state)
-
-    def after_update(self, net):
-        self._close_batch(net)
-        record = self._current
-        if record is None:
-            return
-        rule = record.rule
-        if rule is not None and net.clip is not None:
-            rule.clip_norm = net.clip.last_norm
-        for series, layer in zip(record.layers, net.layers):
-            if series.is_gated:
-                gated.after_update(series.neurons, layer, rule)
-                if series.learn_initial_state:
-                    series.new_initials = {name: list(layer.initial_value(name))
-                                           for name in layer.STATES}
-                    if rule is not None:
-                        series.applied_initials = {name: list(layer.batch_grad[name])
-                                                   for name in layer.STATES}
-                        series.state_after = copy_state(layer.optimizer_state)
-                continue
-            for r, x in zip(series.neurons, layer.neurons):
-                r.new_weights, r.new_bias = x.weights, x.bias
-                if series.is_recurrent:
-                    r.new_recurrent_weights = x.recurrent_weights
-                if rule is not None:
-                    # the core's own numbers: g as applied, the penalty's share, the state
-                    r.applied = dict(x.batch_grad)
-                    r.penalty = dict(x.penalty_grad or {})
-                    r.state_after = copy_state(x.optimizer_state)
-            if series.is_recurrent and series.learn_initial_state:
-                series.new_initial_state = list(layer.initial_state)
-                if rule is not None:
-                    series.applied_initial_state_grad = list(layer.batch_grad["initial_state"])
-                    series.state_after = copy_state(layer.optimizer_state)
-        self._finish_batch()
-
-    # ------------------------------------------------------------- batches
-    def _parameter_records(self, net, samples, divisor):
-        """Layer by layer, each neuron's w, u and b, then the layer's learned a[0]:
-        the terms are each sequence's totals over t (``weight_totals``,
-        ``recurrent_totals``, ``bias_total``, ``initial_state_grad``), the total
-        is the network's batch sum and the gradient Σ / divisor, as
-        ``apply_update`` divides it."""
-        parameters = []
-        for l, layer in enumerate(net.layers):
-            per_sequence = [sample.layers[l] for sample in samples]
-            if is_gated(layer):
-                parameters += gated.batch_parameters(net, l, layer, per_sequence, divisor)
-                continue
-
-            def add(j, kind, index, old, terms, total, updated=True, l=l):
-                parameters.append(ParameterRecord(l, j, kind, index, old, terms, total, divisor,
-                                                  total / divisor, updated=updated))
-
-            for j, neuron in enumerate(layer.neurons):
-                series = [s.neurons[j] for s in per_sequence]
-                for k, (old, total) in enumerate(zip(neuron.weights, neuron.weight_grad_sum)):
-                    add(j, "weight", k, old, [r.weight_totals[k] for r in series], total)
-                if layer.is_recurrent:
-                    for q, (old, total) in enumerate(zip(neuron.recurrent_weights,
-                                                         neuron.recurrent_grad_sum)):
-                        add(j, "recurrent_weight", q, old,
-                            [r.recurrent_totals[q] for r in series], total)
-                add(j, "bias", None, neuron.bias, [r.bias_total for r in series],
-                    neuron.bias_grad_sum, net.update_biases)
-            if layer.is_recurrent and layer.learn_initial_state:
-                state = layer.initial_state or [0] * layer.size
-                for i, (old, total) in enumerate(zip(state, layer.initial_state_grad_sum)):
-                    add(i, "initial_state", None, old,
-                        [s.initial_state_grad[i] for s in per_sequence], total)
-        return parameters
-
-    def _new_values(self, net, parameters):
-        for p in parameters:
-            layer = net.layers[p.layer]
-            if p.kind.startswith("gate_"):
-                p.new = gated.new_batch_value(layer, p)
-                continue
-            if p.kind == "initial_state":
-                p.new = layer.initial_state[p.neuron]
-                continue
-            neuron = layer.neurons[p.neuron]
-            if p.kind == "bias":
-                p.new = neuron.bias
-            elif p.kind == "recurrent_weight":
-                p.new = neuron.recurrent_weights[p.index]
-            else:
-                p.new = neuron.weights[p.index]
 
     def render(self, **options):
         """All kept sequences as tables (see :func:`render_sequences`)."""
@@ -464,13 +112,18 @@ class RecurrentTracer(Recorder):
 
     def _repr_html_(self):
         """Jupyter display: the first sequences' tables as HTML."""
-        self.flush()
-        shown = self.sequences[:3]
-        more = len(self.sequences) - len(shown)
-        text = render_sequences(shown, format="html", digits=6) if shown else ""
-        if more > 0:
-            text += f"<p>… and {more} more sequence{'s' if more != 1 else ''} (tracer.render())</p>"
-        return text or "<p>no sequence traced yet</p>"
+        return sequences_html(self)
+
+
+def sequences_html(tracer, shown=3):
+    """The first ``shown`` kept sequences of ``tracer`` as HTML tables (Jupyter's display)."""
+    tracer.flush()
+    sequences = tracer.sequences[:shown]
+    more = len(tracer.sequences) - len(sequences)
+    text = render_sequences(sequences, format="html", digits=6) if sequences else ""
+    if more > 0:
+        text += f"<p>… and {more} more sequence{'s' if more != 1 else ''} (tracer.render())</p>"
+    return text or "<p>no sequence traced yet</p>"
 
 
 # ---------------------------------------------------------------- labels
@@ -1014,48 +667,20 @@ def gradients_section(record, w, layers=None, neurons=None):
     return w.table(rows, headers), formulas + equations
 
 
-def update_section(record, w, layers=None, neurons=None):
-    rows = []
-    eta = w.num(record.learning_rate)
-
-    def add(label, old, grad, new):
-        rows.append([w.cell(label), w.num(old), w.num(grad), eta, w.num(new)])
-
-    for series, r in _shown(record, layers, neurons):
-        l, j = series.layer, r.neuron
-        if series.is_gated:
-            for label, old, grad, new, *_ in gated.update_rows(w, series, r):
-                add(label, old, grad, new)
-            for label, _, old, grad, new in gated.initial_update_rows(w, series, j):
-                add(label, old, grad, new)
-            continue
-        for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
-            add(w.w(l, j, k), *values)
-        if series.is_recurrent:
-            for q, values in enumerate(zip(r.recurrent_weights, r.batch_recurrent_grads,
-                                           r.new_recurrent_weights)):
-                add(w.u(l, j, q), *values)
-        add(w.b(l, j), r.bias, r.batch_bias_grad, r.new_bias)
-        if series.is_recurrent and series.learn_initial_state:
-            add(w.a0(l, j), series.old_initial_state[j], series.batch_initial_state_grad[j],
-                series.new_initial_state[j])
-    grad = ("dE/dθ" if not record.batch_size or record.batch_size == 1
-            else f"dE/dθ ({record.reduction} over {record.batch_size} sequences)")
-    headers = ["parameter", "old", grad, "η", "new = old − η·dE/dθ"]
-    if not record.update_biases:
-        headers[-1] += " (biases fixed)"
-    return w.table(rows, headers)
-
-
-def optimizer_update_section(record, w, layers=None, neurons=None):
-    """The update by an optimizer, a penalty or clipping (``record.rule``):
-    the shared table and per-parameter lines of
-    :func:`neuronsim.render.tables.optimizer_update_table`, for each shown
-    neuron's w, u and b and a learned a[0], in the order of the plain update."""
+def updated_parameters(record, w, layers=None, neurons=None):
+    """Each shown neuron's w, u and b and a learned a[0] (an LSTM or GRU unit:
+    its gates' parameters, :func:`neuronsim.trace.gated.update_rows`), in the
+    order of the tables, as :class:`~neuronsim.render.tables.UpdatedParameter`.
+    With an update rule (``record.rule``): g as the core applied it (None: a
+    fixed bias), the penalty's share and the optimizer state before and after;
+    without, g as applied is the gradient."""
     rule = record.rule
     params = []
 
     def add(label, name, k, old, grad, new, owner):
+        if rule is None:
+            params.append(UpdatedParameter(label, old, grad, grad, new, None, None, None))
+            return
         applied = (owner.applied or {}).get(name)   # None: a fixed bias
         share = (owner.penalty or {}).get(name)
         if k is not None:
@@ -1066,16 +691,24 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
             _state_of(owner.state_before, name, k, rule.initial),
             _state_of(owner.state_after, name, k, rule.initial)))
 
+    def add_initial(series, label, name, j, old, grad, new, applied):
+        """A learned initial state: its layer holds its applied g and optimizer state."""
+        if rule is None:
+            params.append(UpdatedParameter(label, old, grad, grad, new, None, None, None))
+            return
+        params.append(UpdatedParameter(
+            label, old, grad, applied, new, None,
+            _state_of(series.state_before, name, j, rule.initial),
+            _state_of(series.state_after, name, j, rule.initial)))
+
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
         if series.is_gated:
             for label, old, grad, new, gate, name, k in gated.update_rows(w, series, r):
                 add(label, name, k, old, grad, new, gate)
             for label, name, old, grad, new in gated.initial_update_rows(w, series, j):
-                params.append(UpdatedParameter(
-                    label, old, grad, series.applied_initials[name][j], new, None,
-                    _state_of(series.state_before, name, j, rule.initial),
-                    _state_of(series.state_after, name, j, rule.initial)))
+                add_initial(series, label, name, j, old, grad, new,
+                            None if rule is None else series.applied_initials[name][j])
             continue
         for k, values in enumerate(zip(r.weights, r.batch_weight_grads, r.new_weights)):
             add(w.w(l, j, k), "weights", k, *values, r)
@@ -1085,14 +718,20 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
                 add(w.u(l, j, q), "recurrent_weights", q, *values, r)
         add(w.b(l, j), "bias", None, r.bias, r.batch_bias_grad, r.new_bias, r)
         if series.is_recurrent and series.learn_initial_state:
-            params.append(UpdatedParameter(
-                w.a0(l, j), series.old_initial_state[j], series.batch_initial_state_grad[j],
-                series.applied_initial_state_grad[j], series.new_initial_state[j], None,
-                _state_of(series.state_before, "initial_state", j, rule.initial),
-                _state_of(series.state_after, "initial_state", j, rule.initial)))
-    grad = ("dE/dθ" if not record.batch_size or record.batch_size == 1
-            else f"dE/dθ ({record.reduction} over {record.batch_size} sequences)")
-    return optimizer_update_table(w, rule, record.learning_rate, params, grad)
+            add_initial(series, w.a0(l, j), "initial_state", j, series.old_initial_state[j],
+                        series.batch_initial_state_grad[j], series.new_initial_state[j],
+                        None if rule is None else series.applied_initial_state_grad[j])
+    return params
+
+
+def optimizer_update_section(record, w, layers=None, neurons=None):
+    """The update by an optimizer, a penalty or clipping (``record.rule``):
+    the shared table and per-parameter lines of
+    :func:`neuronsim.render.tables.optimizer_update_table`, for each shown
+    neuron's w, u and b and a learned a[0], in the order of the plain update."""
+    return optimizer_update_table(w, record.rule, record.learning_rate,
+                                  updated_parameters(record, w, layers, neurons),
+                                  gradient_header(record, "θ", "sequences"))
 
 
 def time_notes(record):
@@ -1177,14 +816,12 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
         table, eqs = gradients_section(record, w, layers, neurons)
         parts += [_heading(w, "Each parameter's contribution per step, and the total"), table,
                   _equations(w, eqs)]
-    if "update" in sections and record.updated and record.rule is not None:
-        table, eqs = optimizer_update_section(record, w, layers, neurons)
-        parts += [_heading(w, f"Update after the whole sequence (η = "
-                              f"{w.num(record.learning_rate)}): {_rule_text(w, record.rule)}"),
-                  table, _equations(w, eqs)]
-    elif "update" in sections and record.updated:
-        parts += [_heading(w, f"Update after the whole sequence (η = {w.num(record.learning_rate)})"),
-                  update_section(record, w, layers, neurons)]
+    if "update" in sections and record.updated:
+        # mark_fixed=False: a sequence's plain table says "biases fixed" in its header only
+        parts += update_parts(record, w, f"Update after the whole sequence (η = "
+                                         f"{w.num(record.learning_rate)})",
+                              updated_parameters(record, w, layers, neurons),
+                              gradient_header(record, "θ", "sequences"), "θ", mark_fixed=False)
     return "\n\n".join(p for p in parts if p)
 
 

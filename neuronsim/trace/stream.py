@@ -110,6 +110,16 @@ class StreamTracer(Tracer):
             self._csv = csv.writer(self.handle, lineterminator="\n")
             self._csv.writerow(("step", "layer", "neuron", "loss") + self.neuron_fields)
 
+    def on_forward(self, net):
+        """As :meth:`Tracer.on_forward`, for a feed-forward network only (the
+        columns are one step's)."""
+        if net.is_sequential:
+            from ..core.errors import NeuronsimError
+
+            raise NeuronsimError("a stream tracer writes feed-forward steps; this network reads "
+                                 "sequences: trace it with Tracer() and render the sequences")
+        return super().on_forward(net)
+
     def write_step(self, step):
         """Write one finished :class:`~neuronsim.trace.tracer.StepRecord` (the tracer's sink)."""
         if self.format == "csv":
