@@ -105,6 +105,24 @@ def test_sequence_batch_loss_shows_the_penalty_of_w_and_u():
     assert f"= {format_number(expected, 9)}\n" in text and "E + R = " in text
 
 
+def test_an_online_sequence_step_shows_data_loss_penalty_and_total():
+    from neuronsim.trace.recurrent import render_sequence
+
+    net = load_example("rnn").set_penalty(l1=0.001, l2=0.01)
+    tracer = RecurrentTracer().attach(net)
+    expected = net.penalty_value()
+    sample = net.samples[0]
+    loss = net.step(sample["input"], sample["target"], 0.1)
+    record = tracer.sequences[0]
+    assert record.loss == loss and record.rule.penalty_value == expected
+    text = render_sequence(record, digits=9, sections=("loss",))
+    r_line = next(line for line in text.splitlines() if line.strip().startswith("R = "))
+    assert r_line.endswith(f"= {format_number(expected, 9)}")
+    assert "λ₁·Σ|w|" in r_line and "(λ₂/2)·Σw²" in r_line
+    assert (f"E + R = {format_number(loss, 9)} + {format_number(expected, 9)} = "
+            f"{format_number(loss + expected, 9)}") in text
+
+
 @pytest.mark.parametrize("fmt", ["plain", "markdown", "latex", "html"])
 def test_every_format(fmt):
     net = mazur(0.01, 0.001, "sgd")

@@ -71,6 +71,7 @@ from ..render.tables import (
     gradient_header,
     notation_note,
     optimizer_update_table,
+    penalty_lines,
     render_batch,
     update_parts,
 )
@@ -395,7 +396,10 @@ def loss_section(record, w):
     if w.style == "latex" and last > 0:
         output_label = f"outputs $a^{{({last + 2})}}[t]$"
     headers = ["t", "target", output_label, f"E[t] ({record.loss_name})"]
-    return w.table(rows, headers), [w.equation(text)]
+    equations = [w.equation(text)]
+    if record.batch_size == 1:          # a batch's penalty is in its batch loss
+        equations += penalty_lines(w, record.rule, record.loss)
+    return w.table(rows, headers), equations
 
 
 def _from_above(record, w, l, j, t):
