@@ -256,10 +256,6 @@ class NetworkWidget:
 
     def _attach_tracer(self):
         """A tracer that keeps nothing (the widget shows the step under way)."""
-        if self.net.is_sequential:
-            from ..trace.recurrent import RecurrentTracer
-
-            return RecurrentTracer(keep=False, sink=self._finished).attach(self.net)
         from ..trace.tracer import Tracer
 
         return Tracer(keep=False, sink=self._finished).attach(self.net)

@@ -11,15 +11,22 @@ from ..core.errors import NeuronsimError
 from ..render.numfmt import format_number
 from ..render.tables import FORMATS, _Writer
 from ..trace.recurrent import (
-    RecurrentTracer,
     flow_header,
     gradient_flow,
     plot_gradient_flow,
     render_gradient_flow,
     render_sequences,
 )
+from ..trace.tracer import Tracer
 from . import budgets
-from .core import add_trace_arguments, add_train_arguments, emit, load, starting_at, trace_steps
+from .core import (
+    add_trace_arguments,
+    add_train_arguments,
+    emit,
+    load,
+    starting_at,
+    trace_steps,
+)
 
 MAX_FLOW_LENGTH = 1000
 
@@ -32,7 +39,7 @@ def _samples(net, source):
 
 def trace_sequences(net, pairs, count, rate):
     """Trace ``count`` training steps (one sequence each, cycling through ``pairs``)."""
-    return trace_steps(net, pairs, count, rate, RecurrentTracer())
+    return trace_steps(net, pairs, count, rate, Tracer())
 
 
 # ------------------------------------------------------------------ gradient-flow

@@ -16,7 +16,8 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.escape import terminal_text
 from ..render.tables import SECTIONS, _Writer, notation_note
-from ..trace.recurrent import RecurrentTracer, time_notes
+from ..trace.recurrent import time_notes
+from ..trace.tracer import Tracer
 from ..trace.walk import walk, walk_sequence
 from . import budgets
 from .core import (
@@ -79,7 +80,7 @@ def traced_sequence(net, args):
             f"this walk has {len(chosen[0]) * shown:,} neuron-steps (time steps x neurons); at "
             f"most {MAX_SEQUENCE_TRACE_CELLS:,} (--layer L or --neuron J walk fewer)")
     rate = learning_rate(net, args, args.spec)
-    tracer = trace_steps(net, [chosen], 1, rate, RecurrentTracer(),
+    tracer = trace_steps(net, [chosen], 1, rate, Tracer(),
                          command=getattr(args, "command", "step"))
     return net, tracer.sequences[0], options
 

@@ -48,7 +48,6 @@ from ..files.bundled import EXAMPLES, example_path
 from ..files.number_text import read_float, shown
 from ..files.saving import first_non_finite
 from ..files.spec import load_network, read_spec_file
-from ..trace.recurrent import RecurrentTracer
 from ..trace.tracer import Tracer
 
 PHASES = ("fresh", "forward", "backward", "updated")
@@ -229,7 +228,7 @@ def trace_copy(net, pair, phase):
     a network the tracer refuses still runs, untraced, and the refusal says
     why (every layer kind is traced now, LSTM and GRU included)."""
     work = clone(net)
-    tracer = RecurrentTracer() if work.is_sequential else Tracer()
+    tracer = Tracer()
     refusal = None
     try:
         tracer.attach(work)
