@@ -11,11 +11,7 @@ import sys
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..files.number_text import is_fraction_text, read_float, read_number, shown
-from ..hand.explain import FORMATS as EXPLAIN_FORMATS
-from ..hand.explain import explain, render_explanation
-from ..hand.explain_update import explain_update, render_update_explanation
-from ..hand.mistakes import FORMATS as MISTAKE_FORMATS
-from ..hand.mistakes import compare_early_update, render_comparison
+from ..hand.common import FORMATS as HAND_FORMATS
 from . import budgets
 from .loading import load_network_argument
 
@@ -152,6 +148,11 @@ def check_digits(digits):
 
 
 def run_explain(args):
+    # Imported here, not at the top: trace, train and step import this module for its
+    # argument helpers, and should not load the hand-derivation modules at start-up.
+    from ..hand.explain import explain, render_explanation
+    from ..hand.explain_update import explain_update, render_update_explanation
+
     net = load_network_argument(args.spec, args.numbers, budgets.single_step("explain"))
     x, t = sample_from_args(net, args)
     if args.update:
@@ -170,6 +171,8 @@ def run_explain(args):
 
 
 def run_early_update(args):
+    from ..hand.mistakes import compare_early_update, render_comparison
+
     net = load_network_argument(args.spec, args.numbers, budgets.for_comparison("early-update"))
     x, t = sample_from_args(net, args)
     comparison = compare_early_update(net, x, t, learning_rate_from_args(net, args))
@@ -206,7 +209,7 @@ def register(subparsers):
     add_convention_option(parser)
     parser.add_argument("--bias-as-weight", action="store_true",
                         help="show each bias as w_j0 on a constant input a_0 = 1")
-    parser.add_argument("--format", choices=EXPLAIN_FORMATS, default="plain")
+    parser.add_argument("--format", choices=HAND_FORMATS, default="plain")
     parser.add_argument("--digits", type=int, default=9, metavar="N",
                         help="significant digits shown (default 9; fractions are exact)")
     parser.add_argument("--update", action="store_true",
@@ -234,7 +237,7 @@ def register(subparsers):
     parser.add_argument("spec", metavar="SPEC",
                         help="network file (JSON, docs/spec.md) or a bundled example name")
     add_convention_option(parser)
-    parser.add_argument("--format", choices=MISTAKE_FORMATS, default="plain")
+    parser.add_argument("--format", choices=HAND_FORMATS, default="plain")
     parser.add_argument("--digits", type=int, default=9, metavar="N")
     add_numbers_option(parser)
     add_sample_options(parser)

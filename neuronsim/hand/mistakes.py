@@ -49,9 +49,8 @@ from ..core.errors import NeuronsimError, NumericalError, ShapeError
 from ..core.gates import GatedLayer
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
-from .common import copy_network, first_sample, is_paired
+from .common import FORMATS, copy_network, first_sample, is_paired
 
-FORMATS = ("plain", "markdown", "latex")
 
 # A sequence's comparison lists every δ[t]: at most this many.
 MAX_DELTA_ROWS = 3000
