@@ -387,7 +387,9 @@ def loss_section(record, w):
     values = [v for v in record.step_losses if v is not None]
     terms = [w.error(t) for t, v in enumerate(record.step_losses, start=1) if v is not None]
     numbers = w.sum_of([w.num(v) for v in values])
-    if record.step_loss == "mean":
+    if len(values) == 1:                # one step with a target: E is its E[t]
+        text = f"E = {terms[0]} = {w.num(record.loss)}"
+    elif record.step_loss == "mean":
         text = (f"E = ({w.sum_of(terms)}) / {len(values)} = ({numbers}) / {len(values)} = "
                 f"{w.num(record.loss)}")
     else:
