@@ -83,3 +83,18 @@ def test_bundled_pair_in_gradient_flow(capsys):
     elman = next(line for line in out.splitlines() if "(Elman): |dE/dh[1]|" in line)
     lstm = next(line for line in out.splitlines() if "(LSTM): |dE/dh[1]|" in line)
     assert "(10^-7" in elman and "(10^-1" in lstm
+
+
+def test_a_diverged_network_is_never_right():
+    """A NaN output is on neither side of ½: a diverged network scores 0, not about half."""
+    from neuronsim.classroom.long_range import accuracy
+    from neuronsim.cli.rnn import parity_accuracy
+    from neuronsim.files import load_example
+
+    net = load_example("rnn-parity")
+    for layer in net.layers:
+        for neuron in layer.neurons:
+            neuron.bias = float("nan")
+    assert parity_accuracy(net, 3)[0] == 0
+    samples = [([[1.0]] * 3, [0.0]), ([[1.0]] * 3, [1.0])]
+    assert accuracy(net, samples) == 0

@@ -731,3 +731,15 @@ def test_clicking_an_lstm_unit_or_edge_explains_dE_dh_and_each_gate_weight():
         assert shown(f"layers[0].neurons[{row}].weights[0]") in details
     assert 'class="message error"' not in details
     assert 'closest("circle.neuron, rect.neuron")' in page.SCRIPT
+
+
+def test_an_epoch_that_diverges_changes_nothing_and_says_where():
+    """An Epoch stopped by a NaN part-way leaves the session's network, counts and curve
+    as they were (the epoch ran on a copy), with the reason in the message."""
+    session, limits = new_session("xor")
+    before, curve = parameters(session.net), list(session.losses)
+    session.net.learning_rate = 1e308
+    actions.act(session, "epoch", {"count": "1"}, limits)
+    assert session.message[0] == "error" and "samples[" in session.message[1]
+    assert parameters(session.net) == before
+    assert session.updates == 0 and session.epochs == 0 and list(session.losses) == curve

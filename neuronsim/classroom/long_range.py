@@ -13,14 +13,18 @@ parts from the noise steps; an LSTM's cell carries dE/dc back through its
 forget gate, and its input gate can learn to open on the marker only.
 """
 
+import math
+
 from .datasets import long_range
 
 
 def accuracy(net, samples):
-    """The fraction of ``samples`` whose last output is on the target's side of ½."""
+    """The fraction of ``samples`` whose last output is on the target's side of ½ (a
+    NaN or infinite output is never right)."""
     right = 0
     for xs, target in samples:
-        right += (net.forward_pass(xs)[-1][0] > 0.5) == (target[0] == 1)
+        y = net.forward_pass(xs)[-1][0]
+        right += math.isfinite(y) and (y > 0.5) == (target[0] == 1)
     return right / len(samples)
 
 

@@ -208,12 +208,14 @@ def parity_sequences(length):
 
 
 def parity_accuracy(net, length):
-    """(right, total): sequences of ``length`` whose every step is on the right side of 0.5."""
+    """(right, total): sequences of ``length`` whose every step is on the right side of 0.5
+    (a NaN or infinite output is never right)."""
     right = 0
     pairs = parity_sequences(length)
     for xs, ts in pairs:
         outputs = net.forward_pass(xs)
-        right += all((y[0] > 0.5) == (t[0] == 1) for y, t in zip(outputs, ts))
+        right += all(math.isfinite(y[0]) and (y[0] > 0.5) == (t[0] == 1)
+                     for y, t in zip(outputs, ts))
     return right, len(pairs)
 
 

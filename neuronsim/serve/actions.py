@@ -335,7 +335,10 @@ def epoch(session, count="1", limits=None):
         size = budgets.NetworkSize.of_network(net)
         budgets.refuse_over("serve", count * budgets.step_work(size, "float", len(net.samples)),
                             limits.work, "work units", "press Epoch with fewer epochs")
-    net.train(epochs=count, learning_rate=net.learning_rate, batch_size=1, shuffle=False)
+    # On a copy: an epoch that stops at a NaN leaves the session's network as it was.
+    trained = clone(net)
+    trained.train(epochs=count, learning_rate=net.learning_rate, batch_size=1, shuffle=False)
+    session.net = trained
     session.epochs += count
     session.updates += count * len(net.samples) - 1   # _after_update adds the last one
     steps = "1 online step" if len(net.samples) == 1 else f"{len(net.samples)} online steps"
