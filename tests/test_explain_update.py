@@ -304,3 +304,21 @@ def test_sequence_initial_state_lines():
     state = net.layers[1].optimizer_state["initial_state"][1]["momentum_buffer"]
     assert f"b ← μ·b + (1 − τ)·g = 0.9·{factor(state, 6)} + 1·" in text
     assert "'neuronsim explain FILE a_2^(3)[0]' derives it" in text
+
+
+def test_the_closing_sentence_names_only_what_was_compared():
+    """Plain gradient descent keeps no g and no state: the sentence claims only the new value."""
+    from neuronsim.files import load_example
+    from neuronsim.hand.explain_update import explain_update, render_update_explanation
+
+    net = load_example("mazur")
+    text = render_update_explanation(explain_update(net, "w_11^(2)", [0.05, 0.1], [0.01, 0.99],
+                                                    0.5))
+    assert "compared bit for bit, the new value agrees." in text
+    assert "state it keeps" not in text
+    net = load_example("mazur")
+    net.set_optimizer("adam")
+    text = render_update_explanation(explain_update(net, "w_11^(2)", [0.05, 0.1], [0.01, 0.99],
+                                                    0.5))
+    assert ("compared bit for bit, the new value, the gradient g it applied and the state it "
+            "keeps agree.") in text

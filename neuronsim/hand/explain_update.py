@@ -609,9 +609,16 @@ def _agreement(w, e, theta):
                           for key, value in e.simulator_state.items())
         parts.append(f" and keeps {e.state_where} = {{{state}}}")
     if not e.mismatches:
-        return "".join(parts) + (": every number above is the simulator's own, bit for bit "
-                                 "(the new value, the gradient g it applied and the state "
-                                 "it keeps).")
+        # name only what was compared: plain gradient descent keeps no g and no state
+        compared = ["the new value"]
+        if e.simulator_g is not None:
+            compared.append("the gradient g it applied")
+        if e.simulator_state is not None:
+            compared.append("the state it keeps")
+        listed = (", ".join(compared[:-1]) + " and " + compared[-1] if len(compared) > 1
+                  else compared[0])
+        return "".join(parts) + (f": compared bit for bit, {listed} "
+                                 f"agree{'s' if len(compared) == 1 else ''}.")
     listed = "; ".join(f"{what}: {format_number(ours, 17)} here, {format_number(theirs, 17)} "
                        "in the simulator" for what, ours, theirs in e.mismatches)
     return "".join(parts) + f".  THESE DIFFER from the lines above: {listed}."
