@@ -90,3 +90,14 @@ def test_against_refuses_other_sizes_in_one_line(tmp_path, capsys):
     assert main(["gradient-flow", str(path), "--against", "rnn"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--against rnn: 1 inputs and 1 outputs" in err
+
+
+def test_a_ratio_that_underflows_still_gets_its_power_of_ten():
+    from neuronsim.render.tables import _Writer
+    from neuronsim.trace.recurrent import flow_ratio_line
+
+    w = _Writer("plain", 4, "nielsen", False)
+    line = flow_ratio_line(w, "elman", "dE/dh", 4.0, 5e-324)
+    assert line.startswith("elman: |dE/dh[1]| / |dE/dh[T]| = ") and "(10^-323.9)" in line
+    assert flow_ratio_line(w, "x", "δ", 2.0, 0.0).endswith("= 0 / 2")
+    assert "nan" in flow_ratio_line(w, "x", "δ", float("nan"), 1.0).lower()

@@ -12,6 +12,7 @@ from ..render.numfmt import format_number
 from ..render.tables import FORMATS, _Writer
 from ..trace.recurrent import (
     flow_header,
+    flow_ratio_line,
     gradient_flow,
     plot_gradient_flow,
     render_gradient_flow,
@@ -111,14 +112,7 @@ def render_network_flow(flow, spec, format, digits, quantity="delta"):
     text = w.table(rows, ["t"] + headers)
     lines = [intro, "", text, ""]
     for name in names:
-        first, last = flow[name][0], flow[name][-1]
-        if first > 0 and last > 0:
-            ratio = last / first
-            lines.append(f"{name}: |{symbol}[1]| / |{symbol}[T]| = {w.num(ratio)} "
-                         f"(10^{math.log10(ratio):.1f})")
-        else:
-            lines.append(f"{name}: |{symbol}[1]| / |{symbol}[T]| = {w.num(last)} / "
-                         f"{w.num(first)}")
+        lines.append(flow_ratio_line(w, name, symbol, flow[name][0], flow[name][-1]))
     return "\n".join(lines) + "\n"
 
 

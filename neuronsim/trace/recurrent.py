@@ -926,14 +926,21 @@ def render_gradient_flow(flow, format="plain", digits=4, recurrent_weight=None):
         lines.append(f"u = {w.num(recurrent_weight)}: |u·g'| < 1 shrinks δ each step "
                      "(vanishing), > 1 grows it (exploding).")
     for name in names:
-        first, last = flow[name][0], flow[name][-1]
-        if first > 0 and last > 0:
-            ratio = last / first
-            lines.append(f"{name}: |δ[1]| / |δ[T]| = {w.num(ratio)}"
-                         f" (10^{math.log10(ratio):.1f})")
-        else:
-            lines.append(f"{name}: |δ[1]| / |δ[T]| = {w.num(last)} / {w.num(first)}")
+        lines.append(flow_ratio_line(w, name, "δ", flow[name][0], flow[name][-1]))
     return "\n".join(lines) + "\n"
+
+
+def flow_ratio_line(w, name, symbol, first, last):
+    """``name: |δ[1]| / |δ[T]| = ratio (10^e)`` from |δ[T]| = ``first`` and |δ[1]| =
+    ``last``.  The power of ten is log10(last) − log10(first), which stays finite when
+    the ratio itself underflows to 0 or overflows; zeros and non-finite values are shown
+    as the quotient."""
+    head = f"{name}: |{symbol}[1]| / |{symbol}[T]| = "
+    if not (0 < first < math.inf and 0 < last < math.inf):
+        return head + f"{w.num(last)} / {w.num(first)}"
+    ratio = last / first
+    shown = w.num(ratio) if 0 < ratio < math.inf else f"{w.num(last)} / {w.num(first)}"
+    return head + f"{shown} (10^{math.log10(last) - math.log10(first):.1f})"
 
 
 def plot_gradient_flow(flow, path, title="|δ[t]| going back in time"):
