@@ -963,6 +963,13 @@ def plot_gradient_flow(flow, path, title="|δ[t]| going back in time"):
     axes.invert_xaxis()
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    import io
+    import os
+
+    from ..files.atomic import atomic_write_bytes
+
+    buffer = io.BytesIO()        # written whole, atomically: never a half-written plot
+    figure.savefig(buffer, format=os.path.splitext(str(path))[1].lstrip(".").lower() or "png")
     plt.close(figure)
+    atomic_write_bytes(str(path), buffer.getvalue())
     return path
