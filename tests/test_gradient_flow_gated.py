@@ -101,3 +101,22 @@ def test_a_ratio_that_underflows_still_gets_its_power_of_ten():
     assert line.startswith("elman: |dE/dh[1]| / |dE/dh[T]| = ") and "(10^-323.9)" in line
     assert flow_ratio_line(w, "x", "δ", 2.0, 0.0).endswith("= 0 / 2")
     assert "nan" in flow_ratio_line(w, "x", "δ", float("nan"), 1.0).lower()
+
+
+def test_a_flow_longer_than_the_work_budget_is_refused_before_it_runs(tmp_path, capsys):
+    """The budget is checked on the sequence that runs (after --length), not the file's."""
+    import json
+
+    from neuronsim.cli import main
+
+    spec = {"inputs": 20, "loss": "half_sse", "layers": [
+        {"type": "lstm", "size": 100, "init": "uniform", "seed": 1},
+        {"type": "dense", "size": 1, "activation": "linear", "seed": 2}],
+        "samples": [{"input": [[0.1] * 20] * 2, "target": [[0.0]] * 2}]}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(spec))
+    assert main(["gradient-flow", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["gradient-flow", str(path), "--length", "1000"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "1000 time steps" in err and "--length" in err

@@ -124,6 +124,16 @@ def _flow_network(spec):
     return net
 
 
+def _refuse_long_flow(net, xs, spec):
+    """Refuse a flow whose forward and backward passes over ``xs`` (the sequence actually
+    run, after --length) would be over the work budget of one command."""
+    size = budgets.NetworkSize.of_network(net)
+    size.time_steps = len(xs)
+    budgets.refuse_over("gradient-flow", budgets.step_work(size), budgets.WORK,
+                        f"work units ({spec} over {len(xs)} time steps)",
+                        "a smaller --length or a smaller network")
+
+
 def run_gradient_flow(args):
     if not 1 <= args.digits <= 17:
         raise NeuronsimError(f"--digits: expected 1 to 17, got {args.digits}")
@@ -145,8 +155,10 @@ def run_gradient_flow(args):
         if not 1 <= args.length <= MAX_FLOW_LENGTH:
             raise NeuronsimError(f"--length: expected 1 to {MAX_FLOW_LENGTH}, got {args.length}")
         xs = [xs[t % len(xs)] for t in range(args.length)]
+    _refuse_long_flow(net, xs, spec)
     if args.against:
         other = _flow_network(args.against)
+        _refuse_long_flow(other, xs, args.against)
         if (other.n_inputs, other.n_outputs) != (net.n_inputs, net.n_outputs):
             raise NeuronsimError(
                 f"--against {args.against}: {other.n_inputs} inputs and {other.n_outputs} "
