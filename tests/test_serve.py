@@ -743,3 +743,13 @@ def test_an_epoch_that_diverges_changes_nothing_and_says_where():
     assert session.message[0] == "error" and "samples[" in session.message[1]
     assert parameters(session.net) == before
     assert session.updates == 0 and session.epochs == 0 and list(session.losses) == curve
+
+
+def test_the_loss_curve_says_when_the_loss_stopped_being_a_number():
+    from neuronsim.serve.charts import loss_svg
+
+    svg = loss_svg([(0, 2.0), (1, 1.0), (2, float("nan")), (3, float("inf"))])
+    assert "not a number from update 2 on: diverged" in svg
+    assert "after 1 updates; not a number from update 2 on" in svg
+    assert "diverged" not in loss_svg([(0, 2.0), (1, 1.0)])
+    assert "diverged" in loss_svg([(0, float("nan"))])

@@ -26,8 +26,12 @@ def loss_svg(points):
             f'height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" font-family="sans-serif" '
             'font-size="10">'
             f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>')
+    diverged = next((u for u, e in points if not math.isfinite(e)), None)
+    warning = ("" if diverged is None else
+               f'<text x="{WIDTH - PAD_RIGHT}" y="{PAD_TOP + 10}" text-anchor="end" '
+               f'fill="#b00020">not a number from update {diverged} on: diverged</text>')
     if not finite:
-        return head + '<text x="10" y="20">no loss yet</text></svg>'
+        return head + '<text x="10" y="20">no loss yet</text>' + warning + '</svg>'
     losses = [e for _, e in finite]
     log = min(losses) > 0 and max(losses) > 10 * min(losses)
     scaled = [math.log10(e) if log else e for e in losses]
@@ -67,8 +71,11 @@ def loss_svg(points):
     if len(finite) == 1:
         parts.append(f'<circle cx="{x_of(first):.1f}" cy="{y_of(scaled[0]):.1f}" r="3" '
                      'fill="#2166ac"/>')
+    parts.append(warning)
     parts.append(f'<title>loss over every sample: {escape(format_number(losses[-1], 6))} '
-                 f'after {last} updates</title></svg>')
+                 f'after {last} updates'
+                 f'{"" if diverged is None else f"; not a number from update {diverged} on"}'
+                 '</title></svg>')
     return "".join(parts)
 
 
