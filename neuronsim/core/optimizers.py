@@ -42,6 +42,16 @@ def lerp(start, end, weight):
 
 
 # --------------------------------------------------------------- one step each
+def copy_state(state):
+    """A copy of a parameter owner's ``optimizer_state`` (its dicts and lists; the
+    numbers in them are immutable), or None: what tracers and explanations keep of
+    the state before and after an update."""
+    if state is None:
+        return None
+    return {name: [dict(s) for s in value] if isinstance(value, list) else dict(value)
+            for name, value in state.items()}
+
+
 def sgd_state(o):
     """torch's SGD state: momentum_buffer, empty until the first step (None)."""
     return {"momentum_buffer": None} if o["momentum"] != 0 else {}

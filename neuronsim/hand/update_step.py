@@ -37,7 +37,7 @@ clipping, schedule and every parameter's optimizer state.
 
 import copy
 
-from ..core.optimizers import lerp
+from ..core.optimizers import copy_state, lerp
 from .common import copy_network
 
 # torch's state names and the quantity each holds after the step.
@@ -66,14 +66,6 @@ def copy_with_rule(net):
     if net.schedule is not None:
         work.schedule = copy.copy(net.schedule)   # its numbers are immutable
     return work
-
-
-def copy_state(state):
-    """A copy of an ``optimizer_state`` dict (its dicts and lists)."""
-    if state is None:
-        return None
-    return {name: [dict(s) for s in value] if isinstance(value, list) else dict(value)
-            for name, value in state.items()}
 
 
 def parameter_state(owner, name, k, optimizer):

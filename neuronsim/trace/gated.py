@@ -42,7 +42,8 @@ batch bit for bit.
 
 from dataclasses import dataclass
 
-from .records import OverTime, ParameterRecord, copy_state
+from ..core.optimizers import copy_state
+from .records import OverTime, ParameterRecord
 
 #: the layer kinds this module traces
 GATED_KINDS = ("lstm", "gru")

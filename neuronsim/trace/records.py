@@ -135,16 +135,6 @@ def update_rule(net):
         penalty_weights=weights)
 
 
-def copy_state(state):
-    """A copy of ``neuron.optimizer_state`` (its dicts and lists; numbers are immutable)."""
-    if state is None:
-        return None
-    out = {}
-    for name, value in state.items():
-        out[name] = [dict(s) for s in value] if isinstance(value, list) else dict(value)
-    return out
-
-
 class OverTime:
     """What a neuron's (or an LSTM/GRU unit's) record over one sequence reads
     across its ``steps`` (``steps[t - 1]``: the network's record of step t):

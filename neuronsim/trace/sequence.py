@@ -15,10 +15,11 @@ of time step t.  :class:`SequenceRecording` holds the hooks;
 from dataclasses import dataclass, field
 
 from ..core.errors import NeuronsimError
+from ..core.optimizers import copy_state
 from . import gated
 from .gated import is_gated
 from .gated import network_sum as _network_sum
-from .records import OverTime, ParameterRecord, Recorder, copy_state
+from .records import OverTime, ParameterRecord, Recorder
 
 
 @dataclass

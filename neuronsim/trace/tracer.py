@@ -42,6 +42,7 @@ divided by n), the batch loss and the single update w ← w − η·(Σ_s dE_s/d
 """
 
 from ..core.errors import NeuronsimError
+from ..core.optimizers import copy_state
 from .records import (  # noqa: F401  (the records' names, importable from here as before)
     PARAMETER_KINDS,
     BatchRecord,
@@ -50,7 +51,6 @@ from .records import (  # noqa: F401  (the records' names, importable from here 
     Recorder,
     StepRecord,
     UpdateRule,
-    copy_state,
     update_rule,
 )
 from .sequence import SequenceRecording
