@@ -31,7 +31,6 @@ operations, so the true values reproduce exactly), where Python keeps them
 and their formulas.
 """
 
-from operator import mul
 
 from ..core import labels as lab
 from ..core.gates import GatedLayer
@@ -219,8 +218,9 @@ class GatedCells:
         neuron = layer.gates[gate][j]
         inputs = [self.out(l - 1, k, t, values) for k in range(layer.n_inputs)]
         previous = [self.out(l, m, t - 1, values) for m in range(layer.size)]
-        input_part = sum(map(mul, neuron.weights, inputs)) + neuron.bias_ih
-        recurrent_part = sum(map(mul, neuron.recurrent_weights, previous)) + neuron.bias_hh
+        # the core's own two sums (GateNeuron.input_part, recurrent_part), on these values
+        input_part = neuron.input_part(inputs)
+        recurrent_part = neuron.recurrent_part(previous)
         if gate == "new":
             return input_part + self.gate_value(values, l, "reset", j, t) * recurrent_part
         return input_part + recurrent_part
@@ -268,7 +268,7 @@ class GatedCells:
         """s_j[t] = Σ_m u_n,jm h_m[t-1] + b_hn,j."""
         neuron = layer.gates["new"][j]
         previous = [self.out(l, m, t - 1, values) for m in range(layer.size)]
-        return sum(map(mul, neuron.recurrent_weights, previous)) + neuron.bias_hh
+        return neuron.recurrent_part(previous)
 
     def _gradient(self, values, q, target):
         """Σ_t of the per-step products, from t = T down (as BPTT adds them)."""
