@@ -328,3 +328,18 @@ def test_large_finite_deltas_do_not_stop_training():
                               ["linear", "linear"], "half_sse")
     history = net.train([([1.0], [1.0])], learning_rate=1e-300)
     assert history == [0.5]
+
+
+def test_loss_over_the_samples_is_their_mean_or_sum_and_changes_no_weight():
+    from neuronsim.files import load_example
+
+    net = load_example("xor")
+    before = net.to_spec()
+    pairs = net.sample_pairs(net.samples)
+    losses = [net.loss_of(x, t) for x, t in pairs]
+    assert net.loss_over() == (((losses[0] + losses[1]) + losses[2]) + losses[3]) / 4
+    assert net.loss_over(net.samples[:1]) == losses[0]
+    net.reduction = "sum"
+    assert net.loss_over() == ((losses[0] + losses[1]) + losses[2]) + losses[3]
+    net.reduction = "mean"
+    assert net.to_spec() == before

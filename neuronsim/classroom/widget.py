@@ -303,12 +303,7 @@ class NetworkWidget:
             return
         copy = deepcopy(net, {id(net.tracer): None})
         copy.tracer = None
-        pairs = copy.sample_pairs(copy.samples)
-        total = 0.0
-        for x, t in pairs:
-            total += copy.loss_of(x, t)
-        self.losses.append((self.updates, total / len(pairs) if copy.reduction == "mean"
-                            else total))
+        self.losses.append((self.updates, copy.loss_over()))
         del self.losses[:-MAX_CURVE_POINTS]
 
     def _sections(self):

@@ -428,6 +428,17 @@ class Network:
             return self.loss.paired_value([n.z for n in self.layers[-1].neurons], target)
         return self.loss.value(outputs, target)
 
+    def loss_over(self, samples=None):
+        """E over ``samples`` (default: the file's): the mean of each sample's
+        :meth:`loss_of` (their sum for ``reduction="sum"``), as a batch would weigh
+        them, with the current weights and no penalty.  Nothing is updated; the
+        forward passes leave the last sample's values in the neurons."""
+        pairs = self.sample_pairs(self.samples if samples is None else samples)
+        total = 0.0
+        for x, t in pairs:
+            total += self.loss_of(x, t)
+        return total / len(pairs) if self.reduction == "mean" else total
+
     def _sequence_loss(self, targets):
         """E of the last forward pass's sequence (no gradients)."""
         targets = step_targets_of(self, targets, len(self.step_outputs))

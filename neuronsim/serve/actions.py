@@ -267,11 +267,7 @@ def data_loss(net):
     ``reduction="sum"``), with the current weights (no penalty).  Its forward
     passes leave their z and a in ``net``: the page draws ``session.shown``,
     a copy, so the session's own network may be used."""
-    pairs = net.sample_pairs(net.samples)
-    total = 0.0
-    for x, t in pairs:
-        total += net.loss_of(x, t)
-    return total / len(pairs) if net.reduction == "mean" else total
+    return net.loss_over()
 
 
 def _after_update(session):
