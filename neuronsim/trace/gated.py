@@ -394,7 +394,7 @@ def recurrent_path_terms(record, w, l, j, t):
     for gate in later[0].gates:
         for m, (unit, step) in enumerate(zip(units, later)):
             record_q = step.gates[gate]
-            delta = (sum(record_q.delta_parts[:record.truncation - 1]) if truncated
+            delta = (network_sum(record_q.delta_parts[:record.truncation - 1]) if truncated
                      else record_q.delta)
             u = unit.gates[gate].recurrent_weights[j]
             d_label = w.at(w.carried(w.gate_delta(l, gate, m), truncated), t + 1)

@@ -425,7 +425,10 @@ def _recurrent_path_terms(record, w, l, j, t):
     later = record.layers[l].neurons
     truncated = record.truncation is not None
     if truncated:
-        carried = [sum(n.steps[t].delta_parts[:record.truncation - 1]) for n in later]
+        # added left to right, as the network adds (builtin sum compensates floats
+        # from Python 3.12 on, which would change the last bits)
+        carried = [gated.network_sum(n.steps[t].delta_parts[:record.truncation - 1])
+                   for n in later]
     else:
         carried = [n.steps[t].delta for n in later]
     sym = w.sum_of([f"{w.u(l, q, j)}{w.times}{w.at(w.carried_delta(l, q, truncated), t + 1)}"
