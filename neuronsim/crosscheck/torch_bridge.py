@@ -542,6 +542,47 @@ def torch_gradients(net, X, Y):
 
 
 # ---------------------------------------------------------------- stacks over time
+def bptt_runs(torch, run, steps, start_states, truncation, mask, loss_at, detach):
+    """The torch runs of one batch of sequences, for full or truncated BPTT built from
+    its definition: (``forward``, the whole sequence without gradients; ``runs``,
+    [(first step, record)] with gradients; ``total``, Σ_t E_t to call backward on).
+
+    ``run(start, stop, states, keep)`` runs steps start..stop-1 from ``states``;
+    ``loss_at(s, entry)`` is E at step s from that step's record entry; ``detach``
+    holds one layer's state constant.  Truncated to k steps: each E_t runs again from
+    the states after step t-k, held constant, so no gradient goes back further."""
+    with torch.no_grad():
+        forward, _ = run(0, steps, start_states, False)
+    runs, total = [], 0
+    if truncation is None or truncation > steps:
+        record, _ = run(0, steps, start_states, True)
+        runs.append((0, record))
+        for s in range(steps):
+            if mask[:, s].any():
+                total = total + loss_at(s, record[s])
+        return forward, runs, total
+    after = []            # the states after each step, without gradients
+    with torch.no_grad():
+        states = list(start_states)
+        for s in range(steps):
+            _, states = run(s, s + 1, states, False)
+            after.append(states)
+    for s in range(steps):
+        if not mask[:, s].any():
+            continue
+        start = s - truncation + 1    # the states after step start-1 are held constant
+        if start > 0:
+            states = [detach(state) for state in after[start - 1]]
+        elif start == 0:
+            states = [detach(state) for state in start_states]
+        else:
+            states = start_states
+        record, _ = run(max(start, 0), s + 1, states, True)
+        runs.append((max(start, 0), record))
+        total = total + loss_at(s, record[-1])
+    return forward, runs, total
+
+
 def torch_stack_results(net, X, targets, mask):
     """The cross-check quantities of a network that reads sequences, computed by torch.
 
@@ -620,42 +661,14 @@ def torch_stack_results(net, X, targets, mask):
             record.append((zs, activations))
         return record, states
 
-    def loss_at(s, zs, activations):
+    def loss_at(s, entry):
+        zs, activations = entry
         return (_sample_losses(torch, net.loss.name, paired, zs[-1], activations[-1],
                                goal[:, s]) * weight[:, s]).sum()
 
     start_states = [None if a0 is None else a0.expand(m, len(a0)) for a0 in initial]
-    k = net.truncation
-    with torch.no_grad():
-        forward, _ = run(0, steps, start_states, False)
-    runs, total = [], 0
-    if k is None or k > steps:
-        record, _ = run(0, steps, start_states, True)
-        runs.append((0, record))
-        for s in range(steps):
-            if mask[:, s].any():
-                total = total + loss_at(s, *record[s])
-    else:
-        # the state after each step, without gradients, to hold constant
-        after = []
-        with torch.no_grad():
-            states = list(start_states)
-            for s in range(steps):
-                _, states = run(s, s + 1, states, False)
-                after.append(states)
-        for s in range(steps):
-            if not mask[:, s].any():
-                continue
-            start = s - k + 1          # a[start] (0-based: state after step start-1) is constant
-            if start > 0:
-                states = [None if a is None else a.detach() for a in after[start - 1]]
-            elif start == 0:
-                states = [None if a is None else a.detach() for a in start_states]
-            else:
-                states = start_states
-            record, _ = run(max(start, 0), s + 1, states, True)
-            runs.append((max(start, 0), record))
-            total = total + loss_at(s, *record[-1])
+    forward, runs, total = bptt_runs(torch, run, steps, start_states, net.truncation, mask,
+                                     loss_at, lambda a: None if a is None else a.detach())
     total.backward()
     n = m if net.reduction == "mean" else 1
     activations = [torch.stack([step[1][l] for step in forward], dim=1).numpy()

@@ -18,7 +18,7 @@ layer at t-k, detached (the initial states too when t = k).
 
 import numpy as np
 
-from .torch_bridge import _activation_module, _sample_losses, _torch
+from .torch_bridge import _activation_module, _sample_losses, _torch, bptt_runs
 from .vectorized import is_paired
 
 #: torch's cell class and number of gates of each kind
@@ -119,36 +119,8 @@ def torch_gated_results(net, X, targets, mask):
                 * weight[:, s]).sum()
 
     start_states = [tuple(v.expand(m, len(v)) for v in states) for states in initial]
-    k = net.truncation
-    with torch.no_grad():
-        forward, _ = run(0, steps, start_states, False)
-    runs, total = [], 0
-    if k is None or k > steps:
-        record, _ = run(0, steps, start_states, True)
-        runs.append((0, record))
-        for s in range(steps):
-            if mask[:, s].any():
-                total = total + loss_at(s, record[s])
-    else:
-        after = []
-        with torch.no_grad():
-            states = list(start_states)
-            for s in range(steps):
-                _, states = run(s, s + 1, states, False)
-                after.append(states)
-        for s in range(steps):
-            if not mask[:, s].any():
-                continue
-            start = s - k + 1      # the states after step start-1 are held constant
-            if start > 0:
-                states = [tuple(v.detach() for v in st) for st in after[start - 1]]
-            elif start == 0:
-                states = [tuple(v.detach() for v in st) for st in start_states]
-            else:
-                states = start_states
-            record, _ = run(max(start, 0), s + 1, states, True)
-            runs.append((max(start, 0), record))
-            total = total + loss_at(s, record[-1])
+    forward, runs, total = bptt_runs(torch, run, steps, start_states, net.truncation, mask,
+                                     loss_at, lambda state: tuple(v.detach() for v in state))
     total.backward()
     n = m if net.reduction == "mean" else 1
     activations = [torch.stack([step[1][l] for step in forward], dim=1).numpy()
