@@ -226,3 +226,21 @@ def derivative_legend(w, e, first_layer):
     parts = [f"layer{'s' if len(layers) > 1 else ''} {', '.join(layers)}: "
              f"g = {name}, g'(z) = {formula}" for (name, formula), layers in groups.items()]
     return "Activations on the paths: " + "; ".join(parts) + "."
+
+
+def sum_over_t(w, steps, times):
+    """The terms of dE/dθ = Σ_t δ[t]·x[t] written three ways: (symbols, numbers,
+    products), one entry per step.  ``steps``: (δ label, the factor's label or None
+    for a bias, δ, the factor, the product) per step; δ None = nothing reached that
+    step, written 0."""
+    symbolic, numeric, products = [], [], []
+    for d, factor_label, delta, value, product in steps:
+        symbolic.append(d if factor_label is None else f"{d}{times}{factor_label}")
+        if delta is None:
+            numeric.append("0")
+            products.append("0")
+            continue
+        numeric.append(w.fac(delta) if factor_label is None
+                       else f"{w.fac(delta)}{times}{w.fac(value)}")
+        products.append(w.fac(product))
+    return symbolic, numeric, products

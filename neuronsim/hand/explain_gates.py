@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..core.gates import GatedLayer
 from ..core.labels import GATE_LETTERS, weight_superscript
-from .common import loss_derivative
+from .common import loss_derivative, sum_over_t
 from .label_parse import Target
 
 _TEXT_SUB_LETTER = {"k": "ₖ", "m": "ₘ", "i": "ᵢ"}
@@ -470,7 +470,7 @@ def parameter_block(w, e, display, inline):
               + w.text(" at every step t = 1..T:"),
               display(w, [f"{z} {eq}{input_side} + {recurrent_side}",
                           f"{w.partial(z, parameter)} {eq}{slope}"])]
-    symbolic, numeric, products = [], [], []
+    steps = []
     for t, delta, factor, product in e.terms:
         d = gate_label(w, "delta", l, gate, j, t)
         if hidden and scaled:
@@ -478,18 +478,8 @@ def parameter_block(w, e, display, inline):
         factor_label = (output_label(w, net, l - 1, target.input, t) if target.kind == "w" else
                         state_label(w, "h", l, target.input, t - 1) if target.kind == "u" else
                         None)
-        if delta is None:
-            symbolic.append(d if factor_label is None else f"{d}{times}{factor_label}")
-            numeric.append("0")
-            products.append("0")
-            continue
-        if factor_label is None:
-            symbolic.append(d)
-            numeric.append(w.fac(delta))
-        else:
-            symbolic.append(f"{d}{times}{factor_label}")
-            numeric.append(f"{w.fac(delta)}{times}{w.fac(factor)}")
-        products.append(w.fac(product))
+        steps.append((d, factor_label, delta, factor, product))
+    symbolic, numeric, products = sum_over_t(w, steps, times)
     sigma = r"\sum_t " if w.style == "latex" else "Σ_t "
     general = gate_label(w, "delta", l, gate, j, "t")
     if hidden and scaled:

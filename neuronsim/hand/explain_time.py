@@ -62,6 +62,7 @@ from .common import (
     is_paired,
     loss_derivative,
     numbers_name,
+    sum_over_t,
 )
 from .label_parse import check_target, parse_label
 
@@ -586,23 +587,12 @@ def _parameter_block(w, e):
               + w.text(" at every step t = 1..T:"),
               display(w, [f"{z} {eq}{' + '.join(parts)}",
                           f"{w.partial(z, parameter)} {eq}{slope}"])]
-    symbolic, numeric, products = [], [], []
-    for t, delta, value, product in e.terms:
-        d = _at(w, "delta", l, j, t)
-        factor_label = (_at(w, "a", l - 1, target.input, t) if target.kind == "w" else
-                        _at(w, "a", l, target.input, t - 1) if target.kind == "u" else None)
-        if delta is None:
-            symbolic.append(f"{d}" if factor_label is None else f"{d}{w.times}{factor_label}")
-            numeric.append("0")
-            products.append("0")
-            continue
-        if factor_label is None:
-            symbolic.append(d)
-            numeric.append(w.fac(delta))
-        else:
-            symbolic.append(f"{d}{w.times}{factor_label}")
-            numeric.append(f"{w.fac(delta)}{w.times}{w.fac(value)}")
-        products.append(w.fac(product))
+    steps = [(_at(w, "delta", l, j, t),
+              _at(w, "a", l - 1, target.input, t) if target.kind == "w" else
+              _at(w, "a", l, target.input, t - 1) if target.kind == "u" else None,
+              delta, value, product)
+             for t, delta, value, product in e.terms]
+    symbolic, numeric, products = sum_over_t(w, steps, w.times)
     sigma = r"\sum_t " if w.style == "latex" else "Σ_t "
     general = _at(w, "delta", l, j, "t") + ("" if target.kind == "b" else w.times + slope)
     rows = [f"{lhs} {eq}{sigma}{general}", f"{pad}{eq}{' + '.join(symbolic)}"]
