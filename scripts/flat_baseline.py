@@ -30,7 +30,7 @@ allocates nothing but the new rows and a few lists.  A layer whose fan-in is
 at most ``small_fan_in`` (16) runs explicit loops, fused per neuron (z, g,
 δ, Wᵀδ and the update in one pass): at small sizes the cost is the number
 of calls, and in CPython 3.11 every list comprehension is a call.  Wider
-layers use the fastest whole-list idioms: ``sum(map(mul, row, a))`` for z
+layers use the fastest whole-list idioms: ``sum_in_order(map(mul, row, a))`` for z
 and one list comprehension per row for Wᵀδ and for the update.
 ``python scripts/bench.py --shapes ...`` times the variants that lost
 (other thresholds, loops or comprehensions everywhere, the previous
@@ -43,10 +43,11 @@ layers, one BPTT step per sequence (see its docstring).
 import math
 from operator import mul
 
-# Since Python 3.12, sum() of floats is compensated (Neumaier), so an explicit
-# z += w·a loop no longer rounds as neuronsim's sum(map(mul, w, a)) does; there
-# the explicit loops are used for nothing (every layer takes the sum() path).
-PLAIN_SUM = sum([1e16, 1.0, -1e16]) == 0.0
+# Σ added left to right, as neuronsim adds it: the builtin sum() up to Python
+# 3.11, a plain loop from 3.12 on, where sum() compensates float sums
+# (neuronsim/core/summation.py says why).
+from neuronsim.core.summation import sum_in_order
+
 SMALL_FAN_IN = 16
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 _exp = math.exp
@@ -99,8 +100,6 @@ class FlatNetwork:
         self.weights = [[[float(w) for w in row] for row in matrix] for matrix in weights]
         self.biases = [[float(b) for b in vector] for vector in biases]
         self.activations = _check_activations(activations, len(self.weights))
-        if not PLAIN_SUM:
-            small_fan_in = 0
         self.small_fan_in = small_fan_in
         # (rows, biases, activation, explicit loops?): the step's view of the lists above
         self._layers = [(matrix, vector, kind, len(matrix[0]) <= small_fan_in)
@@ -119,13 +118,13 @@ class FlatNetwork:
                         z += w * v
                     zs.append(z + b)
             else:
-                zs = [sum(map(mul, row, a)) + b for row, b in zip(rows, biases)]
+                zs = [sum_in_order(map(mul, row, a)) + b for row, b in zip(rows, biases)]
             a = _outputs(zs, kind)
         return a
 
     def loss(self, x, target):
         """E = ½ Σ (t - a)² for one sample."""
-        return sum((t - a) * (t - a) for a, t in zip(self.forward(x), target)) / 2
+        return sum_in_order((t - a) * (t - a) for a, t in zip(self.forward(x), target)) / 2
 
     def step(self, x, target, learning_rate):
         """One online step (forward, backward, fused update); returns E before it."""
@@ -137,7 +136,7 @@ class FlatNetwork:
         for rows, biases, kind, small in layers:
             inputs.append(a)
             if not small:
-                a = _outputs([sum(map(mul, row, a)) + b for row, b in zip(rows, biases)],
+                a = _outputs([sum_in_order(map(mul, row, a)) + b for row, b in zip(rows, biases)],
                              kind)
             else:                  # z and g in one explicit loop per neuron
                 out = []
@@ -235,7 +234,7 @@ class PreviousFlatNetwork:
     def forward(self, x):
         a = x
         for matrix, biases, (function, _) in zip(self.weights, self.biases, self._pairs):
-            a = function([sum(map(mul, row, a)) + b for row, b in zip(matrix, biases)])
+            a = function([sum_in_order(map(mul, row, a)) + b for row, b in zip(matrix, biases)])
         return a
 
     def step(self, x, target, learning_rate):
@@ -243,17 +242,17 @@ class PreviousFlatNetwork:
         a = x
         for matrix, biases, (function, derivative) in zip(self.weights, self.biases,
                                                          self._pairs):
-            zs = [sum(map(mul, row, a)) + b for row, b in zip(matrix, biases)]
+            zs = [sum_in_order(map(mul, row, a)) + b for row, b in zip(matrix, biases)]
             a = function(zs)
             activations.append(a)
             derivatives.append(derivative(zs, a))
-        value = sum((t - o) * (t - o) for o, t in zip(a, target)) / 2
+        value = sum_in_order((t - o) * (t - o) for o, t in zip(a, target)) / 2
         output_grads = [o - t for o, t in zip(a, target)]
         for l in range(len(self.weights) - 1, -1, -1):
             deltas = list(map(mul, output_grads, derivatives[l]))
             matrix, biases, inputs = self.weights[l], self.biases[l], activations[l]
             if l:
-                output_grads = [sum(map(mul, column, deltas)) for column in zip(*matrix)]
+                output_grads = [sum_in_order(map(mul, column, deltas)) for column in zip(*matrix)]
             for j, delta in enumerate(deltas):
                 rate_delta = learning_rate * delta
                 matrix[j] = [w - rate_delta * a_k for w, a_k in zip(matrix[j], inputs)]
@@ -270,12 +269,12 @@ class FlatRecurrentNetwork:
     a target at every step; a[0] = 0:
 
         forward, t = 1..T:  z_j[t] = (Σ_k w_jk x_k[t] + Σ_i u_ji a_i[t-1]) + b_j
-                            (each Σ a sum() from the left; the Σ_i term is
+                            (each Σ added from the left; the Σ_i term is
                             left out at t = 1, where a[0] = 0 adds exactly 0)
                             then the dense layers as in FlatNetwork
         backward, t = T..1: dense layers as FlatNetwork (δ, Wᵀδ), their
                             gradient sums S ← S + a·δ;
-                            r_j[t] = Σ_i u_ij δ_i[t+1] (a sum() over i; 0 at t = T),
+                            r_j[t] = Σ_i u_ij δ_i[t+1] (added over i from the left; 0 at t = T),
                             δ_j[t] = (e_j[t] + r_j[t]) · g'(z_j[t]),
                             S_w ← S_w + x·δ, S_u ← S_u + a[t-1]·δ, S_b ← S_b + δ
         update:             w ← w - η · S for every parameter (one sequence, n = 1)
@@ -298,7 +297,7 @@ class FlatRecurrentNetwork:
         self.dense_activations = _check_activations(dense_activations, len(dense))
         fan_ins = ([len(self.weights[0]), len(self.weights)]
                    + [len(matrix[0]) for matrix in self.dense_weights])
-        self.small_fan_in = small_fan_in if PLAIN_SUM else 0
+        self.small_fan_in = small_fan_in
         self.loops = max(fan_ins) <= self.small_fan_in
 
     def step(self, xs, targets, learning_rate):
@@ -313,21 +312,21 @@ class FlatRecurrentNetwork:
         h = None
         for x in xs:
             if h is None:
-                zs = [sum(map(mul, w, x)) + bj for w, bj in zip(W, b)]
+                zs = [sum_in_order(map(mul, w, x)) + bj for w, bj in zip(W, b)]
             else:
-                zs = [sum(map(mul, w, x)) + sum(map(mul, u, h)) + bj
+                zs = [sum_in_order(map(mul, w, x)) + sum_in_order(map(mul, u, h)) + bj
                       for w, u, bj in zip(W, U, b)]
             h = _outputs(zs, kind)
             states.append(h)
             a, outs = h, []
             for rows, biases, dkind in dense:
-                a = _outputs([sum(map(mul, row, a)) + c for row, c in zip(rows, biases)],
+                a = _outputs([sum_in_order(map(mul, row, a)) + c for row, c in zip(rows, biases)],
                              dkind)
                 outs.append(a)
             above.append(outs)
         value = 0.0
         for outs, target in zip(above, targets):
-            value += sum((t - y) * (t - y) for y, t in zip(outs[-1], target)) / 2
+            value += sum_in_order((t - y) * (t - y) for y, t in zip(outs[-1], target)) / 2
         # gradient sums, filled at t = T first (None: nothing added yet)
         dense_sums = [[None] * len(rows) for rows, _, _ in dense]
         dense_bias_sums = [[0.0] * len(rows) for rows, _, _ in dense]
@@ -355,7 +354,7 @@ class FlatRecurrentNetwork:
                                else [g + v * d for g, v in zip(s, below)])
                     bias_sums[j] += d
             if later is not None:  # e[t] + r[t]
-                grads = [e + sum(map(mul, column, later)) for e, column in zip(grads, columns)]
+                grads = [e + sum_in_order(map(mul, column, later)) for e, column in zip(grads, columns)]
             deltas = _deltas(grads, states[t], kind)
             x = xs[t]
             previous = states[t - 1] if t else None
@@ -431,7 +430,7 @@ class FlatRecurrentNetwork:
             above.append(outs)
         value = 0.0
         for outs, target in zip(above, targets):
-            value += sum((t - y) * (t - y) for y, t in zip(outs[-1], target)) / 2
+            value += sum_in_order((t - y) * (t - y) for y, t in zip(outs[-1], target)) / 2
         dense_sums = [[[0.0] * len(rows[0]) for _ in rows] for rows, _, _ in dense]
         dense_bias_sums = [[0.0] * len(rows) for rows, _, _ in dense]
         n_in = len(W[0])

@@ -18,6 +18,8 @@ import math
 import random
 from operator import mul
 
+from neuronsim.core.summation import sum_in_order
+
 LEARNING_RATE = 0.001
 CHECK_STEPS, CHECK_LEARNING_RATE = 8, 0.5   # a rate that moves every bit, over several steps
 
@@ -50,7 +52,7 @@ class FlatLSTM:
         cell = [0] * n
         saved = []
         for x in xs:
-            z = [(sum(map(mul, W[r], x)) + bx[r]) + (sum(map(mul, U[r], h)) + bh[r])
+            z = [(sum_in_order(map(mul, W[r], x)) + bx[r]) + (sum_in_order(map(mul, U[r], h)) + bh[r])
                  for r in range(rows)]
             gate_i = [sigmoid(v) for v in z[:n]]
             gate_f = [sigmoid(v) for v in z[n:2 * n]]
@@ -59,7 +61,7 @@ class FlatLSTM:
             new_cell = [f * cj + i * g for f, cj, i, g in zip(gate_f, cell, gate_i, gate_g)]
             cell_tanh = [tanh(v) for v in new_cell]
             new_h = [o * a for o, a in zip(gate_o, cell_tanh)]
-            y = [sum(map(mul, row, new_h)) + b for row, b in zip(V, c)]
+            y = [sum_in_order(map(mul, row, new_h)) + b for row, b in zip(V, c)]
             saved.append((x, h, cell, gate_i, gate_f, gate_g, gate_o, new_cell, cell_tanh,
                           new_h, y))
             h, cell = new_h, new_cell

@@ -15,3 +15,9 @@ if settings is not None:
     settings.register_profile("ci", derandomize=True, database=None)
     if os.environ.get("CI"):
         settings.load_profile("ci")
+
+# tests/test_summation.py runs the bit-for-bit tests with Python 3.12's compensated
+# sum() in place of the builtin, to find a float sum not added in the written order.
+if os.environ.get("NEURONSIM_COMPENSATED_SUM"):
+    import compensated_sum
+    compensated_sum.install()

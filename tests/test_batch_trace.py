@@ -37,6 +37,7 @@ from neuronsim.render.tables import (
     render_batches,
 )
 from neuronsim.trace import Tracer
+from neuronsim.core.summation import sum_in_order
 
 RTOL = 1e-12
 MAZUR_TWO = [MAZUR_SAMPLE, ([0.2, -0.3], [0.5, 0.2])]
@@ -143,7 +144,7 @@ def test_mean_and_sum_reductions_differ_by_n():
     total, *_ = _batch_step(*CASES["xor"][:2], 0.5, "sum")
     n = len(XOR_SAMPLES)
     assert total.loss == pytest.approx(n * mean.loss, rel=RTOL)
-    assert mean.loss == sum(mean.losses) / n and total.loss == sum(total.losses)
+    assert mean.loss == sum_in_order(mean.losses) / n and total.loss == sum_in_order(total.losses)
     for pm, ps in zip(mean.parameters, total.parameters):
         assert pm.terms == ps.terms and pm.total == ps.total
         assert (pm.divisor, ps.divisor) == (n, 1)
@@ -224,7 +225,7 @@ def test_batch_of_fractions_is_exact():
     batch = _fraction_batch()
     assert all(isinstance(p.gradient, Fraction) and isinstance(p.new, Fraction)
                for p in batch.parameters)
-    assert all(p.total == sum(p.terms) and p.gradient == p.total / 3 for p in batch.parameters)
+    assert all(p.total == sum_in_order(p.terms) and p.gradient == p.total / 3 for p in batch.parameters)
     text = render_batches([batch], sections=["loss", "update"])
     assert "E = (E₁ + E₂ + E₃)/3 = " in text and "/3 = " in text
     latex = render_batches([batch], format="latex", sections=["update"])

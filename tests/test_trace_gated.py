@@ -31,6 +31,7 @@ from neuronsim.trace.recurrent import (
     render_sequences,
 )
 from neuronsim.trace.walk import walk_sequence
+from neuronsim.core.summation import sum_in_order
 
 RTOL = 1e-12
 GATES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}
@@ -481,7 +482,7 @@ def test_an_lstm_output_layer_is_scored_with_each_steps_own_h():
     loss = net.back_prop(targets)
     assert net.step_losses == [sum((a - b) ** 2 for a, b in zip(y, t)) / 2
                                for y, t in zip(ys, targets)]
-    assert loss == sum(net.step_losses)
+    assert loss == sum_in_order(net.step_losses)
     assert net.history[0][0][0].output_path == ys[0][0] - targets[0][0]
 
 

@@ -11,6 +11,7 @@ from neuronsim import Network
 from neuronsim.core.errors import NeuronsimError
 from neuronsim.files import load_example
 from neuronsim.render.numfmt import format_number
+from neuronsim.core.summation import sum_in_order
 
 pytest.importorskip("ipywidgets", reason='the widget needs ipywidgets (pip install '
                                          '"neuronsim[notebook]")')
@@ -251,7 +252,7 @@ def test_play_steps_through_the_samples_and_draws_the_loss_curve():
         x, t = pairs[tick % 4]              # from sample 1, the next sample each tick
         reference.step(x, t, reference.learning_rate)
         losses = [reference.loss_of(x, t) for x, t in pairs]
-        assert widget.losses[-1] == (tick, sum(losses) / 4)
+        assert widget.losses[-1] == (tick, sum_in_order(losses) / 4)
     assert widget.sample.value == 3          # tick 6 stepped on sample 6 % 4 + 1
     assert net.to_spec() == reference.to_spec()
     assert curve_points(widget) == 6

@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 from ..core.errors import NeuronsimError
+from ..core.summation import sum_in_order
 from ..render.numfmt import format_number
 from ..render.tables import FORMATS, _Writer
 from ..trace.recurrent import (
@@ -67,7 +68,7 @@ def network_gradient_flow(net, xs, target, quantity="delta"):
     for l, layer in enumerate(net.layers):
         if layer.is_recurrent:
             flow[f"layer {l + 2}"] = [
-                math.sqrt(sum(float(getattr(step[l][j], quantity)) ** 2
+                math.sqrt(sum_in_order(float(getattr(step[l][j], quantity)) ** 2
                               for j in range(layer.size)))
                 for step in (net.history[t - 1] for t in steps)]
     return flow

@@ -28,6 +28,7 @@ that exp and tanh come from the right library.
 """
 
 from .numbers import FLOAT
+from .summation import sum_in_order
 
 
 class Activation:
@@ -124,7 +125,7 @@ def softmax(numbers=FLOAT):
     def function(zs):
         m = max(zs)
         exps = [exp(z - m) for z in zs]
-        total = sum(exps)
+        total = sum_in_order(exps)
         return [e / total for e in exps]
 
     def derivative(z, a):

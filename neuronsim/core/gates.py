@@ -30,6 +30,8 @@ neurons, in that order.
 from dataclasses import dataclass
 from operator import mul
 
+from .summation import sum_in_order
+
 
 class GateNeuron:
     """One gate of one unit: ``weights`` (w, one per input), ``recurrent_weights``
@@ -66,11 +68,11 @@ class GateNeuron:
     # ------------------------------------------------------------ forward
     def input_part(self, inputs):
         """Σ_k w_k x_k[t] + b^x."""
-        return sum(map(mul, self.weights, inputs)) + self.bias_ih
+        return sum_in_order(map(mul, self.weights, inputs)) + self.bias_ih
 
     def recurrent_part(self, previous):
         """Σ_m u_m h_m[t-1] + b^h."""
-        return sum(map(mul, self.recurrent_weights, previous)) + self.bias_hh
+        return sum_in_order(map(mul, self.recurrent_weights, previous)) + self.bias_hh
 
     def activate(self, inputs, previous, z, hidden_part):
         """Store x[t], h[t-1], z and the recurrent part; a = g(z), g'(z).  Returns a."""

@@ -24,6 +24,7 @@ in one loop (one call per layer instead of one per neuron; see neuron.py).
 from operator import mul
 
 from .neuron import Neuron, back_prop_neurons, forward_neurons, update_neurons
+from .summation import sum_in_order
 from .through_time import NeuronStep
 
 
@@ -70,7 +71,7 @@ class Layer:
         zs = []
         for neuron in neurons:
             neuron.inputs = inputs
-            neuron.z = sum(map(mul, neuron.weights, inputs)) + neuron.bias   # as Neuron
+            neuron.z = sum_in_order(map(mul, neuron.weights, inputs)) + neuron.bias   # as Neuron
             zs.append(neuron.z)
         outputs = self.activation.function(zs)
         for neuron, a in zip(neurons, outputs):
@@ -89,7 +90,7 @@ class Layer:
         """
         neurons = self.neurons
         if self.activation.is_layerwise:
-            jacobian_sum = sum(g * a for g, a in zip(output_grads, self.outputs))  # Σ_i dE/da_i a_i
+            jacobian_sum = sum_in_order(g * a for g, a in zip(output_grads, self.outputs))  # Σ_i dE/da_i a_i
             for neuron, grad in zip(neurons, output_grads):
                 neuron.output_grad = grad
                 neuron.accumulate(neuron.output * (grad - jacobian_sum))

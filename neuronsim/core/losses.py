@@ -33,6 +33,7 @@ log of 0 gives an infinite loss, reported as such, never a crash.
 from operator import sub
 
 from .numbers import FLOAT
+from .summation import sum_in_order
 
 
 def _divide(numerator, denominator, numbers):
@@ -87,7 +88,7 @@ def sse(numbers=FLOAT):
     """E = Σ (t - a)²;  dE/da = 2 (a - t)."""
 
     def value(outputs, targets):
-        return sum((t - a) * (t - a) for a, t in zip(outputs, targets))
+        return sum_in_order((t - a) * (t - a) for a, t in zip(outputs, targets))
 
     def output_grads(outputs, targets):
         return [2 * (a - t) for a, t in zip(outputs, targets)]
@@ -99,7 +100,7 @@ def mse(numbers=FLOAT):
     """E = (1/n) Σ (t - a)²;  dE/da = 2 (a - t) / n, n = number of outputs."""
 
     def value(outputs, targets):
-        return sum((t - a) * (t - a) for a, t in zip(outputs, targets)) / len(outputs)
+        return sum_in_order((t - a) * (t - a) for a, t in zip(outputs, targets)) / len(outputs)
 
     def output_grads(outputs, targets):
         n = len(outputs)
@@ -152,13 +153,13 @@ def cross_entropy(numbers=FLOAT):
     log, exp, log1p = numbers.log, numbers.exp, numbers.log1p
 
     def value(outputs, targets):
-        return -sum(t * log(a) for a, t in zip(outputs, targets) if t != 0)
+        return -sum_in_order(t * log(a) for a, t in zip(outputs, targets) if t != 0)
 
     def output_grads(outputs, targets):
         return [_divide(-t, a, numbers) for a, t in zip(outputs, targets)]
 
     def paired_delta(outputs, targets):
-        target_sum = sum(targets)
+        target_sum = sum_in_order(targets)
         return [a * target_sum - t for a, t in zip(outputs, targets)]
 
     def paired_value(zs, targets):
@@ -166,9 +167,9 @@ def cross_entropy(numbers=FLOAT):
         # m = z_k the largest z: written so that nothing cancels.
         m = max(zs)
         k = zs.index(m)
-        rest = sum(exp(z - m) for i, z in enumerate(zs) if i != k)
+        rest = sum_in_order(exp(z - m) for i, z in enumerate(zs) if i != k)
         log_sum = log1p(rest)
-        return sum(t * ((m - z) + log_sum) for z, t in zip(zs, targets) if t != 0)
+        return sum_in_order(t * ((m - z) + log_sum) for z, t in zip(zs, targets) if t != 0)
 
     return Loss("cross_entropy", value, output_grads, "softmax", paired_delta, paired_value)
 

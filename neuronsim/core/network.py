@@ -37,6 +37,7 @@ from .optimizers import Optimizer, OptimizerError, optimizer_update
 from .regularization import Clip, Penalty
 from .schedules import Schedule
 from .services import service
+from .summation import sum_in_order
 from .through_time import (back_prop_through_time, check_truncation, forward_through_time,
                            sequence_of, step_targets_of)
 from .training import checked_learning_rate, gradient_descent
@@ -272,7 +273,7 @@ class Network:
         self._fresh_forward = False
         step_losses = back_prop_through_time(self, targets, truncation)
         values = [v for v in step_losses if v is not None]
-        total = sum(values)
+        total = sum_in_order(values)
         self.last_loss = total / len(values) if self.step_loss == "mean" else total
         self.targets = targets
         self.step_losses = step_losses
@@ -447,7 +448,7 @@ class Network:
             if target is not None:
                 self.layers[-1].recall_step(self.history[index][-1])
                 values.append(self.output_error(target)[0])
-        total = sum(values)
+        total = sum_in_order(values)
         return total / len(values) if self.step_loss == "mean" else total
 
     # ----------------------------------------------------------- training
@@ -482,9 +483,9 @@ class Network:
         """Stop at the first NaN or infinity (a quick test, then a full search)."""
         is_finite = self.numbers.is_finite
         if self.is_sequential:
-            first = sum(_backward_value(r) for step in self.history for r in step[0])
+            first = sum_in_order(_backward_value(r) for step in self.history for r in step[0])
         else:
-            first = sum(n.delta for n in self.layers[0].neurons)
+            first = sum_in_order(n.delta for n in self.layers[0].neurons)
         if not (is_finite(loss) and is_finite(first)):
             self._raise_nonfinite(sample_index, epoch)   # (the sum can overflow: it checks)
 

@@ -15,6 +15,9 @@ current batch (``weight_grad_sum``, ``bias_grad_sum``); the network turns them
 into a weight change in :meth:`apply_update` only after every delta of the
 step has been computed.
 
+Every Σ is added left to right, in the written order (``sum_in_order``,
+neuronsim/core/summation.py), so the numbers are the same on every Python.
+
 The per-connection work (the sums and the gradient loop) is written as one
 expression each over whole lists, with no method call per connection: this
 is the hot path of the simulator.  Two savings are worth a note, and each
@@ -34,6 +37,8 @@ lives in one section below:
 """
 
 from operator import mul
+
+from .summation import sum_in_order
 
 
 class Neuron:
@@ -73,7 +78,7 @@ class Neuron:
     def forward_pass(self, inputs):
         """z = Σ_k w_k a_k + b;  a = g(z);  also stores g'(z).  Returns a."""
         self.inputs = inputs
-        self.z = z = sum(map(mul, self.weights, inputs)) + self.bias
+        self.z = z = sum_in_order(map(mul, self.weights, inputs)) + self.bias
         activation = self.activation
         self.output = a = activation.function(z)
         self.derivative = activation.derivative(z, a)
@@ -183,7 +188,7 @@ def forward_neurons(neurons, inputs, activation):
     outputs = []
     for neuron in neurons:
         neuron.inputs = inputs
-        neuron.z = z = sum(map(mul, neuron.weights, inputs)) + neuron.bias
+        neuron.z = z = sum_in_order(map(mul, neuron.weights, inputs)) + neuron.bias
         neuron.output = a = g(z)
         neuron.derivative = g_prime(z, a)
         outputs.append(a)

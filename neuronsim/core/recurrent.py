@@ -31,6 +31,7 @@ from operator import mul
 
 from .network import Network
 from .services import service
+from .summation import sum_in_order
 from .through_time import NeuronStep
 
 
@@ -67,8 +68,8 @@ class RecurrentNeuron:
         """z[t] = Σ_k w_k x_k[t] + Σ_i u_i a_i[t-1] + b;  a[t] = g(z[t]).  Returns a[t]."""
         self.inputs = inputs
         self.previous = previous
-        self.z = z = (sum(map(mul, self.weights, inputs))
-                      + sum(map(mul, self.recurrent_weights, previous)) + self.bias)
+        self.z = z = (sum_in_order(map(mul, self.weights, inputs))
+                      + sum_in_order(map(mul, self.recurrent_weights, previous)) + self.bias)
         activation = self.activation
         self.output = a = activation.function(z)
         self.derivative = activation.derivative(z, a)
@@ -214,7 +215,7 @@ class RecurrentLayer:
         if later is None or age == 0:
             return [0] * len(neurons)
         deltas = later[0] if age is None else later[age - 1]
-        return [sum(n.recurrent_weights[j] * d for n, d in zip(neurons, deltas))
+        return [sum_in_order(n.recurrent_weights[j] * d for n, d in zip(neurons, deltas))
                 for j in range(len(neurons))]
 
     def back_prop_step(self, output_grads, need_input_grads, age, records, output_deltas=None):

@@ -27,6 +27,7 @@ the batch and the penalty) before the optimizer, as torch.nn.utils does:
 from numbers import Real
 
 from .errors import NeuronsimError
+from .summation import sum_in_order
 
 CLIP_EPS = 1e-6   # torch's, in the denominator of clip_grad_norm_
 
@@ -61,8 +62,8 @@ class Penalty:
 
     def value(self, weights):
         """R of a list of weights."""
-        return (self._l1 * sum(abs(w) for w in weights)
-                + self._l2 / 2 * sum(w * w for w in weights))
+        return (self._l1 * sum_in_order(abs(w) for w in weights)
+                + self._l2 / 2 * sum_in_order(w * w for w in weights))
 
     def gradient(self, weights):
         """[dR/dw = λ₁·sign(w) + λ₂·w for each w]."""
@@ -93,7 +94,7 @@ class Clip:
                     else min(max(entry, -v), v) for entry in grads]
         total = 0
         for entry in grads:
-            total += sum(g * g for g in entry) if isinstance(entry, list) else entry * entry
+            total += sum_in_order(g * g for g in entry) if isinstance(entry, list) else entry * entry
         self.last_norm = norm = numbers.sqrt(total)
         coef = numbers.convert(self.max_norm) / (norm + numbers.convert(CLIP_EPS))
         if not coef < 1:

@@ -47,6 +47,7 @@ import os
 import numpy as np
 
 from ..core.errors import ShapeError
+from ..core.summation import sum_in_order
 from .compare_rnn import compare_recurrent, is_recurrent, sequence_arrays
 from .diagnosis import diagnose, float32_finding, later_rows
 from .results import (
@@ -99,7 +100,7 @@ def per_neuron_batch(net, X, Y):
         derivatives=arrays["derivative"], output_grads=arrays["output_grad"],
         deltas=arrays["delta"], dW=[dW for dW, _ in grads], db=[db for _, db in grads],
         sample_losses=np.array(sample_losses, dtype=float),
-        loss=float(sum(sample_losses) / n), targets=Y)
+        loss=float(sum_in_order(sample_losses) / n), targets=Y)
 
 
 def batch_arrays(net, X, Y):

@@ -85,6 +85,7 @@ from ..core.labels import (
     weight_label,
     weight_superscript,
 )
+from ..core.summation import sum_in_order
 from .diagnosis import float32_finding, later_rows
 from .gated_mistakes import GATE_NAMES, mistakes, permute_gates, unpermute_blocks
 from .results import (
@@ -339,7 +340,7 @@ def per_neuron_sequences(net, X, Y, mask):
         derivatives=arrays["derivatives"], cells=arrays["cells"],
         states=[np.array(s, dtype=float) if s else None for s in states],
         step_losses=np.array(step_losses, dtype=float),
-        loss=float(sum(sequence_losses) / n), **grads)
+        loss=float(sum_in_order(sequence_losses) / n), **grads)
 
 
 # ---------------------------------------------------------------- the other side

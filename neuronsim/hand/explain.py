@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
+from ..core.summation import sum_in_order
 from ..render.numfmt import format_number
 from .common import (  # noqa: F401  (copy_network, first_sample, is_paired: used from here too)
     DERIVATIVE_FORMULAS,
@@ -169,7 +170,7 @@ def explain(net, label, x=None, t=None, convention="nielsen"):
             factors = list(reversed(path)) + ([last] if last else [])
             out.paths.append(factors)
             out.path_values.append(product(factors))
-        out.path_sum = sum(out.path_values[1:], out.path_values[0])
+        out.path_sum = sum_in_order(out.path_values[1:], out.path_values[0])
     return out
 
 
@@ -303,7 +304,7 @@ def shortcut_note(net, w=None):
     # prose numbers (w.text turns the result into LaTeX where needed)
     fmt = (lambda v: format_number(v, w.digits)) if w else format_number
     if is_paired(net) and loss == "cross_entropy":
-        total = sum(net.target[1:], net.target[0])
+        total = sum_in_order(net.target[1:], net.target[0])
         here = ("the targets sum to 1 here, so δ = a − t" if total == 1 else
                 f"here Σt = {fmt(total)}, not 1, so δ = a·{fmt(total)} − t, not a − t")
         return (f"Output delta shortcut: with {activation} and {loss} the network uses "

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
+from ..core.summation import sum_in_order
 from ..core.through_time import sequence_of
 from . import explain_gates as gated
 from .common import (
@@ -281,11 +282,11 @@ def _explain_initial_state(e):
         e.terms.append((j, u, first[j].delta, u * first[j].delta))
     k = e.truncation
     if k is None:
-        e.value = sum(u * d for _, u, d, _ in e.terms)
+        e.value = sum_in_order(u * d for _, u, d, _ in e.terms)
     else:
         value = 0
         for age in range(1, min(len(first[0].delta_parts), k - 1) + 1):
-            value = value + sum(n.recurrent_weights[i] * r.delta_parts[age - 1]
+            value = value + sum_in_order(n.recurrent_weights[i] * r.delta_parts[age - 1]
                                 for n, r in zip(layer.neurons, first))
         e.value = value
     e.simulator_value = layer.initial_state_grad[i]
@@ -375,7 +376,7 @@ def backward_line(net, l, j, t):
         if t < len(history):
             r_terms = [(i, neuron.recurrent_weights[j], history[t][l][i].delta)
                        for i, neuron in enumerate(layer.neurons)]
-            r = sum(u * d for _, u, d in r_terms)
+            r = sum_in_order(u * d for _, u, d in r_terms)
     g = record.derivative
     softmax = layer.activation.is_layerwise
     if paired is not None:

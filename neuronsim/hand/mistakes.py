@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from ..core import labels as lab
 from ..core.errors import NeuronsimError, NumericalError, ShapeError
 from ..core.gates import GatedLayer
+from ..core.summation import sum_in_order
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
 from .common import FORMATS, copy_network, first_sample, is_paired
@@ -287,7 +288,7 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
         if layer.is_recurrent:
             layer.end_back_prop()       # dE/da[0] through the changed U
         layer.apply_update(rate, one, net.update_biases)   # a learned a[0] (the other sums are 0)
-    total = sum(losses[1:], losses[0])
+    total = sum_in_order(losses[1:], losses[0])
     return total / len(losses) if net.step_loss == "mean" else total
 
 

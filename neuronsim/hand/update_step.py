@@ -38,6 +38,7 @@ clipping, schedule and every parameter's optimizer state.
 import copy
 
 from ..core.optimizers import copy_state, lerp
+from ..core.summation import sum_in_order
 from .common import copy_network
 
 # torch's state names and the quantity each holds after the step.
@@ -254,7 +255,7 @@ def global_norm(net):
                 g = [s / n for s in grad_sum]
                 if net.penalty is not None and penalized:
                     g = [a + b for a, b in zip(g, net.penalty.gradient(getattr(owner, name)))]
-                total += sum(x * x for x in g)
+                total += sum_in_order(x * x for x in g)
             else:
                 g = grad_sum / n
                 total += g * g

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
+from ..core.summation import sum_in_order
 from ..files.number_text import read_number
 from ..files.reading import read_text_file
 from ..render.escape import escape_for, latex_text, terminal_text
@@ -245,7 +246,7 @@ class Step(UpdateCells):
         layer = net.layers[l]
         neuron = layer.neurons[j]
         if q == "z":
-            return sum(w * a(l - 1, k) for k, w in enumerate(neuron.weights)) + neuron.bias
+            return sum_in_order(w * a(l - 1, k) for k, w in enumerate(neuron.weights)) + neuron.bias
         if q == "a":
             if layer.activation.is_layerwise:
                 return layer.activation.function([z(l, i) for i in range(layer.size)])[j]
@@ -274,10 +275,10 @@ class Step(UpdateCells):
             grads = net.loss.output_grads(outputs, self.t)
         else:
             following = net.layers[l + 1].neurons
-            grads = [sum(n.weights[i] * delta(l + 1, m) for m, n in enumerate(following))
+            grads = [sum_in_order(n.weights[i] * delta(l + 1, m) for m, n in enumerate(following))
                      for i in range(layer.size)]
         if layer.activation.is_layerwise:
-            weighted = sum(g * o for g, o in zip(grads, outputs))
+            weighted = sum_in_order(g * o for g, o in zip(grads, outputs))
             return outputs[j] * (grads[j] - weighted)
         return grads[j] * layer.activation.derivative(z(l, j), a(l, j))
 
@@ -326,7 +327,7 @@ def delta_formula(step, l):
     if l == len(net.layers) - 1:
         if step.paired:
             if net.loss.name == "cross_entropy":
-                total = sum(step.t)
+                total = sum_in_order(step.t)
                 if total == 1:
                     return "a − t (softmax with cross-entropy, Σt = 1)"
                 return (f"a · Σt − t, Σt = {plain_number(total)} "

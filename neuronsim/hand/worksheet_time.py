@@ -37,6 +37,7 @@ which a worksheet does not lay out: such a network is refused in one line.
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
+from ..core.summation import sum_in_order
 from ..core.through_time import sequence_of, step_targets_of
 from . import worksheet_gates as gated
 from .cells import UPDATE_QUANTITIES, Cell
@@ -259,7 +260,7 @@ class SequenceStep(UpdateCells):
         if deltas is None:
             return [0] * layer.size
         following = net.layers[l + 1].neurons
-        return [sum(n.weights[i] * d for n, d in zip(following, deltas))
+        return [sum_in_order(n.weights[i] * d for n, d in zip(following, deltas))
                 for i in range(layer.size)]
 
     def old_value(self, cell):
@@ -305,7 +306,7 @@ class SequenceStep(UpdateCells):
             if cell.step is None:
                 losses = [values[Cell("E", None, t)] for t in range(1, steps + 1)
                           if self.targets[t - 1] is not None]
-                total = sum(losses[1:], losses[0])
+                total = sum_in_order(losses[1:], losses[0])
                 return total / len(losses) if net.step_loss == "mean" else total
             last = len(layers) - 1
             target = self.targets[cell.step - 1]
@@ -316,7 +317,7 @@ class SequenceStep(UpdateCells):
             return net.loss.value(outputs, target)
         if q == "dE/da[0]":
             layer = layers[target.layer]
-            return sum(n.recurrent_weights[target.neuron] * delta(target.layer, j, 1)
+            return sum_in_order(n.recurrent_weights[target.neuron] * delta(target.layer, j, 1)
                        for j, n in enumerate(layer.neurons))
         if q == "new a[0]":
             return (self.initial_state(target.layer)[target.neuron]
@@ -326,9 +327,9 @@ class SequenceStep(UpdateCells):
         neuron = layer.neurons[j]
         if q == "z":
             t = target.step
-            value = sum(w * a(l - 1, k, t) for k, w in enumerate(neuron.weights))
+            value = sum_in_order(w * a(l - 1, k, t) for k, w in enumerate(neuron.weights))
             if layer.is_recurrent:
-                value = value + sum(u * a(l, i, t - 1)
+                value = value + sum_in_order(u * a(l, i, t - 1)
                                     for i, u in enumerate(neuron.recurrent_weights))
             return value + neuron.bias
         if q == "a":
@@ -384,21 +385,21 @@ class SequenceStep(UpdateCells):
             if above is None:
                 grads = [0] * layer.size
             else:
-                grads = [sum(n.weights[i] * d for n, d in zip(following, above))
+                grads = [sum_in_order(n.weights[i] * d for n, d in zip(following, above))
                          for i in range(layer.size)]
         if layer.is_recurrent and t < len(self.xs):
             later = [delta(l, i, t + 1) for i in range(layer.size)]
-            grads = [g + sum(n.recurrent_weights[i] * d for n, d in zip(layer.neurons, later))
+            grads = [g + sum_in_order(n.recurrent_weights[i] * d for n, d in zip(layer.neurons, later))
                      for i, g in enumerate(grads)]
             if paired is not None:
-                recurrent = [sum(n.recurrent_weights[i] * d for n, d in zip(layer.neurons, later))
+                recurrent = [sum_in_order(n.recurrent_weights[i] * d for n, d in zip(layer.neurons, later))
                              for i in range(layer.size)]
                 return paired[j] + recurrent[j] * layer.activation.derivative(z(l, j, t),
                                                                               a(l, j, t))
         if paired is not None:
             return paired[j]
         if layer.activation.is_layerwise:
-            weighted = sum(g * o for g, o in zip(grads, outputs))
+            weighted = sum_in_order(g * o for g, o in zip(grads, outputs))
             return outputs[j] * (grads[j] - weighted)
         return grads[j] * layer.activation.derivative(z(l, j, t), a(l, j, t))
 

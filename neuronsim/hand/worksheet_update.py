@@ -26,6 +26,7 @@ copy of the network), ``numbers``, ``rate``, ``cells``, ``update`` and
 """
 
 from ..core.gates import GatedLayer
+from ..core.summation import sum_in_order
 from .cells import UPDATE_QUANTITIES, Cell
 from .label_parse import Target
 from .update_step import gradient_chain, parameter_state, update_chain
@@ -274,7 +275,7 @@ class UpdateCells:
             if not single:          # a list: Σ over it first, as the core sums
                 if net.penalty is not None and is_penalized(targets[0]):
                     g = [a + b for a, b in zip(g, net.penalty.gradient(getattr(owner, name)))]
-                total += sum(x * x for x in g)
+                total += sum_in_order(x * x for x in g)
             else:
                 total += g[0] * g[0]
         return self.numbers.sqrt(total)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from tabulate import tabulate
 
 from ..core import labels as lab
+from ..core.summation import sum_in_order
 from .numfmt import factor, format_number
 
 FORMATS = {
@@ -374,8 +375,8 @@ def _delta_equation(step, w, r, output_records):
         if step.paired_output:
             al, tl = w.a(l, j), w.t(j)
             t = step.target[j]
-            if step.loss_name == "cross_entropy" and sum(step.target) != 1:
-                total = w.num(sum(step.target))
+            if step.loss_name == "cross_entropy" and sum_in_order(step.target) != 1:
+                total = w.num(sum_in_order(step.target))
                 sum_t = r"\sum_i t_i" if w.style == "latex" else "Σt"
                 return w.equation(
                     f"{d} = {al}{w.times}{sum_t}{w.minus}{tl} = {w.fac(r.output)}{w.times}{total}"
@@ -406,7 +407,7 @@ def _softmax_delta_equation(step, w, r, output_records):
     size = step.sizes[l] if step.sizes else len(output_records)
     total = r.jacobian_sum
     if total is None:   # records made before jacobian_sum existed
-        total = sum(o.output_grad * o.output for o in output_records)
+        total = sum_in_order(o.output_grad * o.output for o in output_records)
     weighted = [f"{w.partial(w.a(l, i))}{w.times}{w.a(l, i)}" for i in range(size)]
     if r.downstream is None:     # output layer: dE/da_j comes from the loss
         grad_sym, grad_num = w.partial(w.a(l, j)), w.fac(r.output_grad)

@@ -43,6 +43,7 @@ batch bit for bit.
 from dataclasses import dataclass
 
 from ..core.optimizers import copy_state
+from ..core.summation import sum_in_order
 from .records import OverTime, ParameterRecord
 
 #: the layer kinds this module traces
@@ -62,15 +63,6 @@ STATE_NAMES = {"lstm": ("initial_state", "initial_cell"), "gru": ("initial_state
 def is_gated(layer):
     """True for an LSTM or GRU layer (of the network, or a LayerSeries)."""
     return layer.kind in GATED_KINDS
-
-
-def network_sum(products):
-    """Σ of ``products`` in the given order, as the neurons add them to their
-    batch sums (starting from the integer 0)."""
-    total = 0
-    for value in products:
-        total = total + value
-    return total
 
 
 # ---------------------------------------------------------------- records
@@ -164,12 +156,12 @@ def add_totals(unit, truncated):
     later_first = list(reversed(unit.steps))
     for name, gate in unit.gates.items():
         parts = [(s, d, h) for s in later_first for d, h in _parts(s, name, truncated)]
-        gate.weight_totals = [network_sum(s.inputs[k] * d for s, d, _ in parts)
+        gate.weight_totals = [sum_in_order(s.inputs[k] * d for s, d, _ in parts)
                               for k in range(len(gate.weights))]
-        gate.recurrent_totals = [network_sum(s.previous[m] * h for s, _, h in parts)
+        gate.recurrent_totals = [sum_in_order(s.previous[m] * h for s, _, h in parts)
                                  for m in range(len(gate.recurrent_weights))]
-        gate.bias_ih_total = network_sum(d for _, d, _ in parts)
-        gate.bias_hh_total = network_sum(h for _, _, h in parts)
+        gate.bias_ih_total = sum_in_order(d for _, d, _ in parts)
+        gate.bias_hh_total = sum_in_order(h for _, _, h in parts)
 
 
 def _divided(value, n):
@@ -394,7 +386,7 @@ def recurrent_path_terms(record, w, l, j, t):
     for gate in later[0].gates:
         for m, (unit, step) in enumerate(zip(units, later)):
             record_q = step.gates[gate]
-            delta = (network_sum(record_q.delta_parts[:record.truncation - 1]) if truncated
+            delta = (sum_in_order(record_q.delta_parts[:record.truncation - 1]) if truncated
                      else record_q.delta)
             u = unit.gates[gate].recurrent_weights[j]
             d_label = w.at(w.carried(w.gate_delta(l, gate, m), truncated), t + 1)

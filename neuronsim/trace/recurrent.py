@@ -60,6 +60,7 @@ same step, u_ji^(l) from neuron i of its own layer at the step before
 
 import math
 
+from ..core.summation import sum_in_order
 from ..core import labels as lab
 from ..render.tables import (
     _equations,
@@ -427,7 +428,7 @@ def _recurrent_path_terms(record, w, l, j, t):
     if truncated:
         # added left to right, as the network adds (builtin sum compensates floats
         # from Python 3.12 on, which would change the last bits)
-        carried = [gated.network_sum(n.steps[t].delta_parts[:record.truncation - 1])
+        carried = [sum_in_order(n.steps[t].delta_parts[:record.truncation - 1])
                    for n in later]
     else:
         carried = [n.steps[t].delta for n in later]

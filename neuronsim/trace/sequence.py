@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 from ..core.errors import NeuronsimError
 from ..core.optimizers import copy_state
+from ..core.summation import sum_in_order
 from . import gated
 from .gated import is_gated
-from .gated import network_sum as _network_sum
 from .records import OverTime, ParameterRecord, Recorder
 
 
@@ -234,11 +234,11 @@ class SequenceRecording(Recorder):
             for r in series.neurons:
                 later_first = list(reversed(r.steps))
                 parts = [(s, part) for s in later_first for part in _parts(s, truncated)]
-                r.weight_totals = [_network_sum(s.inputs[k] * part for s, part in parts)
+                r.weight_totals = [sum_in_order(s.inputs[k] * part for s, part in parts)
                                    for k in range(len(r.weights))]
-                r.bias_total = _network_sum(part for _, part in parts)
+                r.bias_total = sum_in_order(part for _, part in parts)
                 if series.is_recurrent:
-                    r.recurrent_totals = [_network_sum(s.previous[i] * part for s, part in parts)
+                    r.recurrent_totals = [sum_in_order(s.previous[i] * part for s, part in parts)
                                           for i in range(len(r.recurrent_weights))]
             if series.is_recurrent and series.learn_initial_state:
                 series.initial_state_grad = list(layer.initial_state_grad)

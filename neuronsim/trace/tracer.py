@@ -43,6 +43,7 @@ divided by n), the batch loss and the single update w ← w − η·(Σ_s dE_s/d
 
 from ..core.errors import NeuronsimError
 from ..core.optimizers import copy_state
+from ..core.summation import sum_in_order
 from .records import (  # noqa: F401  (the records' names, importable from here as before)
     PARAMETER_KINDS,
     BatchRecord,
@@ -160,7 +161,7 @@ class Tracer(Recorder):
         step.target = net.target
         step.loss = net.last_loss
         layers = net.layers
-        jacobian_sums = [sum(n.output_grad * n.output for n in layer.neurons)
+        jacobian_sums = [sum_in_order(n.output_grad * n.output for n in layer.neurons)
                          if layer.activation.is_layerwise else None for layer in layers]
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
