@@ -22,7 +22,7 @@ import pytest
 from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.crosscheck.compare_rnn import stack_layers
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.files.bundled import example_path
 from neuronsim.render.tables import latex_document
 from neuronsim.trace.recurrent import RecurrentTracer, render_sequence_batches

@@ -19,7 +19,7 @@ from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.core.errors import NeuronsimError
 from neuronsim.crosscheck.gradcheck import gradcheck
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.hand.explain import explain, render_explanation
 from neuronsim.hand.explain_gates import gated_line
 from neuronsim.hand.label_parse import LabelError, parse_label

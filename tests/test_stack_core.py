@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neuronsim import Network
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 
 RTOL = 1e-12
 M, T = 3, 5

@@ -22,7 +22,7 @@ import pytest
 from neuronsim import Network
 from neuronsim.classroom.stepper import Stepper, table_so_far, whole_walk
 from neuronsim.cli.main import main
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.render.numfmt import format_number
 from neuronsim.render.tables import latex_document
 from neuronsim.trace.recurrent import (

@@ -87,20 +87,21 @@ def test_mazur_published_numbers():
     assert result.activations[1][0].tolist() == pytest.approx([0.75136507, 0.772928465], abs=1e-9)
 
 
-def test_forward_uses_samples_as_columns():
+def test_forward_uses_samples_as_rows():
+    """Z = A_prev Wᵀ + b: row i is sample i (the transpose of the textbook's W A + b)."""
     W, b = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([0.5, -0.5, 0.0])
     g = vectorized.MatrixActivation("linear")
-    Zs, As = vectorized.forward([W], [b], [g], [[1.0, 0.0], [0.0, 1.0]])
-    assert As[0].shape == (2, 2)
-    assert Zs[0].tolist() == [[1.5, 2.5], [2.5, 3.5], [5.0, 6.0]]
+    Zs, As = vectorized.forward([W], [b], [g], [[1.0, 0.0], [0.0, 2.0]])
+    assert As[0].tolist() == [[1.0, 0.0], [0.0, 2.0]]
+    assert Zs[0].tolist() == [[1.5, 2.5, 5.0], [4.5, 7.5, 12.0]]
 
 
 def test_softmax_jacobian_backward_by_hand():
     """δ_j = a_j (g_j - Σ_i g_i a_i) for a = (0.5, 0.25, 0.25), g = (1, 0, 0)."""
     g = vectorized.MatrixActivation("softmax")
-    A = np.array([[0.5], [0.25], [0.25]])
-    delta = g.backward(np.array([[1.0], [0.0], [0.0]]), None, A)
-    assert delta.ravel().tolist() == [0.25, -0.125, -0.125]
+    A = np.array([[0.5, 0.25, 0.25]])
+    delta = g.backward(np.array([[1.0, 0.0, 0.0]]), None, A)
+    assert delta.tolist() == [[0.25, -0.125, -0.125]]
 
 
 @pytest.mark.parametrize("loss, output, expected", [

@@ -21,7 +21,7 @@ from catalogue import HIDDEN, PAIRINGS, random_network, random_samples
 from strategies import move_off_kinks
 
 from neuronsim.crosscheck import vectorized
-from neuronsim.crosscheck.vectorized_stack import (
+from neuronsim.crosscheck.vectorized import (
     activation_backward,
     dense_backward,
     dense_forward,
