@@ -18,7 +18,7 @@ import numpy as np
 from .functions import layer_activation
 
 
-@dataclass
+@dataclass(slots=True)
 class DenseCache:
     """What dense_backward needs from dense_forward at one step: the layer's
     parameters, its resolved activation ``g``, A_prev, Z, A; and ``prime``,
