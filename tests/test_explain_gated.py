@@ -242,7 +242,7 @@ def test_each_gated_line_recomputes_every_stored_number(name):
 
 
 def reference_layers(net):
-    """The network's layers as vectorized_stack.stack_bptt dicts."""
+    """The network's layers as vectorized.stack_bptt dicts."""
     layers = []
     for layer in net.layers:
         values = [np.array(v, dtype=float) for v in layer.parameters()]

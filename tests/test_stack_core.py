@@ -1,5 +1,5 @@
 """The per-neuron Network of layer kinds against the numpy stack reference
-(neuronsim.crosscheck.vectorized_stack), to 1e-12 relative: every z, a and δ of every
+(neuronsim.crosscheck.vectorized), to 1e-12 relative: every z, a and δ of every
 layer at every step, each sequence's loss, and the batch gradients (with dE/da[0] of a
 learned initial state), for stacks of dense and recurrent layers in any order, full and
 truncated BPTT, many-to-many and many-to-one.

@@ -1,4 +1,4 @@
-"""The numpy reference for stacks of layer kinds (neuronsim.crosscheck.vectorized_stack)
+"""The numpy reference for stacks of layer kinds (neuronsim.crosscheck.vectorized: dense, recurrent, gated, stack)
 against torch autograd (1e-12 relative), against central finite differences (1e-6)
 and, for a stack without recurrence and one step, against the feed-forward reference.
 

@@ -10,7 +10,7 @@ dense and Elman layers are computed as usual.  The diagnosis
 batch and names those that reproduce someone's numbers.
 
 Each variant is the one a student writes; with the notation of
-:mod:`neuronsim.crosscheck.vectorized` (dC_next = F[t+1] ⊙ dC[t+1]):
+:mod:`neuronsim.crosscheck.vectorized.gated` (dC_next = F[t+1] ⊙ dC[t+1]):
 
 =====================================  ============================================================
 code                                   the variant
@@ -58,8 +58,8 @@ class Mistake:
 
 # ---------------------------------------------------------------- LSTM
 def _lstm_backward(dH, dC_next, cache, forget=True, tanh_derivative=True, previous=None):
-    """The LSTM backward of neuronsim.crosscheck.vectorized.gated, with one classic slip switched on:
-    ``forget`` False sends dC back without ⊙ F; ``tanh_derivative`` False drops
+    """The LSTM backward of neuronsim.crosscheck.vectorized.gated, with one classic
+    slip switched on: ``forget`` False sends dC back without ⊙ F; ``tanh_derivative`` False drops
     tanh'(C) from the path dH → dC; ``previous`` the array dU is taken against
     (H[t-1] unless given).  Returns (dX, dH_prev, dC_prev, grads, delta)."""
     p = cache.params
