@@ -405,10 +405,69 @@ class Network:
         """One online step: forward, back_prop, update.  Returns the loss.
 
         (The update also applies any samples back-propagated earlier and not
-        yet applied, as every update does.)"""
+        yet applied, as every update does.)  When nothing else waits in the
+        batch and nothing records or changes the gradient between back_prop and
+        the update (:meth:`_can_fuse_step`), each layer's back_prop and update
+        run as one pass (:meth:`_fused_step`), with the same numbers."""
         self.forward_pass(x)
+        if self._can_fuse_step():
+            rate = self.learning_rate if learning_rate is None else learning_rate
+            try:
+                rate = checked_learning_rate(rate, self.numbers)
+            except ValueError:
+                pass   # the steps below raise it, at the same point as ever
+            else:
+                return self._fused_step(target, rate)
         value = self.back_prop(target)
         self.update_weights(learning_rate)
+        return value
+
+    def _can_fuse_step(self):
+        """Can this step's back_prop and update run as one pass per layer?  Yes for
+        a feed-forward network with empty batch sums, plain gradient descent, no
+        recording tracer and no softmax before the (paired) output: the update then
+        needs nothing but the sample's own δ and a_k, and nothing reads the values
+        between back_prop and the update."""
+        if (self.is_sequential or self.samples_in_batch or self.optimizer is not None
+                or self.clip is not None or self.penalty is not None):
+            return False
+        tracer = self.tracer
+        if tracer is not None and tracer.enabled:
+            return False
+        layers = self.layers
+        for layer in layers:
+            if layer.activation.is_layerwise and not (layer is layers[-1]
+                                                      and self._paired_output):
+                return False
+        return True
+
+    def _fused_step(self, target, learning_rate):
+        """back_prop(target) and update_weights(η) of one online sample with the
+        numbers of those two methods, each layer's δ, Wᵀδ and update fused
+        (Layer.back_prop_and_update); ``learning_rate`` is checked.  Returns E."""
+        self._fresh_forward = False
+        layers = self.layers
+        output_layer = layers[-1]
+        outputs = output_layer.outputs
+        target = self.vector(target, len(output_layer.neurons), "target")
+        loss = self.loss
+        output_grads = loss.output_grads(outputs, target)
+        if self._paired_output:
+            value = loss.paired_value([neuron.z for neuron in output_layer.neurons], target)
+            deltas = loss.paired_delta(outputs, target)
+        else:
+            value = loss.value(outputs, target)
+            deltas = None
+        if self.schedule is not None:
+            learning_rate = self.schedule.rate(learning_rate)
+        update_bias = self.update_biases
+        grads = output_layer.back_prop_and_update(output_grads, learning_rate, len(layers) > 1,
+                                                  deltas, update_bias)
+        for index in range(len(layers) - 2, -1, -1):
+            grads = layers[index].back_prop_and_update(grads, learning_rate, index > 0,
+                                                       None, update_bias)
+        self.target = target
+        self.last_loss = value
         return value
 
     def loss_of(self, x, target, initial_state=None):
