@@ -81,9 +81,9 @@ def test_fused_step_runs_and_is_skipped_where_it_must_be(monkeypatch):
     calls = []
     original = network_module.Network._fused_step
 
-    def counting(self, target, rate):
+    def counting(self, *arguments):
         calls.append(1)
-        return original(self, target, rate)
+        return original(self, *arguments)
 
     monkeypatch.setattr(network_module.Network, "_fused_step", counting)
     sizes = [2, 2, 2]
@@ -132,3 +132,19 @@ def test_a_bad_learning_rate_fails_as_before():
     with pytest.raises(ValueError, match="learning_rate must be a finite number above 0"):
         net.step([1.0, 2.0], [0.5], -1.0)
     assert net.samples_in_batch == 1     # back_prop ran, as in the separate steps
+
+
+def test_a_bad_target_fails_as_before():
+    fused, plain = (build([2, 2, 1], "relu", "linear", "half_sse") for _ in range(2))
+    fused.step([1.0, 2.0], [0.5], 0.1)
+    separate_steps(plain, [1.0, 2.0], [0.5], 0.1)
+    with pytest.raises(Exception, match="target") as fused_error:
+        fused.step([0.5, 1.0], [0.5, 0.2], 0.1)
+    with pytest.raises(Exception, match="target") as plain_error:
+        separate_steps(plain, [0.5, 1.0], [0.5, 0.2], 0.1)
+    assert str(fused_error.value) == str(plain_error.value)
+    # back_prop consumed the failed step's forward pass in both
+    for net in (fused, plain):
+        with pytest.raises(RuntimeError, match="needs a forward_pass"):
+            net.back_prop([0.3])
+    assert numbers_of(fused) == numbers_of(plain)

@@ -23,8 +23,7 @@ in one loop (one call per layer instead of one per neuron; see neuron.py).
 
 from operator import mul
 
-from .neuron import (Neuron, back_prop_neurons, back_prop_update_neurons, forward_neurons,
-                     update_neurons)
+from .neuron import Neuron, back_prop_neurons, forward_neurons, update_neurons
 from .summation import sum_in_order
 from .through_time import NeuronStep
 
@@ -121,15 +120,6 @@ class Layer:
     def apply_update(self, learning_rate, batch_size, update_bias=True):
         """Every neuron: w ← w - η · (Σ dE/dw) / n (see Neuron.apply_update)."""
         update_neurons(self.neurons, learning_rate, batch_size, update_bias)
-
-    def back_prop_and_update(self, output_grads, learning_rate, need_input_grads=True,
-                             deltas=None, update_bias=True):
-        """back_prop (set_deltas with ``deltas``), then apply_update with n = 1, for
-        one online sample when the batch sums are empty: the same numbers, with
-        each neuron's δ, share of Wᵀδ and update in one pass (Network.step uses
-        it; see back_prop_update_neurons).  Returns dE/da of the inputs or None."""
-        return back_prop_update_neurons(self.neurons, output_grads, deltas, learning_rate,
-                                        need_input_grads, update_bias)
 
     def clear_grad_sums(self):
         for neuron in self.neurons:

@@ -32,6 +32,7 @@ one step's values are kept per time step in ``history``.  Everything else
 
 from .errors import NumericalError, ShapeError
 from .labels import bias_label, neuron_label, weight_label
+from .neuron import back_prop_update_neurons, forward_neurons
 from .numbers import FLOAT
 from .optimizers import Optimizer, OptimizerError, optimizer_update
 from .regularization import Clip, Penalty
@@ -407,9 +408,8 @@ class Network:
         (The update also applies any samples back-propagated earlier and not
         yet applied, as every update does.)  When nothing else waits in the
         batch and nothing records or changes the gradient between back_prop and
-        the update (:meth:`_can_fuse_step`), each layer's back_prop and update
-        run as one pass (:meth:`_fused_step`), with the same numbers."""
-        self.forward_pass(x)
+        the update (:meth:`_can_fuse_step`), the step runs as
+        :meth:`_fused_step`, with the same numbers."""
         if self._can_fuse_step():
             rate = self.learning_rate if learning_rate is None else learning_rate
             try:
@@ -417,7 +417,8 @@ class Network:
             except ValueError:
                 pass   # the steps below raise it, at the same point as ever
             else:
-                return self._fused_step(target, rate)
+                return self._fused_step(x, target, rate)
+        self.forward_pass(x)
         value = self.back_prop(target)
         self.update_weights(learning_rate)
         return value
@@ -425,7 +426,7 @@ class Network:
     def _can_fuse_step(self):
         """Can this step's back_prop and update run as one pass per layer?  Yes for
         a feed-forward network with empty batch sums, plain gradient descent, no
-        recording tracer and no softmax before the (paired) output: the update then
+        recording tracer and no softmax but at a paired output: the update then
         needs nothing but the sample's own δ and a_k, and nothing reads the values
         between back_prop and the update."""
         if (self.is_sequential or self.samples_in_batch or self.optimizer is not None
@@ -441,31 +442,43 @@ class Network:
                 return False
         return True
 
-    def _fused_step(self, target, learning_rate):
-        """back_prop(target) and update_weights(η) of one online sample with the
-        numbers of those two methods, each layer's δ, Wᵀδ and update fused
-        (Layer.back_prop_and_update); ``learning_rate`` is checked.  Returns E."""
-        self._fresh_forward = False
+    def _fused_step(self, x, target, learning_rate):
+        """forward_pass(x), back_prop(target) and update_weights(η) of one online
+        sample (``learning_rate`` checked), with the numbers of those three
+        methods: the layers' neurons are run by the functions of neuron.py's
+        "A layer's neurons in one loop" section directly, and each layer's δ,
+        Wᵀδ and update are one pass (back_prop_update_neurons).  Returns E."""
         layers = self.layers
+        n_inputs = len(layers[0].neurons[0].weights)   # (Layer.n_inputs, without its call)
+        self.inputs = activations = self.vector(x, n_inputs, "input")
+        for layer in layers:                      # Layer.forward_pass
+            activation = layer.activation
+            if activation.is_layerwise:           # (the paired softmax output)
+                activations = layer.forward_pass(activations)
+            else:
+                layer.outputs = activations = forward_neurons(layer.neurons, activations,
+                                                              activation)
+        self._fresh_forward = False               # (back_prop consumes the forward pass)
         output_layer = layers[-1]
-        outputs = output_layer.outputs
         target = self.vector(target, len(output_layer.neurons), "target")
         loss = self.loss
-        output_grads = loss.output_grads(outputs, target)
+        output_grads = loss.output_grads(activations, target)
         if self._paired_output:
             value = loss.paired_value([neuron.z for neuron in output_layer.neurons], target)
-            deltas = loss.paired_delta(outputs, target)
+            deltas = loss.paired_delta(activations, target)
         else:
-            value = loss.value(outputs, target)
+            value = loss.value(activations, target)
             deltas = None
         if self.schedule is not None:
             learning_rate = self.schedule.rate(learning_rate)
         update_bias = self.update_biases
-        grads = output_layer.back_prop_and_update(output_grads, learning_rate, len(layers) > 1,
-                                                  deltas, update_bias)
-        for index in range(len(layers) - 2, -1, -1):
-            grads = layers[index].back_prop_and_update(grads, learning_rate, index > 0,
-                                                       None, update_bias)
+        index = len(layers) - 1
+        grads = back_prop_update_neurons(output_layer.neurons, output_grads, deltas,
+                                         learning_rate, index > 0, update_bias)
+        while index > 0:
+            index -= 1
+            grads = back_prop_update_neurons(layers[index].neurons, grads, None,
+                                             learning_rate, index > 0, update_bias)
         self.target = target
         self.last_loss = value
         return value
