@@ -425,22 +425,16 @@ class Network:
 
     def _can_fuse_step(self):
         """Can this step's back_prop and update run as one pass per layer?  Yes for
-        a feed-forward network with empty batch sums, plain gradient descent, no
-        recording tracer and no softmax but at a paired output: the update then
-        needs nothing but the sample's own δ and a_k, and nothing reads the values
-        between back_prop and the update."""
+        a feed-forward network with empty batch sums, plain gradient descent and no
+        recording tracer: the update then needs nothing but the sample's own δ and
+        a_k, and nothing reads the values between back_prop and the update.  (A
+        softmax layer that is not a paired output is found by the fused step's
+        forward pass, which then hands over to back_prop and update_weights.)"""
         if (self.is_sequential or self.samples_in_batch or self.optimizer is not None
                 or self.clip is not None or self.penalty is not None):
             return False
         tracer = self.tracer
-        if tracer is not None and tracer.enabled:
-            return False
-        layers = self.layers
-        for layer in layers:
-            if layer.activation.is_layerwise and not (layer is layers[-1]
-                                                      and self._paired_output):
-                return False
-        return True
+        return tracer is None or not tracer.enabled
 
     def _fused_step(self, x, target, learning_rate):
         """forward_pass(x), back_prop(target) and update_weights(η) of one online
@@ -451,13 +445,20 @@ class Network:
         layers = self.layers
         n_inputs = len(layers[0].neurons[0].weights)   # (Layer.n_inputs, without its call)
         self.inputs = activations = self.vector(x, n_inputs, "input")
+        fused = True
         for layer in layers:                      # Layer.forward_pass
             activation = layer.activation
-            if activation.is_layerwise:           # (the paired softmax output)
+            if activation.is_layerwise:           # softmax: z first, then a
                 activations = layer.forward_pass(activations)
+                fused = layer is layers[-1] and self._paired_output
             else:
                 layer.outputs = activations = forward_neurons(layer.neurons, activations,
                                                               activation)
+        if not fused:   # a softmax δ needs its layer's Jacobian (Layer.back_prop)
+            self._fresh_forward = True
+            value = self.back_prop(target)
+            self.update_weights(learning_rate)
+            return value
         self._fresh_forward = False               # (back_prop consumes the forward pass)
         output_layer = layers[-1]
         target = self.vector(target, len(output_layer.neurons), "target")
