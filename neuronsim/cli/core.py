@@ -19,11 +19,6 @@ from ..render.tables import (
     render_batches,
     render_trace,
 )
-from ..trace.recurrent import (
-    check_times,
-    render_sequence_batches,
-    render_sequences,
-)
 from ..trace.tracer import Tracer
 from . import budgets
 from .loading import load_network_argument
@@ -339,6 +334,9 @@ def trace_sequences_of(net, args):
     ``--steps`` online steps, one sequence each, from ``--sample`` on; with
     ``--batch-size``, ``--steps`` batch steps (each sequence's tables, then
     the batch's sums and its one update)."""
+    # (imported here: a feed-forward trace, the common start-up, never needs them)
+    from ..trace.recurrent import check_times, render_sequence_batches, render_sequences
+
     for option, given in (("--input/--target", args.input is not None or args.target is not None),
                           ("--bias-as-weight", args.bias_as_weight)):
         if given:

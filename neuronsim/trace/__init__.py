@@ -8,7 +8,16 @@ per-time-step tables (``tracer.sequences``).  ``RecurrentTracer``
 (neuronsim.trace.recurrent) is the older name for the sequence case, kept.
 """
 
-from .recurrent import RecurrentTracer
 from .tracer import Tracer
 
 __all__ = ["RecurrentTracer", "Tracer"]
+
+
+def __getattr__(name):
+    """``RecurrentTracer`` is imported when first asked for: a feed-forward trace
+    (``neuronsim trace``) never loads the sequence modules."""
+    if name == "RecurrentTracer":
+        from .recurrent import RecurrentTracer
+
+        return RecurrentTracer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
