@@ -321,7 +321,7 @@ class NetworkWidget:
         options = dict(format="html", digits=self.digits, convention=self.convention,
                        sections=sections)
         if self.net.is_sequential:
-            from ..trace.recurrent import render_sequence
+            from ..render.sequence_tables import render_sequence
 
             return render_sequence(record, **options)
         from ..render.tables import render_step

@@ -19,7 +19,7 @@ from ..render.tables import (
     render_batches,
     render_trace,
 )
-from ..trace.recurrent import (
+from ..render.sequence_tables import (
     check_times,
     render_sequence_batches,
     render_sequences,

@@ -12,7 +12,7 @@ from ..classroom.report_html import sequence_walkthrough_html, walkthrough_html
 from ..core.errors import NeuronsimError
 from ..files.atomic import atomic_write_text
 from ..render import draw
-from ..trace.recurrent import render_sequence
+from ..render.sequence_tables import render_sequence
 from .core import load, view_options
 from .step import add_walk_options, build_walk, network_title
 

@@ -11,14 +11,14 @@ from ..core.errors import NeuronsimError
 from ..core.summation import sum_in_order
 from ..render.numfmt import format_number
 from ..render.tables import FORMATS, _Writer
-from ..trace.recurrent import (
+from ..render.gradient_flow import (
     flow_header,
     flow_ratio_line,
     gradient_flow,
     plot_gradient_flow,
     render_gradient_flow,
-    render_sequences,
 )
+from ..render.sequence_tables import render_sequences
 from ..trace.tracer import Tracer
 from . import budgets
 from .core import (

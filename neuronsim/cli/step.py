@@ -16,7 +16,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.escape import terminal_text
 from ..render.tables import SECTIONS, _Writer, notation_note
-from ..trace.recurrent import time_notes
+from ..render.sequence_tables import time_notes
 from ..trace.tracer import Tracer
 from ..trace.walk import walk, walk_sequence
 from . import budgets

@@ -27,7 +27,7 @@ from ..render.tables import (
     notation_note,
     render_trace,
 )
-from ..trace.recurrent import _TimeWriter, render_sequence, render_sequences, time_notes
+from ..render.sequence_tables import _TimeWriter, render_sequence, render_sequences, time_notes
 from ..trace.walk import walk, walk_sequence
 from . import actions
 from .page import DIGITS, is_sequence

@@ -31,8 +31,9 @@ from ..core.labels import gate_weight_label, neuron_label, symbol, weight_label
 from ..hand.explain import explain, render_explanation
 from ..render import draw
 from ..render.numfmt import format_number
+from ..render.sequence_tables import render_sequence
 from ..render.tables import render_step
-from ..trace.recurrent import SequenceRecord, render_sequence
+from ..trace.sequence import SequenceRecord
 from . import actions
 from .charts import boundary_svg, loss_svg
 

@@ -12,7 +12,7 @@ rendered by :func:`neuronsim.render.tables.render_trace`); a network that
 reads sequences (a recurrent, LSTM or GRU layer anywhere in the stack) gives
 one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
 (``tracer.sequences``, per-time-step tables by
-:func:`neuronsim.trace.recurrent.render_sequences`).  The records are defined
+:func:`neuronsim.render.sequence_tables.render_sequences`).  The records are defined
 in :mod:`neuronsim.trace.records` and :mod:`neuronsim.trace.sequence`; their
 names stay importable from here.
 
@@ -251,11 +251,11 @@ class Tracer(Recorder):
     def render(self, **options):
         """All kept records as tables: feed-forward steps by
         :func:`neuronsim.render.tables.render_trace`, sequences by
-        :func:`neuronsim.trace.recurrent.render_sequences` (which also takes
+        :func:`neuronsim.render.sequence_tables.render_sequences` (which also takes
         ``times``)."""
         self.flush()
         if self.kind == "sequences":
-            from .recurrent import render_sequences
+            from ..render.sequence_tables import render_sequences
 
             return render_sequences(self.sequences, **options)
         from ..render.tables import render_trace
@@ -265,13 +265,13 @@ class Tracer(Recorder):
     def render_batches(self, **options):
         """The kept batch steps as tables (see
         :func:`neuronsim.render.tables.render_batches`, for sequences
-        :func:`neuronsim.trace.recurrent.render_sequence_batches`; needs
+        :func:`neuronsim.render.sequence_tables.render_sequence_batches`; needs
         ``batches=True``)."""
         if not self.record_batches:
             raise ValueError("this tracer records no batches: create it with "
                              "Tracer(batches=True)")
         if self.kind == "sequences":
-            from .recurrent import render_sequence_batches
+            from ..render.sequence_tables import render_sequence_batches
 
             return render_sequence_batches(self.batches, **options)
         from ..render.tables import render_batches
@@ -281,7 +281,7 @@ class Tracer(Recorder):
     def _repr_html_(self):
         """Jupyter display: the first steps (or sequences) as HTML tables."""
         if self.kind == "sequences":
-            from .recurrent import sequences_html
+            from ..render.sequence_tables import sequences_html
 
             return sequences_html(self)
         from ..render.notebook import tracer_html

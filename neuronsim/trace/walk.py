@@ -346,9 +346,9 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
     a weight).
 
     Each :class:`Computation` carries its ``time`` (None for the loss and the
-    sums over t); the formulas are the trace's (:mod:`neuronsim.trace.recurrent`).
+    sums over t); the formulas are the trace's (:mod:`neuronsim.render.sequence_tables`).
     """
-    from . import recurrent as rec
+    from ..render import sequence_tables as rec
 
     w = rec._TimeWriter(format, digits, convention, False)
     shown = list(rec._shown(record, layers, neurons))
@@ -427,7 +427,7 @@ def _sequence_gradients(record, w, series, r):
                       _sum_over_time(w, label, [w.fac(s.delta) for _, s in steps], r.bias_total),
                       r.bias_total))
     if series.is_recurrent and series.learn_initial_state:
-        from .recurrent import _recurrent_path_terms
+        from ..render.sequence_tables import _recurrent_path_terms
 
         grad = series.initial_state_grad[j]
         sym, num = _recurrent_path_terms(record, w, l, j, 0)
@@ -518,7 +518,7 @@ def _rule_sequence_update(record, w, series, r):
 # ---------------------------------------------------------------- LSTM and GRU units
 def _gated_forward(record, w, series, unit, t):
     """Each gate's z, a and g'(z), then the unit's c and h (or h), at step t."""
-    from . import gated
+    from ..render import gated_lines as gated
 
     l, j, s = series.layer, unit.neuron, unit.steps[t - 1]
     where = f"t = {t}, {_where(unit)}"
@@ -545,7 +545,7 @@ def _gated_forward(record, w, series, unit, t):
 
 
 #: the backward computations of a unit, in the order of its equations
-#: (neuronsim.trace.gated.lstm_backward_equations / gru_backward_equations)
+#: (neuronsim.render.gated_lines.lstm_backward_equations / gru_backward_equations)
 _GATED_BACKWARD = {
     "lstm": (("output_grad", None), ("delta", "output"), ("cell_grad", None),
              ("delta", "input"), ("delta", "forget"), ("delta", "cell")),
@@ -555,8 +555,8 @@ _GATED_BACKWARD = {
 
 def _gated_backward(record, w, series, unit, t):
     """dE/dh[t], then each δ (and an LSTM's dE/dc[t]) in the order of the chain rule."""
-    from . import gated
-    from .recurrent import _output_path
+    from ..render import gated_lines as gated
+    from ..render.sequence_tables import _output_path
 
     l, j, s = series.layer, unit.neuron, unit.steps[t - 1]
     write = (gated.lstm_backward_equations if unit.kind == "lstm"
@@ -582,7 +582,7 @@ def _gated_backward(record, w, series, unit, t):
 def _gated_gradients(record, w, series, unit):
     """Each gate's w, u, b^x and b^h: its products at every step, summed over t; a
     learned h[0] (c[0])."""
-    from . import gated
+    from ..render import gated_lines as gated
 
     l, j = series.layer, unit.neuron
     lines = []
@@ -646,7 +646,7 @@ def _update_lines(record, w, label, quantity, index, old, grad, new, applied=Non
 
 def _gated_update(record, w, series, unit):
     """Each gate parameter's update, then a learned h[0] (c[0])."""
-    from . import gated
+    from ..render import gated_lines as gated
     from ..render.tables import _state_of
 
     l, j = series.layer, unit.neuron
