@@ -25,11 +25,12 @@ neuron's :class:`~neuronsim.core.through_time.NeuronStep` of time step t.
 
 A batch of sequences (:class:`~neuronsim.trace.records.BatchRecord` of a
 tracer made with ``batches=True``) is rendered by
-:func:`neuronsim.render.tables.render_batch`, each sequence by
+:func:`neuronsim.render.batch_tables.render_batch`, each sequence by
 :func:`render_sequence`: the parameters are w, u (kind "recurrent_weight"),
 b and a learned a[0] (kind "initial_state", ``neuron`` = i), labelled by
-:meth:`_TimeWriter.parameter`.  :func:`neuronsim.render.document.render_records`
-is the one entry point for every kind of record.
+:meth:`neuronsim.render.writer._Writer.parameter`.
+:func:`neuronsim.render.tables.render_records` is the one entry point for every
+kind of record.
 
 Labels: textbook numbering (input layer 1, so ``net.layers[l]`` is layer
 l+2; neurons from 1); time steps t = 1..T with a[0] the initial state.
@@ -42,161 +43,19 @@ same step, u_ji^(l) from neuron i of its own layer at the step before
 from ..core import labels as lab
 from ..core.summation import sum_in_order
 from . import gated_lines
-from .tables import (
-    SECTIONS,
-    UpdatedParameter,
-    _equations,
-    _heading,
-    _paragraph,
-    _state_of,
-    _Writer,
+from .update_tables import (
     gradient_header,
-    notation_note,
     optimizer_update_table,
     penalty_lines,
-    render_batch,
     update_parts,
+    updated_parameter,
 )
+from .writer import SECTIONS, _check_sections, _equations, _heading, _paragraph, _Writer
 
-_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
-_SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
-
-
-# ---------------------------------------------------------------- labels
-class _TimeWriter(_Writer):
-    """:class:`neuronsim.render.tables._Writer` with time steps and recurrent weights."""
-
-    def at(self, label, t):
-        """A label at time step t: a₁⁽²⁾[3]."""
-        return f"{label}[{t}]"
-
-    def x(self, k, t):
-        """Input k at step t: a_k^(1)[t], the input layer's activation."""
-        return self.at(self.a(-1, k), t)
-
-    def u(self, layer, j, i):
-        """u_ji^(l): into recurrent neuron j of ``net.layers[layer]`` from neuron i
-        of the same layer, one step earlier.  The superscript is the layer's own
-        number in both conventions (u feeds layer l and comes from layer l at t-1)."""
-        return lab.recurrent_weight_label(layer, j, i, self.style)
-
-    def a0(self, layer, i):
-        """a_i^(l)[0], the initial state."""
-        return lab.initial_state_label(layer, i, self.style)
-
-    def carried_delta(self, layer, i, truncated):
-        """δ_i of the layer, or δ̃_i (the part truncated BPTT carries one step further back)."""
-        label = self.delta(layer, i)
-        if not truncated:
-            return label
-        tilde = {"text": ("δ", "δ̃"), "latex": (r"\delta", r"\tilde{\delta}"),
-                 "html": ("&delta;", "&delta;&#771;")}[self.style]
-        return label.replace(*tilde, 1)
-
-    def error(self, t):
-        return f"E_{t}" if self.style == "latex" else f"E[{t}]"
-
-    # gated layers (neuronsim.trace.gated) ------------------------------------
-    def h(self, layer, j):
-        """h_j^(l), the hidden state of unit j of an LSTM or GRU layer."""
-        return lab.symbol("h", (j + 1,), layer + 2, self.style)
-
-    def c(self, layer, j):
-        """c_j^(l), the cell state of unit j of an LSTM layer."""
-        return lab.symbol("c", (j + 1,), layer + 2, self.style)
-
-    def gate_a(self, layer, gate, j):
-        """The gate's activation by its letter: i_j^(l), f_j^(l), ..., n_j^(l)."""
-        letter, sub, sup = lab.GATE_LETTERS[gate], str(j + 1), f"({layer + 2})"
-        if self.style == "latex":
-            return f"{letter}_{{{sub}}}^{{{sup}}}"
-        if self.style == "html":
-            return f"{letter}<sub>{sub}</sub><sup>{sup}</sup>"
-        return letter + sub.translate(_SUB) + sup.translate(_SUP)
-
-    def gate_z(self, layer, gate, j):
-        """z_q,j^(l), the gate's weighted input."""
-        return lab.gate_symbol("z", lab.GATE_LETTERS[gate], (j + 1,), layer + 2, self.style)
-
-    def gate_delta(self, layer, gate, j):
-        """δ_q,j^(l) = dE/dz_q,j^(l)."""
-        delta = {"text": "δ", "latex": r"\delta", "html": "&delta;"}[self.style]
-        return lab.gate_symbol(delta, lab.GATE_LETTERS[gate], (j + 1,), layer + 2, self.style)
-
-    def gate_weight(self, layer, gate, j, k):
-        return lab.gate_weight_label(layer, gate, j, k, self.convention, self.style)
-
-    def gate_recurrent(self, layer, gate, j, m):
-        return lab.gate_recurrent_label(layer, gate, j, m, self.style)
-
-    def gate_bias(self, layer, gate, j, side):
-        return lab.gate_bias_label(layer, gate, j, side, self.convention, self.style)
-
-    def gated_initial(self, name, layer, j):
-        """h_j^(l)[0] or c_j^(l)[0]."""
-        return lab.gated_state_label(name, layer, j, self.style)
-
-    def carried(self, label, truncated):
-        """A δ label, or δ̃ (the part truncated BPTT carries one step further back)."""
-        if not truncated:
-            return label
-        tilde = {"text": ("δ", "δ̃"), "latex": (r"\delta", r"\tilde{\delta}"),
-                 "html": ("&delta;", "&delta;&#771;")}[self.style]
-        return label.replace(*tilde, 1)
-
-    @property
-    def sigma(self):
-        return r"\sigma" if self.style == "latex" else "σ"
-
-    @property
-    def gap(self):
-        """Between two equations on one line."""
-        return r" \qquad " if self.style == "latex" else ";  "
-
-    def squared(self, x):
-        return f"{x}^2" if self.style == "latex" else f"{x}²"
-
-    def parameter(self, p):
-        """A batch parameter's label: w, b, and u_ji^(l) or a learned a_i^(l)[0];
-        an LSTM's or GRU's gate parameters and learned h[0], c[0]."""
-        if p.kind.startswith("gate_"):
-            if p.kind == "gate_weight":
-                return self.gate_weight(p.layer, p.gate, p.neuron, p.index)
-            if p.kind == "gate_recurrent_weight":
-                return self.gate_recurrent(p.layer, p.gate, p.neuron, p.index)
-            if p.kind in ("gate_bias_ih", "gate_bias_hh"):
-                return self.gate_bias(p.layer, p.gate, p.neuron, p.kind[-2:])
-            return self.gated_initial(p.kind[len("gate_"):], p.layer, p.neuron)
-        if p.kind == "recurrent_weight":
-            return self.u(p.layer, p.neuron, p.index)
-        if p.kind == "initial_state":
-            return self.a0(p.layer, p.neuron)
-        return super().parameter(p)
-
-    def text(self, sentence):
-        """A note in prose: LaTeX text mode gets ASCII spellings of its symbols."""
-        if self.style != "latex":
-            return sentence
-        for plain, latex in _LATEX_NOTE:
-            sentence = sentence.replace(plain, latex)
-        return self.prose(sentence)
-
-    def table(self, rows, headers):
-        """A table; in LaTeX the column titles and the "—" cells in ASCII spellings."""
-        if self.style == "latex":
-            for plain, latex in _LATEX_NOTE:
-                headers = [h.replace(plain, latex) for h in headers]
-            rows = [["--" if cell == "—" else cell for cell in row] for row in rows]
-        return super().table(rows, headers)
+#: the parameters that ``update_biases=False`` keeps fixed
+BIASES = ("bias", "bias_ih", "bias_hh")
 
 
-# Symbols of the notes that LaTeX's text mode spells otherwise (before _Writer.prose).
-_LATEX_NOTE = [("δ̃", r"$\tilde{\delta}$"), ("∂", r"$\partial$"), ("—", "--"), ("≥", r"$\geq$"),
-               (">=", r"$\geq$"), ("<=", r"$\leq$"),
-               ("θ", r"$\theta$")]
-
-
-# ---------------------------------------------------------------- sections
 def _header(record, w, title=None):
     steps = record.steps
     title = f"Sequence {record.index}" if title is None else title
@@ -613,37 +472,33 @@ def gradients_section(record, w, layers=None, neurons=None):
 
 def updated_parameters(record, w, layers=None, neurons=None):
     """Each shown neuron's w, u and b and a learned a[0] (an LSTM or GRU unit:
-    its gates' parameters, :func:`neuronsim.trace.gated_lines.update_rows`), in the
-    order of the tables, as :class:`~neuronsim.render.tables.UpdatedParameter`.
-    With an update rule (``record.rule``): g as the core applied it (None: a
-    fixed bias), the penalty's share and the optimizer state before and after;
-    without, g as applied is the gradient."""
+    its gates' parameters, :func:`neuronsim.render.gated_lines.update_rows`), in
+    the order of the tables, as
+    :class:`~neuronsim.render.update_tables.UpdatedParameter`.  With an update
+    rule (``record.rule``): g as the core applied it (None: a fixed bias), the
+    penalty's share and the optimizer state before and after; without, g as
+    applied is the gradient (None for a bias that ``update_biases=False``
+    keeps fixed)."""
     rule = record.rule
     params = []
 
     def add(label, name, k, old, grad, new, owner):
         if rule is None:
-            params.append(UpdatedParameter(label, old, grad, grad, new, None, None, None))
-            return
-        applied = (owner.applied or {}).get(name)   # None: a fixed bias
-        share = (owner.penalty or {}).get(name)
-        if k is not None:
-            applied = None if applied is None else applied[k]
-            share = None if share is None else share[k]
-        params.append(UpdatedParameter(
-            label, old, grad, applied, new, share,
-            _state_of(owner.state_before, name, k, rule.initial),
-            _state_of(owner.state_after, name, k, rule.initial)))
+            applied, share = (None if name in BIASES and not record.update_biases else grad), None
+        else:
+            applied = (owner.applied or {}).get(name)   # None: a fixed bias
+            share = (owner.penalty or {}).get(name)
+            if k is not None:
+                applied = None if applied is None else applied[k]
+                share = None if share is None else share[k]
+        params.append(updated_parameter(rule, label, name, k, old, grad, new, applied, share,
+                                        owner.state_before, owner.state_after))
 
     def add_initial(series, label, name, j, old, grad, new, applied):
         """A learned initial state: its layer holds its applied g and optimizer state."""
-        if rule is None:
-            params.append(UpdatedParameter(label, old, grad, grad, new, None, None, None))
-            return
-        params.append(UpdatedParameter(
-            label, old, grad, applied, new, None,
-            _state_of(series.state_before, name, j, rule.initial),
-            _state_of(series.state_after, name, j, rule.initial)))
+        params.append(updated_parameter(rule, label, name, j, old, grad, new,
+                                        grad if rule is None else applied, None,
+                                        series.state_before, series.state_after))
 
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
@@ -676,6 +531,10 @@ def optimizer_update_section(record, w, layers=None, neurons=None):
     return optimizer_update_table(w, record.rule, record.learning_rate,
                                   updated_parameters(record, w, layers, neurons),
                                   gradient_header(record, "θ", "sequences"))
+
+
+#: (table, lines) of an optimizer's update of a sequence, for the filters: the call a batch makes
+update_of = optimizer_update_section
 
 
 def time_notes(record):
@@ -735,10 +594,8 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
     to show (default all; equations still use every number they need).
     ``title`` replaces "Sequence i" in the first heading.
     """
-    w = _TimeWriter(format, digits, convention, False)
-    for name in sections:
-        if name not in SECTIONS:
-            raise ValueError(f"unknown section {name!r} (known: {', '.join(SECTIONS)})")
+    w = _Writer(format, digits, convention, False)
+    _check_sections(sections)
     times = check_times(times, record.steps)
     parts = [_heading(w, _header(record, w, title), level=1)]
     if "forward" in sections and record.gated_layers:
@@ -761,63 +618,8 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
         parts += [_heading(w, "Each parameter's contribution per step, and the total"), table,
                   _equations(w, eqs)]
     if "update" in sections and record.updated:
-        # mark_fixed=False: a sequence's plain table says "biases fixed" in its header only
         parts += update_parts(record, w, f"Update after the whole sequence (η = "
                                          f"{w.num(record.learning_rate)})",
                               updated_parameters(record, w, layers, neurons),
-                              gradient_header(record, "θ", "sequences"), "θ", mark_fixed=False)
+                              gradient_header(record, "θ", "sequences"), "θ")
     return "\n\n".join(p for p in parts if p)
-
-
-def render_sequences(records, format="plain", digits=9, convention="nielsen", times=None,
-                     sections=SECTIONS, layers=None, neurons=None):
-    """Every record, after the notation notes; ready to print or save."""
-    w = _TimeWriter(format, digits, convention, False)
-    times_of = time_notes(records[0]) if records else [time_note(w, [0])]
-    notes = [notation_note(w)] + [w.text(note) for note in times_of]
-    if format == "html":
-        notes = [f"<p>{n}</p>" for n in notes]
-    body = notes + [render_sequence(r, format, digits, convention, times, sections, layers,
-                                    neurons) for r in records]
-    return "\n\n".join(body) + "\n"
-
-
-def _sequence_renderer(times):
-    """:func:`render_sequence` with the call of ``render_batch``'s ``render_sample``."""
-    def render(record, format, digits, layers, neurons, bias_as_weight, convention, sections,
-               title=None):
-        return render_sequence(record, format, digits, convention, times, sections, layers,
-                               neurons, title=title)
-    return render
-
-
-def render_sequence_batches(batches, format="plain", digits=9, convention="nielsen", times=None,
-                            sections=SECTIONS, layers=None, neurons=None):
-    """Every :class:`~neuronsim.trace.tracer.BatchRecord` of a :class:`RecurrentTracer`
-    after the notation notes: each sequence's per-time-step tables (all sections
-    but its own update), then the batch loss (Σ_s E_s)/n, the accumulated
-    gradient (Σ_s dE_s/dθ)/n of every w, u, b and learned a[0] with each
-    sequence's term, and the one update (no ÷ n for ``reduction="sum"``).
-    Options as in :func:`render_sequences`."""
-    w = _TimeWriter(format, digits, convention, False)
-    times_of = time_notes(batches[0].samples[0]) if batches else [time_note(w, [0])]
-    for batch in batches:
-        for record in batch.samples:
-            check_times(times, record.steps)
-    body = [_paragraph(w, notation_note(w))] + [_paragraph(w, w.text(note)) for note in times_of]
-    body += [render_batch(b, format, digits, layers, neurons, False, convention, sections,
-                          render_sample=_sequence_renderer(times), writer=_TimeWriter,
-                          render_update=optimizer_update_section)
-             for b in batches]
-    return "\n\n".join(body) + "\n"
-
-
-def sequences_html(tracer, shown=3):
-    """The first ``shown`` kept sequences of ``tracer`` as HTML tables (Jupyter's display)."""
-    tracer.flush()
-    sequences = tracer.sequences[:shown]
-    more = len(tracer.sequences) - len(sequences)
-    text = render_sequences(sequences, format="html", digits=6) if sequences else ""
-    if more > 0:
-        text += f"<p>… and {more} more sequence{'s' if more != 1 else ''} (tracer.render())</p>"
-    return text or "<p>no sequence traced yet</p>"

@@ -38,7 +38,6 @@ from ..render.gradient_flow import (  # noqa: F401
 )
 from ..render.sequence_tables import (  # noqa: F401
     SECTIONS,
-    _TimeWriter,
     _contribution_row,
     _output_path,
     _recurrent_path_terms,
@@ -50,14 +49,18 @@ from ..render.sequence_tables import (  # noqa: F401
     loss_section,
     optimizer_update_section,
     render_sequence,
-    render_sequence_batches,
-    render_sequences,
-    sequences_html,
     time_note,
     time_notes,
     truncation_note,
     updated_parameters,
 )
+from ..render.tables import (  # noqa: F401
+    render_records,
+    render_sequence_batches,
+    render_sequences,
+    sequences_html,
+)
+from ..render.writer import _TimeWriter  # noqa: F401
 # The records' names stay importable from here, as before they moved.
 from .sequence import LayerSeries, NeuronSeries, SequenceRecord, SequenceRecording  # noqa: F401
 

@@ -38,14 +38,13 @@ use textbook numbering (input layer = layer 1, neurons from 1).
 from dataclasses import dataclass, field
 
 from ..core import labels as lab
-from ..render.tables import (
-    SECTIONS,
+from ..render.step_tables import (
     _delta_equation,
     _output_grad_equation,
-    _Writer,
     forward_section,
     loss_section,
 )
+from ..render.writer import SECTIONS, _Writer
 
 PHASES = SECTIONS  # forward, loss, backward, gradients, update
 
@@ -114,7 +113,7 @@ def walk(step, format="plain", digits=9, convention="nielsen", bias_as_weight=Fa
 
     ``format`` is a :mod:`neuronsim.render.tables` format (``plain`` or ``html``
     for labels with <sub>/<sup>); ``layers``/``neurons`` optional 0-based
-    indices to keep, as in :func:`neuronsim.render.tables.render_step`.
+    indices to keep, as in :func:`neuronsim.render.step_tables.render_step`.
     """
     w = _Writer(format, digits, convention, bias_as_weight)
     records = [r for r in step.neurons()
@@ -350,7 +349,7 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
     """
     from ..render import sequence_tables as rec
 
-    w = rec._TimeWriter(format, digits, convention, False)
+    w = _Writer(format, digits, convention, False)
     shown = list(rec._shown(record, layers, neurons))
     out = []
     for t in range(1, record.steps + 1):
@@ -441,7 +440,7 @@ def _rule_update_computation(step, w, r):
     """One neuron's update by an optimizer, a penalty or clipping: each
     parameter's lines from the core's state before and after (as the trace's
     update section writes them)."""
-    from ..render.tables import _state_of
+    from ..render.update_tables import _state_of
 
     l, j, rule = r.layer, r.neuron, step.rule
     lines = []
@@ -485,7 +484,7 @@ def _sequence_update(record, w, series, r):
 
 def _rule_sequence_update(record, w, series, r):
     """One dense or Elman neuron's update by an optimizer, a penalty or clipping."""
-    from ..render.tables import _state_of
+    from ..render.update_tables import _state_of
 
     l, j, rule = series.layer, r.neuron, record.rule
     params = [("weights", "new_weights", w.w(l, j, k), k, old, g, new)
@@ -627,7 +626,7 @@ def _update_lines(record, w, label, quantity, index, old, grad, new, applied=Non
     """The lines of one parameter's update: θ ← θ − η·dE/dθ, or the optimizer's
     (penalty's, clipping's) lines of :mod:`neuronsim.render.tables`, the last
     line carrying the new value."""
-    from ..render.tables import _optimizer_lines
+    from ..render.update_tables import _optimizer_lines
 
     eta = w.num(record.learning_rate)
     rule = record.rule
@@ -647,7 +646,7 @@ def _update_lines(record, w, label, quantity, index, old, grad, new, applied=Non
 def _gated_update(record, w, series, unit):
     """Each gate parameter's update, then a learned h[0] (c[0])."""
     from ..render import gated_lines as gated
-    from ..render.tables import _state_of
+    from ..render.update_tables import _state_of
 
     l, j = series.layer, unit.neuron
     rule = record.rule
