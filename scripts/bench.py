@@ -20,9 +20,9 @@ Then, per shape, the flat variants that lost to the yardstick (other
 fan-in thresholds for explicit loops, the previous yardstick), and one BPTT
 training step of recurrent networks (4-r8-2 and 16-r32-4 over T = 10 steps:
 neuronsim, a flat plain-Python BPTT loop, and torch on CPU one sequence at a
-time, skipped with a note when torch is absent), and one LSTM step
-(4-lstm8-2 and 16-lstm32-4, T = 10: neuronsim, the flat plain-Python LSTM of
-scripts/flat_lstm.py, torch's nn.LSTM per sequence).
+time, skipped with a note when torch is absent), and one LSTM and one GRU step
+(4-lstm8-2, 16-lstm32-4, 4-gru8-2 and 16-gru32-4, T = 10: neuronsim, the flat
+plain-Python loops of scripts/flat_gated.py, torch's nn.LSTM / nn.GRU per sequence).
 
 Timing: every implementation lives in one process; each repeat runs one
 block of calls of every implementation in a rotating order (interleaved, so
@@ -63,7 +63,7 @@ from flat_baseline import ACTIVATIONS as FLAT_ACTIVATIONS  # noqa: E402
 from flat_baseline import (SMALL_FAN_IN, FlatNetwork, FlatRecurrentNetwork,  # noqa: E402
                            PreviousFlatNetwork)
 
-from flat_lstm import LSTMProblem, lstm_run  # noqa: E402
+from flat_gated import GatedProblem, gated_run  # noqa: E402
 
 from neuronsim import Network  # noqa: E402
 
@@ -1076,6 +1076,8 @@ def parse_args(argv):
                              "(empty: none)")
     parser.add_argument("--lstm-shapes", default="4-lstm8-2,16-lstm32-4",
                         help="comma-separated LSTM shapes, inputs-lstmN-outputs (empty: none)")
+    parser.add_argument("--gru-shapes", default="4-gru8-2,16-gru32-4",
+                        help="comma-separated GRU shapes, inputs-gruN-outputs (empty: none)")
     parser.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH,
                         help="T, the time steps of one sequence (default 10)")
     parser.add_argument("--skip", default="",
@@ -1152,8 +1154,12 @@ def main(argv=None, out=sys.stdout):
           f"{one_blas_thread()}{' [QUICK: timings meaningless]' if args.quick else ''}", file=out)
     skip_micrograd = micrograd_skip_reason(args.hidden, args.output)
     missed = []
-    for shape in args.shapes.split(","):
-        problem = Problem([int(n) for n in shape.split("-")], args.hidden, args.output)
+    for shape in filter(None, args.shapes.split(",")):
+        try:
+            sizes = [int(n) for n in shape.split("-")]
+        except ValueError:
+            raise SystemExit(f"--shapes: {shape!r} is not a shape like 4-2-2-1") from None
+        problem = Problem(sizes, args.hidden, args.output)
         impls, notes = implementations(problem, skip_micrograd)
         skipped = [name for name in args.skip.split(",") if name]
         notes += [f"{impl.name}: skipped (--skip)" for impl in impls
@@ -1175,9 +1181,10 @@ def main(argv=None, out=sys.stdout):
         with blas_threads(1):
             recurrent_run(problem, [name for name in args.skip.split(",") if name],
                           args.repeats, args.block, CLOCKS[args.clock], out)
-    for shape in filter(None, args.lstm_shapes.split(",")):
+    gated_shapes = args.lstm_shapes.split(",") + args.gru_shapes.split(",")
+    for shape in filter(None, gated_shapes):
         with blas_threads(1):
-            lstm_run(LSTMProblem(shape, args.sequence_length),
+            gated_run(GatedProblem(shape, args.sequence_length),
                      [name for name in args.skip.split(",") if name], args.repeats, args.block,
                      CLOCKS[args.clock], out, make_runner, interleaved_medians,
                      relative_difference)

@@ -666,6 +666,45 @@ def test_the_directory_counts_routes_and_forgets():
     assert len(directory) == 0
 
 
+def test_a_page_only_opened_gives_its_place_when_the_classroom_is_full():
+    """A reloaded tab (or a link checker) leaves a session nobody uses: once it
+    has been unused for Limits.unused_seconds it gives its place to a new page;
+    a session that was used keeps its place until it is idle."""
+    from neuronsim.serve.workers import Directory, Gone
+
+    now = [0.0]
+    limits = Limits(max_sessions=2, idle_seconds=600, unused_seconds=60)
+    directory = Directory(limits, 1, clock=lambda: now[0])
+    used, opened = directory.new(), directory.new()
+    directory.find(used[0])
+    now[0] = 30.0
+    with pytest.raises(StoreFull):          # the opened page is too new to give way
+        directory.new()
+    now[0] = 61.0
+    newest = directory.new()
+    assert directory.take_forgotten() == [opened] and directory.take_forgotten() == []
+    with pytest.raises(Gone):
+        directory.find(opened[0])
+    assert directory.find(used[0]) == 0 and directory.find(newest[0]) == 0
+    now[0] = 200.0
+    with pytest.raises(StoreFull):          # both are used now
+        directory.new()
+    directory.forget_worker(0)              # the worker died: its places are free
+    assert len(directory) == 0 and directory.new()
+
+
+def test_the_worker_drops_a_forgotten_session():
+    from neuronsim.serve import workers
+
+    workers._start_worker(Limits(), None, None)
+    workers.in_worker_new("abc", "mazur")
+    assert workers._session("abc").net is not None
+    workers.in_worker_forget("abc")
+    with pytest.raises(workers.Gone):
+        workers._session("abc")
+    workers.in_worker_forget("abc")          # twice is harmless
+
+
 # ------------------------------------------------------------------ the command
 def test_the_command_checks_its_options(capsys):
     need_extra()

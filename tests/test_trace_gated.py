@@ -416,6 +416,23 @@ def test_the_walk_goes_gate_by_gate_with_the_records_numbers(optimizer):
     assert "new value" in whole_walk(stepper)
 
 
+def test_the_steppers_table_shows_dE_dh_and_dE_dc_of_each_unit():
+    net, record, _ = traced("stack", None)
+    computations = walk_sequence(record, layers={1})
+    last = max(i for i, c in enumerate(computations) if c.phase == "backward")
+    table = table_so_far(computations, last, 17, mark=False)
+    header = table.splitlines()[0]
+    assert "dE/da (unit: dE/dh)" in header and "dE/dc" in header
+    t = record.steps
+    unit = net.history[t - 1][1][0]
+    row = next(line for line in table.splitlines()
+               if line.split()[:3] == [str(t), "3", "1"])
+    assert format_number(unit.output_grad, 17) in row
+    assert format_number(unit.cell_grad, 17) in row
+    first = table_so_far(computations, 0, 6, mark=False).splitlines()[0]
+    assert "dE/dc" not in first                      # nothing of it known yet
+
+
 # ---------------------------------------------------------------- the commands
 @pytest.fixture
 def gated_file(tmp_path):

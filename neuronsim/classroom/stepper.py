@@ -124,7 +124,8 @@ NEW_VALUE = {"weight_grads": "new_weights", "bias_grad": "new_bias",
 
 def table_so_far(computations, upto, digits=9, mark=True):
     """The neurons' z, a, g'(z), dE/da and δ known after ``computations[upto]``
-    (an LSTM or GRU unit: a row for its h, and a row per gate).
+    (an LSTM or GRU unit: a row for its h with dE/dh[t], and dE/dc[t] for an
+    LSTM, and a row per gate).
 
     With ``mark``, the rows of the neuron being computed are marked ▶.  In the gradients and
     update phases a second table lists each parameter's gradient and new value.
@@ -152,11 +153,21 @@ def table_so_far(computations, upto, digits=9, mark=True):
         rows.append(["▶" if here else ""] + ([str(t)] if timed else [])
                     + [str(lab.textbook_layer(l)), name, cell("z", l, j, t, gate),
                        cell("output", l, j, t, gate), cell("derivative", l, j, t, gate),
-                       cell("output_grad", l, j, t, gate), cell("delta", l, j, t, gate)])
+                       cell("output_grad", l, j, t, gate), cell("delta", l, j, t, gate),
+                       cell("cell_grad", l, j, t, gate)])
     headers = (["", "t"] if timed else [""]) + ["layer", "neuron", "z", "a = g(z)", "g'(z)",
-                                                "dE/da", "δ = dE/dz"]
-    if timed:   # a sequence: its steps' dE/da are in the trace's backward tables
-        rows, headers = [row[:-2] + row[-1:] for row in rows], headers[:-2] + headers[-1:]
+                                                "dE/da", "δ = dE/dz", "dE/dc"]
+    # The walk computes dE/da as a step of its own for a feed-forward neuron and, in a
+    # sequence, for an LSTM's or GRU's unit (dE/dh[t], and an LSTM's dE/dc[t]); an
+    # Elman neuron's dE/da[t] is in the trace's backward tables (output + recurrent path).
+    gated = any(gate is not None for *_, gate in neurons)
+    drop = {len(headers) - 1} if not any(row[-1] for row in rows) else set()
+    if timed and not gated:
+        drop.add(len(headers) - 3)
+    elif timed:
+        headers[-3] = "dE/da (unit: dE/dh)"
+    rows = [[v for i, v in enumerate(row) if i not in drop] for row in rows]
+    headers = [h for i, h in enumerate(headers) if i not in drop]
     if not mark:
         rows, headers = [row[1:] for row in rows], headers[1:]
     text = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,

@@ -314,7 +314,7 @@ class NetworkWidget:
     def _tables(self):
         """The trace tables of the step under way, in HTML."""
         # the step under way (the tracer finishes it at its update), or the one just updated
-        record = self.finished if self.phase == "updated" else self.tracer._current
+        record = self.finished if self.phase == "updated" else self.tracer.current
         sections = self._sections()
         if record is None or not sections:
             return "<p>No step yet: press Forward or Step.</p>"

@@ -264,6 +264,15 @@ class GatedLayer:
             grads = [g + w * delta for g, w in zip(grads, neuron.weights)]
         return grads
 
+    def replace_sent_back(self, hidden_grads):
+        """Replace dE/dh[t-1], what the step just walked sends back to step t-1
+        (read there by :meth:`carried`), keeping the rest (an LSTM's dE/dc[t-1]).
+
+        The correct walk never needs this: U does not change during it.  It is
+        the hook of ``hand.mistakes``' early update, where U changes at step t
+        and dE/dh[t-1] must go through the changed U."""
+        self._step[-1] = (hidden_grads,) + tuple(self._step[-1][1:])
+
     def end_step(self):
         """Step t is done: what it sends back (by age) goes to step t-1."""
         self._later, self._step = self._step, []

@@ -298,21 +298,17 @@ def _send_back_through_changed_u(layer, records):
     An Elman layer reads U when step t-1 asks for r[t-1] = Uᵀ δ[t], so the
     early update reaches it by itself.  An LSTM or GRU layer's back_prop_step
     computes what it sends back (dE/dh[t-1], and dE/dc[t-1]) at step t, with
-    the U of the forward pass: the correct step never changes U during the
-    walk, so the core has no hook for this, and the mistake replaces the
-    carried vectors it has just stored (the layer's ``_step``, read by the
-    next step's ``carried``):
+    the U of the forward pass; the mistake replaces dE/dh[t-1] by the layer's
+    ``replace_sent_back``:
 
         LSTM: dE/dh[t-1] = Σ_q U_qᵀ δ_q[t] (U changed); dE/dc[t-1] = f[t] ⊙ dE/dc[t] (kept)
         GRU:  dE/dh[t-1] = z[t] ⊙ dE/dh[t] + Σ_q U_qᵀ δ^h_q[t] (U changed)
     """
     paths = layer.recurrent_paths()            # the gate neurons' δ^h[t], the new U
-    sent = layer._step[-1]
-    if layer.kind == "lstm":
-        layer._step[-1] = (paths, sent[1])
-    else:
+    if layer.kind == "gru":
         direct = [record.gates["update"].output * record.output_grad for record in records]
-        layer._step[-1] = ([d + p for d, p in zip(direct, paths)],)
+        paths = [d + p for d, p in zip(direct, paths)]
+    layer.replace_sent_back(paths)
 
 
 @dataclass

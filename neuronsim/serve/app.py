@@ -42,6 +42,7 @@ from .workers import (
     Workers,
     in_worker_act,
     in_worker_download,
+    in_worker_forget,
     in_worker_message,
     in_worker_new,
     in_worker_upload,
@@ -109,6 +110,7 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
             return await loop.run_in_executor(workers.executor(index), function, *args)
         except BrokenExecutor:   # the worker process died (killed, out of memory)
             log.error("neuronsim serve: worker %d died; starting a new one", index)
+            directory.forget_worker(index)
             await loop.run_in_executor(None, workers.restart, index)
             raise Gone() from None
 
@@ -122,6 +124,9 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
                 "are in use. A session ends when its tab has been idle for "
                 f"{limits.idle_seconds / 60:g} minutes: try again in a few minutes, or ask "
                 "the teacher to start the server with a larger --max-sessions."), 503)
+        for old_sid, old_where in directory.take_forgotten():
+            with contextlib.suppress(Gone):
+                await run(old_where, in_worker_forget, old_sid)
         name = request.query_params.get("network")
         try:
             return html(await run(where, in_worker_new, sid, name))

@@ -27,6 +27,9 @@ class Limits:
     ``max_sessions``: tabs open at once (about 100 KB each for the bundled
     examples; a full classroom is a few dozen);
     ``idle_seconds``: a tab untouched this long is forgotten;
+    ``unused_seconds``: when every place is taken, a page opened this long ago
+    and never used since (no action, upload or download: a reloaded tab, a
+    link checker) gives its place to a new one;
     ``history``: loss points kept per session (older ones are dropped);
     ``body_bytes``: the largest request body (an uploaded network file);
     ``parameters``: weights and biases of a network a session may hold;
@@ -41,6 +44,7 @@ class Limits:
 
     max_sessions: int = 100
     idle_seconds: float = 30 * 60
+    unused_seconds: float = 2 * 60
     history: int = 2000
     body_bytes: int = 1024 * 1024
     parameters: int = 20_000
@@ -133,6 +137,11 @@ class SessionStore:
             if session is not None:
                 session.touch(now)
             return session
+
+    def forget(self, sid):
+        """Drop session ``sid`` now (nothing if there is none)."""
+        with self._lock:
+            self._sessions.pop(sid, None)
 
     def _expire(self, now):
         idle = self.limits.idle_seconds

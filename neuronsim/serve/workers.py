@@ -84,6 +84,11 @@ def in_worker_new(sid, name):
     return page_html(session, limits, actions.bundled_names())
 
 
+def in_worker_forget(sid):
+    """Drop session ``sid`` (the directory gave its place to a new one)."""
+    _WORKER["store"].forget(sid)
+
+
 def in_worker_act(sid, action, fields):
     session = _session(sid)
     with session.lock:
@@ -125,13 +130,15 @@ def in_worker_download(sid, what, format):
 
 # ------------------------------------------------------------------ in the server
 class Directory:
-    """Which worker holds each session, and when it was last used (thread-safe)."""
+    """Which worker holds each session, when it was last used, and whether it
+    was used at all after its page was opened (thread-safe)."""
 
     def __init__(self, limits, workers, clock=time.monotonic):
         self.limits = limits
         self.workers = workers
         self.clock = clock
-        self._where = {}    # id -> [worker index, last seen]
+        self._where = {}    # id -> [worker index, last seen, used since the page was opened]
+        self._forgotten = []
         self._lock = threading.Lock()
 
     def __len__(self):
@@ -139,19 +146,29 @@ class Directory:
             return len(self._where)
 
     def new(self):
-        """(id, worker index) of a new session, on the worker with the fewest;
-        StoreFull when ``max_sessions`` are open (idle ones forgotten first)."""
+        """(id, worker index) of a new session, on the worker with the fewest.
+
+        When ``max_sessions`` are open, idle ones are forgotten first, then the
+        oldest page that was only opened: a session with no action, upload or
+        download for ``Limits.unused_seconds`` (a reloaded tab leaves one behind;
+        so does a link checker).  StoreFull if that makes no room either.  The
+        sessions forgotten this way are in :meth:`take_forgotten` (their worker
+        still holds them)."""
         now = self.clock()
         with self._lock:
             self._expire(now)
             if len(self._where) >= self.limits.max_sessions:
-                raise StoreFull(self.limits.max_sessions)
+                unused = [(seen, sid) for sid, (_, seen, used) in self._where.items()
+                          if not used and now - seen >= self.limits.unused_seconds]
+                if not unused:
+                    raise StoreFull(self.limits.max_sessions)
+                self._forget(min(unused)[1])
             counts = [0] * self.workers
-            for index, _ in self._where.values():
+            for index, _, _ in self._where.values():
                 counts[index] += 1
             index = counts.index(min(counts))
             sid = secrets.token_urlsafe(16)
-            self._where[sid] = [index, now]
+            self._where[sid] = [index, now, False]
             return sid, index
 
     def find(self, sid):
@@ -162,12 +179,28 @@ class Directory:
             entry = self._where.get(sid) if isinstance(sid, str) else None
             if entry is None:
                 raise Gone(sid)
-            entry[1] = now
+            entry[1], entry[2] = now, True
             return entry[0]
+
+    def forget_worker(self, index):
+        """Worker ``index`` died: its sessions are gone, and their places free."""
+        with self._lock:
+            for sid in [s for s, (where, _, _) in self._where.items() if where == index]:
+                del self._where[sid]
+
+    def take_forgotten(self):
+        """[(id, worker index)] of the unused sessions :meth:`new` forgot since the
+        last call, for their workers to drop."""
+        with self._lock:
+            forgotten, self._forgotten = self._forgotten, []
+            return forgotten
+
+    def _forget(self, sid):
+        self._forgotten.append((sid, self._where.pop(sid)[0]))
 
     def _expire(self, now):
         idle = self.limits.idle_seconds
-        for sid in [s for s, (_, seen) in self._where.items() if now - seen > idle]:
+        for sid in [s for s, (_, seen, _) in self._where.items() if now - seen > idle]:
             del self._where[sid]
 
 

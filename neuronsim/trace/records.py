@@ -257,6 +257,12 @@ class Recorder:
         self._pending = []   # records of the current batch, waiting for the update
         self._batch = None   # the BatchRecord of the update under way
 
+    @property
+    def current(self):
+        """The record of the step under way (its forward pass, or forward and
+        backward, done; finished at the update), or None."""
+        return self._current
+
     def attach(self, net):
         """Start observing ``net``; returns the tracer."""
         net.tracer = self
