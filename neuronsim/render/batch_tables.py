@@ -17,6 +17,7 @@ from .update_tables import UpdatedParameter, _rule_text, penalty_lines, plain_up
 from .writer import (
     MAX_TERMS,
     SECTIONS,
+    SKIPPED,
     _check_sections,
     _equations,
     _heading,
@@ -75,12 +76,8 @@ def accumulated_section(batch, w, parameters):
     rows, equations = [], []
     for p in parameters:
         label = _parameter_label(w, p)
-        row = [w.cell(label)]
-        row += [w.ellipsis if i is None else w.num(p.terms[i]) for i in shown]
-        row.append(w.num(p.total))
-        if mean:
-            row.append(w.num(p.gradient))
-        rows.append(row)
+        rows.append(w.terms_row(label, [SKIPPED if i is None else p.terms[i] for i in shown],
+                                [p.total, p.gradient] if mean else [p.total]))
         sym = w.sum_of([w.sample_partial(s, label) for s in numbers])
         num = w.sum_of([w.fac(t) for t in p.terms])
         if batch.unseen:

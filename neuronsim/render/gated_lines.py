@@ -330,7 +330,7 @@ def output_path_from(record, w, l, j, t):
 
 
 # ---------------------------------------------------------------- gradients
-def gradient_rows(record, w, series, unit, contribution_row):
+def gradient_rows(record, w, series, unit):
     """Each parameter of each gate of one unit: its product at every step, and the
     total; then a learned h_j[0] (c_j[0]) with its equation.  Returns (rows, equations)."""
     l, j = series.layer, unit.neuron
@@ -340,20 +340,19 @@ def gradient_rows(record, w, series, unit, contribution_row):
         hidden = unit.gate_values(gate, "hidden_delta")
         for k in range(len(g.weights)):
             values = [d * s.inputs[k] for d, s in zip(deltas, unit.steps)]
-            rows.append(contribution_row(w, w.gate_weight(l, gate, j, k), values,
-                                         g.weight_totals[k]))
+            rows.append(w.terms_row(w.gate_weight(l, gate, j, k), values, [g.weight_totals[k]]))
         for m in range(len(g.recurrent_weights)):
             values = [d * s.previous[m] for d, s in zip(hidden, unit.steps)]
-            rows.append(contribution_row(w, w.gate_recurrent(l, gate, j, m), values,
-                                         g.recurrent_totals[m]))
-        rows.append(contribution_row(w, w.gate_bias(l, gate, j, "ih"), deltas, g.bias_ih_total))
-        rows.append(contribution_row(w, w.gate_bias(l, gate, j, "hh"), hidden, g.bias_hh_total))
+            rows.append(w.terms_row(w.gate_recurrent(l, gate, j, m), values,
+                                    [g.recurrent_totals[m]]))
+        rows.append(w.terms_row(w.gate_bias(l, gate, j, "ih"), deltas, [g.bias_ih_total]))
+        rows.append(w.terms_row(w.gate_bias(l, gate, j, "hh"), hidden, [g.bias_hh_total]))
     if series.learn_initial_state:
         steps = record.steps
         for name in STATE_NAMES[series.kind]:
             grad = series.initial_grads[name][j]
-            rows.append(contribution_row(w, w.gated_initial(name, l, j),
-                                         [grad] + [None] * (steps - 1), grad))
+            rows.append(w.terms_row(w.gated_initial(name, l, j),
+                                    [grad] + [None] * (steps - 1), [grad]))
         equations += initial_state_equations(record, w, series, unit)
     return rows, equations
 

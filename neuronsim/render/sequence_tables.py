@@ -159,7 +159,8 @@ def gated_forward_parts(record, w, times, layers=None, neurons=None):
                 units = _gated_units(group, neurons)
                 if not units:
                     continue
-                gate_table, state_table, eqs = gated_lines.forward_tables(record, w, group, units, t)
+                gate_table, state_table, eqs = gated_lines.forward_tables(record, w, group,
+                                                                          units, t)
                 parts += [_paragraph(w, w.text(_kind_title(w, group) + ":")), gate_table,
                           state_table, _equations(w, eqs)]
             else:
@@ -418,12 +419,6 @@ def truncation_note(k, steps):
     return text
 
 
-def _contribution_row(w, label, values, total):
-    """label | the value at each step ("—" where nothing reached it) | the total."""
-    return ([w.cell(label)] + ["—" if v is None else w.num(v) for v in values]
-            + [w.num(total)])
-
-
 def gradients_section(record, w, layers=None, neurons=None):
     """Each parameter's contribution at every step and the total Σ_t; a learned
     a[0]'s gradient Σ_j u_ji δ_j[1] written out."""
@@ -432,23 +427,22 @@ def gradients_section(record, w, layers=None, neurons=None):
     for series, r in _shown(record, layers, neurons):
         l, j = series.layer, r.neuron
         if series.is_gated:
-            unit_rows, unit_equations = gated_lines.gradient_rows(record, w, series, r,
-                                                            _contribution_row)
+            unit_rows, unit_equations = gated_lines.gradient_rows(record, w, series, r)
             rows += unit_rows
             equations += unit_equations
             continue
         deltas = r.deltas
         for k in range(len(r.weights)):
             values = [None if d is None else d * s.inputs[k] for d, s in zip(deltas, r.steps)]
-            rows.append(_contribution_row(w, w.w(l, j, k), values, r.weight_totals[k]))
+            rows.append(w.terms_row(w.w(l, j, k), values, [r.weight_totals[k]]))
         if series.is_recurrent:
             for q in range(len(r.recurrent_weights)):
                 values = [d * s.previous[q] for d, s in zip(deltas, r.steps)]
-                rows.append(_contribution_row(w, w.u(l, j, q), values, r.recurrent_totals[q]))
-        rows.append(_contribution_row(w, w.b(l, j), deltas, r.bias_total))
+                rows.append(w.terms_row(w.u(l, j, q), values, [r.recurrent_totals[q]]))
+        rows.append(w.terms_row(w.b(l, j), deltas, [r.bias_total]))
         if series.is_recurrent and series.learn_initial_state:
             grad = series.initial_state_grad[j]
-            rows.append(_contribution_row(w, w.a0(l, j), [grad] + [None] * (steps - 1), grad))
+            rows.append(w.terms_row(w.a0(l, j), [grad] + [None] * (steps - 1), [grad]))
             sym, num = _recurrent_path_terms(record, w, l, j, 0)
             equations.append(w.equation(f"{w.partial(w.a0(l, j))} = {sym} = {num} = "
                                         f"{w.num(grad)}"))
@@ -546,8 +540,8 @@ def time_notes(record):
         return [time_note(None, elman)]
     notes = [time_note(None, elman, others=False)] if elman else []
     start = "" if elman else "Time steps t = 1..T; h[0] (and c[0]) is the initial state.  "
-    return notes + [start + gated_lines.note(record) + "  Every other layer is dense and runs once "
-                    "per step."]
+    return notes + [start + gated_lines.note(record) + "  Every other layer is dense and runs "
+                    "once per step."]
 
 
 def time_note(w, recurrent_layers=(0,), others=True):

@@ -43,6 +43,9 @@ _LATEX_NOTE = [("δ̃", r"$\tilde{\delta}$"), ("∂", r"$\partial$"), ("—", "-
 # Sums longer than this are shown with their first terms and "…".
 MAX_TERMS = 6
 
+#: a term of :meth:`_Writer.terms_row` that stands for the terms left out ("…")
+SKIPPED = object()
+
 _SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
@@ -150,6 +153,15 @@ class _Writer:
                      else f" ({len(terms)} terms)")
             terms = terms[:3] + [self.ellipsis + count] + terms[-1:]
         return " + ".join(terms)
+
+    def terms_row(self, label, terms, totals):
+        """One row of a gradient written as a Σ of terms, for every kind of record (a
+        sequence's term at each time step, a batch's term of each sample): the label,
+        each term (None: nothing reached it, "—"; :data:`SKIPPED`: the terms left
+        out, "…"), then the totals (Σ, and Σ/n for a batch's mean)."""
+        cells = ["—" if v is None else self.ellipsis if v is SKIPPED else self.num(v)
+                 for v in terms]
+        return [self.cell(label)] + cells + [self.num(v) for v in totals]
 
     def prose(self, text):
         """Headings and column titles: LaTeX needs its own spelling of δ, η, ·, _ ..."""

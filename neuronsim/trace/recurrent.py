@@ -38,7 +38,6 @@ from ..render.gradient_flow import (  # noqa: F401
 )
 from ..render.sequence_tables import (  # noqa: F401
     SECTIONS,
-    _contribution_row,
     _output_path,
     _recurrent_path_terms,
     backward_section,
