@@ -50,7 +50,15 @@ from .update_tables import (
     update_parts,
     updated_parameter,
 )
-from .writer import SECTIONS, _check_sections, _equations, _heading, _paragraph, _Writer
+from .writer import (
+    SECTIONS,
+    _check_sections,
+    _equations,
+    _heading,
+    _paragraph,
+    _Writer,
+    assemble,
+)
 
 #: the parameters that ``update_biases=False`` keeps fixed
 BIASES = ("bias", "bias_ih", "bias_hh")
@@ -591,29 +599,43 @@ def render_sequence(record, format="plain", digits=9, convention="nielsen", time
     w = _Writer(format, digits, convention, False)
     _check_sections(sections)
     times = check_times(times, record.steps)
-    parts = [_heading(w, _header(record, w, title), level=1)]
-    if "forward" in sections and record.gated_layers:
-        parts += [_heading(w, "Forward pass, step by step")]
-        parts += gated_forward_parts(record, w, times, layers, neurons)
-    elif "forward" in sections:
+    backward = record.loss is not None   # a sequence traced before its BPTT has none
+
+    def forward():
+        heading = _heading(w, "Forward pass, step by step")
+        if record.gated_layers:
+            return [heading] + gated_forward_parts(record, w, times, layers, neurons)
         table, eqs = forward_section(record, w, times, layers, neurons)
-        parts += [_heading(w, "Forward pass, step by step"), table, _equations(w, eqs)]
-    if record.loss is None:
-        return "\n\n".join(p for p in parts if p)
-    if "loss" in sections:
+        return [heading, table, _equations(w, eqs)]
+
+    def loss():
+        if not backward:
+            return []
         table, eqs = loss_section(record, w)
-        parts += [_heading(w, f"Loss ({record.loss_name}, {record.step_loss} over steps)"),
-                  table, _equations(w, eqs)]
-    if "backward" in sections:
-        parts += [_heading(w, "Backward pass through time (t = T down to 1)")]
-        parts += backward_section(record, w, times, layers, neurons)
-    if "gradients" in sections:
+        return [_heading(w, f"Loss ({record.loss_name}, {record.step_loss} over steps)"),
+                table, _equations(w, eqs)]
+
+    def deltas():
+        if not backward:
+            return []
+        return ([_heading(w, "Backward pass through time (t = T down to 1)")]
+                + backward_section(record, w, times, layers, neurons))
+
+    def gradients():
+        if not backward:
+            return []
         table, eqs = gradients_section(record, w, layers, neurons)
-        parts += [_heading(w, "Each parameter's contribution per step, and the total"), table,
-                  _equations(w, eqs)]
-    if "update" in sections and record.updated:
-        parts += update_parts(record, w, f"Update after the whole sequence (η = "
-                                         f"{w.num(record.learning_rate)})",
-                              updated_parameters(record, w, layers, neurons),
-                              gradient_header(record, "θ", "sequences"), "θ")
-    return "\n\n".join(p for p in parts if p)
+        return [_heading(w, "Each parameter's contribution per step, and the total"), table,
+                _equations(w, eqs)]
+
+    def update():
+        if not (backward and record.updated):
+            return []
+        return update_parts(record, w, f"Update after the whole sequence (η = "
+                                       f"{w.num(record.learning_rate)})",
+                            updated_parameters(record, w, layers, neurons),
+                            gradient_header(record, "θ", "sequences"), "θ")
+
+    return assemble(w, _header(record, w, title), sections,
+                    {"forward": forward, "loss": loss, "backward": deltas,
+                     "gradients": gradients, "update": update})

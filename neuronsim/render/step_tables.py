@@ -21,7 +21,7 @@ from .update_tables import (
     update_parts,
     updated_parameter,
 )
-from .writer import SECTIONS, _check_sections, _equations, _heading, _Writer
+from .writer import SECTIONS, _check_sections, _equations, _heading, _Writer, assemble
 
 
 def _header(step, w, title=None):
@@ -301,20 +301,36 @@ def render_step(step, format="plain", digits=9, layers=None, neurons=None,
     w = _Writer(format, digits, convention, bias_as_weight)
     _check_sections(sections)
     records = list(_selected(step, layers, neurons))
-    parts = [_heading(w, _header(step, w, title), level=1)]
-    if "forward" in sections:
+    backward = step.loss is not None    # a step traced before its back-propagation has none
+
+    def forward():
         table, eqs = forward_section(step, w, records)
-        parts += [_heading(w, "Forward pass"), table, _equations(w, eqs)]
-    if "loss" in sections and step.loss is not None:
-        parts += [_heading(w, f"Loss ({step.loss_name})"), _equations(w, loss_section(step, w))]
-    if "backward" in sections and step.loss is not None:
+        return [_heading(w, "Forward pass"), table, _equations(w, eqs)]
+
+    def loss():
+        if not backward:
+            return []
+        return [_heading(w, f"Loss ({step.loss_name})"), _equations(w, loss_section(step, w))]
+
+    def deltas():
+        if not backward:
+            return []
         table, eqs = backward_section(step, w, records)
-        parts += [_heading(w, "Backward pass (δ = dE/dz, output layer first)"), table,
-                  _equations(w, eqs)]
-    if "gradients" in sections and step.loss is not None:
-        parts += [_heading(w, "Gradients of this sample"), gradients_section(step, w, records)]
-    if "update" in sections and step.updated:
-        parts += update_parts(step, w, f"Update (learning rate η = {w.num(step.learning_rate)})",
-                              updated_parameters(step, w, records),
-                              gradient_header(step, "w", "samples"), "w")
-    return "\n\n".join(p for p in parts if p)
+        return [_heading(w, "Backward pass (δ = dE/dz, output layer first)"), table,
+                _equations(w, eqs)]
+
+    def gradients():
+        if not backward:
+            return []
+        return [_heading(w, "Gradients of this sample"), gradients_section(step, w, records)]
+
+    def update():
+        if not step.updated:
+            return []
+        return update_parts(step, w, f"Update (learning rate η = {w.num(step.learning_rate)})",
+                            updated_parameters(step, w, records),
+                            gradient_header(step, "w", "samples"), "w")
+
+    return assemble(w, _header(step, w, title), sections,
+                    {"forward": forward, "loss": loss, "backward": deltas,
+                     "gradients": gradients, "update": update})

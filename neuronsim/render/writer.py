@@ -362,6 +362,18 @@ def _paragraph(w, text):
     return f"<p>{text}</p>" if w.fmt == "html" else text
 
 
+def assemble(w, title, sections, writers):
+    """One record's text, any kind of record: its heading ``title``, then each of
+    ``SECTIONS`` (forward, loss, backward, gradients, update), in that order, that
+    ``sections`` asks for.  ``writers[name]()`` gives a section's parts (its heading,
+    tables and equations), [] when the record has none (no loss yet, no update)."""
+    parts = [_heading(w, title, level=1)]
+    for name in SECTIONS:
+        if name in sections:
+            parts += writers[name]()
+    return "\n\n".join(p for p in parts if p)
+
+
 def _check_sections(sections):
     for name in sections:
         if name not in SECTIONS:
