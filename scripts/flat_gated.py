@@ -36,15 +36,54 @@ def _sigmoid(z, exp=math.exp):
     return e / (1.0 + e)
 
 
-class FlatLSTM:
-    """The LSTM + linear layer as flat lists: ``W`` (4n rows of n_in), ``U`` (4n
-    rows of n), ``bx``, ``bh`` (4n), rows in the gate order i, f, g, o;
-    ``V`` (n_out rows of n), ``c`` (n_out)."""
+class _FlatGated:
+    """What the flat LSTM and GRU share: the lists, the dense layer's backward
+    step, the SGD update and the values in neuronsim's order."""
 
     def __init__(self, W, U, bx, bh, V, c):
         self.W, self.U, self.bx, self.bh = W, U, bx, bh
         self.V, self.c = V, c
         self.n = len(U[0])
+
+    @staticmethod
+    def dense_backward(h_t, y, target, V, dV, dc, n):
+        """The linear output layer at one step: δ = a − t, its sums Σ h δ (kept as
+        neuronsim's Neuron keeps them: the first product alone) and Σ δ, and
+        dE/dh[t] from above (Vᵀδ, summed over the output neurons in order)."""
+        delta_y = [a - t for a, t in zip(y, target)]
+        if dV is None:
+            dV = [[a * d for a in h_t] for d in delta_y]
+        else:
+            dV = [[s + a * d for s, a in zip(row, h_t)] for row, d in zip(dV, delta_y)]
+        dc = [s + d for s, d in zip(dc, delta_y)]
+        from_top = [0] * n
+        for row, d in zip(V, delta_y):
+            from_top = [g + w * d for g, w in zip(from_top, row)]
+        return dV, dc, from_top
+
+    def update(self, rate, dW, dU, dbx, dbh, dV, dc):
+        """θ ← θ − η · (Σ / 1) for every parameter (one sequence)."""
+        self.W = [[w - rate * (s / 1) for w, s in zip(row, grads)]
+                  for row, grads in zip(self.W, dW)]
+        self.U = [[u - rate * (s / 1) for u, s in zip(row, grads)]
+                  for row, grads in zip(self.U, dU)]
+        self.bx = [b - rate * (s / 1) for b, s in zip(self.bx, dbx)]
+        self.bh = [b - rate * (s / 1) for b, s in zip(self.bh, dbh)]
+        self.V = [[w - rate * (s / 1) for w, s in zip(row, grads)]
+                  for row, grads in zip(self.V, dV)]
+        self.c = [b - rate * (s / 1) for b, s in zip(self.c, dc)]
+
+    def values(self):
+        """W, U, b^x, b^h, then the dense layer's weights and biases, flattened."""
+        return ([v for row in self.W for v in row] + [v for row in self.U for v in row]
+                + list(self.bx) + list(self.bh) + [v for row in self.V for v in row]
+                + list(self.c))
+
+
+class FlatLSTM(_FlatGated):
+    """The LSTM + linear layer as flat lists: ``W`` (4n rows of n_in), ``U`` (4n
+    rows of n), ``bx``, ``bh`` (4n), rows in the gate order i, f, g, o;
+    ``V`` (n_out rows of n), ``c`` (n_out)."""
 
     def step(self, xs, targets, rate):
         """Forward over the sequence, BPTT, one SGD update.  Returns nothing."""
@@ -52,12 +91,13 @@ class FlatLSTM:
         n = self.n
         rows = 4 * n
         tanh, sigmoid = math.tanh, _sigmoid
+        dense_backward = self.dense_backward
         h = [0] * n
         cell = [0] * n
         saved = []
         for x in xs:
-            z = [(sum_in_order(map(mul, W[r], x)) + bx[r]) + (sum_in_order(map(mul, U[r], h)) + bh[r])
-                 for r in range(rows)]
+            z = [(sum_in_order(map(mul, W[r], x)) + bx[r])
+                 + (sum_in_order(map(mul, U[r], h)) + bh[r]) for r in range(rows)]
             gate_i = [sigmoid(v) for v in z[:n]]
             gate_f = [sigmoid(v) for v in z[n:2 * n]]
             gate_g = [tanh(v) for v in z[2 * n:3 * n]]
@@ -80,16 +120,7 @@ class FlatLSTM:
         cell_path = [0] * n
         for (x, h_prev, c_prev, gate_i, gate_f, gate_g, gate_o, cell, cell_tanh, h_t,
              y), target in zip(reversed(saved), reversed(targets)):
-            delta_y = [a - t for a, t in zip(y, target)]
-            # the dense layer: Σ a_k δ kept as neuronsim's Neuron keeps it (first product alone)
-            if dV is None:
-                dV = [[a * d for a in h_t] for d in delta_y]
-            else:
-                dV = [[s + a * d for s, a in zip(row, h_t)] for row, d in zip(dV, delta_y)]
-            dc = [s + d for s, d in zip(dc, delta_y)]
-            from_top = [0] * n
-            for row, d in zip(V, delta_y):
-                from_top = [g + w * d for g, w in zip(from_top, row)]
+            dV, dc, from_top = dense_backward(h_t, y, target, V, dV, dc, n)
             deltas = [0.0] * rows
             sent_cell = []
             for j in range(n):
@@ -111,29 +142,13 @@ class FlatLSTM:
                 dbh[r] += d
                 recurrent = [g + u * d for g, u in zip(recurrent, U[r])]
             cell_path = sent_cell
-        self.W = [[w - rate * (s / 1) for w, s in zip(row, grads)] for row, grads in zip(W, dW)]
-        self.U = [[u - rate * (s / 1) for u, s in zip(row, grads)] for row, grads in zip(U, dU)]
-        self.bx = [b - rate * (s / 1) for b, s in zip(bx, dbx)]
-        self.bh = [b - rate * (s / 1) for b, s in zip(bh, dbh)]
-        self.V = [[w - rate * (s / 1) for w, s in zip(row, grads)] for row, grads in zip(V, dV)]
-        self.c = [b - rate * (s / 1) for b, s in zip(c, dc)]
-
-    def values(self):
-        """W, U, b^x, b^h, then the dense layer's weights and biases, flattened."""
-        return ([v for row in self.W for v in row] + [v for row in self.U for v in row]
-                + list(self.bx) + list(self.bh) + [v for row in self.V for v in row]
-                + list(self.c))
+        self.update(rate, dW, dU, dbx, dbh, dV, dc)
 
 
-class FlatGRU:
+class FlatGRU(_FlatGated):
     """The GRU + linear layer as flat lists: ``W`` (3n rows of n_in), ``U`` (3n
     rows of n), ``bx``, ``bh`` (3n), rows in the gate order r, z, n;
     ``V`` (n_out rows of n), ``c`` (n_out)."""
-
-    def __init__(self, W, U, bx, bh, V, c):
-        self.W, self.U, self.bx, self.bh = W, U, bx, bh
-        self.V, self.c = V, c
-        self.n = len(U[0])
 
     def step(self, xs, targets, rate):
         """Forward over the sequence, BPTT, one SGD update.  Returns nothing."""
@@ -141,6 +156,7 @@ class FlatGRU:
         n = self.n
         rows = 3 * n
         tanh, sigmoid = math.tanh, _sigmoid
+        dense_backward = self.dense_backward
         h = [0] * n
         saved = []
         for x in xs:
@@ -166,16 +182,7 @@ class FlatGRU:
         recurrent = [0] * n
         for (x, h_prev, gate_r, gate_z, gate_n, s, h_t, y), target in zip(reversed(saved),
                                                                           reversed(targets)):
-            delta_y = [a - t for a, t in zip(y, target)]
-            # the dense layer: Σ a_k δ kept as neuronsim's Neuron keeps it (first product alone)
-            if dV is None:
-                dV = [[a * d for a in h_t] for d in delta_y]
-            else:
-                dV = [[s_k + a * d for s_k, a in zip(row, h_t)] for row, d in zip(dV, delta_y)]
-            dc = [s_k + d for s_k, d in zip(dc, delta_y)]
-            from_top = [0] * n
-            for row, d in zip(V, delta_y):
-                from_top = [g + w * d for g, w in zip(from_top, row)]
+            dV, dc, from_top = dense_backward(h_t, y, target, V, dV, dc, n)
             deltas = [0.0] * rows          # δ of each gate row
             hidden = [0.0] * rows          # δ^h: δ, and r·δ on the new gate's recurrent side
             direct = []
@@ -199,17 +206,7 @@ class FlatGRU:
                 dbh[r] += e
                 recurrent = [g + u * e for g, u in zip(recurrent, U[r])]
             recurrent = [d + p for d, p in zip(direct, recurrent)]
-        self.W = [[w - rate * (s_k / 1) for w, s_k in zip(row, grads)]
-                  for row, grads in zip(W, dW)]
-        self.U = [[u - rate * (s_k / 1) for u, s_k in zip(row, grads)]
-                  for row, grads in zip(U, dU)]
-        self.bx = [b - rate * (s_k / 1) for b, s_k in zip(bx, dbx)]
-        self.bh = [b - rate * (s_k / 1) for b, s_k in zip(bh, dbh)]
-        self.V = [[w - rate * (s_k / 1) for w, s_k in zip(row, grads)]
-                  for row, grads in zip(V, dV)]
-        self.c = [b - rate * (s_k / 1) for b, s_k in zip(c, dc)]
-
-    values = FlatLSTM.values
+        self.update(rate, dW, dU, dbx, dbh, dV, dc)
 
 
 #: per kind: (the flat class, the number of gates, their names, torch's module name)
@@ -311,7 +308,7 @@ class TorchGated:
 
 
 def values_of(model):
-    if isinstance(model, (FlatLSTM, FlatGRU, TorchGated)):
+    if isinstance(model, (_FlatGated, TorchGated)):
         return model.values()
     values = []
     for layer in model.layers:
