@@ -2,9 +2,9 @@
 
 The records are :mod:`neuronsim.trace.gated`'s (a :class:`~neuronsim.trace.gated.UnitSeries`
 per unit, a :class:`~neuronsim.trace.gated.GateSeries` per gate); the sections of
-:mod:`neuronsim.render.sequence_tables` call these writers for every gated layer, with their
-writer ``w`` (a ``TimeWriter``: labels, numbers and operators of one format), and
-:mod:`neuronsim.trace.walk` takes their lines one by one.
+:mod:`neuronsim.render.sequence_tables` call these writers for every gated layer, with
+their writer ``w`` (the one :class:`~neuronsim.render.writer._Writer`: labels, numbers
+and operators of one format), and :mod:`neuronsim.trace.walk` takes their lines one by one.
 
 What the lines say (unit j of layer l at step t; q a gate; x = the layer
 below at t, h[t-1] this layer's hidden state):
