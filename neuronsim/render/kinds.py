@@ -36,12 +36,11 @@ class RecordKind:
     ``update(record, w, layers, neurons)``: the (table, lines) of an
     optimizer's, penalty's or clipping's update, from a batch's last record;
     ``notes(record)``: the notes after the notation note (``record`` None when
-    nothing was traced); ``samples``: what a batch's records are called;
-    ``time_steps``: whether its tables have a t per time step.
+    nothing was traced); ``time_steps``: whether its tables have a t per time
+    step (a feed-forward step is the one-time-step case, without it).
     """
 
     name: str
-    samples: str
     time_steps: bool
     render: object
     update: object
@@ -66,10 +65,9 @@ def _sequence_notes(record):
     return sequence_tables.time_notes(record)
 
 
-STEP = RecordKind("step", "samples", False, _render_step, step_tables.update_of,
-                  lambda record: [])
-SEQUENCE = RecordKind("sequence", "sequences", True, _render_sequence,
-                      sequence_tables.update_of, _sequence_notes)
+STEP = RecordKind("step", False, _render_step, step_tables.update_of, lambda record: [])
+SEQUENCE = RecordKind("sequence", True, _render_sequence, sequence_tables.update_of,
+                      _sequence_notes)
 
 
 def kind_of(record):
