@@ -15,7 +15,7 @@ The tables are written in :mod:`neuronsim.render`: the sections per time step in
 :mod:`neuronsim.render.sequence_tables`, LSTM and GRU lines in
 :mod:`neuronsim.render.gated_lines`, the vanishing/exploding table in
 :mod:`neuronsim.render.gradient_flow`, and every list of records through the one
-driver :func:`neuronsim.render.document.render_records`.  Their names stay
+driver :func:`neuronsim.render.tables.render_records`.  Their names stay
 importable from here, as before they moved.
 
     >>> from neuronsim.core.recurrent import RecurrentNetwork

@@ -7,12 +7,11 @@ attribute test per pass when it is off.  The core never formats text: the
 records are plain data, and ``tracer.render(...)`` turns them into tables.
 
 One class for every network: a feed-forward network gives one
-:class:`~neuronsim.trace.records.StepRecord` per sample (``tracer.steps``,
-rendered by :func:`neuronsim.render.tables.render_trace`); a network that
-reads sequences (a recurrent, LSTM or GRU layer anywhere in the stack) gives
-one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
-(``tracer.sequences``, per-time-step tables by
-:func:`neuronsim.render.sequence_tables.render_sequences`).  The records are defined
+:class:`~neuronsim.trace.records.StepRecord` per sample (``tracer.steps``); a
+network that reads sequences (a recurrent, LSTM or GRU layer anywhere in the
+stack) gives one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
+(``tracer.sequences``, with per-time-step tables).  One renderer writes both:
+:func:`neuronsim.render.tables.render_records`.  The records are defined
 in :mod:`neuronsim.trace.records` and :mod:`neuronsim.trace.sequence`; their
 names stay importable from here.
 
