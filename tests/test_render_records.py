@@ -167,3 +167,19 @@ def test_a_fixed_bias_is_marked_in_its_row_for_every_kind(update_biases):
     ff_fixed = [line for line in ff_text.split("\n") if line.endswith("(fixed)")]
     assert len(ff_fixed) == (0 if update_biases else 4)
     assert all(line.startswith("b") for line in ff_fixed)
+
+
+def test_a_feed_forward_trace_does_not_load_the_sequence_tables():
+    """The per-time-step sections and the LSTM/GRU lines load when a sequence is
+    rendered, not on `neuronsim trace` of a feed-forward network (start-up time)."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io, sys; from neuronsim.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): status = main(['trace', 'mazur'])\n"
+            "print(status, sorted(m for m in ('neuronsim.render.sequence_tables', "
+            "'neuronsim.render.gated_lines', 'neuronsim.trace.recurrent') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0 []"

@@ -11,7 +11,6 @@ from ..core.labels import CONVENTIONS
 from ..files.atomic import atomic_write_text
 from ..files.saving import check_savable
 from ..render.numfmt import format_number
-from ..render.sequence_tables import check_times
 from ..render.tables import FORMATS, SECTIONS, document, render_records
 from ..trace.tracer import Tracer
 from . import budgets
@@ -349,6 +348,8 @@ def trace_sequences_of(net, args):
     else:
         batches = batches_of(pairs, batch)
         traced = [pair for i in range(args.steps) for pair in batches[i % len(batches)]]
+    from ..render.sequence_tables import check_times   # not on the feed-forward path
+
     for xs, _ in traced:
         check_times(args.times, len(xs))
     cells = sum(len(args.times or xs) for xs, _ in traced) * shown_rows(net, layers, neurons)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..trace.records import BatchRecord
 from ..trace.sequence import SequenceRecord
-from . import sequence_tables, step_tables
+from . import step_tables
 
 
 @dataclass(frozen=True)
@@ -53,21 +53,29 @@ def _render_step(record, view, sections, title=None):
                                    sections, title=title)
 
 
+# The sequence tables (and the LSTM/GRU lines) are imported when a sequence is rendered:
+# a feed-forward trace does not load them.
 def _render_sequence(record, view, sections, title=None):
-    return sequence_tables.render_sequence(record, view["format"], view["digits"],
-                                           view["convention"], view["times"], sections,
-                                           view["layers"], view["neurons"], title=title)
+    from .sequence_tables import render_sequence
+
+    return render_sequence(record, view["format"], view["digits"], view["convention"],
+                           view["times"], sections, view["layers"], view["neurons"], title=title)
+
+
+def _sequence_update(record, w, layers=None, neurons=None):
+    from .sequence_tables import update_of
+
+    return update_of(record, w, layers, neurons)
 
 
 def _sequence_notes(record):
-    if record is None:
-        return [sequence_tables.time_note(None, [0])]
-    return sequence_tables.time_notes(record)
+    from .sequence_tables import time_note, time_notes
+
+    return [time_note(None, [0])] if record is None else time_notes(record)
 
 
 STEP = RecordKind("step", False, _render_step, step_tables.update_of, lambda record: [])
-SEQUENCE = RecordKind("sequence", True, _render_sequence, sequence_tables.update_of,
-                      _sequence_notes)
+SEQUENCE = RecordKind("sequence", True, _render_sequence, _sequence_update, _sequence_notes)
 
 
 def kind_of(record):
