@@ -33,6 +33,7 @@ import math
 import os
 import random
 import re
+import sys
 from fractions import Fraction
 
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
@@ -951,23 +952,37 @@ def read_spec_file(path, limit=MAX_FILE_BYTES):
     """Parse a network file; errors name the file (and line for bad JSON).
 
     The bytes are read by :func:`neuronsim.files.reading.read_text_file`
-    (a regular file, at most ``limit`` bytes); a key written twice in one
-    object is refused, naming the key (JSON would silently keep the last).
+    (a regular file, at most ``limit`` bytes), the text by
+    :func:`parse_spec_text`.
     """
-    text = read_text_file(path, limit, what="network file")
+    return parse_spec_text(read_text_file(path, limit, what="network file"), path)
+
+
+def parse_spec_text(text, path=None):
+    """A network file's text as a dict.  A key written twice in one object is
+    refused, naming the key (JSON would silently keep the last), and so are
+    NaN, Infinity and integers too long for Python to read.  The SpecError
+    starts with ``path`` (bad JSON: ``path:line:column``), or with "line L,
+    column C" for a text without a file."""
+    where = f"{path}: " if path is not None else ""
     if not text.strip():
-        raise SpecError(f"{path}: the file is empty")
+        raise SpecError(f"{where}the file is empty")
     try:
         return json.loads(text, parse_constant=_reject_constant,
                           object_pairs_hook=_object_without_duplicates)
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg})") from None
+        place = (f"{path}:{exc.lineno}:{exc.colno}: " if path is not None
+                 else f"line {exc.lineno}, column {exc.colno}: ")
+        raise SpecError(f"{place}not valid JSON ({exc.msg})") from None
     except RecursionError:
-        raise SpecError(f"{path}: JSON nested too deeply") from None
+        raise SpecError(f"{where}JSON nested too deeply") from None
     except SpecError as exc:  # NaN, Infinity or a duplicate key
-        raise SpecError(f"{path}: {exc}") from None
-    except ValueError as exc:  # an integer of more than 4300 digits
-        raise SpecError(f"{path}: not a usable JSON number ({exc})") from None
+        raise SpecError(f"{where}{exc}") from None
+    except ValueError as exc:  # an integer of more digits than int() reads
+        limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+        reason = (f"an integer of more than {limit} digits" if limit and "limit" in str(exc)
+                  else str(exc))
+        raise SpecError(f"{where}not a usable JSON number ({reason})") from None
 
 
 def _object_without_duplicates(pairs):

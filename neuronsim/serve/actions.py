@@ -32,10 +32,9 @@ in textbook numbering (input layer = layer 1, neurons from 1).
 """
 
 import copy
-import json
 
 from ..cli import budgets
-from ..core.errors import NeuronsimError
+from ..core.errors import NeuronsimError, SpecError
 from ..core.labels import (
     bias_label,
     gate_bias_label,
@@ -47,7 +46,7 @@ from ..core.labels import (
 from ..files.bundled import EXAMPLES, example_path
 from ..files.number_text import read_float, shown
 from ..files.saving import first_non_finite
-from ..files.spec import load_network, read_spec_file
+from ..files.spec import load_network, parse_spec_text, read_spec_file
 from ..trace.tracer import Tracer
 
 PHASES = ("fresh", "forward", "backward", "updated")
@@ -113,35 +112,15 @@ def load_upload(session, body, limits):
 
 def parse_network_text(text):
     """A network file's text as a dict, read as ``read_spec_file`` reads a
-    file: a key written twice, NaN and Infinity are refused."""
-    if not text.strip():
-        raise ActionError("the file is empty")
+    file (files.spec.parse_spec_text): a key written twice, NaN and Infinity
+    are refused."""
     try:
-        spec = json.loads(text, parse_constant=_reject_constant,
-                          object_pairs_hook=_without_duplicates)
-    except json.JSONDecodeError as exc:
-        raise ActionError(f"line {exc.lineno}, column {exc.colno}: not valid JSON "
-                          f"({exc.msg})") from None
-    except RecursionError:
-        raise ActionError("JSON nested too deeply") from None
-    except ValueError as exc:   # an integer of more than 4300 digits
-        raise ActionError(f"not a usable JSON number ({exc})") from None
+        spec = parse_spec_text(text)
+    except SpecError as exc:
+        raise ActionError(str(exc)) from None
     if not isinstance(spec, dict):
         raise ActionError("a network file is a JSON object ({...}), see docs/spec.md")
     return spec
-
-
-def _without_duplicates(pairs):
-    out = {}
-    for key, value in pairs:
-        if key in out:
-            raise ActionError(f"the key {shown(key)} appears twice in one object")
-        out[key] = value
-    return out
-
-
-def _reject_constant(name):
-    raise ActionError(f"{name} is not allowed in a network file (numbers must be finite)")
 
 
 def check_size(spec_or_net, limits):

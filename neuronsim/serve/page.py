@@ -31,8 +31,8 @@ from ..core.labels import gate_weight_label, neuron_label, symbol, weight_label
 from ..hand.explain import explain, render_explanation
 from ..render import draw
 from ..render.numfmt import format_number
-from ..render.tables import render_step
-from ..trace.recurrent import SequenceRecord, render_sequence
+from ..render.tables import render_record
+from ..trace.sequence import SequenceRecord
 from . import actions
 from .charts import boundary_svg, loss_svg
 
@@ -208,11 +208,9 @@ def _boundary(session):
 def _trace_rows(record, l, j):
     if record is None:
         return ""
-    if is_sequence(record):
-        return render_sequence(record, format="html", digits=DIGITS, layers={l}, neurons={j},
-                               title="Its rows of this sequence's trace")
-    return render_step(record, format="html", digits=DIGITS, layers={l}, neurons={j},
-                       title="Its rows of this step's trace")
+    which = "sequence" if is_sequence(record) else "step"
+    return render_record(record, format="html", digits=DIGITS, layers={l}, neurons={j},
+                         title=f"Its rows of this {which}'s trace")
 
 
 def _derivation(session, start, label):
@@ -355,10 +353,10 @@ def tables_html(session):
                           for i in range(1, steps + 1))
         body = (f'<p><label>forward and backward tables of time step <select name="time">'
                 f'{choices}</select></label> (the neuron table above has every step)</p>'
-                + render_sequence(record, format="html", digits=DIGITS, times=[t],
-                                  title="This sequence"))
+                + render_record(record, format="html", digits=DIGITS, times=[t],
+                                title="This sequence"))
     else:
-        body = render_step(record, format="html", digits=DIGITS, title="This step")
+        body = render_record(record, format="html", digits=DIGITS, title="This step")
     return ('<details class="tables" open><summary>The trace of this step: every number, '
             'with the chain rule written out</summary>' + body + '</details>')
 

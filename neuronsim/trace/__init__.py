@@ -14,8 +14,9 @@ __all__ = ["RecurrentTracer", "Tracer"]
 
 
 def __getattr__(name):
-    """``RecurrentTracer`` is imported when first asked for: a feed-forward trace
-    (``neuronsim trace``) never loads the sequence modules."""
+    """``RecurrentTracer``, imported when first asked for: trace/recurrent.py re-exports
+    the renderers of neuronsim.render, which read this package's records, so importing
+    it here at once would start a render module before the records it reads."""
     if name == "RecurrentTracer":
         from .recurrent import RecurrentTracer
 

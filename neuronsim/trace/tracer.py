@@ -7,12 +7,11 @@ attribute test per pass when it is off.  The core never formats text: the
 records are plain data, and ``tracer.render(...)`` turns them into tables.
 
 One class for every network: a feed-forward network gives one
-:class:`~neuronsim.trace.records.StepRecord` per sample (``tracer.steps``,
-rendered by :func:`neuronsim.render.tables.render_trace`); a network that
-reads sequences (a recurrent, LSTM or GRU layer anywhere in the stack) gives
-one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
-(``tracer.sequences``, per-time-step tables by
-:func:`neuronsim.trace.recurrent.render_sequences`).  The records are defined
+:class:`~neuronsim.trace.records.StepRecord` per sample (``tracer.steps``); a
+network that reads sequences (a recurrent, LSTM or GRU layer anywhere in the
+stack) gives one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
+(``tracer.sequences``, with per-time-step tables).  One renderer writes both:
+:func:`neuronsim.render.tables.render_records`.  The records are defined
 in :mod:`neuronsim.trace.records` and :mod:`neuronsim.trace.sequence`; their
 names stay importable from here.
 
@@ -265,39 +264,29 @@ class Tracer(Recorder):
                              else neuron.weights[parameter.index])
 
     def render(self, **options):
-        """All kept records as tables: feed-forward steps by
-        :func:`neuronsim.render.tables.render_trace`, sequences by
-        :func:`neuronsim.trace.recurrent.render_sequences` (which also takes
-        ``times``)."""
+        """All kept records as tables (:func:`neuronsim.render.tables.render_records`:
+        feed-forward steps, or sequences per time step, which also take ``times``)."""
+        from ..render.tables import render_records
+
         self.flush()
-        if self.kind == "sequences":
-            from .recurrent import render_sequences
-
-            return render_sequences(self.sequences, **options)
-        from ..render.tables import render_trace
-
-        return render_trace(self.steps, **options)
+        sequences = self.kind == "sequences"
+        return render_records(self.sequences if sequences else self.steps,
+                              sequences=sequences, **options)
 
     def render_batches(self, **options):
-        """The kept batch steps as tables (see
-        :func:`neuronsim.render.tables.render_batches`, for sequences
-        :func:`neuronsim.trace.recurrent.render_sequence_batches`; needs
-        ``batches=True``)."""
+        """The kept batch steps as tables (:func:`neuronsim.render.tables.render_records`;
+        needs ``batches=True``)."""
+        from ..render.tables import render_records
+
         if not self.record_batches:
             raise ValueError("this tracer records no batches: create it with "
                              "Tracer(batches=True)")
-        if self.kind == "sequences":
-            from .recurrent import render_sequence_batches
-
-            return render_sequence_batches(self.batches, **options)
-        from ..render.tables import render_batches
-
-        return render_batches(self.batches, **options)
+        return render_records(self.batches, sequences=self.kind == "sequences", **options)
 
     def _repr_html_(self):
         """Jupyter display: the first steps (or sequences) as HTML tables."""
         if self.kind == "sequences":
-            from .recurrent import sequences_html
+            from ..render.tables import sequences_html
 
             return sequences_html(self)
         from ..render.notebook import tracer_html
