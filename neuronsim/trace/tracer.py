@@ -53,14 +53,7 @@ from .records import (  # noqa: F401  (the records' names, importable from here 
     UpdateRule,
     update_rule,
 )
-
-
-def _sequences():
-    """The sequence recording (trace/sequence.py), imported when a network that reads
-    sequences is first traced: a feed-forward trace never loads it (start-up)."""
-    from .sequence import SequenceRecording
-
-    return SequenceRecording
+from .sequence import SequenceRecording
 
 # What a tracer holds, in words, by ``Tracer.kind``.
 _HOLDS = {"steps": "feed-forward steps", "sequences": "sequences"}
@@ -135,7 +128,7 @@ class Tracer(Recorder):
         """Called by ``net.forward_pass``: snapshot z, a and g'(z) of every neuron
         (a sequence: every neuron's steps, :class:`SequenceRecording`)."""
         if self._holds(net) == "sequences":
-            return _sequences().on_forward(self, net)
+            return SequenceRecording.on_forward(self, net)
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)  # a forward pass without back_prop
         self.count += 1
@@ -163,7 +156,7 @@ class Tracer(Recorder):
     def on_backward(self, net):
         """Called by ``net.back_prop``: snapshot dE/da, δ and the gradients."""
         if net.is_sequential:
-            return _sequences().on_backward(self, net)
+            return SequenceRecording.on_backward(self, net)
         step = self._current
         if step is None:
             return
@@ -188,7 +181,7 @@ class Tracer(Recorder):
     def before_update(self, net, learning_rate):
         """Called by ``net.update_weights`` before any weight changes."""
         if net.is_sequential:
-            return _sequences().before_update(self, net, learning_rate)
+            return SequenceRecording.before_update(self, net, learning_rate)
         step, n = self._start_update(net, learning_rate)
         if step is None:
             return
@@ -209,7 +202,7 @@ class Tracer(Recorder):
     def after_update(self, net):
         """Called by ``net.update_weights`` after the update: the new weights."""
         if net.is_sequential:
-            return _sequences().after_update(self, net)
+            return SequenceRecording.after_update(self, net)
         step = self._end_update(net)
         if step is None:
             return
@@ -235,7 +228,7 @@ class Tracer(Recorder):
         record), the network's Σ and Σ / divisor (as ``Neuron.apply_update``
         divides it).  A sequence: :meth:`SequenceRecording._parameter_records`."""
         if net.is_sequential:
-            return _sequences()._parameter_records(self, net, samples, divisor)
+            return SequenceRecording._parameter_records(self, net, samples, divisor)
         parameters = []
         layers = net.layers
         recorded = [sample.neurons() for sample in samples]
@@ -256,7 +249,7 @@ class Tracer(Recorder):
 
     def _new_values(self, net, parameters):
         if net.is_sequential:
-            return _sequences()._new_values(self, net, parameters)
+            return SequenceRecording._new_values(self, net, parameters)
         layers = net.layers
         for parameter in parameters:
             neuron = layers[parameter.layer].neurons[parameter.neuron]
