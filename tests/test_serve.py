@@ -793,3 +793,29 @@ def test_the_loss_curve_says_when_the_loss_stopped_being_a_number():
     assert "after 1 updates; not a number from update 2 on" in svg
     assert "diverged" not in loss_svg([(0, 2.0), (1, 1.0)])
     assert "diverged" in loss_svg([(0, float("nan"))])
+
+
+@pytest.mark.parametrize("name", actions.bundled_names())
+def test_every_bundled_example_has_a_page(name):
+    """Each bundled network loads into a page, its sample editor included (a
+    many-to-one target, one vector for the last step, crashed it)."""
+    session, limits = new_session(name)
+    text = page.page_html(session, limits, actions.bundled_names())
+    assert "input of sample 1" in text and "target of sample 1" in text
+    assert session.message is None or session.message[0] == "info"
+
+
+def test_a_many_to_one_target_is_edited_at_its_last_step():
+    session, limits = new_session("long-range-elman")
+    sample = session.net.samples[0]
+    steps = len(sample["input"])
+    assert actions.is_last_step_target(sample["target"])
+    text = page.editor_html(session, limits)
+    assert f'data-field="t:{steps - 1}:0"' in text and "at the last step only" in text
+    old = sample["target"][0]
+    actions.act(session, "edit", {"field": f"t:{steps - 1}:0", "value": "0.25"}, limits)
+    assert session.message[0] == "info" and session.net.samples[0]["target"][0] == 0.25
+    assert f"t1[{steps}] of sample 1 = 0.25 (was {old!r})" in session.message[1]
+    actions.act(session, "edit", {"field": "t:0:0", "value": "1"}, limits)
+    assert session.message == ("error", f"sample 1 has a target at its last step ({steps}) "
+                                        "only")
