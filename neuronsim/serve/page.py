@@ -322,7 +322,14 @@ def _sample_editor(session):
     for key, letter in (("input", "x"), ("target", "t")):
         values = sample[key]
         boxes = []
-        if net.is_sequential:
+        if net.is_sequential and key == "target" and actions.is_last_step_target(values):
+            last = len(sample["input"]) - 1      # many-to-one: the last step's target only
+            for k, v in enumerate(values[:MAX_SAMPLE_BOXES]):
+                boxes.append(f'<label>{letter}{k + 1}[{last + 1}] <input '
+                             f'data-field="{letter}:{last}:{k}" size="8" '
+                             f'value="{escape(repr(v))}"></label>')
+            boxes.append('<span class="note">(at the last step only)</span>')
+        elif net.is_sequential:
             for t, row in enumerate(values or ()):
                 if row is None:
                     boxes.append(f'<span class="note">[{t + 1}] no target</span>')
