@@ -115,13 +115,13 @@ class Tracer(Recorder):
 
     # ------------------------------------------------------------- filters
     def _neuron_indices(self, layer):
-        return [j for j in range(layer.size)
-                if self.neuron_filter is None or j in self.neuron_filter]
+        if self.neuron_filter is None:
+            return range(layer.size)
+        return [j for j in range(layer.size) if j in self.neuron_filter]
 
     def _records(self):
-        step = self._current
-        for layer_records in step.layers:
-            yield from layer_records
+        """The current step's neuron records, layer after layer, in one list."""
+        return [record for layer_records in self._current.layers for record in layer_records]
 
     # ------------------------------------------------------------- hooks
     def on_forward(self, net):
@@ -138,9 +138,12 @@ class Tracer(Recorder):
             if self.layer_filter is not None and l not in self.layer_filter:
                 layers.append([])
                 continue
-            layers.append([
-                NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output, n.derivative)
-                for j, n in ((j, layer.neurons[j]) for j in self._neuron_indices(layer))])
+            records = []
+            for j in self._neuron_indices(layer):
+                n = layer.neurons[j]
+                records.append(NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output,
+                                            n.derivative))
+            layers.append(records)
         self._current = StepRecord(
             index=self.count, input=net.inputs,
             activations=[layer.activation.name for layer in net.layers],
@@ -183,9 +186,15 @@ class Tracer(Recorder):
         if step is None:
             return
         layers = net.layers
+        # One sample in the batch: Σ_s a_k δ is that sample's a_k δ, recorded by
+        # on_backward (weight_grad_sum would compute the same products again).
+        single = net.samples_in_batch == 1
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
-            record.batch_weight_grads = [s / n for s in neuron.weight_grad_sum]
+            sums = record.weight_grads
+            if not single or sums is None:
+                sums = neuron.weight_grad_sum
+            record.batch_weight_grads = [s / n for s in sums]
             record.batch_bias_grad = neuron.bias_grad_sum / n
             if step.rule is not None:
                 record.state_before = copy_state(neuron.optimizer_state)
