@@ -17,8 +17,11 @@ _builtin_sum = builtins.sum
 
 
 def compensated_sum(iterable, /, start=0):
-    """sum() as CPython 3.12 computes it: floats with Neumaier's compensation,
-    anything else (ints, Fractions, numpy scalars, lists) as the builtin."""
+    """sum() as CPython 3.12 computes it for the sums neuronsim does: a list of
+    floats with Neumaier's compensation, anything without a float (ints,
+    Fractions, numpy scalars, lists) as the builtin.  (A list mixing ints and
+    floats is compensated whole here; 3.12 adds its leading ints exactly
+    first, so a few such sums differ in the last bit from 3.12's.)"""
     items = list(iterable)
     numbers = (int, float)
     if not (type(start) in numbers and all(type(v) in numbers for v in items)

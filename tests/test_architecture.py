@@ -116,14 +116,16 @@ def test_import_neuronsim_needs_neither_numpy_nor_tabulate():
 
 def test_a_command_imports_only_its_own_module():
     """`neuronsim trace` loads the trace command's module and what it needs (tabulate for
-    the tables), not numpy and not the other commands; `--help` lists every command."""
+    the tables), not numpy, not the other commands and, for a feed-forward network, not
+    RecurrentTracer's module or the hand modules; `--help` lists every command."""
     import subprocess
     import sys
 
     code = ("import contextlib, io, sys; from neuronsim.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()): status = main(['trace', 'mazur'])\n"
             "print(status, sorted(m for m in ('numpy', 'neuronsim.cli.crosscheck', "
-            "'neuronsim.cli.digits', 'neuronsim.crosscheck.compare') if m in sys.modules))")
+            "'neuronsim.cli.digits', 'neuronsim.crosscheck.compare', 'neuronsim.trace.recurrent', "
+            "'neuronsim.hand.common') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

@@ -683,8 +683,12 @@ def test_a_page_only_opened_gives_its_place_when_the_classroom_is_full():
     now[0] = 61.0
     newest = directory.new()
     assert directory.take_forgotten() == [opened] and directory.take_forgotten() == []
-    with pytest.raises(Gone):
+    with pytest.raises(Gone) as gone:
         directory.find(opened[0])
+    assert gone.value.notice[0] == "This page gave its place to a new one"
+    with pytest.raises(Gone) as gone:
+        directory.find("never given out")
+    assert gone.value.notice[0] == "This session has ended"
     assert directory.find(used[0]) == 0 and directory.find(newest[0]) == 0
     now[0] = 200.0
     with pytest.raises(StoreFull):          # both are used now
@@ -793,3 +797,51 @@ def test_the_loss_curve_says_when_the_loss_stopped_being_a_number():
     assert "after 1 updates; not a number from update 2 on" in svg
     assert "diverged" not in loss_svg([(0, 2.0), (1, 1.0)])
     assert "diverged" in loss_svg([(0, float("nan"))])
+
+
+@pytest.mark.parametrize("name", actions.bundled_names())
+def test_every_bundled_example_has_a_page(name):
+    """Each bundled network loads into a page, its sample editor included (a
+    many-to-one target, one vector for the last step, crashed it)."""
+    session, limits = new_session(name)
+    text = page.page_html(session, limits, actions.bundled_names())
+    assert "input of sample 1" in text and "target of sample 1" in text
+    assert session.message is None or session.message[0] == "info"
+
+
+def test_a_many_to_one_target_is_edited_at_its_last_step():
+    session, limits = new_session("long-range-elman")
+    sample = session.net.samples[0]
+    steps = len(sample["input"])
+    assert actions.is_last_step_target(sample["target"])
+    text = page.editor_html(session, limits)
+    assert f'data-field="t:{steps - 1}:0"' in text and "at the last step only" in text
+    old = sample["target"][0]
+    actions.act(session, "edit", {"field": f"t:{steps - 1}:0", "value": "0.25"}, limits)
+    assert session.message[0] == "info" and session.net.samples[0]["target"][0] == 0.25
+    assert f"t1[{steps}] of sample 1 = 0.25 (was {old!r})" in session.message[1]
+    actions.act(session, "edit", {"field": "t:0:0", "value": "1"}, limits)
+    assert session.message == ("error", f"sample 1 has a target at its last step ({steps}) "
+                                        "only")
+
+
+def test_a_dead_worker_is_restarted_once_and_frees_only_its_places():
+    """Every request that saw the worker die asks for a restart with the executor
+    it used: the first restarts it (and frees that worker's places), the others
+    find a live worker there and leave it (and the sessions made on it) alone."""
+    from neuronsim.serve.workers import Workers
+
+    workers = Workers(Limits(max_sessions=10), 0)
+    workers.setup = (Limits(), None, None, os.getpid())
+    broken = workers.executors[0]
+    before = [workers.directory.new() for _ in range(3)]
+    try:
+        assert workers.restart(0, broken) is True
+        assert len(workers.directory) == 0 and workers.executors[0] is not broken
+        fresh = workers.executors[0]
+        after = workers.directory.new()
+        assert workers.restart(0, broken) is False          # a second request, same death
+        assert workers.executors[0] is fresh and workers.directory.find(after[0]) == 0
+        assert all(sid not in workers.directory._where for sid, _ in before)
+    finally:
+        workers.shutdown()

@@ -92,3 +92,14 @@ def test_bit_for_bit_tests_pass_with_the_compensated_sum_of_python_3_12():
         env=env, cwd=os.path.dirname(TESTS), capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+def test_label_widths_of_a_diagram_are_added_in_order():
+    """draw.text_width sums the characters' advance widths: in order, so an SVG's
+    label boxes are the same on every Python (they differed in the last digit
+    written between 3.11 and 3.12)."""
+    from neuronsim.render.draw import ADVANCE, text_width
+
+    text = "0.138498562"
+    assert text_width(text, 1) == written_order([ADVANCE.get(ch, 1.0) for ch in text])
+    assert text_width(text, 1) != compensated_sum([ADVANCE.get(ch, 1.0) for ch in text])

@@ -320,13 +320,9 @@ class NetworkWidget:
             return "<p>No step yet: press Forward or Step.</p>"
         options = dict(format="html", digits=self.digits, convention=self.convention,
                        sections=sections)
-        if self.net.is_sequential:
-            from ..trace.recurrent import render_sequence
+        from ..render.tables import render_record
 
-            return render_sequence(record, **options)
-        from ..render.tables import render_step
-
-        return render_step(record, **options)
+        return render_record(record, **options)
 
     # ---------------------------------------------------------- what it reads
     def _choose_sample(self):

@@ -11,19 +11,7 @@ from ..core.labels import CONVENTIONS
 from ..files.atomic import atomic_write_text
 from ..files.saving import check_savable
 from ..render.numfmt import format_number
-from ..render.tables import (
-    FORMATS,
-    SECTIONS,
-    html_document,
-    latex_document,
-    render_batches,
-    render_trace,
-)
-from ..trace.recurrent import (
-    check_times,
-    render_sequence_batches,
-    render_sequences,
-)
+from ..render.tables import FORMATS, SECTIONS, document, render_records
 from ..trace.tracer import Tracer
 from . import budgets
 from .loading import load_network_argument
@@ -106,11 +94,7 @@ def max_digits(net):
 def emit(args, text, title="neuronsim trace"):
     """Print ``text`` or write it to --output (a whole document for HTML/LaTeX files)."""
     if getattr(args, "output", None):
-        if args.format == "html":
-            text = html_document(text, title=title)
-        elif args.format == "latex":
-            text = latex_document(text)
-        atomic_write_text(args.output, text)
+        atomic_write_text(args.output, document(text, args.format, title=title))
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
@@ -315,12 +299,12 @@ def run_trace(args):
     if batch is None:
         tracer = trace_steps(net, samples, args.steps, rate,
                              progress=step_bar(args.steps, args.quiet))
-        text = render_trace(tracer.steps, **options)
+        text = render_records(tracer.steps, **options)
     else:   # records only the neurons shown: a wide network's batch stays small
         tracer = Tracer(batches=True, layers=layers, neurons=neurons)
         tracer = trace_batches(net, samples, args.steps, batch, rate, tracer,
                                progress=step_bar(args.steps, args.quiet))
-        text = render_batches(tracer.batches, **options)
+        text = render_records(tracer.batches, **options)
     lines = text.count("\n")
     if lines > LONG_TRACE_LINES and not (args.layer or args.neuron):
         print(f"neuronsim: note: this trace is {lines:,} lines long; --layer L, --neuron J "
@@ -364,6 +348,8 @@ def trace_sequences_of(net, args):
     else:
         batches = batches_of(pairs, batch)
         traced = [pair for i in range(args.steps) for pair in batches[i % len(batches)]]
+    from ..render.sequence_tables import check_times   # not on the feed-forward path
+
     for xs, _ in traced:
         check_times(args.times, len(xs))
     cells = sum(len(args.times or xs) for xs, _ in traced) * shown_rows(net, layers, neurons)
@@ -380,12 +366,12 @@ def trace_sequences_of(net, args):
     if batch is None:
         tracer = trace_steps(net, traced, args.steps, rate, Tracer(),
                              progress=step_bar(args.steps, args.quiet))
-        text = render_sequences(tracer.sequences, **view)
+        text = render_records(tracer.sequences, sequences=True, **view)
     else:
         tracer = trace_batches(net, pairs, args.steps, batch, rate,
                                Tracer(batches=True),
                                progress=step_bar(args.steps, args.quiet))
-        text = render_sequence_batches(tracer.batches, **view)
+        text = render_records(tracer.batches, sequences=True, **view)
     emit(args, text, title="neuronsim: backpropagation through time")
     return 0
 

@@ -8,7 +8,7 @@ from ..core.errors import NeuronsimError
 from ..core.labels import weight_label
 from ..files.bundled import EXAMPLES, MAZUR_WEIGHT_NAMES, example_path
 from ..render.numfmt import format_number
-from ..render.tables import FORMATS, SECTIONS, render_trace
+from ..render.tables import FORMATS, SECTIONS, render_records
 from . import budgets
 from .core import add_view_options, emit, load, sample_list, trace_steps, view_options
 from .demo_optimizers import run_demo_optimizers
@@ -91,7 +91,7 @@ def run_demo(args):
     tracer = trace_steps(net, samples, 1, net.learning_rate)
     options = view_options(args, net)
     header = f"neuronsim demo {name}: one backpropagation step, every number shown.\n\n"
-    text = header + render_trace(tracer.steps, **options)
+    text = header + render_records(tracer.steps, **options)
     if name == "mazur":
         text += "\n" + _mazur_summary(tracer, net, args)
     emit(args, text)

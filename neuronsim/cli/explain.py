@@ -11,7 +11,6 @@ import sys
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..files.number_text import is_fraction_text, read_float, read_number, shown
-from ..hand.common import FORMATS as HAND_FORMATS
 from . import budgets
 from .loading import load_network_argument
 
@@ -182,6 +181,8 @@ def run_early_update(args):
 
 
 def register(subparsers):
+    from ..hand.common import FORMATS as HAND_FORMATS   # (kept off `trace`'s start-up)
+
     parser = subparsers.add_parser(
         "explain", help="the chain-rule derivation of one dE/dw, dE/db or delta",
         description="Prints the chain rule for one weight, bias or delta: the product of "

@@ -12,7 +12,7 @@ from ..classroom.report_html import sequence_walkthrough_html, walkthrough_html
 from ..core.errors import NeuronsimError
 from ..files.atomic import atomic_write_text
 from ..render import draw
-from ..trace.recurrent import render_sequence
+from ..render.tables import render_record
 from .core import load, view_options
 from .step import add_walk_options, build_walk, network_title
 
@@ -25,7 +25,7 @@ def run_report(args):
         raise NeuronsimError(_nothing_selected(args, net))
     title = args.title or f"neuronsim walkthrough: {network_title(net, args.spec)}"
     if net.is_sequential:   # a sequence: its time steps, one computation at a time
-        tables = render_sequence(step, format="html", digits=args.digits,
+        tables = render_record(step, format="html", digits=args.digits,
                                  convention=args.convention, layers=layers, neurons=neurons)
         # The diagram shows the weights the walk uses: ``net`` has been updated by the
         # step, so the file's network is loaded again and run forward on the same sequence.

@@ -10,15 +10,15 @@ import textwrap
 from ..core.errors import NeuronsimError
 from ..core.summation import sum_in_order
 from ..render.numfmt import format_number
-from ..render.tables import FORMATS, _Writer
-from ..trace.recurrent import (
+from ..render.writer import FORMATS, _Writer
+from ..render.gradient_flow import (
     flow_header,
     flow_ratio_line,
     gradient_flow,
     plot_gradient_flow,
     render_gradient_flow,
-    render_sequences,
 )
+from ..render.tables import render_records
 from ..trace.tracer import Tracer
 from . import budgets
 from .core import (
@@ -239,7 +239,7 @@ def run_rnn_demo(net, args, epochs=100, every=10):
              f"{net!r}: 1 input, {net.layers[0].size} tanh recurrent neurons, a sigmoid output "
              "at every step, binary cross-entropy summed over the steps, full BPTT.\n\n"
              "First, one training step on the sequence 1, 0, 1, 1, every number shown:\n\n")
-    text = intro + render_sequences(tracer.sequences, **options)
+    text = intro + render_records(tracer.sequences, sequences=True, **options)
     rows = []
 
     def report(epoch, loss):

@@ -15,8 +15,7 @@ from ..classroom.stepper import Stepper, run, whole_walk
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..render.escape import terminal_text
-from ..render.tables import SECTIONS, _Writer, notation_note
-from ..trace.recurrent import time_notes
+from ..render.tables import SECTIONS, notes
 from ..trace.tracer import Tracer
 from ..trace.walk import walk, walk_sequence
 from . import budgets
@@ -122,15 +121,14 @@ def build_walk(args, format="plain", command="step"):
         computations = walk_sequence(step, format=format, digits=options["digits"],
                                      convention=options["convention"],
                                      layers=options["layers"], neurons=options["neurons"])
-        w = _Writer("plain", options["digits"], options["convention"], False)
-        note = "\n".join([notation_note(w)] + time_notes(step))
+        note = "\n".join(notes(step, "plain", options["digits"], options["convention"]))
         return net, step, computations, note
     computations = walk(step, format=format, digits=options["digits"],
                         convention=options["convention"],
                         bias_as_weight=options["bias_as_weight"],
                         layers=options["layers"], neurons=options["neurons"])
-    note = notation_note(_Writer("plain", options["digits"], options["convention"],
-                                 options["bias_as_weight"]))
+    note = "\n".join(notes(step, "plain", options["digits"], options["convention"],
+                           options["bias_as_weight"]))
     return net, step, computations, note
 
 

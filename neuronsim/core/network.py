@@ -32,6 +32,7 @@ one step's values are kept per time step in ``history``.  Everything else
 
 from .errors import NumericalError, ShapeError
 from .labels import bias_label, neuron_label, weight_label
+from .neuron import back_prop_update_neurons, forward_neurons
 from .numbers import FLOAT
 from .optimizers import Optimizer, OptimizerError, optimizer_update
 from .regularization import Clip, Penalty
@@ -405,10 +406,82 @@ class Network:
         """One online step: forward, back_prop, update.  Returns the loss.
 
         (The update also applies any samples back-propagated earlier and not
-        yet applied, as every update does.)"""
+        yet applied, as every update does.)  When nothing else waits in the
+        batch and nothing records or changes the gradient between back_prop and
+        the update (:meth:`_can_fuse_step`), the step runs as
+        :meth:`_fused_step`, with the same numbers."""
+        if self._can_fuse_step():
+            rate = self.learning_rate if learning_rate is None else learning_rate
+            try:
+                rate = checked_learning_rate(rate, self.numbers)
+            except ValueError:
+                pass   # the steps below raise it, at the same point as ever
+            else:
+                return self._fused_step(x, target, rate)
         self.forward_pass(x)
         value = self.back_prop(target)
         self.update_weights(learning_rate)
+        return value
+
+    def _can_fuse_step(self):
+        """Can this step's back_prop and update run as one pass per layer?  Yes for
+        a feed-forward network with empty batch sums, plain gradient descent and no
+        recording tracer: the update then needs nothing but the sample's own δ and
+        a_k, and nothing reads the values between back_prop and the update.  (A
+        softmax layer that is not a paired output is found by the fused step's
+        forward pass, which then hands over to back_prop and update_weights.)"""
+        if (self.is_sequential or self.samples_in_batch or self.optimizer is not None
+                or self.clip is not None or self.penalty is not None):
+            return False
+        tracer = self.tracer
+        return tracer is None or not tracer.enabled
+
+    def _fused_step(self, x, target, learning_rate):
+        """forward_pass(x), back_prop(target) and update_weights(η) of one online
+        sample (``learning_rate`` checked), with the numbers of those three
+        methods: the layers' neurons are run by the functions of neuron.py's
+        "A layer's neurons in one loop" section directly, and each layer's δ,
+        Wᵀδ and update are one pass (back_prop_update_neurons).  Returns E."""
+        layers = self.layers
+        n_inputs = len(layers[0].neurons[0].weights)   # (Layer.n_inputs, without its call)
+        self.inputs = activations = self.vector(x, n_inputs, "input")
+        fused = True
+        for layer in layers:                      # Layer.forward_pass
+            activation = layer.activation
+            if activation.is_layerwise:           # softmax: z first, then a
+                activations = layer.forward_pass(activations)
+                fused = layer is layers[-1] and self._paired_output
+            else:
+                layer.outputs = activations = forward_neurons(layer.neurons, activations,
+                                                              activation)
+        if not fused:   # a softmax δ needs its layer's Jacobian (Layer.back_prop)
+            self._fresh_forward = True
+            value = self.back_prop(target)
+            self.update_weights(learning_rate)
+            return value
+        self._fresh_forward = False               # (back_prop consumes the forward pass)
+        output_layer = layers[-1]
+        target = self.vector(target, len(output_layer.neurons), "target")
+        loss = self.loss
+        output_grads = loss.output_grads(activations, target)
+        if self._paired_output:
+            value = loss.paired_value([neuron.z for neuron in output_layer.neurons], target)
+            deltas = loss.paired_delta(activations, target)
+        else:
+            value = loss.value(activations, target)
+            deltas = None
+        if self.schedule is not None:
+            learning_rate = self.schedule.rate(learning_rate)
+        update_bias = self.update_biases
+        index = len(layers) - 1
+        grads = back_prop_update_neurons(output_layer.neurons, output_grads, deltas,
+                                         learning_rate, index > 0, update_bias)
+        while index > 0:
+            index -= 1
+            grads = back_prop_update_neurons(layers[index].neurons, grads, None,
+                                             learning_rate, index > 0, update_bias)
+        self.target = target
+        self.last_loss = value
         return value
 
     def loss_of(self, x, target, initial_state=None):

@@ -34,6 +34,9 @@ lives in one section below:
   layer in one loop (the layer calls them).  The lines and their order are the
   methods' own, so the numbers are identical; what is saved is two or three
   Python calls per neuron, which are most of a step in a small network.
+  :func:`back_prop_update_neurons` goes one step further for
+  ``Network.step`` (one online sample, nothing else in the batch): each
+  neuron's δ, its share of Wᵀδ and its new weights in one pass.
 """
 
 from operator import mul
@@ -223,3 +226,47 @@ def update_neurons(neurons, learning_rate, batch_size, update_bias=True):
             neuron.bias = neuron.bias - learning_rate * (neuron.bias_grad_sum / batch_size)
         neuron._latest_inputs = None         # clear_grad_sums (_summed is None already)
         neuron.bias_grad_sum = 0
+
+
+# Up to this many inputs, a new row of weights is built by an explicit loop: a
+# list comprehension is a function call in CPython 3.11, which costs more than
+# it saves on a short row.
+NARROW = 16
+
+
+def back_prop_update_neurons(neurons, output_grads, deltas, learning_rate, need_input_grads,
+                             update_bias=True):
+    """One online sample, fused per neuron: Neuron.back_prop (δ = dE/da · g'(z),
+    or δ from ``deltas`` at a paired output, as Layer.set_deltas), the neuron's
+    share of Layer.input_grads (Σ_j w_jk δ_j, with the weights before the update)
+    and Neuron.apply_update with n = 1, in that order per neuron.
+
+    Only for a step whose batch sums are empty (nothing back-propagated since
+    the last update): then Σ dE/dw_k is the single product a_k δ and Σ dE/db is
+    0 + δ, and the numbers are those of back_prop_neurons, input_grads and
+    update_neurons one after the other.  What is saved is the second and third
+    pass over the neurons and the weights.  Returns dE/da of the inputs, or None
+    when not ``need_input_grads``.
+    """
+    fan_in = len(neurons[0].weights)
+    grads = [0] * fan_in if need_input_grads else None
+    wide = fan_in > NARROW
+    for j, neuron in enumerate(neurons):
+        neuron.output_grad = output_grad = output_grads[j]
+        neuron.delta = delta = output_grad * neuron.derivative if deltas is None else deltas[j]
+        inputs = neuron.inputs
+        if grads is None and wide:           # (a comprehension is a call, but faster per weight)
+            new = [w - learning_rate * (a * delta) for w, a in zip(neuron.weights, inputs)]
+        elif grads is None:
+            new = []
+            for w, a in zip(neuron.weights, inputs):
+                new.append(w - learning_rate * (a * delta))
+        else:
+            new = []
+            for k, w in enumerate(neuron.weights):
+                grads[k] += w * delta        # Wᵀδ, the row before it changes
+                new.append(w - learning_rate * (inputs[k] * delta))
+        neuron.weights = new
+        if update_bias:   # Σ dE/db of one sample is 0 + δ (+0.0 for a δ of -0.0), n = 1
+            neuron.bias = neuron.bias - learning_rate * ((neuron.bias_grad_sum + delta) / 1)
+    return grads

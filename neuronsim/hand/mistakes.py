@@ -288,7 +288,7 @@ def early_update_through_time(net, xs, targets, learning_rate=None):
         if layer.is_recurrent:
             layer.end_back_prop()       # dE/da[0] through the changed U
         layer.apply_update(rate, one, net.update_biases)   # a learned a[0] (the other sums are 0)
-    total = sum_in_order(losses[1:], losses[0])
+    total = sum_in_order(losses)
     return total / len(losses) if net.step_loss == "mean" else total
 
 

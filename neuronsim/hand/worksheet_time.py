@@ -306,7 +306,7 @@ class SequenceStep(UpdateCells):
             if cell.step is None:
                 losses = [values[Cell("E", None, t)] for t in range(1, steps + 1)
                           if self.targets[t - 1] is not None]
-                total = sum_in_order(losses[1:], losses[0])
+                total = sum_in_order(losses)
                 return total / len(losses) if net.step_loss == "mean" else total
             last = len(layers) - 1
             target = self.targets[cell.step - 1]

@@ -1,1 +1,2 @@
-"""Showing numbers: tables in four formats, number formatting, diagrams, notebook display."""
+"""Showing numbers: the one renderer of trace records (tables.render_records) in four formats,
+number formatting, diagrams, notebook display."""

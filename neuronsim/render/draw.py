@@ -59,6 +59,7 @@ from xml.sax.saxutils import escape, quoteattr
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.gates import GatedLayer
+from ..core.summation import sum_in_order
 from ..files.atomic import atomic_write_text
 from .numfmt import format_number
 
@@ -193,7 +194,7 @@ def _tint(colour, strength):
 def text_width(text, size):
     """The drawn width of ``text`` at font size ``size`` (pixels), from DejaVu
     Sans's advance widths; unknown characters count 1 em."""
-    return size * sum(ADVANCE.get(ch, 1.0) for ch in text)
+    return size * sum_in_order(ADVANCE.get(ch, 1.0) for ch in text)
 
 
 def text_box(text):

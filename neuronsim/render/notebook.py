@@ -19,7 +19,7 @@ from html import escape
 from ..core import labels as lab
 from .draw import svg
 from .numfmt import format_number
-from .tables import render_step, render_trace
+from .tables import render_record, render_records
 
 MAX_ROWS = 12       # neurons shown per layer table (first and last)
 MAX_COLUMNS = 10    # weights shown per row (first and last)
@@ -159,7 +159,7 @@ def network_html(net, convention="nielsen", digits=6):
 
 def step_html(step, digits=9, convention="nielsen"):
     """One trace step (:class:`~neuronsim.trace.tracer.StepRecord`) as HTML tables."""
-    return f'<div class="neuronsim">{STYLE}' + render_step(
+    return f'<div class="neuronsim">{STYLE}' + render_record(
         step, "html", digits, convention=convention) + "</div>"
 
 
@@ -179,6 +179,6 @@ def tracer_html(tracer, digits=9, convention="nielsen", max_steps=MAX_STEPS):
     if tracer.count > len(steps) and tracer.keep:
         notes.append("Steps of an unfinished batch appear after its update "
                      "(or tracer.flush()).")
-    body = render_trace(shown, format="html", digits=digits, convention=convention) \
+    body = render_records(shown, format="html", digits=digits, convention=convention) \
         if shown else ""
     return (f'<div class="neuronsim">{STYLE}<p>{" ".join(notes)}</p>{body}</div>')

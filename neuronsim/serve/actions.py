@@ -423,6 +423,14 @@ def _sample_place(net, index, field):
     if sequence:
         if not isinstance(values, list):
             raise ActionError(f"sample {index + 1} has no {key} to edit")
+        if key == "target" and is_last_step_target(values):   # many-to-one
+            steps = len(sample["input"])
+            t = _index(parts[1], steps, "time step")
+            if t != steps - 1:
+                raise ActionError(f"sample {index + 1} has a target at its last step "
+                                  f"({steps}) only")
+            k = _index(parts[2], len(values), "index")
+            return values, k, f"{name}{k + 1}[{t + 1}] of sample {index + 1}"
         t = _index(parts[1], len(values), "time step")
         values = values[t]
         if values is None:
@@ -434,6 +442,13 @@ def _sample_place(net, index, field):
         return values, k, f"{name}{k + 1}[{t + 1}] of sample {index + 1}"
     k = _index(parts[1], len(values), "index")
     return values, k, f"{name}{k + 1} of sample {index + 1}"
+
+
+def is_last_step_target(target):
+    """True for a sequence's target written as one vector: the target of its
+    last step (many-to-one), not a list with a vector (or None) per step."""
+    return (isinstance(target, list) and bool(target)
+            and all(v is not None and not isinstance(v, (list, tuple)) for v in target))
 
 
 def choose_sample(session, text):

@@ -106,32 +106,34 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
 
     async def run(index, function, *args):
         loop = asyncio.get_running_loop()
+        executor = workers.executor(index)
         try:
-            return await loop.run_in_executor(workers.executor(index), function, *args)
+            return await loop.run_in_executor(executor, function, *args)
         except BrokenExecutor:   # the worker process died (killed, out of memory)
-            log.error("neuronsim serve: worker %d died; starting a new one", index)
-            directory.forget_worker(index)
-            await loop.run_in_executor(None, workers.restart, index)
+            if await loop.run_in_executor(None, workers.restart, index, executor):
+                log.error("neuronsim serve: worker %d died; started a new one", index)
             raise Gone() from None
 
     async def index(request):
-        try:
-            sid, where = directory.new()
-        except StoreFull:
-            return html(notice_html(
-                "The classroom is full",
-                f"this server holds at most {limits.max_sessions} sessions at once, and all "
-                "are in use. A session ends when its tab has been idle for "
-                f"{limits.idle_seconds / 60:g} minutes: try again in a few minutes, or ask "
-                "the teacher to start the server with a larger --max-sessions."), 503)
-        for old_sid, old_where in directory.take_forgotten():
-            with contextlib.suppress(Gone):
-                await run(old_where, in_worker_forget, old_sid)
         name = request.query_params.get("network")
-        try:
-            return html(await run(where, in_worker_new, sid, name))
-        except Gone:
-            return html(notice_html(*GONE), 410)
+        for attempt in (1, 2):   # a second time if the worker died under the new page
+            try:
+                sid, where = directory.new()
+            except StoreFull:
+                return html(notice_html(
+                    "The classroom is full",
+                    f"this server holds at most {limits.max_sessions} sessions at once, and "
+                    "all are in use. A session ends when its tab has been idle for "
+                    f"{limits.idle_seconds / 60:g} minutes: try again in a few minutes, or "
+                    "ask the teacher to start the server with a larger --max-sessions."), 503)
+            for old_sid, old_where in directory.take_forgotten():
+                with contextlib.suppress(Gone):
+                    await run(old_where, in_worker_forget, old_sid)
+            try:
+                return html(await run(where, in_worker_new, sid, name))
+            except Gone:
+                if attempt == 2:
+                    return html(notice_html(*GONE), 410)
 
     async def act(request):
         sid = request.path_params["sid"]
@@ -146,8 +148,8 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
                 return html(await run(where, in_worker_message, sid, str(exc)), 400)
             action = fields.pop("action", "")
             return html(await run(where, in_worker_act, sid, action, fields))
-        except Gone:
-            return html(notice_html(*GONE), 410)
+        except Gone as gone:
+            return html(notice_html(*gone.notice), 410)
 
     async def upload(request):
         sid = request.path_params["sid"]
@@ -160,8 +162,8 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
                         "the classroom is much smaller (upload a smaller network)")
                 return html(await run(where, in_worker_message, sid, text), 413)
             return html(await run(where, in_worker_upload, sid, body))
-        except Gone:
-            return html(notice_html(*GONE), 410)
+        except Gone as gone:
+            return html(notice_html(*gone.notice), 410)
 
     async def download(request):
         sid = request.path_params["sid"]
@@ -170,8 +172,8 @@ def create_app(limits=None, default_spec=None, default_name=None, processes=0, o
             text, filename, media = await run(where, in_worker_download, sid,
                                               request.path_params["what"],
                                               request.query_params.get("format", "plain"))
-        except Gone:
-            return html(notice_html(*GONE), 410)
+        except Gone as gone:
+            return html(notice_html(*gone.notice), 410)
         except (NeuronsimError, ValueError, ArithmeticError) as exc:
             return html(notice_html("Nothing to download", str(exc)), 400)
         headers = {"Content-Disposition": f'attachment; filename="{filename}"',

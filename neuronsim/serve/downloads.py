@@ -19,15 +19,7 @@ from ..core.errors import NeuronsimError
 from ..files.saving import first_non_finite
 from ..files.spec import spec_from_network
 from ..render import draw
-from ..render.tables import (
-    FORMATS,
-    _Writer,
-    html_document,
-    latex_document,
-    notation_note,
-    render_trace,
-)
-from ..trace.recurrent import _TimeWriter, render_sequence, render_sequences, time_notes
+from ..render.tables import FORMATS, document, notes, render_record, render_records
 from ..trace.walk import walk, walk_sequence
 from . import actions
 from .page import DIGITS, is_sequence
@@ -51,14 +43,7 @@ def trace_file(session, format):
     record = session.record
     if record is None:
         raise NeuronsimError(session.refusal or "no step traced yet: press Forward or Step")
-    if is_sequence(record):
-        text = render_sequences([record], format=format, digits=DIGITS)
-    else:
-        text = render_trace([record], format=format, digits=DIGITS)
-    if format == "html":
-        text = html_document(text, title="neuronsim trace")
-    elif format == "latex":
-        text = latex_document(text)
+    text = document(render_records([record], format=format, digits=DIGITS), format)
     extension = {"plain": "txt", "markdown": "md", "latex": "tex", "html": "html"}[format]
     media = {"html": "text/html", "markdown": "text/markdown"}.get(format, "text/plain")
     return text, f"trace.{extension}", media
@@ -78,13 +63,12 @@ def walkthrough_file(session):
     title = f"neuronsim walkthrough: {session.name}"
     if is_sequence(record):
         computations = walk_sequence(record, format="html", digits=DIGITS)
-        w = _TimeWriter("plain", DIGITS, "nielsen", False)
-        note = "\n".join([notation_note(w)] + time_notes(record))
         page = sequence_walkthrough_html(
-            record, computations, title=title, note=note, diagram=draw.svg(shown),
-            tables=render_sequence(record, format="html", digits=DIGITS), digits=DIGITS)
+            record, computations, title=title, note="\n".join(notes(record, digits=DIGITS)),
+            diagram=draw.svg(shown), tables=render_record(record, format="html", digits=DIGITS),
+            digits=DIGITS)
     else:
         computations = walk(record, format="html", digits=DIGITS)
-        note = notation_note(_Writer("plain", DIGITS, "nielsen", False))
-        page = walkthrough_html(record, computations, title=title, note=note, digits=DIGITS)
+        page = walkthrough_html(record, computations, title=title,
+                                note="\n".join(notes(record, digits=DIGITS)), digits=DIGITS)
     return page, "walkthrough.html", "text/html"

@@ -31,8 +31,8 @@ from ..core.labels import gate_weight_label, neuron_label, symbol, weight_label
 from ..hand.explain import explain, render_explanation
 from ..render import draw
 from ..render.numfmt import format_number
-from ..render.tables import render_step
-from ..trace.recurrent import SequenceRecord, render_sequence
+from ..render.tables import render_record
+from ..trace.sequence import SequenceRecord
 from . import actions
 from .charts import boundary_svg, loss_svg
 
@@ -208,11 +208,9 @@ def _boundary(session):
 def _trace_rows(record, l, j):
     if record is None:
         return ""
-    if is_sequence(record):
-        return render_sequence(record, format="html", digits=DIGITS, layers={l}, neurons={j},
-                               title="Its rows of this sequence's trace")
-    return render_step(record, format="html", digits=DIGITS, layers={l}, neurons={j},
-                       title="Its rows of this step's trace")
+    which = "sequence" if is_sequence(record) else "step"
+    return render_record(record, format="html", digits=DIGITS, layers={l}, neurons={j},
+                         title=f"Its rows of this {which}'s trace")
 
 
 def _derivation(session, start, label):
@@ -324,7 +322,14 @@ def _sample_editor(session):
     for key, letter in (("input", "x"), ("target", "t")):
         values = sample[key]
         boxes = []
-        if net.is_sequential:
+        if net.is_sequential and key == "target" and actions.is_last_step_target(values):
+            last = len(sample["input"]) - 1      # many-to-one: the last step's target only
+            for k, v in enumerate(values[:MAX_SAMPLE_BOXES]):
+                boxes.append(f'<label>{letter}{k + 1}[{last + 1}] <input '
+                             f'data-field="{letter}:{last}:{k}" size="8" '
+                             f'value="{escape(repr(v))}"></label>')
+            boxes.append('<span class="note">(at the last step only)</span>')
+        elif net.is_sequential:
             for t, row in enumerate(values or ()):
                 if row is None:
                     boxes.append(f'<span class="note">[{t + 1}] no target</span>')
@@ -355,10 +360,10 @@ def tables_html(session):
                           for i in range(1, steps + 1))
         body = (f'<p><label>forward and backward tables of time step <select name="time">'
                 f'{choices}</select></label> (the neuron table above has every step)</p>'
-                + render_sequence(record, format="html", digits=DIGITS, times=[t],
-                                  title="This sequence"))
+                + render_record(record, format="html", digits=DIGITS, times=[t],
+                                title="This sequence"))
     else:
-        body = render_step(record, format="html", digits=DIGITS, title="This step")
+        body = render_record(record, format="html", digits=DIGITS, title="This step")
     return ('<details class="tables" open><summary>The trace of this step: every number, '
             'with the chain rule written out</summary>' + body + '</details>')
 

@@ -25,6 +25,7 @@ import os
 import secrets
 import threading
 import time
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -40,8 +41,18 @@ GONE = ("This session has ended", "it was idle for too long, or the server resta
         "address is not one this server gave out. Reload the page to start a new session.")
 
 
+UNUSED = ("This page gave its place to a new one", "the classroom was full, and this page had "
+          "not been used since it was opened (a page counts as used once it sends an action). "
+          "Reload the page to start a new session.")
+
+
 class Gone(Exception):
-    """No such session (expired, or never given out)."""
+    """No such session (expired, or never given out); ``notice`` is the
+    (title, text) of the page that says so."""
+
+    def __init__(self, sid=None, notice=GONE):
+        super().__init__(sid)
+        self.notice = notice
 
 
 # ------------------------------------------------------------------ in a worker
@@ -139,6 +150,7 @@ class Directory:
         self.clock = clock
         self._where = {}    # id -> [worker index, last seen, used since the page was opened]
         self._forgotten = []
+        self._gave_way = deque(maxlen=limits.max_sessions)   # ids of pages that gave way
         self._lock = threading.Lock()
 
     def __len__(self):
@@ -178,7 +190,7 @@ class Directory:
             self._expire(now)
             entry = self._where.get(sid) if isinstance(sid, str) else None
             if entry is None:
-                raise Gone(sid)
+                raise Gone(sid, UNUSED if sid in self._gave_way else GONE)
             entry[1], entry[2] = now, True
             return entry[0]
 
@@ -197,6 +209,7 @@ class Directory:
 
     def _forget(self, sid):
         self._forgotten.append((sid, self._where.pop(sid)[0]))
+        self._gave_way.append(sid)
 
     def _expire(self, now):
         idle = self.limits.idle_seconds
@@ -230,16 +243,20 @@ class Workers:
     def executor(self, index):
         return self.executors[index]
 
-    def restart(self, index):
-        """A new process in place of worker ``index``, which died (its sessions
-        are gone: their tabs get the page that says so)."""
-        old = self.executors[index]
+    def restart(self, index, broken):
+        """A new process in place of worker ``index`` if it is still ``broken``,
+        the executor that died (requests that saw the death at once restart it
+        once).  Its sessions are gone: the directory frees their places, and their
+        tabs get the page that says so.  True if this call restarted it."""
         with self._restarting:
-            if self.executors[index] is old:
-                self.executors[index] = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start_worker, initargs=self.setup)
-                old.shutdown(wait=False, cancel_futures=True)
+            if self.executors[index] is not broken:
+                return False
+            self.directory.forget_worker(index)
+            self.executors[index] = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=self.setup)
+            broken.shutdown(wait=False, cancel_futures=True)
+            return True
 
     def shutdown(self):
         for executor in self.executors:

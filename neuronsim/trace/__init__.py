@@ -8,7 +8,17 @@ per-time-step tables (``tracer.sequences``).  ``RecurrentTracer``
 (neuronsim.trace.recurrent) is the older name for the sequence case, kept.
 """
 
-from .recurrent import RecurrentTracer
 from .tracer import Tracer
 
 __all__ = ["RecurrentTracer", "Tracer"]
+
+
+def __getattr__(name):
+    """``RecurrentTracer``, imported when first asked for: trace/recurrent.py re-exports
+    the renderers of neuronsim.render, which read this package's records, so importing
+    it here at once would start a render module before the records it reads."""
+    if name == "RecurrentTracer":
+        from .recurrent import RecurrentTracer
+
+        return RecurrentTracer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

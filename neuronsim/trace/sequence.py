@@ -9,7 +9,7 @@ or GRU unit: :class:`~neuronsim.trace.gated.UnitSeries`), whose
 ``steps[t - 1]`` is the neuron's :class:`~neuronsim.core.through_time.NeuronStep`
 of time step t.  :class:`SequenceRecording` holds the hooks;
 :class:`neuronsim.trace.tracer.Tracer` uses them for such a network, and
-:mod:`neuronsim.trace.recurrent` renders the records.
+:mod:`neuronsim.render.sequence_tables` renders the records.
 """
 
 from dataclasses import dataclass, field

@@ -7,12 +7,11 @@ attribute test per pass when it is off.  The core never formats text: the
 records are plain data, and ``tracer.render(...)`` turns them into tables.
 
 One class for every network: a feed-forward network gives one
-:class:`~neuronsim.trace.records.StepRecord` per sample (``tracer.steps``,
-rendered by :func:`neuronsim.render.tables.render_trace`); a network that
-reads sequences (a recurrent, LSTM or GRU layer anywhere in the stack) gives
-one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
-(``tracer.sequences``, per-time-step tables by
-:func:`neuronsim.trace.recurrent.render_sequences`).  The records are defined
+:class:`~neuronsim.trace.records.StepRecord` per sample (``tracer.steps``); a
+network that reads sequences (a recurrent, LSTM or GRU layer anywhere in the
+stack) gives one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
+(``tracer.sequences``, with per-time-step tables).  One renderer writes both:
+:func:`neuronsim.render.tables.render_records`.  The records are defined
 in :mod:`neuronsim.trace.records` and :mod:`neuronsim.trace.sequence`; their
 names stay importable from here.
 
@@ -116,13 +115,13 @@ class Tracer(Recorder):
 
     # ------------------------------------------------------------- filters
     def _neuron_indices(self, layer):
-        return [j for j in range(layer.size)
-                if self.neuron_filter is None or j in self.neuron_filter]
+        if self.neuron_filter is None:
+            return range(layer.size)
+        return [j for j in range(layer.size) if j in self.neuron_filter]
 
     def _records(self):
-        step = self._current
-        for layer_records in step.layers:
-            yield from layer_records
+        """The current step's neuron records, layer after layer, in one list."""
+        return [record for layer_records in self._current.layers for record in layer_records]
 
     # ------------------------------------------------------------- hooks
     def on_forward(self, net):
@@ -139,9 +138,12 @@ class Tracer(Recorder):
             if self.layer_filter is not None and l not in self.layer_filter:
                 layers.append([])
                 continue
-            layers.append([
-                NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output, n.derivative)
-                for j, n in ((j, layer.neurons[j]) for j in self._neuron_indices(layer))])
+            records = []
+            for j in self._neuron_indices(layer):
+                n = layer.neurons[j]
+                records.append(NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output,
+                                            n.derivative))
+            layers.append(records)
         self._current = StepRecord(
             index=self.count, input=net.inputs,
             activations=[layer.activation.name for layer in net.layers],
@@ -184,9 +186,15 @@ class Tracer(Recorder):
         if step is None:
             return
         layers = net.layers
+        # One sample in the batch: Σ_s a_k δ is that sample's a_k δ, recorded by
+        # on_backward (weight_grad_sum would compute the same products again).
+        single = net.samples_in_batch == 1
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
-            record.batch_weight_grads = [s / n for s in neuron.weight_grad_sum]
+            sums = record.weight_grads
+            if not single or sums is None:
+                sums = neuron.weight_grad_sum
+            record.batch_weight_grads = [s / n for s in sums]
             record.batch_bias_grad = neuron.bias_grad_sum / n
             if step.rule is not None:
                 record.state_before = copy_state(neuron.optimizer_state)
@@ -249,39 +257,29 @@ class Tracer(Recorder):
                              else neuron.weights[parameter.index])
 
     def render(self, **options):
-        """All kept records as tables: feed-forward steps by
-        :func:`neuronsim.render.tables.render_trace`, sequences by
-        :func:`neuronsim.trace.recurrent.render_sequences` (which also takes
-        ``times``)."""
+        """All kept records as tables (:func:`neuronsim.render.tables.render_records`:
+        feed-forward steps, or sequences per time step, which also take ``times``)."""
+        from ..render.tables import render_records
+
         self.flush()
-        if self.kind == "sequences":
-            from .recurrent import render_sequences
-
-            return render_sequences(self.sequences, **options)
-        from ..render.tables import render_trace
-
-        return render_trace(self.steps, **options)
+        sequences = self.kind == "sequences"
+        return render_records(self.sequences if sequences else self.steps,
+                              sequences=sequences, **options)
 
     def render_batches(self, **options):
-        """The kept batch steps as tables (see
-        :func:`neuronsim.render.tables.render_batches`, for sequences
-        :func:`neuronsim.trace.recurrent.render_sequence_batches`; needs
-        ``batches=True``)."""
+        """The kept batch steps as tables (:func:`neuronsim.render.tables.render_records`;
+        needs ``batches=True``)."""
+        from ..render.tables import render_records
+
         if not self.record_batches:
             raise ValueError("this tracer records no batches: create it with "
                              "Tracer(batches=True)")
-        if self.kind == "sequences":
-            from .recurrent import render_sequence_batches
-
-            return render_sequence_batches(self.batches, **options)
-        from ..render.tables import render_batches
-
-        return render_batches(self.batches, **options)
+        return render_records(self.batches, sequences=self.kind == "sequences", **options)
 
     def _repr_html_(self):
         """Jupyter display: the first steps (or sequences) as HTML tables."""
         if self.kind == "sequences":
-            from .recurrent import sequences_html
+            from ..render.tables import sequences_html
 
             return sequences_html(self)
         from ..render.notebook import tracer_html

@@ -38,14 +38,13 @@ use textbook numbering (input layer = layer 1, neurons from 1).
 from dataclasses import dataclass, field
 
 from ..core import labels as lab
-from ..render.tables import (
-    SECTIONS,
+from ..render.step_tables import (
     _delta_equation,
     _output_grad_equation,
-    _Writer,
     forward_section,
     loss_section,
 )
+from ..render.writer import SECTIONS, _Writer
 
 PHASES = SECTIONS  # forward, loss, backward, gradients, update
 
@@ -114,7 +113,7 @@ def walk(step, format="plain", digits=9, convention="nielsen", bias_as_weight=Fa
 
     ``format`` is a :mod:`neuronsim.render.tables` format (``plain`` or ``html``
     for labels with <sub>/<sup>); ``layers``/``neurons`` optional 0-based
-    indices to keep, as in :func:`neuronsim.render.tables.render_step`.
+    indices to keep, as in :func:`neuronsim.render.step_tables.render_step`.
     """
     w = _Writer(format, digits, convention, bias_as_weight)
     records = [r for r in step.neurons()
@@ -346,11 +345,11 @@ def walk_sequence(record, format="plain", digits=9, convention="nielsen", layers
     a weight).
 
     Each :class:`Computation` carries its ``time`` (None for the loss and the
-    sums over t); the formulas are the trace's (:mod:`neuronsim.trace.recurrent`).
+    sums over t); the formulas are the trace's (:mod:`neuronsim.render.sequence_tables`).
     """
-    from . import recurrent as rec
+    from ..render import sequence_tables as rec
 
-    w = rec._TimeWriter(format, digits, convention, False)
+    w = _Writer(format, digits, convention, False)
     shown = list(rec._shown(record, layers, neurons))
     out = []
     for t in range(1, record.steps + 1):
@@ -427,7 +426,7 @@ def _sequence_gradients(record, w, series, r):
                       _sum_over_time(w, label, [w.fac(s.delta) for _, s in steps], r.bias_total),
                       r.bias_total))
     if series.is_recurrent and series.learn_initial_state:
-        from .recurrent import _recurrent_path_terms
+        from ..render.sequence_tables import _recurrent_path_terms
 
         grad = series.initial_state_grad[j]
         sym, num = _recurrent_path_terms(record, w, l, j, 0)
@@ -441,7 +440,7 @@ def _rule_update_computation(step, w, r):
     """One neuron's update by an optimizer, a penalty or clipping: each
     parameter's lines from the core's state before and after (as the trace's
     update section writes them)."""
-    from ..render.tables import _state_of
+    from ..render.update_tables import _state_of
 
     l, j, rule = r.layer, r.neuron, step.rule
     lines = []
@@ -485,7 +484,7 @@ def _sequence_update(record, w, series, r):
 
 def _rule_sequence_update(record, w, series, r):
     """One dense or Elman neuron's update by an optimizer, a penalty or clipping."""
-    from ..render.tables import _state_of
+    from ..render.update_tables import _state_of
 
     l, j, rule = series.layer, r.neuron, record.rule
     params = [("weights", "new_weights", w.w(l, j, k), k, old, g, new)
@@ -518,7 +517,7 @@ def _rule_sequence_update(record, w, series, r):
 # ---------------------------------------------------------------- LSTM and GRU units
 def _gated_forward(record, w, series, unit, t):
     """Each gate's z, a and g'(z), then the unit's c and h (or h), at step t."""
-    from . import gated
+    from ..render import gated_lines as gated
 
     l, j, s = series.layer, unit.neuron, unit.steps[t - 1]
     where = f"t = {t}, {_where(unit)}"
@@ -545,7 +544,7 @@ def _gated_forward(record, w, series, unit, t):
 
 
 #: the backward computations of a unit, in the order of its equations
-#: (neuronsim.trace.gated.lstm_backward_equations / gru_backward_equations)
+#: (neuronsim.render.gated_lines.lstm_backward_equations / gru_backward_equations)
 _GATED_BACKWARD = {
     "lstm": (("output_grad", None), ("delta", "output"), ("cell_grad", None),
              ("delta", "input"), ("delta", "forget"), ("delta", "cell")),
@@ -555,8 +554,8 @@ _GATED_BACKWARD = {
 
 def _gated_backward(record, w, series, unit, t):
     """dE/dh[t], then each δ (and an LSTM's dE/dc[t]) in the order of the chain rule."""
-    from . import gated
-    from .recurrent import _output_path
+    from ..render import gated_lines as gated
+    from ..render.sequence_tables import _output_path
 
     l, j, s = series.layer, unit.neuron, unit.steps[t - 1]
     write = (gated.lstm_backward_equations if unit.kind == "lstm"
@@ -582,7 +581,7 @@ def _gated_backward(record, w, series, unit, t):
 def _gated_gradients(record, w, series, unit):
     """Each gate's w, u, b^x and b^h: its products at every step, summed over t; a
     learned h[0] (c[0])."""
-    from . import gated
+    from ..render import gated_lines as gated
 
     l, j = series.layer, unit.neuron
     lines = []
@@ -627,7 +626,7 @@ def _update_lines(record, w, label, quantity, index, old, grad, new, applied=Non
     """The lines of one parameter's update: θ ← θ − η·dE/dθ, or the optimizer's
     (penalty's, clipping's) lines of :mod:`neuronsim.render.tables`, the last
     line carrying the new value."""
-    from ..render.tables import _optimizer_lines
+    from ..render.update_tables import _optimizer_lines
 
     eta = w.num(record.learning_rate)
     rule = record.rule
@@ -646,8 +645,8 @@ def _update_lines(record, w, label, quantity, index, old, grad, new, applied=Non
 
 def _gated_update(record, w, series, unit):
     """Each gate parameter's update, then a learned h[0] (c[0])."""
-    from . import gated
-    from ..render.tables import _state_of
+    from ..render import gated_lines as gated
+    from ..render.update_tables import _state_of
 
     l, j = series.layer, unit.neuron
     rule = record.rule
