@@ -6,7 +6,7 @@ parameter (w, u, b and a learned a[0]) equals ``net.gradient_arrays()`` before
 the update and ``new`` the parameters after ``update_weights``, bit for bit;
 each sequence's term equals the gradient of that sequence alone (a one-sequence
 batch with a summed loss), bit for bit.  The independent numpy reference
-(:func:`neuronsim.crosscheck.vectorized_stack.stack_bptt`) agrees to 1e-12:
+(:func:`neuronsim.crosscheck.vectorized.stack_bptt`) agrees to 1e-12:
 sequence losses, batch loss and every gradient.  Networks: dense → recurrent
 (learned a[0]) → dense, and the bundled rnn-parity; mean and sum; full batch
 and a mini-batch; full and truncated BPTT.
@@ -22,7 +22,7 @@ import pytest
 from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.crosscheck.compare_rnn import stack_layers
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.files.bundled import example_path
 from neuronsim.render.tables import latex_document
 from neuronsim.trace.recurrent import RecurrentTracer, render_sequence_batches

@@ -14,7 +14,7 @@ from neuronsim.cli.main import main
 from neuronsim.crosscheck import compare
 from neuronsim.crosscheck.compare import save_results
 from neuronsim.crosscheck.compare_rnn import sequence_batch, stack_results
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 
 HERE = os.path.abspath(__file__)
 TIGHT = dict(tolerance=1e-12, atol=1e-14)
@@ -73,7 +73,7 @@ def test_numpy_stack_reference_agrees(stack, truncation, many_to_one):
     report = compare(net, X, Y, against="numpy", **TIGHT)
     assert report.ok, str(report)
     assert len(report.compared) == len(report.rows)
-    assert report.against == "numpy (neuronsim.crosscheck.vectorized_stack)"
+    assert report.against == "numpy (neuronsim.crosscheck.vectorized)"
     recurrent = [l for l, layer in enumerate(net.layers) if layer.kind == "recurrent"]
     assert sorted(row.layer for row in report.rows if row.quantity == "dU") == recurrent
     learned = [l for l in recurrent if net.layers[l].learn_initial_state]

@@ -19,7 +19,7 @@ from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.core.errors import NeuronsimError
 from neuronsim.crosscheck.gradcheck import gradcheck
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.hand.explain import explain, render_explanation
 from neuronsim.hand.explain_gates import gated_line
 from neuronsim.hand.label_parse import LabelError, parse_label
@@ -242,7 +242,7 @@ def test_each_gated_line_recomputes_every_stored_number(name):
 
 
 def reference_layers(net):
-    """The network's layers as vectorized_stack.stack_bptt dicts."""
+    """The network's layers as vectorized.stack_bptt dicts."""
     layers = []
     for layer in net.layers:
         values = [np.array(v, dtype=float) for v in layer.parameters()]

@@ -20,7 +20,7 @@ from neuronsim.core.labels import (
     gate_weight_label,
 )
 from neuronsim.crosscheck.gradcheck import gradcheck
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 
 RTOL = 1e-12
 GATES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}

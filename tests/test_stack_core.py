@@ -1,5 +1,5 @@
 """The per-neuron Network of layer kinds against the numpy stack reference
-(neuronsim.crosscheck.vectorized_stack), to 1e-12 relative: every z, a and δ of every
+(neuronsim.crosscheck.vectorized), to 1e-12 relative: every z, a and δ of every
 layer at every step, each sequence's loss, and the batch gradients (with dE/da[0] of a
 learned initial state), for stacks of dense and recurrent layers in any order, full and
 truncated BPTT, many-to-many and many-to-one.
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from neuronsim import Network
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 
 RTOL = 1e-12
 M, T = 3, 5

@@ -5,7 +5,7 @@ The numbers in the records are the network's own: the unit records are the
 network's LSTMStep/GRUStep objects, each gate's gradient summed over t equals the
 network's batch sum bit for bit, the update equals the neurons' new values, and
 a traced network computes exactly what an untraced copy computes.  The records
-also agree with the independent numpy reference (crosscheck/vectorized_stack.py)
+also agree with the independent numpy reference (crosscheck/vectorized/)
 to 1e-12 relative.  The tables render in every format, the LaTeX compiles, and
 the same file gives the same bytes twice.
 """
@@ -22,7 +22,7 @@ import pytest
 from neuronsim import Network
 from neuronsim.classroom.stepper import Stepper, table_so_far, whole_walk
 from neuronsim.cli.main import main
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.render.numfmt import format_number
 from neuronsim.render.tables import latex_document
 from neuronsim.trace.recurrent import (

@@ -87,20 +87,21 @@ def test_mazur_published_numbers():
     assert result.activations[1][0].tolist() == pytest.approx([0.75136507, 0.772928465], abs=1e-9)
 
 
-def test_forward_uses_samples_as_columns():
+def test_forward_uses_samples_as_rows():
+    """Z = A_prev Wᵀ + b: row i is sample i (the transpose of the textbook's W A + b)."""
     W, b = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([0.5, -0.5, 0.0])
     g = vectorized.MatrixActivation("linear")
-    Zs, As = vectorized.forward([W], [b], [g], [[1.0, 0.0], [0.0, 1.0]])
-    assert As[0].shape == (2, 2)
-    assert Zs[0].tolist() == [[1.5, 2.5], [2.5, 3.5], [5.0, 6.0]]
+    Zs, As = vectorized.forward([W], [b], [g], [[1.0, 0.0], [0.0, 2.0]])
+    assert As[0].tolist() == [[1.0, 0.0], [0.0, 2.0]]
+    assert Zs[0].tolist() == [[1.5, 2.5, 5.0], [4.5, 7.5, 12.0]]
 
 
 def test_softmax_jacobian_backward_by_hand():
     """δ_j = a_j (g_j - Σ_i g_i a_i) for a = (0.5, 0.25, 0.25), g = (1, 0, 0)."""
     g = vectorized.MatrixActivation("softmax")
-    A = np.array([[0.5], [0.25], [0.25]])
-    delta = g.backward(np.array([[1.0], [0.0], [0.0]]), None, A)
-    assert delta.ravel().tolist() == [0.25, -0.125, -0.125]
+    A = np.array([[0.5, 0.25, 0.25]])
+    delta = g.backward(np.array([[1.0, 0.0, 0.0]]), None, A)
+    assert delta.tolist() == [[0.25, -0.125, -0.125]]
 
 
 @pytest.mark.parametrize("loss, output, expected", [
@@ -248,3 +249,80 @@ def test_random_networks_match_finite_differences(case):
         case.net.forward_pass(x)
         case.net.back_prop(t)
     assert_matches_finite_differences(case.net, case.X, case.Y, repr(case))
+
+
+# ---------------------------------------------------------------- one reference
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("output,loss", PAIRINGS)
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_network_and_stack_are_one_computation(output, loss, hidden, reduction):
+    """The feed-forward network and the stack at T = 1 call the same dense pair:
+    every z, a, δ, dW, db and the loss are bit-identical, not merely close."""
+    net, samples = build(output, loss, hidden, reduction, seed=6)
+    X, Y = arrays(samples)
+    ff = vectorized.network_gradients(net, X, Y)
+    layers = [{"kind": "dense", "W": W, "b": b, "activation": g}
+              for (W, b), g in zip(net.to_arrays(), vectorized.network_arrays(net)["activations"])]
+    stack = vectorized.stack_bptt(layers, X[:, None], Y[:, None], np.ones((len(X), 1), bool),
+                                  loss, reduction=reduction)
+    assert ff.loss == stack.loss
+    for l in range(len(layers)):
+        for name, ours, theirs in (("zs", ff.zs[l], stack.zs[l][:, 0]),
+                                   ("activations", ff.activations[l], stack.activations[l][:, 0]),
+                                   ("deltas", ff.deltas[l], stack.deltas[l][:, 0]),
+                                   ("dW", ff.dW[l], stack.grads[l][0]),
+                                   ("db", ff.db[l], stack.grads[l][1])):
+            assert np.array_equal(ours, theirs), f"{name}[{l}]"
+
+
+def test_lists_and_arrays_give_the_same_bits():
+    """Lists are converted once, to the arrays a caller would have passed."""
+    net, samples = build("softmax", "cross_entropy", "tanh", "mean", seed=2)
+    X, Y = arrays(samples)
+    arrays_in = vectorized.network_arrays(net)
+    lists_in = dict(arrays_in, weights=[W.tolist() for W in arrays_in["weights"]],
+                    biases=[b.tolist() for b in arrays_in["biases"]])
+    on_arrays = vectorized.backprop(X=X, Y=Y, **arrays_in)
+    on_lists = vectorized.backprop(X=X.tolist(), Y=Y.tolist(), **lists_in)
+    assert on_lists.loss == on_arrays.loss
+    for ours, theirs in zip(on_lists.dW + on_lists.db + on_lists.deltas,
+                            on_arrays.dW + on_arrays.db + on_arrays.deltas):
+        assert np.array_equal(ours, theirs)
+
+
+def test_the_callers_arrays_are_left_alone():
+    """dW and db are divided in place, but in this call's own arrays: the weights,
+    biases, X and Y given are unchanged, and float64 arrays are not copied."""
+    net, samples = build("sigmoid", "binary_cross_entropy", "relu", "mean", seed=3)
+    X, Y = arrays(samples)
+    given_ = vectorized.network_arrays(net)
+    before = [a.copy() for a in given_["weights"] + given_["biases"] + [X, Y]]
+    result = vectorized.backprop(X=X, Y=Y, **given_)
+    for a, b in zip(given_["weights"] + given_["biases"] + [X, Y], before):
+        assert np.array_equal(a, b)
+    assert result.inputs is X
+    assert not any(np.shares_memory(d, a) for d in result.dW + result.db
+                   for a in given_["weights"] + given_["biases"])
+
+
+def test_a_bias_column_and_one_flat_sample_are_accepted():
+    """b as [[0.5], [-0.5]] is read as (0.5, -0.5); one sample given flat is one row."""
+    result = vectorized.backprop([[[1.0, 2.0], [3.0, 4.0]]], [[[0.5], [-0.5]]], ["linear"],
+                                 "half_sse", [1.0, 1.0], [0.0, 0.0])
+    assert result.zs[0].tolist() == [[3.5, 6.5]]
+    assert result.db[0].tolist() == [3.5, 6.5]
+
+
+def test_former_module_names_still_work():
+    """neuronsim.crosscheck.vectorized_stack and .vectorized_rnn re-export the package's objects."""
+    from neuronsim.crosscheck import vectorized_rnn, vectorized_stack
+
+    for name in ("stack_bptt", "stack_forward", "step_forward", "step_backward",
+                 "dense_forward", "dense_backward", "recurrent_forward", "recurrent_backward",
+                 "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
+                 "activate", "activation_backward", "StackResult"):
+        assert getattr(vectorized_stack, name) is getattr(vectorized, name), name
+    for name in ("rnn_bptt", "rnn_forward", "recurrent_network_gradients", "RNNGradients"):
+        assert getattr(vectorized_rnn, name) is getattr(vectorized, name), name
+    assert vectorized.MatrixActivation is vectorized.Activation
+    assert vectorized.matrix_activation("tanh").name == "tanh"

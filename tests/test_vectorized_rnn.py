@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from neuronsim.core.recurrent import RecurrentNetwork
-from neuronsim.crosscheck.vectorized_rnn import rnn_bptt, rnn_forward
+from neuronsim.crosscheck.vectorized import rnn_bptt, rnn_forward
 
 RTOL = 1e-12
 

@@ -1,4 +1,4 @@
-"""The numpy reference for stacks of layer kinds (neuronsim.crosscheck.vectorized_stack)
+"""The numpy reference for stacks of layer kinds (neuronsim.crosscheck.vectorized: dense, recurrent, gated, stack)
 against torch autograd (1e-12 relative), against central finite differences (1e-6)
 and, for a stack without recurrence and one step, against the feed-forward reference.
 
@@ -21,7 +21,7 @@ from catalogue import HIDDEN, PAIRINGS, random_network, random_samples
 from strategies import move_off_kinks
 
 from neuronsim.crosscheck import vectorized
-from neuronsim.crosscheck.vectorized_stack import (
+from neuronsim.crosscheck.vectorized import (
     activation_backward,
     dense_backward,
     dense_forward,

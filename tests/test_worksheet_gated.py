@@ -20,7 +20,7 @@ from test_explain_gated import STACKS, T, reference_layers, run, stack
 
 from neuronsim.cli.main import main
 from neuronsim.core.errors import NeuronsimError
-from neuronsim.crosscheck.vectorized_stack import stack_bptt
+from neuronsim.crosscheck.vectorized import stack_bptt
 from neuronsim.hand.cells import Cell, parse_cell
 from neuronsim.hand.label_parse import Target
 from neuronsim.hand.worksheet import (

@@ -36,7 +36,7 @@ compared step by step (:func:`compare_recurrent`, :mod:`neuronsim.crosscheck.com
 docs/checking.md, "Stacks"): X (m, T, n_in), Y (m, T, n_out) with NaN rows for
 steps without a target or (m, n_out) for the last step; rows per time step,
 per layer, and dU, dE/da[0] for recurrent layers; "numpy" is
-:func:`neuronsim.crosscheck.vectorized_stack.stack_bptt`, "torch" one
+:func:`neuronsim.crosscheck.vectorized.stack_bptt`, "torch" one
 ``torch.nn.RNN`` per recurrent layer and ``nn.Linear`` + activation per dense
 layer; a function is called as ``f(layers, X, Y)`` (or ``f(W, U, b, dense,
 X, Y)`` for one recurrent first layer followed by dense layers).

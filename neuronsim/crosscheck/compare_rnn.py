@@ -36,7 +36,7 @@ then the gradients from the output layer down: dW, dU, db, da0 of each layer.
 Candidates
 ----------
 ``"numpy"``
-    :func:`neuronsim.crosscheck.vectorized_stack.stack_bptt`, the numpy
+    :func:`neuronsim.crosscheck.vectorized.stack_bptt`, the numpy
     reference for every stack (one forward/backward pair per layer kind);
 ``"torch"``
     the stack built in float64 torch: one ``nn.RNN`` per recurrent layer
@@ -44,7 +44,7 @@ Candidates
     dense layer, autograd; truncated BPTT built from its definition;
 a function
     ``f(layers, X, Y)``: ``layers`` is a list of dicts, bottom first, the ones
-    :func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt` takes::
+    :func:`~neuronsim.crosscheck.vectorized.stack_bptt` takes::
 
         {"kind": "dense", "W": (n, n_prev), "b": (n,), "activation": name}
         {"kind": "recurrent", "W": (n, n_prev), "U": (n, n), "b": (n,),
@@ -104,7 +104,7 @@ from .results import (
     spread_per_layer,
 )
 from .usercode import call_user_function, shape_hint
-from .vectorized_stack import activate, stack_bptt
+from .vectorized import activate, stack_bptt
 
 
 def is_recurrent(net):
@@ -120,7 +120,7 @@ def activation_spec(activation):
 
 def stack_layers(net):
     """The layers of ``net`` as the dicts of
-    :func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt` (float64 copies)."""
+    :func:`~neuronsim.crosscheck.vectorized.stack_bptt` (float64 copies)."""
     layers = []
     for layer, arrays in zip(net.layers, net.to_arrays()):
         entry = {"kind": layer.kind, "W": arrays[0], "b": arrays[-1],
@@ -346,7 +346,7 @@ def per_neuron_sequences(net, X, Y, mask):
 # ---------------------------------------------------------------- the other side
 def stack_results(net, X, targets, mask, truncation="default"):
     """The cross-check dict of the numpy stack reference
-    (:func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt`) for ``net``;
+    (:func:`~neuronsim.crosscheck.vectorized.stack_bptt`) for ``net``;
     ``truncation`` "default" is the network's own."""
     k = net.truncation if truncation == "default" else truncation
     with np.errstate(all="ignore"):     # a NaN is reported in the table, not warned
@@ -356,7 +356,7 @@ def stack_results(net, X, targets, mask, truncation="default"):
 
 
 def results_of_stack(net, result):
-    """A :class:`~neuronsim.crosscheck.vectorized_stack.StackResult` as the cross-check dict."""
+    """A :class:`~neuronsim.crosscheck.vectorized.StackResult` as the cross-check dict."""
     return dict(gradient_lists(net, result.grads), activations=list(result.activations),
                 deltas=list(result.deltas), loss=result.loss)
 
@@ -692,7 +692,7 @@ def _bptt_findings(net, reference, X, targets, mask, row, cache):
     n = m if net.reduction == "mean" else 1
     layers = stack_layers(net)
     learned = any(layer.get("learn_h0") for layer in layers)
-    # k >= T is full BPTT for the weights; a learned a[0] needs k >= T + 1 (vectorized_stack)
+    # k >= T is full BPTT for the weights; a learned a[0] needs k >= T + 1 (vectorized.stack)
     truncation = net.truncation
     if truncation is not None and (truncation > steps or truncation == steps and not learned):
         truncation = None
@@ -1008,7 +1008,7 @@ def compare_recurrent(net, X, Y, against="numpy", tolerance=1e-9, atol=1e-12,
     m, steps = mask.shape
     if isinstance(against, str) and against in ("numpy", "torch"):
         name = _torch_name(net) if against == "torch" else \
-            "numpy (neuronsim.crosscheck.vectorized_stack)"
+            "numpy (neuronsim.crosscheck.vectorized)"
     else:
         name = _against_name(against)
     some = layers_with(net)

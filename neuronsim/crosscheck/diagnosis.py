@@ -45,7 +45,7 @@ import numpy as np
 
 from ..core.labels import neuron_label, symbol
 from .results import Later, entry_errors
-from .vectorized import is_paired, matrix_activation
+from .vectorized import activation, is_paired
 
 
 class Finding:
@@ -76,7 +76,7 @@ class _Context:
         self.row = row
         self.rows = rows
         self.n_out = net.n_outputs
-        self.activations = [matrix_activation((layer.activation.name,
+        self.activations = [activation((layer.activation.name,
                                                {k: float(v) for k, v in layer.activation.params.items()}))
                             for layer in net.layers]
         self.weights = [W for W, _ in net.to_arrays()]
@@ -490,19 +490,14 @@ def _deltas_untested(ctx, l):
     return ctx.candidate.get("deltas") is None
 
 
-def _rows(act, function, *arrays):
-    """Apply a column-layout MatrixActivation method to row-layout arrays."""
-    return function(*(a.T for a in arrays)).T
-
-
 def _forward_findings(ctx, row, C):
     l = row.layer
     act, W, b = ctx.activations[l], ctx.weights[l], ctx.biases[l]
     A_prev = ctx.a_prev(l)
     name = row.name
-    if ctx.close(C, _rows(act, act.g, A_prev @ W.T)):
+    if ctx.close(C, act.g(A_prev @ W.T)):
         yield Finding("bias_missing", f"{name} = g(W a) without the bias: z = W a + b needs b.")
-    if W.shape[0] == W.shape[1] and ctx.close(C, _rows(act, act.g, A_prev @ W + b)):
+    if W.shape[0] == W.shape[1] and ctx.close(C, act.g(A_prev @ W + b)):
         yield Finding("forward_transposed", (
             f"{name} = g(Wᵀ a + b): the forward pass used the transpose of W (row j of W "
             "holds the weights into neuron j, so z = W a + b)."))
@@ -533,7 +528,7 @@ def _delta_findings(ctx, row, C, to_row):
                 f"derivative; with {ctx.loss} after {act.name} the two combine into "
                 f"δ{layer} = {'a - t' if act.name == 'sigmoid' else 'a Σt - t'}."))
         if act.name == "softmax":
-            if matches(_rows(act, act.backward, R, z, a)) or matches(R * a * (1 - a)):
+            if matches(act.backward(R, z, a)) or matches(R * a * (1 - a)):
                 yield Finding("softmax_on_combined", (
                     f"{name} = softmax'(z) applied on top of the combined softmax + "
                     f"cross-entropy delta a - t: a - t already is dE/dz{layer}, the softmax "
@@ -555,7 +550,7 @@ def _delta_findings(ctx, row, C, to_row):
         yield Finding("derivative_missing", (
             f"{name} = dE/da{layer} without ⊙ g'(z{layer}): the {act.name} derivative is "
             "missing at this layer."))
-    if act.name not in ("linear", "relu") and matches(_rows(act, act.backward, R, z, a)):
+    if act.name not in ("linear", "relu") and matches(act.backward(R, z, a)):
         yield Finding("derivative_twice", (
             f"{name} has the {act.name} derivative g'(z{layer}) applied twice."))
     if act.name in ("sigmoid", "tanh"):
@@ -590,7 +585,7 @@ def _delta_findings(ctx, row, C, to_row):
     if not output:
         W_next = ctx.weights[l + 1]
         if W_next.shape[0] == W_next.shape[1] and matches(
-                _rows(act, act.backward, ref.deltas[l + 1] @ W_next.T, z, a)):
+                act.backward(ref.deltas[l + 1] @ W_next.T, z, a)):
             above = _sup(l + 3)
             yield Finding("backward_transposed", (
                 f"{name} = (W{above} δ{above}) ⊙ g'(z{layer}): the backward pass used W where "
@@ -605,7 +600,7 @@ def _updated_before(ctx, row, C, to_row):
     ref = ctx.reference
     l = row.layer
     act = ctx.activations[l]
-    P = to_row(_rows(act, act.backward, ref.deltas[l + 1] @ ref.dW[l + 1],
+    P = to_row(act.backward(ref.deltas[l + 1] @ ref.dW[l + 1],
                      ref.zs[l], ref.activations[l]))
     R = to_row(ref.deltas[l])
     if not np.all(np.isfinite(P)) or not np.any(P):

@@ -1,16 +1,16 @@
 """The classic LSTM and GRU mistakes, as one-step variants of the numpy reference.
 
 Each mistake is a pair of one-step functions (forward, backward) with the
-signatures of :func:`~neuronsim.crosscheck.vectorized_stack.step_forward` and
-:func:`~neuronsim.crosscheck.vectorized_stack.step_backward`, which
-:func:`~neuronsim.crosscheck.vectorized_stack.stack_bptt` runs in place of
+signatures of :func:`~neuronsim.crosscheck.vectorized.step_forward` and
+:func:`~neuronsim.crosscheck.vectorized.step_backward`, which
+:func:`~neuronsim.crosscheck.vectorized.stack_bptt` runs in place of
 the right ones (``step_functions=``).  The mistake is made in every layer of its kind;
 dense and Elman layers are computed as usual.  The diagnosis
 (:mod:`neuronsim.crosscheck.compare_rnn`) runs each variant on the checked
 batch and names those that reproduce someone's numbers.
 
 Each variant is the one a student writes; with the notation of
-:mod:`neuronsim.crosscheck.vectorized_stack` (dC_next = F[t+1] ⊙ dC[t+1]):
+:mod:`neuronsim.crosscheck.vectorized.gated` (dC_next = F[t+1] ⊙ dC[t+1]):
 
 =====================================  ============================================================
 code                                   the variant
@@ -31,14 +31,9 @@ from itertools import permutations
 
 import numpy as np
 
-from .vectorized_stack import (
-    GRUCache,
-    LSTMCache,
-    _sigmoid,
-    _split,
-    step_backward,
-    step_forward,
-)
+from .vectorized.functions import _sigmoid
+from .vectorized.gated import GRUCache, LSTMCache, _split
+from .vectorized.stack import step_backward, step_forward
 
 #: the gates of each kind in torch's order, with their letters
 GATE_NAMES = {"lstm": ("input", "forget", "cell", "output"), "gru": ("reset", "update", "new")}
@@ -63,8 +58,8 @@ class Mistake:
 
 # ---------------------------------------------------------------- LSTM
 def _lstm_backward(dH, dC_next, cache, forget=True, tanh_derivative=True, previous=None):
-    """The LSTM backward of vectorized_stack, with one classic slip switched on:
-    ``forget`` False sends dC back without ⊙ F; ``tanh_derivative`` False drops
+    """The LSTM backward of neuronsim.crosscheck.vectorized.gated, with one classic
+    slip switched on: ``forget`` False sends dC back without ⊙ F; ``tanh_derivative`` False drops
     tanh'(C) from the path dH → dC; ``previous`` the array dU is taken against
     (H[t-1] unless given).  Returns (dX, dH_prev, dC_prev, grads, delta)."""
     p = cache.params
