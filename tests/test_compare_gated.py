@@ -253,3 +253,34 @@ def test_an_unknown_gated_mistake_says_what_was_tried():
     assert report.first_divergence.name == "dE/dU_i⁽²⁾"
     assert report.diagnosis.startswith("nothing here explains dE/dU_i⁽²⁾: it is not one of the "
                                        "classic LSTM mistakes (the forget gate missing")
+
+
+def two_lstm_net():
+    layers = [{"type": "lstm", "size": 3, "init": "uniform", "scale": 0.8, "seed": s,
+               "initial_state": [0.1, -0.2, 0.3], "initial_cell": [0.2, 0.1, -0.3]}
+              for s in (1, 3)]
+    return Network.from_spec({"inputs": 2, "loss": "half_sse", "layers": layers + [
+        {"type": "dense", "size": 2, "activation": "tanh", "init": "uniform", "seed": 2}]})
+
+
+def test_two_lstm_layers_correct_code_agrees():
+    report = compare(two_lstm_net(), *batch(), against=lstm_user())
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize("mistake, options, code", LSTM_MISTAKES)
+@pytest.mark.parametrize("at", [0, 1])
+def test_a_mistake_in_one_of_two_lstm_layers_is_named_with_its_layer(mistake, options, code, at):
+    """The mistake made in one LSTM layer only: the diagnosis names it and the
+    layer (textbook numbering: the inputs are layer 1, net.layers[0] is layer 2)."""
+    report = compare(two_lstm_net(), *batch(), against=lstm_user(mistake, at=at, **options))
+    assert not report.ok
+    assert [f.code for f in report.findings] == [code], report.diagnosis
+    assert f"in layer {at + 2} only" in report.diagnosis
+
+
+@pytest.mark.parametrize("mistake, options, code", LSTM_MISTAKES[:2])
+def test_a_mistake_in_both_lstm_layers_is_named_without_a_layer(mistake, options, code):
+    report = compare(two_lstm_net(), *batch(), against=lstm_user(mistake, **options))
+    assert [f.code for f in report.findings] == [code], report.diagnosis
+    assert "only" not in report.diagnosis

@@ -87,7 +87,7 @@ from ..core.labels import (
 )
 from ..core.summation import sum_in_order
 from .diagnosis import float32_finding, later_rows
-from .gated_mistakes import GATE_NAMES, mistakes, permute_gates, unpermute_blocks
+from .gated_mistakes import GATE_NAMES, mistakes_of, permute_gates, unpermute_blocks
 from .results import (
     RECURRENT_QUANTITIES,
     Report,
@@ -859,7 +859,7 @@ def gated_findings(net, X, targets, mask, row, rows, cache):
         return []
     given = [r for r in rows if r.given and not r.shape_note and r.take is not None]
     matches = []
-    for index, mistake in enumerate(mistakes(kinds)):
+    for index, mistake in enumerate(mistakes_of([layer.kind for layer in net.layers])):
         key = ("mistake", index)
         if key not in cache:
             cache[key] = _mistake_results(net, X, targets, mask, mistake)
@@ -899,7 +899,7 @@ def _mistake_results(net, X, targets, mask, mistake):
     cannot run on this network)."""
     layers = stack_layers(net)
     if mistake.order is not None:
-        layers = permute_gates(layers, mistake.kind, mistake.order)
+        layers = permute_gates(layers, mistake.kind, mistake.order, mistake.layer)
     try:
         with np.errstate(all="ignore"):
             result = stack_bptt(layers, X, targets, mask, net.loss.name,
@@ -911,7 +911,7 @@ def _mistake_results(net, X, targets, mask, mistake):
     results = results_of_stack(net, result)
     if mistake.order is not None:
         for l, layer in enumerate(net.layers):
-            if layer.kind != mistake.kind:
+            if layer.kind != mistake.kind or mistake.layer not in (None, l):
                 continue
             results["deltas"][l] = unpermute_blocks(results["deltas"][l], mistake.order, -1)
             for key in ("dW", "dU", "db", "db_hh"):

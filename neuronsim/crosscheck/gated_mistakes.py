@@ -43,17 +43,36 @@ LETTERS = {"lstm": "ifgo", "gru": "rzn"}
 class Mistake:
     """One variant: ``code``, ``message`` (what it does, for the report),
     ``kind`` ("lstm" or "gru"), the one-step functions ``steps`` (forward,
-    backward) and ``order`` (a gate permutation, None for the others)."""
+    backward), ``order`` (a gate permutation, None for the others) and
+    ``layer``: None for the mistake in every layer of its kind, or the 0-based
+    index of the one layer that makes it (:meth:`in_layer`)."""
 
-    def __init__(self, code, message, kind, steps=(step_forward, step_backward), order=None):
+    def __init__(self, code, message, kind, steps=(step_forward, step_backward), order=None,
+                 layer=None):
         self.code = code
         self.message = message
         self.kind = kind
         self.steps = steps
         self.order = order
+        self.layer = layer
+
+    def in_layer(self, layer):
+        """The same mistake made by ``net.layers[layer]`` only (textbook layer
+        ``layer`` + 2: the inputs are layer 1); the other layers compute right."""
+        forward, backward = self.steps
+
+        def only_here(variant, correct):
+            def step(p, *args, **options):
+                return (variant if p["index"] == layer else correct)(p, *args, **options)
+            return step
+
+        steps = (only_here(forward, step_forward), only_here(backward, step_backward))
+        return Mistake(self.code, f"{self.message} (in layer {layer + 2} only)", self.kind,
+                       steps, self.order, layer)
 
     def __repr__(self):
-        return f"Mistake({self.code!r}, {self.kind})"
+        where = "" if self.layer is None else f", layer {self.layer}"
+        return f"Mistake({self.code!r}, {self.kind}{where})"
 
 
 # ---------------------------------------------------------------- LSTM
@@ -157,13 +176,14 @@ def order_text(kind, order):
     return ", ".join(letters[q] for q in order)
 
 
-def permute_gates(layers, kind, order):
-    """The stack's layers as a user who reads the blocks of every ``kind`` layer in
-    gate ``order`` computes with: block b of W, U, b_ih, b_hh taken as gate
-    ``order[b]``.  (Returns new dicts; the others are shared.)"""
+def permute_gates(layers, kind, order, only=None):
+    """The stack's layers as a user who reads the blocks of every ``kind`` layer
+    (or of ``layers[only]`` alone) in gate ``order`` computes with: block b of W,
+    U, b_ih, b_hh taken as gate ``order[b]``.  (Returns new dicts; the others are
+    shared.)"""
     changed = []
-    for layer in layers:
-        if layer.get("kind") != kind:
+    for l, layer in enumerate(layers):
+        if layer.get("kind") != kind or (only is not None and l != only):
             changed.append(layer)
             continue
         layer = dict(layer)
@@ -185,6 +205,18 @@ def unpermute_blocks(array, order, axis):
 
 
 # ---------------------------------------------------------------- the list
+def mistakes_of(layer_kinds):
+    """Every variant for a network whose layers are of ``layer_kinds`` (in order):
+    each mistake in every gated layer of its kind and, where a kind has two
+    layers or more, in each of them alone."""
+    found = mistakes(set(layer_kinds) & set(LETTERS))
+    for mistake in list(found):
+        layers = [l for l, kind in enumerate(layer_kinds) if kind == mistake.kind]
+        if len(layers) > 1:
+            found += [mistake.in_layer(l) for l in layers]
+    return found
+
+
 def mistakes(kinds):
     """Every variant for a network whose gated layers are of ``kinds`` ({"lstm", "gru"})."""
     found = []

@@ -168,7 +168,7 @@ def _prepare(layers, n_in):
         if kind not in GATE_COUNT:
             raise ValueError(f"layers[{l}]: kind must be one of {', '.join(GATE_COUNT)}, "
                              f"not {kind!r}")
-        p = {"kind": kind, "activation": layer.get("activation", "tanh")}
+        p = {"kind": kind, "activation": layer.get("activation", "tanh"), "index": l}
         for name in PARAMETERS[kind]:
             p[name] = np.asarray(layer[name], dtype=float)
         gates = GATE_COUNT[kind]
