@@ -62,6 +62,8 @@ CASES = [
     ("tanh", "softmax", "cross_entropy", {}),                  # paired, softmax output
     ("leaky_relu", "tanh", "mse", {"reduction": "sum"}),
     ("relu", "sigmoid", "sse", {"update_biases": False}),
+    ("softmax", "softmax", "cross_entropy", {}),   # a hidden softmax needs its Jacobian
+    ("softmax", "sigmoid", "binary_cross_entropy", {}),
 ]
 
 

@@ -450,7 +450,7 @@ class Network:
             activation = layer.activation
             if activation.is_layerwise:           # softmax: z first, then a
                 activations = layer.forward_pass(activations)
-                fused = layer is layers[-1] and self._paired_output
+                fused = fused and layer is layers[-1] and self._paired_output
             else:
                 layer.outputs = activations = forward_neurons(layer.neurons, activations,
                                                               activation)
