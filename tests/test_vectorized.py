@@ -90,7 +90,7 @@ def test_mazur_published_numbers():
 def test_forward_uses_samples_as_rows():
     """Z = A_prev Wᵀ + b: row i is sample i (the transpose of the textbook's W A + b)."""
     W, b = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), np.array([0.5, -0.5, 0.0])
-    g = vectorized.MatrixActivation("linear")
+    g = vectorized.Activation("linear")
     Zs, As = vectorized.forward([W], [b], [g], [[1.0, 0.0], [0.0, 2.0]])
     assert As[0].tolist() == [[1.0, 0.0], [0.0, 2.0]]
     assert Zs[0].tolist() == [[1.5, 2.5, 5.0], [4.5, 7.5, 12.0]]
@@ -98,7 +98,7 @@ def test_forward_uses_samples_as_rows():
 
 def test_softmax_jacobian_backward_by_hand():
     """δ_j = a_j (g_j - Σ_i g_i a_i) for a = (0.5, 0.25, 0.25), g = (1, 0, 0)."""
-    g = vectorized.MatrixActivation("softmax")
+    g = vectorized.Activation("softmax")
     A = np.array([[0.5, 0.25, 0.25]])
     delta = g.backward(np.array([[1.0, 0.0, 0.0]]), None, A)
     assert delta.tolist() == [[0.25, -0.125, -0.125]]
@@ -112,7 +112,7 @@ def test_pairing_rules(loss, output, expected):
 
 
 def test_leaky_relu_slope_is_used():
-    g = vectorized.matrix_activation({"activation": "leaky_relu", "slope": 0.2})
+    g = vectorized.activation({"activation": "leaky_relu", "slope": 0.2})
     Z = np.array([[-2.0, 0.0, 3.0]])
     assert g.g(Z).tolist() == [[-0.4, 0.0, 3.0]]
     assert g.prime(Z, g.g(Z)).tolist() == [[0.2, 0.2, 1.0]]
@@ -120,7 +120,7 @@ def test_leaky_relu_slope_is_used():
 
 def test_bad_names_and_shapes_are_reported():
     with pytest.raises(ValueError, match="unknown activation 'swish'"):
-        vectorized.MatrixActivation("swish")
+        vectorized.Activation("swish")
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         vectorized.backprop([[[1.0]]], [[0.0]], ["linear"], "hinge", [[1.0]], [[1.0]])
     with pytest.raises(ShapeError, match=r"weights\[1\]: expected shape \(n, 2\)"):
@@ -324,5 +324,5 @@ def test_former_module_names_still_work():
         assert getattr(vectorized_stack, name) is getattr(vectorized, name), name
     for name in ("rnn_bptt", "rnn_forward", "recurrent_network_gradients", "RNNGradients"):
         assert getattr(vectorized_rnn, name) is getattr(vectorized, name), name
-    assert vectorized.MatrixActivation is vectorized.Activation
-    assert vectorized.matrix_activation("tanh").name == "tanh"
+    assert vectorized.activation("tanh").name == "tanh"
+    assert not hasattr(vectorized, "MatrixActivation")   # it took samples as columns

@@ -15,8 +15,11 @@ The tables are written in :mod:`neuronsim.render`: the sections per time step in
 :mod:`neuronsim.render.sequence_tables`, LSTM and GRU lines in
 :mod:`neuronsim.render.gated_lines`, the vanishing/exploding table in
 :mod:`neuronsim.render.gradient_flow`, and every list of records through the one
-driver :func:`neuronsim.render.tables.render_records`.  Their names stay
-importable from here, as before they moved.
+driver :func:`neuronsim.render.tables.render_records`.  The sequence renderer's
+own names (render_sequence(s), render_sequence_batches, the sections, gradient
+flow) stay importable from here, as before they moved; the LSTM/GRU line writers
+are imported from :mod:`neuronsim.render.gated_lines`, and the feed-forward
+renderer's names from :mod:`neuronsim.render.tables`.
 
     >>> from neuronsim.core.recurrent import RecurrentNetwork
     >>> net = RecurrentNetwork.from_arrays([[0.5]], [[0.8]], [0.0], loss="half_sse")

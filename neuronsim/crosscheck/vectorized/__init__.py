@@ -59,17 +59,17 @@ from .stack import (
     step_forward,
 )
 
-#: the names this module had before it became a package
-MatrixActivation = Activation
-matrix_activation = activation
+#: the names this module had before it became a package.  (MatrixActivation and
+#: matrix_activation are gone: they took samples as columns, and Activation takes
+#: them as rows; the same name for other numbers would mislead.)
 PAIRED_OUTPUT = PAIRED_WITH
 RECURRENT = (RNNForward, RNNGradients, recurrent_network_gradients, rnn_bptt, rnn_forward)
 """The recurrent names this module re-exports (from :mod:`.rnn`)."""
 
 __all__ = [
     "ACTIVATION_PARAMS", "ACTIVATIONS", "LOSSES", "PAIRED_OUTPUT", "PAIRED_WITH", "Activation",
-    "MatrixActivation", "activate", "activation", "activation_backward", "activation_name",
-    "is_paired", "matrix_activation", "output_grad", "paired_delta", "step_loss_values",
+    "activate", "activation", "activation_backward", "activation_name",
+    "is_paired", "output_grad", "paired_delta", "step_loss_values",
     "DenseCache", "dense_backward", "dense_forward", "RecurrentCache", "recurrent_backward",
     "recurrent_forward", "GRUCache", "LSTMCache", "gru_backward", "gru_forward",
     "lstm_backward", "lstm_forward", "BatchGradients", "backprop", "forward",
