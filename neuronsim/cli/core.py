@@ -3,14 +3,13 @@
 import argparse
 import sys
 
-from tabulate import tabulate
-
 from ..classroom.progress import ProgressBar, step_bar
 from ..core.errors import NeuronsimError
 from ..core.labels import CONVENTIONS
 from ..files.atomic import atomic_write_text
 from ..files.saving import check_savable
 from ..render.numfmt import format_number
+from ..render.plain_table import plain_table
 from ..render.tables import FORMATS, SECTIONS, document, render_records
 from ..trace.tracer import Tracer
 from . import budgets
@@ -480,8 +479,7 @@ def outputs_table(net, samples, digits):
         total += loss
         rows.append([str(number), _values_text(x, digits), _values_text(t, digits),
                      _values_text(output, digits), format_number(loss, digits)])
-    table = tabulate(rows, headers=["sample", "input x", "target t", "output", "loss E"],
-                     tablefmt="simple", disable_numparse=True, stralign="left")
+    table = plain_table(rows, ["sample", "input x", "target t", "output", "loss E"])
     if net.reduction == "mean":
         summary = f"mean loss over the {len(samples)} samples: "
         total = total / len(samples)

@@ -1,6 +1,8 @@
 """The writer of every table: labels, numbers and operators in one output format.
 
-Tables come from ``tabulate``; every number is pre-formatted (see
+Tables come from ``tabulate`` (imported where a table needs it: a plain-text table of
+one-column characters is drawn by :mod:`neuronsim.render.plain_table`, byte for byte as
+tabulate would); every number is pre-formatted (see
 :mod:`neuronsim.render.numfmt`): ``digits`` significant digits, trailing zeros
 dropped.  Labels follow textbook numbering: the input layer is layer 1 and
 neurons count from 1, so Python's ``net.layers[l].neurons[j]`` is neuron j+1 of
@@ -14,10 +16,9 @@ HTML/LaTeX document around a rendering are here too, the same for all.
 
 import re
 
-from tabulate import tabulate
-
 from ..core import labels as lab
 from .numfmt import factor, format_number
+from .plain_table import plain_table
 
 
 FORMATS = {
@@ -298,6 +299,10 @@ class _Writer:
                 headers = [h.replace(plain, latex) for h in headers]
             rows = [[latex_text("--" if cell == "—" else cell) for cell in row] for row in rows]
         headers = [self.prose(h) for h in headers]
+        if self.tablefmt == "simple":
+            return plain_table(rows, headers)
+        from tabulate import tabulate
+
         return tabulate(rows, headers=headers, tablefmt=self.tablefmt,
                         disable_numparse=True, stralign="left")
 
