@@ -7,7 +7,6 @@ and the temporary file is removed.
 """
 
 import os
-import tempfile
 
 
 def atomic_write_text(path, text, encoding="utf-8"):
@@ -39,6 +38,8 @@ def atomic_write_bytes(path, data):
         except OSError as exc:
             raise OSError(f"{path}: cannot write ({exc.strerror or exc})") from None
         return
+    import tempfile   # here, not at the top: the commands that only print start quicker
+
     folder = os.path.dirname(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".neuronsim-", suffix=".tmp", dir=folder)

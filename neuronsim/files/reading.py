@@ -14,12 +14,14 @@ Network files, answer sheets (CSV) and arrays (.npy, .npz) are all read by
 .npy or .npz file without pickles, checking the array sizes (also of the
 members of a compressed .npz, before they are decompressed) and refusing
 complex and object arrays.
+
+numpy and ``zipfile`` are imported by :func:`load_arrays`, the one function that
+needs them, so that reading a network file stays quick to start.
 """
 
 import io
 import os
 import stat
-import zipfile
 
 from ..core.errors import SpecError
 
@@ -108,6 +110,8 @@ def load_arrays(path, expect="npz", limit=MAX_FILE_BYTES):
     gigabytes.  Complex and object arrays are refused: neuronsim compares
     real numbers.
     """
+    import zipfile
+
     import numpy as np
 
     if expect not in ARRAY_SUFFIXES:

@@ -19,7 +19,6 @@ acts as markup or as a command:
 :func:`escape_for` picks one by format name.
 """
 
-import html
 import re
 
 _LATEX = {
@@ -80,10 +79,18 @@ def terminal_output(text):
     return terminal_text(text, keep="\n\t")
 
 
+def html_text(text):
+    """Text for HTML: :func:`html.escape` (``& < > " '`` as character references);
+    the ``html`` module is imported on first use, off the plain-text path."""
+    import html
+
+    return html.escape(text)
+
+
 ESCAPES = {
     "latex": latex_text,
     "markdown": markdown_cell,
-    "html": html.escape,
+    "html": html_text,
     "plain": terminal_text,
     "text": terminal_text,
 }
