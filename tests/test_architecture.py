@@ -116,8 +116,8 @@ def test_import_neuronsim_needs_neither_numpy_nor_tabulate():
 
 def test_a_command_imports_only_its_own_module():
     """`neuronsim trace` loads the trace command's module and what it needs, not numpy,
-    not the other commands and, for a feed-forward network, not RecurrentTracer's module
-    or the hand modules; nor, for its plain-text tables (render/plain_table.py), tabulate
+    not the other commands and, for a feed-forward network, not RecurrentTracer's module,
+    the sequence and LSTM/GRU records or the hand modules; nor, for its plain-text tables (render/plain_table.py), tabulate
     with wcwidth and importlib.metadata, nor the standard modules that only saving
     (tempfile), .npz arrays (zipfile) or HTML (html) need.  Modules that python's own
     start-up already loaded (site's .pth files can) do not count.  `--help` lists every
@@ -131,7 +131,8 @@ def test_a_command_imports_only_its_own_module():
             "print(status, sorted(m for m in ('numpy', 'neuronsim.cli.crosscheck', "
             "'neuronsim.cli.digits', 'neuronsim.crosscheck.compare', 'neuronsim.trace.recurrent', "
             "'neuronsim.hand.common', 'tabulate', 'wcwidth', 'importlib.metadata', 'tempfile', "
-            "'zipfile', 'html') if m in sys.modules and m not in started))")
+            "'zipfile', 'html', 'neuronsim.trace.sequence', 'neuronsim.trace.gated') "
+            "if m in sys.modules and m not in started))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

@@ -21,8 +21,7 @@ one for all.
 
 from dataclasses import dataclass
 
-from ..trace.records import BatchRecord
-from ..trace.sequence import SequenceRecord
+from ..trace.records import BatchRecord, StepRecord
 from . import step_tables
 
 
@@ -83,6 +82,12 @@ def kind_of(record):
     whose samples were all unseen counts as feed-forward)."""
     if isinstance(record, BatchRecord):
         return kind_of(record.samples[0]) if record.samples else STEP
+    if isinstance(record, StepRecord):
+        return STEP
+    # The sequence records are imported here, not above: a feed-forward trace does not
+    # load them (they are imported when a sequence is recorded).
+    from ..trace.sequence import SequenceRecord
+
     return SEQUENCE if isinstance(record, SequenceRecord) else STEP
 
 

@@ -12,8 +12,10 @@ network that reads sequences (a recurrent, LSTM or GRU layer anywhere in the
 stack) gives one :class:`~neuronsim.trace.sequence.SequenceRecord` per sequence
 (``tracer.sequences``, with per-time-step tables).  One renderer writes both:
 :func:`neuronsim.render.tables.render_records`.  The records are defined
-in :mod:`neuronsim.trace.records` and :mod:`neuronsim.trace.sequence`; their
-names stay importable from here.
+in :mod:`neuronsim.trace.records` and :mod:`neuronsim.trace.sequence`; the
+first's names stay importable from here.  The second (and the LSTM/GRU records of
+:mod:`neuronsim.trace.gated`) is imported when a sequence is first recorded, so
+that a feed-forward trace does not load it.
 
 Indices in records are the 0-based Python ones (``layer`` 0 is
 ``net.layers[0]``, textbook layer 2); renderers add the textbook labels.
@@ -53,7 +55,6 @@ from .records import (  # noqa: F401  (the records' names, importable from here 
     UpdateRule,
     update_rule,
 )
-from .sequence import SequenceRecording
 
 # What a tracer holds, in words, by ``Tracer.kind``.
 _HOLDS = {"steps": "feed-forward steps", "sequences": "sequences"}
@@ -128,6 +129,8 @@ class Tracer(Recorder):
         """Called by ``net.forward_pass``: snapshot z, a and g'(z) of every neuron
         (a sequence: every neuron's steps, :class:`SequenceRecording`)."""
         if self._holds(net) == "sequences":
+            from .sequence import SequenceRecording
+
             return SequenceRecording.on_forward(self, net)
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)  # a forward pass without back_prop
@@ -156,6 +159,8 @@ class Tracer(Recorder):
     def on_backward(self, net):
         """Called by ``net.back_prop``: snapshot dE/da, δ and the gradients."""
         if net.is_sequential:
+            from .sequence import SequenceRecording
+
             return SequenceRecording.on_backward(self, net)
         step = self._current
         if step is None:
@@ -181,6 +186,8 @@ class Tracer(Recorder):
     def before_update(self, net, learning_rate):
         """Called by ``net.update_weights`` before any weight changes."""
         if net.is_sequential:
+            from .sequence import SequenceRecording
+
             return SequenceRecording.before_update(self, net, learning_rate)
         step, n = self._start_update(net, learning_rate)
         if step is None:
@@ -202,6 +209,8 @@ class Tracer(Recorder):
     def after_update(self, net):
         """Called by ``net.update_weights`` after the update: the new weights."""
         if net.is_sequential:
+            from .sequence import SequenceRecording
+
             return SequenceRecording.after_update(self, net)
         step = self._end_update(net)
         if step is None:
@@ -228,6 +237,8 @@ class Tracer(Recorder):
         record), the network's Σ and Σ / divisor (as ``Neuron.apply_update``
         divides it).  A sequence: :meth:`SequenceRecording._parameter_records`."""
         if net.is_sequential:
+            from .sequence import SequenceRecording
+
             return SequenceRecording._parameter_records(self, net, samples, divisor)
         parameters = []
         layers = net.layers
@@ -249,6 +260,8 @@ class Tracer(Recorder):
 
     def _new_values(self, net, parameters):
         if net.is_sequential:
+            from .sequence import SequenceRecording
+
             return SequenceRecording._new_values(self, net, parameters)
         layers = net.layers
         for parameter in parameters:
