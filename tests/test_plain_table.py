@@ -7,10 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tabulate import tabulate
 
-from neuronsim.render.plain_table import one_column_text, plain_table, simple_table
+from neuronsim.render.plain_table import (
+    ONE_COLUMN,
+    ONE_COLUMN_BLOCKS,
+    one_column_text,
+    plain_table,
+    simple_table,
+)
 
-#: every character one_column_text accepts (it accepts nothing above U+22FF)
-ONE_COLUMN = [chr(c) for c in range(0x2300) if one_column_text(chr(c))]
+ONE_COLUMN = sorted(ONE_COLUMN)
 
 
 def tabulated(rows, headers):
@@ -23,7 +28,9 @@ def test_every_accepted_character_is_one_column_wide_for_wcwidth():
     assert len(ONE_COLUMN) > 1400
     wider = [f"U+{ord(c):04X}" for c in ONE_COLUMN if wcwidth.wcwidth(c) != 1]
     assert wider == []
-    assert all(not one_column_text(chr(c)) for c in range(0x2300, 0x110000, 7))
+    assert [c for c in map(chr, range(0x110000)) if one_column_text(c)] == ONE_COLUMN
+    assert ONE_COLUMN[-1] < "\u2300"
+    assert all(first < end <= 0x2300 for first, end in ONE_COLUMN_BLOCKS)
     text = "".join(ONE_COLUMN)
     assert wcwidth.wcswidth(text) == len(text)
 

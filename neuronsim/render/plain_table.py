@@ -25,17 +25,17 @@ wcwidth (which tabulate measures with) and compares generated tables with
 tabulate's, byte for byte.
 """
 
-import re
-
-# One display column each (when also printable): see the module docstring.
-_OUTSIDE_ONE_COLUMN = re.compile(
-    "[^\x20-\x7e\xa1-\u024f\u0370-\u03ff\u1d00-\u1dbf\u2010-\u205e\u2070-\u209f\u2100-\u22ff]")
+# The blocks of one-column characters (see the module docstring), as code point ranges
+# (first, last + 1); of these, the printable characters are ONE_COLUMN.
+ONE_COLUMN_BLOCKS = ((0x20, 0x7F), (0xA1, 0x250), (0x370, 0x400), (0x1D00, 0x1DC0),
+                     (0x2010, 0x205F), (0x2070, 0x20A0), (0x2100, 0x2300))
+ONE_COLUMN = frozenset(c for first, end in ONE_COLUMN_BLOCKS
+                       for c in map(chr, range(first, end)) if c.isprintable())
 
 
 def one_column_text(text):
     """True when ``text`` is a str whose characters each take one display column."""
-    return (type(text) is str and text.isprintable()
-            and _OUTSIDE_ONE_COLUMN.search(text) is None)
+    return type(text) is str and ONE_COLUMN.issuperset(text)
 
 
 def simple_table(rows, headers):
