@@ -1,0 +1,116 @@
+"""Whole-process start-up time of a neuronsim command against python's own, as a new user
+sees it: in a fresh virtual environment holding only what ``pip install`` brings.
+
+    python3 -m venv /tmp/fresh && /tmp/fresh/bin/pip install .   # pip compiles the bytecode
+    python3 scripts/startup_time.py /tmp/fresh                     # bytecode cached ("warm")
+    python3 scripts/startup_time.py /tmp/fresh --cold              # neuronsim compiled each run
+    python3 scripts/startup_time.py /tmp/fresh --command "neuronsim trace xor --steps 3"
+
+Each round runs, in turn, ``python -c pass``, ``python -c "import tabulate"`` (a yardstick:
+the table library neuronsim depends on) and the command (``neuronsim trace mazur`` unless
+``--command`` names another), all with the environment's python; one round is a warm-up,
+then ``--runs`` rounds are counted.  For each it prints the wall time (``time.perf_counter``
+around the process) and the CPU time (the child's user + system time, from
+``resource.getrusage``) as min, median and max, then the command's ratio to
+``python -c pass``, the median of the ratios of each round (so that a slow second of a shared
+machine hits both sides of a ratio alike).  Quote medians and ratios, not single runs.
+
+``--cold``: neuronsim's package is copied without its ``__pycache__`` folders into a
+temporary folder put first on PYTHONPATH, with PYTHONDONTWRITEBYTECODE=1, so that every
+neuronsim module is compiled from source in every run (python's own modules and the other
+packages keep their cached bytecode).
+
+Where the time goes, module by module (cumulative microseconds; the figures of a single run
+are noisy, and -X importtime adds its own cost):
+
+    /tmp/fresh/bin/python -X importtime -c "from neuronsim.cli.main import main; \\
+        main(['trace', 'mazur'])" 2>&1 >/dev/null | sort -t'|' -k2 -n | tail -30
+"""
+
+import argparse
+import os
+import resource
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def timed(argv, env):
+    """(wall seconds, CPU seconds) of one run of ``argv``; its output is discarded."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    result = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        sys.exit(f"startup_time: {shlex.join(argv)} exited with status {result.returncode}: "
+                 f"{result.stderr.decode(errors='replace').strip()[-500:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def cold_copy(python, folder):
+    """A copy of the environment's neuronsim package in ``folder``, without bytecode."""
+    found = subprocess.run([python, "-c", "import importlib.util; "
+                            "print(importlib.util.find_spec('neuronsim').submodule_search_locations[0])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    shutil.copytree(found, os.path.join(folder, "neuronsim"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def milliseconds(values):
+    return "  ".join(f"{1000 * v:7.1f}" for v in (min(values), statistics.median(values),
+                                                    max(values)))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("venv", help="the virtual environment (its bin/python, bin/neuronsim)")
+    parser.add_argument("--runs", type=int, default=21, help="counted rounds (default 21)")
+    parser.add_argument("--command", default="neuronsim trace mazur",
+                        help="the command, its first word a program of the environment's bin "
+                             "folder (default: neuronsim trace mazur)")
+    parser.add_argument("--cold", action="store_true",
+                        help="neuronsim without cached bytecode (compiled in every run)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.runs <= 1000:
+        parser.error("--runs must be 1 to 1000")
+    bin_folder = os.path.join(args.venv, "bin")
+    python = os.path.join(bin_folder, "python")
+    words = shlex.split(args.command)
+    commands = {
+        "python -c pass": [python, "-c", "pass"],
+        "python -c 'import tabulate'": [python, "-c", "import tabulate"],
+        args.command: [os.path.join(bin_folder, words[0])] + words[1:],
+    }
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    with tempfile.TemporaryDirectory() as folder:
+        if args.cold:
+            cold_copy(python, folder)
+            env.update(PYTHONPATH=folder, PYTHONDONTWRITEBYTECODE="1")
+        times = {name: [] for name in commands}
+        for round_number in range(args.runs + 1):
+            for name, command in commands.items():
+                measured = timed(command, env)
+                if round_number:          # round 0 is the warm-up
+                    times[name].append(measured)
+    print(f"{args.runs} rounds{' (cold: neuronsim compiled in every run)' if args.cold else ''}"
+          f"; milliseconds, min median max")
+    for name, values in times.items():
+        print(f"  {name}")
+        print(f"    wall {milliseconds([w for w, _ in values])}")
+        print(f"    cpu  {milliseconds([c for _, c in values])}")
+    base, command = times["python -c pass"], times[args.command]
+    for index, what in ((0, "wall"), (1, "cpu")):
+        ratio = statistics.median(c[index] / b[index] for c, b in zip(command, base))
+        print(f"{args.command} / python -c pass, {what}: {ratio:.2f}x (median of the rounds)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
