@@ -30,6 +30,8 @@ one step's values are kept per time step in ``history``.  Everything else
 """
 
 
+from copy import deepcopy
+
 from .errors import NumericalError, ShapeError
 from .labels import bias_label, neuron_label, weight_label
 from .neuron import back_prop_update_neurons, forward_neurons
@@ -706,3 +708,37 @@ class Network:
         (:mod:`neuronsim.classroom.widget`; needs ``pip install "neuronsim[notebook]"``).
         Every number it shows is this network's own."""
         return service("widget")(self, **options)
+
+    # ----------------------------------------------------------- copies
+    def copy(self, *, batch=True, rule=True):
+        """An independent copy of this network, without a tracer (this network
+        keeps its own): the parameters (a learned initial state too), the
+        settings, the samples, the values of the last pass and, by default,
+        everything training has changed: the optimizer with every parameter's
+        state, the schedule at its epoch, clipping, the penalty, and the batch
+        under way (the gradient sums of the samples back-propagated since the
+        last update) with the g that update applied.
+
+        ``batch=False``: the copy starts a new batch (every gradient sum 0,
+        ``samples_in_batch`` 0, no g or clipping norm of a last update), so one
+        sample run on it gives that sample's gradient alone.  ``rule=False``:
+        the copy updates by plain gradient descent, w − η·g: no optimizer,
+        schedule, clipping or penalty, and no optimizer state.  The number
+        system is shared (it holds no state).
+        """
+        copy = deepcopy(self, {id(self.tracer): None, id(self.numbers): self.numbers})
+        owners = [owner for layer in copy.layers
+                  for owner in list(layer.neurons) + ([layer] if layer.is_recurrent else [])]
+        if not batch:
+            for layer in copy.layers:
+                layer.clear_grad_sums()
+            copy.samples_in_batch = 0
+            for owner in owners:
+                owner.batch_grad = owner.penalty_grad = None
+            if copy.clip is not None:
+                copy.clip.last_norm = None
+        if not rule:
+            copy.optimizer = copy.schedule = copy.clip = copy.penalty = None
+            for owner in owners:
+                owner.optimizer_state = owner.batch_grad = owner.penalty_grad = None
+        return copy
