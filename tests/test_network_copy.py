@@ -184,3 +184,16 @@ def test_the_tools_leave_the_network_and_its_half_done_batch_alone():
     assert net.tracer is tracer
     assert repr((parameters(net), states(net), sums(net), net.samples_in_batch,
                  net.schedule.last_epoch)) == before
+
+
+def test_a_fresh_copy_has_no_pass_under_way_and_a_full_copy_keeps_it():
+    net = trained(SEQUENCE)
+    assert net.history is not None
+    fresh = net.copy(batch=False)
+    assert (fresh.history, fresh.inputs, fresh.targets, fresh.step_losses) == (None,) * 4
+    with pytest.raises(RuntimeError, match="needs a forward_pass"):
+        fresh.back_prop(net.samples[0]["target"])
+    full = net.copy()
+    assert full.history is not net.history
+    assert repr(full.history) == repr(net.history)
+    assert full.states_of(0) == net.states_of(0)

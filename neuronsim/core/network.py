@@ -713,20 +713,24 @@ class Network:
     def copy(self, *, batch=True, rule=True):
         """An independent copy of this network, without a tracer (this network
         keeps its own): the parameters (a learned initial state too), the
-        settings, the samples, the values of the last pass and, by default,
-        everything training has changed: the optimizer with every parameter's
-        state, the schedule at its epoch, clipping, the penalty, and the batch
-        under way (the gradient sums of the samples back-propagated since the
-        last update) with the g that update applied.
+        settings, the samples and, by default, everything else: the values of
+        the last pass (``history`` of a sequence), the optimizer with every
+        parameter's state, the schedule at its epoch, clipping, the penalty,
+        and the batch under way (the gradient sums of the samples
+        back-propagated since the last update) with the g that update applied.
 
-        ``batch=False``: the copy starts a new batch (every gradient sum 0,
-        ``samples_in_batch`` 0, no g or clipping norm of a last update), so one
-        sample run on it gives that sample's gradient alone.  ``rule=False``:
-        the copy updates by plain gradient descent, w − η·g: no optimizer,
-        schedule, clipping or penalty, and no optimizer state.  The number
-        system is shared (it holds no state).
+        ``batch=False``: the copy starts afresh: a new batch (every gradient sum
+        0, ``samples_in_batch`` 0, no g or clipping norm of a last update) and
+        no pass (``history`` and the last inputs, targets and loss None: a
+        forward pass comes first), so one sample run on it gives that sample's
+        gradient alone.  ``rule=False``: the copy updates by plain gradient
+        descent, w − η·g: no optimizer, schedule, clipping or penalty, and no
+        optimizer state.  The number system is shared (it holds no state).
         """
-        copy = deepcopy(self, {id(self.tracer): None, id(self.numbers): self.numbers})
+        memo = {id(self.tracer): None, id(self.numbers): self.numbers}
+        if not batch and self.history is not None:
+            memo[id(self.history)] = None      # (the longest part; not copied to be dropped)
+        copy = deepcopy(self, memo)
         owners = [owner for layer in copy.layers
                   for owner in list(layer.neurons) + ([layer] if layer.is_recurrent else [])]
         if not batch:
@@ -737,6 +741,9 @@ class Network:
                 owner.batch_grad = owner.penalty_grad = None
             if copy.clip is not None:
                 copy.clip.last_norm = None
+            copy.inputs = copy.target = copy.last_loss = copy.last_truncation = None
+            copy.history = copy.step_outputs = copy.targets = copy.step_losses = None
+            copy._fresh_forward = False
         if not rule:
             copy.optimizer = copy.schedule = copy.clip = copy.penalty = None
             for owner in owners:
