@@ -427,16 +427,19 @@ class Network:
 
     def _can_fuse_step(self):
         """Can this step's back_prop and update run as one pass per layer?  Yes for
-        a feed-forward network with empty batch sums, plain gradient descent and no
-        recording tracer: the update then needs nothing but the sample's own δ and
-        a_k, and nothing reads the values between back_prop and the update.  (A
-        softmax layer that is not a paired output is found by the fused step's
-        forward pass, which then hands over to back_prop and update_weights.)"""
+        a feed-forward network with empty batch sums and plain gradient descent:
+        the update then needs nothing but the sample's own δ and a_k.  A recording
+        tracer must say it can follow such a step (``follows_fused_steps``: it
+        is told the step's numbers once the pass is done, as
+        ``on_fused_step``).  (A softmax layer that is not a paired output is
+        found by the fused step's forward pass, which then hands over to
+        back_prop and update_weights.)"""
         if (self.is_sequential or self.samples_in_batch or self.optimizer is not None
                 or self.clip is not None or self.penalty is not None):
             return False
         tracer = self.tracer
-        return tracer is None or not tracer.enabled
+        return (tracer is None or not tracer.enabled
+                or getattr(tracer, "follows_fused_steps", False))
 
     def _fused_step(self, x, target, learning_rate):
         """forward_pass(x), back_prop(target) and update_weights(η) of one online
@@ -456,6 +459,11 @@ class Network:
             else:
                 layer.outputs = activations = forward_neurons(layer.neurons, activations,
                                                               activation)
+        tracer = self.tracer
+        if tracer is not None and not tracer.enabled:
+            tracer = None
+        if tracer is not None:
+            tracer.on_forward(self)
         if not fused:   # a softmax δ needs its layer's Jacobian (Layer.back_prop)
             self._fresh_forward = True
             value = self.back_prop(target)
@@ -484,6 +492,8 @@ class Network:
                                              learning_rate, index > 0, update_bias)
         self.target = target
         self.last_loss = value
+        if tracer is not None:
+            tracer.on_fused_step(self, learning_rate)
         return value
 
     def loss_of(self, x, target, initial_state=None):
