@@ -409,9 +409,10 @@ class Network:
 
         (The update also applies any samples back-propagated earlier and not
         yet applied, as every update does.)  When nothing else waits in the
-        batch and nothing records or changes the gradient between back_prop and
-        the update (:meth:`_can_fuse_step`), the step runs as
-        :meth:`_fused_step`, with the same numbers."""
+        batch and nothing reads or changes the gradient between back_prop and
+        the update (:meth:`_can_fuse_step`; a tracer of every neuron is told the
+        step's numbers after it), the step runs as :meth:`_fused_step`, with the
+        same numbers."""
         if self._can_fuse_step():
             rate = self.learning_rate if learning_rate is None else learning_rate
             try:
@@ -446,7 +447,9 @@ class Network:
         sample (``learning_rate`` checked), with the numbers of those three
         methods: the layers' neurons are run by the functions of neuron.py's
         "A layer's neurons in one loop" section directly, and each layer's δ,
-        Wᵀδ and update are one pass (back_prop_update_neurons).  Returns E."""
+        Wᵀδ and update are one pass (back_prop_update_neurons).  A recording
+        tracer (one that ``follows_fused_steps``) gets ``on_forward`` after the
+        forward pass and ``on_fused_step`` at the end.  Returns E."""
         layers = self.layers
         n_inputs = len(layers[0].neurons[0].weights)   # (Layer.n_inputs, without its call)
         self.inputs = activations = self.vector(x, n_inputs, "input")
