@@ -521,12 +521,13 @@ def print_table(problem, rows, notes, agreement, out):
           file=out)
     print(f"one step agrees with neuronsim: flat bit-identical; the others' max relative "
           f"difference in weights and biases {agreement:.1e}", file=out)
-    header = (f"{'implementation':28s} {'step µs':>11s} {'µs/sample':>11s} {'ns/conn':>9s} "
+    width = max([28] + [len(r["name"]) for r in rows])
+    header = (f"{'implementation':{width}s} {'step µs':>11s} {'µs/sample':>11s} {'ns/conn':>9s} "
               f"{'forward µs/sample':>18s} {'ns/conn':>9s} {'peak B/param':>13s}")
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in rows:
-        print(f"{r['name']:28s} {r['step_us']:11.1f} {r['sample_step_us']:11.1f} "
+        print(f"{r['name']:{width}s} {r['step_us']:11.1f} {r['sample_step_us']:11.1f} "
               f"{r['step_ns_conn']:9.1f} {r['forward_us']:18.1f} {r['forward_ns_conn']:9.1f} "
               f"{r['bytes_per_param']:13.1f}", file=out)
     for note in notes:

@@ -31,11 +31,12 @@ class NeuronRecord:
     ``batch_bias_grad`` (the reduced gradient applied), ``new_weights``,
     ``new_bias``.
 
-    ``weight_grads``, ``bias_grad`` and ``batch_weight_grads`` are computed
-    when read, from the numbers the record holds (a_k δ, as
-    ``Neuron.weight_grads``; δ; Σ_s/n, as the update divides): the same bits
-    as computing them while the step runs, without a list per neuron per step
-    that nobody may read.  The lists a record holds (``inputs``, ``weights``,
+    ``weight_grads``, ``bias_grad``, ``batch_weight_grads`` and
+    ``downstream`` are computed when read, from the numbers the step's records
+    hold (a_k δ, as ``Neuron.weight_grads``; δ; Σ_s/n, as the update divides;
+    the next layer's recorded weights and δ): the same bits as computing them
+    while the step runs, without a list per neuron per step that nobody may
+    read.  The lists a record holds (``inputs``, ``weights``,
     ``weight_grad_sums``) are the network's own, which it replaces and never
     changes in place.
     """
@@ -50,7 +51,9 @@ class NeuronRecord:
     derivative: object
     output_grad: object = None
     delta: object = None
-    downstream: list = None
+    # The next layer's neurons as the step saw them (their NeuronRecords, or
+    # WeightsAndDelta when the tracer filters): ``downstream`` reads them.
+    next_layer: list = None
     # The update's gradient is batch_weight_grads = weight_grad_sums / batch_divisor
     # (weight_grad_sums None: one sample, whose sums are its weight_grads).
     weight_grad_sums: list = None
@@ -88,6 +91,17 @@ class NeuronRecord:
         return self.delta
 
     @property
+    def downstream(self):
+        """For a hidden neuron j: the pairs (w_kj, δ_k) of the next layer's neurons k
+        that make dE/da_j = Σ_k w_kj δ_k, with the weights before the update
+        (None for an output neuron)."""
+        next_layer = self.next_layer
+        if next_layer is None:
+            return None
+        j = self.neuron
+        return [(k.weights[j], k.delta) for k in next_layer]
+
+    @property
     def weight_grads(self):
         """dE/dw_k = a_k · δ of this sample (None before back_prop)."""
         delta = self.delta
@@ -105,6 +119,16 @@ class NeuronRecord:
         if sums is None:
             sums = self.weight_grads
         return [s / divisor for s in sums]
+
+
+@dataclass
+class WeightsAndDelta:
+    """A neuron of the next layer as a hidden neuron's ``downstream`` needs it:
+    its weights before the update and its δ (what a tracer that filters keeps of
+    a neuron it does not record)."""
+
+    weights: list
+    delta: object
 
 
 @dataclass

@@ -54,6 +54,7 @@ from .records import (  # noqa: F401  (the records' names, importable from here 
     Recorder,
     StepRecord,
     UpdateRule,
+    WeightsAndDelta,
     update_rule,
 )
 
@@ -170,15 +171,20 @@ class Tracer(Recorder):
         layers = net.layers
         jacobian_sums = [sum_in_order(n.output_grad * n.output for n in layer.neurons)
                          if layer.activation.is_layerwise else None for layer in layers]
+        # What a hidden neuron's downstream reads of the next layer: its records
+        # when the tracer keeps every neuron, else its weights and δ as they are now
+        if self.layer_filter is None and self.neuron_filter is None:
+            next_layers = step.layers[1:]
+        else:
+            next_layers = [[WeightsAndDelta(n.weights, n.delta) for n in layer.neurons]
+                           for layer in layers[1:]]
+        next_layers.append(None)
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
             record.jacobian_sum = jacobian_sums[record.layer]
             record.output_grad = neuron.output_grad
             record.delta = neuron.delta
-            if record.layer + 1 < len(layers):
-                j = record.neuron
-                record.downstream = [(n.weights[j], n.delta)
-                                     for n in layers[record.layer + 1].neurons]
+            record.next_layer = next_layers[record.layer]
         self._pending.append(step)  # finished when its batch's update comes
 
     def before_update(self, net, learning_rate):
@@ -223,9 +229,9 @@ class Tracer(Recorder):
 
         ``on_forward`` recorded each neuron's weights before the pass, and the
         pass replaced each row with a new list, so the old rows are the
-        records': a hidden neuron's downstream pairs (w_kj, δ_k) take w_kj from
-        the next layer's records.  The batch is this one sample: n = 1, and
-        Σ dE/db = 0 + δ, as the network adds it."""
+        records': a hidden neuron's downstream pairs (w_kj, δ_k) read w_kj and δ_k
+        from the next layer's records.  The batch is this one sample: n = 1,
+        and Σ dE/db = 0 + δ, as the network adds it."""
         step = self._current
         if step is None or net.is_sequential:
             return
@@ -247,9 +253,7 @@ class Tracer(Recorder):
                 record.delta = delta = neuron.delta
                 if jacobian_sum is not None:
                     record.jacobian_sum = jacobian_sum
-                if above is not None:
-                    j = record.neuron
-                    record.downstream = [(r.weights[j], r.delta) for r in above]
+                record.next_layer = above
                 record.batch_divisor = 1
                 record.batch_bias_grad = (0 + delta) / 1
                 record.new_weights = neuron.weights
