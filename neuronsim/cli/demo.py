@@ -2,8 +2,6 @@
 
 import argparse
 
-from tabulate import tabulate
-
 from ..core.errors import NeuronsimError
 from ..core.labels import weight_label
 from ..files.bundled import EXAMPLES, MAZUR_WEIGHT_NAMES, example_path
@@ -115,6 +113,8 @@ def _mazur_summary(tracer, net, args):
         lines = [title] + [f"  {name} = {label} = {value}  ({path})" if path
                            else f"  {name} = {value}" for name, label, value, path in rows]
         return "\n".join(lines) + "\n"
+    from tabulate import tabulate   # here: the plain-text demo draws no table with it
+
     if style == "latex":
         rows[0][0] = r"E\_total"
     table = tabulate(rows, headers=["Mazur", "neuronsim", "after one step", "Python"],

@@ -10,13 +10,12 @@ network), and the same every time: the same bytes in every file.
 
 import os
 
-from tabulate import tabulate
-
 from ..classroom.optimizer_race import EPOCHS, PROBLEM, TARGETS, race, steps_table
 from ..classroom.plots import loss_curves_figure, loss_curves_svg, save_png_deterministic
 from ..core.errors import NeuronsimError
 from ..files.atomic import atomic_write_text
 from ..render.numfmt import format_number
+from ..render.plain_table import plain_table
 
 TITLE = f"Optimizers on {PROBLEM.upper()} (2-2-1, full batch)"
 
@@ -41,8 +40,7 @@ def run_demo_optimizers(args):
             f"optimizers, full batch (one update per epoch), {EPOCHS} epochs each.  Each "
             "optimizer has its own learning rate η.  The columns E ≤ … give the steps "
             "(updates) each needs to reach that loss; — means it did not.\n\n"
-            + tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True,
-                       stralign="left") + "\n")
+            + plain_table(rows, headers) + "\n")
     print(text, end="")
     if not output:
         print("\n-o FILE.svg writes the loss curves in one plot (and FILE.png with matplotlib).")
