@@ -89,11 +89,12 @@ def _prepare(weights, biases, activations, X):
         W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
         if b.ndim != 1:   # a column or row such as [[0.1], [0.2]]
             b = b.reshape(-1)
-        if W.ndim != 2 or W.shape[1] != n_prev:
-            raise ShapeError(f"weights[{l}]: expected shape (n, {n_prev}), got {W.shape}")
-        n_prev = W.shape[0]
-        if b.shape != (n_prev,):
-            raise ShapeError(f"biases[{l}]: expected {n_prev} numbers, got {b.shape[0]}")
+        shape = W.shape
+        if len(shape) != 2 or shape[1] != n_prev:
+            raise ShapeError(f"weights[{l}]: expected shape (n, {n_prev}), got {shape}")
+        n_prev = shape[0]
+        if len(b) != n_prev:
+            raise ShapeError(f"biases[{l}]: expected {n_prev} numbers, got {len(b)}")
         layers.append((W, b, activation(g)))
     return layers, X
 
