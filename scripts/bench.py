@@ -9,7 +9,10 @@ For each shape (2-2-2, 4-2-2-1, 64-32-10, 784-30-10) it times one online
 training step (forward, backward, update) and one forward pass of:
 
 * neuronsim with no tracer, with a disabled tracer attached, and with a
-  recording tracer (``Tracer(keep=False)``: every record built, none kept);
+  recording tracer (``Tracer(keep=False)``: every record built, none kept;
+  a record computes its lists a_k·δ, Σ/n and (w_kj, δ_k) when they are read),
+  and the same with each finished record's lists read (the cost a trace's
+  tables add on top, reported without a target);
 * the flat plain-Python yardstick (scripts/flat_baseline.py: the tightest
   loop that keeps neuronsim's arithmetic);
 * micrograd (``pip install micrograd``; skipped with a note when absent, or
@@ -155,6 +158,18 @@ def recording_tracer():
     return Tracer(keep=False)
 
 
+def read_lists(step):
+    """A tracer's sink: read every list a finished step's records compute when read."""
+    for record in step.neurons():
+        record.weight_grads, record.batch_weight_grads, record.downstream
+
+
+def reading_tracer():
+    from neuronsim.trace import Tracer
+
+    return Tracer(keep=False, sink=read_lists)
+
+
 def flat_build(problem):
     weights, biases = problem.parameters_lists()
     return FlatNetwork(weights, biases, problem.activations)
@@ -290,6 +305,9 @@ def implementations(problem, skip_micrograd_reason):
     if has_tracer():
         impls.append(Implementation("neuronsim, tracing on", neuronsim_build(recording_tracer),
                                     neuronsim_step, neuronsim_forward))
+        impls.append(Implementation("neuronsim, tracing, lists read",
+                                    neuronsim_build(reading_tracer), neuronsim_step,
+                                    neuronsim_forward))
     else:
         notes.append("neuronsim, tracing on: skipped (neuronsim.trace.tracer not found)")
     impls.append(Implementation("flat plain Python", flat_build, flat_step, flat_forward))
@@ -504,12 +522,13 @@ def print_table(problem, rows, notes, agreement, out):
           file=out)
     print(f"one step agrees with neuronsim: flat bit-identical; the others' max relative "
           f"difference in weights and biases {agreement:.1e}", file=out)
-    header = (f"{'implementation':28s} {'step µs':>11s} {'µs/sample':>11s} {'ns/conn':>9s} "
+    width = max([28] + [len(r["name"]) for r in rows])
+    header = (f"{'implementation':{width}s} {'step µs':>11s} {'µs/sample':>11s} {'ns/conn':>9s} "
               f"{'forward µs/sample':>18s} {'ns/conn':>9s} {'peak B/param':>13s}")
     print(header, file=out)
     print("-" * len(header), file=out)
     for r in rows:
-        print(f"{r['name']:28s} {r['step_us']:11.1f} {r['sample_step_us']:11.1f} "
+        print(f"{r['name']:{width}s} {r['step_us']:11.1f} {r['sample_step_us']:11.1f} "
               f"{r['step_ns_conn']:9.1f} {r['forward_us']:18.1f} {r['forward_ns_conn']:9.1f} "
               f"{r['bytes_per_param']:13.1f}", file=out)
     for note in notes:
@@ -556,6 +575,10 @@ def ratios(problem, rows):
     if tracing:
         out.append(("tracing on / none, step", tracing["step_us"] / base["step_us"],
                     TRACING_TARGET, "max"))
+    reading = by_name.get("neuronsim, tracing, lists read")
+    if reading:
+        out.append(("tracing, lists read / none, step", reading["step_us"] / base["step_us"],
+                    None, "max"))
     for name in ("numpy, per sample", f"numpy, batch of {BATCH}"):
         if name in by_name:
             out.append((f"neuronsim / {name}, step µs per sample",

@@ -22,7 +22,6 @@ from neuronsim.core.labels import (
     gate_recurrent_label,
     gate_weight_label,
 )
-from neuronsim.hand.common import copy_network
 from neuronsim.hand.mistakes import (
     SequenceComparison,
     compare_early_update,
@@ -245,7 +244,7 @@ def test_early_side_equals_the_numpy_walk(name):
     assert set(early) == set(reference)
     for key, value in reference.items():
         assert close(early[key], value), (key, early[key], value)
-    wrong = copy_network(net)
+    wrong = net.copy(batch=False, rule=False)
     early_update_through_time(wrong, xs, targets)
     for l, (layer, p) in enumerate(zip(wrong.layers, layers)):
         if p["kind"] == "dense":
@@ -293,11 +292,11 @@ def test_true_side_is_the_networks_own_step_bit_for_bit(name):
     net = network(name)
     xs, targets = sample(name)
     c = compare_early_update(net, xs, targets)
-    own = copy_network(net)
+    own = net.copy(batch=False, rule=False)
     own.step(xs, targets)
     assert [good for *_, good, bad in c.parameters] == [
         v for layer in own.layers for v in _flat_parameters(layer)]
-    fresh = copy_network(net)
+    fresh = net.copy(batch=False, rule=False)
     fresh.forward_pass(xs)
     fresh.back_prop(targets)
     true = {(t, l, j): good for t, l, j, good, _ in c.deltas}

@@ -10,7 +10,6 @@ from neuronsim.cli.main import main
 from neuronsim.files import load_example
 from neuronsim.hand.explain import (
     MAX_PATHS_SUMMED,
-    copy_network,
     count_paths,
     explain,
     render_explanation,
@@ -20,7 +19,7 @@ from neuronsim.hand.label_parse import Target
 
 def simulator_run(net, x, t):
     """An independent forward + back_prop on a copy: the values explain must end in."""
-    work = copy_network(net)
+    work = net.copy(batch=False, rule=False)
     work.forward_pass(x)
     work.back_prop(t)
     return work

@@ -4,8 +4,9 @@ forward_pass, back_prop and update_weights called one after the other, bit for b
 The two are compared by ``repr`` (so -0.0 and 0.0 differ) on every weight, bias, δ
 and dE/da after several steps, for each activation and loss the fused path takes,
 both reductions, fixed biases, a schedule and exact fractions; and the cases it
-must not take (a batch under way, an optimizer, a recording tracer, softmax
-without its paired loss) still give the same numbers."""
+must not take (a batch under way, an optimizer, a filtered tracer, softmax
+without its paired loss) still give the same numbers.  A tracer records the
+same numbers from a fused step as from the three separate calls."""
 
 import random
 
@@ -96,7 +97,11 @@ def test_fused_step_runs_and_is_skipped_where_it_must_be(monkeypatch):
     Tracer(enabled=False).attach(net)
     net.step(x, t, 0.1)
     assert calls == [1, 1]       # a disabled tracer records nothing: fused
-    for setup in (lambda n: Tracer(keep=False).attach(n),          # a recording tracer
+    Tracer(keep=False).attach(net)
+    net.step(x, t, 0.1)
+    assert calls == [1, 1, 1]    # a tracer of every neuron follows the fused step
+    for setup in (lambda n: Tracer(neurons=[0]).attach(n),         # a filtered tracer
+                  lambda n: Tracer(batches=True).attach(n),        # a batch recorder
                   lambda n: n.set_optimizer("adam"),
                   lambda n: (n.forward_pass(x), n.back_prop(t)),   # a batch under way
                   lambda n: n.set_penalty(l2=0.1)):
@@ -153,3 +158,77 @@ def test_a_bad_target_fails_as_before():
         with pytest.raises(RuntimeError, match="needs a forward_pass"):
             net.back_prop([0.3])
     assert numbers_of(fused) == numbers_of(plain)
+
+
+# ----------------------------------------------------------------------
+# A tracer that follows the fused step records what it records from
+# forward_pass, back_prop and update_weights: every field of every record.
+# ----------------------------------------------------------------------
+RECORD_FIELDS = ("layer", "neuron", "inputs", "weights", "bias", "z", "output", "derivative",
+                 "output_grad", "delta", "downstream", "weight_grads", "bias_grad",
+                 "batch_weight_grads", "batch_bias_grad", "new_weights", "new_bias",
+                 "jacobian_sum", "applied_weight_grads", "applied_bias_grad",
+                 "penalty_weight_grads", "state_before", "state_after")
+STEP_FIELDS = ("index", "input", "activations", "loss_name", "target", "outputs", "loss",
+               "paired_output", "learning_rate", "batch_size", "reduction", "update_biases",
+               "updated", "activation_params", "sizes", "rule")
+
+
+def recorded(tracer):
+    """Every field of every finished step and neuron record, by repr."""
+    out = []
+    for step in tracer.steps:
+        out.append([repr(getattr(step, name)) for name in STEP_FIELDS])
+        for record in step.neurons():
+            out.append([repr(getattr(record, name)) for name in RECORD_FIELDS])
+    return out
+
+
+@pytest.mark.parametrize("hidden,output,loss,options", CASES + [
+    ("relu", "linear", "half_sse", {"numbers": "fraction"})])
+@pytest.mark.parametrize("sizes", [[2, 3, 2], [3, 2, 2, 2], [20, 18, 2]])
+def test_a_tracer_records_the_same_from_a_fused_step(sizes, hidden, output, loss, options,
+                                                      monkeypatch):
+    fused, plain = (build(sizes, hidden, output, loss, **options) for _ in range(2))
+    fused.set_schedule("step", step_size=1, gamma=0.5)
+    plain.set_schedule("step", step_size=1, gamma=0.5)
+    seen = []
+    fused_tracer = Tracer(sink=seen.append).attach(fused)
+    plain_tracer = Tracer().attach(plain)
+    calls = []
+    original = network_module.Network._fused_step
+
+    def counting(self, *arguments):
+        calls.append(1)
+        return original(self, *arguments)
+
+    monkeypatch.setattr(network_module.Network, "_fused_step", counting)
+    rate = 0.3 if "numbers" not in options else 0.5
+    for x, t in samples(sizes, count=4):
+        a = fused.step(x, t, rate)
+        b = separate_steps(plain, x, t, rate)
+        fused.end_epoch()
+        plain.end_epoch()
+        assert repr(a) == repr(b)
+    assert len(calls) == 4
+    assert numbers_of(fused) == numbers_of(plain)
+    assert recorded(fused_tracer) == recorded(plain_tracer)
+    assert seen == fused_tracer.steps and len(seen) == 4
+    assert fused_tracer.current is None and plain_tracer.current is None
+    for step in fused_tracer.steps:     # what the derived lists are made of
+        for record in step.neurons():
+            assert record.weight_grads == [a * record.delta for a in record.inputs]
+            assert record.batch_weight_grads == [g / 1 for g in record.weight_grads]
+
+
+def test_a_fused_traced_step_renders_as_the_separate_calls():
+    from neuronsim.render.tables import render_records
+
+    fused, plain = (build([3, 2, 2, 2], "tanh", "softmax", "cross_entropy") for _ in range(2))
+    fused_tracer, plain_tracer = Tracer().attach(fused), Tracer().attach(plain)
+    for x, t in samples([3, 2, 2, 2], count=2):
+        fused.step(x, t, 0.3)
+        separate_steps(plain, x, t, 0.3)
+    for format in ("plain", "markdown", "latex", "html"):
+        assert (render_records(fused_tracer.steps, format=format)
+                == render_records(plain_tracer.steps, format=format))

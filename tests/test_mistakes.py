@@ -8,7 +8,6 @@ from catalogue import mazur
 from neuronsim import Network
 from neuronsim.cli.main import main
 from neuronsim.files import load_example
-from neuronsim.hand.explain import copy_network
 from neuronsim.hand.mistakes import (
     compare_early_update,
     early_update_step,
@@ -41,7 +40,7 @@ def test_hand_example_exactly():
 def test_comparison_four_layer():
     net = load_example("four-layer")
     comparison = compare_early_update(net)
-    true_net = copy_network(net)
+    true_net = net.copy(batch=False, rule=False)
     true_net.step([1.0, 0.5, -1.0, 2.0], [1.0])
     by_layer = {}
     for row in comparison.rows:
@@ -52,7 +51,7 @@ def test_comparison_four_layer():
     assert all(r.delta_true != r.delta_early for r in by_layer[1] + by_layer[0])
     # δ^(3) of the mistake is computed with the already-updated W^(4):
     out_new = by_layer[2][0]
-    early = copy_network(net)
+    early = net.copy(batch=False, rule=False)
     early.forward_pass([1.0, 0.5, -1.0, 2.0])
     for row in by_layer[1]:
         g = early.layers[1].neurons[row.neuron].derivative
@@ -64,7 +63,7 @@ def test_comparison_four_layer():
 
 def test_core_step_is_unaffected():
     net, reference = load_example("four-layer"), load_example("four-layer")
-    early_update_step(copy_network(net), [1.0, 0.5, -1.0, 2.0], [1.0])
+    early_update_step(net.copy(batch=False, rule=False), [1.0, 0.5, -1.0, 2.0], [1.0])
     net.step([1.0, 0.5, -1.0, 2.0], [1.0])
     compare = compare_early_update(reference)
     assert [n.weights for layer in net.layers for n in layer.neurons] == \

@@ -211,3 +211,73 @@ def test_latex_text_puts_fractions_and_infinities_in_math_mode():
         r"$\eta$ = $-\frac{1}{2}$ and $-\infty$"
     assert latex_text(r"$a_{1}^{(2)}$") == r"$a_{1}^{(2)}$"
     assert latex_text(r"$x = \frac{1}{2}$") == r"$x = \frac{1}{2}$"
+
+
+# ----------------------------------------------------------------------
+# What a record computes when read (a_k δ, δ, Σ/n, the downstream pairs)
+# is what the network had at the step, whatever runs after it.
+# ----------------------------------------------------------------------
+def _fields(step):
+    names = ("inputs", "weights", "bias", "z", "output", "derivative", "output_grad", "delta",
+             "downstream", "weight_grads", "bias_grad", "batch_weight_grads", "batch_bias_grad",
+             "new_weights", "new_bias")
+    return [[repr(getattr(r, name)) for name in names] for r in step.neurons()]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_records_read_later_hold_the_numbers_of_their_step(batch_size):
+    net = xor()
+    tracer = Tracer().attach(net)
+    seen = []
+    for epoch in range(3):
+        for start in range(0, len(XOR_SAMPLES), batch_size):
+            for x, t in XOR_SAMPLES[start:start + batch_size]:
+                if batch_size == 1:
+                    net.step(x, t, 0.5)
+                else:
+                    net.forward_pass(x)
+                    net.back_prop(t)
+            if batch_size > 1:
+                net.update_weights(0.5)
+            seen += [_fields(step) for step in tracer.steps[len(seen):]]
+    assert len(seen) == 3 * len(XOR_SAMPLES)
+    assert [_fields(step) for step in tracer.steps] == seen
+
+
+def test_downstream_pairs_are_the_next_layers_weights_before_the_update_and_deltas():
+    for tracer_options in ({}, {"neurons": [0]}, {"layers": [0]}):
+        net, reference = mazur(), mazur()
+        tracer = Tracer(**tracer_options).attach(net)
+        for _ in range(2):
+            before = [list(n.weights) for n in reference.layers[1].neurons]
+            reference.forward_pass(MAZUR_SAMPLE[0])
+            reference.back_prop(MAZUR_SAMPLE[1])
+            expected = [(row[0], n.delta) for row, n in zip(before, reference.layers[1].neurons)]
+            reference.update_weights(0.5)
+            net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+            record = tracer.steps[-1].layers[0][0]
+            assert record.downstream == expected
+            (w1, d1), (w2, d2) = expected
+            assert record.output_grad == w1 * d1 + w2 * d2    # Σ_k w_kj δ_k, in order
+            assert tracer.steps[-1].layers[-1] == [] or \
+                tracer.steps[-1].layers[-1][0].downstream is None
+
+
+def test_a_step_after_the_network_changed_gets_its_own_description():
+    from neuronsim.core.activations import get_activation
+
+    net = mazur()
+    tracer = Tracer().attach(net)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    first, second = tracer.steps
+    assert first.network is second.network          # shared while it holds
+    net.layers[0].activation = get_activation("tanh")
+    for neuron in net.layers[0].neurons:
+        neuron.activation = net.layers[0].activation
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    third = tracer.steps[-1]
+    assert third.network is not second.network
+    assert [first.activations, third.activations] == [["sigmoid", "sigmoid"],
+                                                      ["tanh", "sigmoid"]]
+    assert "tanh" in render_step(third) and "tanh" not in render_step(first)

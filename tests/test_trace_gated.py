@@ -341,9 +341,10 @@ def test_every_format_renders_the_gates_and_latex_compiles(name, truncation, opt
 def test_truncated_tables_show_the_carried_parts():
     _, record, _ = traced("stack", 2)
     text = render_sequences([record], digits=6)
-    assert "δ̃_f,1⁽³⁾[2]" in text and "(cell path from t+1)" in text
+    assert "δ̃_f,1⁽³⁾[2]" in text and "f₁⁽³⁾[3]·(carried part of dE/dc₁⁽³⁾[3])" in text
     assert "carried part of dE/dh₁⁽⁴⁾[2]" in text
     assert "LSTM and GRU layers carry the same part of dE/dc[t+1]" in text
+    assert "the carried part of each is the part that comes from E[t+1]." in text
     full = render_sequences([traced("stack", None)[1]], digits=6)
     assert "δ̃" not in full and "f₁⁽³⁾[3]·dE/dc₁⁽³⁾[3]" in full
 

@@ -34,7 +34,6 @@ Textbook numbering in labels (the inputs are layer 1, neurons count from 1);
 
 import json
 import math
-from copy import deepcopy
 from html import escape
 
 from ..core import labels as lab
@@ -301,9 +300,7 @@ class NetworkWidget:
         net = self.net
         if not net.samples:
             return
-        copy = deepcopy(net, {id(net.tracer): None})
-        copy.tracer = None
-        self.losses.append((self.updates, copy.loss_over()))
+        self.losses.append((self.updates, net.copy().loss_over()))
         del self.losses[:-MAX_CURVE_POINTS]
 
     def _sections(self):

@@ -65,7 +65,11 @@ def run_serve(args):
         raise NeuronsimError(f"--workers: expected 0 to 64, got {args.workers}")
     if not args.idle_minutes > 0:
         raise NeuronsimError(f"--idle-minutes: expected a number > 0, got {args.idle_minutes}")
-    limits = Limits(max_sessions=args.max_sessions, idle_seconds=args.idle_minutes * 60)
+    if not args.unused_minutes > 0:
+        raise NeuronsimError(f"--unused-minutes: expected a number > 0, got "
+                             f"{args.unused_minutes}")
+    limits = Limits(max_sessions=args.max_sessions, idle_seconds=args.idle_minutes * 60,
+                    unused_seconds=args.unused_minutes * 60)
     spec = name = None
     if args.spec:
         net = load_network_argument(args.spec, budget=budgets.single_step("serve"))
@@ -112,6 +116,10 @@ def register(subparsers):
                              "saying the classroom is full")
     parser.add_argument("--idle-minutes", type=float, default=30, metavar="M",
                         help="a tab idle this long loses its network (default 30)")
+    parser.add_argument("--unused-minutes", type=float, default=2, metavar="M",
+                        help="when --max-sessions tabs are open, a page opened at least this "
+                             "long ago and never used since (a reloaded tab leaves one "
+                             "behind) gives its place to a new tab (default 2)")
     parser.add_argument("--workers", type=int, metavar="N",
                         help="processes that hold the sessions and compute (default: one per "
                              "core; 0: the server's own process)")

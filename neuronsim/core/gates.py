@@ -166,6 +166,18 @@ def add_part(record, age, **values):
         setattr(record, name, value if first else getattr(record, name) + value)
 
 
+def keep_part(record, age, name, value):
+    """Truncated BPTT: append the part of age ``age`` of a value to the list
+    ``record.<name>`` (a new list at age 0); full BPTT (age None) keeps none.
+    The trace writes what step t+1 carries back from these parts."""
+    if age is None:
+        return
+    if age == 0:
+        setattr(record, name, [value])
+    else:
+        getattr(record, name).append(value)
+
+
 class GatedLayer:
     """What LSTM and GRU layers share: the gate neurons in torch's order, the
     parameters in torch's layout, the state carried forward (h, and c for an

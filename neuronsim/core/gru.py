@@ -35,7 +35,7 @@ z ⊙ h[t-1] and the gates' recurrent weights are crossings of one step).
 from dataclasses import dataclass
 
 from .activations import get_activation
-from .gates import GatedLayer, GateStep, add_part
+from .gates import GatedLayer, GateStep, add_part, keep_part
 from .numbers import FLOAT
 
 
@@ -47,7 +47,8 @@ class GRUStep:
     ({"reset", "update", "new"}: a :class:`~neuronsim.core.gates.GateStep`
     each; the new gate's ``hidden_part`` is s_j), ``output`` (h_j[t]).
     Backward: ``output_path`` (e_j[t]), ``recurrent_path`` (r_j[t]) and
-    ``output_grad`` (dE/dh_j[t] = e + r).
+    ``output_grad`` (dE/dh_j[t] = e + r); truncated BPTT only:
+    ``output_grad_parts[a]``, the part of dE/dh_j[t] of age a.
     """
 
     inputs: list
@@ -57,6 +58,7 @@ class GRUStep:
     output_path: object = None
     recurrent_path: object = None
     output_grad: object = None
+    output_grad_parts: list = None
 
 
 class GRULayer(GatedLayer):
@@ -151,6 +153,7 @@ class GRULayer(GatedLayer):
             direct.append(z[j].output * output_grad)
             add_part(record, age, output_path=output_grads[j], recurrent_path=recurrent_paths[j],
                      output_grad=output_grad)
+            keep_part(record, age, "output_grad_parts", output_grad)
             for name in self.GATES:
                 n = self.gates[name][j]
                 record.gates[name].add_backward(age, n.output_grad, n.delta, n.hidden_delta)

@@ -39,7 +39,7 @@ recurrent path back as parts of age a + 1 (neuronsim.core.through_time).
 from dataclasses import dataclass
 
 from .activations import get_activation
-from .gates import GatedLayer, GateStep, add_part
+from .gates import GatedLayer, GateStep, add_part, keep_part
 from .numbers import FLOAT
 
 
@@ -53,7 +53,8 @@ class LSTMStep:
     (c_j[t]), ``cell_tanh`` (tanh c_j[t]), ``cell_derivative`` (tanh'(c_j[t])),
     ``output`` (h_j[t]).  Backward: ``output_path`` (e_j[t]),
     ``recurrent_path`` (r_j[t]), ``output_grad`` (dE/dh_j[t] = e + r),
-    ``cell_path`` (f_j[t+1] · dE/dc_j[t+1]) and ``cell_grad`` (dE/dc_j[t]).
+    ``cell_path`` (f_j[t+1] · dE/dc_j[t+1]) and ``cell_grad`` (dE/dc_j[t]);
+    truncated BPTT only: ``cell_grad_parts[a]``, the part of dE/dc_j[t] of age a.
     """
 
     inputs: list
@@ -69,6 +70,7 @@ class LSTMStep:
     output_grad: object = None
     cell_path: object = None
     cell_grad: object = None
+    cell_grad_parts: list = None
 
 
 class LSTMLayer(GatedLayer):
@@ -176,6 +178,7 @@ class LSTMLayer(GatedLayer):
             sent_cell.append(cell_grad * f[j].output)
             add_part(record, age, output_path=output_grads[j], recurrent_path=recurrent_paths[j],
                      output_grad=output_grad, cell_path=cell_paths[j], cell_grad=cell_grad)
+            keep_part(record, age, "cell_grad_parts", cell_grad)
             for name in self.GATES:
                 n = self.gates[name][j]
                 record.gates[name].add_backward(age, n.output_grad, n.delta, n.hidden_delta)

@@ -30,6 +30,8 @@ one step's values are kept per time step in ``history``.  Everything else
 """
 
 
+from copy import deepcopy
+
 from .errors import NumericalError, ShapeError
 from .labels import bias_label, neuron_label, weight_label
 from .neuron import back_prop_update_neurons, forward_neurons
@@ -407,9 +409,10 @@ class Network:
 
         (The update also applies any samples back-propagated earlier and not
         yet applied, as every update does.)  When nothing else waits in the
-        batch and nothing records or changes the gradient between back_prop and
-        the update (:meth:`_can_fuse_step`), the step runs as
-        :meth:`_fused_step`, with the same numbers."""
+        batch and nothing reads or changes the gradient between back_prop and
+        the update (:meth:`_can_fuse_step`; a tracer of every neuron is told the
+        step's numbers after it), the step runs as :meth:`_fused_step`, with the
+        same numbers."""
         if self._can_fuse_step():
             rate = self.learning_rate if learning_rate is None else learning_rate
             try:
@@ -425,23 +428,28 @@ class Network:
 
     def _can_fuse_step(self):
         """Can this step's back_prop and update run as one pass per layer?  Yes for
-        a feed-forward network with empty batch sums, plain gradient descent and no
-        recording tracer: the update then needs nothing but the sample's own δ and
-        a_k, and nothing reads the values between back_prop and the update.  (A
-        softmax layer that is not a paired output is found by the fused step's
-        forward pass, which then hands over to back_prop and update_weights.)"""
+        a feed-forward network with empty batch sums and plain gradient descent:
+        the update then needs nothing but the sample's own δ and a_k.  A recording
+        tracer must say it can follow such a step (``follows_fused_steps``: it
+        is told the step's numbers once the pass is done, as
+        ``on_fused_step``).  (A softmax layer that is not a paired output is
+        found by the fused step's forward pass, which then hands over to
+        back_prop and update_weights.)"""
         if (self.is_sequential or self.samples_in_batch or self.optimizer is not None
                 or self.clip is not None or self.penalty is not None):
             return False
         tracer = self.tracer
-        return tracer is None or not tracer.enabled
+        return (tracer is None or not tracer.enabled
+                or getattr(tracer, "follows_fused_steps", False))
 
     def _fused_step(self, x, target, learning_rate):
         """forward_pass(x), back_prop(target) and update_weights(η) of one online
         sample (``learning_rate`` checked), with the numbers of those three
         methods: the layers' neurons are run by the functions of neuron.py's
         "A layer's neurons in one loop" section directly, and each layer's δ,
-        Wᵀδ and update are one pass (back_prop_update_neurons).  Returns E."""
+        Wᵀδ and update are one pass (back_prop_update_neurons).  A recording
+        tracer (one that ``follows_fused_steps``) gets ``on_forward`` after the
+        forward pass and ``on_fused_step`` at the end.  Returns E."""
         layers = self.layers
         n_inputs = len(layers[0].neurons[0].weights)   # (Layer.n_inputs, without its call)
         self.inputs = activations = self.vector(x, n_inputs, "input")
@@ -454,6 +462,11 @@ class Network:
             else:
                 layer.outputs = activations = forward_neurons(layer.neurons, activations,
                                                               activation)
+        tracer = self.tracer
+        if tracer is not None and not tracer.enabled:
+            tracer = None
+        if tracer is not None:
+            tracer.on_forward(self)
         if not fused:   # a softmax δ needs its layer's Jacobian (Layer.back_prop)
             self._fresh_forward = True
             value = self.back_prop(target)
@@ -482,6 +495,8 @@ class Network:
                                              learning_rate, index > 0, update_bias)
         self.target = target
         self.last_loss = value
+        if tracer is not None:
+            tracer.on_fused_step(self, learning_rate)
         return value
 
     def loss_of(self, x, target, initial_state=None):
@@ -706,3 +721,44 @@ class Network:
         (:mod:`neuronsim.classroom.widget`; needs ``pip install "neuronsim[notebook]"``).
         Every number it shows is this network's own."""
         return service("widget")(self, **options)
+
+    # ----------------------------------------------------------- copies
+    def copy(self, *, batch=True, rule=True):
+        """An independent copy of this network, without a tracer (this network
+        keeps its own): the parameters (a learned initial state too), the
+        settings, the samples and, by default, everything else: the values of
+        the last pass (``history`` of a sequence), the optimizer with every
+        parameter's state, the schedule at its epoch, clipping, the penalty,
+        and the batch under way (the gradient sums of the samples
+        back-propagated since the last update) with the g that update applied.
+
+        ``batch=False``: the copy starts afresh: a new batch (every gradient sum
+        0, ``samples_in_batch`` 0, no g or clipping norm of a last update) and
+        no pass (``history`` and the last inputs, targets and loss None: a
+        forward pass comes first), so one sample run on it gives that sample's
+        gradient alone.  ``rule=False``: the copy updates by plain gradient
+        descent, w − η·g: no optimizer, schedule, clipping or penalty, and no
+        optimizer state.  The number system is shared (it holds no state).
+        """
+        memo = {id(self.tracer): None, id(self.numbers): self.numbers}
+        if not batch and self.history is not None:
+            memo[id(self.history)] = None      # (the longest part; not copied to be dropped)
+        copy = deepcopy(self, memo)
+        owners = [owner for layer in copy.layers
+                  for owner in list(layer.neurons) + ([layer] if layer.is_recurrent else [])]
+        if not batch:
+            for layer in copy.layers:
+                layer.clear_grad_sums()
+            copy.samples_in_batch = 0
+            for owner in owners:
+                owner.batch_grad = owner.penalty_grad = None
+            if copy.clip is not None:
+                copy.clip.last_norm = None
+            copy.inputs = copy.target = copy.last_loss = copy.last_truncation = None
+            copy.history = copy.step_outputs = copy.targets = copy.step_losses = None
+            copy._fresh_forward = False
+        if not rule:
+            copy.optimizer = copy.schedule = copy.clip = copy.penalty = None
+            for owner in owners:
+                owner.optimizer_state = owner.batch_grad = owner.penalty_grad = None
+        return copy

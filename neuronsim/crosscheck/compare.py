@@ -58,7 +58,6 @@ from .results import (
     _superscript,
     build_rows,
     check_results,
-    copy_network,
     load_results,
     save_results,
 )
@@ -80,7 +79,7 @@ def per_neuron_batch(net, X, Y):
     ``net`` itself is not touched.
     """
     X, Y = batch_arrays(net, X, Y)
-    copy = copy_network(net)
+    copy = net.copy(batch=False)
     L = len(copy.layers)
     fields = {name: [[] for _ in range(L)] for name in ("z", "output", "derivative",
                                                         "output_grad", "delta")}

@@ -97,7 +97,6 @@ from .results import (
     _number,
     _superscript,
     check_results,
-    copy_network,
     entry_errors,
     load_results,
     same_entries,
@@ -295,7 +294,7 @@ def per_neuron_sequences(net, X, Y, mask):
     For an LSTM or GRU layer, ``deltas[l]`` holds its gates' δ side by side
     (m, T, G·n, torch's order), ``activations[l]`` its h, and
     ``output_grads[l]`` dE/dh[t]; ``cells[l]`` (m, T, n) is an LSTM's c[t]."""
-    copy = copy_network(net)
+    copy = net.copy(batch=False)
     L = len(copy.layers)
     recurrent, _ = recurrent_indices(copy)
     per_step = {"activations": "output", "deltas": "delta", "output_paths": "output_path",

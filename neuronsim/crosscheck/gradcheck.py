@@ -245,13 +245,11 @@ def gradcheck(net, samples=None, eps=1e-6, tolerance=1e-6, atol=1e-8, convention
     (``truncation`` k) is by definition not the derivative of E, so the
     analytic side here runs with ``truncation=None``.
     """
-    from .results import copy_network
-
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
     pairs = sample_pairs(net, samples)
 
-    analytic = copy_network(net)
+    analytic = net.copy(batch=False)
     for x, t in pairs:
         analytic.forward_pass(x)
         if analytic.is_sequential:
@@ -260,7 +258,7 @@ def gradcheck(net, samples=None, eps=1e-6, tolerance=1e-6, atol=1e-8, convention
             analytic.back_prop(t)
     gradients = analytic.gradient_arrays()
 
-    probe = copy_network(net)
+    probe = net.copy(batch=False)
     places = parameter_places(probe, convention)
     loss, _ = _batch_loss(probe, pairs)
     entries = []

@@ -13,7 +13,6 @@ says so.
 """
 
 import os
-from copy import deepcopy
 
 import numpy as np
 from tabulate import tabulate
@@ -35,16 +34,6 @@ PER_LAYER = ("activations", "deltas", "dW", "dU", "db", "db_hh", "da0", "dc0")
 #: per-layer keys that only some layers have (recurrent weights, the recurrent-side
 #: bias b_hh of an LSTM or GRU, a learned initial state h0, an LSTM's learned c0)
 SOME_LAYERS = ("dU", "db_hh", "da0", "dc0")
-
-
-def copy_network(net):
-    """A copy of ``net`` with the same neurons and activation objects, no
-    tracer, and empty batch sums (so checking never changes ``net``)."""
-    copy = deepcopy(net, {id(net.tracer): None})
-    for layer in copy.layers:
-        layer.clear_grad_sums()
-    copy.samples_in_batch = 0
-    return copy
 
 
 def check_results(results, n_layers, where="results", known=QUANTITIES):

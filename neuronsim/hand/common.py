@@ -1,15 +1,17 @@
-"""What the hand-derivation tools share: a working copy of the network, its
-first sample, and a writer of labels and numbers in plain text, Markdown and
-LaTeX (used by :mod:`neuronsim.hand.explain`, :mod:`neuronsim.hand.explain_time`,
+"""What the hand-derivation tools share: the network's first sample, and a
+writer of labels and numbers in plain text, Markdown and LaTeX (used by
+:mod:`neuronsim.hand.explain`, :mod:`neuronsim.hand.explain_time`,
 :mod:`neuronsim.hand.worksheet` and :mod:`neuronsim.hand.mistakes`).
+
+The tools work on copies: ``net.copy(batch=False, rule=False)`` (a new batch,
+plain gradient descent) to derive a gradient or a mistake, and
+``net.copy(batch=False)`` (with the optimizer, its state, the schedule,
+clipping and the penalty) to derive an update (:meth:`~neuronsim.core.network.Network.copy`).
 """
 
 from ..core import labels as lab
 from ..core.errors import NeuronsimError
 from ..core.gates import GatedLayer
-from ..core.layer import Layer
-from ..core.network import Network
-from ..core.recurrent import RecurrentLayer
 from ..render.numfmt import factor, format_number
 
 FORMATS = ("plain", "markdown", "latex")
@@ -23,52 +25,6 @@ DERIVATIVE_FORMULAS = {
     "linear": "1",
     "softmax": "a_i(δ_ij − a_j) (the softmax Jacobian)",
 }
-
-
-def copy_network(net):
-    """A new network with the same layers, weights, activations, loss and numbers.
-
-    Activation and loss objects hold no state, so they are shared; every
-    weight list is new.  No tracer is attached to the copy.  A recurrent
-    layer keeps its recurrent weights and its initial state (fixed or
-    learned); an LSTM or GRU layer its gate neurons' w, u, b^x and b^h in
-    torch's row order and its h[0] (and c[0]); a network that reads
-    sequences keeps ``step_loss`` and ``truncation``.
-    """
-    layers = []
-    for layer in net.layers:
-        if isinstance(layer, GatedLayer):
-            layers.append(copy_gated_layer(layer))
-            continue
-        weights = [list(n.weights) for n in layer.neurons]
-        biases = [n.bias for n in layer.neurons]
-        if layer.is_recurrent:
-            initial = None if layer.initial_state is None else list(layer.initial_state)
-            layers.append(RecurrentLayer.from_weights(
-                weights, [list(n.recurrent_weights) for n in layer.neurons], biases,
-                layer.activation, initial, layer.learn_initial_state))
-        else:
-            layers.append(Layer.from_weights(weights, biases, layer.activation))
-    options = {}
-    if net.is_sequential:
-        options = {"step_loss": net.step_loss, "truncation": net.truncation}
-    return Network(layers, net.loss, reduction=net.reduction, update_biases=net.update_biases,
-                   learning_rate=net.learning_rate, numbers=net.numbers,
-                   samples=net.samples, name=net.name, **options)
-
-
-def copy_gated_layer(layer):
-    """A new LSTM or GRU layer with ``layer``'s parameters, activations and
-    initial states (new lists throughout)."""
-    neurons = layer.neurons
-    activations = {n.activation.name: n.activation for n in neurons}
-    activations.setdefault("tanh", layer.activation)
-    states = {name: None if getattr(layer, name) is None else list(getattr(layer, name))
-              for name in layer.STATES}
-    return type(layer).from_weights([list(n.weights) for n in neurons],
-                                    [list(n.recurrent_weights) for n in neurons],
-                                    [n.bias_ih for n in neurons], [n.bias_hh for n in neurons],
-                                    activations, states, layer.learn_initial_state)
 
 
 def first_sample(net, x=None, t=None, where="the network"):

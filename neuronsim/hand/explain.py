@@ -46,12 +46,11 @@ from ..core.errors import NeuronsimError
 from ..core.numbers import is_exact
 from ..core.summation import sum_in_order
 from ..render.numfmt import format_number
-from .common import (  # noqa: F401  (copy_network, first_sample, is_paired: used from here too)
+from .common import (  # noqa: F401  (first_sample, is_paired: used from here too)
     DERIVATIVE_FORMULAS,
     FORMATS,
     Writer,
     convention_note,
-    copy_network,
     derivative_legend,
     display,
     first_sample,
@@ -139,7 +138,7 @@ def explain(net, label, x=None, t=None, convention="nielsen"):
         raise NeuronsimError(f"{label!r}: explain takes a weight, a bias or a delta "
                              "(for example w_22^(2), b_1^(3), δ_1^(2))")
     x, t = first_sample(net, x, t, net.name or "the network")
-    work = copy_network(net)
+    work = net.copy(batch=False, rule=False)
     work.forward_pass(x)
     loss_value = work.back_prop(t)
     paired = is_paired(work)

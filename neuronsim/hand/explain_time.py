@@ -54,7 +54,6 @@ from . import explain_gates as gated
 from .common import (
     Writer,
     convention_note,
-    copy_network,
     derivative_legend,
     display,
     first_sample,
@@ -147,7 +146,7 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
             f"× the neurons of layers {target.layer + 2} to {len(net.layers) + 1}), more than "
             f"{MAX_DELTA_LINES}: use a shorter sequence (--input, --target) or a quantity of "
             "a later step or a higher layer")
-    work = copy_network(net)
+    work = net.copy(batch=False, rule=False)
     work.forward_pass(x)
     loss_value = work.back_prop(t)
     out = TimeExplanation(

@@ -45,7 +45,6 @@ from .common import (
 from .label_parse import parse_label
 from .update_step import (
     STATE_QUANTITIES,
-    copy_with_rule,
     count_updated,
     entry_of,
     gradient_chain,
@@ -119,7 +118,7 @@ def explain_update(net, label, x=None, t=None, learning_rate=None, convention="n
         raise NeuronsimError(f"{label!r}: this initial state is fixed (the layer's "
                              "learn_initial_state is false): no update changes it")
     x, t = first_sample(net, x, t, net.name or "the network")
-    work = copy_with_rule(net)
+    work = net.copy(batch=False)
     rate = work.learning_rate if learning_rate is None else learning_rate
     if rate is None:
         raise NeuronsimError("no learning rate: give --learning-rate (the network file has "

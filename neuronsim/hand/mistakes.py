@@ -50,7 +50,7 @@ from ..core.gates import GatedLayer
 from ..core.summation import sum_in_order
 from ..core.through_time import sequence_of, step_targets_of
 from ..render.numfmt import format_number
-from .common import FORMATS, copy_network, first_sample, is_paired
+from .common import FORMATS, first_sample, is_paired
 
 
 # A sequence's comparison lists every δ[t]: at most this many.
@@ -153,7 +153,7 @@ def compare_early_update(net, x=None, t=None, learning_rate=None):
     rate = net.learning_rate if learning_rate is None else learning_rate
     if net.is_sequential:
         return compare_through_time(net, x, t, rate)
-    right, wrong = copy_network(net), copy_network(net)
+    right, wrong = net.copy(batch=False, rule=False), net.copy(batch=False, rule=False)
     right.forward_pass(x)
     value = right.back_prop(t)
     deltas = [[n.delta for n in layer.neurons] for layer in right.layers]
@@ -352,7 +352,7 @@ class SequenceComparison:
 
 def compare_through_time(net, xs, targets, learning_rate):
     """The true step (full BPTT) and :func:`early_update_through_time` on copies of ``net``."""
-    right, wrong = copy_network(net), copy_network(net)
+    right, wrong = net.copy(batch=False, rule=False), net.copy(batch=False, rule=False)
     xs = sequence_of(right, xs)
     rows = len(xs) * sum(len(layer.neurons) for layer in net.layers)
     if rows > MAX_DELTA_ROWS:

@@ -31,42 +31,21 @@ name        quantity
 :func:`update_chain` computes them; with ``given`` it takes some of them as
 given (a student's own numbers) and computes the rest from those, which is
 how a worksheet tells a carried error from a new one.
-:func:`copy_with_rule` copies a network with its optimizer, penalty,
-clipping, schedule and every parameter's optimizer state.
+:meth:`Network.copy(batch=False) <neuronsim.core.network.Network.copy>` copies a
+network with its optimizer, penalty, clipping, schedule and every parameter's
+optimizer state.
 """
 
 import copy
 
-from ..core.optimizers import copy_state, lerp
+from ..core.optimizers import lerp
 from ..core.summation import sum_in_order
-from .common import copy_network
 
 # torch's state names and the quantity each holds after the step.
 STATE_QUANTITIES = {
     "step": "t", "exp_avg": "m", "exp_avg_sq": "v", "max_exp_avg_sq": "vmax",
     "momentum_buffer": "buf", "square_avg": "v", "grad_avg": "gbar", "sum": "G",
 }
-
-
-def copy_with_rule(net):
-    """A copy of ``net`` (see :func:`neuronsim.hand.common.copy_network`) that
-    also has its optimizer, penalty, clipping and schedule, and a copy of every
-    parameter's optimizer state: updating the copy moves it as ``net`` would move."""
-    work = copy_network(net)
-    if net.optimizer is not None:
-        work.set_optimizer(net.optimizer.name, **net.optimizer.options)
-        for source, layer in zip(net.layers, work.layers):
-            for a, b in zip(source.neurons, layer.neurons):
-                b.optimizer_state = copy_state(a.optimizer_state)
-            if source.is_recurrent:
-                layer.optimizer_state = copy_state(source.optimizer_state)
-    if net.penalty is not None:
-        work.set_penalty(net.penalty.l1, net.penalty.l2)
-    if net.clip is not None:
-        work.set_clip(net.clip.max_norm, net.clip.value)
-    if net.schedule is not None:
-        work.schedule = copy.copy(net.schedule)   # its numbers are immutable
-    return work
 
 
 def parameter_state(owner, name, k, optimizer):

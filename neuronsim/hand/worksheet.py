@@ -58,7 +58,7 @@ from .cells import (  # noqa: F401  (QUANTITIES: used from here too)
 )
 from .explain import convention_note, first_sample, is_paired
 from .label_parse import LabelError, Target
-from .update_step import copy_with_rule, update_rate
+from .update_step import update_rate
 from .worksheet_update import (  # noqa: F401  (update_cells, optimizer_quantities: API)
     UpdateCells,
     has_rule,
@@ -145,7 +145,7 @@ class Step(UpdateCells):
         if rate is None:
             raise NeuronsimError("no learning rate: give one (the network file has none)")
         # the weights the step starts from, with the optimizer's state
-        self.before = copy_with_rule(net)
+        self.before = net.copy(batch=False)
         self.numbers = net.numbers
         self.learning_rate = self.numbers.convert(rate)
         self.x = [self.numbers.convert(v) for v in self.x]
@@ -159,7 +159,7 @@ class Step(UpdateCells):
         self.true_values = self._simulate()
 
     def _simulate(self):
-        work = copy_with_rule(self.before)
+        work = self.before.copy(batch=False)
         work.forward_pass(self.x)
         values = {Cell("E"): work.back_prop(self.t)}
         for l, layer in enumerate(work.layers):

@@ -43,7 +43,7 @@ from . import worksheet_gates as gated
 from .cells import UPDATE_QUANTITIES, Cell
 from .common import first_sample, is_paired
 from .label_parse import Target
-from .update_step import copy_with_rule, update_rate
+from .update_step import update_rate
 from .worksheet_update import UpdateCells, has_rule, update_cells, update_formula
 
 # The most cells one worksheet may have (time steps × neurons, and parameters).
@@ -146,7 +146,7 @@ class SequenceStep(UpdateCells):
                 f"steps × {neurons} neurons, and the parameters), more than {MAX_CELLS}: use a "
                 "shorter sequence (--input, --target) or a smaller network")
         # the parameters the step starts from, with the optimizer's state
-        self.before = copy_with_rule(net)
+        self.before = net.copy(batch=False)
         self.numbers = net.numbers
         self.learning_rate = self.numbers.convert(rate)
         self.rule = has_rule(net)
@@ -158,7 +158,7 @@ class SequenceStep(UpdateCells):
         self.true_values = self._simulate()
 
     def _simulate(self):
-        work = copy_with_rule(self.before)
+        work = self.before.copy(batch=False)
         work.forward_pass(self.xs)
         values = {Cell("E"): work.back_prop(self.targets, None)}
         for t, loss in enumerate(work.step_losses, start=1):

@@ -20,8 +20,8 @@ which it does not keep, from its m and v).
 :class:`UpdateCells` holds what a worksheet step (feed-forward
 :class:`neuronsim.hand.worksheet.Step`, sequence
 :class:`neuronsim.hand.worksheet_time.SequenceStep`) does with these cells;
-the step provides ``before`` (a :func:`~neuronsim.hand.update_step.copy_with_rule`
-copy of the network), ``numbers``, ``rate``, ``cells``, ``update`` and
+the step provides ``before`` (``net.copy(batch=False)``, a copy of the
+network with its optimizer and state), ``numbers``, ``rate``, ``cells``, ``update`` and
 ``old_value(cell)`` (the parameter before the step).
 """
 

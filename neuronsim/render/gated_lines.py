@@ -26,8 +26,10 @@ below at t, h[t-1] this layer's hidden state):
 Truncated BPTT (k steps): the recurrent path carries δ̃[t+1], the part of
 δ[t+1] from E[t+1] to E[t+k-1], as for an Elman layer.  The cell path of an
 LSTM and the direct path of a GRU carry the same part of dE/dc[t+1] and
-dE/dh[t+1]; the network keeps only their totals per step, so these two
-terms are written with their value (the network's) and not as a product.
+dE/dh[t+1] ("carried part of"): the sum of its parts of ages 0 to k-2, which
+the network keeps per step (``cell_grad_parts``, ``output_grad_parts``).  A
+path the truncation cuts (k = 1) reads as a product with 0, as an Elman
+layer's does.
 """
 
 from ..core.summation import sum_in_order
@@ -163,30 +165,41 @@ def forward_tables(record, w, series, units, t):
 
 
 # ---------------------------------------------------------------- backward
+def carried_part(record, parts, whole):
+    """What step t+1 sends back of a value: all of it (``whole``, full BPTT), or
+    the sum of its ``parts`` of ages 0 to k-2 (truncated: 0 when k = 1), added
+    left to right as the network adds."""
+    if record.truncation is None:
+        return whole
+    return sum_in_order(parts[:record.truncation - 1])
+
+
+def carried_label(w, record, label):
+    """dE/dx, or (carried part of dE/dx) when truncated."""
+    if record.truncation is None:
+        return label
+    return f"({words(w, 'carried part of ')}{label})"
+
+
 def recurrent_path_terms(record, w, l, j, t):
     """(symbols, numbers) of what step t+1 sends back to h_j[t] of the gated layer l
     (t = 0: to h_j[0]): Σ_q Σ_m u_q,mj δ^h_qm[t+1], and a GRU's direct path
-    z_j[t+1]·dE/dh_j[t+1] first; δ̃ (the part truncation carries) when
-    truncated, and the GRU's direct path then as its value only (None)."""
+    z_j[t+1]·dE/dh_j[t+1] first; truncated, δ̃ and the carried part of
+    dE/dh_j[t+1] (:func:`carried_part`)."""
     units = record.layers[l].neurons
     truncated = record.truncation is not None
     sym, num = [], []
     later = [u.steps[t] for u in units]
     if units[0].kind == "gru":
         z = w.at(w.gate_a(l, "update", j), t + 1)
-        if truncated:
-            sym.append(f"{z}{w.times}({words(w, 'carried part of ')}"
-                       f"{w.partial(w.at(w.h(l, j), t + 1))})")
-            num = None
-        else:
-            sym.append(f"{z}{w.times}{w.partial(w.at(w.h(l, j), t + 1))}")
-            num.append(f"{w.fac(later[j].gates['update'].output)}{w.times}"
-                       f"{w.fac(later[j].output_grad)}")
+        sym.append(f"{z}{w.times}"
+                   f"{carried_label(w, record, w.partial(w.at(w.h(l, j), t + 1)))}")
+        dh = carried_part(record, later[j].output_grad_parts, later[j].output_grad)
+        num.append(f"{w.fac(later[j].gates['update'].output)}{w.times}{w.fac(dh)}")
     for gate in later[0].gates:
         for m, (unit, step) in enumerate(zip(units, later)):
             record_q = step.gates[gate]
-            delta = (sum_in_order(record_q.delta_parts[:record.truncation - 1]) if truncated
-                     else record_q.delta)
+            delta = carried_part(record, record_q.delta_parts, record_q.delta)
             u = unit.gates[gate].recurrent_weights[j]
             d_label = w.at(w.carried(w.gate_delta(l, gate, m), truncated), t + 1)
             r = hidden_factor(step, gate)
@@ -198,9 +211,8 @@ def recurrent_path_terms(record, w, l, j, t):
                 sym.append(f"{w.gate_recurrent(l, gate, m, j)}{w.times}{r_label}{w.times}"
                            f"{d_label}")
                 term = f"{w.fac(u)}{w.times}{w.fac(r)}{w.times}{w.fac(delta)}"
-            if num is not None:
-                num.append(term)
-    return w.sum_of(sym), None if num is None else w.sum_of(num)
+            num.append(term)
+    return w.sum_of(sym), w.sum_of(num)
 
 
 def output_grad_equation(record, w, l, unit, t, above):
@@ -211,7 +223,7 @@ def output_grad_equation(record, w, l, unit, t, above):
     if t < record.steps:
         rs, rn = recurrent_path_terms(record, w, l, j, t)
         sym.append(rs)
-        num.append(w.num(s.recurrent_path) if rn is None else rn)
+        num.append(rn)
     lhs = w.partial(w.at(w.h(l, j), t))
     return w.equation(f"{lhs} = {_joined(sym)} = {_joined(num)} = {w.num(s.output_grad)}")
 
@@ -242,14 +254,11 @@ def lstm_backward_equations(record, w, l, unit, t, above):
     num = [f"{w.fac(s.output_grad)}{x}{w.fac(gates['output'].output)}{x}"
            f"{w.fac(s.cell_derivative)}"]
     if t < record.steps:
-        if record.truncation is None:
-            later = unit.steps[t]
-            sym.append(f"{w.at(w.gate_a(l, 'forget', j), t + 1)}{x}"
-                       f"{w.partial(w.at(w.c(l, j), t + 1))}")
-            num.append(f"{w.fac(later.gates['forget'].output)}{x}{w.fac(later.cell_grad)}")
-        else:
-            sym.append(words(w, "(cell path from t+1)"))
-            num.append(w.fac(s.cell_path))
+        later = unit.steps[t]
+        sym.append(f"{w.at(w.gate_a(l, 'forget', j), t + 1)}{x}"
+                   f"{carried_label(w, record, w.partial(w.at(w.c(l, j), t + 1)))}")
+        carried = carried_part(record, later.cell_grad_parts, later.cell_grad)
+        num.append(f"{w.fac(later.gates['forget'].output)}{x}{w.fac(carried)}")
     lines.append(w.equation(f"{dc} = {' + '.join(sym)} = {' + '.join(num)} = "
                             f"{w.num(s.cell_grad)}"))
     lines.append(_delta_line(w, l, "input", j, t, [dc, a["cell"]],
@@ -364,21 +373,16 @@ def initial_state_equations(record, w, series, unit):
     sym, num = recurrent_path_terms(record, w, l, j, 0)
     lhs = w.partial(w.gated_initial("initial_state", l, j))
     value = w.num(grads["initial_state"][j])
-    lines = [w.equation(f"{lhs} = {sym} = {value}" if num is None
-                        else f"{lhs} = {sym} = {num} = {value}")]
+    lines = [w.equation(f"{lhs} = {sym} = {num} = {value}")]
     if series.kind == "lstm":
         lhs = w.partial(w.gated_initial("initial_cell", l, j))
         first = unit.steps[0]
         f1 = w.at(w.gate_a(l, "forget", j), 1)
-        sym = f"{f1}{w.times}{w.partial(w.at(w.c(l, j), 1))}"
+        sym = f"{f1}{w.times}{carried_label(w, record, w.partial(w.at(w.c(l, j), 1)))}"
+        carried = carried_part(record, first.cell_grad_parts, first.cell_grad)
         value = w.num(grads["initial_cell"][j])
-        if record.truncation is None:
-            lines.append(w.equation(f"{lhs} = {sym} = {w.fac(first.gates['forget'].output)}"
-                                    f"{w.times}{w.fac(first.cell_grad)} = {value}"))
-        else:
-            carried = (f"{f1}{w.times}({words(w, 'carried part of ')}"
-                       f"{w.partial(w.at(w.c(l, j), 1))})")
-            lines.append(w.equation(f"{lhs} = {carried} = {value}"))
+        lines.append(w.equation(f"{lhs} = {sym} = {w.fac(first.gates['forget'].output)}"
+                                f"{w.times}{w.fac(carried)} = {value}"))
     return lines
 
 

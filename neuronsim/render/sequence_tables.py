@@ -395,9 +395,9 @@ def backward_section(record, w, times, layers=None, neurons=None):
     if has_gated and record.truncation is not None and record.truncation > 1:
         parts.append(w.text(
             "LSTM and GRU layers carry the same part of dE/dc[t+1] (the cell path through "
-            "the forget gate) and of dE/dh[t+1] (the GRU's direct path z·dE/dh[t+1]); the "
-            "network keeps only their totals per step, so these terms are written with "
-            "their value."))
+            "the forget gate) and of dE/dh[t+1] (the GRU's direct path z·dE/dh[t+1]): "
+            "the carried part of each is the part that comes from "
+            f"{_losses_range(1, record.truncation - 1)}."))
     return parts
 
 

@@ -31,8 +31,6 @@ edits are 0-based Python indices (``w:0:1:0`` is
 in textbook numbering (input layer = layer 1, neurons from 1).
 """
 
-import copy
-
 from ..cli import budgets
 from ..core.errors import NeuronsimError, SpecError
 from ..core.labels import (
@@ -185,15 +183,6 @@ def need_network(session):
 
 
 # ------------------------------------------------------------------ passes
-def clone(net):
-    """An independent copy of ``net`` (weights, optimizer state, samples)."""
-    tracer, net.tracer = net.tracer, None
-    try:
-        return copy.deepcopy(net)
-    finally:
-        net.tracer = tracer
-
-
 def sample_pair(net, index):
     """The (input, target) of sample ``index``, converted and checked."""
     return net.sample_pairs([net.samples[index]])[0]
@@ -206,7 +195,7 @@ def trace_copy(net, pair, phase):
     Returns (the copy, its trace record or None, the tracer's refusal or None):
     a network the tracer refuses still runs, untraced, and the refusal says
     why (every layer kind is traced now, LSTM and GRU included)."""
-    work = clone(net)
+    work = net.copy()
     tracer = Tracer()
     refusal = None
     try:
@@ -278,7 +267,7 @@ def update(session):
         raise ActionError("Update applies the gradients of a backward pass: press Backward "
                           "first (or Step, which does all three)")
     work = _replay(session, "updated")
-    session.before, session.net = session.net, clone(work)
+    session.before, session.net = session.net, work.copy()
     session.message = ("info", f"update {session.updates + 1}: the weights moved by "
                                f"{OPTIMIZER_TITLES.get(session.optimizer, 'the file’s optimizer')}")
     _after_update(session)
@@ -287,7 +276,7 @@ def update(session):
 def step(session):
     need_network(session)
     work = _replay(session, "updated")
-    session.before, session.net = session.net, clone(work)
+    session.before, session.net = session.net, work.copy()
     session.message = ("info", f"step {session.updates + 1} on sample {session.sample + 1}: "
                                "forward, backward, update")
     _after_update(session)
@@ -311,7 +300,7 @@ def epoch(session, count="1", limits=None):
         budgets.refuse_over("serve", count * budgets.step_work(size, "float", len(net.samples)),
                             limits.work, "work units", "press Epoch with fewer epochs")
     # On a copy: an epoch that stops at a NaN leaves the session's network as it was.
-    trained = clone(net)
+    trained = net.copy()
     trained.train(epochs=count, learning_rate=net.learning_rate, batch_size=1, shuffle=False)
     session.net = trained
     session.epochs += count

@@ -56,7 +56,7 @@ def walkthrough_file(session):
     pair = actions.sample_pair(net, session.sample)
     work, record, refusal = actions.trace_copy(net, pair, "updated")
     # the diagram shows the weights the walk uses (``work`` is already updated)
-    shown = actions.clone(net)
+    shown = net.copy()
     shown.forward_pass(pair[0])
     if record is None:
         raise NeuronsimError(refusal or "nothing to walk through")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 PARAMETER_KINDS = ("weight", "bias")
 
 
-@dataclass
+@dataclass(init=False)
 class NeuronRecord:
     """One neuron in one step.  ``layer``/``neuron`` are 0-based Python indices.
 
@@ -30,6 +30,15 @@ class NeuronRecord:
     Update (on the step that ends a batch): ``batch_weight_grads``,
     ``batch_bias_grad`` (the reduced gradient applied), ``new_weights``,
     ``new_bias``.
+
+    ``weight_grads``, ``bias_grad``, ``batch_weight_grads`` and
+    ``downstream`` are computed when read, from the numbers the step's records
+    hold (a_k δ, as ``Neuron.weight_grads``; δ; Σ_s/n, as the update divides;
+    the next layer's recorded weights and δ): the same bits as computing them
+    while the step runs, without a list per neuron per step that nobody may
+    read.  The lists a record holds (``inputs``, ``weights``,
+    ``weight_grad_sums``) are the network's own, which it replaces and never
+    changes in place.
     """
 
     layer: int
@@ -42,10 +51,13 @@ class NeuronRecord:
     derivative: object
     output_grad: object = None
     delta: object = None
-    downstream: list = None
-    weight_grads: list = None
-    bias_grad: object = None
-    batch_weight_grads: list = None
+    # The next layer's neurons as the step saw them (their NeuronRecords, or
+    # WeightsAndDelta when the tracer filters): ``downstream`` reads them.
+    next_layer: list = None
+    # The update's gradient is batch_weight_grads = weight_grad_sums / batch_divisor
+    # (weight_grad_sums None: one sample, whose sums are its weight_grads).
+    weight_grad_sums: list = None
+    batch_divisor: object = None
     batch_bias_grad: object = None
     new_weights: list = None
     new_bias: object = None
@@ -60,6 +72,113 @@ class NeuronRecord:
     state_before: dict = None
     state_after: dict = None
 
+    def __init__(self, layer, neuron, inputs, weights, bias, z, output, derivative):
+        """The forward values.  Every later field reads None (the class's
+        default) until the tracer sets it: a tracer makes a record per neuron
+        per step, so it stores only what the step has given."""
+        self.layer = layer
+        self.neuron = neuron
+        self.inputs = inputs
+        self.weights = weights
+        self.bias = bias
+        self.z = z
+        self.output = output
+        self.derivative = derivative
+
+    @property
+    def bias_grad(self):
+        """dE/db = δ of this sample."""
+        return self.delta
+
+    @property
+    def downstream(self):
+        """For a hidden neuron j: the pairs (w_kj, δ_k) of the next layer's neurons k
+        that make dE/da_j = Σ_k w_kj δ_k, with the weights before the update
+        (None for an output neuron)."""
+        next_layer = self.next_layer
+        if next_layer is None:
+            return None
+        j = self.neuron
+        return [(k.weights[j], k.delta) for k in next_layer]
+
+    @property
+    def weight_grads(self):
+        """dE/dw_k = a_k · δ of this sample (None before back_prop)."""
+        delta = self.delta
+        if delta is None:
+            return None
+        return [a * delta for a in self.inputs]
+
+    @property
+    def batch_weight_grads(self):
+        """The gradient the update applied, (Σ_s dE_s/dw_k) / n (None without an update)."""
+        divisor = self.batch_divisor
+        if divisor is None:
+            return None
+        sums = self.weight_grad_sums
+        if sums is None:
+            sums = self.weight_grads
+        return [s / divisor for s in sums]
+
+
+@dataclass
+class WeightsAndDelta:
+    """A neuron of the next layer as a hidden neuron's ``downstream`` needs it:
+    its weights before the update and its δ (what a tracer that filters keeps of
+    a neuron it does not record)."""
+
+    weights: list
+    delta: object
+
+
+@dataclass
+class NetworkFacts:
+    """What a feed-forward step's tables need to know of the network that made
+    it: each layer's activation name and parameters, the layer sizes, the loss
+    and how the batch reduces it.
+
+    A tracer follows one network over many steps, and these facts stay the
+    same from step to step, so consecutive :class:`StepRecord` objects share
+    one NetworkFacts (:meth:`describes` says when the network is no longer
+    the one described: then the tracer makes a new one).  Nothing changes its
+    lists after it is made.
+    """
+
+    activations: list          # activation name of each layer
+    activation_params: list    # a copy of each activation's parameters (leaky_relu's slope)
+    sizes: list                # neurons in each of net.layers
+    loss_name: str
+    reduction: str
+    update_biases: bool
+    paired_output: bool
+    layer_activations: list    # the Activation objects described (for describes)
+
+    @classmethod
+    def of(cls, net):
+        names, params, sizes, activations = [], [], [], []
+        for layer in net.layers:
+            activation = layer.activation
+            names.append(activation.name)
+            params.append(dict(activation.params))
+            sizes.append(len(layer.neurons))
+            activations.append(activation)
+        return cls(names, params, sizes, net.loss.name, net.reduction, net.update_biases,
+                   net._paired_output, activations)
+
+    def describes(self, net):
+        """True while ``net`` has the layers, activations, loss and reduction described
+        (an Activation object is fixed when made, so the same object has the same
+        name and parameters)."""
+        layers = net.layers
+        if (len(layers) != len(self.sizes) or net.loss.name != self.loss_name
+                or net.reduction != self.reduction or net.update_biases != self.update_biases
+                or net._paired_output != self.paired_output):
+            return False
+        for layer, activation, size in zip(layers, self.layer_activations, self.sizes):
+            if layer.activation is not activation or len(layer.neurons) != size:
+                return False
+        return True
+
 
 @dataclass
 class StepRecord:
@@ -67,26 +186,56 @@ class StepRecord:
 
     ``index`` counts recorded steps from 1.  ``layers[l][j]`` is the
     :class:`NeuronRecord` of ``net.layers[l].neurons[j]`` (only the neurons
-    the tracer's filters keep).
+    the tracer's filters keep).  ``network``: the :class:`NetworkFacts` of the
+    network that made the step; its fields read as the step's own
+    (``step.activations``, ``step.loss_name``, ...).
     """
 
     index: int
     input: list
-    activations: list          # activation name of each layer
-    loss_name: str
     layers: list
+    outputs: list
+    network: NetworkFacts
     target: list = None
-    outputs: list = None
     loss: object = None
-    paired_output: bool = False
     learning_rate: object = None
     batch_size: int = None
-    reduction: str = "mean"
-    update_biases: bool = True
     updated: bool = False
-    activation_params: list = field(default_factory=list)
-    sizes: list = field(default_factory=list)   # neurons in each of net.layers
     rule: object = None   # an UpdateRule when the update is not plain w − η·g
+
+    @property
+    def activations(self):
+        """The activation name of each layer."""
+        return self.network.activations
+
+    @property
+    def activation_params(self):
+        """Each layer's activation parameters (leaky_relu's slope), a dict per layer."""
+        return self.network.activation_params
+
+    @property
+    def sizes(self):
+        """The number of neurons in each of net.layers."""
+        return self.network.sizes
+
+    @property
+    def loss_name(self):
+        return self.network.loss_name
+
+    @property
+    def reduction(self):
+        """"mean" or "sum": how the batch's losses (and gradients) are reduced."""
+        return self.network.reduction
+
+    @property
+    def update_biases(self):
+        return self.network.update_biases
+
+    @property
+    def paired_output(self):
+        """True when the output's δ is the paired a - t (sigmoid + binary cross-entropy,
+        softmax + cross-entropy)."""
+        return self.network.paired_output
 
     def neurons(self):
         """Every recorded neuron, in forward order."""

@@ -46,11 +46,13 @@ from ..core.summation import sum_in_order
 from .records import (  # noqa: F401  (the records' names, importable from here as before)
     PARAMETER_KINDS,
     BatchRecord,
+    NetworkFacts,
     NeuronRecord,
     ParameterRecord,
     Recorder,
     StepRecord,
     UpdateRule,
+    WeightsAndDelta,
     update_rule,
 )
 from .sequence import SequenceRecording
@@ -82,6 +84,7 @@ class Tracer(Recorder):
         self.layer_filter = None if layers is None else set(layers)
         self.neuron_filter = None if neurons is None else set(neurons)
         self.kind = None
+        self._facts = None   # the NetworkFacts of the last step, shared while they hold
 
     @property
     def steps(self):
@@ -132,26 +135,24 @@ class Tracer(Recorder):
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)  # a forward pass without back_prop
         self.count += 1
+        facts = self._facts
+        if facts is None or not facts.describes(net):
+            facts = self._facts = NetworkFacts.of(net)
         layers = []
-        for l in range(len(net.layers)):
-            layer = net.layers[l]
-            if self.layer_filter is not None and l not in self.layer_filter:
+        every_neuron = self.layer_filter is None and self.neuron_filter is None
+        for l, layer in enumerate(net.layers):
+            if every_neuron:
+                neurons = enumerate(layer.neurons)
+            elif self.layer_filter is not None and l not in self.layer_filter:
                 layers.append([])
                 continue
-            records = []
-            for j in self._neuron_indices(layer):
-                n = layer.neurons[j]
-                records.append(NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output,
-                                            n.derivative))
-            layers.append(records)
-        self._current = StepRecord(
-            index=self.count, input=net.inputs,
-            activations=[layer.activation.name for layer in net.layers],
-            activation_params=[dict(layer.activation.params) for layer in net.layers],
-            loss_name=net.loss.name, layers=layers,
-            outputs=list(net.layers[-1].outputs), reduction=net.reduction,
-            sizes=[layer.size for layer in net.layers],
-            update_biases=net.update_biases, paired_output=net._paired_output)
+            else:
+                neurons = [(j, layer.neurons[j]) for j in self._neuron_indices(layer)]
+            layers.append([NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output,
+                                        n.derivative) for j, n in neurons])
+        # (outputs: the output layer's own list, which the next forward pass replaces)
+        self._current = StepRecord(self.count, net.inputs, layers, net.layers[-1].outputs,
+                                   facts)
 
     def on_backward(self, net):
         """Called by ``net.back_prop``: snapshot dE/da, δ and the gradients."""
@@ -165,17 +166,20 @@ class Tracer(Recorder):
         layers = net.layers
         jacobian_sums = [sum_in_order(n.output_grad * n.output for n in layer.neurons)
                          if layer.activation.is_layerwise else None for layer in layers]
+        # What a hidden neuron's downstream reads of the next layer: its records
+        # when the tracer keeps every neuron, else its weights and δ as they are now
+        if self.layer_filter is None and self.neuron_filter is None:
+            next_layers = step.layers[1:]
+        else:
+            next_layers = [[WeightsAndDelta(n.weights, n.delta) for n in layer.neurons]
+                           for layer in layers[1:]]
+        next_layers.append(None)
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
             record.jacobian_sum = jacobian_sums[record.layer]
             record.output_grad = neuron.output_grad
             record.delta = neuron.delta
-            record.weight_grads = neuron.weight_grads
-            record.bias_grad = neuron.bias_grad
-            if record.layer + 1 < len(layers):
-                j = record.neuron
-                record.downstream = [(n.weights[j], n.delta)
-                                     for n in layers[record.layer + 1].neurons]
+            record.next_layer = next_layers[record.layer]
         self._pending.append(step)  # finished when its batch's update comes
 
     def before_update(self, net, learning_rate):
@@ -186,18 +190,70 @@ class Tracer(Recorder):
         if step is None:
             return
         layers = net.layers
-        # One sample in the batch: Σ_s a_k δ is that sample's a_k δ, recorded by
-        # on_backward (weight_grad_sum would compute the same products again).
+        # One sample in the batch: Σ_s a_k δ is that sample's a_k δ, which the
+        # record computes from its own a_k and δ (weight_grad_sum would compute
+        # the same products again).
         single = net.samples_in_batch == 1
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
-            sums = record.weight_grads
-            if not single or sums is None:
-                sums = neuron.weight_grad_sum
-            record.batch_weight_grads = [s / n for s in sums]
+            if not single or record.delta is None:
+                record.weight_grad_sums = neuron.weight_grad_sum
+            record.batch_divisor = n
             record.batch_bias_grad = neuron.bias_grad_sum / n
             if step.rule is not None:
                 record.state_before = copy_state(neuron.optimizer_state)
+
+    # ------------------------------------------------------------- a fused step
+    @property
+    def follows_fused_steps(self):
+        """Can this tracer record an online step that runs as one pass per layer
+        (``Network._fused_step``)?  Yes when it records every neuron and no
+        batches: :meth:`on_fused_step` then has every number it needs.  (A
+        filter may leave out the next layer's weights a hidden neuron's
+        ``downstream`` needs; a batch record reads the sums before the update.)"""
+        return (self.layer_filter is None and self.neuron_filter is None
+                and not self.record_batches)
+
+    def on_fused_step(self, net, learning_rate):
+        """Called by ``Network._fused_step`` after its pass (one per layer: δ, Wᵀδ
+        and the update of one online sample), when :attr:`follows_fused_steps`:
+        records what on_backward, before_update and after_update record for the
+        same step, with the same numbers.
+
+        ``on_forward`` recorded each neuron's weights before the pass, and the
+        pass replaced each row with a new list, so the old rows are the
+        records': a hidden neuron's downstream pairs (w_kj, δ_k) read w_kj and δ_k
+        from the next layer's records.  The batch is this one sample: n = 1,
+        and Σ dE/db = 0 + δ, as the network adds it."""
+        step = self._current
+        if step is None or net.is_sequential:
+            return
+        step.target = net.target
+        step.loss = net.last_loss
+        step.learning_rate = learning_rate
+        step.batch_size = 1
+        step.updated = True
+        layers = step.layers
+        above = None            # the records of the layer above, on the way down
+        for l in range(len(layers) - 1, -1, -1):
+            records = layers[l]
+            neurons = net.layers[l].neurons
+            jacobian_sum = None
+            if net.layers[l].activation.is_layerwise:
+                jacobian_sum = sum_in_order(n.output_grad * n.output for n in neurons)
+            for record, neuron in zip(records, neurons):
+                record.output_grad = neuron.output_grad
+                record.delta = delta = neuron.delta
+                if jacobian_sum is not None:
+                    record.jacobian_sum = jacobian_sum
+                record.next_layer = above
+                record.batch_divisor = 1
+                record.batch_bias_grad = (0 + delta) / 1
+                record.new_weights = neuron.weights
+                record.new_bias = neuron.bias
+            above = records
+        self._pending.append(step)
+        self._finish_batch()
 
     def after_update(self, net):
         """Called by ``net.update_weights`` after the update: the new weights."""
@@ -236,10 +292,11 @@ class Tracer(Recorder):
             l, j = record.layer, record.neuron
             neuron = layers[l].neurons[j]
             per_sample = [neurons[place] for neurons in recorded]
+            terms = [r.weight_grads for r in per_sample]   # each sample's a_k δ, once
             sums = neuron.weight_grad_sum
             for k, (old, total) in enumerate(zip(neuron.weights, sums)):
                 parameters.append(ParameterRecord(
-                    l, j, "weight", k, old, [r.weight_grads[k] for r in per_sample],
+                    l, j, "weight", k, old, [grads[k] for grads in terms],
                     total, divisor, total / divisor))
             total = neuron.bias_grad_sum
             parameters.append(ParameterRecord(
