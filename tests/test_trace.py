@@ -3,6 +3,7 @@
 import pytest
 from catalogue import MAZUR_SAMPLE, XOR_SAMPLES, mazur, softmax_233, xor
 
+from neuronsim import Network
 from neuronsim.render.tables import render_step, render_trace
 from neuronsim.trace import Tracer
 
@@ -281,3 +282,96 @@ def test_a_step_after_the_network_changed_gets_its_own_description():
     assert [first.activations, third.activations] == [["sigmoid", "sigmoid"],
                                                       ["tanh", "sigmoid"]]
     assert "tanh" in render_step(third) and "tanh" not in render_step(first)
+
+
+def test_records_pickle_compare_and_dump_as_plain_data():
+    import copy
+    import dataclasses
+    import json
+    import pickle
+
+    def traced():
+        net = mazur()
+        tracer = Tracer().attach(net)
+        net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+        return tracer.steps[0]
+
+    step, twin = traced(), traced()
+    assert step == twin and copy.deepcopy(step) == step
+    assert pickle.loads(pickle.dumps(step)) == step
+    assert json.loads(json.dumps(dataclasses.asdict(step)))["layers"][1][0]["delta"] == \
+        step.layers[1][0].delta
+
+
+def test_a_records_repr_grows_with_the_network_not_with_its_depth():
+    import random
+
+    rng = random.Random(2)
+    sizes = [8] * 9
+    weights = [[[rng.uniform(-1, 1) for _ in range(8)] for _ in range(8)] for _ in sizes[1:]]
+    net = Network.from_arrays(weights, [[0.1] * 8 for _ in sizes[1:]],
+                              ["tanh"] * 7 + ["linear"], "half_sse")
+    tracer = Tracer().attach(net)
+    net.step([0.5] * 8, [0.1] * 8, 0.1)
+    first = tracer.steps[0].layers[0][0]
+    assert len(first.downstream) == 8 and all(len(pair) == 2 for pair in first.downstream)
+    assert len(repr(first)) < 5000
+    assert len(repr(tracer.steps[0])) < 300_000
+
+
+def test_a_filtered_tracer_keeps_only_what_its_neurons_need():
+    import random
+    import tracemalloc
+
+    rng = random.Random(4)
+    sizes = [64, 64, 64, 64, 10]
+    weights = [[[rng.uniform(-0.2, 0.2) for _ in range(a)] for _ in range(b)]
+               for a, b in zip(sizes, sizes[1:])]
+    net = Network.from_arrays(weights, [[0.0] * b for b in sizes[1:]],
+                              ["tanh"] * 3 + ["linear"], "half_sse")
+    x, t = [0.1] * 64, [0.0] * 10
+    tracemalloc.start()
+    try:
+        tracer = Tracer(layers=[0], neurons=[0]).attach(net)
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(50):
+            net.forward_pass(x)
+            net.back_prop(t)
+            net.forward_pass(x)
+            net.back_prop(t)
+            net.update_weights(0.01)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # one neuron's inputs, rows, 64 downstream pairs per sample: some 15 KB, not the
+    # next layers' whole weight matrices (over 300 KB per sample)
+    assert kept / 100 < 40_000
+    assert len(tracer.steps[0].layers[0][0].downstream) == 64
+
+
+def test_the_list_forward_pass_returns_is_not_the_records():
+    net = mazur()
+    tracer = Tracer().attach(net)
+    y = net.forward_pass(MAZUR_SAMPLE[0])
+    kept = list(y)
+    y[0] = 0.5
+    assert tracer.current.outputs == kept
+
+
+def test_a_subclass_with_its_own_hooks_has_them_called_on_every_step():
+    calls = []
+
+    class Counting(Tracer):
+        def on_backward(self, net):
+            calls.append("on_backward")
+            return super().on_backward(net)
+
+        def after_update(self, net):
+            calls.append("after_update")
+            return super().after_update(net)
+
+    net = mazur()
+    tracer = Counting().attach(net)
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    assert calls == ["on_backward", "after_update"]
+    assert tracer.steps[0].layers[0][0].downstream is not None

@@ -31,12 +31,11 @@ class NeuronRecord:
     ``batch_bias_grad`` (the reduced gradient applied), ``new_weights``,
     ``new_bias``.
 
-    ``weight_grads``, ``bias_grad``, ``batch_weight_grads`` and
-    ``downstream`` are computed when read, from the numbers the step's records
-    hold (a_k δ, as ``Neuron.weight_grads``; δ; Σ_s/n, as the update divides;
-    the next layer's recorded weights and δ): the same bits as computing them
-    while the step runs, without a list per neuron per step that nobody may
-    read.  The lists a record holds (``inputs``, ``weights``,
+    ``weight_grads``, ``bias_grad`` and ``batch_weight_grads`` are computed
+    when read, from the numbers the record holds (a_k δ, as
+    ``Neuron.weight_grads``; δ; Σ_s/n, as the update divides): the same bits
+    as computing them while the step runs, without a list per neuron per step
+    that nobody may read.  The lists a record holds (``inputs``, ``weights``,
     ``weight_grad_sums``) are the network's own, which it replaces and never
     changes in place.
     """
@@ -51,9 +50,7 @@ class NeuronRecord:
     derivative: object
     output_grad: object = None
     delta: object = None
-    # The next layer's neurons as the step saw them (their NeuronRecords, or
-    # WeightsAndDelta when the tracer filters): ``downstream`` reads them.
-    next_layer: list = None
+    downstream: list = None
     # The update's gradient is batch_weight_grads = weight_grad_sums / batch_divisor
     # (weight_grad_sums None: one sample, whose sums are its weight_grads).
     weight_grad_sums: list = None
@@ -91,17 +88,6 @@ class NeuronRecord:
         return self.delta
 
     @property
-    def downstream(self):
-        """For a hidden neuron j: the pairs (w_kj, δ_k) of the next layer's neurons k
-        that make dE/da_j = Σ_k w_kj δ_k, with the weights before the update
-        (None for an output neuron)."""
-        next_layer = self.next_layer
-        if next_layer is None:
-            return None
-        j = self.neuron
-        return [(k.weights[j], k.delta) for k in next_layer]
-
-    @property
     def weight_grads(self):
         """dE/dw_k = a_k · δ of this sample (None before back_prop)."""
         delta = self.delta
@@ -122,16 +108,6 @@ class NeuronRecord:
 
 
 @dataclass
-class WeightsAndDelta:
-    """A neuron of the next layer as a hidden neuron's ``downstream`` needs it:
-    its weights before the update and its δ (what a tracer that filters keeps of
-    a neuron it does not record)."""
-
-    weights: list
-    delta: object
-
-
-@dataclass
 class NetworkFacts:
     """What a feed-forward step's tables need to know of the network that made
     it: each layer's activation name and parameters, the layer sizes, the loss
@@ -139,9 +115,8 @@ class NetworkFacts:
 
     A tracer follows one network over many steps, and these facts stay the
     same from step to step, so consecutive :class:`StepRecord` objects share
-    one NetworkFacts (:meth:`describes` says when the network is no longer
-    the one described: then the tracer makes a new one).  Nothing changes its
-    lists after it is made.
+    one NetworkFacts until the network changes (the tracer checks it each
+    step).  Nothing changes its lists after it is made.
     """
 
     activations: list          # activation name of each layer
@@ -151,33 +126,17 @@ class NetworkFacts:
     reduction: str
     update_biases: bool
     paired_output: bool
-    layer_activations: list    # the Activation objects described (for describes)
 
     @classmethod
     def of(cls, net):
-        names, params, sizes, activations = [], [], [], []
+        names, params, sizes = [], [], []
         for layer in net.layers:
             activation = layer.activation
             names.append(activation.name)
             params.append(dict(activation.params))
             sizes.append(len(layer.neurons))
-            activations.append(activation)
         return cls(names, params, sizes, net.loss.name, net.reduction, net.update_biases,
-                   net._paired_output, activations)
-
-    def describes(self, net):
-        """True while ``net`` has the layers, activations, loss and reduction described
-        (an Activation object is fixed when made, so the same object has the same
-        name and parameters)."""
-        layers = net.layers
-        if (len(layers) != len(self.sizes) or net.loss.name != self.loss_name
-                or net.reduction != self.reduction or net.update_biases != self.update_biases
-                or net._paired_output != self.paired_output):
-            return False
-        for layer, activation, size in zip(layers, self.layer_activations, self.sizes):
-            if layer.activation is not activation or len(layer.neurons) != size:
-                return False
-        return True
+                   net._paired_output)
 
 
 @dataclass

@@ -3,7 +3,10 @@
 A :class:`Tracer` observes a network; the network calls it at four points
 (after the forward pass, after back_prop, before and after the weight
 update), and only when ``tracer.enabled`` is true, so tracing costs one
-attribute test per pass when it is off.  The core never formats text: the
+attribute test per pass when it is off.  An online ``net.step`` of a
+feed-forward network, which runs back_prop and the update as one pass per
+layer, calls it twice: after the forward pass and, with every number of the
+step, at the end (:meth:`Tracer.on_fused_step`).  The core never formats text: the
 records are plain data, and ``tracer.render(...)`` turns them into tables.
 
 One class for every network: a feed-forward network gives one
@@ -52,7 +55,6 @@ from .records import (  # noqa: F401  (the records' names, importable from here 
     Recorder,
     StepRecord,
     UpdateRule,
-    WeightsAndDelta,
     update_rule,
 )
 from .sequence import SequenceRecording
@@ -84,7 +86,12 @@ class Tracer(Recorder):
         self.layer_filter = None if layers is None else set(layers)
         self.neuron_filter = None if neurons is None else set(neurons)
         self.kind = None
-        self._facts = None   # the NetworkFacts of the last step, shared while they hold
+        self._facts = None   # (NetworkFacts, activations) of the last step, shared while they hold
+        # A subclass that records in on_backward or the update hooks is called by them:
+        # its network's online steps then run as the three separate calls.
+        kind = type(self)
+        self._own_hooks = all(getattr(kind, hook) is getattr(Tracer, hook)
+                              for hook in ("on_backward", "before_update", "after_update"))
 
     @property
     def steps(self):
@@ -135,9 +142,7 @@ class Tracer(Recorder):
         if self._current is not None and self._current.loss is None:
             self._finish(self._current)  # a forward pass without back_prop
         self.count += 1
-        facts = self._facts
-        if facts is None or not facts.describes(net):
-            facts = self._facts = NetworkFacts.of(net)
+        facts = self._network_facts(net)
         layers = []
         every_neuron = self.layer_filter is None and self.neuron_filter is None
         for l, layer in enumerate(net.layers):
@@ -150,9 +155,28 @@ class Tracer(Recorder):
                 neurons = [(j, layer.neurons[j]) for j in self._neuron_indices(layer)]
             layers.append([NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output,
                                         n.derivative) for j, n in neurons])
-        # (outputs: the output layer's own list, which the next forward pass replaces)
-        self._current = StepRecord(self.count, net.inputs, layers, net.layers[-1].outputs,
+        self._current = StepRecord(self.count, net.inputs, layers, list(net.layers[-1].outputs),
                                    facts)
+
+    def _network_facts(self, net):
+        """The :class:`NetworkFacts` of ``net`` for this step: the last step's, while the
+        network has the same layers, activations, loss and reduction (an Activation
+        is fixed when made, so the same object has the same name and parameters)."""
+        if self._facts is not None:
+            facts, activations = self._facts
+            layers = net.layers
+            if (len(layers) == len(activations) and net.loss.name == facts.loss_name
+                    and net.reduction == facts.reduction
+                    and net.update_biases == facts.update_biases
+                    and net._paired_output == facts.paired_output):
+                for layer, activation, size in zip(layers, activations, facts.sizes):
+                    if layer.activation is not activation or len(layer.neurons) != size:
+                        break
+                else:
+                    return facts
+        facts = NetworkFacts.of(net)
+        self._facts = (facts, [layer.activation for layer in net.layers])
+        return facts
 
     def on_backward(self, net):
         """Called by ``net.back_prop``: snapshot dE/da, δ and the gradients."""
@@ -166,20 +190,15 @@ class Tracer(Recorder):
         layers = net.layers
         jacobian_sums = [sum_in_order(n.output_grad * n.output for n in layer.neurons)
                          if layer.activation.is_layerwise else None for layer in layers]
-        # What a hidden neuron's downstream reads of the next layer: its records
-        # when the tracer keeps every neuron, else its weights and δ as they are now
-        if self.layer_filter is None and self.neuron_filter is None:
-            next_layers = step.layers[1:]
-        else:
-            next_layers = [[WeightsAndDelta(n.weights, n.delta) for n in layer.neurons]
-                           for layer in layers[1:]]
-        next_layers.append(None)
         for record in self._records():
             neuron = layers[record.layer].neurons[record.neuron]
             record.jacobian_sum = jacobian_sums[record.layer]
             record.output_grad = neuron.output_grad
             record.delta = neuron.delta
-            record.next_layer = next_layers[record.layer]
+            if record.layer + 1 < len(layers):   # (w_kj, δ_k), the weights before the update
+                j = record.neuron
+                record.downstream = [(n.weights[j], n.delta)
+                                     for n in layers[record.layer + 1].neurons]
         self._pending.append(step)  # finished when its batch's update comes
 
     def before_update(self, net, learning_rate):
@@ -210,8 +229,9 @@ class Tracer(Recorder):
         (``Network._fused_step``)?  Yes when it records every neuron and no
         batches: :meth:`on_fused_step` then has every number it needs.  (A
         filter may leave out the next layer's weights a hidden neuron's
-        ``downstream`` needs; a batch record reads the sums before the update.)"""
-        return (self.layer_filter is None and self.neuron_filter is None
+        ``downstream`` needs; a batch record reads the sums before the update;
+        a subclass with its own on_backward or update hooks wants them called.)"""
+        return (self._own_hooks and self.layer_filter is None and self.neuron_filter is None
                 and not self.record_batches)
 
     def on_fused_step(self, net, learning_rate):
@@ -222,7 +242,7 @@ class Tracer(Recorder):
 
         ``on_forward`` recorded each neuron's weights before the pass, and the
         pass replaced each row with a new list, so the old rows are the
-        records': a hidden neuron's downstream pairs (w_kj, δ_k) read w_kj and δ_k
+        records': a hidden neuron's downstream pairs (w_kj, δ_k) take w_kj and δ_k
         from the next layer's records.  The batch is this one sample: n = 1,
         and Σ dE/db = 0 + δ, as the network adds it."""
         step = self._current
@@ -246,7 +266,9 @@ class Tracer(Recorder):
                 record.delta = delta = neuron.delta
                 if jacobian_sum is not None:
                     record.jacobian_sum = jacobian_sum
-                record.next_layer = above
+                if above is not None:
+                    j = record.neuron
+                    record.downstream = [(r.weights[j], r.delta) for r in above]
                 record.batch_divisor = 1
                 record.batch_bias_grad = (0 + delta) / 1
                 record.new_weights = neuron.weights
