@@ -3,6 +3,7 @@
     python scripts/bench.py                 # the full run recorded in docs/performance.md
     python scripts/bench.py --quick         # seconds: proves the script works, timings meaningless
     python scripts/bench.py --train-epoch   # also: one epoch of 10,000 samples on 784-30-10
+    python scripts/bench.py --only vectorized   # the vectorized reference row alone
 
 For each shape (2-2-2, 4-2-2-1, 64-32-10, 784-30-10) it times one online
 training step (forward, backward, update) and one forward pass of:
@@ -1134,7 +1135,15 @@ def parse_args(argv):
                              "comma-separated words, e.g. micrograd,numpy,torch; "
                              "'variants' leaves out the flat variants, 'vectorized' the "
                              "vectorized reference against plain numpy")
+    parser.add_argument("--only", choices=("vectorized",),
+                        help="run one row alone: 'vectorized' times only the vectorized "
+                             "reference against plain numpy (no shapes, sequences, "
+                             "streaming or epoch), e.g. to repeat it many times")
     args = parser.parse_args(argv)
+    if args.only == "vectorized":
+        args.shapes = args.recurrent_shapes = args.lstm_shapes = args.gru_shapes = ""
+        args.stream_steps, args.train_epoch = 0, False
+        args.skip = ",".join(name for name in args.skip.split(",") if name != "vectorized")
     if args.quick:
         args.repeats, args.block = 1, 0.0
         args.stream_steps = min(args.stream_steps, 3)

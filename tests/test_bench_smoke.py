@@ -193,3 +193,18 @@ def test_ab_versions_runs_against_a_copy_of_itself(tmp_path):
     assert result.returncode == 0, result.stderr
     assert re.search(r"2-2-2: new +[\d.]+ µs/step, old +[\d.]+ µs/step, new/old [\d.]+",
                      result.stdout)
+
+
+def test_only_vectorized_runs_that_row_alone():
+    """--only vectorized: the vectorized reference against plain numpy (its arrays
+    checked bit for bit first) and nothing else, for repeating that row."""
+    pytest.importorskip("numpy")
+    bench = load_script("bench")
+    out = io.StringIO()
+    assert bench.main(["--quick", "--only", "vectorized"], out=out) == 0
+    report = out.getvalue()
+    sections = re.findall(r"^## (.*)", report, re.M)
+    assert len(sections) == 1 and sections[0].startswith("the vectorized reference at 784-30-10")
+    for batch in bench.VECTORIZED_BATCHES:
+        assert re.search(rf"^ +{batch} +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$", report, re.M)
+    assert "every array agrees with plain numpy: bit-identical" in report

@@ -15,7 +15,8 @@ The modules, one concept each:
   on arrays;
 * one module per layer kind, each a ``<kind>_forward(params, A_prev…) -> (A, cache)``
   / ``<kind>_backward(dA, cache) -> (dA_prev, grads)`` pair for one step of a batch:
-  :mod:`.dense`, :mod:`.recurrent` (Elman), :mod:`.gated` (LSTM, GRU);
+  :mod:`.dense` (also on plain arrays, the form the feed-forward network calls),
+  :mod:`.recurrent` (Elman), :mod:`.gated` (LSTM, GRU);
 * :mod:`.network`: a feed-forward network, the dense pair layer after layer
   (:func:`backprop`, :func:`network_gradients`, :class:`BatchGradients`);
 * :mod:`.stack`: any stack of layer kinds through time, full and truncated BPTT
@@ -27,7 +28,13 @@ The modules, one concept each:
 the modules' former homes, re-export their names.
 """
 
-from .dense import DenseCache, dense_backward, dense_forward
+from .dense import (
+    DenseCache,
+    dense_backward,
+    dense_backward_arrays,
+    dense_forward,
+    dense_forward_arrays,
+)
 from .functions import (
     ACTIVATION_PARAMS,
     ACTIVATIONS,
@@ -70,7 +77,8 @@ __all__ = [
     "ACTIVATION_PARAMS", "ACTIVATIONS", "LOSSES", "PAIRED_OUTPUT", "PAIRED_WITH", "Activation",
     "activate", "activation", "activation_backward", "activation_name",
     "is_paired", "output_grad", "paired_delta", "step_loss_values",
-    "DenseCache", "dense_backward", "dense_forward", "RecurrentCache", "recurrent_backward",
+    "DenseCache", "dense_backward", "dense_backward_arrays", "dense_forward",
+    "dense_forward_arrays", "RecurrentCache", "recurrent_backward",
     "recurrent_forward", "GRUCache", "LSTMCache", "gru_backward", "gru_forward",
     "lstm_backward", "lstm_forward", "BatchGradients", "backprop", "forward",
     "network_arrays", "network_gradients", "GATE_COUNT", "PARAMETERS", "STATES",

@@ -116,10 +116,10 @@ _DEFAULTS = {name: Activation(name) for name in ACTIVATIONS}
 def activation(spec):
     """The :class:`Activation` of ``spec``: an Activation, a name, a ``(name, params)``
     pair or a dict ``{"name"|"activation": name, "slope": s}``."""
+    if isinstance(spec, str):   # the common case first: it is resolved once per layer and call
+        return _DEFAULTS[spec] if spec in _DEFAULTS else Activation(spec)
     if isinstance(spec, Activation):
         return spec
-    if isinstance(spec, str):
-        return _DEFAULTS[spec] if spec in _DEFAULTS else Activation(spec)
     if isinstance(spec, tuple) and len(spec) == 2 and not spec[1] and spec[0] in _DEFAULTS:
         return _DEFAULTS[spec[0]]   # ("relu", {}), as network_arrays gives it
     if isinstance(spec, dict):

@@ -1,5 +1,5 @@
-"""The feed-forward network in matrix form: the dense pair of :mod:`.dense`,
-layer after layer, for a whole batch.
+"""The feed-forward network in matrix form: the dense pair of :mod:`.dense`
+(its form on arrays), layer after layer, for a whole batch.
 
 Samples are the **rows**: X has shape (m, n_in), A^(l) shape (m, n_l), and for
 every layer l (the textbook's formulas with the samples as rows instead of
@@ -23,7 +23,7 @@ layer 2 (the inputs are layer 1).
 import numpy as np
 
 from ...core.errors import ShapeError
-from .dense import dense_backward, dense_forward, derivative
+from .dense import dense_backward_arrays, dense_forward_arrays
 from .functions import (
     DIVIDING,
     activation,
@@ -71,11 +71,11 @@ class BatchGradients:
 
 
 def _prepare(weights, biases, activations, X):
-    """The dense layers' parameters {"W", "b", "g"} as float arrays (converted
-    once: float64 arrays are taken as they are, lists become arrays), each
-    activation resolved once, and X as a float matrix, one row per sample
-    (one sample given flat is one row).  ShapeError naming the first array
-    whose shape does not fit the one before it."""
+    """The dense layers as (W, b, g) tuples, W and b float arrays (converted once:
+    float64 arrays are taken as they are, lists become arrays) and g the resolved
+    activation, and X as a float matrix, one row per sample (one sample given flat
+    is one row).  Every check is made here, once per call, not in the layer loops:
+    ShapeError naming the first array whose shape does not fit the one before it."""
     if len(weights) == 0:
         raise ShapeError("weights: expected at least one weight matrix")
     if not (len(biases) == len(activations) == len(weights)):
@@ -89,12 +89,13 @@ def _prepare(weights, biases, activations, X):
         W, b = np.asarray(W, dtype=float), np.asarray(b, dtype=float)
         if b.ndim != 1:   # a column or row such as [[0.1], [0.2]]
             b = b.reshape(-1)
-        if W.ndim != 2 or W.shape[1] != n_prev:
-            raise ShapeError(f"weights[{l}]: expected shape (n, {n_prev}), got {W.shape}")
-        if b.shape != (W.shape[0],):
-            raise ShapeError(f"biases[{l}]: expected {W.shape[0]} numbers, got {b.shape[0]}")
-        layers.append({"W": W, "b": b, "g": activation(g)})
-        n_prev = W.shape[0]
+        shape = W.shape
+        if len(shape) != 2 or shape[1] != n_prev:
+            raise ShapeError(f"weights[{l}]: expected shape (n, {n_prev}), got {shape}")
+        n_prev = shape[0]
+        if len(b) != n_prev:
+            raise ShapeError(f"biases[{l}]: expected {n_prev} numbers, got {len(b)}")
+        layers.append((W, b, activation(g)))
     return layers, X
 
 
@@ -108,19 +109,25 @@ def _targets(Y, X, n_out):
     return T
 
 
+def _forward(layers, X):
+    """(Zs, As) of the prepared layers, As[l] the output of layers[l] (X not included)."""
+    zs, outputs, A = [], [], X
+    for W, b, g in layers:
+        Z, A = dense_forward_arrays(A, W, b, g)
+        zs.append(Z)
+        outputs.append(A)
+    return zs, outputs
+
+
 def forward(weights, biases, activations, X):
     """Z^(l) = A^(l-1) W^(l)ᵀ + b^(l), A^(l) = g(Z^(l)) with samples as rows.
 
     Returns (Zs, As) where As[0] is X (the input layer, textbook layer 1)
     and Zs[l], As[l + 1] belong to ``weights[l]``.
     """
-    layers, A = _prepare(weights, biases, activations, X)
-    Zs, As = [], [A]
-    for p in layers:
-        A, cache = dense_forward(p, A)
-        Zs.append(cache.Z)
-        As.append(A)
-    return Zs, As
+    layers, X = _prepare(weights, biases, activations, X)
+    zs, outputs = _forward(layers, X)
+    return zs, [X] + outputs
 
 
 def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
@@ -134,17 +141,12 @@ def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
         raise ValueError(f"reduction must be 'mean' or 'sum', not {reduction!r}")
     check_loss(loss)
     layers, X = _prepare(weights, biases, activations, X)
-    T = _targets(Y, X, layers[-1]["W"].shape[0])
+    T = _targets(Y, X, layers[-1][0].shape[0])
     n = X.shape[0] if reduction == "mean" else 1
 
-    A, caches, zs, outputs = X, [], [], []
-    for p in layers:
-        A, cache = dense_forward(p, A)
-        caches.append(cache)
-        zs.append(cache.Z)
-        outputs.append(A)
-    Z = zs[-1]
-    paired = is_paired(loss, layers[-1]["g"].name)
+    zs, outputs = _forward(layers, X)
+    Z, A = zs[-1], outputs[-1]
+    paired = is_paired(loss, layers[-1][2].name)
     if loss in DIVIDING:   # a = 0 or 1 gives inf or nan, reported as such
         with np.errstate(divide="ignore", invalid="ignore"):
             dE_dA = output_grad(loss, A, T)
@@ -152,24 +154,27 @@ def backprop(weights, biases, activations, loss, X, Y, reduction="mean"):
     else:
         dE_dA = output_grad(loss, A, T)
         sample_losses = step_loss_values(loss, paired, A, T, Z)
-    delta = paired_delta(loss, A, T) if paired else None
+    delta = paired_delta(loss, A, T) if paired else None   # else Δ = dE/dA ⊙ g'(Z)
 
     L = len(layers)
     derivatives, output_grads, deltas = [None] * L, [None] * L, [None] * L
     dW, db = [None] * L, [None] * L
     for l in range(L - 1, -1, -1):
+        W, _, g = layers[l]
+        Z, A = zs[l], outputs[l]
         output_grads[l] = dE_dA
-        dE_dA, grads = dense_backward(dE_dA, caches[l], delta, input_grad=l > 0)
-        delta = None   # only the output layer's can be given
-        derivatives[l] = derivative(caches[l])   # g'(Z), computed once (in dense_backward)
-        deltas[l], dW[l], db[l] = grads["Z"], grads["W"], grads["b"]
+        derivatives[l] = prime = g.prime(Z, A)   # g'(Z), computed once
+        if delta is None:   # (only the output layer's can be given)
+            delta = g.backward(dE_dA, Z, A, prime)
+        deltas[l] = delta
+        dW[l], db[l], dE_dA = dense_backward_arrays(delta, outputs[l - 1] if l else X, W,
+                                                    input_grad=l > 0)
         if n != 1:   # divided in place: the sums are this call's own arrays (no copies)
             dW[l] /= n
             db[l] /= n
-    return BatchGradients(
-        inputs=X, zs=zs, activations=outputs, derivatives=derivatives,
-        output_grads=output_grads, deltas=deltas, dW=dW, db=db,
-        sample_losses=sample_losses, loss=float(sample_losses.sum() / n), targets=T)
+        delta = None
+    return BatchGradients(X, zs, outputs, derivatives, output_grads, deltas, dW, db,
+                          sample_losses, float(sample_losses.sum() / n), T)   # in __init__'s order
 
 
 def network_arrays(net):
