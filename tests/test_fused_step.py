@@ -57,6 +57,19 @@ def separate_steps(net, x, t, rate):
     return value
 
 
+def count_fused_steps(monkeypatch):
+    """A list that gets an item each time Network._fused_step runs."""
+    calls = []
+    original = network_module.Network._fused_step
+
+    def counting(self, *arguments):
+        calls.append(1)
+        return original(self, *arguments)
+
+    monkeypatch.setattr(network_module.Network, "_fused_step", counting)
+    return calls
+
+
 CASES = [
     ("relu", "linear", "half_sse", {}),
     ("sigmoid", "sigmoid", "binary_cross_entropy", {}),        # paired δ = a - t
@@ -81,14 +94,7 @@ def test_fused_step_is_bit_identical(sizes, hidden, output, loss, options, rate)
 
 
 def test_fused_step_runs_and_is_skipped_where_it_must_be(monkeypatch):
-    calls = []
-    original = network_module.Network._fused_step
-
-    def counting(self, *arguments):
-        calls.append(1)
-        return original(self, *arguments)
-
-    monkeypatch.setattr(network_module.Network, "_fused_step", counting)
+    calls = count_fused_steps(monkeypatch)
     sizes = [2, 2, 2]
     (x, t), = samples(sizes, count=1)
     net = build(sizes, "relu", "linear", "half_sse")
@@ -195,14 +201,7 @@ def test_a_tracer_records_the_same_from_a_fused_step(sizes, hidden, output, loss
     seen = []
     fused_tracer = Tracer(sink=seen.append).attach(fused)
     plain_tracer = Tracer().attach(plain)
-    calls = []
-    original = network_module.Network._fused_step
-
-    def counting(self, *arguments):
-        calls.append(1)
-        return original(self, *arguments)
-
-    monkeypatch.setattr(network_module.Network, "_fused_step", counting)
+    calls = count_fused_steps(monkeypatch)
     rate = 0.3 if "numbers" not in options else 0.5
     for x, t in samples(sizes, count=4):
         a = fused.step(x, t, rate)
