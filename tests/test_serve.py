@@ -686,6 +686,7 @@ def test_a_page_only_opened_gives_its_place_when_the_classroom_is_full():
     with pytest.raises(Gone) as gone:
         directory.find(opened[0])
     assert gone.value.notice[0] == "This page gave its place to a new one"
+    assert "had not been used in the 1 minute since it was opened" in gone.value.notice[1]
     with pytest.raises(Gone) as gone:
         directory.find("never given out")
     assert gone.value.notice[0] == "This session has ended"

@@ -41,9 +41,15 @@ GONE = ("This session has ended", "it was idle for too long, or the server resta
         "address is not one this server gave out. Reload the page to start a new session.")
 
 
-UNUSED = ("This page gave its place to a new one", "the classroom was full, and this page had "
-          "not been used since it was opened (a page counts as used once it sends an action). "
-          "Reload the page to start a new session.")
+def unused_notice(seconds):
+    """The notice of a page that gave its place after ``seconds`` unused
+    (``Limits.unused_seconds``, set by ``neuronsim serve --unused-minutes``)."""
+    minutes = seconds / 60
+    span = f"{minutes:g} minute{'' if minutes == 1 else 's'}"
+    return ("This page gave its place to a new one",
+            f"the classroom was full, and this page had not been used in the {span} since it "
+            "was opened (a page counts as used once it sends an action). Reload the page to "
+            "start a new session.")
 
 
 class Gone(Exception):
@@ -190,7 +196,8 @@ class Directory:
             self._expire(now)
             entry = self._where.get(sid) if isinstance(sid, str) else None
             if entry is None:
-                raise Gone(sid, UNUSED if sid in self._gave_way else GONE)
+                raise Gone(sid, unused_notice(self.limits.unused_seconds) if sid in self._gave_way
+                           else GONE)
             entry[1], entry[2] = now, True
             return entry[0]
 
