@@ -90,7 +90,17 @@ def main(argv=None):
     if not 1 <= args.runs <= 1000:
         parser.error("--runs must be 1 to 1000")
     python = os.path.join(args.venv, "bin", "python")
-    words = shlex.split(args.command)
+    try:
+        words = shlex.split(args.command)
+    except ValueError as exc:
+        parser.error(f"--command: {exc}")
+    if not words:
+        parser.error("--command: give a command, e.g. --command 'neuronsim trace mazur'")
+    for venv in [args.venv] + ([args.against] if args.against else []):
+        for program in ("python", words[0]):
+            if not os.access(os.path.join(venv, "bin", program), os.X_OK):
+                parser.error(f"{venv}: no bin/{program} there (give a virtual environment "
+                             "with neuronsim installed)")
     against = f"{args.command} ({args.against})"
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -34,3 +34,17 @@ def test_startup_time_refuses_a_failing_command():
     startup_time = load_script("startup_time")
     with pytest.raises(SystemExit, match="exited with status"):
         startup_time.main([sys.prefix, "--runs", "1", "--command", "python -c 'raise SystemExit(3)'"])
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (["/nonexistent/venv"], "no bin/python there"),
+    ([sys.prefix, "--command", ""], "give a command"),
+    ([sys.prefix, "--command", "'unclosed"], "No closing quotation"),
+    ([sys.prefix, "--command", "no-such-program-here"], "no bin/no-such-program-here there"),
+])
+def test_startup_time_refuses_bad_input_in_one_line(arguments, message, capsys):
+    startup_time = load_script("startup_time")
+    with pytest.raises(SystemExit) as exit_info:
+        startup_time.main(arguments + ["--runs", "1"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -29,8 +29,8 @@ parameter enters E through its z_q,j[t] at every step, so dE/dθ = Σ_t
 gate) by the unit's own formulas; labels ``w_f,12^(2)``, ``b_xo,1^(2)``,
 ``δ_f,1^(2)[3]``, ``h_1^(2)[3]`` (dE/dh), ``c_1^(2)[3]`` (dE/dc), ``h_1^(2)[0]``.
 dE/dh, dE/dc and a gated initial state are explained with full BPTT only
-(truncated, the simulator keeps them as sums of parts by age that it does
-not store apart).
+(truncated, each is a sum of parts by age, which this derivation does not
+write out part by part; the trace shows the part carried from t+1).
 
 **Truncated BPTT** with k steps follows each E_t back at most k steps, so
 δ[t] keeps only its parts from E_t, ..., E_(t+k-1) (the parts of age 0 to
@@ -131,9 +131,10 @@ def explain_through_time(net, label, x=None, t=None, convention="nielsen"):
     if target.kind in ("h", "c") and net.truncation is not None:
         what = {"h": "dE/dh", "c": "dE/dc"}[target.kind] + ("[0]" if target.step == 0 else "[t]")
         raise NeuronsimError(f"{label!r}: with truncated BPTT (truncation {net.truncation}) "
-                             f"{what} is a sum of parts by age that the simulator does not keep "
-                             "apart: explain a gate's δ or parameter (shown part by part), or "
-                             "set \"truncation\": null")
+                             f"{what} is a sum of parts by age, which explain does not derive "
+                             "part by part: explain a gate's δ or parameter (shown part by "
+                             "part), trace the network (its tables show the part carried from "
+                             "t+1), or set \"truncation\": null")
     x, t = first_sample(net, x, t, net.name or "the network")
     x = sequence_of(net, x)
     steps = len(x)
