@@ -13,7 +13,7 @@ Indices in records are the 0-based Python ones (``layer`` 0 is
 ``net.layers[0]``, textbook layer 2); renderers add the textbook labels.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PARAMETER_KINDS = ("weight", "bias")
 
