@@ -1101,6 +1101,11 @@ def train_epoch_run(count, out):
 
 
 # ------------------------------------------------------------------ main
+# The largest feed-forward shape --shapes takes: micrograd's graph of one step of
+# 784-30-10 (23,820 connections) already takes seconds to build.
+MAX_CONNECTIONS = 1_000_000
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -1140,6 +1145,22 @@ def parse_args(argv):
                              "reference against plain numpy (no shapes, sequences, "
                              "streaming or epoch), e.g. to repeat it many times")
     args = parser.parse_args(argv)
+    for option, value, low, high in (("--repeats", args.repeats, 1, 1000),
+                                     ("--block", args.block, 0, 10),
+                                     ("--stream-steps", args.stream_steps, 0, 100_000),
+                                     ("--train-samples", args.train_samples, 1, 1_000_000),
+                                     ("--sequence-length", args.sequence_length, 1, 1000)):
+        if not low <= value <= high:   # (a NaN --block fails this test too)
+            parser.error(f"{option} must be {low} to {high:,} (got {value})")
+    for shape in filter(None, args.shapes.split(",")):
+        try:
+            sizes = [int(n) for n in shape.split("-")]
+        except ValueError:
+            parser.error(f"--shapes: {shape!r} is not a shape like 4-2-2-1")
+        connections = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        if len(sizes) < 2 or min(sizes) < 1 or connections > MAX_CONNECTIONS:
+            parser.error(f"--shapes: {shape!r} needs 2 or more layers of 1 or more neurons and "
+                         f"at most {MAX_CONNECTIONS:,} connections (got {connections:,})")
     if args.only == "vectorized":
         args.shapes = args.recurrent_shapes = args.lstm_shapes = args.gru_shapes = ""
         args.stream_steps, args.train_epoch = 0, False
@@ -1213,10 +1234,7 @@ def main(argv=None, out=sys.stdout):
     skip_micrograd = micrograd_skip_reason(args.hidden, args.output)
     missed = []
     for shape in filter(None, args.shapes.split(",")):
-        try:
-            sizes = [int(n) for n in shape.split("-")]
-        except ValueError:
-            raise SystemExit(f"--shapes: {shape!r} is not a shape like 4-2-2-1") from None
+        sizes = [int(n) for n in shape.split("-")]   # (checked by parse_args)
         problem = Problem(sizes, args.hidden, args.output)
         impls, notes = implementations(problem, skip_micrograd)
         skipped = [name for name in args.skip.split(",") if name]

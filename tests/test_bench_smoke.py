@@ -208,3 +208,20 @@ def test_only_vectorized_runs_that_row_alone():
     for batch in bench.VECTORIZED_BATCHES:
         assert re.search(rf"^ +{batch} +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$", report, re.M)
     assert "every array agrees with plain numpy: bit-identical" in report
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (["--repeats", "0"], "--repeats must be 1 to 1,000"),
+    (["--block", "nan"], "--block must be 0 to 10"),
+    (["--stream-steps", "1000000"], "--stream-steps must be 0 to 100,000"),
+    (["--sequence-length", "0"], "--sequence-length must be 1 to 1,000"),
+    (["--shapes", "2-x-2"], "is not a shape like 4-2-2-1"),
+    (["--shapes", "2000-2000-2"], "at most 1,000,000 connections"),
+    (["--shapes", "3"], "2 or more layers"),
+])
+def test_bench_refuses_work_it_cannot_bound_in_one_line(arguments, message, capsys):
+    bench = load_script("bench")
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

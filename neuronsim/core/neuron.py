@@ -44,6 +44,13 @@ from operator import mul
 from .summation import sum_in_order
 
 
+def weight_gradients(inputs, delta):
+    """dE/dw_k = a_k · δ for each input a_k (None when there is no δ yet)."""
+    if delta is None:
+        return None
+    return [a * delta for a in inputs]
+
+
 class Neuron:
     """A neuron with ``weights`` (one per input), ``bias`` and activation g.
 
@@ -99,10 +106,7 @@ class Neuron:
     @property
     def weight_grads(self):
         """dE/dw_k = a_k · δ for this sample (the last back_prop); None before one."""
-        delta = self.delta
-        if delta is None:
-            return None
-        return [a * delta for a in self.inputs]
+        return weight_gradients(self.inputs, self.delta)
 
     @property
     def bias_grad(self):

@@ -15,6 +15,8 @@ Indices in records are the 0-based Python ones (``layer`` 0 is
 
 from dataclasses import dataclass
 
+from ..core.neuron import weight_gradients
+
 PARAMETER_KINDS = ("weight", "bias")
 
 
@@ -90,10 +92,7 @@ class NeuronRecord:
     @property
     def weight_grads(self):
         """dE/dw_k = a_k · δ of this sample (None before back_prop)."""
-        delta = self.delta
-        if delta is None:
-            return None
-        return [a * delta for a in self.inputs]
+        return weight_gradients(self.inputs, self.delta)
 
     @property
     def batch_weight_grads(self):

@@ -253,7 +253,7 @@ class Tracer(Recorder):
         from the next layer's records.  The batch is this one sample: n = 1,
         and Σ dE/db = 0 + δ, as the network adds it."""
         step = self._current
-        if step is None or net.is_sequential:
+        if step is None:
             return
         step.target = net.target
         step.loss = net.last_loss
