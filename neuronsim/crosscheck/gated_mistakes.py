@@ -31,8 +31,7 @@ from itertools import permutations
 
 import numpy as np
 
-from .vectorized.functions import _sigmoid
-from .vectorized.gated import GRUCache, LSTMCache, _split
+from .vectorized.gated import GRUCache, _split, lstm_forward
 from .vectorized.stack import step_backward, step_forward
 
 #: the gates of each kind in torch's order, with their letters
@@ -123,14 +122,10 @@ def _cell_fed_forward(p, A_prev, state):
     if p["kind"] != "lstm":
         return step_forward(p, A_prev, state)
     _, C_prev = state
-    Z = A_prev @ p["W"].T + p["b_ih"] + C_prev @ p["U"].T + p["b_hh"]
-    Z_i, Z_f, Z_g, Z_o = _split(Z, 4)
-    I, F, G, O = _sigmoid(Z_i), _sigmoid(Z_f), np.tanh(Z_g), _sigmoid(Z_o)
-    C = F * C_prev + I * G
-    tanh_C = np.tanh(C)
-    H = O * tanh_C
-    # the cache's H_prev is what the gates read (C[t-1]): dU = Δᵀ C[t-1]
-    return H, (H, C), LSTMCache(p, A_prev, C_prev, C_prev, Z, (I, F, G, O), C, tanh_C, H)
+    # the LSTM step with C[t-1] in H[t-1]'s place; its cache then holds what the
+    # gates read, so dU = Δᵀ C[t-1]
+    H, C, cache = lstm_forward(p, A_prev, C_prev, C_prev)
+    return H, (H, C), cache
 
 
 def _cell_fed_backward(p, dA, from_next, cache, delta=None):
