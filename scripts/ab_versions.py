@@ -15,6 +15,7 @@ before anything is timed.
 
 import argparse
 import importlib
+import math
 import random
 import statistics
 import sys
@@ -57,7 +58,12 @@ def check_bit_identical(new, old, sizes, samples):
                         net.step(x, t, rate)
                 else:
                     net.train(samples, epochs=2, learning_rate=rate, batch_size=batch)
-                ends.append(list(map(repr, parameters(net))))
+                values = parameters(net)
+                if not values or not all(math.isfinite(value) for value in values):
+                    raise SystemExit(f"{'-'.join(map(str, sizes))}: {package.__name__} ended "
+                                     f"with no parameters or a NaN/infinite one ({hidden} "
+                                     f"hidden layers, η = {rate}): nothing to compare")
+                ends.append(list(map(repr, values)))
             if ends[0] != ends[1]:
                 raise SystemExit(f"{'-'.join(map(str, sizes))}: the two versions disagree "
                                  f"({hidden} hidden layers, η = {rate}, batches of {batch})")

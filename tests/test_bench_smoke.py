@@ -225,3 +225,14 @@ def test_bench_refuses_work_it_cannot_bound_in_one_line(arguments, message, caps
         bench.parse_args(arguments)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_ab_versions_fails_when_the_numbers_overflow_on_both_sides():
+    """Two versions that both end on NaN or infinity agree on nothing worth comparing."""
+    import neuronsim
+
+    ab = load_script("ab_versions")
+    samples = [([1e300, 1e300], [1e300, -1e300])]
+    with pytest.raises(SystemExit, match="NaN/infinite"):
+        ab.check_bit_identical(neuronsim, neuronsim, [2, 2, 2], samples)
+    ab.check_bit_identical(neuronsim, neuronsim, [2, 2, 2], [([0.5, -0.5], [0.1, 0.9])])
