@@ -376,6 +376,14 @@ def parameters_after_one_step(impl, problem):
     raise ValueError(impl.name)
 
 
+def same_bits(reference, other):
+    """True if two lists of numbers are bit for bit the same (by repr, so that
+    -0.0 is not 0.0) and every one is finite (two NaN are no agreement); two empty
+    lists compare nothing, so they do not agree either."""
+    return (len(reference) == len(other) > 0 and all(map(math.isfinite, reference))
+            and list(map(repr, reference)) == list(map(repr, other)))
+
+
 def relative_difference(reference, other):
     """Largest |a - b| / |a| over two equally long lists; inf if the lengths differ or a
     NaN or infinity makes a difference unmeasurable (so that a check never passes on it)."""
@@ -411,7 +419,7 @@ def flat_mismatch(build, problem):
         reference = [w for n in neurons for w in n.weights] + [n.bias for n in neurons]
         other = ([w for matrix in flat.weights for row in matrix for w in row]
                  + [b for vector in flat.biases for b in vector])
-        if other != reference:
+        if not same_bits(reference, other):
             return relative_difference(reference, other)
     return None
 
@@ -851,7 +859,7 @@ def recurrent_run(problem, skipped, repeats, block_seconds, clock, out):
     reference, worst = after[0], 0.0
     for impl, values in zip(impls[1:], after[1:]):
         if impl.name.startswith("flat"):
-            if values != reference:
+            if not same_bits(reference, values):
                 raise SystemExit(f"{problem.name}: the flat BPTT step is not bit-identical to "
                                  f"neuronsim (max relative difference "
                                  f"{relative_difference(reference, values):.1e})")
@@ -1263,7 +1271,7 @@ def main(argv=None, out=sys.stdout):
             gated_run(GatedProblem(shape, args.sequence_length),
                      [name for name in args.skip.split(",") if name], args.repeats, args.block,
                      CLOCKS[args.clock], out, make_runner, interleaved_medians,
-                     relative_difference)
+                     relative_difference, same_bits)
     if "vectorized" not in args.skip.split(","):
         missed += vectorized_run(args.repeats, args.block, CLOCKS[args.clock], out)
     if args.stream_steps and has_tracer():

@@ -236,3 +236,14 @@ def test_ab_versions_fails_when_the_numbers_overflow_on_both_sides():
     with pytest.raises(SystemExit, match="NaN/infinite"):
         ab.check_bit_identical(neuronsim, neuronsim, [2, 2, 2], samples)
     ab.check_bit_identical(neuronsim, neuronsim, [2, 2, 2], [([0.5, -0.5], [0.1, 0.9])])
+
+
+def test_same_bits_tells_zero_signs_apart_and_never_agrees_on_nan():
+    bench = load_script("bench")
+    nan = float("nan")
+    assert bench.same_bits([0.5, -1.25], [0.5, -1.25])
+    assert not bench.same_bits([0.0], [-0.0])
+    assert not bench.same_bits([nan], [nan])
+    assert not bench.same_bits([1.0, nan], [1.0, nan])
+    assert not bench.same_bits([1.0], [1.0, 2.0])
+    assert not bench.same_bits([], [])
