@@ -9,10 +9,11 @@ For each shape (2-2-2, 4-2-2-1, 64-32-10, 784-30-10) it times one online
 training step (forward, backward, update) and one forward pass of:
 
 * neuronsim with no tracer, with a disabled tracer attached, and with a
-  recording tracer (``Tracer(keep=False)``: every record built, none kept;
-  a record computes its lists a_k·δ, Σ/n and (w_kj, δ_k) when they are read),
-  and the same with each finished record's lists read (the cost a trace's
-  tables add on top, reported without a target);
+  recording tracer (``Tracer(keep=False)``: every step's numbers taken, none
+  kept; a step makes its neuron records when they are first read, and a
+  record computes its lists a_k·δ, Σ/n when they are read), and the same
+  with each finished step's records made and their lists read (the cost a
+  trace's tables add on top, reported without a target);
 * the flat plain-Python yardstick (scripts/flat_baseline.py: the tightest
   loop that keeps neuronsim's arithmetic);
 * micrograd (``pip install micrograd``; skipped with a note when absent, or
@@ -159,7 +160,8 @@ def recording_tracer():
 
 
 def read_lists(step):
-    """A tracer's sink: read every list a finished step's records compute when read."""
+    """A tracer's sink: make a finished step's neuron records and read every list
+    they compute when read."""
     for record in step.neurons():
         record.weight_grads, record.batch_weight_grads, record.downstream
 

@@ -25,8 +25,11 @@ def test_page_examples_run(page, tmp_path, monkeypatch):
 def test_module_docstrings():
     import neuronsim
     import neuronsim.core.labels
+    import neuronsim.trace.records
+    import neuronsim.trace.tracer
 
-    for module in (neuronsim, neuronsim.core.labels):
+    for module in (neuronsim, neuronsim.core.labels, neuronsim.trace.records,
+                   neuronsim.trace.tracer):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0
 

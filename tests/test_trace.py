@@ -286,7 +286,6 @@ def test_a_step_after_the_network_changed_gets_its_own_description():
 
 def test_records_pickle_compare_and_dump_as_plain_data():
     import copy
-    import dataclasses
     import json
     import pickle
 
@@ -299,7 +298,7 @@ def test_records_pickle_compare_and_dump_as_plain_data():
     step, twin = traced(), traced()
     assert step == twin and copy.deepcopy(step) == step
     assert pickle.loads(pickle.dumps(step)) == step
-    assert json.loads(json.dumps(dataclasses.asdict(step)))["layers"][1][0]["delta"] == \
+    assert json.loads(json.dumps(step.as_dict()))["layers"][1][0]["delta"] == \
         step.layers[1][0].delta
 
 
@@ -375,3 +374,77 @@ def test_a_subclass_with_its_own_hooks_has_them_called_on_every_step():
     net.step(*MAZUR_SAMPLE, learning_rate=0.5)
     assert calls == ["on_backward", "after_update"]
     assert tracer.steps[0].layers[0][0].downstream is not None
+
+
+# ----------------------------------------------------------------------
+# A step's neuron records are made when first read, from the values the
+# tracer took while the network ran (StepRecord's speed trick).
+# ----------------------------------------------------------------------
+def test_records_are_made_once_when_first_read(monkeypatch):
+    from neuronsim.trace.records import NeuronRecord
+
+    made = []
+    original = NeuronRecord.__init__
+
+    def counting(self, *values):
+        made.append(values[:2])
+        original(self, *values)
+
+    monkeypatch.setattr(NeuronRecord, "__init__", counting)
+    net = mazur()
+    tracer = Tracer().attach(net)
+    for _ in range(5):
+        net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    assert len(tracer.steps) == 5 and made == []         # the values taken, no record made
+    layers = tracer.steps[2].layers
+    assert made == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert tracer.steps[2].layers is layers and len(made) == 4   # made once
+    reference = mazur()
+    for _ in range(3):
+        reference.forward_pass(MAZUR_SAMPLE[0])
+        before = [list(n.weights) for n in reference.layers[1].neurons]
+        reference.back_prop(MAZUR_SAMPLE[1])
+        deltas = [n.delta for n in reference.layers[1].neurons]
+        reference.update_weights(0.5)
+    hidden = layers[0][1]
+    assert hidden.downstream == [(row[1], d) for row, d in zip(before, deltas)]
+    assert hidden.new_weights == reference.layers[0].neurons[1].weights
+
+
+@pytest.mark.parametrize("options,kept", [
+    ({"layers": [1]}, [[], [(1, 0), (1, 1)]]),
+    ({"neurons": [1]}, [[(0, 1)], [(1, 1)]]),
+    ({"layers": [0], "neurons": [0, 5]}, [[(0, 0)], []]),
+])
+def test_a_filtered_tracer_s_records_name_their_neurons(options, kept):
+    net, reference = mazur(), mazur()
+    tracer = Tracer(**options).attach(net)
+    reference.forward_pass(MAZUR_SAMPLE[0])
+    net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+    step = tracer.steps[0]
+    assert [[(r.layer, r.neuron) for r in layer] for layer in step.layers] == kept
+    for layer in step.layers:
+        for r in layer:
+            assert r.z == reference.layers[r.layer].neurons[r.neuron].z
+
+
+def test_records_with_a_nan_equal_their_copies_and_dump_as_dicts():
+    import copy
+    import json
+    import math
+    import pickle
+
+    net = Network.from_arrays([[[1.0]]], [[0.0]], ["linear"], "half_sse")
+    tracer = Tracer(batches=True).attach(net)
+    net.forward_pass([math.nan])
+    net.back_prop([0.0])
+    net.update_weights(0.1)
+    step, batch = tracer.steps[0], tracer.batches[0]
+    assert math.isnan(step.layers[0][0].z)
+    for record in (step, batch):
+        assert copy.deepcopy(record) == record      # a NaN equals itself, as in a tuple
+        assert repr(pickle.loads(pickle.dumps(record))) == repr(record)
+    dumped = json.loads(json.dumps(batch.as_dict()))
+    assert [p["kind"] for p in dumped["parameters"]] == ["weight", "bias"]
+    assert dumped["samples"][0]["layers"][0][0]["neuron"] == 0
+    assert "NeuronRecord(layer=0, neuron=0, inputs=[nan]" in repr(step)

@@ -11,17 +11,73 @@ records either kind.
 
 Indices in records are the 0-based Python ones (``layer`` 0 is
 ``net.layers[0]``, textbook layer 2); renderers add the textbook labels.
-"""
 
-from dataclasses import dataclass
+Every record here is a :class:`Record`: plain data that compares, prints,
+pickles and turns into dicts for JSON (``record.as_dict()``).  A step's
+neuron records are made when first read, from the values the tracer took
+while the network ran (:class:`StepRecord`).
+
+    >>> from neuronsim.files import load_example
+    >>> from neuronsim.trace import Tracer
+    >>> net = load_example("mazur")
+    >>> tracer = Tracer().attach(net)
+    >>> round(net.step([0.05, 0.1], [0.01, 0.99], 0.5), 12)
+    0.29837110876
+    >>> step = tracer.steps[0]
+    >>> record = step.layers[1][0]          # net.layers[1].neurons[0]: o1, textbook layer 3
+    >>> round(record.delta, 9), round(step.as_dict()["layers"][1][0]["delta"], 9)
+    (0.138498562, 0.138498562)
+"""
 
 from ..core.neuron import weight_gradients
 
 PARAMETER_KINDS = ("weight", "bias")
 
 
-@dataclass(init=False)
-class NeuronRecord:
+class Record:
+    """Plain data with named fields (``_fields``, in order): two records are equal
+    when they are of one class and every field is equal; ``repr`` lists every
+    field; :meth:`as_dict` turns a record, and the records, lists and dicts it
+    holds, into dicts and lists (for JSON).  Records pickle and copy as any
+    Python object.
+
+    (Written out rather than made by :mod:`dataclasses`: importing that module
+    took a third of ``neuronsim trace``'s start-up.)"""
+
+    _fields = ()
+    __hash__ = None   # records change while their step runs
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def _values(self):
+        """The fields' values, in order, as one tuple (compared as tuples are: a value
+        is equal to itself, even a NaN)."""
+        return tuple(getattr(self, name) for name in self._fields)
+
+    def __repr__(self):
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__qualname__}({fields})"
+
+    def as_dict(self):
+        """Every field by name; records inside become dicts, tuples lists."""
+        return {name: _plain(getattr(self, name)) for name in self._fields}
+
+
+def _plain(value):
+    """``value`` with every :class:`Record` in it as a dict, and tuples as lists."""
+    if isinstance(value, Record):
+        return value.as_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+class NeuronRecord(Record):
     """One neuron in one step.  ``layer``/``neuron`` are 0-based Python indices.
 
     Forward: ``inputs`` (a_k of the layer before), ``weights``, ``bias``,
@@ -42,39 +98,28 @@ class NeuronRecord:
     changes in place.
     """
 
-    layer: int
-    neuron: int
-    inputs: list
-    weights: list
-    bias: object
-    z: object
-    output: object
-    derivative: object
-    output_grad: object = None
-    delta: object = None
-    downstream: list = None
+    _fields = ("layer", "neuron", "inputs", "weights", "bias", "z", "output", "derivative",
+               "output_grad", "delta", "downstream", "weight_grad_sums", "batch_divisor",
+               "batch_bias_grad", "new_weights", "new_bias", "jacobian_sum",
+               "applied_weight_grads", "applied_bias_grad", "penalty_weight_grads",
+               "state_before", "state_after")
+
+    # Every field after the forward values reads None until the tracer sets it.
+    output_grad = delta = downstream = None
     # The update's gradient is batch_weight_grads = weight_grad_sums / batch_divisor
     # (weight_grad_sums None: one sample, whose sums are its weight_grads).
-    weight_grad_sums: list = None
-    batch_divisor: object = None
-    batch_bias_grad: object = None
-    new_weights: list = None
-    new_bias: object = None
-    jacobian_sum: object = None   # softmax layers: Σ_i dE/da_i a_i over the whole layer
+    weight_grad_sums = batch_divisor = batch_bias_grad = None
+    new_weights = new_bias = None
+    jacobian_sum = None   # softmax layers: Σ_i dE/da_i a_i over the whole layer
     # An update by an optimizer, a penalty or clipping (``StepRecord.rule``):
     # the g each parameter applied (after the penalty and clipping), the
     # penalty's share of it, and the optimizer state before and after (copies
     # of ``neuron.optimizer_state``, None before the first step).
-    applied_weight_grads: list = None
-    applied_bias_grad: object = None
-    penalty_weight_grads: list = None
-    state_before: dict = None
-    state_after: dict = None
+    applied_weight_grads = applied_bias_grad = penalty_weight_grads = None
+    state_before = state_after = None
 
     def __init__(self, layer, neuron, inputs, weights, bias, z, output, derivative):
-        """The forward values.  Every later field reads None (the class's
-        default) until the tracer sets it: a tracer makes a record per neuron
-        per step, so it stores only what the step has given."""
+        """The forward values; the tracer sets the others as the step goes on."""
         self.layer = layer
         self.neuron = neuron
         self.inputs = inputs
@@ -106,8 +151,7 @@ class NeuronRecord:
         return [s / divisor for s in sums]
 
 
-@dataclass
-class NetworkFacts:
+class NetworkFacts(Record):
     """What a feed-forward step's tables need to know of the network that made
     it: each layer's activation name and parameters, the layer sizes, the loss
     and how the batch reduces it.
@@ -118,13 +162,18 @@ class NetworkFacts:
     step).  Nothing changes its lists after it is made.
     """
 
-    activations: list          # activation name of each layer
-    activation_params: list    # a copy of each activation's parameters (leaky_relu's slope)
-    sizes: list                # neurons in each of net.layers
-    loss_name: str
-    reduction: str
-    update_biases: bool
-    paired_output: bool
+    _fields = ("activations", "activation_params", "sizes", "loss_name", "reduction",
+               "update_biases", "paired_output")
+
+    def __init__(self, activations, activation_params, sizes, loss_name, reduction,
+                 update_biases, paired_output):
+        self.activations = activations                # activation name of each layer
+        self.activation_params = activation_params    # a copy of each one's parameters
+        self.sizes = sizes                            # neurons in each of net.layers
+        self.loss_name = loss_name
+        self.reduction = reduction
+        self.update_biases = update_biases
+        self.paired_output = paired_output
 
     @classmethod
     def of(cls, net):
@@ -138,28 +187,106 @@ class NetworkFacts:
                    net._paired_output)
 
 
-@dataclass
-class StepRecord:
+def neuron_records(forward, kept, sizes):
+    """The :class:`NeuronRecord` lists of a step, layer by layer, from the values a
+    tracer took after the forward pass (:attr:`StepRecord.layers`).
+
+    ``forward``: for each neuron kept, in forward order, the tuple (inputs,
+    weights, bias, z, output, g'(z)); ``kept``: their (layer, neuron) indices,
+    0-based (None: every neuron of every layer, ``sizes[l]`` in layer l)."""
+    if kept is None:
+        kept = [(l, j) for l, size in enumerate(sizes) for j in range(size)]
+    layers = [[] for _ in sizes]
+    for (l, j), row in zip(kept, forward):
+        layers[l].append(NeuronRecord(l, j, *row))
+    return layers
+
+
+def fill_fused_pass(layers, jacobian_sums, rows):
+    """Complete every neuron's record of an online step the network ran as one
+    pass per layer (``Tracer.on_fused_step``): what back_prop and the update of
+    one sample record, with the same numbers.
+
+    ``rows``: for each neuron, in forward order, the tuple (dE/da, δ, new
+    weights, new bias) after the pass; ``jacobian_sums[l]``: layer l's
+    Σ_i dE/da_i a_i (a softmax layer; else None).  Each record holds the
+    weights of before the pass (the pass replaced each row with a new list),
+    so a hidden neuron's downstream pairs (w_kj, δ_k) take w_kj and δ_k from
+    the next layer's records.  The batch is this one sample: n = 1, and
+    Σ dE/db = 0 + δ, as the network adds it."""
+    records = [record for layer in layers for record in layer]
+    for record, (output_grad, delta, new_weights, new_bias) in zip(records, rows):
+        record.output_grad = output_grad
+        record.delta = delta
+        jacobian_sum = jacobian_sums[record.layer]
+        if jacobian_sum is not None:
+            record.jacobian_sum = jacobian_sum
+        record.batch_divisor = 1
+        record.batch_bias_grad = (0 + delta) / 1
+        record.new_weights = new_weights
+        record.new_bias = new_bias
+    for layer, above in zip(layers, layers[1:]):
+        for record in layer:
+            j = record.neuron
+            record.downstream = [(r.weights[j], r.delta) for r in above]
+
+
+class StepRecord(Record):
     """One sample's forward and backward pass, and the update if one followed.
 
     ``index`` counts recorded steps from 1.  ``layers[l][j]`` is the
     :class:`NeuronRecord` of ``net.layers[l].neurons[j]`` (only the neurons
     the tracer's filters keep).  ``network``: the :class:`NetworkFacts` of the
     network that made the step; its fields read as the step's own
-    (``step.activations``, ``step.loss_name``, ...).
+    (``step.activations``, ``step.loss_name``, ...).  ``rule``: an
+    :class:`UpdateRule` when the update is not plain w − η·g.
+
+    A tracer gives ``layers`` as None and ``forward`` (with ``kept``), the
+    values it took after the forward pass (see :func:`neuron_records`): the
+    records are made from them when ``layers`` is first read, and have the
+    same numbers whenever that is.  This is tracing's speed trick, in one
+    place: a record is a Python object made and filled field by field,
+    thousands of machine instructions per neuron per step, for every step,
+    read or not; a tuple of the same values costs a few hundred.  (The values
+    are floats and the network's lists, which it replaces and never changes in
+    place.)
     """
 
-    index: int
-    input: list
-    layers: list
-    outputs: list
-    network: NetworkFacts
-    target: list = None
-    loss: object = None
-    learning_rate: object = None
-    batch_size: int = None
-    updated: bool = False
-    rule: object = None   # an UpdateRule when the update is not plain w − η·g
+    _fields = ("index", "input", "layers", "outputs", "network", "target", "loss",
+               "learning_rate", "batch_size", "updated", "rule")
+
+    # What back_prop and the update add reads as these until then.
+    target = loss = learning_rate = batch_size = rule = None
+    updated = False
+    _fused = None   # a fused online step's values, for fill_fused_pass, while layers is None
+
+    def __init__(self, index, input, layers, outputs, network, forward=None, kept=None):
+        self.index = index
+        self.input = input
+        self._layers = layers
+        self.outputs = outputs
+        self.network = network
+        self._forward = forward
+        self._kept = kept
+
+    @property
+    def layers(self):
+        """The :class:`NeuronRecord` lists, one per layer of the network."""
+        layers = self._layers
+        if layers is None:
+            layers = neuron_records(self._forward, self._kept, self.network.sizes)
+            if self._fused is not None:
+                fill_fused_pass(layers, *self._fused)
+            self._layers = layers
+            self._forward = self._kept = self._fused = None
+        return layers
+
+    def add_fused_pass(self, jacobian_sums, rows):
+        """The values of an online step's pass, for :func:`fill_fused_pass`."""
+        if self._layers is None:
+            self._fused = (jacobian_sums, rows)
+        else:
+            fill_fused_pass(self._layers, jacobian_sums, rows)
 
     @property
     def activations(self):
@@ -200,8 +327,7 @@ class StepRecord:
         return [record for layer in self.layers for record in layer]
 
 
-@dataclass
-class UpdateRule:
+class UpdateRule(Record):
     """How an update beyond plain gradient descent moved the parameters.
 
     ``optimizer``: torch's name ("sgd", "rmsprop", "adagrad", "adam", "adamw"),
@@ -211,16 +337,21 @@ class UpdateRule:
     descriptions, or None.
     """
 
-    optimizer: object
-    options: dict
-    initial: dict
-    penalty: object = None
-    clip: object = None
-    clip_norm: object = None   # clipping by norm: the global norm N of the batch gradient
-    # with a penalty: R = λ₁·Σ|w| + (λ₂/2)·Σw² of the weights the update starts
-    # from (the core's net.penalty_value()), and those weights (w, then u), in order
-    penalty_value: object = None
-    penalty_weights: list = None
+    _fields = ("optimizer", "options", "initial", "penalty", "clip", "clip_norm",
+               "penalty_value", "penalty_weights")
+
+    def __init__(self, optimizer, options, initial, penalty=None, clip=None, clip_norm=None,
+                 penalty_value=None, penalty_weights=None):
+        self.optimizer = optimizer
+        self.options = options
+        self.initial = initial
+        self.penalty = penalty
+        self.clip = clip
+        self.clip_norm = clip_norm   # clipping by norm: the global norm N of the batch gradient
+        # with a penalty: R = λ₁·Σ|w| + (λ₂/2)·Σw² of the weights the update starts
+        # from (the core's net.penalty_value()), and those weights (w, then u), in order
+        self.penalty_value = penalty_value
+        self.penalty_weights = penalty_weights
 
 
 def update_rule(net):
@@ -269,8 +400,7 @@ class OverTime:
         return self._over_time("recurrent_path")
 
 
-@dataclass
-class ParameterRecord:
+class ParameterRecord(Record):
     """One parameter over one batch step: its accumulated gradient and its update.
 
     ``layer``/``neuron`` are 0-based Python indices; ``kind`` is one of
@@ -290,22 +420,26 @@ class ParameterRecord:
     keeps fixed (``update_biases: false``): then ``new == old``.
     """
 
-    layer: int
-    neuron: int
-    kind: str
-    index: object
-    old: object
-    terms: list
-    total: object
-    divisor: int
-    gradient: object
-    updated: bool = True
-    new: object = None
-    gate: str = None
+    _fields = ("layer", "neuron", "kind", "index", "old", "terms", "total", "divisor",
+               "gradient", "updated", "new", "gate")
+
+    def __init__(self, layer, neuron, kind, index, old, terms, total, divisor, gradient,
+                 updated=True, new=None, gate=None):
+        self.layer = layer
+        self.neuron = neuron
+        self.kind = kind
+        self.index = index
+        self.old = old
+        self.terms = terms
+        self.total = total
+        self.divisor = divisor
+        self.gradient = gradient
+        self.updated = updated
+        self.new = new
+        self.gate = gate
 
 
-@dataclass
-class BatchRecord:
+class BatchRecord(Record):
     """One batch step: each sample's record, then the sums and the one update.
 
     ``index`` counts batch steps from 1.  ``samples``: the records of the
@@ -320,17 +454,22 @@ class BatchRecord:
     and bias, in forward order (each neuron's weights, then its bias).
     """
 
-    index: int
-    samples: list
-    size: int
-    reduction: str
-    divisor: int
-    learning_rate: object
-    update_biases: bool
-    losses: list
-    loss: object
-    parameters: list
-    updated: bool = False
+    _fields = ("index", "samples", "size", "reduction", "divisor", "learning_rate",
+               "update_biases", "losses", "loss", "parameters", "updated")
+
+    def __init__(self, index, samples, size, reduction, divisor, learning_rate, update_biases,
+                 losses, loss, parameters, updated=False):
+        self.index = index
+        self.samples = samples
+        self.size = size
+        self.reduction = reduction
+        self.divisor = divisor
+        self.learning_rate = learning_rate
+        self.update_biases = update_biases
+        self.losses = losses
+        self.loss = loss
+        self.parameters = parameters
+        self.updated = updated
 
     @property
     def unseen(self):

@@ -146,20 +146,21 @@ class Tracer(Recorder):
             self._finish(self._current)  # a forward pass without back_prop
         self.count += 1
         facts = self._network_facts(net)
-        layers = []
-        every_neuron = self.layer_filter is None and self.neuron_filter is None
-        for l, layer in enumerate(net.layers):
-            if every_neuron:
-                neurons = enumerate(layer.neurons)
-            elif self.layer_filter is not None and l not in self.layer_filter:
-                layers.append([])
-                continue
-            else:
-                neurons = [(j, layer.neurons[j]) for j in self._neuron_indices(layer)]
-            layers.append([NeuronRecord(l, j, n.inputs, n.weights, n.bias, n.z, n.output,
-                                        n.derivative) for j, n in neurons])
-        self._current = StepRecord(self.count, net.inputs, layers, list(net.layers[-1].outputs),
-                                   facts)
+        forward = []    # (inputs, weights, bias, z, a, g'(z)) of each neuron: see StepRecord
+        kept = None
+        if self.layer_filter is None and self.neuron_filter is None:
+            for layer in net.layers:
+                for n in layer.neurons:
+                    forward.append((n.inputs, n.weights, n.bias, n.z, n.output, n.derivative))
+        else:
+            kept = [(l, j) for l, layer in enumerate(net.layers)
+                    if self.layer_filter is None or l in self.layer_filter
+                    for j in self._neuron_indices(layer)]
+            for l, j in kept:
+                n = net.layers[l].neurons[j]
+                forward.append((n.inputs, n.weights, n.bias, n.z, n.output, n.derivative))
+        self._current = StepRecord(self.count, net.inputs, None, list(net.layers[-1].outputs),
+                                   facts, forward, kept)
 
     def _network_facts(self, net):
         """The :class:`NetworkFacts` of ``net`` for this step: the last step's, while the
@@ -245,13 +246,8 @@ class Tracer(Recorder):
         """Called by ``Network._fused_step`` after its pass (one per layer: δ, Wᵀδ
         and the update of one online sample), when :attr:`follows_fused_steps`:
         records what on_backward, before_update and after_update record for the
-        same step, with the same numbers.
-
-        ``on_forward`` recorded each neuron's weights before the pass, and the
-        pass replaced each row with a new list, so the old rows are the
-        records': a hidden neuron's downstream pairs (w_kj, δ_k) take w_kj and δ_k
-        from the next layer's records.  The batch is this one sample: n = 1,
-        and Σ dE/db = 0 + δ, as the network adds it."""
+        same step, with the same numbers (:func:`~neuronsim.trace.records.fill_fused_pass`
+        completes the records from these)."""
         step = self._current
         if step is None:
             return
@@ -260,27 +256,15 @@ class Tracer(Recorder):
         step.learning_rate = learning_rate
         step.batch_size = 1
         step.updated = True
-        layers = step.layers
-        above = None            # the records of the layer above, on the way down
-        for l in range(len(layers) - 1, -1, -1):
-            records = layers[l]
-            neurons = net.layers[l].neurons
-            jacobian_sum = None
-            if net.layers[l].activation.is_layerwise:
-                jacobian_sum = sum_in_order(n.output_grad * n.output for n in neurons)
-            for record, neuron in zip(records, neurons):
-                record.output_grad = neuron.output_grad
-                record.delta = delta = neuron.delta
-                if jacobian_sum is not None:
-                    record.jacobian_sum = jacobian_sum
-                if above is not None:
-                    j = record.neuron
-                    record.downstream = [(r.weights[j], r.delta) for r in above]
-                record.batch_divisor = 1
-                record.batch_bias_grad = (0 + delta) / 1
-                record.new_weights = neuron.weights
-                record.new_bias = neuron.bias
-            above = records
+        jacobian_sums = []
+        rows = []       # (dE/da, δ, new weights, new bias) of each neuron
+        for layer in net.layers:
+            neurons = layer.neurons
+            jacobian_sums.append(sum_in_order(n.output_grad * n.output for n in neurons)
+                                 if layer.activation.is_layerwise else None)
+            for n in neurons:
+                rows.append((n.output_grad, n.delta, n.weights, n.bias))
+        step.add_fused_pass(jacobian_sums, rows)
         self._pending.append(step)
         self._finish_batch()
 
