@@ -21,9 +21,9 @@ two whole numbers (``3/8``, ``-1/2``).
 
 import math
 import re
-from fractions import Fraction
 
 from ..core.errors import SpecError
+from ..core.numbers import fraction
 
 MAX_NUMBER_CHARS = 200   # characters of one typed number
 MAX_EXPONENT = 999       # |e| of 1.5e-7; float64 ends near 1e308 and 5e-324
@@ -54,7 +54,7 @@ def read_number(text, where="number"):
     if match.group("den") is not None and int(match.group("den")) == 0:
         raise SpecError(f"{where}: expected a number or a fraction such as 1/2, got "
                         f"{shown(text)}")
-    return Fraction(clean.replace(" ", ""))
+    return fraction(clean.replace(" ", ""))
 
 
 def read_float(text, where="number"):

@@ -34,7 +34,6 @@ import os
 import random
 import re
 import sys
-from fractions import Fraction
 
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from ..core.errors import SpecError
@@ -42,7 +41,7 @@ from ..core.initializers import INITIALIZERS, initial_weights
 from ..core.layer import Layer
 from ..core.losses import LOSSES, get_loss
 from ..core.network import REDUCTIONS, STEP_LOSSES, Network
-from ..core.numbers import get_numbers
+from ..core.numbers import fraction, get_numbers, is_fraction
 from ..core.optimizers import OPTIMIZERS, check_options
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
@@ -105,7 +104,7 @@ def _is_number(value):
 
 
 def _number(value, where):
-    if isinstance(value, (str, Fraction)):
+    if isinstance(value, str) or is_fraction(value):
         return _fraction(value, where)
     if not _is_number(value):
         raise SpecError(f"{where}: expected a number, got {_show(value)}")
@@ -133,7 +132,7 @@ def _fraction(value, where):
         raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
                         f"got {_show(value)}")
     try:
-        return Fraction(value.strip() if isinstance(value, str) else value)
+        return fraction(value.strip() if isinstance(value, str) else value)
     except (ValueError, ZeroDivisionError):
         raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
                         f"got {_show(str(value))}") from None
@@ -142,7 +141,7 @@ def _fraction(value, where):
 def _refuse_fractions(value, mode, where=""):
     """Raise at the first fraction in a checked spec: fractions are exact
     values, read only by the fraction number system (docs/number-modes.md)."""
-    if isinstance(value, Fraction):
+    if is_fraction(value):
         raise SpecError(f'{where.lstrip(".")}: the fraction "{value}" is read only with '
                         f'numbers="fraction" (this network computes in {mode})')
     if isinstance(value, dict):
@@ -330,7 +329,7 @@ def _exact_options(value, where):
 
 def _json_value(value):
     """An option as the file writes it: a fraction as its "p/q" text."""
-    if isinstance(value, Fraction):
+    if is_fraction(value):
         return f"{value.numerator}/{value.denominator}" if value.denominator != 1 \
             else value.numerator
     if isinstance(value, dict):
