@@ -120,15 +120,16 @@ def _number(value, where):
 
 
 # "3/8", "-1/2", "0.75", "1e-3": at most 100 digits and a 3-digit exponent, so a
-# hostile string cannot ask for a gigantic integer.
-_FRACTION_TEXT = re.compile(r"\s*[+-]?(\d{1,100}(\.\d{0,100})?|\.\d{1,100})([eE][+-]?\d{1,3})?"
-                            r"(\s*/\s*\d{1,100})?\s*\Z")
+# hostile string cannot ask for a gigantic integer.  (A pattern that re compiles on
+# first use and keeps, not at import: start-up time.)
+_FRACTION_TEXT = (r"\s*[+-]?(\d{1,100}(\.\d{0,100})?|\.\d{1,100})([eE][+-]?\d{1,3})?"
+                  r"(\s*/\s*\d{1,100})?\s*\Z")
 
 
 def _fraction(value, where):
     """An exact fraction, "3/8" in a file; network_from_spec accepts it only
     with numbers="fraction" (see _refuse_fractions)."""
-    if isinstance(value, str) and not _FRACTION_TEXT.match(value):
+    if isinstance(value, str) and not re.match(_FRACTION_TEXT, value):
         raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
                         f"got {_show(value)}")
     try:

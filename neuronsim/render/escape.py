@@ -26,25 +26,28 @@ _LATEX = {
     "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
 }
-_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX))
+# The patterns of LaTeX and Markdown: re compiles them on first use and keeps them (not
+# at import: a plain-text command never uses them).
+_LATEX_PATTERN = "|".join(re.escape(c) for c in _LATEX)
 
 
 def latex_text(text):
     """``text`` for LaTeX text mode: specials escaped, newlines as spaces, no
     control characters (``latex_text(r"\\input{x}")`` is
     ``\\textbackslash{}input\\{x\\}``)."""
-    return _LATEX_RE.sub(lambda m: _LATEX[m.group(0)], terminal_text(str(text), keep="\n"))
+    return re.sub(_LATEX_PATTERN, lambda m: _LATEX[m.group(0)],
+                  terminal_text(str(text), keep="\n"))
 
 
 _MARKDOWN = {"|": r"\|", "\\": "\\\\", "<": "&lt;", ">": "&gt;", "&": "&amp;",
              "`": r"\`", "\n": " ", "\r": " "}
-_MARKDOWN_RE = re.compile("|".join(re.escape(c) for c in _MARKDOWN))
+_MARKDOWN_PATTERN = "|".join(re.escape(c) for c in _MARKDOWN)
 
 
 def markdown_cell(text):
     """``text`` for one cell of a Markdown table: ``|`` escaped, newlines as
     spaces, ``<`` ``>`` ``&`` as entities, control characters made visible."""
-    return _MARKDOWN_RE.sub(lambda m: _MARKDOWN[m.group(0)],
+    return re.sub(_MARKDOWN_PATTERN, lambda m: _MARKDOWN[m.group(0)],
                             terminal_text(str(text), keep="\n\r"))
 
 
