@@ -88,3 +88,25 @@ def test_neuron_step_as_the_dataclass_was():
         hash(step)
     with pytest.raises(AttributeError):
         step.other = 1
+
+
+def test_drawn_weights_from_one_stream_made_at_the_first_draw():
+    """Layers without a "seed" draw in turn from one random.Random(the file's seed),
+    made when the first of them draws; a layer with a "seed" from its own; a layer
+    whose weights are given draws nothing."""
+    import random
+
+    from neuronsim.core.initializers import initial_weights
+    from neuronsim.files.spec import check_spec
+
+    given = {"activation": "linear", "weights": [[0.5, -0.25]], "biases": [0.125]}
+    spec = {"inputs": 2, "seed": 7, "layers": [
+        dict(given), {"activation": "tanh", "size": 3, "init": "xavier"},
+        {"activation": "tanh", "size": 2, "init": "uniform", "seed": 11},
+        {"activation": "sigmoid", "size": 2, "init": "he"}]}
+    checked = check_spec(spec)["layers"]
+    shared, own = random.Random(7), random.Random(11)
+    expected = [([[0.5, -0.25]], [0.125]), initial_weights("xavier", 1, 3, shared, None),
+                initial_weights("uniform", 3, 2, own, None),
+                initial_weights("he", 2, 2, shared, None)]
+    assert [(layer["weights"], layer["biases"]) for layer in checked] == expected
