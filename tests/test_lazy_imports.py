@@ -110,3 +110,25 @@ def test_drawn_weights_from_one_stream_made_at_the_first_draw():
                 initial_weights("uniform", 3, 2, own, None),
                 initial_weights("he", 2, 2, shared, None)]
     assert [(layer["weights"], layer["biases"]) for layer in checked] == expected
+
+
+def test_terminal_text_returns_printable_text_as_it_is():
+    """terminal_text returns text of printable characters unchanged without its
+    pattern: right because no character the pattern shows is printable."""
+    import re
+    import sys
+
+    from neuronsim.render import escape
+
+    controls = {chr(c) for c in range(sys.maxunicode + 1) if re.match(escape._CONTROL, chr(c))}
+    assert len(controls) == 32 + 33 + 5 + 5 + 4 + 1
+    assert not any(c.isprintable() for c in controls)
+    for text in ("plain", "δ₁ = −0.5·(1 − a)", "", "a\nb\tc", "x\x1by", "\u202eabc",
+                 "nbsp\u00a0here", "e\u0301", "\n", "a\rb"):
+        for keep in ("", "\n", "\n\t", "\n\r"):
+            expected = "".join(c if c in keep or c not in controls
+                               else {"\n": "\\n", "\t": "\\t", "\r": "\\r"}.get(c)
+                               or (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                               for c in text)
+            assert escape.terminal_text(text, keep) == expected
+    assert escape.terminal_output("a\x1b[31m\n\tb\u200b") == "a\\x1b[31m\n\tb\\u200b"
