@@ -29,7 +29,7 @@ from .errors import NeuronsimError
 
 
 # ---------------------------------------------------------------- fractions, imported lazily
-# The fractions module (with decimal and re) costs about a tenth of a command's start-up,
+# The fractions module (with decimal) costs every command a few milliseconds of start-up,
 # and only exact fractions need it: the fraction number system and "p/q" text.  So no
 # module imports it at the top; they make and recognise fractions with these two.
 def fraction(*args):
