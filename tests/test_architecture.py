@@ -119,9 +119,10 @@ def test_a_command_imports_only_its_own_module():
     not the other commands and, for a feed-forward network, not RecurrentTracer's module,
     the sequence and LSTM/GRU records or the hand modules; nor, for its plain-text tables (render/plain_table.py), tabulate
     with wcwidth and importlib.metadata, nor the standard modules that only saving
-    (tempfile), .npz arrays (zipfile) or HTML (html) need.  Modules that python's own
-    start-up already loaded (site's .pth files can) do not count.  `--help` lists every
-    command."""
+    (tempfile), .npz arrays (zipfile), HTML (html), exact fractions (fractions), mpmath
+    numbers (decimal) or drawn weights and training (random) need, nor shutil (argparse's
+    way to the terminal's width; neuronsim.cli.main finds it itself).  Modules that python's own start-up already
+    loaded (site's .pth files can) do not count.  `--help` lists every command."""
     import subprocess
     import sys
 
@@ -131,7 +132,8 @@ def test_a_command_imports_only_its_own_module():
             "print(status, sorted(m for m in ('numpy', 'neuronsim.cli.crosscheck', "
             "'neuronsim.cli.digits', 'neuronsim.crosscheck.compare', 'neuronsim.trace.recurrent', "
             "'neuronsim.hand.common', 'tabulate', 'wcwidth', 'importlib.metadata', 'tempfile', "
-            "'zipfile', 'html', 'neuronsim.trace.sequence', 'neuronsim.trace.gated') "
+            "'zipfile', 'html', 'neuronsim.trace.sequence', 'neuronsim.trace.gated', "
+            "'fractions', 'decimal', 'shutil', 'random') "
             "if m in sys.modules and m not in started))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)

@@ -34,8 +34,6 @@ place, with the reason for each:
 neuron is built, so that refusing costs nothing.
 """
 
-from dataclasses import dataclass
-
 from ..core.errors import NeuronsimError
 
 PARAMETERS = 2_000_000           # weights and biases a command builds as Python objects
@@ -63,16 +61,21 @@ class BudgetError(NeuronsimError, ValueError):
 GATES_PER_UNIT = {"lstm": 4, "gru": 3}
 
 
-@dataclass
 class NetworkSize:
     """The size of a network: ``sizes`` = [inputs, layer widths...],
     ``parameters`` (weights and biases, recurrent weights too), ``samples``."""
 
-    sizes: list
-    parameters: int
-    samples: int = 0
-    recurrent: bool = False
-    time_steps: float = 1.0   # mean length of the samples' sequences (1 without recurrence)
+    # A plain class, not a dataclass: importing dataclasses (with inspect, ast, dis and
+    # tokenize) would slow every command's start-up.
+    def __init__(self, sizes, parameters, samples=0, recurrent=False, time_steps=1.0):
+        self.sizes, self.parameters, self.samples = sizes, parameters, samples
+        self.recurrent = recurrent
+        self.time_steps = time_steps   # the samples' mean sequence length (1 without recurrence)
+
+    def __repr__(self):
+        return (f"NetworkSize(sizes={self.sizes!r}, parameters={self.parameters!r}, "
+                f"samples={self.samples!r}, recurrent={self.recurrent!r}, "
+                f"time_steps={self.time_steps!r})")
 
     @property
     def neurons(self):

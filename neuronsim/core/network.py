@@ -29,9 +29,6 @@ one step's values are kept per time step in ``history``.  Everything else
 (the batch sums, the update, training) is the same for both.
 """
 
-
-from copy import deepcopy
-
 from .errors import NumericalError, ShapeError
 from .labels import bias_label, neuron_label, weight_label
 from .neuron import back_prop_update_neurons, forward_neurons
@@ -740,6 +737,8 @@ class Network:
         descent, w − η·g: no optimizer, schedule, clipping or penalty, and no
         optimizer state.  The number system is shared (it holds no state).
         """
+        from copy import deepcopy   # here, not at the top: only copies need it (start-up time)
+
         memo = {id(self.tracer): None, id(self.numbers): self.numbers}
         if not batch and self.history is not None:
             memo[id(self.history)] = None      # (the longest part; not copied to be dropped)

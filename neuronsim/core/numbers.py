@@ -22,10 +22,29 @@ command line; :func:`get_numbers` turns the name into the object.
 """
 
 import math
-from fractions import Fraction
+import sys
 from numbers import Rational
 
 from .errors import NeuronsimError
+
+
+# ---------------------------------------------------------------- fractions, imported lazily
+# The fractions module (with decimal) costs every command a few milliseconds of start-up,
+# and only exact fractions need it: the fraction number system and "p/q" text.  So no
+# module imports it at the top; they make and recognise fractions with these two.
+def fraction(*args):
+    """``fractions.Fraction(*args)`` (the same value, the same errors); the module is
+    imported on first use."""
+    from fractions import Fraction
+
+    return Fraction(*args)
+
+
+def is_fraction(value):
+    """``isinstance(value, fractions.Fraction)``, without importing fractions: before the
+    module is loaded nothing can be a Fraction."""
+    module = sys.modules.get("fractions")
+    return module is not None and isinstance(value, module.Fraction)
 
 
 class FloatNumbers:
@@ -91,8 +110,8 @@ class FractionNumbers:
 
     name = "fraction"
     exact = True
-    zero = Fraction(0)
-    one = Fraction(1)
+    zero = property(lambda self: fraction(0))   # made when asked: fractions loads lazily
+    one = property(lambda self: fraction(1))
 
     def _refuse(self):
         raise NeuronsimError(FRACTION_REFUSAL)
@@ -103,18 +122,18 @@ class FractionNumbers:
     @staticmethod
     def convert(value):
         """int, Fraction, float (via its printed decimal) or "p/q" text -> Fraction."""
-        if isinstance(value, Fraction):
+        if is_fraction(value):
             return value
         if isinstance(value, bool):
             raise TypeError(f"expected a number, got {value!r}")
         if isinstance(value, Rational):
-            return Fraction(value.numerator, value.denominator)
+            return fraction(value.numerator, value.denominator)
         if isinstance(value, str):
             return _parse_fraction(value)
         as_float = float(value)
         if not math.isfinite(as_float):
             raise ValueError(f"{as_float} is not a fraction")
-        return Fraction(repr(as_float))
+        return fraction(repr(as_float))
 
     @staticmethod
     def is_finite(x):
@@ -137,7 +156,7 @@ class FractionNumbers:
 def _parse_fraction(text):
     """ "3/8", "-1/2", "0.375", "2" -> Fraction; a ValueError names the text."""
     try:
-        return Fraction(text.strip())
+        return fraction(text.strip())
     except (ValueError, ZeroDivisionError):
         raise ValueError(f"{text!r} is not a number or a fraction such as \"3/8\"") from None
 

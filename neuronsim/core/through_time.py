@@ -42,12 +42,9 @@ recurrent layer as r^(a)[t] = Σ_i u_ij δ_i^(a-1)[t+1].  Every walk adds its
 parts' products to the gradient sums, so their total is g_k.
 """
 
-from dataclasses import dataclass
-
 from .errors import ShapeError
 
 
-@dataclass(slots=True)
 class NeuronStep:
     """One neuron's values at one time step (``net.history[t - 1][l][j]``).
 
@@ -61,16 +58,34 @@ class NeuronStep:
     layer above every recurrent layer at a step without a target).
     """
 
-    inputs: list
-    z: object
-    output: object
-    derivative: object
-    previous: list = None
-    output_grad: object = None
-    delta: object = None
-    output_path: object = None
-    recurrent_path: object = None
-    delta_parts: list = None
+    # A plain class, not a dataclass: importing dataclasses (with inspect, ast, dis and
+    # tokenize) would cost every command's start-up more than the whole trace of a small network.
+    __slots__ = ("inputs", "z", "output", "derivative", "previous", "output_grad", "delta",
+                 "output_path", "recurrent_path", "delta_parts")
+
+    def __init__(self, inputs, z, output, derivative, previous=None, output_grad=None,
+                 delta=None, output_path=None, recurrent_path=None, delta_parts=None):
+        self.inputs, self.z, self.output, self.derivative = inputs, z, output, derivative
+        self.previous, self.output_grad, self.delta = previous, output_grad, delta
+        self.output_path, self.recurrent_path = output_path, recurrent_path
+        self.delta_parts = delta_parts
+
+    def _values(self):
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __repr__(self):
+        """``NeuronStep(inputs=[...], z=..., ...)``: every field, in order."""
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__,
+                                                                      self._values()))
+        return f"NeuronStep({fields})"
+
+    def __eq__(self, other):
+        """Equal when every field is (another kind of object: NotImplemented)."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None   # mutable: unhashable, as a list
 
     def add_backward(self, age, output_grad, delta, output_path=None, recurrent_path=None):
         """Store this step's backward values: all of them (full BPTT, age None),

@@ -11,7 +11,6 @@ network's ``reduction`` is "sum"), each taken before its batch's update.
 """
 
 import math
-import random
 from numbers import Integral, Real
 
 from .numbers import FLOAT
@@ -67,6 +66,8 @@ def gradient_descent(net, pairs, epochs, learning_rate, batch_size, shuffle, see
     if stop_loss is not None and not is_real(stop_loss):
         raise ValueError(f"stop_loss must be a number or None, not {stop_loss!r}")
     mean = net.reduction == "mean"
+    import random   # here, not at the top: only training needs it (start-up time)
+
     rng = random.Random(seed)
     order = list(range(len(pairs)))
     history = []

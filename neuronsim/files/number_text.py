@@ -21,17 +21,18 @@ two whole numbers (``3/8``, ``-1/2``).
 
 import math
 import re
-from fractions import Fraction
 
 from ..core.errors import SpecError
+from ..core.numbers import fraction
 
 MAX_NUMBER_CHARS = 200   # characters of one typed number
 MAX_EXPONENT = 999       # |e| of 1.5e-7; float64 ends near 1e308 and 5e-324
 
-_NUMBER = re.compile(r"[+-]?(?:(?P<int>\d+)\s*/\s*(?P<den>\d+)"
-                     r"|(?P<dec>\d+\.?\d*|\.\d+)(?:[eE](?P<exp>[+-]?\d+))?)\Z")
+# Patterns that re compiles on first use and keeps, not at import: start-up time.
+_NUMBER = (r"[+-]?(?:(?P<int>\d+)\s*/\s*(?P<den>\d+)"
+           r"|(?P<dec>\d+\.?\d*|\.\d+)(?:[eE](?P<exp>[+-]?\d+))?)\Z")
 
-_NOT_FINITE = re.compile(r"[+-]?(nan|inf|infinity|∞)\Z", re.IGNORECASE)
+_NOT_FINITE = r"(?i)[+-]?(nan|inf|infinity|∞)\Z"
 
 
 def read_number(text, where="number"):
@@ -42,8 +43,8 @@ def read_number(text, where="number"):
     if len(clean) > MAX_NUMBER_CHARS:
         raise SpecError(f"{where}: a number of {len(clean):,} characters; at most "
                         f"{MAX_NUMBER_CHARS} are read")
-    match = _NUMBER.match(clean)
-    if not match and _NOT_FINITE.match(clean):
+    match = re.match(_NUMBER, clean)
+    if not match and re.match(_NOT_FINITE, clean):
         raise SpecError(f"{where}: must be a finite number, got {text.strip()[:20]}")
     if not match:
         raise SpecError(f"{where}: expected a number or a fraction such as 1/2, got "
@@ -54,7 +55,7 @@ def read_number(text, where="number"):
     if match.group("den") is not None and int(match.group("den")) == 0:
         raise SpecError(f"{where}: expected a number or a fraction such as 1/2, got "
                         f"{shown(text)}")
-    return Fraction(clean.replace(" ", ""))
+    return fraction(clean.replace(" ", ""))
 
 
 def read_float(text, where="number"):

@@ -28,13 +28,12 @@ file.  Files are read with ``json`` only (no pickle, no eval) and written
 atomically: a temporary file in the same folder, then a rename.
 """
 
+import functools
 import json
 import math
 import os
-import random
 import re
 import sys
-from fractions import Fraction
 
 from ..core.activations import ACTIVATION_PARAMS, ACTIVATIONS, get_activation
 from ..core.errors import SpecError
@@ -42,7 +41,7 @@ from ..core.initializers import INITIALIZERS, initial_weights
 from ..core.layer import Layer
 from ..core.losses import LOSSES, get_loss
 from ..core.network import REDUCTIONS, STEP_LOSSES, Network
-from ..core.numbers import get_numbers
+from ..core.numbers import fraction, get_numbers, is_fraction
 from ..core.optimizers import OPTIMIZERS, check_options
 from ..core.regularization import Clip, Penalty
 from ..core.schedules import check_schedule_options
@@ -105,7 +104,7 @@ def _is_number(value):
 
 
 def _number(value, where):
-    if isinstance(value, (str, Fraction)):
+    if isinstance(value, str) or is_fraction(value):
         return _fraction(value, where)
     if not _is_number(value):
         raise SpecError(f"{where}: expected a number, got {_show(value)}")
@@ -121,19 +120,20 @@ def _number(value, where):
 
 
 # "3/8", "-1/2", "0.75", "1e-3": at most 100 digits and a 3-digit exponent, so a
-# hostile string cannot ask for a gigantic integer.
-_FRACTION_TEXT = re.compile(r"\s*[+-]?(\d{1,100}(\.\d{0,100})?|\.\d{1,100})([eE][+-]?\d{1,3})?"
-                            r"(\s*/\s*\d{1,100})?\s*\Z")
+# hostile string cannot ask for a gigantic integer.  (A pattern that re compiles on
+# first use and keeps, not at import: start-up time.)
+_FRACTION_TEXT = (r"\s*[+-]?(\d{1,100}(\.\d{0,100})?|\.\d{1,100})([eE][+-]?\d{1,3})?"
+                  r"(\s*/\s*\d{1,100})?\s*\Z")
 
 
 def _fraction(value, where):
     """An exact fraction, "3/8" in a file; network_from_spec accepts it only
     with numbers="fraction" (see _refuse_fractions)."""
-    if isinstance(value, str) and not _FRACTION_TEXT.match(value):
+    if isinstance(value, str) and not re.match(_FRACTION_TEXT, value):
         raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
                         f"got {_show(value)}")
     try:
-        return Fraction(value.strip() if isinstance(value, str) else value)
+        return fraction(value.strip() if isinstance(value, str) else value)
     except (ValueError, ZeroDivisionError):
         raise SpecError(f'{where}: expected a number or a fraction such as "3/8", '
                         f"got {_show(str(value))}") from None
@@ -142,7 +142,7 @@ def _fraction(value, where):
 def _refuse_fractions(value, mode, where=""):
     """Raise at the first fraction in a checked spec: fractions are exact
     values, read only by the fraction number system (docs/number-modes.md)."""
-    if isinstance(value, Fraction):
+    if is_fraction(value):
         raise SpecError(f'{where.lstrip(".")}: the fraction "{value}" is read only with '
                         f'numbers="fraction" (this network computes in {mode})')
     if isinstance(value, dict):
@@ -225,7 +225,9 @@ def check_spec(spec):
     if seed is not None:
         _int(seed, "seed", 0, 2**63)
     _check_total_size(layers, n_inputs)
-    rng = random.Random(seed)
+    # The file's one stream, for the layers that draw weights without a seed of their
+    # own; made at the first draw (a file that gives every weight does not need random).
+    shared_rng = functools.cache(lambda: _random(seed))
     out_layers = []
     n_prev = n_inputs
     parameters = 0
@@ -238,7 +240,7 @@ def check_spec(spec):
                 raise SpecError(f"{where}: the network would have more than "
                                 f"{MAX_PARAMETERS:,} parameters (the limit for a "
                                 "plain-Python simulator)")
-        checked = LAYER_CHECKS[kind](layer, where, n_prev, bias_layout, rng)
+        checked = LAYER_CHECKS[kind](layer, where, n_prev, bias_layout, shared_rng)
         n_prev = checked["size"] if "gates" in checked else len(checked["weights"])
         parameters += _parameter_count(checked)
         if parameters > MAX_PARAMETERS:
@@ -330,7 +332,7 @@ def _exact_options(value, where):
 
 def _json_value(value):
     """An option as the file writes it: a fraction as its "p/q" text."""
-    if isinstance(value, Fraction):
+    if is_fraction(value):
         return f"{value.numerator}/{value.denominator}" if value.denominator != 1 \
             else value.numerator
     if isinstance(value, dict):
@@ -517,7 +519,15 @@ def _check_total_size(layers, n_inputs):
         n_prev = size
 
 
-def _check_layer(layer, where, n_in, bias_layout, rng):
+def _random(seed):
+    """``random.Random(seed)``.  random is imported here, when weights are drawn, not at
+    the top: reading a file that gives every weight costs no start-up time for it."""
+    import random
+
+    return random.Random(seed)
+
+
+def _check_layer(layer, where, n_in, bias_layout, shared_rng):
     """A dense layer's keys (``"type": "dense"`` or no type)."""
     unknown = sorted(set(layer) - _LAYER_KEYS)
     if unknown:
@@ -568,9 +578,9 @@ def _check_layer(layer, where, n_in, bias_layout, rng):
     init = _choice(layer.get("init", "xavier"), list(INITIALIZERS), f"{where}.init", "init")
     scale = _scale(layer, where)
     if "seed" in layer:
-        layer_rng = random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
+        layer_rng = _random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
     else:
-        layer_rng = rng
+        layer_rng = shared_rng()
     if size * (n_in + 1) > MAX_PARAMETERS:
         raise SpecError(f"{where}.size: {size} neurons of {n_in} inputs is more than "
                         f"{MAX_PARAMETERS:,} parameters")
@@ -590,7 +600,7 @@ def _check_sample(sample, where, n_in, n_out):
             "target": _vector(sample["target"], n_out, f"{where}.target")}
 
 
-def _check_recurrent_layer(layer, where, n_in, bias_layout, rng):
+def _check_recurrent_layer(layer, where, n_in, bias_layout, shared_rng):
     """A recurrent layer's keys: W, U and b given, or size + init (input weights
     and biases drawn first, then the recurrent weights, from one generator)."""
     unknown = sorted(set(layer) - _RECURRENT_KEYS)
@@ -645,8 +655,8 @@ def _check_recurrent_layer(layer, where, n_in, bias_layout, rng):
         if size * (n_in + size + 1) > MAX_PARAMETERS:
             raise SpecError(f"{where}.size: {size} recurrent neurons of {n_in} inputs is more "
                             f"than {MAX_PARAMETERS:,} parameters")
-        layer_rng = (random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
-                     if "seed" in layer else rng)
+        layer_rng = (_random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
+                     if "seed" in layer else shared_rng())
         weights, biases = initial_weights(init, n_in, size, layer_rng, scale)
         recurrent_weights, _ = initial_weights(init, size, size, layer_rng, scale)
         if "biases" in layer:
@@ -672,7 +682,7 @@ def _matrix(rows, n_rows, n_columns, where):
     return [_vector(row, n_columns, f"{where}[{j}]") for j, row in enumerate(rows)]
 
 
-def _check_gated_layer(layer, where, n_in, bias_layout, rng):
+def _check_gated_layer(layer, where, n_in, bias_layout, shared_rng):
     """An LSTM or GRU layer's keys: ``gates`` ({gate name: {"weights",
     "recurrent_weights", "bias_ih", "bias_hh"}}, every gate of the kind), or
     size + init (drawn gate by gate in torch's order: each gate's weights and
@@ -733,8 +743,8 @@ def _check_gated_layer(layer, where, n_in, bias_layout, rng):
         if len(gate_names) * size * (n_in + size + 2) > MAX_PARAMETERS:
             raise SpecError(f"{where}.size: an {kind} layer of {size} units with {n_in} inputs "
                             f"is more than {MAX_PARAMETERS:,} parameters")
-        layer_rng = (random.Random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
-                     if "seed" in layer else rng)
+        layer_rng = (_random(_int(layer["seed"], f"{where}.seed", 0, 2**63))
+                     if "seed" in layer else shared_rng())
         out["gates"] = {}
         for name in gate_names:
             weights, bias_ih = initial_weights(init, n_in, size, layer_rng, scale)
@@ -776,7 +786,9 @@ def _check_gate(gate, where, size, n_in):
                         if "bias_hh" in gate else [0.0] * size)}
 
 
-# Each layer kind's checks, by the "type" a file gives it.
+# Each layer kind's checks, by the "type" a file gives it: check(layer, where, n_in,
+# bias_layout, shared_rng), where shared_rng() is the file's random.Random (its "seed"),
+# for weights drawn without a layer "seed".
 LAYER_CHECKS = {"dense": _check_layer, "recurrent": _check_recurrent_layer,
                 "lstm": _check_gated_layer, "gru": _check_gated_layer}
 

@@ -26,37 +26,50 @@ _LATEX = {
     "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ", "\r": " ",
 }
-_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX))
+# The patterns of LaTeX and Markdown: re compiles them on first use and keeps them (not
+# at import: a plain-text command never uses them).
+_LATEX_PATTERN = "|".join(re.escape(c) for c in _LATEX)
 
 
 def latex_text(text):
     """``text`` for LaTeX text mode: specials escaped, newlines as spaces, no
     control characters (``latex_text(r"\\input{x}")`` is
     ``\\textbackslash{}input\\{x\\}``)."""
-    return _LATEX_RE.sub(lambda m: _LATEX[m.group(0)], terminal_text(str(text), keep="\n"))
+    return re.sub(_LATEX_PATTERN, lambda m: _LATEX[m.group(0)],
+                  terminal_text(str(text), keep="\n"))
 
 
 _MARKDOWN = {"|": r"\|", "\\": "\\\\", "<": "&lt;", ">": "&gt;", "&": "&amp;",
              "`": r"\`", "\n": " ", "\r": " "}
-_MARKDOWN_RE = re.compile("|".join(re.escape(c) for c in _MARKDOWN))
+_MARKDOWN_PATTERN = "|".join(re.escape(c) for c in _MARKDOWN)
 
 
 def markdown_cell(text):
     """``text`` for one cell of a Markdown table: ``|`` escaped, newlines as
     spaces, ``<`` ``>`` ``&`` as entities, control characters made visible."""
-    return _MARKDOWN_RE.sub(lambda m: _MARKDOWN[m.group(0)],
+    return re.sub(_MARKDOWN_PATTERN, lambda m: _MARKDOWN[m.group(0)],
                             terminal_text(str(text), keep="\n\r"))
 
 
 # C0 and C1 controls and DEL; and the Unicode marks that reorder or hide text
-# (bidirectional overrides and isolates, zero-width characters).
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# (bidirectional overrides and isolates, zero-width characters).  None of them is
+# printable (str.isprintable), so text of printable characters has none: terminal_text
+# returns it as it is, and re compiles the pattern only for text that may have one
+# (compiling it costs about a millisecond of every command's start-up).
+_CONTROL = "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 
 
 def terminal_text(text, keep=""):
     """``text`` with every control character shown as a visible escape
     (ESC as ``\\x1b``, a newline as ``\\n``); characters in ``keep`` (e.g.
     ``"\\n"`` for multi-line output) stay as they are."""
+    text = str(text)
+    rest = text          # the text without the characters kept
+    for char in keep:
+        rest = rest.replace(char, "")
+    if rest.isprintable():   # no control character in it (see _CONTROL)
+        return text
+
     def visible(match):
         char = match.group(0)
         if char in keep:
@@ -70,7 +83,7 @@ def terminal_text(text, keep=""):
             return "\\r"
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
-    return _CONTROL_RE.sub(visible, str(text))
+    return re.sub(_CONTROL, visible, text)
 
 
 def terminal_output(text):

@@ -19,13 +19,10 @@ sections and the driver (:func:`neuronsim.render.tables.render_records`) are
 one for all.
 """
 
-from dataclasses import dataclass
-
 from ..trace.records import BatchRecord, StepRecord
 from . import step_tables
 
 
-@dataclass(frozen=True)
 class RecordKind:
     """How the records of one kind are rendered.
 
@@ -39,11 +36,15 @@ class RecordKind:
     step (a feed-forward step is the one-time-step case, without it).
     """
 
-    name: str
-    time_steps: bool
-    render: object
-    update: object
-    notes: object
+    # A plain class, not a dataclass: see NeuronStep in neuronsim/core/through_time.py.
+    __slots__ = ("name", "time_steps", "render", "update", "notes")
+
+    def __init__(self, name, time_steps, render, update, notes):
+        self.name, self.time_steps = name, time_steps
+        self.render, self.update, self.notes = render, update, notes
+
+    def __repr__(self):
+        return f"RecordKind({self.name!r})"
 
 
 def _render_step(record, view, sections, title=None):

@@ -20,10 +20,9 @@ Python's ``g`` format.
 """
 
 import sys
-from decimal import Context, Decimal
-from fractions import Fraction
 
 from ..core.errors import NumericalError
+from ..core.numbers import is_fraction
 
 STYLES = ("text", "latex", "html")
 
@@ -47,7 +46,7 @@ def format_number(x, digits=9, style="text"):
                 text = r"\infty" if x > 0 else r"-\infty"
         else:
             text = f"{x:.{digits}g}"
-    elif isinstance(x, Fraction):
+    elif is_fraction(x):
         text = format_fraction(x, style)
     elif hasattr(x, "_mpf_"):
         text = format_mpf(x, digits, style)
@@ -101,6 +100,8 @@ def format_mpf(x, digits=9, style="text"):
         return "∞" if x > 0 else "-∞"
     if x == 0:
         return "0"
+    from decimal import Context, Decimal   # here, not at the top: only mpmath numbers need it
+
     rounded = Decimal(ctx.nstr(x, digits)).normalize(Context(prec=digits + 2))
     exponent = rounded.adjusted()
     if -4 <= exponent < digits:
@@ -115,6 +116,6 @@ def factor(x, digits=9, style="text"):
     text = format_number(x, digits, style)
     if text.startswith(("−", "-")):
         return f"({text})"
-    if style != "latex" and isinstance(x, Fraction) and x.denominator != 1:
+    if style != "latex" and is_fraction(x) and x.denominator != 1:
         return f"({text})"
     return text

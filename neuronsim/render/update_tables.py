@@ -15,8 +15,6 @@ the same for all of them:
 * :func:`penalty_lines`: R = λ₁·Σ|w| + (λ₂/2)·Σw² and E + R, in the loss section.
 """
 
-from dataclasses import dataclass
-
 from .writer import _equations, _heading
 
 
@@ -53,21 +51,18 @@ def penalty_lines(w, rule, data_loss):
                        f"{w.num(data_loss + value)}")]
 
 
-@dataclass
 class UpdatedParameter:
     """One parameter of an optimizer's, penalty's or clipping's update:
     ``label``, ``old``, the reduced gradient ``grad``, g as ``applied`` (None:
     not updated, a fixed bias), ``new``, the penalty's ``share`` and the
     optimizer state ``before``/``after`` the step (dicts with torch's names)."""
 
-    label: str
-    old: object
-    grad: object
-    applied: object
-    new: object
-    share: object
-    before: dict
-    after: dict
+    # A plain class, not a dataclass: see NeuronStep in neuronsim/core/through_time.py.
+    __slots__ = ("label", "old", "grad", "applied", "new", "share", "before", "after")
+
+    def __init__(self, label, old, grad, applied, new, share, before, after):
+        self.label, self.old, self.grad, self.applied = label, old, grad, applied
+        self.new, self.share, self.before, self.after = new, share, before, after
 
 
 def updated_parameter(rule, label, name, k, old, grad, new, applied, share, before, after):

@@ -54,8 +54,9 @@ _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 
 # Numbers that LaTeX writes with math macros (exact fractions, infinities): a
-# table cell is text, so each one there goes into $...$.
-_LATEX_MATH_NUMBER = re.compile(r"-?\\frac\{\d+\}\{\d+\}|-?\\infty")
+# table cell is text, so each one there goes into $...$.  (A pattern that re compiles
+# on first use and keeps, not at import: only LaTeX needs it.)
+_LATEX_MATH_NUMBER = r"-?\\frac\{\d+\}\{\d+\}|-?\\infty"
 
 
 class _Writer:
@@ -316,7 +317,7 @@ def latex_text(text):
     \\infty number outside $...$ is put in math mode."""
     parts = text.split("$")
     for i in range(0, len(parts), 2):     # the even parts are outside math mode
-        parts[i] = _LATEX_MATH_NUMBER.sub(lambda match: f"${match.group(0)}$", parts[i])
+        parts[i] = re.sub(_LATEX_MATH_NUMBER, lambda match: f"${match.group(0)}$", parts[i])
     return "$".join(parts)
 
 
