@@ -121,7 +121,8 @@ def test_a_command_imports_only_its_own_module():
     with wcwidth and importlib.metadata, nor the standard modules that only saving
     (tempfile), .npz arrays (zipfile), HTML (html), exact fractions (fractions), mpmath
     numbers (decimal) or drawn weights and training (random) need, nor shutil (argparse's
-    way to the terminal's width; neuronsim.cli.main finds it itself).  Modules that python's own start-up already
+    way to the terminal's width; neuronsim.cli.main finds it itself), nor dataclasses (with
+    inspect and ast: the records are plain classes) or copy (Network.copy loads it).  Modules that python's own start-up already
     loaded (site's .pth files can) do not count.  `--help` lists every command."""
     import subprocess
     import sys
@@ -133,7 +134,7 @@ def test_a_command_imports_only_its_own_module():
             "'neuronsim.cli.digits', 'neuronsim.crosscheck.compare', 'neuronsim.trace.recurrent', "
             "'neuronsim.hand.common', 'tabulate', 'wcwidth', 'importlib.metadata', 'tempfile', "
             "'zipfile', 'html', 'neuronsim.trace.sequence', 'neuronsim.trace.gated', "
-            "'fractions', 'decimal', 'shutil', 'random') "
+            "'fractions', 'decimal', 'shutil', 'random', 'dataclasses', 'inspect', 'copy') "
             "if m in sys.modules and m not in started))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60)
