@@ -473,6 +473,15 @@ def test_as_dict_holds_the_records_numbers_and_goes_through_json(case):
         assert plain["rule"]["optimizer"] == sequence.rule.optimizer
 
 
+def test_the_module_docstring_example_runs():
+    import doctest
+
+    import neuronsim.trace.sequence
+
+    result = doctest.testmod(neuronsim.trace.sequence, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 10 and result.failed == 0
+
+
 # ---------------------------------------------------------------- start-up
 @pytest.mark.parametrize("arguments", [["rnn-parity"], ["rnn-parity", "--batch-size", "2"],
                                        ["long-range-lstm"],

@@ -10,6 +10,28 @@ or GRU unit: :class:`~neuronsim.trace.gated.UnitSeries`), whose
 of time step t.  :class:`SequenceRecording` holds the hooks;
 :class:`neuronsim.trace.tracer.Tracer` uses them for such a network, and
 :mod:`neuronsim.render.sequence_tables` renders the records.
+
+The records are :class:`~neuronsim.trace.records.Record` objects, as the
+feed-forward ones: they compare, print, pickle and turn into dicts for JSON,
+the network's step values included (0-based indices, as everywhere in the API):
+
+    >>> import json
+    >>> from neuronsim.files import load_example
+    >>> from neuronsim.trace import Tracer
+    >>> net = load_example("rnn-parity")
+    >>> tracer = Tracer().attach(net)
+    >>> sample = net.samples[5]
+    >>> round(net.step(sample["input"], sample["target"], 0.5), 12)
+    3.910401053722
+    >>> record = tracer.sequences[0]
+    >>> step = record.layers[0].neurons[1].steps[2]   # net.layers[0] neuron 1 at t = 3
+    >>> round(step.delta, 9)
+    -0.109882975
+    >>> plain = record.as_dict()
+    >>> plain["layers"][0]["neurons"][1]["steps"][2]["delta"] == step.delta
+    True
+    >>> json.loads(json.dumps(plain)) == plain
+    True
 """
 
 from ..core.errors import NeuronsimError
@@ -140,7 +162,9 @@ class LayerSeries(Record):
 class SequenceRecord(Record):
     """One sequence through the whole stack: forward pass, BPTT and the
     update if one followed.  ``layers[l]`` is the :class:`LayerSeries` of
-    ``net.layers[l]``; ``inputs`` are x[1..T], ``outputs`` y[1..T]."""
+    ``net.layers[l]``; ``inputs`` are x[1..T], ``outputs`` y[1..T];
+    ``activation_params``: each layer's activation parameters (None: a new
+    empty list)."""
 
     _fields = ("index", "inputs", "activations", "loss_name", "step_loss", "layers", "outputs",
                "paired_output", "targets", "step_losses", "loss", "truncation", "learning_rate",
