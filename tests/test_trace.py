@@ -448,3 +448,41 @@ def test_records_with_a_nan_equal_their_copies_and_dump_as_dicts():
     assert [p["kind"] for p in dumped["parameters"]] == ["weight", "bias"]
     assert dumped["samples"][0]["layers"][0][0]["neuron"] == 0
     assert "NeuronRecord(layer=0, neuron=0, inputs=[nan]" in repr(step)
+
+
+def test_threads_reading_a_step_at_once_all_get_whole_records():
+    import sys
+    import threading
+
+    net = mazur()
+    tracer = Tracer().attach(net)
+    for _ in range(3000):
+        net.step(*MAZUR_SAMPLE, learning_rate=0.1)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)      # switch threads as often as python can
+    try:
+        def read():
+            for step in tracer.steps:
+                step.layers
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert all(r.delta is not None and r.new_weights is not None
+               for step in tracer.steps for r in step.neurons())
+    assert all(r.downstream is not None for step in tracer.steps for r in step.layers[0])
+
+
+def test_a_step_record_is_made_as_before_with_its_values():
+    from neuronsim.trace.records import NetworkFacts, NeuronRecord, StepRecord
+
+    net = mazur()
+    record = NeuronRecord(0, 0, [0.5], [0.1], 0.2, 0.25, 0.5, 0.25)
+    step = StepRecord(1, [0.5], [[record]], [0.5], NetworkFacts.of(net), [0.0], 0.125,
+                      0.5, 1, True)
+    assert (step.target, step.loss, step.learning_rate, step.batch_size, step.updated,
+            step.rule) == ([0.0], 0.125, 0.5, 1, True, None)
+    assert step.layers == [[record]] and step.neurons() == [record]

@@ -192,12 +192,25 @@ class NetworkFacts(Record):
                    net._paired_output)
 
 
+def forward_values(neuron):
+    """What a tracer takes of a neuron after the forward pass, for :func:`neuron_records`:
+    the tuple (inputs, weights, bias, z, output, g'(z))."""
+    return (neuron.inputs, neuron.weights, neuron.bias, neuron.z, neuron.output,
+            neuron.derivative)
+
+
+def fused_pass_values(neuron):
+    """What a tracer takes of a neuron after a fused online step's pass, for
+    :func:`fill_fused_pass`: the tuple (dE/da, δ, new weights, new bias)."""
+    return (neuron.output_grad, neuron.delta, neuron.weights, neuron.bias)
+
+
 def neuron_records(forward, kept, sizes):
     """The :class:`NeuronRecord` lists of a step, layer by layer, from the values a
     tracer took after the forward pass (:attr:`StepRecord.layers`).
 
-    ``forward``: for each neuron kept, in forward order, the tuple (inputs,
-    weights, bias, z, output, g'(z)); ``kept``: their (layer, neuron) indices,
+    ``forward``: for each neuron kept, in forward order, its
+    :func:`forward_values`; ``kept``: their (layer, neuron) indices,
     0-based (None: every neuron of every layer, ``sizes[l]`` in layer l)."""
     if kept is None:
         kept = [(l, j) for l, size in enumerate(sizes) for j in range(size)]
@@ -212,8 +225,8 @@ def fill_fused_pass(layers, jacobian_sums, rows):
     pass per layer (``Tracer.on_fused_step``): what back_prop and the update of
     one sample record, with the same numbers.
 
-    ``rows``: for each neuron, in forward order, the tuple (dE/da, δ, new
-    weights, new bias) after the pass; ``jacobian_sums[l]``: layer l's
+    ``rows``: for each neuron, in forward order, its :func:`fused_pass_values`
+    after the pass; ``jacobian_sums[l]``: layer l's
     Σ_i dE/da_i a_i (a softmax layer; else None).  Each record holds the
     weights of before the pass (the pass replaced each row with a new list),
     so a hidden neuron's downstream pairs (w_kj, δ_k) take w_kj and δ_k from
@@ -246,15 +259,14 @@ class StepRecord(Record):
     (``step.activations``, ``step.loss_name``, ...).  ``rule``: an
     :class:`UpdateRule` when the update is not plain w − η·g.
 
-    A tracer gives ``layers`` as None and ``forward`` (with ``kept``), the
-    values it took after the forward pass (see :func:`neuron_records`): the
-    records are made from them when ``layers`` is first read, and have the
-    same numbers whenever that is.  This is tracing's speed trick, in one
-    place: a record is a Python object made and filled field by field,
-    thousands of machine instructions per neuron per step, for every step,
-    read or not; a tuple of the same values costs a few hundred.  (The values
-    are floats and the network's lists, which it replaces and never changes in
-    place.)
+    A tracer makes its steps with :meth:`from_values`: the step keeps the values
+    the tracer took while the network ran, and makes its records from them when
+    ``layers`` is first read; they have the same numbers whenever that is.
+    This is tracing's speed trick, in one place: a record is a Python object
+    made and filled field by field, thousands of machine instructions per
+    neuron per step, for every step, read or not; a tuple of the same values
+    costs a few hundred.  (The values are numbers, all immutable, and the
+    network's lists, which it replaces and never changes in place.)
     """
 
     _fields = ("index", "input", "layers", "outputs", "network", "target", "loss",
@@ -263,33 +275,60 @@ class StepRecord(Record):
     # What back_prop and the update add reads as these until then.
     target = loss = learning_rate = batch_size = rule = None
     updated = False
-    _fused = None   # a fused online step's values, for fill_fused_pass, while layers is None
 
-    def __init__(self, index, input, layers, outputs, network, forward=None, kept=None):
+    def __init__(self, index, input, layers, outputs, network, target=None, loss=None,
+                 learning_rate=None, batch_size=None, updated=False, rule=None):
         self.index = index
         self.input = input
         self._layers = layers
         self.outputs = outputs
         self.network = network
-        self._forward = forward
-        self._kept = kept
+        self.target = target
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.updated = updated
+        self.rule = rule
+        self._taken = None
+
+    @classmethod
+    def from_values(cls, index, input, outputs, network, forward, kept=None):
+        """A step whose records are made when first read, from ``forward``: the
+        :func:`forward_values` of each neuron kept, in forward order; ``kept``:
+        their (layer, neuron) indices (None: every neuron)."""
+        step = cls.__new__(cls)
+        step.index = index
+        step.input = input
+        step._layers = None
+        step.outputs = outputs
+        step.network = network
+        # (forward, kept, the fused pass or None) while layers is None: one attribute,
+        # read once, so that two threads reading layers at once both make whole records
+        step._taken = (forward, kept, None)
+        return step
 
     @property
     def layers(self):
         """The :class:`NeuronRecord` lists, one per layer of the network."""
         layers = self._layers
         if layers is None:
-            layers = neuron_records(self._forward, self._kept, self.network.sizes)
-            if self._fused is not None:
-                fill_fused_pass(layers, *self._fused)
+            taken = self._taken
+            if taken is None:            # made meanwhile, by another thread
+                return self._layers
+            forward, kept, fused = taken
+            layers = neuron_records(forward, kept, self.network.sizes)
+            if fused is not None:
+                fill_fused_pass(layers, *fused)
             self._layers = layers
-            self._forward = self._kept = self._fused = None
+            self._taken = None
         return layers
 
     def add_fused_pass(self, jacobian_sums, rows):
-        """The values of an online step's pass, for :func:`fill_fused_pass`."""
-        if self._layers is None:
-            self._fused = (jacobian_sums, rows)
+        """The values of an online step's pass (:func:`fused_pass_values` of each
+        neuron, in forward order), for :func:`fill_fused_pass`."""
+        taken = self._taken
+        if taken is not None:
+            self._taken = (taken[0], taken[1], (jacobian_sums, rows))
         else:
             fill_fused_pass(self._layers, jacobian_sums, rows)
 

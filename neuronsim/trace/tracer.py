@@ -57,6 +57,8 @@ from .records import (  # noqa: F401  (the records' names, importable from here 
     Recorder,
     StepRecord,
     UpdateRule,
+    forward_values,
+    fused_pass_values,
     update_rule,
 )
 
@@ -146,21 +148,20 @@ class Tracer(Recorder):
             self._finish(self._current)  # a forward pass without back_prop
         self.count += 1
         facts = self._network_facts(net)
-        forward = []    # (inputs, weights, bias, z, a, g'(z)) of each neuron: see StepRecord
+        forward = []    # forward_values of each neuron: see StepRecord
         kept = None
         if self.layer_filter is None and self.neuron_filter is None:
             for layer in net.layers:
-                for n in layer.neurons:
-                    forward.append((n.inputs, n.weights, n.bias, n.z, n.output, n.derivative))
+                for neuron in layer.neurons:
+                    forward.append(forward_values(neuron))
         else:
             kept = [(l, j) for l, layer in enumerate(net.layers)
                     if self.layer_filter is None or l in self.layer_filter
                     for j in self._neuron_indices(layer)]
             for l, j in kept:
-                n = net.layers[l].neurons[j]
-                forward.append((n.inputs, n.weights, n.bias, n.z, n.output, n.derivative))
-        self._current = StepRecord(self.count, net.inputs, None, list(net.layers[-1].outputs),
-                                   facts, forward, kept)
+                forward.append(forward_values(net.layers[l].neurons[j]))
+        self._current = StepRecord.from_values(self.count, net.inputs,
+                                               list(net.layers[-1].outputs), facts, forward, kept)
 
     def _network_facts(self, net):
         """The :class:`NetworkFacts` of ``net`` for this step: the last step's, while the
@@ -257,13 +258,13 @@ class Tracer(Recorder):
         step.batch_size = 1
         step.updated = True
         jacobian_sums = []
-        rows = []       # (dE/da, δ, new weights, new bias) of each neuron
+        rows = []       # fused_pass_values of each neuron
         for layer in net.layers:
             neurons = layer.neurons
             jacobian_sums.append(sum_in_order(n.output_grad * n.output for n in neurons)
                                  if layer.activation.is_layerwise else None)
-            for n in neurons:
-                rows.append((n.output_grad, n.delta, n.weights, n.bias))
+            for neuron in neurons:
+                rows.append(fused_pass_values(neuron))
         step.add_fused_pass(jacobian_sums, rows)
         self._pending.append(step)
         self._finish_batch()
