@@ -27,10 +27,10 @@ has row q·n + j = gate q of unit j; ``layer.neurons`` is that list of gate
 neurons, in that order.
 """
 
-from dataclasses import dataclass
 from operator import mul
 
 from .summation import sum_in_order
+from .through_time import StepValues
 
 
 class GateNeuron:
@@ -128,22 +128,26 @@ class GateNeuron:
                 f"{len(self.recurrent_weights)} recurrent, {self.activation.name})")
 
 
-@dataclass(slots=True)
-class GateStep:
+class GateStep(StepValues):
     """One gate neuron's values at one time step
     (``net.history[t - 1][l][j].gates[name]``): ``z``, ``output`` (a),
     ``derivative`` (g'(z)), ``hidden_part`` (Σ_m u_m h_m[t-1] + b^h);
     backward ``output_grad`` (dE/da), ``delta`` (dE/dz), ``hidden_delta`` (δ^h);
     ``delta_parts[a]`` is δ^(a)[t] (truncated BPTT only)."""
 
-    z: object
-    output: object
-    derivative: object
-    hidden_part: object = None
-    output_grad: object = None
-    delta: object = None
-    hidden_delta: object = None
-    delta_parts: list = None
+    __slots__ = ("z", "output", "derivative", "hidden_part", "output_grad", "delta",
+                 "hidden_delta", "delta_parts")
+
+    def __init__(self, z, output, derivative, hidden_part=None, output_grad=None, delta=None,
+                 hidden_delta=None, delta_parts=None):
+        self.z = z
+        self.output = output
+        self.derivative = derivative
+        self.hidden_part = hidden_part
+        self.output_grad = output_grad
+        self.delta = delta
+        self.hidden_delta = hidden_delta
+        self.delta_parts = delta_parts
 
     def add_backward(self, age, output_grad, delta, hidden_delta):
         """All the backward values (age None), or add the part of age ``age``."""

@@ -32,15 +32,13 @@ Truncated BPTT with k steps holds h[t-k] constant (both the direct path
 z ⊙ h[t-1] and the gates' recurrent weights are crossings of one step).
 """
 
-from dataclasses import dataclass
-
 from .activations import get_activation
 from .gates import GatedLayer, GateStep, add_part, keep_part
 from .numbers import FLOAT
+from .through_time import StepValues
 
 
-@dataclass(slots=True)
-class GRUStep:
+class GRUStep(StepValues):
     """Unit j's values at step t (``net.history[t - 1][l][j]``).
 
     Forward: ``inputs`` (x[t]), ``previous`` (h[t-1] of the layer), ``gates``
@@ -51,14 +49,19 @@ class GRUStep:
     ``output_grad_parts[a]``, the part of dE/dh_j[t] of age a.
     """
 
-    inputs: list
-    previous: list
-    gates: dict
-    output: object
-    output_path: object = None
-    recurrent_path: object = None
-    output_grad: object = None
-    output_grad_parts: list = None
+    __slots__ = ("inputs", "previous", "gates", "output", "output_path", "recurrent_path",
+                 "output_grad", "output_grad_parts")
+
+    def __init__(self, inputs, previous, gates, output, output_path=None, recurrent_path=None,
+                 output_grad=None, output_grad_parts=None):
+        self.inputs = inputs
+        self.previous = previous
+        self.gates = gates
+        self.output = output
+        self.output_path = output_path
+        self.recurrent_path = recurrent_path
+        self.output_grad = output_grad
+        self.output_grad_parts = output_grad_parts
 
 
 class GRULayer(GatedLayer):

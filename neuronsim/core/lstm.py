@@ -36,15 +36,13 @@ dE/dc_j[0] = f_j[1] · dE/dc_j[1].  Truncated BPTT with k steps holds h[t-k]
 recurrent path back as parts of age a + 1 (neuronsim.core.through_time).
 """
 
-from dataclasses import dataclass
-
 from .activations import get_activation
 from .gates import GatedLayer, GateStep, add_part, keep_part
 from .numbers import FLOAT
+from .through_time import StepValues
 
 
-@dataclass(slots=True)
-class LSTMStep:
+class LSTMStep(StepValues):
     """Unit j's values at step t (``net.history[t - 1][l][j]``).
 
     Forward: ``inputs`` (x[t]), ``previous`` (h[t-1] of the layer),
@@ -57,20 +55,27 @@ class LSTMStep:
     truncated BPTT only: ``cell_grad_parts[a]``, the part of dE/dc_j[t] of age a.
     """
 
-    inputs: list
-    previous: list
-    previous_cell: object
-    gates: dict
-    cell: object
-    cell_tanh: object
-    cell_derivative: object
-    output: object
-    output_path: object = None
-    recurrent_path: object = None
-    output_grad: object = None
-    cell_path: object = None
-    cell_grad: object = None
-    cell_grad_parts: list = None
+    __slots__ = ("inputs", "previous", "previous_cell", "gates", "cell", "cell_tanh",
+                 "cell_derivative", "output", "output_path", "recurrent_path", "output_grad",
+                 "cell_path", "cell_grad", "cell_grad_parts")
+
+    def __init__(self, inputs, previous, previous_cell, gates, cell, cell_tanh, cell_derivative,
+                 output, output_path=None, recurrent_path=None, output_grad=None,
+                 cell_path=None, cell_grad=None, cell_grad_parts=None):
+        self.inputs = inputs
+        self.previous = previous
+        self.previous_cell = previous_cell
+        self.gates = gates
+        self.cell = cell
+        self.cell_tanh = cell_tanh
+        self.cell_derivative = cell_derivative
+        self.output = output
+        self.output_path = output_path
+        self.recurrent_path = recurrent_path
+        self.output_grad = output_grad
+        self.cell_path = cell_path
+        self.cell_grad = cell_grad
+        self.cell_grad_parts = cell_grad_parts
 
 
 class LSTMLayer(GatedLayer):

@@ -45,7 +45,39 @@ parts' products to the gradient sums, so their total is g_k.
 from .errors import ShapeError
 
 
-class NeuronStep:
+class StepValues:
+    """The values of one unit at one time step, named by the class's ``__slots__`` (in
+    order): ``repr`` lists every one as a dataclass's would, two are equal when they are
+    of one class and every value is equal (compared as tuples are), and they are
+    unhashable (they change while BPTT runs).  They pickle and copy as any object with
+    ``__slots__``.  :class:`NeuronStep`, and the LSTM's and GRU's step values
+    (:mod:`neuronsim.core.gates`, :mod:`neuronsim.core.lstm`, :mod:`neuronsim.core.gru`).
+
+    A plain class, not a dataclass: importing dataclasses (with inspect, ast, dis and
+    tokenize) would cost every command's start-up more than the whole trace of a small
+    network.  A subclass names its values in ``__slots__`` and sets them all in
+    ``__init__``."""
+
+    __slots__ = ()
+    __hash__ = None   # mutable: unhashable, as a list
+
+    def _values(self):
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __repr__(self):
+        """``NeuronStep(inputs=[...], z=..., ...)``: every value, in order."""
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__,
+                                                                      self._values()))
+        return f"{type(self).__qualname__}({fields})"
+
+    def __eq__(self, other):
+        """Equal when every value is (another kind of object: NotImplemented)."""
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+
+class NeuronStep(StepValues):
     """One neuron's values at one time step (``net.history[t - 1][l][j]``).
 
     Forward: ``inputs`` (a of the layer below at t), ``z``, ``output``
@@ -58,8 +90,6 @@ class NeuronStep:
     layer above every recurrent layer at a step without a target).
     """
 
-    # A plain class, not a dataclass: importing dataclasses (with inspect, ast, dis and
-    # tokenize) would cost every command's start-up more than the whole trace of a small network.
     __slots__ = ("inputs", "z", "output", "derivative", "previous", "output_grad", "delta",
                  "output_path", "recurrent_path", "delta_parts")
 
@@ -69,23 +99,6 @@ class NeuronStep:
         self.previous, self.output_grad, self.delta = previous, output_grad, delta
         self.output_path, self.recurrent_path = output_path, recurrent_path
         self.delta_parts = delta_parts
-
-    def _values(self):
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __repr__(self):
-        """``NeuronStep(inputs=[...], z=..., ...)``: every field, in order."""
-        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__,
-                                                                      self._values()))
-        return f"NeuronStep({fields})"
-
-    def __eq__(self, other):
-        """Equal when every field is (another kind of object: NotImplemented)."""
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    __hash__ = None   # mutable: unhashable, as a list
 
     def add_backward(self, age, output_grad, delta, output_path=None, recurrent_path=None):
         """Store this step's backward values: all of them (full BPTT, age None),

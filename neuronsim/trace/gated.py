@@ -16,11 +16,9 @@ when truncated), so they equal the network's gradient of a one-sequence
 batch bit for bit.
 """
 
-from dataclasses import dataclass
-
 from ..core.optimizers import copy_state
 from ..core.summation import sum_in_order
-from .records import OverTime, ParameterRecord
+from .records import OverTime, ParameterRecord, Record
 
 #: the layer kinds this module traces
 GATED_KINDS = ("lstm", "gru")
@@ -42,8 +40,7 @@ def is_gated(layer):
 
 
 # ---------------------------------------------------------------- records
-@dataclass
-class GateSeries:
+class GateSeries(Record):
     """Gate ``gate`` ("input", "forget", ...) of one unit over one sequence.
 
     ``weights`` (w), ``recurrent_weights`` (u), ``bias_ih`` (b^x), ``bias_hh``
@@ -55,22 +52,30 @@ class GateSeries:
     neuron's ``optimizer_state`` before and after.
     """
 
-    gate: str
-    activation: str
-    weights: list
-    recurrent_weights: list
-    bias_ih: object
-    bias_hh: object
-    weight_totals: list = None
-    recurrent_totals: list = None
-    bias_ih_total: object = None
-    bias_hh_total: object = None
-    batch_grads: dict = None
-    new: dict = None
-    applied: dict = None
-    penalty: dict = None
-    state_before: dict = None
-    state_after: dict = None
+    _fields = ("gate", "activation", "weights", "recurrent_weights", "bias_ih", "bias_hh",
+               "weight_totals", "recurrent_totals", "bias_ih_total", "bias_hh_total",
+               "batch_grads", "new", "applied", "penalty", "state_before", "state_after")
+
+    def __init__(self, gate, activation, weights, recurrent_weights, bias_ih, bias_hh,
+                 weight_totals=None, recurrent_totals=None, bias_ih_total=None, bias_hh_total=None,
+                 batch_grads=None, new=None, applied=None, penalty=None, state_before=None,
+                 state_after=None):
+        self.gate = gate
+        self.activation = activation
+        self.weights = weights
+        self.recurrent_weights = recurrent_weights
+        self.bias_ih = bias_ih
+        self.bias_hh = bias_hh
+        self.weight_totals = weight_totals
+        self.recurrent_totals = recurrent_totals
+        self.bias_ih_total = bias_ih_total
+        self.bias_hh_total = bias_hh_total
+        self.batch_grads = batch_grads
+        self.new = new
+        self.applied = applied
+        self.penalty = penalty
+        self.state_before = state_before
+        self.state_after = state_after
 
     def totals(self, name):
         """This sequence's dE/dθ of parameter ``name`` (a list for w and u)."""
@@ -78,19 +83,21 @@ class GateSeries:
                 "bias_ih": self.bias_ih_total, "bias_hh": self.bias_hh_total}[name]
 
 
-@dataclass
-class UnitSeries(OverTime):
+class UnitSeries(Record, OverTime):
     """Unit ``neuron`` (j, 0-based) of the gated ``net.layers[layer]`` over one
     sequence: ``steps[t - 1]`` is its LSTMStep or GRUStep of step t (the
     network's record), ``gates`` a :class:`GateSeries` per gate, in torch's
     order.  ``outputs`` are h_j[t], ``output_grads`` dE/dh_j[t]
     (:class:`~neuronsim.trace.records.OverTime`)."""
 
-    layer: int
-    neuron: int
-    kind: str
-    steps: list
-    gates: dict
+    _fields = ("layer", "neuron", "kind", "steps", "gates")
+
+    def __init__(self, layer, neuron, kind, steps, gates):
+        self.layer = layer
+        self.neuron = neuron
+        self.kind = kind
+        self.steps = steps
+        self.gates = gates
 
     def gate_values(self, gate, quantity):
         """``quantity`` ("z", "output", "derivative", "delta", ...) of one gate, t = 1..T."""

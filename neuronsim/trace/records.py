@@ -30,6 +30,7 @@ while the network ran (:class:`StepRecord`).
 """
 
 from ..core.neuron import weight_gradients
+from ..core.through_time import StepValues
 
 PARAMETER_KINDS = ("weight", "bias")
 
@@ -67,9 +68,13 @@ class Record:
 
 
 def _plain(value):
-    """``value`` with every :class:`Record` in it as a dict, and tuples as lists."""
+    """``value`` with every :class:`Record` in it as a dict, the network's step values
+    (:class:`~neuronsim.core.through_time.StepValues`) as dicts of their slots, and
+    tuples as lists."""
     if isinstance(value, Record):
         return value.as_dict()
+    if isinstance(value, StepValues):
+        return {name: _plain(getattr(value, name)) for name in value.__slots__}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     if isinstance(value, dict):

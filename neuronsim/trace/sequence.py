@@ -10,20 +10,39 @@ or GRU unit: :class:`~neuronsim.trace.gated.UnitSeries`), whose
 of time step t.  :class:`SequenceRecording` holds the hooks;
 :class:`neuronsim.trace.tracer.Tracer` uses them for such a network, and
 :mod:`neuronsim.render.sequence_tables` renders the records.
-"""
 
-from dataclasses import dataclass, field
+The records are :class:`~neuronsim.trace.records.Record` objects, as the
+feed-forward ones: they compare, print, pickle and turn into dicts for JSON,
+the network's step values included (0-based indices, as everywhere in the API):
+
+    >>> import json
+    >>> from neuronsim.files import load_example
+    >>> from neuronsim.trace import Tracer
+    >>> net = load_example("rnn-parity")
+    >>> tracer = Tracer().attach(net)
+    >>> sample = net.samples[5]
+    >>> round(net.step(sample["input"], sample["target"], 0.5), 12)
+    3.910401053722
+    >>> record = tracer.sequences[0]
+    >>> step = record.layers[0].neurons[1].steps[2]   # net.layers[0] neuron 1 at t = 3
+    >>> round(step.delta, 9)
+    -0.109882975
+    >>> plain = record.as_dict()
+    >>> plain["layers"][0]["neurons"][1]["steps"][2]["delta"] == step.delta
+    True
+    >>> json.loads(json.dumps(plain)) == plain
+    True
+"""
 
 from ..core.errors import NeuronsimError
 from ..core.optimizers import copy_state
 from ..core.summation import sum_in_order
 from . import gated
 from .gated import is_gated
-from .records import OverTime, ParameterRecord, Recorder
+from .records import OverTime, ParameterRecord, Record, Recorder
 
 
-@dataclass
-class NeuronSeries(OverTime):
+class NeuronSeries(Record, OverTime):
     """Neuron j (0-based) of ``net.layers[layer]`` over one sequence.
 
     ``weights`` (w_jk), ``recurrent_weights`` (u_ji; None for a dense
@@ -38,28 +57,38 @@ class NeuronSeries(OverTime):
     and the new values.
     """
 
-    layer: int
-    neuron: int
-    weights: list
-    bias: object
-    steps: list
-    recurrent_weights: list = None
-    weight_totals: list = None
-    recurrent_totals: list = None
-    bias_total: object = None
-    batch_weight_grads: list = None
-    batch_recurrent_grads: list = None
-    batch_bias_grad: object = None
-    new_weights: list = None
-    new_recurrent_weights: list = None
-    new_bias: object = None
-    # An update by an optimizer, a penalty or clipping (``SequenceRecord.rule``):
-    # g as applied per parameter name ("weights", "recurrent_weights", "bias"),
-    # the penalty's share, and copies of ``optimizer_state`` before and after.
-    applied: dict = None
-    penalty: dict = None
-    state_before: dict = None
-    state_after: dict = None
+    _fields = ("layer", "neuron", "weights", "bias", "steps", "recurrent_weights", "weight_totals",
+               "recurrent_totals", "bias_total", "batch_weight_grads", "batch_recurrent_grads",
+               "batch_bias_grad", "new_weights", "new_recurrent_weights", "new_bias", "applied",
+               "penalty", "state_before", "state_after")
+
+    def __init__(self, layer, neuron, weights, bias, steps, recurrent_weights=None,
+                 weight_totals=None, recurrent_totals=None, bias_total=None,
+                 batch_weight_grads=None, batch_recurrent_grads=None, batch_bias_grad=None,
+                 new_weights=None, new_recurrent_weights=None, new_bias=None, applied=None,
+                 penalty=None, state_before=None, state_after=None):
+        self.layer = layer
+        self.neuron = neuron
+        self.weights = weights
+        self.bias = bias
+        self.steps = steps
+        self.recurrent_weights = recurrent_weights
+        self.weight_totals = weight_totals
+        self.recurrent_totals = recurrent_totals
+        self.bias_total = bias_total
+        self.batch_weight_grads = batch_weight_grads
+        self.batch_recurrent_grads = batch_recurrent_grads
+        self.batch_bias_grad = batch_bias_grad
+        self.new_weights = new_weights
+        self.new_recurrent_weights = new_recurrent_weights
+        self.new_bias = new_bias
+        # An update by an optimizer, a penalty or clipping (``SequenceRecord.rule``):
+        # g as applied per parameter name ("weights", "recurrent_weights", "bias"),
+        # the penalty's share, and copies of ``optimizer_state`` before and after.
+        self.applied = applied
+        self.penalty = penalty
+        self.state_before = state_before
+        self.state_after = state_after
 
     @property
     def zs(self):
@@ -74,8 +103,7 @@ class NeuronSeries(OverTime):
         return self._over_time("delta")
 
 
-@dataclass
-class LayerSeries:
+class LayerSeries(Record):
     """``net.layers[layer]`` over one sequence: its kind ("dense",
     "recurrent", "lstm", "gru"), activation name, :class:`NeuronSeries` per
     neuron (an LSTM or GRU layer: a :class:`~neuronsim.trace.gated.UnitSeries`
@@ -87,24 +115,38 @@ class LayerSeries:
     ``initial_grads``, ``old_initials``, ``batch_initial_grads``,
     ``new_initials`` and ``applied_initials``."""
 
-    layer: int
-    kind: str
-    activation: str
-    neurons: list
-    states: list = None
-    learn_initial_state: bool = False
-    initial_state_grad: list = None
-    old_initial_state: list = None
-    batch_initial_state_grad: list = None
-    new_initial_state: list = None
-    applied_initial_state_grad: list = None   # g as applied, with ``SequenceRecord.rule``
-    state_before: dict = None   # copies of the layer's optimizer_state (a learned a[0])
-    state_after: dict = None
-    initial_grads: dict = None          # gated layers, by state name
-    old_initials: dict = None
-    batch_initial_grads: dict = None
-    new_initials: dict = None
-    applied_initials: dict = None
+    _fields = ("layer", "kind", "activation", "neurons", "states", "learn_initial_state",
+               "initial_state_grad", "old_initial_state", "batch_initial_state_grad",
+               "new_initial_state", "applied_initial_state_grad", "state_before", "state_after",
+               "initial_grads", "old_initials", "batch_initial_grads", "new_initials",
+               "applied_initials")
+
+    def __init__(self, layer, kind, activation, neurons, states=None, learn_initial_state=False,
+                 initial_state_grad=None, old_initial_state=None, batch_initial_state_grad=None,
+                 new_initial_state=None, applied_initial_state_grad=None, state_before=None,
+                 state_after=None, initial_grads=None, old_initials=None, batch_initial_grads=None,
+                 new_initials=None, applied_initials=None):
+        self.layer = layer
+        self.kind = kind
+        self.activation = activation
+        self.neurons = neurons
+        self.states = states
+        self.learn_initial_state = learn_initial_state
+        self.initial_state_grad = initial_state_grad
+        self.old_initial_state = old_initial_state
+        self.batch_initial_state_grad = batch_initial_state_grad
+        self.new_initial_state = new_initial_state
+        # g as applied, with ``SequenceRecord.rule``
+        self.applied_initial_state_grad = applied_initial_state_grad
+        # copies of the layer's optimizer_state (a learned a[0])
+        self.state_before = state_before
+        self.state_after = state_after
+        # gated layers, by state name
+        self.initial_grads = initial_grads
+        self.old_initials = old_initials
+        self.batch_initial_grads = batch_initial_grads
+        self.new_initials = new_initials
+        self.applied_initials = applied_initials
 
     @property
     def is_recurrent(self):
@@ -117,31 +159,40 @@ class LayerSeries:
         return is_gated(self)
 
 
-@dataclass
-class SequenceRecord:
+class SequenceRecord(Record):
     """One sequence through the whole stack: forward pass, BPTT and the
     update if one followed.  ``layers[l]`` is the :class:`LayerSeries` of
-    ``net.layers[l]``; ``inputs`` are x[1..T], ``outputs`` y[1..T]."""
+    ``net.layers[l]``; ``inputs`` are x[1..T], ``outputs`` y[1..T];
+    ``activation_params``: each layer's activation parameters (None: a new
+    empty list)."""
 
-    index: int
-    inputs: list
-    activations: list
-    loss_name: str
-    step_loss: str
-    layers: list
-    outputs: list
-    paired_output: bool = False
-    targets: list = None
-    step_losses: list = None
-    loss: object = None
-    truncation: object = None
-    learning_rate: object = None
-    batch_size: int = None
-    reduction: str = "mean"
-    update_biases: bool = True
-    updated: bool = False
-    activation_params: list = field(default_factory=list)
-    rule: object = None   # an UpdateRule when the update is not plain w − η·g
+    _fields = ("index", "inputs", "activations", "loss_name", "step_loss", "layers", "outputs",
+               "paired_output", "targets", "step_losses", "loss", "truncation", "learning_rate",
+               "batch_size", "reduction", "update_biases", "updated", "activation_params", "rule")
+
+    def __init__(self, index, inputs, activations, loss_name, step_loss, layers, outputs,
+                 paired_output=False, targets=None, step_losses=None, loss=None, truncation=None,
+                 learning_rate=None, batch_size=None, reduction="mean", update_biases=True,
+                 updated=False, activation_params=None, rule=None):
+        self.index = index
+        self.inputs = inputs
+        self.activations = activations
+        self.loss_name = loss_name
+        self.step_loss = step_loss
+        self.layers = layers
+        self.outputs = outputs
+        self.paired_output = paired_output
+        self.targets = targets
+        self.step_losses = step_losses
+        self.loss = loss
+        self.truncation = truncation
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.reduction = reduction
+        self.update_biases = update_biases
+        self.updated = updated
+        self.activation_params = [] if activation_params is None else activation_params
+        self.rule = rule   # an UpdateRule when the update is not plain w − η·g
 
     @property
     def steps(self):
