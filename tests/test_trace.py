@@ -486,3 +486,47 @@ def test_a_step_record_is_made_as_before_with_its_values():
     assert (step.target, step.loss, step.learning_rate, step.batch_size, step.updated,
             step.rule) == ([0.0], 0.125, 0.5, 1, True, None)
     assert step.layers == [[record]] and step.neurons() == [record]
+
+
+@pytest.mark.parametrize("run", ["step", "batch", "forward only", "flush", "sequence"])
+def test_a_sink_that_raises_never_makes_a_record_kept_or_handed_on_twice(run):
+    from neuronsim.files import load_example
+
+    handed = []
+    failures = iter([True])           # the first record handed on fails, once
+
+    def sink(record):
+        if next(failures, False):
+            raise OSError("disk full")
+        handed.append(record)
+
+    net = load_example("rnn-parity") if run == "sequence" else mazur()
+    tracer = Tracer(sink=sink).attach(net)
+
+    def one():
+        if run == "sequence":
+            net.step([[1], [0]], [[1], [1]], 0.2)
+        elif run == "step":
+            net.step(*MAZUR_SAMPLE, learning_rate=0.5)
+        elif run == "batch":
+            for _ in range(2):
+                net.forward_pass(MAZUR_SAMPLE[0])
+                net.back_prop(MAZUR_SAMPLE[1])
+            net.update_weights(0.5)
+        elif run == "forward only":
+            net.forward_pass(MAZUR_SAMPLE[0])
+        else:
+            net.forward_pass(MAZUR_SAMPLE[0])
+            net.back_prop(MAZUR_SAMPLE[1])
+            tracer.flush()
+
+    with pytest.raises(OSError, match="disk full"):
+        for _ in range(2):            # "forward only" hands a record on at its second pass
+            one()
+    for _ in range(3):
+        one()
+    tracer.flush()
+    kept = tracer.records
+    assert len(set(map(id, kept))) == len(kept)          # each record kept once
+    assert len(set(map(id, handed))) == len(handed)      # and handed on once
+    assert [record for record in kept if record not in handed] == [kept[0]]  # only the failed one

@@ -578,11 +578,13 @@ class Recorder:
             self.sink(record)
 
     def _finish_batch(self):
-        """The update came: every record of the batch is complete."""
-        for pending in self._pending:
-            self._finish(pending)
-        self._pending = []
+        """The update came: every record of the batch is complete.  (The batch is
+        taken off the pending list before it is handed on, so that a sink that
+        raises cannot make a record kept or handed on twice.)"""
+        pending, self._pending = self._pending, []
         self._current = None
+        for record in pending:
+            self._finish(record)
 
     # ------------------------------------------------------------- updates
     def _start_update(self, net, learning_rate):
@@ -656,10 +658,9 @@ class Recorder:
 
     def flush(self):
         """Hand over records still waiting for an update (a batch not yet applied)."""
-        current = self._current
-        for pending in self._pending:
-            self._finish(pending)
-        if current is not None and all(current is not p for p in self._pending):
+        current, pending = self._current, self._pending
+        self._current, self._pending = None, []
+        for record in pending:
+            self._finish(record)
+        if current is not None and all(current is not p for p in pending):
             self._finish(current)
-        self._pending = []
-        self._current = None

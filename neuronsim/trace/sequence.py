@@ -235,8 +235,10 @@ class SequenceRecording(Recorder):
         return self.records
 
     def on_forward(self, net):
-        if self._current is not None and self._current.loss is None:
-            self._finish(self._current)   # a forward pass without BPTT
+        previous = self._current
+        if previous is not None and previous.loss is None:   # a forward pass without BPTT
+            self._current = None
+            self._finish(previous)
         if not net.is_sequential:
             raise NeuronsimError("this network has no recurrent layer: trace it with "
                                  "neuronsim.trace.Tracer (one step, no time)")

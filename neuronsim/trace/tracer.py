@@ -144,8 +144,10 @@ class Tracer(Recorder):
             from .sequence import SequenceRecording
 
             return SequenceRecording.on_forward(self, net)
-        if self._current is not None and self._current.loss is None:
-            self._finish(self._current)  # a forward pass without back_prop
+        previous = self._current
+        if previous is not None and previous.loss is None:   # a forward pass without back_prop
+            self._current = None
+            self._finish(previous)
         self.count += 1
         facts = self._network_facts(net)
         forward = []    # forward_values of each neuron: see StepRecord
