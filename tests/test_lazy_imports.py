@@ -90,6 +90,36 @@ def test_neuron_step_as_the_dataclass_was():
         step.other = 1
 
 
+def test_the_other_former_dataclasses_compare_and_print_as_they_did():
+    """UpdatedParameter and NetworkSize: == by fields, the dataclass's repr, unhashable;
+    RecordKind (a frozen dataclass before): == and hash by fields (found by review)."""
+    import pickle
+
+    from neuronsim.cli.budgets import NetworkSize
+    from neuronsim.render.kinds import RecordKind
+    from neuronsim.render.update_tables import UpdatedParameter
+
+    def parameter():
+        return UpdatedParameter("w", 1.0, 0.5, 0.5, 0.75, None, None, None)
+
+    assert parameter() == parameter() and parameter() != parameter().__class__(
+        "w", 1.0, 0.5, 0.5, 0.5, None, None, None)
+    assert repr(parameter()) == ("UpdatedParameter(label='w', old=1.0, grad=0.5, applied=0.5, "
+                                 "new=0.75, share=None, before=None, after=None)")
+    assert pickle.loads(pickle.dumps(parameter())) == parameter()
+    size = NetworkSize([2, 3, 1], 13)
+    assert size == NetworkSize([2, 3, 1], 13) and size != NetworkSize([2, 3, 1], 13, samples=4)
+    assert repr(size) == ("NetworkSize(sizes=[2, 3, 1], parameters=13, samples=0, "
+                          "recurrent=False, time_steps=1.0)")
+    for value in (parameter(), size):
+        with pytest.raises(TypeError):
+            hash(value)
+    kinds = [RecordKind("step", False, len, None, None), RecordKind("step", False, len, None, None)]
+    assert kinds[0] == kinds[1] and len(set(kinds)) == 1
+    assert repr(kinds[0]) == ("RecordKind(name='step', time_steps=False, "
+                              "render=<built-in function len>, update=None, notes=None)")
+
+
 def test_drawn_weights_from_one_stream_made_at_the_first_draw():
     """Layers without a "seed" draw in turn from one random.Random(the file's seed),
     made when the first of them draws; a layer with a "seed" from its own; a layer

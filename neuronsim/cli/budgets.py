@@ -35,6 +35,7 @@ neuron is built, so that refusing costs nothing.
 """
 
 from ..core.errors import NeuronsimError
+from ..trace.records import Record
 
 PARAMETERS = 2_000_000           # weights and biases a command builds as Python objects
 NETWORK_FILE_BYTES = 64 * 1024 ** 2   # a network file a command reads (parsing takes ~10x)
@@ -61,21 +62,17 @@ class BudgetError(NeuronsimError, ValueError):
 GATES_PER_UNIT = {"lstm": 4, "gru": 3}
 
 
-class NetworkSize:
+class NetworkSize(Record):
     """The size of a network: ``sizes`` = [inputs, layer widths...],
     ``parameters`` (weights and biases, recurrent weights too), ``samples``."""
 
-    # A plain class, not a dataclass: importing dataclasses (with inspect, ast, dis and
-    # tokenize) would slow every command's start-up.
+    # A Record (==, repr, as_dict), not a dataclass: see neuronsim/trace/records.py.
+    _fields = ("sizes", "parameters", "samples", "recurrent", "time_steps")
+
     def __init__(self, sizes, parameters, samples=0, recurrent=False, time_steps=1.0):
         self.sizes, self.parameters, self.samples = sizes, parameters, samples
         self.recurrent = recurrent
         self.time_steps = time_steps   # the samples' mean sequence length (1 without recurrence)
-
-    def __repr__(self):
-        return (f"NetworkSize(sizes={self.sizes!r}, parameters={self.parameters!r}, "
-                f"samples={self.samples!r}, recurrent={self.recurrent!r}, "
-                f"time_steps={self.time_steps!r})")
 
     @property
     def neurons(self):

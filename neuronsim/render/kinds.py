@@ -19,11 +19,11 @@ sections and the driver (:func:`neuronsim.render.tables.render_records`) are
 one for all.
 """
 
-from ..trace.records import BatchRecord, StepRecord
+from ..trace.records import BatchRecord, Record, StepRecord
 from . import step_tables
 
 
-class RecordKind:
+class RecordKind(Record):
     """How the records of one kind are rendered.
 
     ``render(record, view, sections, title)``: one record's sections as text
@@ -36,15 +36,16 @@ class RecordKind:
     step (a feed-forward step is the one-time-step case, without it).
     """
 
-    # A plain class, not a dataclass: see NeuronStep in neuronsim/core/through_time.py.
-    __slots__ = ("name", "time_steps", "render", "update", "notes")
+    # A Record (==, repr), not a dataclass: see neuronsim/trace/records.py.  Made once
+    # per kind and never changed, so it hashes by its fields, as a frozen dataclass.
+    _fields = __slots__ = ("name", "time_steps", "render", "update", "notes")
 
     def __init__(self, name, time_steps, render, update, notes):
         self.name, self.time_steps = name, time_steps
         self.render, self.update, self.notes = render, update, notes
 
-    def __repr__(self):
-        return f"RecordKind({self.name!r})"
+    def __hash__(self):
+        return hash(self._values())
 
 
 def _render_step(record, view, sections, title=None):

@@ -15,6 +15,7 @@ the same for all of them:
 * :func:`penalty_lines`: R = λ₁·Σ|w| + (λ₂/2)·Σw² and E + R, in the loss section.
 """
 
+from ..trace.records import Record
 from .writer import _equations, _heading
 
 
@@ -51,14 +52,14 @@ def penalty_lines(w, rule, data_loss):
                        f"{w.num(data_loss + value)}")]
 
 
-class UpdatedParameter:
+class UpdatedParameter(Record):
     """One parameter of an optimizer's, penalty's or clipping's update:
     ``label``, ``old``, the reduced gradient ``grad``, g as ``applied`` (None:
     not updated, a fixed bias), ``new``, the penalty's ``share`` and the
     optimizer state ``before``/``after`` the step (dicts with torch's names)."""
 
-    # A plain class, not a dataclass: see NeuronStep in neuronsim/core/through_time.py.
-    __slots__ = ("label", "old", "grad", "applied", "new", "share", "before", "after")
+    # A Record (==, repr, as_dict), not a dataclass: see neuronsim/trace/records.py.
+    _fields = __slots__ = ("label", "old", "grad", "applied", "new", "share", "before", "after")
 
     def __init__(self, label, old, grad, applied, new, share, before, after):
         self.label, self.old, self.grad, self.applied = label, old, grad, applied

@@ -45,6 +45,7 @@ class Record:
     (Written out rather than made by :mod:`dataclasses`: importing that module
     took a third of ``neuronsim trace``'s start-up.)"""
 
+    __slots__ = ()    # a subclass has a __dict__ unless it names its own __slots__
     _fields = ()
     __hash__ = None   # records change while their step runs
 
