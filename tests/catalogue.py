@@ -1,10 +1,13 @@
-"""Tiny networks that parametrised tests reuse.
+"""Tiny networks that parametrised tests reuse, and a probe of what a command imports.
 
 Each entry builds a fresh Network (so tests may train it) and gives a batch
 of samples that fits it.
 """
 
+import ast
 import random
+import subprocess
+import sys
 
 from neuronsim import Network
 
@@ -72,3 +75,18 @@ def random_samples(n_in, n_out, output, loss, count, seed):
             t = [rng.uniform(-1, 1) for _ in range(n_out)]
         samples.append((x, t))
     return samples
+
+
+def modules_a_command_loads(argv, modules, timeout=120):
+    """Run ``neuronsim ARGV`` (its printing swallowed) in a fresh python and return
+    its exit status and which of ``modules`` it loaded, sorted; modules that
+    python's own start-up had already loaded (site's .pth files can) do not count."""
+    code = ("import contextlib, io, sys; started = set(sys.modules)\n"
+            "from neuronsim.cli.main import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()): status = main({list(argv)!r})\n"
+            f"print(repr((status, sorted(m for m in {list(modules)!r} "
+            "if m in sys.modules and m not in started))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr
+    return ast.literal_eval(result.stdout.strip().splitlines()[-1])

@@ -105,15 +105,6 @@ def test_generated_tables_match_tabulate_byte_for_byte(table):
 def test_plain_text_commands_do_not_import_tabulate(argv):
     """Their tables are all plain text of one-column characters (python's own start-up
     may have loaded tabulate's modules through site's .pth files: those do not count)."""
-    import subprocess
-    import sys
+    from catalogue import modules_a_command_loads
 
-    code = ("import contextlib, io, sys; started = set(sys.modules)\n"
-            "from neuronsim.cli.main import main\n"
-            f"with contextlib.redirect_stdout(io.StringIO()): status = main({argv!r})\n"
-            "print(status, sorted(m for m in ('tabulate', 'wcwidth', 'importlib.metadata') "
-            "if m in sys.modules and m not in started))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0 []"
+    assert modules_a_command_loads(argv, ["tabulate", "wcwidth", "importlib.metadata"]) == (0, [])

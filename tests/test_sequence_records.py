@@ -17,8 +17,6 @@ import hashlib
 import json
 import os
 import pickle
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -490,13 +488,7 @@ def test_trace_of_a_sequence_network_imports_no_dataclasses(arguments):
     """`neuronsim trace` of an Elman, LSTM or GRU network loads neither dataclasses
     (with inspect and ast) nor copy, nor trace/walk.py (the stepper's).  Modules that
     python's own start-up already loaded do not count."""
-    code = ("import contextlib, io, sys; started = set(sys.modules)\n"
-            "from neuronsim.cli.main import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()): "
-            f"status = main(['trace'] + {arguments!r})\n"
-            "print(status, sorted(m for m in ('dataclasses', 'inspect', 'ast', 'copy', "
-            "'neuronsim.trace.walk') if m in sys.modules and m not in started))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "0 []"
+    from catalogue import modules_a_command_loads
+
+    assert modules_a_command_loads(["trace"] + arguments, [
+        "dataclasses", "inspect", "ast", "copy", "neuronsim.trace.walk"], timeout=60) == (0, [])
